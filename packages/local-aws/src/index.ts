@@ -1,0 +1,4 @@
+export * from './accounts.ts';
+export * from './emulator.ts';
+export * from './redis.ts';
+export * from './local-stack.ts';
