@@ -1,0 +1,143 @@
+import { EBSClient } from '@aws-sdk/client-ebs';
+import { EC2Client } from '@aws-sdk/client-ec2';
+import { IAMClient } from '@aws-sdk/client-iam';
+import { KMSClient } from '@aws-sdk/client-kms';
+import { S3Client } from '@aws-sdk/client-s3';
+import { STSClient } from '@aws-sdk/client-sts';
+import { fromTemporaryCredentials } from '@aws-sdk/credential-providers';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
+import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
+
+export type AwsCredentials = AwsCredentialIdentity | AwsCredentialIdentityProvider;
+
+/** Where and as whom the clients act. One set of clients per (account, region, credentials). */
+export interface AwsClientOptions {
+  /** The region every client talks to (the restore's target region). */
+  region: string;
+  /**
+   * Credentials to sign with.
+   * @defaultValue the SDK's default provider chain (environment, profile, instance role)
+   */
+  credentials?: AwsCredentials;
+  /**
+   * Endpoint override for every service (the local emulator).
+   * @defaultValue `process.env.AWS_ENDPOINT_URL`, else AWS's regional endpoints
+   */
+  endpoint?: string;
+  /**
+   * Attempts per call, the first included, with the SDK's standard retry mode (exponential backoff with
+   * jitter on throttling, 5xx and transient network errors).
+   * @defaultValue 4
+   */
+  maxAttempts?: number;
+  /**
+   * Socket inactivity timeout per request, so a stalled connection cannot hang a restore.
+   * @defaultValue 30000
+   */
+  requestTimeoutMs?: number;
+  /**
+   * Sockets per client; the EBS direct writer keeps many PutSnapshotBlock calls in flight.
+   * @defaultValue 256
+   */
+  maxSockets?: number;
+}
+
+export interface AwsClients {
+  ec2: EC2Client;
+  kms: KMSClient;
+  sts: STSClient;
+  ebs: EBSClient;
+  s3: S3Client;
+  iam: IAMClient;
+  /** The options the clients were built from, with defaults filled in. */
+  options: Required<Omit<AwsClientOptions, 'credentials' | 'endpoint'>> &
+    Pick<AwsClientOptions, 'credentials' | 'endpoint'>;
+  /** Closes every client's sockets. */
+  destroy(): void;
+}
+
+/** The endpoint override in force: the explicit one, else AWS_ENDPOINT_URL, else none (real AWS). */
+export function resolveEndpoint(endpoint?: string): string | undefined {
+  const value = endpoint ?? process.env.AWS_ENDPOINT_URL;
+  return value === undefined || value === '' ? undefined : value;
+}
+
+/** Builds the SDK clients the product uses; the only place that constructs AWS clients. */
+export function createAwsClients(options: AwsClientOptions): AwsClients {
+  const endpoint = resolveEndpoint(options.endpoint);
+  const filled = {
+    region: options.region,
+    credentials: options.credentials,
+    endpoint,
+    maxAttempts: options.maxAttempts ?? 4,
+    requestTimeoutMs: options.requestTimeoutMs ?? 30_000,
+    maxSockets: options.maxSockets ?? 256,
+  };
+  const requestHandler = new NodeHttpHandler({
+    connectionTimeout: 10_000,
+    requestTimeout: filled.requestTimeoutMs,
+    httpAgent: { keepAlive: true, maxSockets: filled.maxSockets },
+    httpsAgent: { keepAlive: true, maxSockets: filled.maxSockets },
+  });
+  const common = {
+    region: filled.region,
+    maxAttempts: filled.maxAttempts,
+    retryMode: 'standard' as const,
+    requestHandler,
+    ...(filled.credentials ? { credentials: filled.credentials } : {}),
+    ...(endpoint ? { endpoint } : {}),
+  };
+  const clients = {
+    ec2: new EC2Client(common),
+    kms: new KMSClient(common),
+    sts: new STSClient(common),
+    ebs: new EBSClient(common),
+    // Path-style addressing: the emulator (and S3-compatible stores) serve buckets under the path.
+    s3: new S3Client({ ...common, forcePathStyle: endpoint !== undefined }),
+    iam: new IAMClient(common),
+  };
+  return {
+    ...clients,
+    options: filled,
+    destroy() {
+      for (const client of Object.values(clients)) client.destroy();
+      requestHandler.destroy();
+    },
+  };
+}
+
+export interface AssumeRoleOptions {
+  /** Region of the STS endpoint (the restore's target region). */
+  region: string;
+  /** The restore role, e.g. `arn:aws:iam::222222222222:role/Restore`. */
+  roleArn: string;
+  /** Required by the role's trust policy when it has an `sts:ExternalId` condition. */
+  externalId?: string;
+  /** Shows up in CloudTrail and in the assumed-role ARN; use the restore id. */
+  sessionName: string;
+  /** Credentials of the caller (the worker role). @defaultValue the SDK's default chain */
+  sourceCredentials?: AwsCredentials;
+  /** @defaultValue `process.env.AWS_ENDPOINT_URL` */
+  endpoint?: string;
+  /** @defaultValue 3600 */
+  durationSeconds?: number;
+}
+
+/**
+ * Credentials of the restore role, obtained with STS AssumeRole and refreshed before they expire.
+ * Session names are limited to 64 characters of [\w+=,.@-]; longer or other characters are trimmed.
+ * https://docs.aws.amazon.com/STS/latest/APIReference/API_AssumeRole.html
+ */
+export function assumeRoleCredentials(options: AssumeRoleOptions): AwsCredentialIdentityProvider {
+  const endpoint = resolveEndpoint(options.endpoint);
+  return fromTemporaryCredentials({
+    params: {
+      RoleArn: options.roleArn,
+      RoleSessionName: options.sessionName.replace(/[^\w+=,.@-]/g, '-').slice(0, 64),
+      DurationSeconds: options.durationSeconds ?? 3600,
+      ...(options.externalId ? { ExternalId: options.externalId } : {}),
+    },
+    ...(options.sourceCredentials ? { masterCredentials: options.sourceCredentials } : {}),
+    clientConfig: { region: options.region, ...(endpoint ? { endpoint } : {}) },
+  });
+}

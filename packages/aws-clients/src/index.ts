@@ -1,0 +1,2 @@
+export * from './classify-aws-error.ts';
+export * from './client-factory.ts';
