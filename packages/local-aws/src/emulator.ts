@@ -1,1 +1,156 @@
-export {};
+import { type ChildProcess, spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+/**
+ * Launcher of the local AWS emulator: moto 5.2.1's server plus the AWS behaviour ec2-restore relies
+ * on (DESIGN.md section 7; the Python side is in ../emulator/ec2restore_emulator).
+ */
+
+export interface StartEmulatorOptions {
+  /** Port on 127.0.0.1. @defaultValue a free port chosen by the OS (no race: the server binds port 0). */
+  port?: number;
+  /**
+   * Plain moto 5.2.1 without ec2-restore's additions (only the emulator-account credentials of
+   * credentialsForAccount still work). Used once to prove the contract tests test something.
+   * @defaultValue `process.env.EC2_RESTORE_EMULATOR_VANILLA === '1'`
+   */
+  vanilla?: boolean;
+  /** Receives every line the emulator writes on stdout and stderr. @defaultValue discard */
+  log?: (line: string) => void;
+  /** How long to wait for the server to answer. @defaultValue 30000 */
+  startTimeoutMs?: number;
+}
+
+export interface RunningEmulator {
+  /** `http://127.0.0.1:<port>`: use as the SDK's `endpoint` / `AWS_ENDPOINT_URL`. */
+  endpoint: string;
+  pid: number;
+  /** Ends the emulator (SIGTERM, then SIGKILL after 5 s). Safe to call more than once. */
+  stop(): Promise<void>;
+}
+
+const EMULATOR_DIR = fileURLToPath(new URL('../emulator', import.meta.url));
+const READY_LINE = /^EC2RESTORE_EMULATOR_READY port=(\d+)/;
+const STDERR_TAIL_LINES = 40;
+const KILL_AFTER_MS = 5_000;
+const INSTALL_HINT = 'install python3 and `python3 -m pip install "moto[server]==5.2.1"`';
+
+export async function startEmulator(opts: StartEmulatorOptions = {}): Promise<RunningEmulator> {
+  const vanilla = opts.vanilla ?? process.env.EC2_RESTORE_EMULATOR_VANILLA === '1';
+  const python = process.env.EC2_RESTORE_PYTHON ?? 'python3';
+  const args = ['-m', 'ec2restore_emulator', '--port', String(opts.port ?? 0)];
+  if (vanilla) args.push('--vanilla');
+
+  const child = spawn(python, args, {
+    cwd: EMULATOR_DIR,
+    env: { ...process.env, PYTHONPATH: EMULATOR_DIR, PYTHONUNBUFFERED: '1', PYTHONDONTWRITEBYTECODE: '1' },
+    // stdin stays open: the emulator exits when it reaches EOF, i.e. when this process is gone.
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  const stderrTail: string[] = [];
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const failure = (reason: string) =>
+    new Error(
+      `local AWS emulator (${python} ${args.join(' ')}) ${reason}` +
+        (stderrTail.length ? `\n--- stderr (last lines) ---\n${stderrTail.join('\n')}` : ''),
+    );
+
+  const port = await new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(failure(`did not report its port within ${opts.startTimeoutMs ?? 30_000} ms`)),
+      opts.startTimeoutMs ?? 30_000,
+    );
+    const settle = (fn: () => void) => {
+      clearTimeout(timer);
+      fn();
+    };
+    child.once('error', (err: NodeJS.ErrnoException) =>
+      settle(() =>
+        reject(
+          err.code === 'ENOENT'
+            ? new Error(`${python} not found: ${INSTALL_HINT} (or set EC2_RESTORE_PYTHON)`)
+            : failure(`could not start: ${err.message}`),
+        ),
+      ),
+    );
+    child.once('exit', (code, signal) =>
+      settle(() => reject(failure(`exited before it was ready (code ${code}, signal ${signal})`))),
+    );
+    forEachLine(child.stderr!, (line) => {
+      stderrTail.push(line);
+      if (stderrTail.length > STDERR_TAIL_LINES) stderrTail.shift();
+      opts.log?.(line);
+    });
+    forEachLine(child.stdout!, (line) => {
+      opts.log?.(line);
+      const ready = READY_LINE.exec(line);
+      if (ready) settle(() => resolve(Number(ready[1])));
+    });
+  }).catch(async (err: unknown) => {
+    await stopChild(child, exited);
+    throw err;
+  });
+
+  const endpoint = `http://127.0.0.1:${port}`;
+  try {
+    await waitUntilAnswering(endpoint, opts.startTimeoutMs ?? 30_000);
+  } catch (err) {
+    await stopChild(child, exited);
+    throw failure((err as Error).message);
+  }
+  // The emulator must never keep this process alive; it exits by itself once our stdin pipe closes.
+  child.unref();
+  for (const stream of [child.stdin, child.stdout, child.stderr]) {
+    (stream as unknown as { unref?: () => void } | null)?.unref?.();
+  }
+
+  let stopping: Promise<void> | undefined;
+  return {
+    endpoint,
+    pid: child.pid!,
+    stop: () => {
+      stopping ??= stopChild(child, exited);
+      return stopping;
+    },
+  };
+}
+
+async function waitUntilAnswering(endpoint: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError = '';
+  while (Date.now() < deadline) {
+    try {
+      // moto's own dashboard API: answers 200 once the WSGI app is serving.
+      const res = await fetch(`${endpoint}/moto-api/data.json`, { signal: AbortSignal.timeout(2_000) });
+      if (res.ok) return;
+      lastError = `HTTP ${res.status}`;
+    } catch (err) {
+      lastError = (err as Error).message;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`did not answer on ${endpoint} within ${timeoutMs} ms (last: ${lastError})`);
+}
+
+async function stopChild(child: ChildProcess, exited: Promise<void>): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), KILL_AFTER_MS);
+  await exited;
+  clearTimeout(timer);
+  child.stdin?.destroy();
+}
+
+function forEachLine(stream: NodeJS.ReadableStream, onLine: (line: string) => void): void {
+  let buffered = '';
+  stream.setEncoding('utf8');
+  stream.on('data', (chunk: string) => {
+    buffered += chunk;
+    let newline = buffered.indexOf('\n');
+    while (newline >= 0) {
+      onLine(buffered.slice(0, newline).replace(/\r$/, ''));
+      buffered = buffered.slice(newline + 1);
+      newline = buffered.indexOf('\n');
+    }
+  });
+}

@@ -1,0 +1,87 @@
+"""Command line entry: `python3 -m ec2restore_emulator --port 0 [--vanilla]`.
+
+Prints one line `EC2RESTORE_EMULATOR_READY port=<port>` on stdout once the socket is bound,
+so the launcher (packages/local-aws/src/emulator.ts) can use port 0 without a race.
+Exits by itself when its parent goes away: stdin reaches EOF (the parent held the write end)
+or the parent pid changes.
+"""
+
+import argparse
+import os
+import signal
+import sys
+import threading
+import time
+
+from . import REQUIRED_MOTO_VERSION
+
+
+def check_moto_version() -> None:
+    try:
+        from importlib.metadata import version
+
+        installed = version("moto")
+    except Exception:  # noqa: BLE001 - any failure means moto is not importable
+        installed = None
+    if installed != REQUIRED_MOTO_VERSION:
+        found = f"moto {installed} is installed" if installed else "moto is not installed"
+        sys.stderr.write(
+            f"ec2restore_emulator: {found}, but the emulator patches moto internals and needs exactly "
+            f"moto {REQUIRED_MOTO_VERSION}. Fix: python3 -m pip install 'moto[server]=={REQUIRED_MOTO_VERSION}'\n"
+        )
+        sys.exit(3)
+
+
+def exit_when_parent_dies(parent_pid: int) -> None:
+    """Two signals that the launcher is gone: EOF on stdin, or being re-parented."""
+
+    def watch_stdin() -> None:
+        try:
+            while sys.stdin.buffer.read(4096):
+                pass
+        except Exception:  # noqa: BLE001
+            pass
+        os._exit(0)
+
+    def watch_parent_pid() -> None:
+        while True:
+            if os.getppid() != parent_pid:
+                os._exit(0)
+            time.sleep(1)
+
+    if not sys.stdin.isatty():
+        threading.Thread(target=watch_stdin, name="stdin-watch", daemon=True).start()
+    threading.Thread(target=watch_parent_pid, name="parent-watch", daemon=True).start()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="ec2restore_emulator")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    parser.add_argument(
+        "--vanilla",
+        action="store_true",
+        help="plain moto without ec2-restore's additions (proves the contract tests test something)",
+    )
+    args = parser.parse_args()
+
+    check_moto_version()
+    exit_when_parent_dies(os.getppid())
+    signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
+    signal.signal(signal.SIGINT, lambda *_: os._exit(0))
+
+    from .app import create_app
+
+    from werkzeug.serving import make_server
+
+    app = create_app(vanilla=args.vanilla)
+    server = make_server(args.host, args.port, app, threaded=True)
+    port = server.server_address[1]
+    mode = "vanilla moto" if args.vanilla else "moto + ec2-restore behaviours"
+    sys.stdout.write(f"EC2RESTORE_EMULATOR_READY port={port} mode={mode}\n")
+    sys.stdout.flush()
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()
