@@ -1,1 +1,216 @@
-export {};
+/**
+ * The input and result of every pipeline job, as zod schemas (the one source of truth: the workers
+ * parse with them, Bull Board shows the JSON Schema generated from them).
+ *
+ * Jobs carry everything their step needs, so a worker never has to read the restore request back
+ * from the store to act; the store only records status and progress.
+ */
+import { createHash } from 'node:crypto';
+import { z } from 'zod';
+import { type JobName, type QueueName, queueForJob } from './queues.ts';
+import {
+  accountIdSchema,
+  dataPathSchema,
+  deviceNameSchema,
+  instanceOptionsSchema,
+  kmsGrantSchema,
+  kmsKeyIdSchema,
+  regionSchema,
+  roleArnSchema,
+} from './request.ts';
+import { restoreModeSchema } from './restore.ts';
+
+// BullMQ job ids are `<prefix>:<queue>:<id>` keys, so an id may not contain `:` (DESIGN.md section 5).
+const restoreIdSchema = z
+  .string()
+  .regex(
+    /^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$/,
+    'a restore id is 1-100 letters, digits, "-" or "_" (it becomes part of BullMQ job ids, which may not contain ":")',
+  );
+
+/** One volume as the snapshot step restores it (from the restore point's manifest). */
+export const flowVolumeSchema = z.object({
+  deviceName: deviceNameSchema,
+  sizeGiB: z.number().int().positive(),
+  volumeType: z.string().default('gp3'),
+  iops: z.number().int().positive().optional(),
+  throughput: z.number().int().positive().optional(),
+});
+export type FlowVolume = z.infer<typeof flowVolumeSchema>;
+
+/** What the instance step needs to know about the backed-up instance. */
+export const flowRestorePointInstanceSchema = z.object({
+  instanceType: z.string().min(1),
+  rootDeviceName: deviceNameSchema,
+  architecture: z.string().default('x86_64'),
+  platform: z.string().optional(),
+});
+
+const targetFields = {
+  restoreId: restoreIdSchema,
+  mode: restoreModeSchema,
+  region: regionSchema,
+  sourceAccountId: accountIdSchema,
+  targetAccountId: accountIdSchema,
+  roleArn: roleArnSchema.optional(),
+  externalId: z.string().optional(),
+};
+
+// ---------------------------------------------------------------------------------------------
+// snapshot: one job per volume, in the target region of the source account.
+
+export const snapshotJobInputSchema = z.object({
+  ...targetFields,
+  restorePointId: z.string().min(1),
+  /** Same account: the snapshot is encrypted with this key. Another account: the source default key is used. */
+  targetKmsKeyId: kmsKeyIdSchema,
+  dataPath: dataPathSchema,
+  volume: flowVolumeSchema,
+});
+export type SnapshotJobInput = z.infer<typeof snapshotJobInputSchema>;
+
+export const snapshotJobResultSchema = z.object({
+  deviceName: deviceNameSchema,
+  snapshotId: z.string().regex(/^snap-[0-9a-f]+$/),
+  /** The key ARN the snapshot is encrypted with. */
+  kmsKeyId: z.string(),
+  sizeGiB: z.number().int().positive(),
+  volumeType: z.string(),
+  iops: z.number().int().positive().optional(),
+  throughput: z.number().int().positive().optional(),
+  bytesWritten: z.number().int().nonnegative(),
+});
+export type SnapshotJobResult = z.infer<typeof snapshotJobResultSchema>;
+
+// ---------------------------------------------------------------------------------------------
+// share: another account only; its children are the snapshot jobs.
+
+export const shareJobInputSchema = z.object({
+  ...targetFields,
+  roleArn: roleArnSchema,
+  kmsGrant: kmsGrantSchema,
+});
+export type ShareJobInput = z.infer<typeof shareJobInputSchema>;
+
+export const kmsGrantRefSchema = z.object({ keyId: z.string(), grantId: z.string() });
+export type KmsGrantRef = z.infer<typeof kmsGrantRefSchema>;
+
+export const shareJobResultSchema = z.object({
+  snapshots: z.array(snapshotJobResultSchema),
+  grant: kmsGrantRefSchema.nullable(),
+});
+export type ShareJobResult = z.infer<typeof shareJobResultSchema>;
+
+// ---------------------------------------------------------------------------------------------
+// instance: target account; the flow's root. Its children are the share job or the snapshot jobs.
+
+export const instanceJobInputSchema = z.object({
+  ...targetFields,
+  restorePointId: z.string().min(1),
+  targetKmsKeyId: kmsKeyIdSchema,
+  instance: instanceOptionsSchema,
+  restorePoint: flowRestorePointInstanceSchema,
+  /** Volume-level restore: only these device names, attached to `instance.instanceId` or to none. */
+  volumes: z.array(deviceNameSchema).optional(),
+});
+export type InstanceJobInput = z.infer<typeof instanceJobInputSchema>;
+
+export const restoredVolumeSchema = z.object({
+  deviceName: deviceNameSchema,
+  volumeId: z.string(),
+  kmsKeyId: z.string(),
+  sizeGiB: z.number().int().positive(),
+});
+export type RestoredVolume = z.infer<typeof restoredVolumeSchema>;
+
+/** Also the restore's `result` (DESIGN.md section 8). */
+export const instanceJobResultSchema = z.object({
+  instanceId: z.string().nullable(),
+  accountId: accountIdSchema,
+  region: regionSchema,
+  volumes: z.array(restoredVolumeSchema),
+});
+export type InstanceJobResult = z.infer<typeof instanceJobResultSchema>;
+
+// ---------------------------------------------------------------------------------------------
+// cleanup: after the flow ends (success, final failure or cancel).
+
+export const restoreOutcomeSchema = z.enum(['succeeded', 'failed', 'cancelled']);
+export type RestoreOutcome = z.infer<typeof restoreOutcomeSchema>;
+
+export const cleanupJobInputSchema = z.object({
+  ...targetFields,
+  outcome: restoreOutcomeSchema,
+});
+export type CleanupJobInput = z.infer<typeof cleanupJobInputSchema>;
+
+export const cleanupJobResultSchema = z.object({
+  unsharedSnapshots: z.array(z.string()),
+  deletedSnapshots: z.array(z.string()),
+  deletedVolumes: z.array(z.string()),
+  terminatedInstances: z.array(z.string()),
+  retiredGrants: z.array(z.string()),
+});
+export type CleanupJobResult = z.infer<typeof cleanupJobResultSchema>;
+
+// ---------------------------------------------------------------------------------------------
+
+/** Input and result schema of each job, keyed by job name (exhaustive over `JobName`). */
+export const jobContracts = {
+  snapshot: { input: snapshotJobInputSchema, result: snapshotJobResultSchema },
+  share: { input: shareJobInputSchema, result: shareJobResultSchema },
+  instance: { input: instanceJobInputSchema, result: instanceJobResultSchema },
+  cleanup: { input: cleanupJobInputSchema, result: cleanupJobResultSchema },
+} as const satisfies Record<JobName, { input: z.ZodType; result: z.ZodType }>;
+
+export type JobInput<N extends JobName> = z.infer<(typeof jobContracts)[N]['input']>;
+export type JobResult<N extends JobName> = z.infer<(typeof jobContracts)[N]['result']>;
+
+/**
+ * JSON Schema of the data of the jobs on a queue, for Bull Board's `jobDataSchema`. A queue that
+ * carries several job names gets an `anyOf`.
+ */
+export function jobDataJsonSchema(queue: QueueName): Record<string, unknown> {
+  const names = (Object.keys(jobContracts) as JobName[]).filter((name) => queueForJob[name] === queue);
+  const schemas = names.map((name) => z.toJSONSchema(jobContracts[name].input, { io: 'input' }));
+  if (schemas.length === 1) return schemas[0] as Record<string, unknown>;
+  return { anyOf: schemas };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Deterministic identities: a retried or re-submitted step computes the same ids.
+
+/** Short, job-id-safe form of a device name: `/dev/xvdb` -> `xvdb`. */
+export function deviceSlug(deviceName: string): string {
+  return deviceName.replace(/^\/dev\//, '').replace(/[^A-Za-z0-9_-]/g, '-');
+}
+
+/**
+ * BullMQ job id of a step of a restore: `<restoreId>.<step>[.<device>]`. Never contains `:`.
+ * Adding a job with an id that exists is a no-op, so re-adding a flow or a cleanup dedups.
+ */
+export function jobIdFor(restoreId: string, step: JobName, deviceName?: string): string {
+  const id = deviceName ? `${restoreId}.${step}.${deviceSlug(deviceName)}` : `${restoreId}.${step}`;
+  if (id.includes(':')) throw new Error(`job id "${id}" contains ":", which BullMQ job ids may not contain`);
+  return id;
+}
+
+/**
+ * ClientToken for one AWS create call of a step. EC2 and EBS accept up to 64 ASCII characters; the
+ * same token with other parameters is refused (IdempotentParameterMismatch), so the parts must name
+ * exactly one call (e.g. `['snapshot', '/dev/xvdb', 'create-volume']`).
+ * https://docs.aws.amazon.com/ec2/latest/devguide/ec2-api-idempotency.html
+ */
+export function clientTokenFor(restoreId: string, ...parts: string[]): string {
+  const digest = createHash('sha256')
+    .update([restoreId, ...parts].join('\u0000'))
+    .digest('hex');
+  return `ec2r-${digest.slice(0, 48)}`;
+}
+
+/** Tags put on everything a restore creates, so a re-run step and the sweep find it. */
+export const RestoreTag = {
+  RestoreId: 'ec2-restore:restore-id',
+  Step: 'ec2-restore:step',
+  Device: 'ec2-restore:device',
+} as const;

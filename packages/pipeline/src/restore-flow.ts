@@ -1,0 +1,192 @@
+/**
+ * One restore = one BullMQ flow (DESIGN.md section 5):
+ *
+ *   instance (restore.instance)
+ *     └─ share (restore.share, another account only)
+ *          └─ snapshot (restore.snapshot), one per volume
+ *
+ * Same account: the snapshot jobs are children of the instance job. A parent runs once all its
+ * children completed and reads their results; a child that fails for good fails its parent
+ * (`failParentOnFailure`), so the flow ends and cleanup runs.
+ */
+import {
+  type CleanupJobInput,
+  type FlowVolume,
+  flowVolumeSchema,
+  type InstanceJobInput,
+  JobName,
+  jobIdFor,
+  queueForJob,
+  type Restore,
+  type ShareJobInput,
+  type SnapshotJobInput,
+} from '@ec2-restore/contracts';
+import type { FlowJob, FlowProducer, JobNode, JobsOptions } from 'bullmq';
+
+/** The restore as the API stored it (DESIGN.md section 8). */
+export type FlowRestore = Pick<Restore, 'id' | 'mode' | 'request'>;
+
+/** What the flow needs to know of the restore point (a `RestorePointSummary` of the repository fits). */
+export interface FlowRestorePoint {
+  instance: { instanceType: string; rootDeviceName: string; architecture: string; platform?: string };
+  volumes: Array<{
+    deviceName: string;
+    sizeGiB: number;
+    volumeType: string;
+    iops?: number;
+    throughput?: number;
+  }>;
+}
+
+export interface FlowContext {
+  restorePoint: FlowRestorePoint;
+  /** Account of the worker role (STS GetCallerIdentity), where the snapshots are written. */
+  sourceAccountId: string;
+}
+
+/** Retry settings per step. */
+export interface RestoreFlowOptions {
+  /**
+   * Attempts of each job (throttling and 5xx are retried; permanent refusals are not).
+   * @defaultValue 5
+   */
+  attempts?: number;
+  /**
+   * First backoff delay in ms; doubles on each retry (with BullMQ's exponential backoff).
+   * @defaultValue 2000
+   */
+  backoffMs?: number;
+}
+
+function jobOptions(
+  restoreId: string,
+  step: JobName,
+  options: RestoreFlowOptions,
+  deviceName?: string,
+): JobsOptions {
+  return {
+    jobId: jobIdFor(restoreId, step, deviceName),
+    attempts: options.attempts ?? 5,
+    backoff: { type: 'exponential', delay: options.backoffMs ?? 2000, jitter: 0.5 },
+    // A completed child's result lives in its parent; keep finished jobs a week for Bull Board and dedup.
+    removeOnComplete: { age: 7 * 24 * 3600 },
+    removeOnFail: { age: 7 * 24 * 3600 },
+  };
+}
+
+function targetFieldsOf(restore: FlowRestore, sourceAccountId: string) {
+  const { target } = restore.request;
+  return {
+    restoreId: restore.id,
+    mode: restore.mode,
+    region: target.region,
+    sourceAccountId,
+    targetAccountId: target.accountId,
+    ...(target.roleArn ? { roleArn: target.roleArn } : {}),
+    ...(target.externalId ? { externalId: target.externalId } : {}),
+  };
+}
+
+/** The volumes a restore writes: all of the restore point's, or the ones the request names. */
+export function selectedVolumes(restore: FlowRestore, restorePoint: FlowRestorePoint): FlowVolume[] {
+  const all = restorePoint.volumes.map((v) => flowVolumeSchema.parse(v));
+  const wanted = restore.request.volumes;
+  if (!wanted) return all;
+  return wanted.map((deviceName) => {
+    const volume = all.find((v) => v.deviceName === deviceName);
+    if (!volume) {
+      const known = all.map((v) => v.deviceName).join(', ');
+      throw new Error(
+        `volumes: ${deviceName} is not a volume of restore point ${restore.request.restorePointId} (it has ${known})`,
+      );
+    }
+    return volume;
+  });
+}
+
+/** The flow tree of a restore, without adding it (pure; tested without Redis). */
+export function buildRestoreFlow(
+  restore: FlowRestore,
+  context: FlowContext,
+  options: RestoreFlowOptions = {},
+): FlowJob {
+  const { request } = restore;
+  const target = targetFieldsOf(restore, context.sourceAccountId);
+  const snapshotJobs: FlowJob[] = selectedVolumes(restore, context.restorePoint).map((volume) => {
+    const data: SnapshotJobInput = {
+      ...target,
+      restorePointId: request.restorePointId,
+      targetKmsKeyId: request.target.kmsKeyId,
+      dataPath: request.dataPath,
+      volume,
+    };
+    return {
+      name: JobName.Snapshot,
+      queueName: queueForJob.snapshot,
+      data,
+      opts: {
+        ...jobOptions(restore.id, JobName.Snapshot, options, volume.deviceName),
+        failParentOnFailure: true,
+      },
+    };
+  });
+
+  let children = snapshotJobs;
+  if (restore.mode === 'cross-account') {
+    const roleArn = request.target.roleArn;
+    if (!roleArn)
+      throw new Error('target.roleArn is required when the target account is not the source account');
+    const data: ShareJobInput = { ...target, roleArn, kmsGrant: request.kmsGrant };
+    children = [
+      {
+        name: JobName.Share,
+        queueName: queueForJob.share,
+        data,
+        opts: { ...jobOptions(restore.id, JobName.Share, options), failParentOnFailure: true },
+        children: snapshotJobs,
+      },
+    ];
+  }
+
+  const { instance } = context.restorePoint;
+  const instanceData: InstanceJobInput = {
+    ...target,
+    restorePointId: request.restorePointId,
+    targetKmsKeyId: request.target.kmsKeyId,
+    instance: request.instance,
+    restorePoint: {
+      instanceType: instance.instanceType,
+      rootDeviceName: instance.rootDeviceName,
+      architecture: instance.architecture,
+      ...(instance.platform ? { platform: instance.platform } : {}),
+    },
+    ...(request.volumes ? { volumes: request.volumes } : {}),
+  };
+  return {
+    name: JobName.Instance,
+    queueName: queueForJob.instance,
+    data: instanceData,
+    opts: jobOptions(restore.id, JobName.Instance, options),
+    children,
+  };
+}
+
+/** Adds the restore's flow. Adding it again is a no-op (deterministic job ids). */
+export function addRestoreFlow(
+  flowProducer: FlowProducer,
+  restore: FlowRestore,
+  context: FlowContext,
+  options: RestoreFlowOptions = {},
+): Promise<JobNode> {
+  return flowProducer.add(buildRestoreFlow(restore, context, options));
+}
+
+/** The cleanup job of a restore: input and options for `Queue.add` on the instance queue. */
+export function cleanupJob(input: CleanupJobInput, options: RestoreFlowOptions = {}) {
+  return {
+    name: JobName.Cleanup,
+    queueName: queueForJob.cleanup,
+    data: input,
+    opts: jobOptions(input.restoreId, JobName.Cleanup, { attempts: 8, ...options }),
+  } satisfies FlowJob;
+}
