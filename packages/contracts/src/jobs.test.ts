@@ -14,7 +14,7 @@ describe('deterministic ids', () => {
   it('job ids are stable, per device, and never contain ":"', () => {
     expect(jobIdFor('r-1', 'snapshot', '/dev/sda1')).toBe('r-1.snapshot.sda1');
     expect(jobIdFor('r-1', 'share')).toBe('r-1.share');
-    expect(() => jobIdFor('r:1', 'share')).toThrow(/ids may not contain ":"/);
+    expect(() => jobIdFor('r:1', 'share')).toThrow(/contains ":", which BullMQ job ids may not contain/);
   });
 
   it('client tokens are stable, at most 64 characters, and differ per call', () => {
