@@ -1,1 +1,85 @@
-export {};
+import { z } from 'zod';
+import { errorCategorySchema } from './errors.ts';
+import { accountIdSchema, deviceNameSchema, regionSchema, restoreRequestSchema } from './request.ts';
+
+/** Same account (worker role's account is the target account) or another account. */
+export const restoreModeSchema = z.enum(['same-account', 'cross-account']);
+export type RestoreMode = z.infer<typeof restoreModeSchema>;
+
+export const restoreStatusSchema = z.enum([
+  'queued',
+  'running',
+  'succeeded',
+  'failed',
+  'cancelling',
+  'cancelled',
+]);
+export type RestoreStatus = z.infer<typeof restoreStatusSchema>;
+
+export const stepStatusSchema = z.enum(['pending', 'running', 'succeeded', 'failed', 'skipped', 'cancelled']);
+export type StepStatus = z.infer<typeof stepStatusSchema>;
+
+const timestampSchema = z.iso.datetime({ offset: true }).describe('ISO 8601 timestamp');
+
+/** One step of a restore as it runs (the step names are the job names of the flow). */
+export const restoreStepSchema = z.object({
+  name: z.string().describe('Step name, e.g. "snapshot:/dev/xvdf", "share", "instance".'),
+  status: stepStatusSchema,
+  attempts: z.number().int().nonnegative(),
+  startedAt: timestampSchema.nullable(),
+  finishedAt: timestampSchema.nullable(),
+});
+export type RestoreStep = z.infer<typeof restoreStepSchema>;
+
+export const restoreProgressSchema = z.object({
+  bytesTotal: z.number().int().nonnegative(),
+  bytesDone: z.number().int().nonnegative(),
+  volumes: z.array(
+    z.object({
+      deviceName: deviceNameSchema,
+      bytesTotal: z.number().int().nonnegative(),
+      bytesDone: z.number().int().nonnegative(),
+    }),
+  ),
+});
+export type RestoreProgress = z.infer<typeof restoreProgressSchema>;
+
+export const restoreResultSchema = z.object({
+  instanceId: z.string().describe('The restored instance (or the existing one for a volume-level restore).'),
+  accountId: accountIdSchema,
+  region: regionSchema,
+  volumes: z.array(
+    z.object({
+      deviceName: deviceNameSchema,
+      volumeId: z.string(),
+      kmsKeyId: z.string().describe('ARN of the key the volume is encrypted with.'),
+      sizeGiB: z.number().int().positive(),
+    }),
+  ),
+});
+export type RestoreResult = z.infer<typeof restoreResultSchema>;
+
+/** Why a restore failed. */
+export const restoreErrorSchema = z.object({
+  code: z.string(),
+  message: z.string(),
+  category: errorCategorySchema,
+  step: z.string().nullable(),
+  awsRequestId: z.string().nullable(),
+});
+export type RestoreError = z.infer<typeof restoreErrorSchema>;
+
+/** The restore resource of `GET /v1/restores/{id}` (DESIGN.md section 8). */
+export const restoreSchema = z.object({
+  id: z.string(),
+  status: restoreStatusSchema,
+  mode: restoreModeSchema,
+  createdAt: timestampSchema,
+  updatedAt: timestampSchema,
+  request: restoreRequestSchema,
+  steps: z.array(restoreStepSchema),
+  progress: restoreProgressSchema,
+  result: restoreResultSchema.nullable(),
+  error: restoreErrorSchema.nullable(),
+});
+export type Restore = z.infer<typeof restoreSchema>;
