@@ -20,6 +20,7 @@ export default defineConfig({
           testTimeout: 120_000,
           hookTimeout: 180_000,
           globalSetup: ['test/global-setup.ts'],
+          setupFiles: ['test/setup-env.ts'],
         },
       },
     ],

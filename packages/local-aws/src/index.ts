@@ -2,3 +2,4 @@ export * from './accounts.ts';
 export * from './emulator.ts';
 export * from './redis.ts';
 export * from './local-stack.ts';
+export { findFreePort, isPortOpen } from './process-utils.ts';

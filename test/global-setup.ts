@@ -1,0 +1,29 @@
+import { startLocalStack } from '@ec2-restore/local-aws';
+import type { TestProject } from 'vitest/node';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    redisUrl: string;
+    awsEndpoint: string;
+  }
+}
+
+/**
+ * Starts one redis-server and one AWS emulator for the whole integration run (or uses REDIS_URL /
+ * AWS_ENDPOINT_URL when set), shares their addresses with the test files, and stops both at the end.
+ * Tests isolate themselves with their own queue prefixes, Redis key prefixes and random account ids.
+ */
+export default async function setup(project: TestProject) {
+  const stack = await startLocalStack();
+  process.env.REDIS_URL = stack.redisUrl;
+  process.env.AWS_ENDPOINT_URL = stack.awsEndpoint;
+  // The SDK wants some credentials and a region even when each test passes its own.
+  process.env.AWS_ACCESS_KEY_ID ??= 'testing';
+  process.env.AWS_SECRET_ACCESS_KEY ??= 'testing';
+  process.env.AWS_REGION ??= 'eu-west-1';
+  project.provide('redisUrl', stack.redisUrl);
+  project.provide('awsEndpoint', stack.awsEndpoint);
+  return async () => {
+    await stack.stop();
+  };
+}
