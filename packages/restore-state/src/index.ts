@@ -1,0 +1,11 @@
+export { IllegalTransitionError, RestoreExistsError, RestoreNotFoundError } from './errors.ts';
+export {
+  type CreateOutcome,
+  type IdempotencyOptions,
+  type ListOptions,
+  RestoreStore,
+  type RestoreStoreOptions,
+  type SubscribeOptions,
+} from './restore-store.ts';
+export { canTransition, isTerminal } from './transitions.ts';
+export * from './types.ts';

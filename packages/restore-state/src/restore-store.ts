@@ -1,0 +1,445 @@
+import type { Redis } from 'ioredis';
+import { IllegalTransitionError, RestoreExistsError, RestoreNotFoundError } from './errors.ts';
+import { createScript, progressScript, runScript, stepScript, transitionScript } from './lua-scripts.ts';
+import { isTerminal, statusesLeadingTo } from './transitions.ts';
+import {
+  type FinishedStepStatus,
+  type NewRestore,
+  type Restore,
+  type RestoreError,
+  type RestoreEvent,
+  type RestoreMode,
+  type RestoreResult,
+  type RestoreStatus,
+  type RestoreStep,
+  restoreStatuses,
+  type StepStatus,
+  type VolumeProgress,
+} from './types.ts';
+
+export interface RestoreStoreOptions {
+  /**
+   * Prefix of every Redis key the store uses, so several deployments or tests share one Redis.
+   * @defaultValue `'ec2-restore:'`
+   */
+  prefix?: string;
+  /**
+   * Clock used for createdAt, updatedAt, startedAt and finishedAt.
+   * @defaultValue `() => new Date()`
+   */
+  now?: () => Date;
+}
+
+/** Idempotency of {@link RestoreStore.create}: one restore per key, remembered for `ttlSeconds`. */
+export interface IdempotencyOptions {
+  key: string;
+  /** A hash of the request body; the same key with another body is a conflict. */
+  bodyHash: string;
+  /** @defaultValue 86400 (24 hours) */
+  ttlSeconds?: number;
+}
+
+export type CreateOutcome<Request> =
+  | { outcome: 'created'; restore: Restore<Request> }
+  /** The idempotency key was used before with the same body: the first restore's id. */
+  | { outcome: 'existing'; restoreId: string }
+  /** The idempotency key was used before with another body. */
+  | { outcome: 'conflict'; restoreId: string };
+
+export interface ListOptions {
+  status?: RestoreStatus;
+  /** @defaultValue 50 */
+  limit?: number;
+}
+
+export interface SubscribeOptions {
+  /**
+   * Deliver events after this event id; `'0'` replays the whole history kept (so a subscriber
+   * that arrives after the end still sees it), `'$'` only new events.
+   * @defaultValue `'0'`
+   */
+  after?: string;
+}
+
+const DEFAULT_IDEMPOTENCY_TTL_SECONDS = 24 * 60 * 60;
+/** How long one blocking XREAD waits before checking whether the subscriber left. */
+const SUBSCRIBE_BLOCK_MS = 2_000;
+
+/**
+ * The restore record of DESIGN.md section 8, kept in Redis, and its event stream.
+ *
+ * Every update is one Lua script, atomic across processes: the API creates and cancels, the
+ * workers (one snapshot job per volume, concurrently) record steps, attempts, progress and the end.
+ * Each change appends an event to a per-restore Redis stream that {@link RestoreStore.subscribe}
+ * reads from any process.
+ *
+ * Keys (under the prefix): `restore:{id}` (hash), `restore:{id}:progress` (hash),
+ * `restore:{id}:events` (stream), `restores:all` and `restores:{status}` (sorted sets by creation
+ * time), `idempotency:{key}`.
+ */
+export class RestoreStore {
+  private readonly prefix: string;
+  private readonly now: () => Date;
+
+  /**
+   * @param redis - a connection used for commands; {@link RestoreStore.subscribe} duplicates it for
+   *   its blocking reads, so this one is never blocked.
+   */
+  constructor(
+    private readonly redis: Redis,
+    options: RestoreStoreOptions = {},
+  ) {
+    this.prefix = options.prefix ?? 'ec2-restore:';
+    this.now = options.now ?? (() => new Date());
+  }
+
+  /**
+   * Stores a new restore in status `queued`, with its known steps `pending` and its known volumes at
+   * zero bytes done. With `idempotency`, creation and the key's reservation are one atomic step:
+   * a key seen before yields the first restore's id (`existing` for the same body, `conflict`
+   * otherwise) and creates nothing.
+   *
+   * @throws RestoreExistsError when a restore with this id exists already.
+   */
+  async create<Request>(
+    restore: NewRestore<Request>,
+    idempotency?: IdempotencyOptions,
+  ): Promise<CreateOutcome<Request>> {
+    const createdAt = this.now();
+    const steps = restore.steps ?? [];
+    const volumes = restore.volumes ?? [];
+    const reply = await runScript(
+      this.redis,
+      createScript,
+      [
+        this.recordKey(restore.id),
+        this.progressKey(restore.id),
+        this.indexKey('all'),
+        this.indexKey('queued'),
+        this.idempotencyKey(idempotency?.key ?? ''),
+      ],
+      [
+        restore.id,
+        createdAt.toISOString(),
+        createdAt.getTime(),
+        restore.mode,
+        JSON.stringify(restore.request),
+        idempotency?.bodyHash ?? '',
+        idempotency?.ttlSeconds ?? DEFAULT_IDEMPOTENCY_TTL_SECONDS,
+        steps.length,
+        ...steps,
+        volumes.length,
+        ...volumes.flatMap((volume) => [volume.deviceName, volume.bytesTotal]),
+      ],
+    );
+    if (reply[0] === 'exists') throw new RestoreExistsError(restore.id);
+    if (reply[0] === 'existing') {
+      const stored = reply[1] ?? '';
+      const separator = stored.indexOf(' ');
+      const storedHash = stored.slice(0, separator);
+      const restoreId = stored.slice(separator + 1);
+      return { outcome: storedHash === idempotency?.bodyHash ? 'existing' : 'conflict', restoreId };
+    }
+    const created = await this.get<Request>(restore.id);
+    if (created === null) throw new RestoreNotFoundError(restore.id);
+    return { outcome: 'created', restore: created };
+  }
+
+  /**
+   * Looks up an idempotency key without reserving it: the restore it names and whether the body
+   * matches, or null when the key is unused (or expired).
+   */
+  async findIdempotencyKey(key: string, bodyHash: string): Promise<CreateOutcome<never> | null> {
+    const stored = await this.redis.get(this.idempotencyKey(key));
+    if (stored === null) return null;
+    const separator = stored.indexOf(' ');
+    const restoreId = stored.slice(separator + 1);
+    return { outcome: stored.slice(0, separator) === bodyHash ? 'existing' : 'conflict', restoreId };
+  }
+
+  /** The restore, or null when there is none with this id. */
+  async get<Request = unknown>(id: string): Promise<Restore<Request> | null> {
+    const [recordReply, progressReply] = (await this.redis
+      .multi()
+      .hgetall(this.recordKey(id))
+      .hgetall(this.progressKey(id))
+      .exec()) as [[Error | null, Record<string, string>], [Error | null, Record<string, string>]];
+    if (recordReply[0]) throw recordReply[0];
+    if (progressReply[0]) throw progressReply[0];
+    const fields = recordReply[1];
+    if (fields['id'] === undefined) return null;
+    return toRestore<Request>(fields, progressReply[1]);
+  }
+
+  /** The current status only (cheap; workers call it between steps to notice a cancel). */
+  async getStatus(id: string): Promise<RestoreStatus | null> {
+    return (await this.redis.hget(this.recordKey(id), 'status')) as RestoreStatus | null;
+  }
+
+  /** The newest restores first, optionally only those in one status. */
+  async list<Request = unknown>(options: ListOptions = {}): Promise<Restore<Request>[]> {
+    const limit = options.limit ?? 50;
+    const ids = await this.redis.zrevrange(this.indexKey(options.status ?? 'all'), 0, limit - 1);
+    const restores = await Promise.all(ids.map((id) => this.get<Request>(id)));
+    return restores.filter((restore): restore is Restore<Request> => restore !== null);
+  }
+
+  /**
+   * Marks a step running and counts one attempt (do not call {@link RestoreStore.recordAttempt} as
+   * well). Steps not declared at creation are added in the order they first appear. The first step
+   * started moves a queued restore to running.
+   *
+   * @returns the step's attempt count including this one.
+   * @throws RestoreNotFoundError
+   */
+  async startStep(id: string, stepName: string): Promise<number> {
+    return this.changeStep(id, 'start', stepName);
+  }
+
+  /**
+   * Ends a step with the given status and its finish time.
+   * @throws RestoreNotFoundError
+   */
+  async finishStep(id: string, stepName: string, status: FinishedStepStatus): Promise<void> {
+    await this.changeStep(id, 'finish', stepName, status);
+  }
+
+  /**
+   * Counts one more attempt of a step without changing its status (for retries that do not go
+   * through {@link RestoreStore.startStep}).
+   * @returns the step's attempt count including this one.
+   */
+  async recordAttempt(id: string, stepName: string): Promise<number> {
+    return this.changeStep(id, 'attempt', stepName);
+  }
+
+  /**
+   * Sets the bytes written so far for one volume (and its size when known). Each call appends a
+   * progress event, so call it at a bounded rate (e.g. every few MiB or every second), not per block.
+   * @throws RestoreNotFoundError
+   */
+  async setVolumeProgress(
+    id: string,
+    deviceName: string,
+    bytesDone: number,
+    bytesTotal?: number,
+  ): Promise<void> {
+    assertByteCount('bytesDone', bytesDone);
+    if (bytesTotal !== undefined) assertByteCount('bytesTotal', bytesTotal);
+    const reply = await runScript(
+      this.redis,
+      progressScript,
+      [this.recordKey(id), this.progressKey(id), this.eventsKey(id)],
+      [deviceName, bytesDone, bytesTotal ?? '', this.now().toISOString()],
+    );
+    if (reply[0] === 'missing') throw new RestoreNotFoundError(id);
+  }
+
+  /**
+   * Ends the restore as succeeded with its result.
+   * @throws IllegalTransitionError unless the restore is running.
+   */
+  async succeed(id: string, result: RestoreResult): Promise<void> {
+    await this.transition(id, 'succeeded', { result });
+  }
+
+  /**
+   * Ends the restore as failed with the error (from queued, running or cancelling).
+   * @throws IllegalTransitionError when the restore has ended already.
+   */
+  async fail(id: string, error: RestoreError): Promise<void> {
+    await this.transition(id, 'failed', { error });
+  }
+
+  /**
+   * Moves the restore to another status: queued → running | cancelling | cancelled | failed;
+   * running → succeeded | failed | cancelling; cancelling → cancelled | failed. Setting the
+   * current status again is a no-op.
+   *
+   * @returns the status the restore had before.
+   * @throws IllegalTransitionError for any other change (a terminal status never changes).
+   * @throws RestoreNotFoundError
+   */
+  async setStatus(id: string, status: RestoreStatus): Promise<RestoreStatus> {
+    return this.transition(id, status, {});
+  }
+
+  /**
+   * Calls `onEvent` for each event of the restore, in order, across processes: first the history
+   * kept (unless `after` says otherwise), then new events as they happen. Uses its own Redis
+   * connection for blocking reads.
+   *
+   * @returns a function that stops the subscription and closes its connection.
+   */
+  subscribe(
+    id: string,
+    onEvent: (event: RestoreEvent) => void,
+    options: SubscribeOptions = {},
+  ): () => Promise<void> {
+    const reader = this.redis.duplicate();
+    let lastId = options.after ?? '0';
+    let active = true;
+    const key = this.eventsKey(id);
+
+    const loop = async () => {
+      while (active) {
+        let reply: [string, [string, string[]][]][] | null;
+        try {
+          reply = (await reader.xread('BLOCK', SUBSCRIBE_BLOCK_MS, 'STREAMS', key, lastId)) as typeof reply;
+        } catch (err) {
+          if (!active) return;
+          throw err;
+        }
+        for (const [, entries] of reply ?? []) {
+          for (const [entryId, fields] of entries) {
+            lastId = entryId;
+            if (active) onEvent(parseEvent(entryId, fields));
+          }
+        }
+      }
+    };
+    const running = loop().catch(() => {
+      // The connection closed under us (unsubscribe or Redis gone); the subscriber sees no more events.
+    });
+
+    return async () => {
+      active = false;
+      reader.disconnect();
+      await running;
+    };
+  }
+
+  private async transition(
+    id: string,
+    to: RestoreStatus,
+    fields: { result?: RestoreResult; error?: RestoreError },
+  ): Promise<RestoreStatus> {
+    const reply = await runScript(
+      this.redis,
+      transitionScript,
+      [this.recordKey(id), this.eventsKey(id), ...restoreStatuses.map((status) => this.indexKey(status))],
+      [
+        to,
+        statusesLeadingTo(to).join(' '),
+        this.now().toISOString(),
+        fields.result ? JSON.stringify(fields.result) : '',
+        fields.error ? JSON.stringify(fields.error) : '',
+        isTerminal(to) ? '1' : '0',
+        ...restoreStatuses,
+      ],
+    );
+    const [outcome, previous] = reply as [string, RestoreStatus | undefined];
+    if (outcome === 'missing' || previous === undefined) throw new RestoreNotFoundError(id);
+    if (outcome === 'illegal') throw new IllegalTransitionError(id, previous, to);
+    return previous;
+  }
+
+  private async changeStep(
+    id: string,
+    operation: 'start' | 'finish' | 'attempt',
+    stepName: string,
+    status?: FinishedStepStatus,
+  ): Promise<number> {
+    const reply = await runScript(
+      this.redis,
+      stepScript,
+      [this.recordKey(id), this.eventsKey(id), this.indexKey('queued'), this.indexKey('running')],
+      [operation, stepName, this.now().toISOString(), status ?? ''],
+    );
+    if (reply[0] === 'missing') throw new RestoreNotFoundError(id);
+    return Number(reply[1]);
+  }
+
+  private recordKey(id: string): string {
+    return `${this.prefix}restore:${id}`;
+  }
+
+  private progressKey(id: string): string {
+    return `${this.prefix}restore:${id}:progress`;
+  }
+
+  private eventsKey(id: string): string {
+    return `${this.prefix}restore:${id}:events`;
+  }
+
+  private indexKey(status: RestoreStatus | 'all'): string {
+    return `${this.prefix}restores:${status}`;
+  }
+
+  private idempotencyKey(key: string): string {
+    return `${this.prefix}idempotency:${key}`;
+  }
+}
+
+function assertByteCount(name: string, value: number): void {
+  if (!Number.isSafeInteger(value) || value < 0) {
+    throw new RangeError(`${name} must be a non-negative integer number of bytes, got ${value}`);
+  }
+}
+
+function parseJson<T>(text: string | undefined): T | null {
+  return text === undefined ? null : (JSON.parse(text) as T);
+}
+
+function toRestore<Request>(
+  fields: Record<string, string>,
+  progressFields: Record<string, string>,
+): Restore<Request> {
+  const steps = new Map<string, RestoreStep & { index: number }>();
+  for (const [field, value] of Object.entries(fields)) {
+    if (!field.startsWith('step:')) continue;
+    const separator = field.lastIndexOf(':');
+    const name = field.slice('step:'.length, separator);
+    const attribute = field.slice(separator + 1);
+    const step = steps.get(name) ?? {
+      name,
+      status: 'pending' as StepStatus,
+      attempts: 0,
+      startedAt: null,
+      finishedAt: null,
+      index: 0,
+    };
+    if (attribute === 'status') step.status = value as StepStatus;
+    else if (attribute === 'attempts') step.attempts = Number(value);
+    else if (attribute === 'startedAt') step.startedAt = value;
+    else if (attribute === 'finishedAt') step.finishedAt = value;
+    else if (attribute === 'index') step.index = Number(value);
+    steps.set(name, step);
+  }
+
+  const volumes: (VolumeProgress & { index: number })[] = [];
+  for (const [field, value] of Object.entries(progressFields)) {
+    if (!field.startsWith('index:')) continue;
+    const deviceName = field.slice('index:'.length);
+    volumes.push({
+      deviceName,
+      bytesTotal: Number(progressFields[`total:${deviceName}`] ?? 0),
+      bytesDone: Number(progressFields[`done:${deviceName}`] ?? 0),
+      index: Number(value),
+    });
+  }
+  volumes.sort((a, b) => a.index - b.index);
+
+  return {
+    id: fields['id'] ?? '',
+    status: fields['status'] as RestoreStatus,
+    mode: fields['mode'] as RestoreMode,
+    createdAt: fields['createdAt'] ?? '',
+    updatedAt: fields['updatedAt'] ?? '',
+    request: parseJson<Request>(fields['request']) as Request,
+    steps: [...steps.values()].sort((a, b) => a.index - b.index).map(({ index: _index, ...step }) => step),
+    progress: {
+      bytesTotal: volumes.reduce((sum, volume) => sum + volume.bytesTotal, 0),
+      bytesDone: volumes.reduce((sum, volume) => sum + volume.bytesDone, 0),
+      volumes: volumes.map(({ index: _index, ...volume }) => volume),
+    },
+    result: parseJson<RestoreResult>(fields['result']),
+    error: parseJson<RestoreError>(fields['error']),
+  };
+}
+
+function parseEvent(id: string, fields: string[]): RestoreEvent {
+  const values: Record<string, string> = {};
+  for (let i = 0; i + 1 < fields.length; i += 2) values[fields[i] as string] = fields[i + 1] as string;
+  return { id, type: values['type'], data: JSON.parse(values['data'] ?? 'null') } as RestoreEvent;
+}
