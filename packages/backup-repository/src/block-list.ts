@@ -1,0 +1,107 @@
+import { createHash, type Hash } from 'node:crypto';
+import { once } from 'node:events';
+import { createWriteStream, type WriteStream } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import type { Readable } from 'node:stream';
+
+/** One block of a volume as the block list records it: its SHA-256 (hex), or null for a zero block. */
+export interface BlockRef {
+  index: number;
+  sha256: string | null;
+}
+
+const ZERO_LINE = '0';
+
+/**
+ * Writes a block list to a local temporary file, one line per block, hashing as it goes: memory stays
+ * constant whatever the volume size. `finish()` returns the file to upload and the list's SHA-256.
+ */
+export class BlockListWriter {
+  private readonly hash: Hash = createHash('sha256');
+  private stream: WriteStream | undefined;
+  private dir: string | undefined;
+  private nextIndex = 0;
+  zeroBlocks = 0;
+
+  get blockCount(): number {
+    return this.nextIndex;
+  }
+
+  private async open(): Promise<WriteStream> {
+    if (this.stream === undefined) {
+      this.dir = await mkdtemp(join(tmpdir(), 'ec2-restore-blocklist-'));
+      this.stream = createWriteStream(join(this.dir, 'blocks'));
+    }
+    return this.stream;
+  }
+
+  async append(sha256: string | null): Promise<void> {
+    const stream = await this.open();
+    const line = `${sha256 ?? ZERO_LINE}\n`;
+    this.hash.update(line);
+    if (sha256 === null) this.zeroBlocks += 1;
+    this.nextIndex += 1;
+    if (!stream.write(line)) await once(stream, 'drain');
+  }
+
+  async finish(): Promise<{ path: string; sha256: string; cleanup: () => Promise<void> }> {
+    const stream = await this.open();
+    stream.end();
+    await once(stream, 'finish');
+    const dir = this.dir!;
+    return {
+      path: join(dir, 'blocks'),
+      sha256: this.hash.digest('hex'),
+      cleanup: () => rm(dir, { recursive: true, force: true }),
+    };
+  }
+
+  async discard(): Promise<void> {
+    this.stream?.destroy();
+    if (this.dir) await rm(this.dir, { recursive: true, force: true });
+  }
+}
+
+export class BlockListFormatError extends Error {}
+
+/**
+ * Streams the block refs of a list. Throws BlockListFormatError when a line is malformed, the count is not
+ * `expectedCount`, or the list does not hash to `expectedSha256` (checked when the stream ends, so a
+ * consumer that must not act on a bad list reads it through once first).
+ */
+export async function* readBlockList(
+  stream: Readable,
+  expectedCount: number,
+  expectedSha256: string,
+): AsyncGenerator<BlockRef> {
+  const hash = createHash('sha256');
+  const lines = createInterface({ input: stream, crlfDelay: Number.POSITIVE_INFINITY });
+  let index = 0;
+  try {
+    for await (const line of lines) {
+      hash.update(`${line}\n`);
+      if (index >= expectedCount) throw new BlockListFormatError(`more than ${expectedCount} blocks`);
+      if (line === ZERO_LINE) {
+        yield { index, sha256: null };
+      } else if (/^[0-9a-f]{64}$/.test(line)) {
+        yield { index, sha256: line };
+      } else {
+        throw new BlockListFormatError(`line ${index + 1} is neither a SHA-256 nor '0'`);
+      }
+      index += 1;
+    }
+  } finally {
+    lines.close();
+    stream.destroy();
+  }
+  if (index !== expectedCount) {
+    throw new BlockListFormatError(`${index} blocks listed, the manifest says ${expectedCount}`);
+  }
+  const actual = hash.digest('hex');
+  if (actual !== expectedSha256) {
+    throw new BlockListFormatError(`it hashes to ${actual}, the manifest says ${expectedSha256}`);
+  }
+}

@@ -1,0 +1,12 @@
+export * from './block.ts';
+export type { BlockRef } from './block-list.ts';
+export * from './errors.ts';
+export * from './manifest.ts';
+export * from './open-repository.ts';
+export * from './repository.ts';
+export * from './run-pool.ts';
+export * from './sources.ts';
+export { FolderObjectStore } from './stores/folder-store.ts';
+export type { ObjectStore } from './stores/object-store.ts';
+export { S3ObjectStore } from './stores/s3-store.ts';
+export * from './verify.ts';
