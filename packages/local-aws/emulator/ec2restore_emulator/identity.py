@@ -71,3 +71,27 @@ def install_account_keys() -> None:
         return root_account_of(access_key) or original(access_key)
 
     iam_models.get_account_id_from = get_account_id_from
+
+
+# The access key of the request being served. Set at the start of every request (moto's
+# BaseResponse.setup_class), read by backend patches that need the caller (they only get
+# `self.account_id`). contextvars are per thread under werkzeug's threaded server.
+import contextvars  # noqa: E402
+
+_current_access_key: contextvars.ContextVar[str] = contextvars.ContextVar("current_access_key", default="")
+
+
+def current_caller() -> Principal:
+    return principal_for_access_key(_current_access_key.get())
+
+
+def install_request_caller() -> None:
+    from moto.core.responses import BaseResponse
+
+    original = BaseResponse.setup_class
+
+    def setup_class(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        original(self, *args, **kwargs)
+        _current_access_key.set(self.get_access_key())
+
+    BaseResponse.setup_class = setup_class

@@ -1,0 +1,159 @@
+"""Evaluation of resource policies (KMS key policies, IAM role trust policies) as AWS does it.
+
+Follows the IAM policy evaluation logic for a resource-based policy
+(https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic.html):
+an explicit Deny in a matching statement wins; else an Allow in a matching statement allows;
+else the request is implicitly denied.
+
+A statement matches when its Principal, Action and Condition all match. Supported:
+- Principal: "*", {"AWS": "*" | account id | arn:aws:iam::<acct>:root | role ARN | assumed-role
+  session ARN | list}. A role ARN matches its sessions (arn:aws:sts::<acct>:assumed-role/<role>/<s>).
+  {"Service": ...} never matches a caller of the emulator.
+- Action / NotAction with wildcards (`kms:*`, `kms:ReEncrypt*`), case-insensitive like AWS.
+- Condition operators StringEquals, StringNotEquals, StringEqualsIgnoreCase, StringLike,
+  StringNotLike, Bool, ArnEquals, ArnLike, ArnNotEquals, ArnNotLike, Null, each with the
+  `...IfExists` form and the ForAnyValue:/ForAllValues: prefixes (treated as the plain operator).
+
+Account-root principals ("arn:aws:iam::<acct>:root" or "<acct>") mean "delegated to the account's
+IAM policies" (https://docs.aws.amazon.com/kms/latest/developerguide/key-policy-default.html).
+The emulator has no IAM policies for its callers, so it treats IAM as allowing; documented in
+packages/local-aws/README.md.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from .identity import Principal
+
+_ROOT_ARN = re.compile(r"^arn:aws:iam::(\d{12}):root$")
+_ROLE_ARN = re.compile(r"^arn:aws:iam::(\d{12}):role/(?:.*/)?([^/]+)$")
+
+
+@dataclass(frozen=True)
+class Decision:
+    allowed: bool
+    explicit_deny: bool = False
+
+
+def _as_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]
+
+
+def _wildcard_match(pattern: str, value: str, case_sensitive: bool = True) -> bool:
+    # IAM wildcards: `*` any run of characters, `?` one character.
+    regex = "^" + re.escape(pattern).replace(r"\*", ".*").replace(r"\?", ".") + "$"
+    return re.match(regex, value, 0 if case_sensitive else re.IGNORECASE) is not None
+
+
+def principal_matches(policy_principal: Any, caller: Principal) -> bool:
+    if policy_principal == "*":
+        return True
+    if not isinstance(policy_principal, dict):
+        return False
+    for entry in _as_list(policy_principal.get("AWS")):
+        entry = str(entry)
+        if entry == "*":
+            return True
+        if entry == caller.account_id:
+            return True  # a bare account id means that account's root
+        root = _ROOT_ARN.match(entry)
+        if root and root.group(1) == caller.account_id:
+            return True
+        if entry in caller.arns():
+            return True
+    return False
+
+
+def _action_matches(statement: dict[str, Any], action: str) -> bool:
+    if "NotAction" in statement:
+        return not any(_wildcard_match(str(a), action, False) for a in _as_list(statement["NotAction"]))
+    return any(_wildcard_match(str(a), action, False) for a in _as_list(statement.get("Action")))
+
+
+def _condition_matches(conditions: dict[str, Any], context: dict[str, Any]) -> bool:
+    lowered = {k.lower(): v for k, v in context.items()}
+    for operator, tests in (conditions or {}).items():
+        op = operator.split(":", 1)[-1]  # ForAnyValue:StringEquals -> StringEquals
+        if_exists = op.endswith("IfExists")
+        if if_exists:
+            op = op[: -len("IfExists")]
+        for key, expected in tests.items():
+            expected_values = [str(v) for v in _as_list(expected)]
+            actual = lowered.get(key.lower())
+            if op == "Null":
+                # Null: "true" means the key must be absent.
+                if (actual is None) != (expected_values[0].lower() == "true"):
+                    return False
+                continue
+            if actual is None:
+                # A missing key: negated operators and ...IfExists match, the others do not.
+                if if_exists or op.startswith(("StringNot", "ArnNot")):
+                    continue
+                return False
+            actual_values = [str(v).lower() if isinstance(v, bool) else str(v) for v in _as_list(actual)]
+            if not _operator_holds(op, actual_values, expected_values):
+                return False
+    return True
+
+
+def _operator_holds(op: str, actual: list[str], expected: list[str]) -> bool:
+    def any_pair(pred: Any) -> bool:
+        return any(pred(a, e) for a in actual for e in expected)
+
+    if op == "StringEquals":
+        return any_pair(lambda a, e: a == e)
+    if op == "StringNotEquals":
+        return not any_pair(lambda a, e: a == e)
+    if op == "StringEqualsIgnoreCase":
+        return any_pair(lambda a, e: a.lower() == e.lower())
+    if op == "StringNotEqualsIgnoreCase":
+        return not any_pair(lambda a, e: a.lower() == e.lower())
+    if op in ("StringLike", "ArnLike", "ArnEquals"):
+        return any_pair(lambda a, e: _wildcard_match(e, a))
+    if op in ("StringNotLike", "ArnNotLike", "ArnNotEquals"):
+        return not any_pair(lambda a, e: _wildcard_match(e, a))
+    if op == "Bool":
+        return any_pair(lambda a, e: a.lower() == e.lower())
+    # An operator the emulator does not know never matches: fail closed for Allow statements.
+    return False
+
+
+def evaluate(policy_json: str | None, caller: Principal, action: str, context: dict[str, Any]) -> Decision:
+    """Evaluates one resource policy for `caller` doing `action` with condition `context`."""
+    try:
+        policy = json.loads(policy_json or "{}")
+    except json.JSONDecodeError:
+        return Decision(False)
+    allowed = False
+    for statement in _as_list(policy.get("Statement")):
+        if not isinstance(statement, dict):
+            continue
+        if "NotPrincipal" in statement:
+            principal_ok = not principal_matches(statement["NotPrincipal"], caller)
+        else:
+            principal_ok = principal_matches(statement.get("Principal"), caller)
+        if not (principal_ok and _action_matches(statement, action)):
+            continue
+        if not _condition_matches(statement.get("Condition", {}), context):
+            continue
+        if statement.get("Effect") == "Deny":
+            return Decision(False, explicit_deny=True)
+        if statement.get("Effect") == "Allow":
+            allowed = True
+    return Decision(allowed)
+
+
+def role_arn_matches_grantee(grantee: str, caller: Principal) -> bool:
+    """A KMS grant's grantee principal: an account root, a role (matching its sessions) or a session."""
+    root = _ROOT_ARN.match(grantee)
+    if root:
+        return root.group(1) == caller.account_id
+    return grantee in caller.arns() or grantee == caller.account_id
+
+

@@ -1,0 +1,150 @@
+import { randomUUID } from 'node:crypto';
+import { CreateRoleCommand } from '@aws-sdk/client-iam';
+import { CreateKeyCommand, type KeyMetadata } from '@aws-sdk/client-kms';
+import {
+  type AwsClients,
+  type AwsCredentials,
+  assumeRoleCredentials,
+  createAwsClients,
+} from '@ec2-restore/aws-clients';
+import { credentialsForAccount, randomAccountId } from '@ec2-restore/local-aws';
+import { afterAll, expect } from 'vitest';
+
+/** Every contract test works in this region; a fresh random account per test isolates its state. */
+export const REGION = 'eu-west-1';
+export const ZONE = `${REGION}a`;
+
+const opened: AwsClients[] = [];
+afterAll(() => {
+  for (const clients of opened) clients.destroy();
+});
+
+/** One attempt per call: a contract test must see AWS's first answer, not a retried one. */
+export function clientsFor(credentials: AwsCredentials): AwsClients {
+  const clients = createAwsClients({ region: REGION, credentials, maxAttempts: 1 });
+  opened.push(clients);
+  return clients;
+}
+
+export interface TestAccount {
+  id: string;
+  /** Clients acting as the account's root user. */
+  aws: AwsClients;
+  rootArn: string;
+}
+
+export function newAccount(): TestAccount {
+  const id = randomAccountId();
+  return { id, aws: clientsFor(credentialsForAccount(id)), rootArn: `arn:aws:iam::${id}:root` };
+}
+
+export interface PolicyStatement {
+  Sid?: string;
+  Effect: 'Allow' | 'Deny';
+  Principal: '*' | { AWS: string | string[] };
+  Action: string | string[];
+  Resource?: string;
+  Condition?: Record<string, Record<string, string | string[]>>;
+}
+
+export function policy(...statements: PolicyStatement[]): string {
+  return JSON.stringify({
+    Version: '2012-10-17',
+    Statement: statements.map((s) => ({ Resource: '*', ...s })),
+  });
+}
+
+/** The statement of AWS's default key policy: the account's IAM policies decide. */
+export function accountRootStatement(accountId: string): PolicyStatement {
+  return {
+    Sid: 'Enable IAM User Permissions',
+    Effect: 'Allow',
+    Principal: { AWS: `arn:aws:iam::${accountId}:root` },
+    Action: 'kms:*',
+  };
+}
+
+/** What EBS needs of a key, for a principal of another account (DESIGN.md section 3). */
+export const EBS_KEY_ACTIONS = [
+  'kms:CreateGrant',
+  'kms:Decrypt',
+  'kms:DescribeKey',
+  'kms:GenerateDataKeyWithoutPlaintext',
+  'kms:ReEncrypt*',
+];
+
+export async function createKey(account: TestAccount, keyPolicy?: string): Promise<KeyMetadata> {
+  const out = await account.aws.kms.send(
+    new CreateKeyCommand({ Description: 'contract test key', ...(keyPolicy ? { Policy: keyPolicy } : {}) }),
+  );
+  return out.KeyMetadata!;
+}
+
+/** Creates a role in `account` whose trust policy allows `trustedAccountId` (with an ExternalId). */
+export async function createRestoreRole(
+  account: TestAccount,
+  trustedAccountId: string,
+  externalId: string,
+): Promise<string> {
+  const out = await account.aws.iam.send(
+    new CreateRoleCommand({
+      RoleName: `Restore-${randomUUID().slice(0, 8)}`,
+      AssumeRolePolicyDocument: JSON.stringify({
+        Version: '2012-10-17',
+        Statement: [
+          {
+            Effect: 'Allow',
+            Principal: { AWS: `arn:aws:iam::${trustedAccountId}:root` },
+            Action: 'sts:AssumeRole',
+            Condition: { StringEquals: { 'sts:ExternalId': externalId } },
+          },
+        ],
+      }),
+    }),
+  );
+  return out.Role!.Arn!;
+}
+
+/** Clients acting as a session of `roleArn`, assumed by `caller`'s root user. */
+export function assumedRoleClients(caller: TestAccount, roleArn: string, externalId?: string): AwsClients {
+  return clientsFor(
+    assumeRoleCredentials({
+      region: REGION,
+      roleArn,
+      sessionName: 'contract-test',
+      sourceCredentials: credentialsForAccount(caller.id),
+      ...(externalId ? { externalId } : {}),
+    }),
+  );
+}
+
+/** Asserts that `promise` rejects with AWS error `code` (the SDK's error name) and a message. */
+export async function expectAwsError(
+  promise: Promise<unknown>,
+  code: string,
+  message?: string | RegExp,
+): Promise<Error & { $metadata?: { httpStatusCode?: number } }> {
+  const error = await promise.then(
+    () => {
+      throw new Error(`expected AWS error ${code}, but the call succeeded`);
+    },
+    (err: unknown) => err as Error & { $metadata?: { httpStatusCode?: number } },
+  );
+  expect(error.name, `error code (message: ${error.message})`).toBe(code);
+  if (message !== undefined) {
+    if (typeof message === 'string') expect(error.message).toBe(message);
+    else expect(error.message).toMatch(message);
+  }
+  return error;
+}
+
+/** Polls `check` until it returns a value other than undefined (bounded). */
+export async function eventually<T>(check: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
