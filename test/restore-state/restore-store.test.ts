@@ -317,6 +317,44 @@ describe('RestoreStore', () => {
     expect(resumed.map((event) => event.type)).toEqual(['status', 'end']);
   });
 
+  it('aggregates metrics from every process: step durations, bytes written, AWS calls, counts by status', async () => {
+    let clock = Date.parse('2026-01-01T00:00:00Z');
+    const timed = new RestoreStore(redis, {
+      prefix,
+      now: () => new Date(clock),
+    });
+    await timed.create(newRestore('m-1'));
+    await timed.startStep('m-1', 'snapshot:/dev/xvda');
+    clock += 42_000;
+    await timed.finishStep('m-1', 'snapshot:/dev/xvda', 'succeeded');
+    // Finishing again (a duplicate report) does not count twice.
+    await timed.finishStep('m-1', 'snapshot:/dev/xvda', 'succeeded');
+    await timed.setVolumeProgress('m-1', '/dev/xvda', 3 * 2 ** 20);
+    await timed.setVolumeProgress('m-1', '/dev/xvda', 5 * 2 ** 20);
+    await otherStore().recordAwsCall('EC2.CreateVolume');
+    await otherStore().recordAwsCall('EC2.CreateVolume', 'InvalidParameterValue');
+
+    const metrics = await store.readMetrics();
+    expect(metrics.bytesWritten).toBe(5 * 2 ** 20);
+    expect(metrics.awsCalls).toEqual([{ operation: 'EC2.CreateVolume', count: 2 }]);
+    expect(metrics.awsErrors).toEqual([
+      { operation: 'EC2.CreateVolume', code: 'InvalidParameterValue', count: 1 },
+    ]);
+    expect(metrics.stepDurations).toHaveLength(1);
+    const snapshot = metrics.stepDurations[0];
+    expect(snapshot).toMatchObject({ step: 'snapshot', status: 'succeeded', count: 1, sumSeconds: 42 });
+    expect(snapshot?.buckets.find((bucket) => bucket.le === 30)?.count).toBe(0);
+    expect(snapshot?.buckets.find((bucket) => bucket.le === 60)?.count).toBe(1);
+    expect(await store.countByStatus()).toEqual({
+      queued: 0,
+      running: 1,
+      succeeded: 0,
+      failed: 0,
+      cancelling: 0,
+      cancelled: 0,
+    });
+  });
+
   it('stops delivering after unsubscribe', async () => {
     await store.create(newRestore('r-9'));
     const seen: RestoreEvent[] = [];

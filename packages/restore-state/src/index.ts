@@ -5,6 +5,7 @@ export {
   type ListOptions,
   RestoreStore,
   type RestoreStoreOptions,
+  type SharedMetrics,
   type SubscribeOptions,
 } from './restore-store.ts';
 export { canTransition, isTerminal } from './transitions.ts';

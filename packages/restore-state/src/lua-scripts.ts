@@ -87,10 +87,15 @@ end
 return {'ok', current}
 `;
 
+/** Upper bounds (seconds) of the step duration histogram buckets kept in the metrics hash. */
+export const STEP_DURATION_BUCKETS = [1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 7200];
+
 /**
- * KEYS: record hash, event stream, queued index, running index.
- * ARGV: operation (start, finish, attempt), step name, now ISO, finished status (finish only).
- * Starting a step of a queued restore moves the restore to running.
+ * KEYS: record hash, event stream, queued index, running index, metrics hash.
+ * ARGV: operation (start, finish, attempt), step name, now ISO, finished status (finish only),
+ *       now ms, step kind (for metrics: the name up to its first ':').
+ * Starting a step of a queued restore moves the restore to running. Finishing a running step adds
+ * its duration (first start to finish) to the step-duration histogram in the metrics hash.
  */
 export const stepScript = `
 local current = redis.call('HGET', KEYS[1], 'status')
@@ -106,10 +111,22 @@ if op == 'start' then
   attempts = redis.call('HINCRBY', KEYS[1], pre .. 'attempts', 1)
   redis.call('HSET', KEYS[1], pre .. 'status', 'running')
   redis.call('HSETNX', KEYS[1], pre .. 'startedAt', ARGV[3])
+  redis.call('HSETNX', KEYS[1], pre .. 'startedAtMs', ARGV[5])
   redis.call('HDEL', KEYS[1], pre .. 'finishedAt')
 elseif op == 'finish' then
   attempts = tonumber(redis.call('HGET', KEYS[1], pre .. 'attempts'))
+  local wasRunning = redis.call('HGET', KEYS[1], pre .. 'status') == 'running'
+  local startedMs = redis.call('HGET', KEYS[1], pre .. 'startedAtMs')
   redis.call('HSET', KEYS[1], pre .. 'status', ARGV[4], pre .. 'finishedAt', ARGV[3])
+  if wasRunning and startedMs then
+    local seconds = (tonumber(ARGV[5]) - tonumber(startedMs)) / 1000
+    local m = 'step:' .. ARGV[6] .. ':' .. ARGV[4] .. ':'
+    redis.call('HINCRBYFLOAT', KEYS[5], m .. 'sum', string.format('%.3f', seconds))
+    redis.call('HINCRBY', KEYS[5], m .. 'count', 1)
+    for _, bound in ipairs({${STEP_DURATION_BUCKETS.join(', ')}}) do
+      if seconds <= bound then redis.call('HINCRBY', KEYS[5], m .. 'le:' .. bound, 1) end
+    end
+  end
 else
   attempts = redis.call('HINCRBY', KEYS[1], pre .. 'attempts', 1)
 end
@@ -130,8 +147,9 @@ return {'ok', attempts}
 `;
 
 /**
- * KEYS: record hash, progress hash, event stream.
+ * KEYS: record hash, progress hash, event stream, metrics hash.
  * ARGV: device name, bytes done, bytes total ('' = keep), now ISO.
+ * Bytes done growing adds the growth to the bytes-written counter of the metrics hash.
  */
 export const progressScript = `
 if redis.call('EXISTS', KEYS[1]) == 0 then return {'missing'} end
@@ -141,6 +159,9 @@ if redis.call('HEXISTS', KEYS[2], 'index:' .. device) == 0 then
   redis.call('HSET', KEYS[2], 'index:' .. device, index, 'total:' .. device, 0)
 end
 if ARGV[3] ~= '' then redis.call('HSET', KEYS[2], 'total:' .. device, ARGV[3]) end
+local before = tonumber(redis.call('HGET', KEYS[2], 'done:' .. device) or '0')
+local growth = tonumber(ARGV[2]) - before
+if growth > 0 then redis.call('HINCRBY', KEYS[4], 'bytes-written', growth) end
 redis.call('HSET', KEYS[2], 'done:' .. device, ARGV[2])
 redis.call('HSET', KEYS[1], 'updatedAt', ARGV[4])
 local fields = redis.call('HGETALL', KEYS[2])

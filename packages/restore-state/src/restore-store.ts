@@ -1,6 +1,13 @@
 import type { Redis } from 'ioredis';
 import { IllegalTransitionError, RestoreExistsError, RestoreNotFoundError } from './errors.ts';
-import { createScript, progressScript, runScript, stepScript, transitionScript } from './lua-scripts.ts';
+import {
+  createScript,
+  progressScript,
+  runScript,
+  STEP_DURATION_BUCKETS,
+  stepScript,
+  transitionScript,
+} from './lua-scripts.ts';
 import { isTerminal, statusesLeadingTo } from './transitions.ts';
 import {
   type FinishedStepStatus,
@@ -59,6 +66,22 @@ export interface SubscribeOptions {
    * @defaultValue `'0'`
    */
   after?: string;
+}
+
+/** Metrics written by every process that updates restores; read by the API for /metrics. */
+export interface SharedMetrics {
+  stepDurations: {
+    step: string;
+    status: string;
+    count: number;
+    sumSeconds: number;
+    /** Cumulative: restores whose step took at most `le` seconds. */
+    buckets: { le: number; count: number }[];
+  }[];
+  /** Bytes written into snapshots or volumes, summed over every restore. */
+  bytesWritten: number;
+  awsCalls: { operation: string; count: number }[];
+  awsErrors: { operation: string; code: string; count: number }[];
 }
 
 const DEFAULT_IDEMPOTENCY_TTL_SECONDS = 24 * 60 * 60;
@@ -229,7 +252,7 @@ export class RestoreStore {
     const reply = await runScript(
       this.redis,
       progressScript,
-      [this.recordKey(id), this.progressKey(id), this.eventsKey(id)],
+      [this.recordKey(id), this.progressKey(id), this.eventsKey(id), this.metricsKey()],
       [deviceName, bytesDone, bytesTotal ?? '', this.now().toISOString()],
     );
     if (reply[0] === 'missing') throw new RestoreNotFoundError(id);
@@ -340,14 +363,86 @@ export class RestoreStore {
     stepName: string,
     status?: FinishedStepStatus,
   ): Promise<number> {
+    const now = this.now();
     const reply = await runScript(
       this.redis,
       stepScript,
-      [this.recordKey(id), this.eventsKey(id), this.indexKey('queued'), this.indexKey('running')],
-      [operation, stepName, this.now().toISOString(), status ?? ''],
+      [
+        this.recordKey(id),
+        this.eventsKey(id),
+        this.indexKey('queued'),
+        this.indexKey('running'),
+        this.metricsKey(),
+      ],
+      [operation, stepName, now.toISOString(), status ?? '', now.getTime(), stepKind(stepName)],
     );
     if (reply[0] === 'missing') throw new RestoreNotFoundError(id);
     return Number(reply[1]);
+  }
+
+  /**
+   * Counts one AWS API call (and its error code when it failed) in the shared metrics, so the API's
+   * /metrics shows the calls of every worker process. `operation` is e.g. `EC2.CreateVolume`.
+   */
+  async recordAwsCall(operation: string, errorCode?: string): Promise<void> {
+    const pipeline = this.redis.pipeline().hincrby(this.metricsKey(), `aws-calls:${operation}`, 1);
+    if (errorCode !== undefined)
+      pipeline.hincrby(this.metricsKey(), `aws-errors:${operation}|${errorCode}`, 1);
+    await pipeline.exec();
+  }
+
+  /** The number of restores in each status. */
+  async countByStatus(): Promise<Record<RestoreStatus, number>> {
+    const pipeline = this.redis.pipeline();
+    for (const status of restoreStatuses) pipeline.zcard(this.indexKey(status));
+    const replies = (await pipeline.exec()) ?? [];
+    return Object.fromEntries(
+      restoreStatuses.map((status, index) => [status, Number(replies[index]?.[1] ?? 0)]),
+    ) as Record<RestoreStatus, number>;
+  }
+
+  /**
+   * The metrics every process contributed: step durations (a histogram per step kind and outcome,
+   * buckets in seconds, cumulative as Prometheus expects), bytes written, AWS calls and errors.
+   */
+  async readMetrics(): Promise<SharedMetrics> {
+    const fields = await this.redis.hgetall(this.metricsKey());
+    const metrics: SharedMetrics = { stepDurations: [], bytesWritten: 0, awsCalls: [], awsErrors: [] };
+    const histograms = new Map<string, SharedMetrics['stepDurations'][number]>();
+    for (const [field, raw] of Object.entries(fields)) {
+      const value = Number(raw);
+      if (field === 'bytes-written') metrics.bytesWritten = value;
+      else if (field.startsWith('aws-calls:')) {
+        metrics.awsCalls.push({ operation: field.slice('aws-calls:'.length), count: value });
+      } else if (field.startsWith('aws-errors:')) {
+        const [operation = '', code = ''] = field.slice('aws-errors:'.length).split('|');
+        metrics.awsErrors.push({ operation, code, count: value });
+      } else if (field.startsWith('step:')) {
+        // step:<kind>:<status>:<sum|count|le:<bound>>
+        const [, step = '', status = '', measure = '', bound] = field.split(':');
+        const key = `${step}:${status}`;
+        const histogram = histograms.get(key) ?? {
+          step,
+          status,
+          count: 0,
+          sumSeconds: 0,
+          buckets: STEP_DURATION_BUCKETS.map((le) => ({ le, count: 0 })),
+        };
+        if (measure === 'sum') histogram.sumSeconds = value;
+        else if (measure === 'count') histogram.count = value;
+        else if (measure === 'le') {
+          const bucket = histogram.buckets.find((b) => b.le === Number(bound));
+          if (bucket) bucket.count = value;
+        }
+        histograms.set(key, histogram);
+      }
+    }
+    metrics.stepDurations = [...histograms.values()];
+    return metrics;
+  }
+
+  private metricsKey(): string {
+    return `${this.prefix}metrics`;
   }
 
   private recordKey(id: string): string {
@@ -369,6 +464,12 @@ export class RestoreStore {
   private idempotencyKey(key: string): string {
     return `${this.prefix}idempotency:${key}`;
   }
+}
+
+/** The kind of a step for metrics: `snapshot:/dev/xvdb` → `snapshot`. */
+function stepKind(stepName: string): string {
+  const separator = stepName.indexOf(':');
+  return separator === -1 ? stepName : stepName.slice(0, separator);
 }
 
 function assertByteCount(name: string, value: number): void {
