@@ -1,0 +1,104 @@
+import { describe, expect, it } from 'vitest';
+import { BLOCKS_PER_GIB } from './block.ts';
+import { MANIFEST_FORMAT_VERSION, parseManifest, summarizeManifest } from './manifest.ts';
+
+function validManifest() {
+  return {
+    formatVersion: MANIFEST_FORMAT_VERSION,
+    id: 'rp-1',
+    createdAt: '2026-01-02T03:04:05.000Z',
+    source: { kind: 'raw-images' },
+    instance: {
+      instanceType: 't3.micro',
+      platform: 'linux',
+      architecture: 'x86_64',
+      rootDeviceName: '/dev/xvda',
+      network: { subnetId: 'subnet-12345678', securityGroupIds: ['sg-12345678'] },
+      tags: { Name: 'web' },
+    },
+    volumes: [
+      {
+        deviceName: '/dev/xvda',
+        sizeGiB: 8,
+        volumeType: 'gp3',
+        iops: 3000,
+        throughput: 125,
+        blockSize: 524288,
+        blockCount: 8 * BLOCKS_PER_GIB,
+        zeroBlockCount: 100,
+        blockList: { key: 'restore-points/rp-1/xvda.blocks', sha256: 'a'.repeat(64) },
+      },
+      {
+        deviceName: '/dev/xvdb',
+        sizeGiB: 1,
+        volumeType: 'io2',
+        blockSize: 524288,
+        blockCount: BLOCKS_PER_GIB,
+        zeroBlockCount: BLOCKS_PER_GIB,
+        blockList: { key: 'restore-points/rp-1/xvdb.blocks', sha256: 'b'.repeat(64) },
+      },
+    ],
+  };
+}
+
+describe('parseManifest', () => {
+  it('accepts a complete manifest and fills defaults', () => {
+    const parsed = parseManifest(validManifest());
+    expect(parsed.ok).toBe(true);
+    if (parsed.ok) expect(parsed.manifest.volumes[1]?.iops).toBeUndefined();
+  });
+
+  it('refuses an unknown format version with the remedy', () => {
+    const parsed = parseManifest({ ...validManifest(), formatVersion: 2 });
+    expect(parsed).toEqual({
+      ok: false,
+      error: expect.stringMatching(/formatVersion 2 .*upgrade ec2-restore/),
+    });
+  });
+
+  it('names the field when the block count does not match the size', () => {
+    const m = validManifest();
+    m.volumes[0]!.blockCount = 12;
+    const parsed = parseManifest(m);
+    expect(parsed.ok).toBe(false);
+    if (!parsed.ok) expect(parsed.error).toContain('volumes.0.blockCount');
+  });
+
+  it('refuses a block size other than 512 KiB', () => {
+    const m = validManifest();
+    m.volumes[0]!.blockSize = 512;
+    const parsed = parseManifest(m);
+    expect(parsed.ok).toBe(false);
+    if (!parsed.ok) expect(parsed.error).toContain('volumes.0.blockSize');
+  });
+
+  it('requires the root device to be one of the volumes', () => {
+    const m = validManifest();
+    m.instance.rootDeviceName = '/dev/sda1';
+    const parsed = parseManifest(m);
+    expect(parsed.ok).toBe(false);
+    if (!parsed.ok) expect(parsed.error).toContain('instance.rootDeviceName');
+  });
+
+  it('refuses duplicate device names and ids with ":"', () => {
+    const m = validManifest();
+    m.volumes[1]!.deviceName = '/dev/xvda';
+    expect(parseManifest(m).ok).toBe(false);
+    expect(parseManifest({ ...validManifest(), id: 'rp:1' }).ok).toBe(false);
+  });
+});
+
+describe('summarizeManifest', () => {
+  it('gives sizes, the root flag and the bytes that hold data', () => {
+    const parsed = parseManifest(validManifest());
+    if (!parsed.ok) throw new Error(parsed.error);
+    const summary = summarizeManifest(parsed.manifest);
+    expect(summary.volumes).toEqual([
+      { deviceName: '/dev/xvda', sizeGiB: 8, volumeType: 'gp3', iops: 3000, throughput: 125, root: true },
+      { deviceName: '/dev/xvdb', sizeGiB: 1, volumeType: 'io2', root: false },
+    ]);
+    expect(summary.totalBytes).toBe(9 * 1024 ** 3);
+    expect(summary.dataBytes).toBe((8 * BLOCKS_PER_GIB - 100) * 524288);
+    expect(summary).not.toHaveProperty('volumes.0.blockList');
+  });
+});
