@@ -12,7 +12,7 @@ from typing import Any
 
 from moto.core.exceptions import JsonRESTError
 
-from .identity import Principal, principal_for_access_key
+from .identity import Principal, current_caller, principal_for_access_key
 from .policy import evaluate, role_arn_matches_grantee
 
 AWS_MANAGED_ALIAS_PREFIX = "alias/aws/"
@@ -284,10 +284,16 @@ def install_kms_gate() -> None:
                 for grant in list(key.grants.values()):
                     if grant.token != token_value:
                         continue
+                    # "You can retire a grant if you are the retiring principal, the grantee
+                    # principal when the grant includes RetireGrant, or the account that
+                    # created the grant" (API_RetireGrant.html).
                     if not (
                         role_arn_matches_grantee(grant.retiring_principal or "", caller)
-                        or role_arn_matches_grantee(grant.grantee_principal, caller)
-                        or caller.account_id == key.account_id
+                        or (
+                            role_arn_matches_grantee(grant.grantee_principal, caller)
+                            and "RetireGrant" in (grant.operations or [])
+                        )
+                        or caller.account_id in (key.account_id, getattr(grant, "creator_account_id", None))
                     ):
                         raise KmsAccessDenied(caller, "kms:RetireGrant", key.arn, False)
                     key.grants.pop(grant.id, None)
@@ -295,6 +301,17 @@ def install_kms_gate() -> None:
         return original_retire(self)
 
     KmsResponse.retire_grant = retire_grant
+
+    from moto.kms.models import Key
+
+    original_add_grant = Key.add_grant
+
+    def add_grant(self: Any, *args: Any, **kwargs: Any) -> Any:
+        grant = original_add_grant(self, *args, **kwargs)
+        grant.creator_account_id = current_caller().account_id  # who may retire it later
+        return grant
+
+    Key.add_grant = add_grant
 
 
 def install() -> None:

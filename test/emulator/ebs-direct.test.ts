@@ -1,0 +1,140 @@
+import { createHash } from 'node:crypto';
+import {
+  CompleteSnapshotCommand,
+  GetSnapshotBlockCommand,
+  ListSnapshotBlocksCommand,
+  PutSnapshotBlockCommand,
+  StartSnapshotCommand,
+} from '@aws-sdk/client-ebs';
+import {
+  DescribeSnapshotsCommand,
+  DescribeVolumesCommand,
+  EnableEbsEncryptionByDefaultCommand,
+  ModifyEbsDefaultKmsKeyIdCommand,
+} from '@aws-sdk/client-ec2';
+import { describe, expect, it } from 'vitest';
+import { createKey, expectAwsError, newAccount, policy, type TestAccount } from './helpers.ts';
+
+const BLOCK_SIZE = 524288;
+
+function sha256(data: Buffer): string {
+  return createHash('sha256').update(data).digest('base64');
+}
+
+function putBlock(
+  account: TestAccount,
+  snapshotId: string,
+  index: number,
+  data: Buffer,
+  checksum = sha256(data),
+) {
+  return account.aws.ebs.send(
+    new PutSnapshotBlockCommand({
+      SnapshotId: snapshotId,
+      BlockIndex: index,
+      BlockData: data,
+      DataLength: data.length,
+      Checksum: checksum,
+      ChecksumAlgorithm: 'SHA256',
+    }),
+  );
+}
+
+async function snapshotState(account: TestAccount, snapshotId: string) {
+  const out = await account.aws.ec2.send(new DescribeSnapshotsCommand({ SnapshotIds: [snapshotId] }));
+  return out.Snapshots![0]!;
+}
+
+describe('EBS direct APIs', () => {
+  it('StartSnapshot honours Encrypted + KmsKeyArn, 512 KiB blocks, pending until CompleteSnapshot, no phantom volume', async () => {
+    const account = newAccount();
+    const key = await createKey(account);
+    const volumesBefore = (await account.aws.ec2.send(new DescribeVolumesCommand({}))).Volumes!.length;
+
+    const started = await account.aws.ebs.send(
+      new StartSnapshotCommand({
+        VolumeSize: 1,
+        Encrypted: true,
+        KmsKeyArn: key.Arn!,
+        Description: 'contract',
+      }),
+    );
+    expect(started).toMatchObject({
+      BlockSize: BLOCK_SIZE,
+      Status: 'pending',
+      KmsKeyArn: key.Arn,
+      VolumeSize: 1,
+    });
+    const snapshotId = started.SnapshotId!;
+    expect(await snapshotState(account, snapshotId)).toMatchObject({
+      State: 'pending',
+      Encrypted: true,
+      KmsKeyId: key.Arn,
+    });
+
+    const blocks = [Buffer.alloc(BLOCK_SIZE, 1), Buffer.alloc(BLOCK_SIZE, 0)];
+    const put = await putBlock(account, snapshotId, 0, blocks[0]!);
+    expect(put.Checksum).toBe(sha256(blocks[0]!));
+    await putBlock(account, snapshotId, 3, blocks[1]!);
+    await expectAwsError(
+      putBlock(account, snapshotId, 5, blocks[0]!, sha256(blocks[1]!)),
+      'ValidationException',
+    );
+
+    const listed = await account.aws.ebs.send(new ListSnapshotBlocksCommand({ SnapshotId: snapshotId }));
+    expect(listed.BlockSize).toBe(BLOCK_SIZE);
+    expect(listed.Blocks!.map((b) => b.BlockIndex)).toEqual([0, 3]);
+    const read = await account.aws.ebs.send(
+      new GetSnapshotBlockCommand({
+        SnapshotId: snapshotId,
+        BlockIndex: 0,
+        BlockToken: listed.Blocks![0]!.BlockToken!,
+      }),
+    );
+    expect(read.Checksum).toBe(sha256(blocks[0]!));
+    expect(Buffer.from(await read.BlockData!.transformToByteArray()).equals(blocks[0]!)).toBe(true);
+
+    // Aggregated checksum, LINEAR: SHA-256 over the blocks' checksums in index order.
+    const aggregate = createHash('sha256')
+      .update(Buffer.concat(blocks.map((b) => Buffer.from(sha256(b), 'base64'))))
+      .digest('base64');
+    await account.aws.ebs.send(
+      new CompleteSnapshotCommand({
+        SnapshotId: snapshotId,
+        ChangedBlocksCount: 2,
+        Checksum: aggregate,
+        ChecksumAlgorithm: 'SHA256',
+        ChecksumAggregationMethod: 'LINEAR',
+      }),
+    );
+    expect((await snapshotState(account, snapshotId)).State).toBe('completed');
+    const volumesAfter = (await account.aws.ec2.send(new DescribeVolumesCommand({}))).Volumes!.length;
+    expect(volumesAfter).toBe(volumesBefore);
+  });
+
+  it('StartSnapshot encrypts with the EBS default key when encryption by default is on', async () => {
+    const account = newAccount();
+    const key = await createKey(account);
+    await account.aws.ec2.send(new EnableEbsEncryptionByDefaultCommand({}));
+    await account.aws.ec2.send(new ModifyEbsDefaultKmsKeyIdCommand({ KmsKeyId: key.Arn! }));
+    const started = await account.aws.ebs.send(new StartSnapshotCommand({ VolumeSize: 1 }));
+    expect(started.KmsKeyArn).toBe(key.Arn);
+    expect(await snapshotState(account, started.SnapshotId!)).toMatchObject({
+      Encrypted: true,
+      KmsKeyId: key.Arn,
+    });
+  });
+
+  it('StartSnapshot with a key the caller may not use: AccessDeniedException', async () => {
+    const account = newAccount();
+    const other = newAccount();
+    const key = await createKey(
+      account,
+      policy({ Effect: 'Allow', Principal: { AWS: other.rootArn }, Action: 'kms:*' }), // not the caller's account
+    );
+    await expectAwsError(
+      account.aws.ebs.send(new StartSnapshotCommand({ VolumeSize: 1, Encrypted: true, KmsKeyArn: key.Arn! })),
+      'AccessDeniedException',
+    );
+  });
+});

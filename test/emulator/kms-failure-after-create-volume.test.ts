@@ -1,0 +1,91 @@
+import {
+  CreateSnapshotCommand,
+  CreateVolumeCommand,
+  DescribeVolumesCommand,
+  ModifySnapshotAttributeCommand,
+} from '@aws-sdk/client-ec2';
+import { DisableKeyCommand, ScheduleKeyDeletionCommand } from '@aws-sdk/client-kms';
+import { describe, expect, it } from 'vitest';
+import {
+  accountRootStatement,
+  createKey,
+  eventually,
+  newAccount,
+  policy,
+  type TestAccount,
+  ZONE,
+} from './helpers.ts';
+
+/** CreateVolume succeeds (`creating`); then the volume is gone: InvalidVolume.NotFound. */
+async function expectVolumeToDisappear(
+  account: TestAccount,
+  create: Promise<{ VolumeId?: string; State?: string }>,
+) {
+  const volume = await create;
+  expect(volume.State).toBe('creating');
+  const error = await eventually(async () => {
+    try {
+      await account.aws.ec2.send(new DescribeVolumesCommand({ VolumeIds: [volume.VolumeId!] }));
+      return undefined;
+    } catch (err) {
+      return err as Error;
+    }
+  });
+  expect(error.name).toBe('InvalidVolume.NotFound');
+}
+
+function encryptedVolume(account: TestAccount, keyArn: string) {
+  return account.aws.ec2.send(
+    new CreateVolumeCommand({ AvailabilityZone: ZONE, Size: 1, Encrypted: true, KmsKeyId: keyArn }),
+  );
+}
+
+describe('a volume whose KMS key is unusable fails after CreateVolume returned', () => {
+  it('disabled key', async () => {
+    const account = newAccount();
+    const key = await createKey(account);
+    await account.aws.kms.send(new DisableKeyCommand({ KeyId: key.KeyId! }));
+    await expectVolumeToDisappear(account, encryptedVolume(account, key.Arn!));
+  });
+
+  it('key pending deletion', async () => {
+    const account = newAccount();
+    const key = await createKey(account);
+    await account.aws.kms.send(new ScheduleKeyDeletionCommand({ KeyId: key.KeyId!, PendingWindowInDays: 7 }));
+    await expectVolumeToDisappear(account, encryptedVolume(account, key.Arn!));
+  });
+
+  it('key whose policy does not allow the caller', async () => {
+    const account = newAccount();
+    const other = newAccount();
+    const key = await createKey(account, policy(accountRootStatement(other.id)));
+    await expectVolumeToDisappear(account, encryptedVolume(account, key.Arn!));
+  });
+
+  it('a volume from a shared snapshot whose key the target account may not use', async () => {
+    const owner = newAccount();
+    const target = newAccount();
+    // Usable by the owner, not by the target: the key policy names only the owner account.
+    const key = await createKey(owner);
+    const source = await encryptedVolume(owner, key.Arn!);
+    const snapshot = await owner.aws.ec2.send(new CreateSnapshotCommand({ VolumeId: source.VolumeId! }));
+    await owner.aws.ec2.send(
+      new ModifySnapshotAttributeCommand({
+        SnapshotId: snapshot.SnapshotId!,
+        CreateVolumePermission: { Add: [{ UserId: target.id }] },
+      }),
+    );
+    const targetKey = await createKey(target);
+    await expectVolumeToDisappear(
+      target,
+      target.aws.ec2.send(
+        new CreateVolumeCommand({
+          AvailabilityZone: ZONE,
+          SnapshotId: snapshot.SnapshotId!,
+          Encrypted: true,
+          KmsKeyId: targetKey.Arn!,
+        }),
+      ),
+    );
+  });
+});

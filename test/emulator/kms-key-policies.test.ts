@@ -1,0 +1,192 @@
+import { randomUUID } from 'node:crypto';
+import { CreateVolumeCommand, DescribeVolumesCommand } from '@aws-sdk/client-ec2';
+import {
+  CreateGrantCommand,
+  DescribeKeyCommand,
+  EncryptCommand,
+  GenerateDataKeyWithoutPlaintextCommand,
+  RetireGrantCommand,
+} from '@aws-sdk/client-kms';
+import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
+import { describe, expect, it } from 'vitest';
+import {
+  accountRootStatement,
+  assumedRoleClients,
+  createKey,
+  createRestoreRole,
+  EBS_KEY_ACTIONS,
+  expectAwsError,
+  newAccount,
+  policy,
+  ZONE,
+} from './helpers.ts';
+
+/** AWS's AccessDeniedException text for a key policy that does not allow the caller. */
+function notAllowed(callerArn: string, action: string, keyArn: string): string {
+  return `User: ${callerArn} is not authorized to perform: ${action} on resource: ${keyArn} because no resource-based policy allows the ${action} action`;
+}
+
+describe('KMS key policies are enforced on use', () => {
+  it('an explicit Deny wins over an Allow', async () => {
+    const owner = newAccount();
+    const key = await createKey(
+      owner,
+      policy(accountRootStatement(owner.id), {
+        Effect: 'Deny',
+        Principal: '*',
+        Action: 'kms:GenerateDataKey*',
+        Condition: { StringEquals: { 'kms:CallerAccount': owner.id } },
+      }),
+    );
+    await owner.aws.kms.send(
+      new EncryptCommand({ KeyId: key.Arn!, Plaintext: Buffer.from('still allowed') }),
+    );
+    await expectAwsError(
+      owner.aws.kms.send(new GenerateDataKeyWithoutPlaintextCommand({ KeyId: key.Arn!, KeySpec: 'AES_256' })),
+      'AccessDeniedException',
+      `User: ${owner.rootArn} is not authorized to perform: kms:GenerateDataKeyWithoutPlaintext on resource: ${key.Arn} with an explicit deny in a resource-based policy`,
+    );
+  });
+
+  it('a key policy naming a role allows its sessions and nobody else of the account', async () => {
+    const owner = newAccount();
+    const externalId = randomUUID();
+    const roleArn = await createRestoreRole(owner, owner.id, externalId);
+    const key = await createKey(
+      owner,
+      policy({ Effect: 'Allow', Principal: { AWS: roleArn }, Action: 'kms:*' }),
+    );
+    const session = assumedRoleClients(owner, roleArn, externalId);
+    const described = await session.kms.send(new DescribeKeyCommand({ KeyId: key.Arn! }));
+    expect(described.KeyMetadata!.Arn).toBe(key.Arn);
+    await expectAwsError(
+      owner.aws.kms.send(new DescribeKeyCommand({ KeyId: key.Arn! })),
+      'AccessDeniedException',
+      notAllowed(owner.rootArn, 'kms:DescribeKey', key.Arn!),
+    );
+  });
+
+  it('principal "*" with a kms:CallerAccount condition allows exactly that account', async () => {
+    const owner = newAccount();
+    const allowed = newAccount();
+    const other = newAccount();
+    const key = await createKey(
+      owner,
+      policy(accountRootStatement(owner.id), {
+        Effect: 'Allow',
+        Principal: '*',
+        Action: ['kms:Describe*', 'kms:Encrypt'],
+        Condition: { StringEquals: { 'kms:CallerAccount': allowed.id } },
+      }),
+    );
+    await allowed.aws.kms.send(new DescribeKeyCommand({ KeyId: key.Arn! }));
+    await expectAwsError(
+      other.aws.kms.send(new DescribeKeyCommand({ KeyId: key.Arn! })),
+      'AccessDeniedException',
+      notAllowed(other.rootArn, 'kms:DescribeKey', key.Arn!),
+    );
+  });
+
+  it('kms:ViaService lets EBS use the key for the account but not direct calls; kms:GrantIsForAWSResource likewise', async () => {
+    const owner = newAccount();
+    const user = newAccount();
+    const key = await createKey(
+      owner,
+      policy(
+        accountRootStatement(owner.id),
+        {
+          Effect: 'Allow',
+          Principal: { AWS: user.rootArn },
+          Action: EBS_KEY_ACTIONS.filter((a) => a !== 'kms:CreateGrant'),
+          Condition: { StringEquals: { 'kms:ViaService': 'ec2.eu-west-1.amazonaws.com' } },
+        },
+        {
+          Effect: 'Allow',
+          Principal: { AWS: user.rootArn },
+          Action: 'kms:CreateGrant',
+          Condition: { Bool: { 'kms:GrantIsForAWSResource': 'true' } },
+        },
+      ),
+    );
+    await expectAwsError(
+      user.aws.kms.send(new DescribeKeyCommand({ KeyId: key.Arn! })),
+      'AccessDeniedException',
+      notAllowed(user.rootArn, 'kms:DescribeKey', key.Arn!),
+    );
+    await expectAwsError(
+      user.aws.kms.send(
+        new CreateGrantCommand({ KeyId: key.Arn!, GranteePrincipal: user.rootArn, Operations: ['Decrypt'] }),
+      ),
+      'AccessDeniedException',
+      notAllowed(user.rootArn, 'kms:CreateGrant', key.Arn!),
+    );
+    // Through EBS both conditions hold: the volume is created and stays.
+    const volume = await user.aws.ec2.send(
+      new CreateVolumeCommand({ AvailabilityZone: ZONE, Size: 1, Encrypted: true, KmsKeyId: key.Arn! }),
+    );
+    await new Promise((r) => setTimeout(r, 2_500));
+    const described = await user.aws.ec2.send(new DescribeVolumesCommand({ VolumeIds: [volume.VolumeId!] }));
+    expect(described.Volumes![0]!.State).toBe('available');
+  });
+});
+
+describe('KMS across accounts', () => {
+  it('a key of another account, not allowed by its policy: AccessDeniedException (not NotFoundException)', async () => {
+    const owner = newAccount();
+    const stranger = newAccount();
+    const key = await createKey(owner); // default policy: the owner account only
+    await expectAwsError(
+      stranger.aws.kms.send(new DescribeKeyCommand({ KeyId: key.Arn! })),
+      'AccessDeniedException',
+      notAllowed(stranger.rootArn, 'kms:DescribeKey', key.Arn!),
+    );
+    // By key id alone the key is looked up in the caller's own account, where it does not exist.
+    await expectAwsError(
+      stranger.aws.kms.send(new DescribeKeyCommand({ KeyId: key.KeyId! })),
+      'NotFoundException',
+    );
+  });
+
+  it('a grant made cross-account lets its grantee use the key until retired by its token from the grantee account', async () => {
+    const owner = newAccount();
+    const grantee = newAccount();
+    const externalId = randomUUID();
+    const roleArn = await createRestoreRole(grantee, grantee.id, externalId);
+    const key = await createKey(
+      owner,
+      policy(accountRootStatement(owner.id), {
+        Effect: 'Allow',
+        Principal: { AWS: grantee.rootArn },
+        Action: ['kms:CreateGrant', 'kms:DescribeKey'],
+      }),
+    );
+    const session = assumedRoleClients(grantee, roleArn, externalId);
+    const sessionArn = (await session.sts.send(new GetCallerIdentityCommand({}))).Arn!;
+    const generate = () =>
+      session.kms.send(new GenerateDataKeyWithoutPlaintextCommand({ KeyId: key.Arn!, KeySpec: 'AES_256' }));
+    await expectAwsError(
+      generate(),
+      'AccessDeniedException',
+      notAllowed(sessionArn, 'kms:GenerateDataKeyWithoutPlaintext', key.Arn!),
+    );
+
+    const grant = await grantee.aws.kms.send(
+      new CreateGrantCommand({
+        KeyId: key.Arn!,
+        GranteePrincipal: roleArn,
+        Operations: ['GenerateDataKeyWithoutPlaintext', 'Decrypt'],
+      }),
+    );
+    const generated = await generate();
+    expect(generated.KeyId).toBe(key.Arn);
+    // The grant covers only its operations.
+    await expectAwsError(
+      session.kms.send(new EncryptCommand({ KeyId: key.Arn!, Plaintext: Buffer.from('x') })),
+      'AccessDeniedException',
+      notAllowed(sessionArn, 'kms:Encrypt', key.Arn!),
+    );
+
+    await grantee.aws.kms.send(new RetireGrantCommand({ GrantToken: grant.GrantToken! }));
+    await expectAwsError(generate(), 'AccessDeniedException');
+  });
+});
