@@ -1,0 +1,16 @@
+/**
+ * Pre-flight checks of ec2-restore: KMS key policy evaluation, the checks of DESIGN.md section 3 as
+ * pure functions over facts, the least-privilege policy generator, and `plan()`, which gathers the
+ * facts from AWS with the credentials each step uses.
+ */
+export type { ParsedCaller } from './caller.ts';
+export { parseCaller } from './caller.ts';
+export * from './checks.ts';
+export type * from './facts.ts';
+export * from './operations.ts';
+export * from './plan-steps.ts';
+export * from './policy-evaluator.ts';
+export * from './policy-generator.ts';
+export type * from './policy-types.ts';
+export * from './requirements.ts';
+export { matchesArnPattern, matchesWildcard } from './wildcard.ts';

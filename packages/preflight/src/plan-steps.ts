@@ -1,0 +1,207 @@
+import type {
+  PlannedResource,
+  PlanResult,
+  PlanStep,
+  PlanStepName,
+  RestoreMode,
+  StepPrincipal,
+} from '@ec2-restore/contracts';
+import { determineMode, restoredVolumes, runChecks } from './checks.ts';
+import type { PreflightFacts } from './facts.ts';
+
+/**
+ * The ordered steps of a restore and the resources each creates (DESIGN.md section 2), from the
+ * facts. Pure: nothing is created. Temporary resources are removed by the cleanup step whether the
+ * restore succeeds or fails.
+ */
+export function planSteps(facts: PreflightFacts, mode: RestoreMode): Pick<PlanResult, 'steps' | 'resources'> {
+  const { request } = facts;
+  const region = request.target.region;
+  const sourceAccount = facts.worker.principal?.identity.accountId ?? null;
+  const targetAccount = request.target.accountId;
+  const targetKey = facts.targetKey.metadata?.arn ?? request.target.kmsKeyId;
+  const sourceKey =
+    facts.sourceDefaultKey?.key?.metadata?.arn ?? facts.sourceDefaultKey?.defaultKmsKeyId ?? null;
+  const volumes = restoredVolumes(facts);
+  const existingInstance = request.instance.instanceId;
+  const instancePrincipal: StepPrincipal = request.target.roleArn ? 'restore-role' : 'worker-role';
+  const steps: PlanStep[] = [];
+  const resources: PlannedResource[] = [];
+
+  const step = (
+    name: PlanStepName,
+    principal: StepPrincipal,
+    description: string,
+    deviceName: string | null = null,
+  ) => {
+    steps.push({
+      name,
+      principal,
+      description,
+      accountId: principal === 'worker-role' ? sourceAccount : targetAccount,
+      region,
+      deviceName,
+    });
+  };
+  const resource = (r: Omit<PlannedResource, 'region'>) => resources.push({ ...r, region });
+
+  // Where the data is written: the source default key for another account, else the target key.
+  const writeKey = mode === 'cross-account' ? sourceKey : targetKey;
+  const writeAccount = sourceAccount;
+  for (const volume of volumes) {
+    const device = volume.deviceName;
+    if (request.dataPath === 'ebs-direct') {
+      step(
+        'write-snapshot',
+        'worker-role',
+        `Write ${device} (${volume.sizeGiB} GiB) into a new encrypted snapshot with the EBS direct APIs.`,
+        device,
+      );
+      resource({
+        kind: 'ebs-snapshot',
+        step: 'write-snapshot',
+        accountId: writeAccount,
+        deviceName: device,
+        kmsKeyId: writeKey,
+        sizeGiB: volume.sizeGiB,
+        temporary: true,
+        description: `Snapshot of ${device}, encrypted with ${writeKey}.`,
+      });
+    } else {
+      const final = mode === 'same-account';
+      step(
+        'create-worker-volume',
+        'worker-role',
+        `Create an empty encrypted ${volume.volumeType} volume for ${device} and attach it to the worker instance.`,
+        device,
+      );
+      resource({
+        kind: 'ebs-volume',
+        step: 'create-worker-volume',
+        accountId: writeAccount,
+        deviceName: device,
+        kmsKeyId: writeKey,
+        sizeGiB: volume.sizeGiB,
+        temporary: !final,
+        description: final ? `The restored ${device}.` : `Staging volume for ${device}.`,
+      });
+      step(
+        'write-volume',
+        'worker-role',
+        `Write the backed-up blocks of ${device} to the attached volume.`,
+        device,
+      );
+      if (!final) {
+        step('snapshot-volume', 'worker-role', `Detach the volume of ${device} and snapshot it.`, device);
+        resource({
+          kind: 'ebs-snapshot',
+          step: 'snapshot-volume',
+          accountId: writeAccount,
+          deviceName: device,
+          kmsKeyId: writeKey,
+          sizeGiB: volume.sizeGiB,
+          temporary: true,
+          description: `Snapshot of ${device}, encrypted with ${writeKey}.`,
+        });
+      }
+    }
+    if (mode === 'cross-account') {
+      step(
+        'share-snapshot',
+        'worker-role',
+        `Share the snapshot of ${device} with account ${targetAccount}.`,
+        device,
+      );
+      resource({
+        kind: 'snapshot-share',
+        step: 'share-snapshot',
+        accountId: writeAccount,
+        deviceName: device,
+        kmsKeyId: writeKey,
+        sizeGiB: null,
+        temporary: true,
+        description: `createVolumePermission for ${targetAccount}; withdrawn at the end.`,
+      });
+    }
+  }
+  if (mode === 'cross-account' && request.kmsGrant === 'auto') {
+    step(
+      'grant-source-key',
+      'worker-role',
+      `Grant ${request.target.roleArn} the source default key for the length of the restore.`,
+    );
+    resource({
+      kind: 'kms-grant',
+      step: 'grant-source-key',
+      accountId: writeAccount,
+      deviceName: null,
+      kmsKeyId: sourceKey,
+      sizeGiB: null,
+      temporary: true,
+      description: `KMS grant for ${request.target.roleArn}; revoked at the end.`,
+    });
+  }
+  if (!existingInstance) {
+    const type = request.instance.instanceType ?? facts.restorePoint.instance.instanceType;
+    step(
+      'create-instance',
+      instancePrincipal,
+      `Create the ${type} instance${request.instance.subnetId ? ` in ${request.instance.subnetId}` : ''}${request.instance.powerOn ? ' and start it' : ', stopped'}.`,
+    );
+    resource({
+      kind: 'ec2-instance',
+      step: 'create-instance',
+      accountId: targetAccount,
+      deviceName: null,
+      kmsKeyId: null,
+      sizeGiB: null,
+      temporary: false,
+      description: `${type} instance${request.instance.name ? ` "${request.instance.name}"` : ''}.`,
+    });
+  }
+  const createsVolumes = request.dataPath === 'ebs-direct' || mode === 'cross-account';
+  for (const volume of volumes) {
+    const device = volume.deviceName;
+    if (createsVolumes) {
+      step(
+        'create-volume',
+        instancePrincipal,
+        `Create ${device} from its snapshot, encrypted with the target key.`,
+        device,
+      );
+      resource({
+        kind: 'ebs-volume',
+        step: 'create-volume',
+        accountId: targetAccount,
+        deviceName: device,
+        kmsKeyId: targetKey,
+        sizeGiB: volume.sizeGiB,
+        temporary: false,
+        description: `The restored ${device}${device === facts.restorePoint.instance.rootDeviceName ? ' (root volume)' : ''}.`,
+      });
+    }
+    step(
+      'attach-volume',
+      instancePrincipal,
+      `Attach ${device} to ${existingInstance ?? 'the instance'}${device === facts.restorePoint.instance.rootDeviceName ? ' as its root volume' : ''}.`,
+      device,
+    );
+  }
+  step(
+    'cleanup',
+    'worker-role',
+    'Remove the temporary snapshots and volumes, withdraw shares and revoke grants (also after a failure).',
+  );
+  return { steps, resources };
+}
+
+/**
+ * The plan from gathered facts: the checks, the mode, and the steps with their resources. `ok` is
+ * false when any check failed. Steps are listed even then, so a person sees what would happen.
+ */
+export function planFromFacts(facts: PreflightFacts): PlanResult {
+  const checks = runChecks(facts);
+  const mode = determineMode(facts) ?? null;
+  const { steps, resources } = mode ? planSteps(facts, mode) : { steps: [], resources: [] };
+  return { ok: checks.every((c) => c.status !== 'fail'), mode, checks, steps, resources };
+}
