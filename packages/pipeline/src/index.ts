@@ -1,1 +1,13 @@
+export * from './aws/restore-tags.ts';
+export * from './aws/step-clients.ts';
+export * from './errors/classify-step-error.ts';
+export * from './errors/permanent-step-error.ts';
+export * from './errors/restore-ended-error.ts';
+export * from './errors/step-pending-error.ts';
+export * from './queue/step-worker.ts';
 export * from './restore-flow.ts';
+export * from './steps/cleanup.ts';
+export * from './steps/instance.ts';
+export * from './steps/share.ts';
+export * from './steps/snapshot.ts';
+export type * from './steps/step-context.ts';

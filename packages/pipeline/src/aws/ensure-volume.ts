@@ -1,0 +1,124 @@
+import {
+  CreateVolumeCommand,
+  DeleteVolumeCommand,
+  DescribeVolumesCommand,
+  type EC2Client,
+  type Tag,
+  type Volume,
+  type VolumeType,
+} from '@aws-sdk/client-ec2';
+import { GetCallerIdentityCommand, type STSClient } from '@aws-sdk/client-sts';
+import { classifyAwsError } from '@ec2-restore/aws-clients';
+import { PermanentStepError } from '../errors/permanent-step-error.ts';
+import { pollUntil } from './poll.ts';
+import { findTaggedVolumes, type RestoreResourceTag, restoreTags, tagSpecification } from './restore-tags.ts';
+
+export interface VolumeSpec {
+  owner: RestoreResourceTag & { deviceName: string };
+  availabilityZone: string;
+  sizeGiB: number;
+  /** Key ARN the volume is encrypted with. */
+  kmsKeyArn: string;
+  snapshotId?: string;
+  /** The key the snapshot is encrypted with, when it is another one (named in a KMS failure). */
+  snapshotKmsKeyArn?: string;
+  volumeType?: string;
+  iops?: number;
+  throughput?: number;
+  clientToken: string;
+  extraTags?: Record<string, string>;
+}
+
+export interface VolumeClients {
+  ec2: EC2Client;
+  sts: STSClient;
+}
+
+/** How long a new volume may stay `creating` before the step gives up (AWS: seconds to a few minutes). */
+const CREATING_TIMEOUT_MS = 5 * 60_000;
+
+async function describeVolume(ec2: EC2Client, volumeId: string): Promise<Volume | null> {
+  try {
+    const { Volumes = [] } = await ec2.send(new DescribeVolumesCommand({ VolumeIds: [volumeId] }));
+    return Volumes[0] ?? null;
+  } catch (error) {
+    if (classifyAwsError(error).code === 'InvalidVolume.NotFound') return null;
+    throw error;
+  }
+}
+
+async function kmsFailure(
+  clients: VolumeClients,
+  spec: VolumeSpec,
+  volumeId: string,
+  what: string,
+  awsRequestId: string | undefined,
+): Promise<PermanentStepError> {
+  const { Arn: principal = 'the caller' } = await clients.sts.send(new GetCallerIdentityCommand({}));
+  const keys = [spec.kmsKeyArn, ...(spec.snapshotKmsKeyArn ? [spec.snapshotKmsKeyArn] : [])].join(' and ');
+  return new PermanentStepError(
+    `volume ${volumeId} for ${spec.owner.deviceName} ${what} after CreateVolume: the KMS key ${keys} ` +
+      `is not usable by ${principal} (disabled, pending deletion, or the key policy does not allow it ` +
+      'kms:CreateGrant, kms:Decrypt, kms:DescribeKey, kms:GenerateDataKeyWithoutPlaintext and kms:ReEncrypt*)',
+    { code: 'volume_creation_failed', category: 'kms', ...(awsRequestId ? { awsRequestId } : {}) },
+  );
+}
+
+/**
+ * The volume of `spec.owner`, created if this restore step has not made it yet (found by tag), and
+ * no longer `creating`. AWS checks the KMS key only after CreateVolume returned: a volume whose key
+ * is unusable stays `creating` and disappears, or reaches `error`
+ * (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CreateVolume.html: "the action can
+ * appear to complete, but eventually fails"); that is reported as a `kms` failure naming the key(s)
+ * and the principal.
+ */
+export async function ensureVolume(clients: VolumeClients, spec: VolumeSpec): Promise<Volume> {
+  const { ec2 } = clients;
+  let [volume] = await findTaggedVolumes(ec2, spec.owner);
+  let requestId: string | undefined;
+  if (volume?.State === 'error') {
+    await ec2.send(new DeleteVolumeCommand({ VolumeId: volume.VolumeId }));
+    throw await kmsFailure(clients, spec, volume.VolumeId ?? '?', 'reached the error state', undefined);
+  }
+  if (!volume) {
+    const tags: Tag[] = restoreTags(spec.owner, spec.extraTags);
+    const created = await ec2.send(
+      new CreateVolumeCommand({
+        AvailabilityZone: spec.availabilityZone,
+        Size: spec.sizeGiB,
+        SnapshotId: spec.snapshotId,
+        Encrypted: true,
+        KmsKeyId: spec.kmsKeyArn,
+        VolumeType: spec.volumeType as VolumeType | undefined,
+        Iops: spec.iops,
+        Throughput: spec.throughput,
+        ClientToken: spec.clientToken,
+        TagSpecifications: tagSpecification('volume', tags),
+      }),
+    );
+    requestId = created.$metadata.requestId;
+    volume = created;
+  }
+  const volumeId = volume.VolumeId ?? '';
+  if (volume.State !== 'creating') return volume;
+  const settled = await pollUntil(
+    async () => {
+      const current = await describeVolume(ec2, volumeId);
+      if (current === null) return { gone: true as const };
+      return current.State === 'creating' ? undefined : { gone: false as const, volume: current };
+    },
+    { timeoutMs: CREATING_TIMEOUT_MS, intervalMs: 500 },
+  );
+  if (!settled) {
+    throw new PermanentStepError(
+      `volume ${volumeId} for ${spec.owner.deviceName} is still creating after ${CREATING_TIMEOUT_MS / 60_000} minutes`,
+      { code: 'volume_creation_failed', category: 'aws' },
+    );
+  }
+  if (settled.gone) throw await kmsFailure(clients, spec, volumeId, 'disappeared', requestId);
+  if (settled.volume.State === 'error') {
+    await ec2.send(new DeleteVolumeCommand({ VolumeId: volumeId }));
+    throw await kmsFailure(clients, spec, volumeId, 'reached the error state', requestId);
+  }
+  return settled.volume;
+}

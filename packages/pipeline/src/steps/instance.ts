@@ -1,0 +1,260 @@
+import {
+  type _InstanceType,
+  AttachVolumeCommand,
+  DeleteVolumeCommand,
+  DescribeInstancesCommand,
+  DescribeSubnetsCommand,
+  DescribeVolumesCommand,
+  DetachVolumeCommand,
+  type EC2Client,
+  type Instance,
+  RunInstancesCommand,
+  StartInstancesCommand,
+  StopInstancesCommand,
+  type Volume,
+} from '@aws-sdk/client-ec2';
+import { DescribeKeyCommand } from '@aws-sdk/client-kms';
+import {
+  clientTokenFor,
+  type InstanceJobInput,
+  type InstanceJobResult,
+  JobName,
+  type RestoredVolume,
+  type SnapshotJobResult,
+} from '@ec2-restore/contracts';
+import { ensureVolume } from '../aws/ensure-volume.ts';
+import { findLaunchImage } from '../aws/launch-image.ts';
+import { pollUntil } from '../aws/poll.ts';
+import { findTaggedInstances, restoreTags, tagSpecification } from '../aws/restore-tags.ts';
+import { PermanentStepError } from '../errors/permanent-step-error.ts';
+import { StepPendingError } from '../errors/step-pending-error.ts';
+import type { StepContext } from './step-context.ts';
+
+const STEP = JobName.Instance;
+/** Tag step of the root volume the instance was launched with (deleted once swapped out). */
+export const LAUNCH_ROOT_STEP = 'instance-launch-root';
+/** In-job wait for a state change before handing the wait back to the queue. */
+const SHORT_WAIT_MS = 20_000;
+const RECHECK_MS = 10_000;
+
+async function describeInstance(ec2: EC2Client, instanceId: string): Promise<Instance> {
+  const { Reservations = [] } = await ec2.send(new DescribeInstancesCommand({ InstanceIds: [instanceId] }));
+  const instance = Reservations[0]?.Instances?.[0];
+  if (!instance) throw new Error(`instance ${instanceId} is not visible to the restore role`);
+  return instance;
+}
+
+async function waitForInstanceState(ec2: EC2Client, instanceId: string, state: string): Promise<Instance> {
+  const reached = await pollUntil(
+    async () => {
+      const instance = await describeInstance(ec2, instanceId);
+      return instance.State?.Name === state ? instance : undefined;
+    },
+    { timeoutMs: SHORT_WAIT_MS },
+  );
+  if (!reached) throw new StepPendingError(`instance ${instanceId} to be ${state}`, RECHECK_MS);
+  return reached;
+}
+
+async function waitForVolumeState(ec2: EC2Client, volumeId: string, state: 'available' | 'in-use') {
+  const reached = await pollUntil(
+    async () => {
+      const { Volumes = [] } = await ec2.send(new DescribeVolumesCommand({ VolumeIds: [volumeId] }));
+      const volume = Volumes[0];
+      const attachedOk =
+        state === 'available' || volume?.Attachments?.every((a) => a.State === 'attached') === true;
+      return volume?.State === state && attachedOk ? volume : undefined;
+    },
+    { timeoutMs: SHORT_WAIT_MS },
+  );
+  if (!reached) throw new StepPendingError(`volume ${volumeId} to be ${state}`, RECHECK_MS);
+  return reached;
+}
+
+/** The key ARN of the target key (re-checked: it must still exist and be enabled). */
+async function resolveTargetKey(ctx: StepContext, input: InstanceJobInput): Promise<string> {
+  const { kms } = ctx.clients.target(input);
+  const { KeyMetadata } = await kms.send(new DescribeKeyCommand({ KeyId: input.targetKmsKeyId }));
+  if (!KeyMetadata?.Arn || KeyMetadata.KeyState !== 'Enabled') {
+    throw new PermanentStepError(
+      `target key ${input.targetKmsKeyId} is ${KeyMetadata?.KeyState ?? 'unknown'}; the volumes can only be encrypted with an Enabled key (enable it or choose another target.kmsKeyId)`,
+      { code: 'kms_key_unusable', category: 'kms' },
+    );
+  }
+  return KeyMetadata.Arn;
+}
+
+/** The instance this restore launched (found by tag), or a new one, stopped. */
+async function ensureStoppedInstance(ctx: StepContext, input: InstanceJobInput): Promise<Instance> {
+  const { ec2 } = ctx.clients.target(input);
+  const owner = { restoreId: input.restoreId, step: STEP };
+  let [instance] = await findTaggedInstances(ec2, owner);
+  if (!instance) {
+    await ctx.checkpoint();
+    const image = await findLaunchImage(ec2, input.restorePoint);
+    const userTags = {
+      ...input.instance.tags,
+      ...(input.instance.name ? { Name: input.instance.name } : {}),
+    };
+    const { Instances = [] } = await ec2.send(
+      new RunInstancesCommand({
+        ImageId: image.ImageId,
+        InstanceType: (input.instance.instanceType ?? input.restorePoint.instanceType) as _InstanceType,
+        MinCount: 1,
+        MaxCount: 1,
+        SubnetId: input.instance.subnetId,
+        SecurityGroupIds: input.instance.securityGroupIds,
+        ClientToken: clientTokenFor(input.restoreId, STEP, 'run-instances'),
+        TagSpecifications: [
+          ...tagSpecification('instance', restoreTags(owner, userTags)),
+          // The launch root volume carries its own step tag: cleanup deletes it if the swap never happened.
+          ...tagSpecification('volume', restoreTags({ restoreId: input.restoreId, step: LAUNCH_ROOT_STEP })),
+        ],
+      }),
+    );
+    instance = Instances[0];
+    if (!instance?.InstanceId) throw new Error('RunInstances returned no instance');
+  }
+  const instanceId = instance.InstanceId ?? '';
+  const state = instance.State?.Name;
+  if (state === 'stopped') return instance;
+  if (state === 'pending') await waitForInstanceState(ec2, instanceId, 'running');
+  if (state !== 'stopping') await ec2.send(new StopInstancesCommand({ InstanceIds: [instanceId] }));
+  return waitForInstanceState(ec2, instanceId, 'stopped');
+}
+
+async function availabilityZoneFor(ec2: EC2Client, input: InstanceJobInput): Promise<string> {
+  if (input.instance.instanceId) {
+    const zone = (await describeInstance(ec2, input.instance.instanceId)).Placement?.AvailabilityZone;
+    if (zone) return zone;
+  }
+  if (input.instance.subnetId) {
+    const { Subnets = [] } = await ec2.send(
+      new DescribeSubnetsCommand({ SubnetIds: [input.instance.subnetId] }),
+    );
+    const zone = Subnets[0]?.AvailabilityZone;
+    if (zone) return zone;
+  }
+  // No instance and no subnet: the volumes land in the region's first zone (documented in the README).
+  return `${input.region}a`;
+}
+
+async function attachAt(ec2: EC2Client, volume: Volume, instanceId: string, device: string): Promise<void> {
+  const attachment = volume.Attachments?.[0];
+  if (attachment?.InstanceId === instanceId && attachment.Device === device) return;
+  await ec2.send(
+    new AttachVolumeCommand({ VolumeId: volume.VolumeId, InstanceId: instanceId, Device: device }),
+  );
+}
+
+/**
+ * Swaps the launch root volume for the restored one: detach it, attach ours in the root device slot,
+ * delete it. Root volumes can only be detached from a stopped instance
+ * (https://docs.aws.amazon.com/ebs/latest/userguide/ebs-detaching-volume.html).
+ */
+async function swapRootVolume(ec2: EC2Client, instance: Instance, restoredRoot: Volume): Promise<void> {
+  const instanceId = instance.InstanceId ?? '';
+  const rootDevice = instance.RootDeviceName ?? '';
+  const current = instance.BlockDeviceMappings?.find((m) => m.DeviceName === rootDevice)?.Ebs?.VolumeId;
+  if (current === restoredRoot.VolumeId) return;
+  if (current) {
+    await ec2.send(
+      new DetachVolumeCommand({ VolumeId: current, InstanceId: instanceId, Device: rootDevice }),
+    );
+    await waitForVolumeState(ec2, current, 'available');
+    await ec2.send(new DeleteVolumeCommand({ VolumeId: current }));
+  }
+  await attachAt(ec2, restoredRoot, instanceId, rootDevice);
+}
+
+/**
+ * The instance step (DESIGN.md section 2, flow steps 5-6), in the target account: creates the
+ * instance (or, for a volume-level restore, uses the existing one or none), creates each volume from
+ * its snapshot encrypted with the target key, puts the root volume in the root device slot, attaches
+ * the others at their device names, deletes the launch root volume and starts the instance when
+ * asked. Re-runnable: everything it makes is tagged and found again on a retry.
+ */
+export async function restoreInstance(
+  input: InstanceJobInput,
+  snapshots: SnapshotJobResult[],
+  ctx: StepContext,
+): Promise<InstanceJobResult> {
+  const { ec2, sts } = ctx.clients.target(input);
+  const volumeLevel = input.volumes !== undefined;
+  const kmsKeyArn = await resolveTargetKey(ctx, input);
+  await ctx.checkpoint();
+
+  const instance = volumeLevel ? null : await ensureStoppedInstance(ctx, input);
+  const instanceId = volumeLevel ? (input.instance.instanceId ?? null) : (instance?.InstanceId ?? null);
+  const availabilityZone = instance?.Placement?.AvailabilityZone ?? (await availabilityZoneFor(ec2, input));
+
+  const userTags = { ...input.instance.tags, ...(input.instance.name ? { Name: input.instance.name } : {}) };
+  const restored: Array<{ snapshot: SnapshotJobResult; volume: Volume }> = [];
+  for (const snapshot of snapshots) {
+    await ctx.checkpoint();
+    const volume = await ensureVolume(
+      { ec2, sts },
+      {
+        owner: { restoreId: input.restoreId, step: STEP, deviceName: snapshot.deviceName },
+        availabilityZone,
+        sizeGiB: snapshot.sizeGiB,
+        kmsKeyArn,
+        snapshotId: snapshot.snapshotId,
+        ...(snapshot.kmsKeyId !== kmsKeyArn ? { snapshotKmsKeyArn: snapshot.kmsKeyId } : {}),
+        volumeType: snapshot.volumeType,
+        ...(snapshot.iops ? { iops: snapshot.iops } : {}),
+        ...(snapshot.throughput ? { throughput: snapshot.throughput } : {}),
+        clientToken: clientTokenFor(input.restoreId, STEP, snapshot.deviceName, 'create-volume'),
+        extraTags: userTags,
+      },
+    );
+    restored.push({ snapshot, volume });
+  }
+
+  const volumes: RestoredVolume[] = [];
+  if (instance) {
+    const rootDevice = instance.RootDeviceName ?? input.restorePoint.rootDeviceName;
+    const root = restored.find((r) => r.snapshot.deviceName === input.restorePoint.rootDeviceName);
+    if (!root) {
+      throw new PermanentStepError(
+        `the restore point's root volume ${input.restorePoint.rootDeviceName} has no snapshot; an instance needs its root volume`,
+        { code: 'internal_error', category: 'internal' },
+      );
+    }
+    await swapRootVolume(ec2, instance, root.volume);
+    for (const { snapshot, volume } of restored) {
+      if (volume === root.volume) continue;
+      await attachAt(ec2, volume, instance.InstanceId ?? '', snapshot.deviceName);
+    }
+    for (const { snapshot, volume } of restored) {
+      const attached = await waitForVolumeState(ec2, volume.VolumeId ?? '', 'in-use');
+      volumes.push({
+        deviceName:
+          attached.Attachments?.[0]?.Device ?? (volume === root.volume ? rootDevice : snapshot.deviceName),
+        volumeId: volume.VolumeId ?? '',
+        kmsKeyId: attached.KmsKeyId ?? kmsKeyArn,
+        sizeGiB: attached.Size ?? snapshot.sizeGiB,
+      });
+    }
+    if (input.instance.powerOn) {
+      await ctx.checkpoint();
+      await ec2.send(new StartInstancesCommand({ InstanceIds: [instance.InstanceId ?? ''] }));
+    }
+  } else {
+    for (const { snapshot, volume } of restored) {
+      let current = volume;
+      if (instanceId) {
+        await attachAt(ec2, volume, instanceId, snapshot.deviceName);
+        current = await waitForVolumeState(ec2, volume.VolumeId ?? '', 'in-use');
+      }
+      volumes.push({
+        deviceName: snapshot.deviceName,
+        volumeId: volume.VolumeId ?? '',
+        kmsKeyId: current.KmsKeyId ?? kmsKeyArn,
+        sizeGiB: current.Size ?? snapshot.sizeGiB,
+      });
+    }
+  }
+
+  return { instanceId, accountId: input.targetAccountId, region: input.region, volumes };
+}

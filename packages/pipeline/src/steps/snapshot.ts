@@ -1,0 +1,287 @@
+import { mkdir, open } from 'node:fs/promises';
+import { join } from 'node:path';
+import {
+  AttachVolumeCommand,
+  CreateSnapshotCommand,
+  DeleteVolumeCommand,
+  DescribeInstancesCommand,
+  DescribeSnapshotsCommand,
+  DescribeVolumesCommand,
+  DetachVolumeCommand,
+  type EC2Client,
+  type Snapshot,
+} from '@aws-sdk/client-ec2';
+import { DescribeKeyCommand } from '@aws-sdk/client-kms';
+import type { BackupRepository } from '@ec2-restore/backup-repository';
+import {
+  clientTokenFor,
+  JobName,
+  type SnapshotJobInput,
+  type SnapshotJobResult,
+} from '@ec2-restore/contracts';
+import { EbsDirectWriter, WorkerVolumeWriter } from '@ec2-restore/snapshot-writers';
+import { ensureVolume } from '../aws/ensure-volume.ts';
+import { pollUntil } from '../aws/poll.ts';
+import {
+  findTaggedSnapshots,
+  findTaggedVolumes,
+  restoreTags,
+  tagSpecification,
+} from '../aws/restore-tags.ts';
+import { sourceDefaultKey } from '../aws/source-default-key.ts';
+import { PermanentStepError } from '../errors/permanent-step-error.ts';
+import { StepPendingError } from '../errors/step-pending-error.ts';
+import type { ProgressSink, StepContext } from './step-context.ts';
+
+const STEP = JobName.Snapshot;
+const GIB = 1024 ** 3;
+const SHORT_WAIT_MS = 30_000;
+const RECHECK_MS = 10_000;
+/** Device names tried for the temporary volume on the worker instance (the EC2 recommended range). */
+const WORKER_DEVICE_NAMES = 'fghijklmnop'.split('').map((letter) => `/dev/sd${letter}`);
+
+export interface SnapshotStepContext extends StepContext {
+  repository: BackupRepository;
+  progress: ProgressSink;
+  /** PutSnapshotBlock calls in flight per volume (`ebs-direct`). @defaultValue the writer's (64) */
+  inFlight?: number;
+  /** The EC2 instance this worker runs on (`worker-volume` only). */
+  workerInstanceId?: string;
+  /**
+   * `worker-volume` without real block devices (tests, the embedded default on the emulator): a
+   * folder standing in for /dev/disk/by-id, where an attached volume appears as a file named after
+   * its volume id. The step creates that file at attach time, as the kernel creates the device node.
+   */
+  deviceFolder?: string;
+}
+
+/**
+ * The key the snapshot is encrypted with, re-checked now (keys change after the pre-flight): the
+ * target key for the same account; for another account the source default key, which must be
+ * customer managed so the snapshot can be shared.
+ */
+async function snapshotKeyArn(input: SnapshotJobInput, ctx: SnapshotStepContext): Promise<string> {
+  const clients = ctx.clients.source(input.region);
+  if (input.mode === 'cross-account') return (await sourceDefaultKey(clients, { mustBeShareable: true })).Arn;
+  const { KeyMetadata } = await clients.kms.send(new DescribeKeyCommand({ KeyId: input.targetKmsKeyId }));
+  if (!KeyMetadata?.Arn || KeyMetadata.KeyState !== 'Enabled') {
+    throw new PermanentStepError(
+      `target key ${input.targetKmsKeyId} is ${KeyMetadata?.KeyState ?? 'unknown'}; enable it or choose another target.kmsKeyId`,
+      { code: 'kms_key_unusable', category: 'kms' },
+    );
+  }
+  return KeyMetadata.Arn;
+}
+
+function resultOf(input: SnapshotJobInput, snapshot: Snapshot, kmsKeyArn: string): SnapshotJobResult {
+  const { volume } = input;
+  return {
+    deviceName: volume.deviceName,
+    snapshotId: snapshot.SnapshotId ?? '',
+    kmsKeyId: snapshot.KmsKeyId ?? kmsKeyArn,
+    sizeGiB: volume.sizeGiB,
+    volumeType: volume.volumeType,
+    ...(volume.iops ? { iops: volume.iops } : {}),
+    ...(volume.throughput ? { throughput: volume.throughput } : {}),
+    bytesWritten: volume.sizeGiB * GIB,
+  };
+}
+
+async function waitForSnapshotCompleted(ec2: EC2Client, snapshotId: string): Promise<Snapshot> {
+  const done = await pollUntil(
+    async () => {
+      const { Snapshots = [] } = await ec2.send(new DescribeSnapshotsCommand({ SnapshotIds: [snapshotId] }));
+      const snapshot = Snapshots[0];
+      if (snapshot?.State === 'error') {
+        throw new PermanentStepError(
+          `snapshot ${snapshotId} ended in the error state: ${snapshot.StateMessage ?? ''}`,
+          {
+            code: 'snapshot_failed',
+            category: 'aws',
+          },
+        );
+      }
+      return snapshot?.State === 'completed' ? snapshot : undefined;
+    },
+    { timeoutMs: SHORT_WAIT_MS, intervalMs: 1000 },
+  );
+  if (!done) throw new StepPendingError(`snapshot ${snapshotId} to complete`, RECHECK_MS);
+  return done;
+}
+
+function throttledProgress(ctx: SnapshotStepContext, total: number): (bytesDone: number) => void {
+  let lastReport = 0;
+  return (bytesDone) => {
+    const now = Date.now();
+    if (now - lastReport >= 1000 || bytesDone >= total) {
+      lastReport = now;
+      void Promise.resolve(ctx.progress(bytesDone, total)).catch(() => {});
+    }
+  };
+}
+
+async function ebsDirect(input: SnapshotJobInput, ctx: SnapshotStepContext, kmsKeyArn: string) {
+  const { ec2, ebs } = ctx.clients.source(input.region);
+  const owner = { restoreId: input.restoreId, step: STEP, deviceName: input.volume.deviceName };
+  const completed = (await findTaggedSnapshots(ec2, owner)).find((s) => s.State === 'completed');
+  if (completed) return completed;
+  // A pending one is a write an earlier attempt did not finish: the writer's ClientToken gives the same
+  // snapshot back and every block is written again (PutSnapshotBlock may overwrite a block).
+  await ctx.checkpoint();
+  const writer = new EbsDirectWriter({
+    repository: ctx.repository,
+    ebs,
+    ec2,
+    ...(ctx.inFlight ? { inFlight: ctx.inFlight } : {}),
+  });
+  const { snapshotId } = await writer.writeVolume({
+    restorePointId: input.restorePointId,
+    deviceName: input.volume.deviceName,
+    target: {
+      restoreId: input.restoreId,
+      step: STEP,
+      kmsKeyArn,
+      description: `ec2-restore ${input.restoreId} ${input.volume.deviceName}`,
+    },
+    onProgress: throttledProgress(ctx, input.volume.sizeGiB * GIB),
+  });
+  return waitForSnapshotCompleted(ec2, snapshotId);
+}
+
+/** Emulated attach: the device node appears as a sparse file of the volume's size (see `deviceFolder`). */
+async function emulateDeviceNode(folder: string, volumeId: string, sizeGiB: number): Promise<void> {
+  await mkdir(folder, { recursive: true });
+  const file = await open(join(folder, volumeId), 'a');
+  try {
+    if ((await file.stat()).size === 0) await file.truncate(sizeGiB * GIB);
+  } finally {
+    await file.close();
+  }
+}
+
+async function workerAvailabilityZone(ec2: EC2Client, instanceId: string): Promise<string> {
+  const { Reservations = [] } = await ec2.send(new DescribeInstancesCommand({ InstanceIds: [instanceId] }));
+  const zone = Reservations[0]?.Instances?.[0]?.Placement?.AvailabilityZone;
+  if (!zone)
+    throw new Error(`worker instance ${instanceId} (WORKER_INSTANCE_ID) was not found in the target region`);
+  return zone;
+}
+
+async function attachToWorker(ec2: EC2Client, volumeId: string, instanceId: string): Promise<void> {
+  const { Reservations = [] } = await ec2.send(new DescribeInstancesCommand({ InstanceIds: [instanceId] }));
+  const used = new Set(Reservations[0]?.Instances?.[0]?.BlockDeviceMappings?.map((m) => m.DeviceName));
+  const { Volumes = [] } = await ec2.send(new DescribeVolumesCommand({ VolumeIds: [volumeId] }));
+  if (Volumes[0]?.Attachments?.some((a) => a.InstanceId === instanceId)) return;
+  const device = WORKER_DEVICE_NAMES.find((name) => !used.has(name));
+  if (!device) {
+    // Another attempt later: the other jobs on this instance free their slots when they finish.
+    throw new StepPendingError(`a free device slot on worker instance ${instanceId}`, RECHECK_MS);
+  }
+  await ec2.send(new AttachVolumeCommand({ VolumeId: volumeId, InstanceId: instanceId, Device: device }));
+}
+
+async function waitForVolume(ec2: EC2Client, volumeId: string, attached: boolean): Promise<void> {
+  const ok = await pollUntil(
+    async () => {
+      const { Volumes = [] } = await ec2.send(new DescribeVolumesCommand({ VolumeIds: [volumeId] }));
+      const volume = Volumes[0];
+      const state = attached
+        ? volume?.State === 'in-use' && volume.Attachments?.every((a) => a.State === 'attached')
+        : volume?.State === 'available';
+      return state ? true : undefined;
+    },
+    { timeoutMs: SHORT_WAIT_MS },
+  );
+  if (!ok)
+    throw new StepPendingError(`volume ${volumeId} to be ${attached ? 'attached' : 'detached'}`, RECHECK_MS);
+}
+
+async function workerVolume(input: SnapshotJobInput, ctx: SnapshotStepContext, kmsKeyArn: string) {
+  const instanceId = ctx.workerInstanceId;
+  if (!instanceId) {
+    throw new PermanentStepError(
+      'dataPath worker-volume needs the snapshot worker to know its EC2 instance: set WORKER_INSTANCE_ID',
+      { code: 'internal_error', category: 'internal' },
+    );
+  }
+  const clients = ctx.clients.source(input.region);
+  const { ec2 } = clients;
+  const owner = { restoreId: input.restoreId, step: STEP, deviceName: input.volume.deviceName };
+
+  // Resume: a snapshot exists once the data was written and the volume detached.
+  const [snapshotMade] = await findTaggedSnapshots(ec2, owner);
+  if (!snapshotMade) {
+    await ctx.checkpoint();
+    const volume = await ensureVolume(clients, {
+      owner,
+      availabilityZone: await workerAvailabilityZone(ec2, instanceId),
+      sizeGiB: input.volume.sizeGiB,
+      kmsKeyArn,
+      volumeType: input.volume.volumeType,
+      ...(input.volume.iops ? { iops: input.volume.iops } : {}),
+      ...(input.volume.throughput ? { throughput: input.volume.throughput } : {}),
+      clientToken: clientTokenFor(input.restoreId, STEP, input.volume.deviceName, 'create-volume'),
+    });
+    const volumeId = volume.VolumeId ?? '';
+    await attachToWorker(ec2, volumeId, instanceId);
+    await waitForVolume(ec2, volumeId, true);
+    const total = input.volume.sizeGiB * GIB;
+    if (ctx.deviceFolder) await emulateDeviceNode(ctx.deviceFolder, volumeId, input.volume.sizeGiB);
+    const writer = new WorkerVolumeWriter({
+      repository: ctx.repository,
+      ...(ctx.deviceFolder ? { deviceFolder: ctx.deviceFolder } : {}),
+    });
+    await writer.writeVolume({
+      restorePointId: input.restorePointId,
+      deviceName: input.volume.deviceName,
+      target: { volumeId },
+      onProgress: throttledProgress(ctx, total),
+    });
+    await ctx.progress(total, total);
+    await ec2.send(new DetachVolumeCommand({ VolumeId: volumeId, InstanceId: instanceId }));
+    await waitForVolume(ec2, volumeId, false);
+    const created = await ec2.send(
+      new CreateSnapshotCommand({
+        VolumeId: volumeId,
+        Description: `ec2-restore ${input.restoreId} ${input.volume.deviceName}`,
+        TagSpecifications: tagSpecification('snapshot', restoreTags(owner)),
+      }),
+    );
+    return finishWorkerVolume(ec2, owner, created.SnapshotId ?? '');
+  }
+  return finishWorkerVolume(ec2, owner, snapshotMade.SnapshotId ?? '');
+}
+
+/** Waits for the snapshot, then deletes the temporary volume (its data is in the snapshot now). */
+async function finishWorkerVolume(
+  ec2: EC2Client,
+  owner: { restoreId: string; step: string; deviceName: string },
+  snapshotId: string,
+): Promise<Snapshot> {
+  const snapshot = await waitForSnapshotCompleted(ec2, snapshotId);
+  for (const volume of await findTaggedVolumes(ec2, owner)) {
+    if (volume.State === 'available') await ec2.send(new DeleteVolumeCommand({ VolumeId: volume.VolumeId }));
+  }
+  return snapshot;
+}
+
+/**
+ * The snapshot step (DESIGN.md section 2, flow steps 1-3), one job per volume, in the target region
+ * of the source account: re-checks the key, writes the volume's data into an encrypted snapshot
+ * (`ebs-direct`, or `worker-volume` through a volume attached to this worker) and reports progress
+ * in bytes. Re-runnable: a completed snapshot of this restore and device is found by tag and kept.
+ */
+export async function writeVolumeSnapshot(
+  input: SnapshotJobInput,
+  ctx: SnapshotStepContext,
+): Promise<SnapshotJobResult> {
+  await ctx.checkpoint();
+  const kmsKeyArn = await snapshotKeyArn(input, ctx);
+  const snapshot =
+    input.dataPath === 'ebs-direct'
+      ? await ebsDirect(input, ctx, kmsKeyArn)
+      : await workerVolume(input, ctx, kmsKeyArn);
+  const total = input.volume.sizeGiB * GIB;
+  await ctx.progress(total, total);
+  return resultOf(input, snapshot, kmsKeyArn);
+}
