@@ -1,0 +1,201 @@
+import { randomUUID } from 'node:crypto';
+import {
+  Agent,
+  createServer,
+  type IncomingHttpHeaders,
+  type IncomingMessage,
+  request,
+  type ServerResponse,
+} from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+/**
+ * An HTTP proxy in front of the AWS emulator that answers some EC2 calls the way AWS does on a bad
+ * day, for fault tests. A faulted call is answered by the proxy and never reaches the emulator, as
+ * when AWS throttles: the request is refused before it is processed, so a retry is always safe.
+ * Everything else (KMS, STS, the EBS direct API's binary PutSnapshotBlock bodies, S3) streams through
+ * unchanged.
+ */
+
+/** The two faults: AWS's throttling answer and its "try again" answer. */
+export type InjectedFault = 'RequestLimitExceeded' | 'Unavailable';
+
+// Bodies in EC2's XML error format (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/errors-overview.html).
+// RequestLimitExceeded: "The maximum request rate permitted by the Amazon EC2 APIs has been exceeded
+// for your account", HTTP 503 (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/errors-overview.html#api-error-codes-table-server);
+// Unavailable: "The server is overloaded and can't handle the request", HTTP 503.
+const FAULT_MESSAGES: Record<InjectedFault, string> = {
+  RequestLimitExceeded: 'Request limit exceeded.',
+  Unavailable: "The server is overloaded and can't handle the request.",
+};
+
+export interface FaultProxyOptions {
+  /** Where calls go when they are not faulted, e.g. the emulator's `http://127.0.0.1:PORT`. */
+  target: string;
+  /** Fraction (0..1) of eligible EC2 calls answered with a fault. @defaultValue 0.1 */
+  faultRate?: number;
+  /** Faults to pick from, uniformly. @defaultValue both */
+  faults?: readonly InjectedFault[];
+  /**
+   * Which EC2 actions may be faulted (`CreateVolume`, `DescribeVolumes`).
+   * @defaultValue every EC2 action
+   */
+  eligible?: (action: string) => boolean;
+  /** Source of randomness, for a repeatable sequence of faults. @defaultValue Math.random */
+  random?: () => number;
+}
+
+export interface FaultProxyCounts {
+  /** EC2 calls seen, per action (faulted or not). */
+  ec2Calls: Record<string, number>;
+  /** Faults answered, per action and fault. */
+  injected: Record<string, Partial<Record<InjectedFault, number>>>;
+  /** Faults answered, in total per fault. */
+  injectedTotal: Record<InjectedFault, number>;
+  /** Requests passed to the target (all services). */
+  forwarded: number;
+}
+
+export interface FaultProxy {
+  /** `http://127.0.0.1:PORT`: use as the SDK endpoint / AWS_ENDPOINT_URL. */
+  endpoint: string;
+  /** Changes the fraction of faulted calls from now on (0 stops faults). */
+  setFaultRate(rate: number): void;
+  counts(): FaultProxyCounts;
+  /** Stops listening and closes idle connections to the target. */
+  close(): Promise<void>;
+}
+
+/** The AWS service a SigV4-signed request is for: the service part of its credential scope. */
+function signedService(headers: IncomingHttpHeaders): string | undefined {
+  const auth = headers.authorization;
+  return auth ? /Credential=[^/]+\/\d{8}\/[^/]+\/([^/]+)\/aws4_request/.exec(auth)?.[1] : undefined;
+}
+
+function assertRate(rate: number): void {
+  if (!(rate >= 0 && rate <= 1)) throw new Error(`faultRate must be between 0 and 1, got ${rate}`);
+}
+
+export async function startFaultProxy(options: FaultProxyOptions): Promise<FaultProxy> {
+  let faultRate = options.faultRate ?? 0.1;
+  assertRate(faultRate);
+  const faults = options.faults ?? (['RequestLimitExceeded', 'Unavailable'] as const);
+  if (faults.length === 0) throw new Error('faults must name at least one fault');
+  const random = options.random ?? Math.random;
+  const eligible = options.eligible ?? (() => true);
+  const target = new URL(options.target);
+  const agent = new Agent({ keepAlive: true, maxSockets: 256 });
+
+  const counts: FaultProxyCounts = {
+    ec2Calls: {},
+    injected: {},
+    injectedTotal: { RequestLimitExceeded: 0, Unavailable: 0 },
+    forwarded: 0,
+  };
+
+  function forward(req: IncomingMessage, res: ServerResponse, body?: Buffer): void {
+    counts.forwarded++;
+    // Node has already answered `Expect: 100-continue`; the body follows without waiting.
+    const { expect: _expect, ...headers } = req.headers;
+    const upstream = request(
+      {
+        protocol: target.protocol,
+        hostname: target.hostname,
+        port: target.port,
+        method: req.method,
+        path: req.url,
+        headers,
+        agent,
+      },
+      (answer) => {
+        res.writeHead(answer.statusCode ?? 502, answer.statusMessage, answer.rawHeaders);
+        answer.pipe(res);
+      },
+    );
+    upstream.on('error', (error) => {
+      if (!res.headersSent) res.writeHead(502, { 'content-type': 'text/plain' });
+      res.end(`fault proxy: target ${options.target} failed: ${error.message}`);
+    });
+    if (body) upstream.end(body);
+    else req.pipe(upstream);
+  }
+
+  function answerFault(res: ServerResponse, fault: InjectedFault): void {
+    const requestId = randomUUID();
+    const xml =
+      '<?xml version="1.0" encoding="UTF-8"?>\n' +
+      `<Response><Errors><Error><Code>${fault}</Code><Message>${FAULT_MESSAGES[fault]}</Message></Error></Errors>` +
+      `<RequestID>${requestId}</RequestID></Response>`;
+    res.writeHead(503, {
+      'content-type': 'text/xml;charset=UTF-8',
+      'content-length': Buffer.byteLength(xml),
+      'x-amzn-requestid': requestId,
+    });
+    res.end(xml);
+  }
+
+  const server = createServer((req, res) => {
+    // EC2 speaks the query protocol: a form-encoded POST whose body names the Action. Only those bodies
+    // (small) are read here; every other request streams through.
+    if (req.method !== 'POST' || signedService(req.headers) !== 'ec2') {
+      forward(req, res);
+      return;
+    }
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks);
+      const action = new URLSearchParams(body.toString('utf8')).get('Action') ?? 'Unknown';
+      counts.ec2Calls[action] = (counts.ec2Calls[action] ?? 0) + 1;
+      if (faultRate > 0 && eligible(action) && random() < faultRate) {
+        const fault = faults[Math.floor(random() * faults.length)] ?? faults[0]!;
+        counts.injected[action] ??= {};
+        const perAction = counts.injected[action];
+        perAction[fault] = (perAction[fault] ?? 0) + 1;
+        counts.injectedTotal[fault]++;
+        answerFault(res, fault);
+        return;
+      }
+      forward(req, res, body);
+    });
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+
+  return {
+    endpoint: `http://127.0.0.1:${port}`,
+    setFaultRate(rate) {
+      assertRate(rate);
+      faultRate = rate;
+    },
+    counts: () => structuredClone(counts),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+        agent.destroy();
+      }),
+  };
+}
+
+/** Sum of one action's faults (both kinds). */
+export function injectedFor(counts: FaultProxyCounts, action: string): number {
+  const perAction = counts.injected[action] ?? {};
+  return (perAction.RequestLimitExceeded ?? 0) + (perAction.Unavailable ?? 0);
+}
+
+/** A repeatable source of numbers in [0, 1) (mulberry32), so a fault test sees the same faults each run. */
+export function seededRandom(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
