@@ -1,6 +1,7 @@
 export { IllegalTransitionError, RestoreExistsError, RestoreNotFoundError } from './errors.ts';
 export {
   type CreateOutcome,
+  type IdempotencyMatch,
   type IdempotencyOptions,
   type ListOptions,
   RestoreStore,

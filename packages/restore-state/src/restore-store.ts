@@ -46,12 +46,13 @@ export interface IdempotencyOptions {
   ttlSeconds?: number;
 }
 
-export type CreateOutcome<Request> =
-  | { outcome: 'created'; restore: Restore<Request> }
-  /** The idempotency key was used before with the same body: the first restore's id. */
-  | { outcome: 'existing'; restoreId: string }
-  /** The idempotency key was used before with another body. */
-  | { outcome: 'conflict'; restoreId: string };
+/**
+ * An idempotency key seen before: `existing` when with the same body (the first restore's id),
+ * `conflict` when with another body.
+ */
+export type IdempotencyMatch = { outcome: 'existing' | 'conflict'; restoreId: string };
+
+export type CreateOutcome<Request> = { outcome: 'created'; restore: Restore<Request> } | IdempotencyMatch;
 
 export interface ListOptions {
   status?: RestoreStatus;
@@ -172,7 +173,7 @@ export class RestoreStore {
    * Looks up an idempotency key without reserving it: the restore it names and whether the body
    * matches, or null when the key is unused (or expired).
    */
-  async findIdempotencyKey(key: string, bodyHash: string): Promise<CreateOutcome<never> | null> {
+  async findIdempotencyKey(key: string, bodyHash: string): Promise<IdempotencyMatch | null> {
     const stored = await this.redis.get(this.idempotencyKey(key));
     if (stored === null) return null;
     const separator = stored.indexOf(' ');

@@ -1,0 +1,52 @@
+import express, { type Express } from 'express';
+import type { ApiDeps } from './deps.ts';
+import { errorHandler, notFoundHandler } from './http/api-error.ts';
+import { bearerAuth } from './http/bearer-auth.ts';
+import { requestLogging } from './http/request-logging.ts';
+import { BULL_BOARD_PATH, bullBoardRouter } from './routes/bull-board.ts';
+import { cancelRestore } from './routes/cancel-restore.ts';
+import { createRestore } from './routes/create-restore.ts';
+import { getRestore } from './routes/get-restore.ts';
+import { healthz, readyz } from './routes/health.ts';
+import { listRestores } from './routes/list-restores.ts';
+import { metrics } from './routes/metrics.ts';
+import { openApi } from './routes/openapi.ts';
+import { planRestore } from './routes/plan-restore.ts';
+import { restoreEvents } from './routes/restore-events.ts';
+import { getRestorePoint, listRestorePoints } from './routes/restore-points.ts';
+
+/**
+ * The HTTP API of DESIGN.md section 8. Routes only: each handler lives in its own file under
+ * routes/, validation and auth are wrappers, everything with effects comes in through `deps`.
+ */
+export function createApp(deps: ApiDeps): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', false);
+  app.use(requestLogging(deps.logger, deps.metrics));
+
+  app.get('/healthz', healthz);
+
+  // Everything else needs a bearer token.
+  app.use(bearerAuth(deps.apiTokens));
+  app.get('/readyz', readyz(deps));
+  app.get('/metrics', metrics(deps));
+  app.get('/openapi.json', openApi());
+  app.use(BULL_BOARD_PATH, bullBoardRouter(deps.queues));
+
+  const api = express.Router();
+  api.use(express.json({ limit: '1mb' }));
+  api.post('/restores/plan', planRestore(deps));
+  api.post('/restores', createRestore(deps));
+  api.get('/restores', listRestores(deps));
+  api.get('/restores/:id', getRestore(deps));
+  api.post('/restores/:id/cancel', cancelRestore(deps));
+  api.get('/restores/:id/events', restoreEvents(deps));
+  api.get('/restore-points', listRestorePoints(deps));
+  api.get('/restore-points/:id', getRestorePoint(deps));
+  app.use('/v1', api);
+
+  app.use(notFoundHandler);
+  app.use(errorHandler(deps.logger));
+  return app;
+}

@@ -1,0 +1,33 @@
+import { randomUUID } from 'node:crypto';
+import type { RequestHandler } from 'express';
+import type { Logger } from 'pino';
+import type { ApiMetrics } from '../metrics.ts';
+
+/**
+ * One JSON log line per request (method, route, status, duration, request id; the restore id when
+ * the path names one) and the request counter. Headers are never logged, so no token is.
+ */
+export function requestLogging(logger: Logger, metrics: ApiMetrics): RequestHandler {
+  return (req, res, next) => {
+    const started = process.hrtime.bigint();
+    const requestId = req.get('x-request-id') ?? randomUUID();
+    res.set('X-Request-Id', requestId);
+    res.on('finish', () => {
+      const route = req.route?.path ? `${req.baseUrl}${req.route.path}` : req.baseUrl || 'unmatched';
+      const restoreId = /^\/v1\/restores\/([A-Za-z0-9_-]+)/.exec(req.originalUrl)?.[1];
+      metrics.httpRequests.inc({ method: req.method, route, status: res.statusCode });
+      logger.info(
+        {
+          requestId,
+          method: req.method,
+          route,
+          status: res.statusCode,
+          durationMs: Number(process.hrtime.bigint() - started) / 1e6,
+          ...(restoreId && restoreId !== 'plan' ? { restoreId } : {}),
+        },
+        'request',
+      );
+    });
+    next();
+  };
+}

@@ -1,0 +1,8 @@
+export { createApp } from './app.ts';
+export { type ApiConfig, ConfigError, loadConfig } from './config.ts';
+export type { ApiDeps, PlannedRestore, RestoreLauncher, RestorePlanner } from './deps.ts';
+export { HttpError } from './http/api-error.ts';
+export { createLogger } from './logger.ts';
+export { ApiMetrics } from './metrics.ts';
+export { buildOpenApiDocument } from './openapi.ts';
+export { FlowRestoreLauncher } from './restore-launcher.ts';

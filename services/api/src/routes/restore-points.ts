@@ -1,0 +1,29 @@
+import { RestorePointNotFoundError } from '@ec2-restore/backup-repository';
+import type { RequestHandler } from 'express';
+import { z } from 'zod';
+import type { ApiDeps } from '../deps.ts';
+import { HttpError } from '../http/api-error.ts';
+import { validated } from '../http/validated.ts';
+
+/** GET /v1/restore-points: the catalogue of the backup repository, newest first. */
+export function listRestorePoints(deps: ApiDeps): RequestHandler {
+  return async (_req, res) => {
+    res.json({ restorePoints: await deps.repository.listRestorePoints() });
+  };
+}
+
+const restorePointParams = z.object({
+  id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,255}$/, { error: 'not a restore point id' }),
+});
+
+/** GET /v1/restore-points/{id}: one restore point (instance and volumes, no block lists), or 404. */
+export function getRestorePoint(deps: ApiDeps): RequestHandler {
+  return validated('params', restorePointParams, async ({ id }, _req, res) => {
+    try {
+      res.json(await deps.repository.getSummary(id));
+    } catch (err) {
+      if (err instanceof RestorePointNotFoundError) throw new HttpError('not_found', err.message);
+      throw err;
+    }
+  });
+}
