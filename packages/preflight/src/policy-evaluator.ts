@@ -144,6 +144,8 @@ function resourceMatches(statement: PolicyStatement, resource: string): boolean 
     return !asArray(statement.NotResource).some((p) => matchesArnPattern(p, resource));
   }
   // In a key policy, Resource "*" means "this key": https://docs.aws.amazon.com/kms/latest/developerguide/key-policy-overview.html
+  // A trust policy has no Resource: it applies to the role that holds it.
+  if (statement.Resource === undefined) return true;
   return asArray(statement.Resource).some((p) => matchesArnPattern(p, resource));
 }
 

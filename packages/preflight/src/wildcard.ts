@@ -45,7 +45,8 @@ export function matchesArnPattern(pattern: string, arn: string): boolean {
   if (pattern === '*') return true;
   const patternParts = splitArn(pattern);
   const arnParts = splitArn(arn);
-  if (!patternParts || !arnParts) return matchesWildcard(pattern, arn);
+  if (!arnParts) return matchesWildcard(pattern, arn);
+  if (!patternParts) return false; // a pattern of fewer than six parts matches no ARN
   return patternParts.every((part, index) => matchesWildcard(part, arnParts[index] ?? ''));
 }
 
