@@ -1,0 +1,2 @@
+export * from './demo-restore-point.ts';
+export * from './demo-scenario.ts';
