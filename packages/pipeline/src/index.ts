@@ -6,6 +6,8 @@ export * from './errors/restore-ended-error.ts';
 export * from './errors/step-pending-error.ts';
 export * from './queue/step-worker.ts';
 export * from './restore-flow.ts';
+export * from './service/run-worker-service.ts';
+export * from './service/worker-config.ts';
 export * from './steps/cleanup.ts';
 export * from './steps/instance.ts';
 export * from './steps/share.ts';

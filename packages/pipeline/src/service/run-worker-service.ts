@@ -1,0 +1,79 @@
+import type { JobName, QueueName } from '@ec2-restore/contracts';
+import { RestoreStore } from '@ec2-restore/restore-state';
+import { Redis } from 'ioredis';
+import { pino } from 'pino';
+import { createStepClients } from '../aws/step-clients.ts';
+import { type StepProcessor, startStepWorker } from '../queue/step-worker.ts';
+import type { BaseWorkerEnv } from './worker-config.ts';
+
+export interface WorkerServiceOptions {
+  /** Service name for logs, e.g. `snapshot-worker`. */
+  name: string;
+  queue: QueueName;
+  env: BaseWorkerEnv;
+  concurrency: number;
+  processors: Partial<Record<JobName, StepProcessor>>;
+}
+
+export interface RunningWorkerService {
+  /** Finishes or hands back running jobs, then closes every connection. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Runs a step worker as a service: Redis, restore store, AWS clients, the BullMQ worker, JSON logs,
+ * and a graceful stop on SIGTERM/SIGINT (running jobs finish; a second signal exits at once).
+ */
+export function runWorkerService(options: WorkerServiceOptions): RunningWorkerService {
+  const { env } = options;
+  const logger = pino({ name: options.name, level: env.LOG_LEVEL });
+  const redis = new Redis(env.REDIS_URL, { maxRetriesPerRequest: null });
+  const store = new RestoreStore(redis, { prefix: env.STATE_PREFIX });
+  const clients = createStepClients(env.AWS_ENDPOINT_URL ? { endpoint: env.AWS_ENDPOINT_URL } : {});
+  const running = startStepWorker({
+    queue: options.queue,
+    processors: options.processors,
+    connection: redis,
+    store,
+    clients,
+    concurrency: options.concurrency,
+    prefix: env.QUEUE_PREFIX,
+    logger,
+  });
+  logger.info(
+    { queue: options.queue, concurrency: options.concurrency, prefix: env.QUEUE_PREFIX },
+    'worker started',
+  );
+
+  let stopping: Promise<void> | undefined;
+  const stop = () => {
+    stopping ??= (async () => {
+      logger.info('stopping: waiting for running jobs');
+      await running.close();
+      clients.destroy();
+      await redis.quit();
+      logger.info('stopped');
+    })();
+    return stopping;
+  };
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stopping) process.exit(1);
+    logger.info({ signal }, 'signal received');
+    stop().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        logger.error({ err: String(error) }, 'stop failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  return { stop };
+}
+
+/** Prints a configuration error and exits; for main.ts files. */
+export function exitOnConfigError(error: unknown): never {
+  console.error(error instanceof Error ? error.message : String(error));
+  process.exit(2);
+}

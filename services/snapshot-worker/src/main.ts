@@ -1,0 +1,52 @@
+import { openBackupRepository } from '@ec2-restore/backup-repository';
+import { QueueName } from '@ec2-restore/contracts';
+import {
+  baseWorkerEnvSchema,
+  concurrencySchema,
+  exitOnConfigError,
+  parseEnv,
+  runWorkerService,
+} from '@ec2-restore/pipeline';
+import { z } from 'zod';
+import { snapshotProcessors } from './worker.ts';
+
+const envSchema = baseWorkerEnvSchema.extend({
+  BACKUP_REPOSITORY: z
+    .string({ error: 'is required: the backup repository, a folder path or s3://bucket/prefix' })
+    .min(1),
+  SNAPSHOT_WORKER_CONCURRENCY: concurrencySchema(4),
+  WORKER_INSTANCE_ID: z
+    .string()
+    .regex(
+      /^i-[0-9a-f]+$/,
+      'must be the id of the EC2 instance this worker runs on, e.g. i-0123456789abcdef0',
+    )
+    .optional(),
+  WORKER_DEVICE_DIR: z.string().min(1).optional(),
+  EBS_DIRECT_IN_FLIGHT: z.coerce
+    .number({ error: 'must be a whole number of PutSnapshotBlock calls, e.g. 64' })
+    .int()
+    .min(1)
+    .max(1000)
+    .optional(),
+});
+
+let env: z.infer<typeof envSchema>;
+try {
+  env = parseEnv('snapshot-worker', envSchema, process.env);
+} catch (error) {
+  exitOnConfigError(error);
+}
+
+runWorkerService({
+  name: 'snapshot-worker',
+  queue: QueueName.Snapshot,
+  env,
+  concurrency: env.SNAPSHOT_WORKER_CONCURRENCY,
+  processors: snapshotProcessors({
+    repository: openBackupRepository(env.BACKUP_REPOSITORY),
+    ...(env.WORKER_INSTANCE_ID ? { workerInstanceId: env.WORKER_INSTANCE_ID } : {}),
+    ...(env.WORKER_DEVICE_DIR ? { deviceFolder: env.WORKER_DEVICE_DIR } : {}),
+    ...(env.EBS_DIRECT_IN_FLIGHT ? { inFlight: env.EBS_DIRECT_IN_FLIGHT } : {}),
+  }),
+});
