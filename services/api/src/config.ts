@@ -48,8 +48,9 @@ const envSchema = z.object({
         .filter((token) => token !== ''),
     )
     .refine((tokens) => tokens.length > 0, { error: 'lists no token; give one or more, comma-separated' })
-    .refine((tokens) => tokens.every((token) => token.length >= 16), {
-      error: 'every token must be at least 16 characters (use e.g. `openssl rand -hex 32`)',
+    .refine((tokens) => tokens.every((token) => /^[\x21-\x7e]+$/.test(token)), {
+      error:
+        'a token may only contain visible ASCII characters, no spaces (make one with `openssl rand -hex 32`)',
     }),
   PORT: z.coerce
     .number({ error: 'must be a port number' })

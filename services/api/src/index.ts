@@ -5,4 +5,5 @@ export { HttpError } from './http/api-error.ts';
 export { createLogger } from './logger.ts';
 export { ApiMetrics } from './metrics.ts';
 export { buildOpenApiDocument } from './openapi.ts';
+export { PreflightPlanner, type PreflightPlannerOptions } from './preflight-planner.ts';
 export { FlowRestoreLauncher } from './restore-launcher.ts';

@@ -1,0 +1,101 @@
+/**
+ * The API service: `node --import tsx services/api/src/main.ts`. Configuration from the environment
+ * (see README.md); a wrong value stops the service with a message naming the variable.
+ */
+import { openBackupRepository, RepositoryLocationError } from '@ec2-restore/backup-repository';
+import { queueNames } from '@ec2-restore/contracts';
+import { RestoreStore } from '@ec2-restore/restore-state';
+import { FlowProducer, Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import { createApp } from './app.ts';
+import { type ApiConfig, ConfigError, loadConfig } from './config.ts';
+import { createLogger } from './logger.ts';
+import { ApiMetrics } from './metrics.ts';
+import { PreflightPlanner } from './preflight-planner.ts';
+import { FlowRestoreLauncher } from './restore-launcher.ts';
+
+function readConfig(): ApiConfig {
+  try {
+    return loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(`ec2-restore api: ${err.message}`);
+      process.exit(1);
+    }
+    throw err;
+  }
+}
+
+async function main(): Promise<void> {
+  const config = readConfig();
+  const logger = createLogger(config.logLevel);
+
+  let repository: ReturnType<typeof openBackupRepository>;
+  try {
+    repository = openBackupRepository(config.backupRepository, {
+      region: config.awsRegion,
+      ...(config.awsEndpointUrl ? { endpoint: config.awsEndpointUrl } : {}),
+    });
+  } catch (err) {
+    if (err instanceof RepositoryLocationError) {
+      console.error(`ec2-restore api: Invalid configuration:\n  BACKUP_REPOSITORY: ${err.message}`);
+      process.exit(1);
+    }
+    throw err;
+  }
+
+  const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 3 });
+  redis.on('error', (err) => logger.warn({ err: err.message }, 'redis connection error'));
+  const connection = { url: config.redisUrl };
+  const queues = queueNames.map((name) => new Queue(name, { connection, prefix: config.queuePrefix }));
+  const flowProducer = new FlowProducer({ connection, prefix: config.queuePrefix });
+  const store = new RestoreStore(redis, { prefix: config.statePrefix });
+
+  const app = createApp({
+    store,
+    redis,
+    planner: new PreflightPlanner({
+      repository,
+      region: config.awsRegion,
+      ...(config.awsEndpointUrl ? { endpoint: config.awsEndpointUrl } : {}),
+    }),
+    launcher: new FlowRestoreLauncher(flowProducer),
+    repository,
+    queues,
+    apiTokens: config.apiTokens,
+    logger,
+    metrics: new ApiMetrics(store),
+  });
+
+  const server = app.listen(config.port, () => {
+    const address = server.address();
+    const port = typeof address === 'object' && address !== null ? address.port : config.port;
+    logger.info(
+      { port, bullBoard: `http://localhost:${port}/admin/queues`, repository: repository.location },
+      `ec2-restore api listening on http://localhost:${port}`,
+    );
+  });
+  server.on('error', (err) => {
+    logger.fatal({ err }, `cannot listen on port ${config.port} (PORT)`);
+    process.exit(1);
+  });
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'stopping');
+    server.closeIdleConnections();
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    // Event streams stay open until their restore ends: do not wait for them.
+    setTimeout(() => server.closeAllConnections(), 5_000).unref();
+    await closed;
+    await Promise.allSettled([...queues.map((queue) => queue.close()), flowProducer.close()]);
+    redis.disconnect();
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+}
+
+await main();
