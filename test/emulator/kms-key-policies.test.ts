@@ -3,6 +3,7 @@ import { CreateVolumeCommand, DescribeVolumesCommand } from '@aws-sdk/client-ec2
 import {
   CreateGrantCommand,
   DescribeKeyCommand,
+  DisableKeyCommand,
   EncryptCommand,
   GenerateDataKeyWithoutPlaintextCommand,
   RetireGrantCommand,
@@ -127,6 +128,19 @@ describe('KMS key policies are enforced on use', () => {
     await new Promise((r) => setTimeout(r, 2_500));
     const described = await user.aws.ec2.send(new DescribeVolumesCommand({ VolumeIds: [volume.VolumeId!] }));
     expect(described.Volumes![0]!.State).toBe('available');
+  });
+});
+
+describe('KMS key states', () => {
+  it('a disabled key refuses cryptographic operations: DisabledException', async () => {
+    const owner = newAccount();
+    const key = await createKey(owner);
+    await owner.aws.kms.send(new DisableKeyCommand({ KeyId: key.KeyId! }));
+    await expectAwsError(
+      owner.aws.kms.send(new EncryptCommand({ KeyId: key.Arn!, Plaintext: Buffer.from('x') })),
+      'DisabledException',
+      `${key.Arn} is disabled.`,
+    );
   });
 });
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextvars
 import os
 import threading
+import time
 from typing import Any
 
 from moto.core.responses import ActionResult, EmptyResult
@@ -17,6 +18,9 @@ from .kms_rules import find_key, is_aws_managed, key_is_usable, may_use_key
 
 # How long a volume whose key is unusable stays `creating` before it disappears (AWS: seconds).
 KMS_FAILURE_DELAY_S = float(os.environ.get("EC2RESTORE_EMULATOR_KMS_FAILURE_DELAY_MS", "1500")) / 1000
+# How long a healthy new volume stays `creating` before it is `available` ("The volume state must be
+# available before you can attach it", https://docs.aws.amazon.com/ebs/latest/userguide/ebs-creating-volume.html).
+VOLUME_CREATING_S = float(os.environ.get("EC2RESTORE_EMULATOR_VOLUME_CREATING_MS", "300")) / 1000
 
 
 _copy_encrypted: contextvars.ContextVar[bool] = contextvars.ContextVar("copy_encrypted", default=False)
@@ -260,7 +264,11 @@ def install_volume_rules() -> None:
     original_status = Volume.status
 
     def status(self: Any) -> str:
-        return "creating" if getattr(self, "ec2restore_failure", None) else original_status.fget(self)
+        if getattr(self, "ec2restore_failure", None):
+            return "creating"
+        if time.monotonic() < getattr(self, "ec2restore_available_at", 0):
+            return "creating"
+        return original_status.fget(self)
 
     Volume.status = property(status)
 
@@ -303,6 +311,8 @@ def install_volume_rules() -> None:
         reason = next((p for p in problems if p), None)
         if reason:
             fail_volume_later(self, volume, reason)
+        else:
+            volume.ec2restore_available_at = time.monotonic() + VOLUME_CREATING_S
         return volume
 
     EBSBackend.create_volume = create_volume
