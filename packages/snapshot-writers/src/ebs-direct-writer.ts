@@ -81,6 +81,25 @@ export class LinearChecksum {
   }
 }
 
+/**
+ * EBS does not sign PutSnapshotBlock's body (its integrity is the x-amz-Checksum header):
+ * https://docs.aws.amazon.com/ebs/latest/userguide/ebsapis-using-checksums.html, and the service model
+ * marks the operation `v4-unsigned-body`, as the AWS CLI honours. The JavaScript SDK's model lacks that
+ * trait, so its SigV4 signer would SHA-256 every 512 KiB body a second time; declaring the payload
+ * unsigned before signing removes that hash (a third of the writer's CPU).
+ */
+export function withUnsignedPayload(command: PutSnapshotBlockCommand): PutSnapshotBlockCommand {
+  command.middlewareStack.add(
+    (next) => async (args) => {
+      const request = args.request as { headers?: Record<string, string> };
+      if (request.headers) request.headers['x-amz-content-sha256'] = 'UNSIGNED-PAYLOAD';
+      return next(args);
+    },
+    { step: 'build', name: 'ec2RestoreUnsignedPayload' },
+  );
+  return command;
+}
+
 export class SnapshotFailedError extends Error {
   constructor(
     readonly snapshotId: string,
@@ -179,14 +198,16 @@ export class EbsDirectWriter implements SnapshotWriter<EbsDirectTarget, EbsDirec
         await withRetries(
           () =>
             ebs.send(
-              new PutSnapshotBlockCommand({
-                SnapshotId: snapshotId,
-                BlockIndex: ref.index,
-                BlockData: data,
-                DataLength: BLOCK_SIZE,
-                Checksum: blockChecksum,
-                ChecksumAlgorithm: 'SHA256',
-              }),
+              withUnsignedPayload(
+                new PutSnapshotBlockCommand({
+                  SnapshotId: snapshotId,
+                  BlockIndex: ref.index,
+                  BlockData: data,
+                  DataLength: BLOCK_SIZE,
+                  Checksum: blockChecksum,
+                  ChecksumAlgorithm: 'SHA256',
+                }),
+              ),
               { abortSignal: signal },
             ),
           { policy: this.policy, snapshotStartedAt: startedAt, ...(signal ? { signal } : {}) },

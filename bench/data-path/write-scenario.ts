@@ -1,0 +1,102 @@
+/**
+ * One measured write, run in its own process so its CPU time and peak RSS are its own:
+ *   --mode writer        the product's EbsDirectWriter restoring a volume from the repository
+ *   --mode minimal-loop  the least a client can do: StartSnapshot, PutSnapshotBlock of one pre-made block
+ *                        for every index with N in flight, CompleteSnapshot (the backend's ceiling)
+ * Prints one JSON line: { seconds, cpuSeconds, maxRssBytes, bytes, blocks }.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { parseArgs } from 'node:util';
+import { CompleteSnapshotCommand, PutSnapshotBlockCommand, StartSnapshotCommand } from '@aws-sdk/client-ebs';
+import { createAwsClients } from '@ec2-restore/aws-clients';
+import { BLOCK_SIZE, BLOCKS_PER_GIB, openBackupRepository, runPool } from '@ec2-restore/backup-repository';
+import { EbsDirectWriter, withUnsignedPayload } from '@ec2-restore/snapshot-writers';
+
+const { values } = parseArgs({
+  options: {
+    mode: { type: 'string', default: 'writer' },
+    repository: { type: 'string' },
+    'restore-point': { type: 'string' },
+    device: { type: 'string', default: '/dev/xvda' },
+    'size-gib': { type: 'string' },
+    endpoint: { type: 'string' },
+    'in-flight': { type: 'string', default: '64' },
+    'kms-key-arn': { type: 'string', default: 'arn:aws:kms:eu-west-1:111111111111:key/bench' },
+  },
+});
+
+const inFlight = Number(values['in-flight']);
+const clients = createAwsClients({
+  region: process.env.AWS_REGION ?? 'eu-west-1',
+  ...(values.endpoint ? { endpoint: values.endpoint } : {}),
+  maxSockets: Math.max(256, inFlight),
+});
+
+const cpuBefore = process.cpuUsage();
+const started = process.hrtime.bigint();
+let bytes = 0;
+let blocks = 0;
+
+if (values.mode === 'writer') {
+  const repository = openBackupRepository(values.repository!);
+  const writer = new EbsDirectWriter({
+    repository,
+    ebs: clients.ebs,
+    ec2: clients.ec2,
+    inFlight,
+    completionPollMs: 200,
+  });
+  const result = await writer.writeVolume({
+    restorePointId: values['restore-point']!,
+    deviceName: values.device,
+    target: { restoreId: `bench-${randomBytes(4).toString('hex')}`, kmsKeyArn: values['kms-key-arn'] },
+  });
+  bytes = result.bytesWritten;
+  blocks = result.blocksWritten;
+} else {
+  const sizeGiB = Number(values['size-gib']);
+  const block = randomBytes(BLOCK_SIZE);
+  const checksum = createHash('sha256').update(block).digest('base64');
+  const start = await clients.ebs.send(
+    new StartSnapshotCommand({ VolumeSize: sizeGiB, Encrypted: true, KmsKeyArn: values['kms-key-arn'] }),
+  );
+  const count = sizeGiB * BLOCKS_PER_GIB;
+  await runPool(
+    (function* () {
+      for (let i = 0; i < count; i++) yield i;
+    })(),
+    inFlight,
+    async (index) => {
+      await clients.ebs.send(
+        withUnsignedPayload(
+          new PutSnapshotBlockCommand({
+            SnapshotId: start.SnapshotId,
+            BlockIndex: index,
+            BlockData: block,
+            DataLength: BLOCK_SIZE,
+            Checksum: checksum,
+            ChecksumAlgorithm: 'SHA256',
+          }),
+        ),
+      );
+      bytes += BLOCK_SIZE;
+      blocks += 1;
+    },
+  );
+  await clients.ebs.send(
+    new CompleteSnapshotCommand({ SnapshotId: start.SnapshotId, ChangedBlocksCount: count }),
+  );
+}
+
+const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+const cpu = process.cpuUsage(cpuBefore);
+clients.destroy();
+process.stdout.write(
+  `${JSON.stringify({
+    seconds,
+    cpuSeconds: (cpu.user + cpu.system) / 1e6,
+    maxRssBytes: process.resourceUsage().maxRSS * 1024,
+    bytes,
+    blocks,
+  })}\n`,
+);
