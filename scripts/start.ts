@@ -105,6 +105,8 @@ function curlFor(apiUrl: string, token: string, restorePointId: string, scenario
 }
 
 async function main(): Promise<void> {
+  // Node 20 is supported until AWS SDK releases after January 2027 need Node 22 (README).
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   mkdirSync(logDir, { recursive: true });
   console.log('ec2-restore: starting the embedded default');
 

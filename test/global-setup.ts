@@ -14,6 +14,7 @@ declare module 'vitest' {
  * Tests isolate themselves with their own queue prefixes, Redis key prefixes and random account ids.
  */
 export default async function setup(project: TestProject) {
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const stack = await startLocalStack();
   process.env.REDIS_URL = stack.redisUrl;
   process.env.AWS_ENDPOINT_URL = stack.awsEndpoint;

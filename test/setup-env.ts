@@ -8,3 +8,5 @@ process.env.AWS_ENDPOINT_URL = inject('awsEndpoint');
 process.env.AWS_ACCESS_KEY_ID ??= 'testing';
 process.env.AWS_SECRET_ACCESS_KEY ??= 'testing';
 process.env.AWS_REGION ??= 'eu-west-1';
+// Node 20 is this project's platform until AWS SDK releases after January 2027 need Node 22 (README).
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
