@@ -90,9 +90,9 @@ describe('runChecks: same account', () => {
     const check = byId(runChecks(facts), 'target-key.state');
     expect(check.status).toBe('fail');
     expect(check.message).toContain(keyState);
-    commands.forEach((command, i) =>
-      expect(check.remedy?.commands?.[i]).toContain(`${command} --key-id ${SAME_ACCOUNT_KEY}`),
-    );
+    commands.forEach((command, i) => {
+      expect(check.remedy?.commands?.[i]).toContain(`${command} --key-id ${SAME_ACCOUNT_KEY}`);
+    });
     if (keyState === 'PendingDeletion') expect(check.message).toContain('2026-12-04');
   });
 

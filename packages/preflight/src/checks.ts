@@ -143,6 +143,9 @@ export function checkKeyExists(
   region: string,
 ): Check {
   if (key.metadata) return pass(id, `The ${label} ${key.requested} is ${key.metadata.arn}.`);
+  if (key.describeError?.code === 'NotChecked') {
+    return warn(id, `The ${label} ${key.requested} was not checked: ${key.describeError.message}.`, null);
+  }
   const code = key.describeError?.code ?? 'error';
   const notFound = code === 'NotFoundException';
   return fail(

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { decideKeyAccess } from './policy-evaluator.ts';
+import { decideKeyAccess, type KeyAccessInput } from './policy-evaluator.ts';
 import type { PolicyDocument, PolicyStatement } from './policy-types.ts';
 import { matchesArnPattern, matchesWildcard } from './wildcard.ts';
 
@@ -92,7 +92,7 @@ const actions = [
   'kms:?ncrypt',
   '*',
 ];
-const conditions = [
+const conditions: (PolicyStatement['Condition'] | undefined)[] = [
   undefined,
   { StringEquals: { 'kms:CallerAccount': A } },
   { StringLike: { 'kms:ViaService': 'ec2.*.amazonaws.com' } },
@@ -147,7 +147,7 @@ describe('decideKeyAccess (property tests)', () => {
         statement('Deny'),
         request,
         (allows, deny, r) => {
-          const input = {
+          const input: Omit<KeyAccessInput, 'keyPolicy'> = {
             keyArn: KEY,
             caller: { arn: r.caller },
             action: r.action,
