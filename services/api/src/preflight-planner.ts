@@ -5,12 +5,10 @@ import {
   RestorePointNotFoundError,
   type RestorePointSummary,
 } from '@ec2-restore/backup-repository';
-import type { PlanResult, RestoreRequest } from '@ec2-restore/contracts';
-import * as preflight from '@ec2-restore/preflight';
+import type { RestoreRequest } from '@ec2-restore/contracts';
+import { plan } from '@ec2-restore/preflight';
 import type { PlannedRestore, RestorePlanner } from './deps.ts';
 import { HttpError } from './http/api-error.ts';
-
-type PlanFunction = (request: RestoreRequest, options: Record<string, unknown>) => Promise<PlanResult>;
 
 export interface PreflightPlannerOptions {
   repository: Pick<BackupRepository, 'getSummary'>;
@@ -31,16 +29,14 @@ export class PreflightPlanner implements RestorePlanner {
 
   async plan(request: RestoreRequest): Promise<PlannedRestore> {
     const restorePoint = await this.restorePointOf(request);
-    // TODO(api): call preflight.plan directly once packages/preflight exports it.
-    const plan = (preflight as unknown as { plan?: PlanFunction }).plan;
-    if (plan === undefined) throw new Error('@ec2-restore/preflight does not export plan() yet');
     const result = await plan(request, {
       restorePoint: {
         instance: restorePoint.instance,
         volumes: restorePoint.volumes,
       },
-      ...(this.options.credentials ? { credentials: this.options.credentials } : {}),
+      ...(this.options.credentials ? { sourceCredentials: this.options.credentials } : {}),
       ...(this.options.endpoint ? { endpoint: this.options.endpoint } : {}),
+      sessionName: 'ec2-restore-api-preflight',
     });
     return { plan: result, restorePoint, sourceAccountId: await this.workerAccountId(request.target.region) };
   }

@@ -1,0 +1,177 @@
+import { credentialsForAccount } from '@ec2-restore/local-aws';
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  type Account,
+  accountRoot,
+  adminOnly,
+  allowEbsUse,
+  closeAccounts,
+  createKey,
+  createRestoreRole,
+  keyPolicy,
+  newAccount,
+  resourcesOf,
+  setEbsDefaultKey,
+} from './aws-fixtures.ts';
+import { type ApiHarness, REGION, startApi } from './harness.ts';
+
+interface Check {
+  id: string;
+  status: 'pass' | 'fail' | 'warn';
+  message: string;
+  remedy: { summary: string; policy?: unknown; commands?: string[] } | null;
+}
+interface ErrorBody {
+  error: {
+    code: string;
+    message: string;
+    category: string;
+    details: { checks?: Check[]; failed?: string[] };
+  };
+}
+
+let api: ApiHarness | undefined;
+afterEach(async () => {
+  await api?.close();
+  api = undefined;
+  closeAccounts();
+});
+
+/** A cross-account setup where everything is right except what the test breaks. */
+async function crossAccount(options: {
+  sourceDefaultKey: 'aws/ebs' | 'customer';
+  targetKeyAllowsRole: boolean;
+  roleTrustsSource: boolean;
+}) {
+  const source = newAccount();
+  const target = newAccount();
+  const stranger = newAccount();
+  const roleArn = await createRestoreRole(target, options.roleTrustsSource ? source.id : stranger.id);
+  const targetKeyArn = await createKey(
+    target,
+    keyPolicy(
+      adminOnly(target.id),
+      allowEbsUse(options.targetKeyAllowsRole ? [roleArn] : [`arn:aws:iam::${target.id}:role/KeyAdmin`]),
+    ),
+  );
+  if (options.sourceDefaultKey === 'customer') {
+    const sourceKeyArn = await createKey(source, keyPolicy(accountRoot(source.id), allowEbsUse([roleArn])));
+    await setEbsDefaultKey(source, sourceKeyArn);
+  }
+  api = await startApi({ workerCredentials: credentialsForAccount(source.id) });
+  const request = {
+    restorePointId: api.restorePointId,
+    target: { accountId: target.id, region: REGION, roleArn, kmsKeyId: targetKeyArn },
+  };
+  return { source, target, roleArn, targetKeyArn, request, api };
+}
+
+async function expectNothingCreated(harness: ApiHarness, ...accounts: Account[]) {
+  expect(await harness.store.list()).toEqual([]);
+  expect(await harness.jobCount()).toBe(0);
+  for (const account of accounts) {
+    expect(await resourcesOf(account)).toEqual({ volumes: 0, snapshots: 0, instances: 0 });
+  }
+}
+
+async function post(harness: ApiHarness, path: string, json: unknown) {
+  return harness.call(path, { method: 'POST', json });
+}
+
+describe('pre-flight checks refuse a restore that cannot work, before anything is created', () => {
+  it('source default key aws/ebs: 422 naming the check and the remedy; /plan says ok=false', async () => {
+    const { source, target, request, api } = await crossAccount({
+      sourceDefaultKey: 'aws/ebs',
+      targetKeyAllowsRole: true,
+      roleTrustsSource: true,
+    });
+    const res = await post(api, '/v1/restores', request);
+    expect(res.status).toBe(422);
+    const body = (await res.json()) as ErrorBody;
+    expect(body.error.code).toBe('preflight_failed');
+    expect(body.error.message).toContain('source-default-key.customer-managed');
+    const check = body.error.details.checks?.find((c) => c.id === 'source-default-key.customer-managed');
+    expect(check?.status).toBe('fail');
+    expect(check?.message).toMatch(/aws\/ebs/);
+    expect(check?.remedy?.summary).toMatch(/customer managed key/i);
+    expect(JSON.stringify(check?.remedy)).toMatch(/modify-ebs-default-kms-key-id|ModifyEbsDefaultKmsKeyId/i);
+    await expectNothingCreated(api, source, target);
+
+    const plan = await post(api, '/v1/restores/plan', request);
+    expect(plan.status).toBe(200);
+    const result = (await plan.json()) as { ok: boolean; mode: string; checks: Check[] };
+    expect(result.ok).toBe(false);
+    expect(result.mode).toBe('cross-account');
+    expect(result.checks.find((c) => c.id === 'source-default-key.customer-managed')?.status).toBe('fail');
+    await expectNothingCreated(api, source, target);
+  });
+
+  it('target key policy without the restore role: 422 with the target key access check', async () => {
+    const { source, target, request, api, roleArn, targetKeyArn } = await crossAccount({
+      sourceDefaultKey: 'customer',
+      targetKeyAllowsRole: false,
+      roleTrustsSource: true,
+    });
+    const res = await post(api, '/v1/restores', request);
+    expect(res.status).toBe(422);
+    const body = (await res.json()) as ErrorBody;
+    // The restore role may not even describe the key: the failing check is about the target key and
+    // names the restore role; its remedy is the key policy.
+    expect(body.error.details.failed).toHaveLength(1);
+    const failedId = body.error.details.failed?.[0] ?? '';
+    expect(['target-key.exists', 'target-key.access.restore-role']).toContain(failedId);
+    const check = body.error.details.checks?.find((c) => c.id === failedId);
+    expect(check?.message).toContain(roleArn.split('/')[1]);
+    expect(check?.message).toContain(targetKeyArn);
+    expect(check?.remedy?.summary).toMatch(/key policy/i);
+    await expectNothingCreated(api, source, target);
+  });
+
+  it('restore role trust policy refusing the source account: 422 with the assume-role check', async () => {
+    const { source, target, request, api } = await crossAccount({
+      sourceDefaultKey: 'customer',
+      targetKeyAllowsRole: true,
+      roleTrustsSource: false,
+    });
+    const res = await post(api, '/v1/restores', request);
+    expect(res.status).toBe(422);
+    const body = (await res.json()) as ErrorBody;
+    expect(body.error.details.failed).toContain('restore-role-assumable');
+    const check = body.error.details.checks?.find((c) => c.id === 'restore-role-assumable');
+    expect(check?.message).toMatch(/AccessDenied|trust/i);
+    expect(check?.remedy?.summary).toMatch(/trust/i);
+    await expectNothingCreated(api, source, target);
+  });
+
+  it('the same request with everything right passes /plan and is queued', async () => {
+    const { request, api } = await crossAccount({
+      sourceDefaultKey: 'customer',
+      targetKeyAllowsRole: true,
+      roleTrustsSource: true,
+    });
+    const plan = (await (await post(api, '/v1/restores/plan', request)).json()) as {
+      ok: boolean;
+      checks: Check[];
+    };
+    expect(plan.checks.filter((c) => c.status === 'fail')).toEqual([]);
+    expect(plan.ok).toBe(true);
+    const res = await post(api, '/v1/restores', request);
+    expect(res.status).toBe(202);
+    const restore = (await res.json()) as {
+      id: string;
+      mode: string;
+      status: string;
+      steps: { name: string }[];
+    };
+    expect(restore).toMatchObject({ mode: 'cross-account', status: 'queued' });
+    expect(restore.steps.map((step) => step.name)).toEqual([
+      'snapshot:/dev/xvda',
+      'snapshot:/dev/xvdb',
+      'snapshot:/dev/xvdc',
+      'share',
+      'instance',
+    ]);
+    // One flow: the instance job, the share job and one snapshot job per volume.
+    expect(await api.jobCount()).toBe(5);
+  });
+});
