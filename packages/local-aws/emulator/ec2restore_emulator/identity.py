@@ -9,6 +9,7 @@ packages/local-aws/src/accounts.ts.
 
 from __future__ import annotations
 
+import contextvars
 import re
 from dataclasses import dataclass
 
@@ -76,8 +77,6 @@ def install_account_keys() -> None:
 # The access key of the request being served. Set at the start of every request (moto's
 # BaseResponse.setup_class), read by backend patches that need the caller (they only get
 # `self.account_id`). contextvars are per thread under werkzeug's threaded server.
-import contextvars  # noqa: E402
-
 _current_access_key: contextvars.ContextVar[str] = contextvars.ContextVar("current_access_key", default="")
 
 

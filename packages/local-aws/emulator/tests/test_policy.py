@@ -1,0 +1,129 @@
+"""Unit tests of the resource-policy evaluator (python3 -m unittest discover -s tests, from emulator/)."""
+
+import json
+import unittest
+
+from ec2restore_emulator.identity import Principal
+from ec2restore_emulator.policy import evaluate, role_arn_matches_grantee
+
+ROOT_A = Principal("111122223333", "arn:aws:iam::111122223333:root")
+SESSION_A = Principal(
+    "111122223333",
+    "arn:aws:sts::111122223333:assumed-role/Restore/s1",
+    "arn:aws:iam::111122223333:role/Restore",
+)
+ROOT_B = Principal("444455556666", "arn:aws:iam::444455556666:root")
+
+
+def policy(*statements):
+    return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
+
+
+def allow(principal, action, **extra):
+    return {"Effect": "Allow", "Principal": principal, "Action": action, "Resource": "*", **extra}
+
+
+class EvaluateTest(unittest.TestCase):
+    def test_account_root_principal_covers_every_principal_of_that_account_only(self):
+        p = policy(allow({"AWS": "arn:aws:iam::111122223333:root"}, "kms:*"))
+        self.assertTrue(evaluate(p, ROOT_A, "kms:Decrypt", {}).allowed)
+        self.assertTrue(evaluate(p, SESSION_A, "kms:Decrypt", {}).allowed)
+        self.assertFalse(evaluate(p, ROOT_B, "kms:Decrypt", {}).allowed)
+
+    def test_bare_account_id_means_the_account(self):
+        p = policy(allow({"AWS": ["444455556666"]}, "kms:Decrypt"))
+        self.assertTrue(evaluate(p, ROOT_B, "kms:Decrypt", {}).allowed)
+        self.assertFalse(evaluate(p, ROOT_A, "kms:Decrypt", {}).allowed)
+
+    def test_role_arn_matches_its_sessions_not_the_account_root(self):
+        p = policy(allow({"AWS": "arn:aws:iam::111122223333:role/Restore"}, "kms:Decrypt"))
+        self.assertTrue(evaluate(p, SESSION_A, "kms:Decrypt", {}).allowed)
+        self.assertFalse(evaluate(p, ROOT_A, "kms:Decrypt", {}).allowed)
+
+    def test_explicit_deny_wins(self):
+        p = policy(
+            allow("*", "kms:*"),
+            {"Effect": "Deny", "Principal": {"AWS": "*"}, "Action": "kms:Decrypt", "Resource": "*"},
+        )
+        decision = evaluate(p, ROOT_A, "kms:Decrypt", {})
+        self.assertFalse(decision.allowed)
+        self.assertTrue(decision.explicit_deny)
+        self.assertTrue(evaluate(p, ROOT_A, "kms:Encrypt", {}).allowed)
+
+    def test_action_wildcards_are_case_insensitive(self):
+        p = policy(allow("*", ["kms:ReEncrypt*", "kms:generatedatakey*"]))
+        for action in ("kms:ReEncryptFrom", "kms:ReEncryptTo", "kms:GenerateDataKeyWithoutPlaintext"):
+            self.assertTrue(evaluate(p, ROOT_A, action, {}).allowed, action)
+        self.assertFalse(evaluate(p, ROOT_A, "kms:Decrypt", {}).allowed)
+
+    def test_not_action(self):
+        p = policy({"Effect": "Allow", "Principal": "*", "NotAction": "kms:ScheduleKeyDeletion", "Resource": "*"})
+        self.assertTrue(evaluate(p, ROOT_A, "kms:Decrypt", {}).allowed)
+        self.assertFalse(evaluate(p, ROOT_A, "kms:ScheduleKeyDeletion", {}).allowed)
+
+    def test_star_principal_with_caller_account_and_via_service(self):
+        p = policy(
+            allow(
+                {"AWS": "*"},
+                "kms:Decrypt",
+                Condition={
+                    "StringEquals": {
+                        "kms:CallerAccount": "111122223333",
+                        "kms:ViaService": "ec2.eu-west-1.amazonaws.com",
+                    }
+                },
+            )
+        )
+        via_ec2 = {"kms:CallerAccount": "111122223333", "kms:ViaService": "ec2.eu-west-1.amazonaws.com"}
+        self.assertTrue(evaluate(p, SESSION_A, "kms:Decrypt", via_ec2).allowed)
+        self.assertFalse(evaluate(p, SESSION_A, "kms:Decrypt", {"kms:CallerAccount": "111122223333"}).allowed)
+        self.assertFalse(evaluate(p, ROOT_B, "kms:Decrypt", {**via_ec2, "kms:CallerAccount": "444455556666"}).allowed)
+
+    def test_condition_keys_are_case_insensitive_and_bool_compares_text(self):
+        p = policy(allow("*", "kms:CreateGrant", Condition={"Bool": {"KMS:GrantIsForAWSResource": "true"}}))
+        self.assertTrue(evaluate(p, ROOT_A, "kms:CreateGrant", {"kms:GrantIsForAWSResource": "true"}).allowed)
+        self.assertFalse(evaluate(p, ROOT_A, "kms:CreateGrant", {"kms:GrantIsForAWSResource": "false"}).allowed)
+        self.assertFalse(evaluate(p, ROOT_A, "kms:CreateGrant", {}).allowed)
+
+    def test_missing_keys_negated_operators_if_exists_and_null(self):
+        not_equals = policy(allow("*", "kms:Decrypt", Condition={"StringNotEquals": {"kms:ViaService": "x"}}))
+        self.assertTrue(evaluate(not_equals, ROOT_A, "kms:Decrypt", {}).allowed)
+        if_exists = policy(allow("*", "kms:Decrypt", Condition={"StringEqualsIfExists": {"kms:ViaService": "x"}}))
+        self.assertTrue(evaluate(if_exists, ROOT_A, "kms:Decrypt", {}).allowed)
+        self.assertFalse(evaluate(if_exists, ROOT_A, "kms:Decrypt", {"kms:ViaService": "y"}).allowed)
+        null = policy(allow("*", "kms:Decrypt", Condition={"Null": {"kms:ViaService": "true"}}))
+        self.assertTrue(evaluate(null, ROOT_A, "kms:Decrypt", {}).allowed)
+        self.assertFalse(evaluate(null, ROOT_A, "kms:Decrypt", {"kms:ViaService": "x"}).allowed)
+
+    def test_string_like_and_external_id(self):
+        p = policy(
+            allow(
+                {"AWS": "arn:aws:iam::444455556666:root"},
+                "sts:AssumeRole",
+                Condition={"StringLike": {"sts:ExternalId": "restore-*"}},
+            )
+        )
+        self.assertTrue(evaluate(p, ROOT_B, "sts:AssumeRole", {"sts:ExternalId": "restore-42"}).allowed)
+        self.assertFalse(evaluate(p, ROOT_B, "sts:AssumeRole", {"sts:ExternalId": "other"}).allowed)
+        self.assertFalse(evaluate(p, ROOT_B, "sts:AssumeRole", {}).allowed)
+
+    def test_unknown_operator_fails_closed_and_bad_json_denies(self):
+        p = policy(allow("*", "kms:Decrypt", Condition={"NumericLessThan": {"kms:ViaService": "1"}}))
+        self.assertFalse(evaluate(p, ROOT_A, "kms:Decrypt", {"kms:ViaService": "0"}).allowed)
+        self.assertFalse(evaluate("{not json", ROOT_A, "kms:Decrypt", {}).allowed)
+
+    def test_service_principal_never_matches_a_caller(self):
+        p = policy(allow({"Service": "ec2.amazonaws.com"}, "kms:*"))
+        self.assertFalse(evaluate(p, ROOT_A, "kms:Decrypt", {}).allowed)
+
+
+class GranteeTest(unittest.TestCase):
+    def test_grantee_forms(self):
+        self.assertTrue(role_arn_matches_grantee("arn:aws:iam::111122223333:role/Restore", SESSION_A))
+        self.assertTrue(role_arn_matches_grantee("arn:aws:iam::111122223333:root", SESSION_A))
+        self.assertFalse(role_arn_matches_grantee("arn:aws:iam::111122223333:role/Other", SESSION_A))
+        self.assertFalse(role_arn_matches_grantee("arn:aws:iam::444455556666:root", SESSION_A))
+
+
+if __name__ == "__main__":
+    unittest.main()
