@@ -1,0 +1,326 @@
+import { randomUUID } from 'node:crypto';
+import { ModifyEbsDefaultKmsKeyIdCommand } from '@aws-sdk/client-ec2';
+import { CreateRoleCommand, PutRolePolicyCommand } from '@aws-sdk/client-iam';
+import {
+  CreateAliasCommand,
+  CreateKeyCommand,
+  DisableKeyCommand,
+  ScheduleKeyDeletionCommand,
+} from '@aws-sdk/client-kms';
+import { type AwsClients, createAwsClients } from '@ec2-restore/aws-clients';
+import { type Check, type CheckId, type PlanResult, restoreRequestSchema } from '@ec2-restore/contracts';
+import { credentialsForAccount, randomAccountId } from '@ec2-restore/local-aws';
+import { plan, type RestorePointFacts } from '@ec2-restore/preflight';
+import { afterAll, describe, expect, it } from 'vitest';
+
+/*
+ * plan() against the local AWS emulator: real SDK calls, real STS AssumeRole with ExternalId, real
+ * key policies enforced by the emulator. Each test uses fresh random accounts.
+ */
+
+const REGION = 'eu-west-1';
+const opened: AwsClients[] = [];
+afterAll(() => {
+  for (const clients of opened) clients.destroy();
+});
+
+interface Account {
+  id: string;
+  aws: AwsClients;
+}
+
+function newAccount(): Account {
+  const id = randomAccountId();
+  const aws = createAwsClients({ region: REGION, credentials: credentialsForAccount(id), maxAttempts: 1 });
+  opened.push(aws);
+  return { id, aws };
+}
+
+const restorePoint: RestorePointFacts = {
+  instance: {
+    instanceType: 't3.micro',
+    architecture: 'x86_64',
+    platform: 'linux',
+    rootDeviceName: '/dev/xvda',
+  },
+  volumes: [
+    { deviceName: '/dev/xvda', sizeGiB: 8, volumeType: 'gp3' },
+    { deviceName: '/dev/xvdf', sizeGiB: 4, volumeType: 'gp3' },
+  ],
+};
+
+const rootStatement = (accountId: string) => ({
+  Sid: 'Enable IAM User Permissions',
+  Effect: 'Allow',
+  Principal: { AWS: `arn:aws:iam::${accountId}:root` },
+  Action: 'kms:*',
+  Resource: '*',
+});
+const ebsUse = (principalArn: string) => ({
+  Sid: 'AllowEbsUse',
+  Effect: 'Allow',
+  Principal: { AWS: principalArn },
+  Action: [
+    'kms:CreateGrant',
+    'kms:Decrypt',
+    'kms:DescribeKey',
+    'kms:GenerateDataKeyWithoutPlaintext',
+    'kms:ReEncrypt*',
+  ],
+  Resource: '*',
+});
+
+async function createKey(account: Account, ...statements: object[]): Promise<string> {
+  const out = await account.aws.kms.send(
+    new CreateKeyCommand({
+      Description: 'preflight test key',
+      Policy: JSON.stringify({ Version: '2012-10-17', Statement: statements }),
+    }),
+  );
+  return out.KeyMetadata!.Arn!;
+}
+
+/** A restore role in `target` that `trusted` may assume with the ExternalId; its IAM policy allows KMS. */
+async function createRestoreRole(target: Account, trusted: string, externalId: string): Promise<string> {
+  const roleName = `Restore-${randomUUID().slice(0, 8)}`;
+  const role = await target.aws.iam.send(
+    new CreateRoleCommand({
+      RoleName: roleName,
+      AssumeRolePolicyDocument: JSON.stringify({
+        Version: '2012-10-17',
+        Statement: [
+          {
+            Effect: 'Allow',
+            Principal: { AWS: `arn:aws:iam::${trusted}:root` },
+            Action: 'sts:AssumeRole',
+            Condition: { StringEquals: { 'sts:ExternalId': externalId } },
+          },
+        ],
+      }),
+    }),
+  );
+  await target.aws.iam.send(
+    new PutRolePolicyCommand({
+      RoleName: roleName,
+      PolicyName: 'restore-kms',
+      PolicyDocument: JSON.stringify({
+        Version: '2012-10-17',
+        Statement: [{ Effect: 'Allow', Action: ['kms:*', 'ec2:*'], Resource: '*' }],
+      }),
+    }),
+  );
+  return role.Role!.Arn!;
+}
+
+function byId(result: PlanResult, id: CheckId): Check {
+  const check = result.checks.find((c) => c.id === id);
+  if (!check) throw new Error(`no check ${id}: ${result.checks.map((c) => c.id).join(', ')}`);
+  return check;
+}
+const notPassing = (result: PlanResult) => result.checks.filter((c) => c.status !== 'pass');
+
+/** Two accounts: the source default key customer managed (or aws/ebs), a restore role, a target key. */
+async function crossAccountSetup(options: {
+  defaultKey: 'customer' | 'aws/ebs';
+  externalId?: string;
+  trust?: 'source' | 'stranger';
+}) {
+  const source = newAccount();
+  const target = newAccount();
+  const externalId = options.externalId ?? randomUUID();
+  const trusted = options.trust === 'stranger' ? randomAccountId() : source.id;
+  const roleArn = await createRestoreRole(target, trusted, externalId);
+  const targetKeyArn = await createKey(target, rootStatement(target.id), ebsUse(roleArn));
+  if (options.defaultKey === 'customer') {
+    const sourceKeyArn = await createKey(source, rootStatement(source.id), ebsUse(roleArn));
+    await source.aws.ec2.send(new ModifyEbsDefaultKmsKeyIdCommand({ KmsKeyId: sourceKeyArn }));
+  }
+  const request = restoreRequestSchema.parse({
+    restorePointId: 'rp-preflight',
+    target: { accountId: target.id, region: REGION, roleArn, externalId, kmsKeyId: targetKeyArn },
+  });
+  return { source, target, roleArn, targetKeyArn, request };
+}
+
+describe('plan() against the emulator', () => {
+  it('same account: mode same-account, every check passes, nothing is created', async () => {
+    const account = newAccount();
+    const keyArn = await createKey(account, rootStatement(account.id));
+    const request = restoreRequestSchema.parse({
+      restorePointId: 'rp-preflight',
+      target: { accountId: account.id, region: REGION, kmsKeyId: keyArn },
+    });
+    const result = await plan(request, {
+      sourceCredentials: credentialsForAccount(account.id),
+      restorePoint,
+    });
+    expect(notPassing(result)).toEqual([]);
+    expect(result.ok).toBe(true);
+    expect(result.mode).toBe('same-account');
+    expect(byId(result, 'target-key.exists').message).toContain(keyArn);
+    expect(byId(result, 'instance.type').status).toBe('pass');
+    expect(result.steps.map((s) => s.name)).toContain('write-snapshot');
+    expect(result.resources.filter((r) => r.kind === 'ebs-volume').every((r) => r.kmsKeyId === keyArn)).toBe(
+      true,
+    );
+  });
+
+  it('same account: a key given by alias resolves to its ARN', async () => {
+    const account = newAccount();
+    const keyArn = await createKey(account, rootStatement(account.id));
+    const alias = `alias/preflight-${randomUUID().slice(0, 8)}`;
+    await account.aws.kms.send(new CreateAliasCommand({ AliasName: alias, TargetKeyId: keyArn }));
+    const request = restoreRequestSchema.parse({
+      restorePointId: 'rp-preflight',
+      target: { accountId: account.id, region: REGION, kmsKeyId: alias },
+    });
+    const result = await plan(request, {
+      sourceCredentials: credentialsForAccount(account.id),
+      restorePoint,
+    });
+    expect(result.ok).toBe(true);
+    expect(byId(result, 'target-key.exists').message).toContain(keyArn);
+  });
+
+  it('same account: a disabled target key fails target-key.state', async () => {
+    const account = newAccount();
+    const keyArn = await createKey(account, rootStatement(account.id));
+    // By key id: the emulator answers DisableKey by key ARN with an HTML 500 (reported to local-aws).
+    await account.aws.kms.send(new DisableKeyCommand({ KeyId: keyArn.split('/').at(-1) }));
+    const request = restoreRequestSchema.parse({
+      restorePointId: 'rp-preflight',
+      target: { accountId: account.id, region: REGION, kmsKeyId: keyArn },
+    });
+    const result = await plan(request, {
+      sourceCredentials: credentialsForAccount(account.id),
+      restorePoint,
+    });
+    expect(result.ok).toBe(false);
+    expect(notPassing(result).map((c) => c.id)).toEqual(['target-key.state']);
+    expect(byId(result, 'target-key.state').remedy?.commands).toEqual([
+      `aws kms enable-key --key-id ${keyArn} --region ${REGION}`,
+    ]);
+  });
+
+  it('same account: a key pending deletion fails target-key.state with cancel-key-deletion', async () => {
+    const account = newAccount();
+    const keyArn = await createKey(account, rootStatement(account.id));
+    await account.aws.kms.send(
+      new ScheduleKeyDeletionCommand({ KeyId: keyArn.split('/').at(-1), PendingWindowInDays: 7 }),
+    );
+    const request = restoreRequestSchema.parse({
+      restorePointId: 'rp-preflight',
+      target: { accountId: account.id, region: REGION, kmsKeyId: keyArn },
+    });
+    const result = await plan(request, {
+      sourceCredentials: credentialsForAccount(account.id),
+      restorePoint,
+    });
+    expect(result.ok).toBe(false);
+    const check = byId(result, 'target-key.state');
+    expect(check.message).toContain('PendingDeletion');
+    expect(check.remedy?.commands?.[0]).toBe(
+      `aws kms cancel-key-deletion --key-id ${keyArn} --region ${REGION}`,
+    );
+  });
+
+  it('same account: a key that does not exist fails target-key.exists', async () => {
+    const account = newAccount();
+    const request = restoreRequestSchema.parse({
+      restorePointId: 'rp-preflight',
+      target: { accountId: account.id, region: REGION, kmsKeyId: 'alias/does-not-exist' },
+    });
+    const result = await plan(request, {
+      sourceCredentials: credentialsForAccount(account.id),
+      restorePoint,
+    });
+    expect(result.ok).toBe(false);
+    expect(byId(result, 'target-key.exists').message).toContain('NotFoundException');
+  });
+
+  it('another account with a customer managed default key: mode cross-account, every check passes', async () => {
+    const { source, request, roleArn } = await crossAccountSetup({ defaultKey: 'customer' });
+    const result = await plan(request, { sourceCredentials: credentialsForAccount(source.id), restorePoint });
+    expect(notPassing(result)).toEqual([]);
+    expect(result.ok).toBe(true);
+    expect(result.mode).toBe('cross-account');
+    expect(byId(result, 'restore-role-assumable').message).toContain(roleArn);
+    expect(byId(result, 'source-default-key.customer-managed').status).toBe('pass');
+    expect(byId(result, 'source-default-key.access.restore-role').status).toBe('pass');
+    expect(result.steps.filter((s) => s.name === 'share-snapshot').map((s) => s.accountId)).toEqual([
+      source.id,
+      source.id,
+    ]);
+  });
+
+  it('another account with aws/ebs as the default key: fails before anything is created, with the KB3057 remedy', async () => {
+    const { source, request } = await crossAccountSetup({ defaultKey: 'aws/ebs' });
+    const result = await plan(request, { sourceCredentials: credentialsForAccount(source.id), restorePoint });
+    expect(result.ok).toBe(false);
+    expect(result.mode).toBe('cross-account');
+    const check = byId(result, 'source-default-key.customer-managed');
+    expect(check.status).toBe('fail');
+    expect(check.message).toContain('Encrypted snapshots with EBS default key cannot be shared');
+    expect(check.remedy?.commands?.at(-1)).toBe(
+      `aws ec2 modify-ebs-default-kms-key-id --kms-key-id alias/ec2-restore-ebs-default --region ${REGION}`,
+    );
+    expect(byId(result, 'source-default-key.access.restore-role').status).toBe('fail');
+  });
+
+  it('a restore role whose trust policy does not name the source account cannot be assumed', async () => {
+    const { source, request } = await crossAccountSetup({ defaultKey: 'customer', trust: 'stranger' });
+    const result = await plan(request, { sourceCredentials: credentialsForAccount(source.id), restorePoint });
+    expect(result.ok).toBe(false);
+    const check = byId(result, 'restore-role-assumable');
+    expect(check.status).toBe('fail');
+    expect(check.message).toContain('AccessDenied');
+    expect(check.remedy?.policy?.statements[0]?.Condition).toEqual({
+      StringEquals: { 'sts:ExternalId': request.target.externalId },
+    });
+    expect(result.checks.filter((c) => c.status === 'fail').map((c) => c.id)).toEqual([
+      'restore-role-assumable',
+    ]);
+  });
+
+  it('a wrong ExternalId cannot assume the restore role', async () => {
+    const setup = await crossAccountSetup({ defaultKey: 'customer', externalId: 'the-right-one' });
+    const request = { ...setup.request, target: { ...setup.request.target, externalId: 'a-wrong-one' } };
+    const result = await plan(request, {
+      sourceCredentials: credentialsForAccount(setup.source.id),
+      restorePoint,
+    });
+    expect(byId(result, 'restore-role-assumable').status).toBe('fail');
+    expect(result.ok).toBe(false);
+  });
+
+  it('another account: the target key policy must let the restore role in', async () => {
+    const setup = await crossAccountSetup({ defaultKey: 'customer' });
+    const closedKey = await createKey(setup.target, {
+      ...rootStatement(setup.target.id),
+      Principal: { AWS: `arn:aws:iam::${setup.target.id}:role/KeyAdmin` },
+    });
+    const request = { ...setup.request, target: { ...setup.request.target, kmsKeyId: closedKey } };
+    const result = await plan(request, {
+      sourceCredentials: credentialsForAccount(setup.source.id),
+      restorePoint,
+    });
+    // The restore role cannot even describe the key: the emulator enforces the key policy.
+    expect(result.ok).toBe(false);
+    expect(byId(result, 'target-key.exists').message).toMatch(/AccessDenied/);
+  });
+
+  it('worker credentials that do not work give no mode and a failing worker-identity', async () => {
+    const request = restoreRequestSchema.parse({
+      restorePointId: 'rp-preflight',
+      target: { accountId: randomAccountId(), region: REGION, kmsKeyId: 'alias/any' },
+    });
+    const result = await plan(request, {
+      endpoint: 'http://127.0.0.1:9',
+      sourceCredentials: credentialsForAccount(randomAccountId()),
+      restorePoint,
+    });
+    expect(result.mode).toBeNull();
+    expect(result.ok).toBe(false);
+    expect(byId(result, 'worker-identity').status).toBe('fail');
+  });
+});
