@@ -100,10 +100,11 @@ describe('one budget shared by two processes', () => {
     // 60 calls through a 5-burst, 20/s bucket: the last one cannot leave before (60 - 5) / 20 = 2.75 s.
     const spanMs = all.at(-1)! - all[0]!;
     expect(spanMs).toBeGreaterThanOrEqual(((2 * callsEach - burst) / perSecond) * 1000 - 50);
-    // And in no window did more calls go out than the bucket allows (a few ms of timer slack).
+    // And in no window did more calls go out than the bucket allows (100 ms of slack: timers and a busy
+    // event loop can delay the first call of a window more than the last).
     for (let i = 0; i < all.length; i++) {
       for (let j = i; j < all.length; j++) {
-        const widthSeconds = (all[j]! - all[i]! + 15) / 1000;
+        const widthSeconds = (all[j]! - all[i]! + 100) / 1000;
         expect(j - i + 1).toBeLessThanOrEqual(burst + perSecond * widthSeconds);
       }
     }
