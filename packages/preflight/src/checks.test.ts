@@ -29,7 +29,6 @@ function byId(checks: Check[], id: CheckId): Check {
 }
 const failing = (checks: Check[]) => checks.filter((c) => c.status === 'fail').map((c) => c.id);
 const notPassing = (checks: Check[]) => checks.filter((c) => c.status !== 'pass').map((c) => c.id);
-const remedyText = (check: Check) => JSON.stringify(check.remedy);
 
 describe('runChecks: same account', () => {
   it('passes when the worker role may use the target key', () => {
