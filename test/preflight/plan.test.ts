@@ -7,7 +7,7 @@ import {
   DisableKeyCommand,
   ScheduleKeyDeletionCommand,
 } from '@aws-sdk/client-kms';
-import { type AwsClients, createAwsClients } from '@ec2-restore/aws-clients';
+import { type AwsClients, assumeRoleCredentials, createAwsClients } from '@ec2-restore/aws-clients';
 import { type Check, type CheckId, type PlanResult, restoreRequestSchema } from '@ec2-restore/contracts';
 import { credentialsForAccount, randomAccountId } from '@ec2-restore/local-aws';
 import { plan, type RestorePointFacts } from '@ec2-restore/preflight';
@@ -81,7 +81,12 @@ async function createKey(account: Account, ...statements: object[]): Promise<str
 }
 
 /** A restore role in `target` that `trusted` may assume with the ExternalId; its IAM policy allows KMS. */
-async function createRestoreRole(target: Account, trusted: string, externalId: string): Promise<string> {
+async function createRestoreRole(
+  target: Account,
+  trusted: string,
+  externalId: string,
+  options: { kms: boolean } = { kms: true },
+): Promise<string> {
   const roleName = `Restore-${randomUUID().slice(0, 8)}`;
   const role = await target.aws.iam.send(
     new CreateRoleCommand({
@@ -105,7 +110,7 @@ async function createRestoreRole(target: Account, trusted: string, externalId: s
       PolicyName: 'restore-kms',
       PolicyDocument: JSON.stringify({
         Version: '2012-10-17',
-        Statement: [{ Effect: 'Allow', Action: ['kms:*', 'ec2:*'], Resource: '*' }],
+        Statement: [{ Effect: 'Allow', Action: options.kms ? ['kms:*', 'ec2:*'] : ['ec2:*'], Resource: '*' }],
       }),
     }),
   );
@@ -163,6 +168,44 @@ describe('plan() against the emulator', () => {
     expect(result.resources.filter((r) => r.kind === 'ebs-volume').every((r) => r.kmsKeyId === keyArn)).toBe(
       true,
     );
+  });
+
+  it('same account as a worker role: its IAM policies are read and decide a key that delegates to IAM', async () => {
+    const account = newAccount();
+    const keyArn = await createKey(account, rootStatement(account.id));
+    const workerRoleArn = await createRestoreRole(account, account.id, 'worker', { kms: false });
+    const request = restoreRequestSchema.parse({
+      restorePointId: 'rp-preflight',
+      target: { accountId: account.id, region: REGION, kmsKeyId: keyArn },
+    });
+    const sourceCredentials = assumeRoleCredentials({
+      region: REGION,
+      roleArn: workerRoleArn,
+      externalId: 'worker',
+      sessionName: 'worker',
+      sourceCredentials: credentialsForAccount(account.id),
+    });
+    const denied = await plan(request, { sourceCredentials, restorePoint });
+    expect(denied.ok).toBe(false);
+    const check = byId(denied, 'target-key.access.worker-role');
+    expect(check.status).toBe('fail');
+    expect(check.message).toContain(workerRoleArn);
+    expect(check.remedy?.policy?.attachTo).toBe(`IAM policy of ${workerRoleArn}`);
+
+    // The remedy's own command, applied: the same plan passes.
+    const roleName = workerRoleArn.split('/').at(-1)!;
+    await account.aws.iam.send(
+      new PutRolePolicyCommand({
+        RoleName: roleName,
+        PolicyName: 'ec2-restore-kms-target',
+        PolicyDocument: JSON.stringify({
+          Version: '2012-10-17',
+          Statement: check.remedy?.policy?.statements,
+        }),
+      }),
+    );
+    const allowed = await plan(request, { sourceCredentials, restorePoint });
+    expect(notPassing(allowed)).toEqual([]);
   });
 
   it('same account: a key given by alias resolves to its ARN', async () => {
