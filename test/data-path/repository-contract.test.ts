@@ -1,0 +1,232 @@
+import { randomBytes } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import {
+  BackupRepository,
+  BLOCK_SIZE,
+  BlockIntegrityError,
+  blockKey,
+  FolderObjectStore,
+  GIB,
+  type ObjectStore,
+  RestorePointNotFoundError,
+  readRawImage,
+  S3ObjectStore,
+  sha256Hex,
+  verifyRestorePoint,
+} from '@ec2-restore/backup-repository';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { blockOfFile, freshAccount, INSTANCE, newBucket, sparseImage, tempDir } from './helpers.ts';
+
+// One contract, two backends: the local folder (embedded default) and S3 on the emulator.
+interface Backend {
+  name: string;
+  open(): Promise<{ store: ObjectStore; close: () => Promise<void> }>;
+}
+
+const backends: Backend[] = [
+  {
+    name: 'folder',
+    async open() {
+      const dir = await tempDir();
+      return { store: new FolderObjectStore(join(dir.path, 'repo')), close: dir.remove };
+    },
+  },
+  {
+    name: 's3',
+    async open() {
+      const { aws } = freshAccount();
+      const bucket = await newBucket(aws);
+      return {
+        store: new S3ObjectStore(aws.s3, bucket, 'backups/prod'),
+        close: async () => aws.destroy(),
+      };
+    },
+  },
+];
+
+describe.each(backends)('$name backend', (backend) => {
+  let store: ObjectStore;
+  let close: () => Promise<void>;
+  let work: Awaited<ReturnType<typeof tempDir>>;
+
+  beforeAll(async () => {
+    ({ store, close } = await backend.open());
+    work = await tempDir();
+  });
+  afterAll(async () => {
+    await close();
+    await work.remove();
+  });
+
+  describe('object store', () => {
+    it('reads back what was put, and says undefined for what is not there', async () => {
+      const body = randomBytes(1000);
+      await store.put('a/b/object', body);
+      expect(await store.exists('a/b/object')).toBe(true);
+      expect(await store.getBytes('a/b/object')).toEqual(body);
+      expect(await store.getBytes('a/b/missing')).toBeUndefined();
+      expect(await store.exists('a/b/missing')).toBe(false);
+      expect(await store.readInto('a/b/missing', Buffer.alloc(10))).toBeUndefined();
+      expect(await store.getStream('a/b/missing')).toBeUndefined();
+    });
+
+    it('readInto fills the buffer and reports the real length of a larger object', async () => {
+      const body = randomBytes(3000);
+      await store.put('sized', body);
+      const exact = Buffer.alloc(3000);
+      expect(await store.readInto('sized', exact)).toBe(3000);
+      expect(exact).toEqual(body);
+      const small = Buffer.alloc(1000);
+      expect(await store.readInto('sized', small)).toBeGreaterThan(1000);
+      expect(small).toEqual(body.subarray(0, 1000));
+      const large = Buffer.alloc(5000);
+      expect(await store.readInto('sized', large)).toBe(3000);
+    });
+
+    it('streams objects, uploads files, lists children and deletes', async () => {
+      const file = join(work.path, 'upload.bin');
+      const body = randomBytes(200_000);
+      await writeFile(file, body);
+      await store.putFile('dir/one', file);
+      await store.put('dir/two', Buffer.from('2'));
+      await store.put('dir/sub/three', Buffer.from('3'));
+      const chunks: Buffer[] = [];
+      for await (const chunk of (await store.getStream('dir/one'))!) chunks.push(chunk as Buffer);
+      expect(Buffer.concat(chunks)).toEqual(body);
+      expect(await store.listChildren('dir/')).toEqual(['one', 'sub', 'two']);
+      expect(await store.listChildren('nothing-here/')).toEqual([]);
+      await store.delete('dir/two');
+      expect(await store.listChildren('dir/')).toEqual(['one', 'sub']);
+    });
+  });
+
+  describe('backup repository', () => {
+    const dataBlocks = [0, 1, 7, 600, 2047];
+    let imagePath: string;
+    let repository: BackupRepository;
+    let restorePointId: string;
+
+    beforeAll(async () => {
+      repository = new BackupRepository(store);
+      // 1 GiB volume; the image ends 1000 bytes short of it (the tail pads with zeros). Blocks 1 and 600
+      // hold the same bytes, so they are stored once.
+      const shared = randomBytes(BLOCK_SIZE);
+      imagePath = await sparseImage(join(work.path, `${backend.name}.img`), GIB - 1000, [
+        { index: 0 },
+        { index: 1, data: shared },
+        { index: 7 },
+        { index: 600, data: shared },
+        { index: 2047, data: randomBytes(BLOCK_SIZE - 1000) },
+      ]);
+      const builder = repository.createRestorePoint({
+        source: { kind: 'raw-images' },
+        instance: INSTANCE,
+        description: 'contract',
+      });
+      await builder.addVolume(
+        { deviceName: '/dev/xvda', sizeGiB: 1, volumeType: 'gp3', iops: 3000, throughput: 125 },
+        readRawImage(imagePath),
+      );
+      restorePointId = (await builder.commit()).id;
+    });
+
+    it('lists the restore point with its summary', async () => {
+      const list = await repository.listRestorePoints();
+      expect(list.map((p) => p.id)).toContain(restorePointId);
+      const summary = await repository.getSummary(restorePointId);
+      expect(summary).toMatchObject({
+        id: restorePointId,
+        description: 'contract',
+        instance: { instanceType: 't3.micro', rootDeviceName: '/dev/xvda', tags: { Name: 'web-1' } },
+        volumes: [
+          { deviceName: '/dev/xvda', sizeGiB: 1, volumeType: 'gp3', iops: 3000, throughput: 125, root: true },
+        ],
+        totalBytes: GIB,
+        dataBytes: dataBlocks.length * BLOCK_SIZE,
+      });
+    });
+
+    it('streams every block: data blocks verified and equal to the image, the rest marked zero', async () => {
+      const reader = await repository.openVolume(restorePointId, '/dev/xvda');
+      const buffer = Buffer.alloc(BLOCK_SIZE);
+      const seen: number[] = [];
+      let count = 0;
+      for await (const ref of reader.blocks()) {
+        count += 1;
+        if (ref.sha256 === null) continue;
+        seen.push(ref.index);
+        const data = await reader.readBlock({ index: ref.index, sha256: ref.sha256 }, buffer);
+        expect(data.equals(await blockOfFile(imagePath, ref.index))).toBe(true);
+      }
+      expect(count).toBe(2048);
+      expect(seen).toEqual(dataBlocks);
+    });
+
+    it('stores identical blocks once, also across restore points', async () => {
+      const blocksBefore = await countBlocks(store);
+      expect(blocksBefore).toBe(dataBlocks.length - 1);
+      const again = repository.createRestorePoint({ source: { kind: 'raw-images' }, instance: INSTANCE });
+      await again.addVolume(
+        { deviceName: '/dev/xvda', sizeGiB: 2, volumeType: 'gp3' },
+        readRawImage(imagePath),
+      );
+      const second = await again.commit();
+      expect(await countBlocks(store)).toBe(blocksBefore);
+      expect((await repository.getSummary(second.id)).volumes[0]?.sizeGiB).toBe(2);
+    });
+
+    it('a restore point without its manifest (a crashed write) does not exist', async () => {
+      const crashed = repository.createRestorePoint({ source: { kind: 'raw-images' }, instance: INSTANCE });
+      await crashed.addVolume(
+        { deviceName: '/dev/xvda', sizeGiB: 1, volumeType: 'gp3' },
+        readRawImage(imagePath),
+      );
+      // No commit: the blocks and the block list are there, the manifest is not.
+      expect((await repository.listRestorePoints()).map((p) => p.id)).not.toContain(crashed.id);
+      await expect(repository.getManifest(crashed.id)).rejects.toBeInstanceOf(RestorePointNotFoundError);
+    });
+
+    it('a corrupt or missing block is an error naming restore point, volume, block and expected hash', async () => {
+      const reader = await repository.openVolume(restorePointId, '/dev/xvda');
+      const target = await blockOfFile(imagePath, 7);
+      const expected = sha256Hex(target);
+      const corrupt = Buffer.from(target);
+      corrupt[100] = (corrupt[100] ?? 0) ^ 0xff;
+      await store.put(blockKey(expected), corrupt);
+      const error = await reader
+        .readBlock({ index: 7, sha256: expected }, Buffer.alloc(BLOCK_SIZE))
+        .catch((e) => e);
+      expect(error).toBeInstanceOf(BlockIntegrityError);
+      expect(error).toMatchObject({
+        restorePointId,
+        deviceName: '/dev/xvda',
+        blockIndex: 7,
+        expectedSha256: expected,
+      });
+      expect(error.message).toContain(`Restore point '${restorePointId}', volume /dev/xvda, block 7`);
+      expect(error.message).toContain(expected);
+
+      const verification = await verifyRestorePoint(repository, restorePointId);
+      expect(verification.ok).toBe(false);
+      expect(verification.volumes[0]?.problems).toEqual([expect.stringContaining('block 7 ')]);
+
+      await store.delete(blockKey(expected));
+      const missing = await reader
+        .readBlock({ index: 7, sha256: expected }, Buffer.alloc(BLOCK_SIZE))
+        .catch((e) => e);
+      expect(missing).toMatchObject({ code: 'block_missing', blockIndex: 7, expectedSha256: expected });
+
+      await store.put(blockKey(expected), target); // repaired
+      expect((await verifyRestorePoint(repository, restorePointId)).ok).toBe(true);
+    });
+  });
+});
+
+async function countBlocks(store: ObjectStore): Promise<number> {
+  let count = 0;
+  for (const prefix of await store.listChildren('blocks/')) {
+    count += (await store.listChildren(`blocks/${prefix}/`)).length;
+  }
+  return count;
+}
