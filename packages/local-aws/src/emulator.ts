@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { delimiter } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /**
@@ -17,7 +18,7 @@ export interface StartEmulatorOptions {
   vanilla?: boolean;
   /** Receives every line the emulator writes on stdout and stderr. @defaultValue discard */
   log?: (line: string) => void;
-  /** How long to wait for the server to answer. @defaultValue 30000 */
+  /** How long to wait for the server to answer (start-up is CPU-bound: slow on a loaded machine). @defaultValue 60000 */
   startTimeoutMs?: number;
 }
 
@@ -37,13 +38,19 @@ const INSTALL_HINT = 'install python3 and `python3 -m pip install "moto[server]=
 
 export async function startEmulator(opts: StartEmulatorOptions = {}): Promise<RunningEmulator> {
   const vanilla = opts.vanilla ?? process.env.EC2_RESTORE_EMULATOR_VANILLA === '1';
+  const startTimeoutMs = opts.startTimeoutMs ?? 60_000;
   const python = process.env.EC2_RESTORE_PYTHON ?? 'python3';
   const args = ['-m', 'ec2restore_emulator', '--port', String(opts.port ?? 0)];
   if (vanilla) args.push('--vanilla');
 
   const child = spawn(python, args, {
     cwd: EMULATOR_DIR,
-    env: { ...process.env, PYTHONPATH: EMULATOR_DIR, PYTHONUNBUFFERED: '1', PYTHONDONTWRITEBYTECODE: '1' },
+    env: {
+      ...process.env,
+      PYTHONPATH: [EMULATOR_DIR, process.env.PYTHONPATH].filter(Boolean).join(delimiter),
+      PYTHONUNBUFFERED: '1',
+      PYTHONDONTWRITEBYTECODE: '1',
+    },
     // stdin stays open: the emulator exits when it reaches EOF, i.e. when this process is gone.
     stdio: ['pipe', 'pipe', 'pipe'],
   });
@@ -57,8 +64,8 @@ export async function startEmulator(opts: StartEmulatorOptions = {}): Promise<Ru
 
   const port = await new Promise<number>((resolve, reject) => {
     const timer = setTimeout(
-      () => reject(failure(`did not report its port within ${opts.startTimeoutMs ?? 30_000} ms`)),
-      opts.startTimeoutMs ?? 30_000,
+      () => reject(failure(`did not report its port within ${startTimeoutMs} ms`)),
+      startTimeoutMs,
     );
     const settle = (fn: () => void) => {
       clearTimeout(timer);
@@ -93,7 +100,7 @@ export async function startEmulator(opts: StartEmulatorOptions = {}): Promise<Ru
 
   const endpoint = `http://127.0.0.1:${port}`;
   try {
-    await waitUntilAnswering(endpoint, opts.startTimeoutMs ?? 30_000);
+    await waitUntilAnswering(endpoint, startTimeoutMs);
   } catch (err) {
     await stopChild(child, exited);
     throw failure((err as Error).message);

@@ -294,8 +294,11 @@ def install_volume_rules() -> None:
         if kms_key_id and not encrypted:
             return original_create_volume(self, size, zone_name, snapshot_id, encrypted, kms_key_id, **kwargs)
         if encrypted and not kms_key_id:
-            # The snapshot's key, else the region's EBS default key.
-            kms_key_id = snapshot.kms_key_id if snapshot is not None and snapshot.kms_key_id else default_key_arn(self)
+            # Without KmsKeyId: the key of the account's own snapshot; for a new volume, or one from
+            # a snapshot shared by another account, the region's EBS default key (the encryption
+            # outcomes table of https://docs.aws.amazon.com/ebs/latest/userguide/encryption-by-default.html).
+            own_snapshot = snapshot is not None and snapshot.owner_id == self.account_id
+            kms_key_id = snapshot.kms_key_id if own_snapshot and snapshot.kms_key_id else default_key_arn(self)
         # KmsKeyId is always reported as the key ARN, whatever form was given.
         resolved = find_key(kms_key_id, self.account_id, self.region_name) if kms_key_id else None
         volume = original_create_volume(
