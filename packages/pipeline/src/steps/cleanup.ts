@@ -90,8 +90,7 @@ export async function cleanupRestore(input: CleanupJobInput, ctx: StepContext): 
         new ModifySnapshotAttributeCommand({
           SnapshotId: snapshot.SnapshotId,
           Attribute: 'createVolumePermission',
-          OperationType: 'remove',
-          UserIds: [input.targetAccountId],
+          CreateVolumePermission: { Remove: [{ UserId: input.targetAccountId }] },
         }),
       );
       result.unsharedSnapshots.push(snapshot.SnapshotId ?? '');

@@ -59,8 +59,7 @@ export async function shareSnapshots(
       new ModifySnapshotAttributeCommand({
         SnapshotId: snapshot.snapshotId,
         Attribute: 'createVolumePermission',
-        OperationType: 'add',
-        UserIds: [input.targetAccountId],
+        CreateVolumePermission: { Add: [{ UserId: input.targetAccountId }] },
       }),
     );
   }

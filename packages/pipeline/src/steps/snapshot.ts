@@ -78,7 +78,7 @@ function resultOf(input: SnapshotJobInput, snapshot: Snapshot, kmsKeyArn: string
   return {
     deviceName: volume.deviceName,
     snapshotId: snapshot.SnapshotId ?? '',
-    kmsKeyId: snapshot.KmsKeyId ?? kmsKeyArn,
+    kmsKeyId: snapshot.KmsKeyId || kmsKeyArn,
     sizeGiB: volume.sizeGiB,
     volumeType: volume.volumeType,
     ...(volume.iops ? { iops: volume.iops } : {}),

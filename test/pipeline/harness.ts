@@ -1,0 +1,341 @@
+/**
+ * The world of a pipeline e2e test: two fresh emulator accounts, a backup repository holding a
+ * restore point made from generated raw images, real worker processes on a per-test queue prefix.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { mkdtemp, open, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import {
+  DescribeImagesCommand,
+  DescribeSubnetsCommand,
+  ModifyEbsDefaultKmsKeyIdCommand,
+  RunInstancesCommand,
+} from '@aws-sdk/client-ec2';
+import { CreateRoleCommand } from '@aws-sdk/client-iam';
+import { CreateKeyCommand } from '@aws-sdk/client-kms';
+import { type AwsClients, createAwsClients } from '@ec2-restore/aws-clients';
+import {
+  BLOCK_SIZE,
+  openBackupRepository,
+  type RestorePointSummary,
+  readRawImage,
+} from '@ec2-restore/backup-repository';
+import type { RestoreRequestInput } from '@ec2-restore/contracts';
+import { restoreRequestSchema } from '@ec2-restore/contracts';
+import { credentialsForAccount, randomAccountId } from '@ec2-restore/local-aws';
+import { addRestoreFlow, stepNameOf } from '@ec2-restore/pipeline';
+import { type Restore, RestoreStore, terminalRestoreStatuses } from '@ec2-restore/restore-state';
+import { FlowProducer } from 'bullmq';
+import { Redis } from 'ioredis';
+
+export const REGION = 'eu-west-1';
+const GIB = 2 ** 30;
+const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+export interface Account {
+  id: string;
+  aws: AwsClients;
+}
+
+export function newAccount(): Account {
+  const id = randomAccountId();
+  return { id, aws: createAwsClients({ region: REGION, credentials: credentialsForAccount(id) }) };
+}
+
+/** What EBS needs of a key used by a principal of another account (DESIGN.md section 3). */
+const EBS_KEY_ACTIONS = [
+  'kms:CreateGrant',
+  'kms:Decrypt',
+  'kms:DescribeKey',
+  'kms:GenerateDataKeyWithoutPlaintext',
+  'kms:ReEncrypt*',
+];
+
+export async function createKey(account: Account, alsoAllowAccount?: string): Promise<string> {
+  const statements: object[] = [
+    {
+      Effect: 'Allow',
+      Principal: { AWS: `arn:aws:iam::${account.id}:root` },
+      Action: 'kms:*',
+      Resource: '*',
+    },
+  ];
+  if (alsoAllowAccount) {
+    statements.push({
+      Effect: 'Allow',
+      Principal: { AWS: `arn:aws:iam::${alsoAllowAccount}:root` },
+      Action: EBS_KEY_ACTIONS,
+      Resource: '*',
+    });
+  }
+  const { KeyMetadata } = await account.aws.kms.send(
+    new CreateKeyCommand({ Policy: JSON.stringify({ Version: '2012-10-17', Statement: statements }) }),
+  );
+  return KeyMetadata?.Arn ?? '';
+}
+
+/** Source account of another-account restores: a customer managed EBS default key the target may use. */
+export async function useShareableDefaultKey(source: Account, targetAccountId: string): Promise<string> {
+  const keyArn = await createKey(source, targetAccountId);
+  await source.aws.ec2.send(new ModifyEbsDefaultKmsKeyIdCommand({ KmsKeyId: keyArn }));
+  return keyArn;
+}
+
+/** A restore role in `target` that `sourceAccountId` may assume with `externalId`. */
+export async function createRestoreRole(target: Account, sourceAccountId: string, externalId: string) {
+  const { Role } = await target.aws.iam.send(
+    new CreateRoleCommand({
+      RoleName: `Restore-${randomUUID().slice(0, 8)}`,
+      AssumeRolePolicyDocument: JSON.stringify({
+        Version: '2012-10-17',
+        Statement: [
+          {
+            Effect: 'Allow',
+            Principal: { AWS: `arn:aws:iam::${sourceAccountId}:root` },
+            Action: 'sts:AssumeRole',
+            Condition: { StringEquals: { 'sts:ExternalId': externalId } },
+          },
+        ],
+      }),
+    }),
+  );
+  return Role?.Arn ?? '';
+}
+
+export async function defaultSubnet(account: Account): Promise<{ subnetId: string; zone: string }> {
+  const { Subnets = [] } = await account.aws.ec2.send(new DescribeSubnetsCommand({}));
+  const subnet = Subnets.find((s) => s.AvailabilityZone === `${REGION}a`) ?? Subnets[0];
+  return { subnetId: subnet?.SubnetId ?? '', zone: subnet?.AvailabilityZone ?? '' };
+}
+
+/** An instance launched by hand (the worker instance of worker-volume, or an existing instance). */
+export async function launchInstance(account: Account): Promise<string> {
+  const { subnetId } = await defaultSubnet(account);
+  const { Images = [] } = await account.aws.ec2.send(new DescribeImagesCommand({ Owners: ['amazon'] }));
+  const { Instances = [] } = await account.aws.ec2.send(
+    new RunInstancesCommand({
+      ImageId: Images[0]?.ImageId,
+      InstanceType: 't3.micro',
+      MinCount: 1,
+      MaxCount: 1,
+      SubnetId: subnetId,
+    }),
+  );
+  return Instances[0]?.InstanceId ?? '';
+}
+
+// ---------------------------------------------------------------------------------------------
+
+export interface VolumeImage {
+  deviceName: string;
+  sizeGiB: number;
+  /** Raw image file (sparse): a few random data blocks, the rest zeros. */
+  path: string;
+}
+
+/** A sparse raw image of `sizeGiB` with `dataBlocks` random 512 KiB blocks at spread offsets. */
+async function writeImage(path: string, sizeGiB: number, dataBlocks: number): Promise<void> {
+  const file = await open(path, 'w');
+  try {
+    await file.truncate(sizeGiB * GIB);
+    const blockCount = (sizeGiB * GIB) / BLOCK_SIZE;
+    for (let i = 0; i < dataBlocks; i++) {
+      const index = Math.floor(((i + 0.5) * blockCount) / dataBlocks);
+      await file.write(randomBytes(BLOCK_SIZE), 0, BLOCK_SIZE, index * BLOCK_SIZE);
+    }
+  } finally {
+    await file.close();
+  }
+}
+
+/** The non-zero blocks of a raw image or device file: index and SHA-256 (zeros elsewhere). */
+export async function dataBlocksOf(path: string): Promise<Array<[number, string]>> {
+  const blocks: Array<[number, string]> = [];
+  for await (const block of readRawImage(path)) {
+    blocks.push([
+      block.index,
+      createHash('sha256')
+        .update(block.data ?? Buffer.alloc(0))
+        .digest('hex'),
+    ]);
+  }
+  return blocks;
+}
+
+export interface Backup {
+  folder: string;
+  restorePoint: RestorePointSummary;
+  images: VolumeImage[];
+}
+
+/** A backup repository (folder) with one restore point of a 3-volume Linux instance, root /dev/xvda. */
+export async function createBackup(devices = ['/dev/xvda', '/dev/xvdb', '/dev/xvdc']): Promise<Backup> {
+  const folder = await mkdtemp(join(tmpdir(), 'ec2r-pipeline-'));
+  const repository = openBackupRepository(join(folder, 'repo'));
+  const builder = repository.createRestorePoint({
+    source: { kind: 'raw-images' },
+    instance: {
+      instanceType: 't3.micro',
+      platform: 'linux',
+      architecture: 'x86_64',
+      rootDeviceName: devices[0] ?? '/dev/xvda',
+      network: { securityGroupIds: [] },
+      tags: { Name: 'backed-up' },
+    },
+  });
+  const images: VolumeImage[] = [];
+  for (const [n, deviceName] of devices.entries()) {
+    const path = join(folder, `${deviceName.replace('/dev/', '')}.img`);
+    await writeImage(path, 1, 6 + n * 3);
+    await builder.addVolume({ deviceName, sizeGiB: 1, volumeType: 'gp3' }, readRawImage(path));
+    images.push({ deviceName, sizeGiB: 1, path });
+  }
+  const manifest = await builder.commit();
+  return { folder, restorePoint: await repository.getSummary(manifest.id), images };
+}
+
+// ---------------------------------------------------------------------------------------------
+
+export interface Pipeline {
+  queuePrefix: string;
+  statePrefix: string;
+  redis: Redis;
+  store: RestoreStore;
+  flowProducer: FlowProducer;
+  close(): Promise<void>;
+}
+
+export function openPipeline(): Pipeline {
+  const queuePrefix = `t${randomUUID().slice(0, 8)}`;
+  const statePrefix = `${queuePrefix}:state:`;
+  const redis = new Redis(process.env.REDIS_URL ?? '', { maxRetriesPerRequest: null });
+  const store = new RestoreStore(redis, { prefix: statePrefix });
+  const flowProducer = new FlowProducer({ connection: redis, prefix: queuePrefix });
+  return {
+    queuePrefix,
+    statePrefix,
+    redis,
+    store,
+    flowProducer,
+    async close() {
+      await flowProducer.close();
+      await redis.quit();
+    },
+  };
+}
+
+/**
+ * Stores a restore and adds its flow, as the API does after the pre-flight checks passed
+ * (the API e2e tests drive the same through HTTP).
+ */
+export async function startRestore(
+  pipeline: Pipeline,
+  input: RestoreRequestInput,
+  context: { restorePoint: RestorePointSummary; sourceAccountId: string },
+): Promise<string> {
+  const request = restoreRequestSchema.parse(input);
+  const mode = request.target.accountId === context.sourceAccountId ? 'same-account' : 'cross-account';
+  const id = randomUUID();
+  const restore = { id, mode, request } as const;
+  const volumes = context.restorePoint.volumes.filter(
+    (v) => !request.volumes || request.volumes.includes(v.deviceName),
+  );
+  await pipeline.store.create({
+    id,
+    mode,
+    request,
+    steps: [
+      ...volumes.map((v) => stepNameOf({ name: 'snapshot', data: { volume: v } })),
+      ...(mode === 'cross-account' ? ['share'] : []),
+      'instance',
+      'cleanup',
+    ],
+    volumes: volumes.map((v) => ({ deviceName: v.deviceName, bytesTotal: v.sizeGiB * GIB })),
+  });
+  await addRestoreFlow(pipeline.flowProducer, restore, context, { backoffMs: 500 });
+  return id;
+}
+
+export async function waitForEnd(store: RestoreStore, id: string, timeoutMs = 150_000): Promise<Restore> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const restore = await store.get(id);
+    if (restore && terminalRestoreStatuses.includes(restore.status)) return restore;
+    if (Date.now() > deadline) {
+      throw new Error(
+        `restore ${id} did not end within ${timeoutMs} ms: ${JSON.stringify(restore, null, 1)}`,
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+export type WorkerName = 'snapshot-worker' | 'share-worker' | 'instance-worker';
+
+export interface WorkerProcess {
+  name: WorkerName;
+  child: ChildProcess;
+  /** Everything it logged (JSON lines), for failure messages. */
+  output(): string;
+  stop(): Promise<number | null>;
+}
+
+/** Starts a worker service as its own process, as an operator would (`node --import tsx .../main.ts`). */
+export function startWorker(name: WorkerName, env: Record<string, string>): WorkerProcess {
+  const child = spawn(process.execPath, ['--import', 'tsx', join('services', name, 'src', 'main.ts')], {
+    cwd: REPO_ROOT,
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout?.on('data', (chunk) => {
+    output += chunk;
+  });
+  child.stderr?.on('data', (chunk) => {
+    output += chunk;
+  });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return {
+    name,
+    child,
+    output: () => output,
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+      const code = await exited;
+      clearTimeout(timer);
+      return code;
+    },
+  };
+}
+
+/** The environment of the worker processes: worker role = root of the source account. */
+export function workerEnv(
+  pipeline: Pipeline,
+  source: Account,
+  backup: Backup,
+  extra: Record<string, string> = {},
+): Record<string, string> {
+  const credentials = credentialsForAccount(source.id);
+  return {
+    REDIS_URL: process.env.REDIS_URL ?? '',
+    AWS_ENDPOINT_URL: process.env.AWS_ENDPOINT_URL ?? '',
+    AWS_REGION: REGION,
+    AWS_ACCESS_KEY_ID: credentials.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
+    BACKUP_REPOSITORY: join(backup.folder, 'repo'),
+    QUEUE_PREFIX: pipeline.queuePrefix,
+    STATE_PREFIX: pipeline.statePrefix,
+    LOG_LEVEL: 'info',
+    ...extra,
+  };
+}
+
+export async function removeBackup(backup: Backup | undefined): Promise<void> {
+  if (backup) await rm(backup.folder, { recursive: true, force: true });
+}
