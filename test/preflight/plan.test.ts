@@ -1,16 +1,17 @@
 import { randomUUID } from 'node:crypto';
 import { ModifyEbsDefaultKmsKeyIdCommand } from '@aws-sdk/client-ec2';
-import { CreateRoleCommand, PutRolePolicyCommand } from '@aws-sdk/client-iam';
+import { CreateRoleCommand, PutRolePolicyCommand, UpdateAssumeRolePolicyCommand } from '@aws-sdk/client-iam';
 import {
   CreateAliasCommand,
   CreateKeyCommand,
   DisableKeyCommand,
+  PutKeyPolicyCommand,
   ScheduleKeyDeletionCommand,
 } from '@aws-sdk/client-kms';
 import { type AwsClients, assumeRoleCredentials, createAwsClients } from '@ec2-restore/aws-clients';
 import { type Check, type CheckId, type PlanResult, restoreRequestSchema } from '@ec2-restore/contracts';
 import { credentialsForAccount, randomAccountId } from '@ec2-restore/local-aws';
-import { plan, type RestorePointFacts } from '@ec2-restore/preflight';
+import { generatePolicies, plan, type RestorePointFacts } from '@ec2-restore/preflight';
 import { afterAll, describe, expect, it } from 'vitest';
 
 /*
@@ -308,6 +309,78 @@ describe('plan() against the emulator', () => {
       `aws ec2 modify-ebs-default-kms-key-id --kms-key-id alias/ec2-restore-ebs-default --region ${REGION}`,
     );
     expect(byId(result, 'source-default-key.access.restore-role').status).toBe('fail');
+  });
+
+  it('the policies of generatePolicies, applied in both accounts, make every check pass', async () => {
+    const source = newAccount();
+    const target = newAccount();
+    const externalId = randomUUID();
+    const workerRoleArn = await createRestoreRole(source, source.id, 'worker', { kms: false });
+    const restoreRoleArn = await createRestoreRole(target, source.id, externalId, { kms: false });
+    const sourceKeyArn = await createKey(source, rootStatement(source.id));
+    const targetKeyArn = await createKey(target, rootStatement(target.id));
+    await source.aws.ec2.send(new ModifyEbsDefaultKmsKeyIdCommand({ KmsKeyId: sourceKeyArn }));
+    const generated = generatePolicies({
+      mode: 'cross-account',
+      region: REGION,
+      dataPath: 'ebs-direct',
+      kmsGrant: 'none',
+      workerRoleArn,
+      restoreRoleArn,
+      externalId,
+      targetKeyArn,
+      sourceDefaultKeyArn: sourceKeyArn,
+    });
+    const apply = async (account: Account, keyArn: string, statements: object[]) => {
+      await account.aws.kms.send(
+        new PutKeyPolicyCommand({
+          KeyId: keyArn.split('/').at(-1),
+          PolicyName: 'default',
+          Policy: JSON.stringify({
+            Version: '2012-10-17',
+            Statement: [rootStatement(account.id), ...statements],
+          }),
+        }),
+      );
+    };
+    await apply(source, sourceKeyArn, generated.sourceDefaultKeyStatements);
+    await apply(target, targetKeyArn, generated.targetKeyStatements);
+    const putRolePolicy = (account: Account, roleArn: string, document: object) =>
+      account.aws.iam.send(
+        new PutRolePolicyCommand({
+          RoleName: roleArn.split('/').at(-1),
+          PolicyName: 'ec2-restore',
+          PolicyDocument: JSON.stringify(document),
+        }),
+      );
+    await putRolePolicy(source, workerRoleArn, generated.workerRolePolicy);
+    await putRolePolicy(target, restoreRoleArn, generated.restoreRolePolicy!);
+    await target.aws.iam.send(
+      new UpdateAssumeRolePolicyCommand({
+        RoleName: restoreRoleArn.split('/').at(-1),
+        PolicyDocument: JSON.stringify(generated.restoreRoleTrustPolicy),
+      }),
+    );
+    const request = restoreRequestSchema.parse({
+      restorePointId: 'rp-preflight',
+      target: {
+        accountId: target.id,
+        region: REGION,
+        roleArn: restoreRoleArn,
+        externalId,
+        kmsKeyId: targetKeyArn,
+      },
+    });
+    const sourceCredentials = assumeRoleCredentials({
+      region: REGION,
+      roleArn: workerRoleArn,
+      externalId: 'worker',
+      sessionName: 'worker',
+      sourceCredentials: credentialsForAccount(source.id),
+    });
+    const result = await plan(request, { sourceCredentials, restorePoint });
+    expect(notPassing(result)).toEqual([]);
+    expect(result.mode).toBe('cross-account');
   });
 
   it('a restore role whose trust policy does not name the source account cannot be assumed', async () => {
