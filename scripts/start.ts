@@ -199,7 +199,8 @@ async function main(): Promise<void> {
   step(`services: ${services.join(', ')} (logs in ${logDir})`);
 
   const apiUrl = `http://127.0.0.1:${port}`;
-  await waitForReady(apiUrl, token, 60_000);
+  step(`waiting for the API at ${apiUrl}…`);
+  await waitForReady(apiUrl, token, 180_000);
   writeFileSync(
     join(dataDir, 'embedded.json'),
     `${JSON.stringify({ apiUrl, token, restorePointId, scenario }, null, 2)}\n`,
