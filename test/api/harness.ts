@@ -63,7 +63,12 @@ export async function startApi(options: HarnessOptions): Promise<ApiHarness> {
     redis,
     planner:
       options.planner ??
-      new PreflightPlanner({ repository, region: REGION, credentials: options.workerCredentials }),
+      new PreflightPlanner({
+        repository,
+        region: REGION,
+        credentials: options.workerCredentials,
+        awsCallRecorder: store,
+      }),
     launcher: new FlowRestoreLauncher(flowProducer),
     repository,
     queues,

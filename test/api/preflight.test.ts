@@ -97,6 +97,9 @@ describe('pre-flight checks refuse a restore that cannot work, before anything i
     expect(JSON.stringify(check?.remedy)).toMatch(/modify-ebs-default-kms-key-id|ModifyEbsDefaultKmsKeyId/i);
     await expectNothingCreated(api, source, target);
 
+    const metrics = await (await api.call('/metrics')).text();
+    expect(metrics).toContain('ec2restore_preflight_failures_total{check="source-default-key.customer-managed"} 1');
+
     const plan = await post(api, '/v1/restores/plan', request);
     expect(plan.status).toBe(200);
     const result = (await plan.json()) as { ok: boolean; mode: string; checks: Check[] };
@@ -173,5 +176,9 @@ describe('pre-flight checks refuse a restore that cannot work, before anything i
     ]);
     // One flow: the instance job, the share job and one snapshot job per volume.
     expect(await api.jobCount()).toBe(5);
+    const metrics = await (await api.call('/metrics')).text();
+    expect(metrics).toContain('ec2restore_restores_created_total{mode="cross-account"} 1');
+    expect(metrics).toContain('ec2restore_restores{status="queued"} 1');
+    expect(metrics).toMatch(/ec2restore_aws_calls_total\{operation="STS.GetCallerIdentity"\} [1-9]/);
   });
 });

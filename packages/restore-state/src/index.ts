@@ -1,3 +1,4 @@
+export { type InstrumentableClient, recordAwsCalls } from './aws-call-metrics.ts';
 export { IllegalTransitionError, RestoreExistsError, RestoreNotFoundError } from './errors.ts';
 export {
   type CreateOutcome,

@@ -22,7 +22,8 @@ export interface RestorePlanner {
 
 /** Starts the BullMQ flow of a stored restore (DESIGN.md section 5). */
 export interface RestoreLauncher {
-  start(restore: Restore<RestoreRequest>, planned: PlannedRestore): Promise<void>;
+  /** @returns the id of the flow's root job (the instance job). */
+  start(restore: Restore<RestoreRequest>, planned: PlannedRestore): Promise<string>;
 }
 
 /** Everything the HTTP app needs; `main.ts` builds the real ones, tests their own. */

@@ -58,6 +58,7 @@ async function main(): Promise<void> {
       repository,
       region: config.awsRegion,
       ...(config.awsEndpointUrl ? { endpoint: config.awsEndpointUrl } : {}),
+      awsCallRecorder: store,
     }),
     launcher: new FlowRestoreLauncher(flowProducer),
     repository,

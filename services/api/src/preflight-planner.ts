@@ -7,6 +7,7 @@ import {
 } from '@ec2-restore/backup-repository';
 import type { RestoreRequest } from '@ec2-restore/contracts';
 import { plan } from '@ec2-restore/preflight';
+import { type RestoreStore, recordAwsCalls } from '@ec2-restore/restore-state';
 import type { PlannedRestore, RestorePlanner } from './deps.ts';
 import { HttpError } from './http/api-error.ts';
 
@@ -18,6 +19,8 @@ export interface PreflightPlannerOptions {
   credentials?: AwsCredentials;
   /** @defaultValue `process.env.AWS_ENDPOINT_URL` */
   endpoint?: string;
+  /** Where the planner's own AWS calls are counted for /metrics. */
+  awsCallRecorder?: Pick<RestoreStore, 'recordAwsCall'>;
 }
 
 /**
@@ -63,6 +66,7 @@ export class PreflightPlanner implements RestorePlanner {
       ...(this.options.credentials ? { credentials: this.options.credentials } : {}),
       ...(this.options.endpoint ? { endpoint: this.options.endpoint } : {}),
     });
+    if (this.options.awsCallRecorder) recordAwsCalls(clients.sts, this.options.awsCallRecorder);
     try {
       const identity = await clients.sts.send(new GetCallerIdentityCommand({}));
       return identity.Account ?? null;

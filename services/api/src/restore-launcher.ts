@@ -11,15 +11,16 @@ export class FlowRestoreLauncher implements RestoreLauncher {
     private readonly options: RestoreFlowOptions = {},
   ) {}
 
-  async start(restore: Restore<RestoreRequest>, planned: PlannedRestore): Promise<void> {
+  async start(restore: Restore<RestoreRequest>, planned: PlannedRestore): Promise<string> {
     if (planned.restorePoint === null || planned.sourceAccountId === null) {
       throw new Error(`restore ${restore.id}: no restore point or worker account to build the flow from`);
     }
-    await addRestoreFlow(
+    const flow = await addRestoreFlow(
       this.flowProducer,
       { id: restore.id, mode: restore.mode, request: restore.request },
       { restorePoint: planned.restorePoint, sourceAccountId: planned.sourceAccountId },
       this.options,
     );
+    return flow.job.id ?? '';
   }
 }

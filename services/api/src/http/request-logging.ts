@@ -20,6 +20,7 @@ export function requestLogging(logger: Logger, metrics: ApiMetrics): RequestHand
         {
           requestId,
           method: req.method,
+          path: req.path,
           route,
           status: res.statusCode,
           durationMs: Number(process.hrtime.bigint() - started) / 1e6,

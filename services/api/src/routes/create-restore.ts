@@ -62,8 +62,9 @@ export function createRestore(deps: ApiDeps): RequestHandler {
     }
 
     const log = deps.logger.child({ restoreId: id });
+    let jobId: string;
     try {
-      await deps.launcher.start(outcome.restore, planned);
+      jobId = await deps.launcher.start(outcome.restore, planned);
     } catch (err) {
       log.error({ err }, 'could not add the restore flow');
       await deps.store.fail(id, {
@@ -78,7 +79,7 @@ export function createRestore(deps: ApiDeps): RequestHandler {
       });
     }
     deps.metrics.restoresCreated.inc({ mode: planned.plan.mode });
-    log.info({ mode: planned.plan.mode, restorePointId: request.restorePointId }, 'restore queued');
+    log.info({ jobId, mode: planned.plan.mode, restorePointId: request.restorePointId }, 'restore queued');
     res
       .status(202)
       .location(`/v1/restores/${id}`)
