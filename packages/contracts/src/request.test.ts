@@ -127,6 +127,15 @@ describe('JSON Schema generation', () => {
     expect(schema.required).toEqual(['restorePointId', 'target']);
     expect(schema.properties.dataPath?.default).toBe('ebs-direct');
     expect(schema.properties.target?.properties?.accountId?.pattern).toBe('^\\d{12}$');
+    const target = schema.properties.target?.properties as Record<
+      string,
+      { enum?: string[]; pattern?: string }
+    >;
+    expect(target.region?.enum).toContain('eu-west-1');
+    expect(target.region?.enum).not.toContain('eu-west-9');
+    expect(new RegExp(target.roleArn?.pattern ?? '$^').test('arn:aws:iam::222222222222:role/Restore')).toBe(
+      true,
+    );
   });
 
   it('gives OpenAPI component schemas for every public shape', () => {

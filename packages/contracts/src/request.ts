@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import {
   accountIdPattern,
+  awsRegions,
   deviceNamePattern,
   instanceIdPattern,
   instanceTypePattern,
@@ -31,7 +32,9 @@ export const regionSchema = z
   .string({ error: expected('an AWS region name, e.g. "eu-west-1"') })
   .refine(isAwsRegion, {
     error: (issue) => `"${String(issue.input)}" is not an AWS region; expected one such as "eu-west-1"`,
-  });
+  })
+  // For JSON Schema / OpenAPI: the refinement above is zod-only.
+  .meta({ enum: [...awsRegions] });
 
 /** An IAM role ARN, `arn:aws:iam::ACCOUNT:role/NAME`. */
 export const roleArnSchema = z
@@ -44,7 +47,8 @@ export const roleArnSchema = z
         message: `not an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME): ${parsed.reason}`,
       });
     }
-  });
+  })
+  .meta({ pattern: '^arn:aws(-cn|-us-gov)?:iam::\\d{12}:role/.+$' });
 
 /** A KMS key id, key ARN, alias name (`alias/NAME`) or alias ARN. */
 export const kmsKeyIdSchema = z
@@ -52,6 +56,12 @@ export const kmsKeyIdSchema = z
   .superRefine((value, ctx) => {
     const parsed = parseKmsKeyReference(value);
     if (!parsed.ok) ctx.addIssue({ code: 'custom', message: `not a KMS key identifier: ${parsed.reason}` });
+  })
+  .meta({
+    examples: [
+      'arn:aws:kms:eu-west-1:222222222222:key/1234abcd-12ab-34cd-56ef-1234567890ab',
+      'alias/restore',
+    ],
   });
 
 /** An EBS device name such as `/dev/xvdf`, `/dev/sdf` or `/dev/sda1`. */
