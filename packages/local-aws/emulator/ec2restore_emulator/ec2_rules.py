@@ -92,22 +92,38 @@ def _is_shared_with(snapshot: Any, account_id: str) -> bool:
     return account_id in snapshot.create_volume_permission_userids or "all" in snapshot.create_volume_permission_groups
 
 
+# Snapshots some account shared (createVolumePermission not empty), by id: other accounts look here
+# instead of scanning every account's snapshots (each moto account holds ~1,000 AMI snapshots).
+_shared_snapshots: dict[str, Any] = {}
+_shared_lock = threading.Lock()
+
+
+def _update_share_index(snapshot: Any) -> None:
+    with _shared_lock:
+        if snapshot.create_volume_permission_userids or snapshot.create_volume_permission_groups:
+            _shared_snapshots[snapshot.id] = snapshot
+        else:
+            _shared_snapshots.pop(snapshot.id, None)
+
+
+def _shared_with(backend: Any) -> list[Any]:
+    with _shared_lock:
+        candidates = list(_shared_snapshots.values())
+    return [
+        s
+        for s in candidates
+        if s.owner_id != backend.account_id
+        and s.ec2_backend.region_name == backend.region_name
+        and _is_shared_with(s, backend.account_id)
+    ]
+
+
 def visible_snapshots(backend: Any) -> list[Any]:
     """The account's own snapshots plus those other accounts shared with it in this region
     ("The snapshots available to you include public snapshots, private snapshots that you own, and
     private snapshots owned by other Amazon Web Services accounts for which you have explicit create
     volume permissions", https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DescribeSnapshots.html)."""
-    from moto.ec2.models import ec2_backends
-
-    found = list(backend.snapshots.values())
-    for account_id in list(ec2_backends.keys()):
-        if account_id == backend.account_id:
-            continue
-        other = dict.get(ec2_backends[account_id], backend.region_name)
-        if other is None:
-            continue
-        found.extend(s for s in list(other.snapshots.values()) if _is_shared_with(s, backend.account_id))
-    return found
+    return list(backend.snapshots.values()) + _shared_with(backend)
 
 
 def install_snapshot_visibility() -> None:
@@ -115,7 +131,10 @@ def install_snapshot_visibility() -> None:
     from moto.ec2.utils import generic_filter
 
     def get_snapshot(self: Any, snapshot_id: str) -> Any:
-        for snapshot in visible_snapshots(self):
+        snapshot = self.snapshots.get(snapshot_id)
+        if snapshot is not None:
+            return snapshot
+        for snapshot in _shared_with(self):
             if snapshot.id == snapshot_id:
                 return snapshot
         raise SnapshotNotFound(snapshot_id)
@@ -142,7 +161,21 @@ def install_snapshot_visibility() -> None:
 
     def delete_snapshot(self: Any, snapshot_id: str) -> Any:
         owned_snapshot(self, snapshot_id)
-        return original_delete(self, snapshot_id)
+        deleted = original_delete(self, snapshot_id)
+        with _shared_lock:
+            _shared_snapshots.pop(snapshot_id, None)
+        return deleted
+
+    original_add_permission = EBSBackend.add_create_volume_permission
+    original_remove_permission = EBSBackend.remove_create_volume_permission
+
+    def add_create_volume_permission(self: Any, snapshot_id: str, *args: Any, **kwargs: Any) -> None:
+        original_add_permission(self, snapshot_id, *args, **kwargs)
+        _update_share_index(self.get_snapshot(snapshot_id))
+
+    def remove_create_volume_permission(self: Any, snapshot_id: str, *args: Any, **kwargs: Any) -> None:
+        original_remove_permission(self, snapshot_id, *args, **kwargs)
+        _update_share_index(self.get_snapshot(snapshot_id))
 
     def get_create_volume_permission_groups(self: Any, snapshot_id: str) -> set[str]:
         return owned_snapshot(self, snapshot_id).create_volume_permission_groups
@@ -154,6 +187,8 @@ def install_snapshot_visibility() -> None:
     EBSBackend.describe_snapshots = describe_snapshots
     EBSBackend.owned_snapshot = owned_snapshot
     EBSBackend.delete_snapshot = delete_snapshot
+    EBSBackend.add_create_volume_permission = add_create_volume_permission
+    EBSBackend.remove_create_volume_permission = remove_create_volume_permission
     EBSBackend.get_create_volume_permission_groups = get_create_volume_permission_groups
     EBSBackend.get_create_volume_permission_userids = get_create_volume_permission_userids
 
