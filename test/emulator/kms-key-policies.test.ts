@@ -6,6 +6,7 @@ import {
   DisableKeyCommand,
   EncryptCommand,
   GenerateDataKeyWithoutPlaintextCommand,
+  GetKeyPolicyCommand,
   RetireGrantCommand,
 } from '@aws-sdk/client-kms';
 import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
@@ -140,6 +141,40 @@ describe('KMS key states', () => {
       owner.aws.kms.send(new EncryptCommand({ KeyId: key.Arn!, Plaintext: Buffer.from('x') })),
       'DisabledException',
       `${key.Arn} is disabled.`,
+    );
+  });
+});
+
+describe('KMS key management follows the key policy too', () => {
+  it('the account cannot manage a key whose policy names only a role; the aws/ebs key is readable, not manageable', async () => {
+    const owner = newAccount();
+    const externalId = randomUUID();
+    const roleArn = await createRestoreRole(owner, owner.id, externalId);
+    const key = await createKey(
+      owner,
+      policy({ Effect: 'Allow', Principal: { AWS: roleArn }, Action: 'kms:*' }),
+    );
+    await expectAwsError(
+      owner.aws.kms.send(new GetKeyPolicyCommand({ KeyId: key.KeyId!, PolicyName: 'default' })),
+      'AccessDeniedException',
+      notAllowed(owner.rootArn, 'kms:GetKeyPolicy', key.Arn!),
+    );
+    const session = assumedRoleClients(owner, roleArn, externalId);
+    const read = await session.kms.send(
+      new GetKeyPolicyCommand({ KeyId: key.KeyId!, PolicyName: 'default' }),
+    );
+    expect(JSON.parse(read.Policy!).Statement[0].Principal.AWS).toBe(roleArn);
+
+    const awsEbs = (await owner.aws.kms.send(new DescribeKeyCommand({ KeyId: 'alias/aws/ebs' })))
+      .KeyMetadata!;
+    const awsPolicy = await owner.aws.kms.send(
+      new GetKeyPolicyCommand({ KeyId: awsEbs.KeyId!, PolicyName: 'default' }),
+    );
+    expect(awsPolicy.Policy).toContain('"kms:ViaService": "ec2.eu-west-1.amazonaws.com"');
+    await expectAwsError(
+      owner.aws.kms.send(new DisableKeyCommand({ KeyId: awsEbs.KeyId! })),
+      'AccessDeniedException',
+      notAllowed(owner.rootArn, 'kms:DisableKey', awsEbs.Arn!),
     );
   });
 });

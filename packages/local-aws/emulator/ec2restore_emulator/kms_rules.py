@@ -218,6 +218,23 @@ _KEY_USE: dict[str, tuple[str, str]] = {
     "generate_data_key_without_plaintext": ("KeyId", "kms:GenerateDataKeyWithoutPlaintext"),
     "re_encrypt": ("DestinationKeyId", "kms:ReEncryptTo"),
 }
+# Key management: the key policy decides too, but only within the key's own account ("Cross-account
+# use: No" in each API reference); with another account's key ARN moto answers NotFoundException.
+_KEY_MANAGEMENT: dict[str, tuple[str, str]] = {
+    "get_key_policy": ("KeyId", "kms:GetKeyPolicy"),
+    "put_key_policy": ("KeyId", "kms:PutKeyPolicy"),
+    "disable_key": ("KeyId", "kms:DisableKey"),
+    "enable_key": ("KeyId", "kms:EnableKey"),
+    "schedule_key_deletion": ("KeyId", "kms:ScheduleKeyDeletion"),
+    "cancel_key_deletion": ("KeyId", "kms:CancelKeyDeletion"),
+    "enable_key_rotation": ("KeyId", "kms:EnableKeyRotation"),
+    "disable_key_rotation": ("KeyId", "kms:DisableKeyRotation"),
+    "get_key_rotation_status": ("KeyId", "kms:GetKeyRotationStatus"),
+    "list_resource_tags": ("KeyId", "kms:ListResourceTags"),
+    "tag_resource": ("KeyId", "kms:TagResource"),
+    "untag_resource": ("KeyId", "kms:UntagResource"),
+    "update_key_description": ("KeyId", "kms:UpdateKeyDescription"),
+}
 # Operations refused on a key that is not Enabled (key-state.html).
 _CRYPTOGRAPHIC = {"encrypt", "decrypt", "generate_data_key", "generate_data_key_without_plaintext", "re_encrypt"}
 
@@ -232,7 +249,7 @@ def install_kms_gate() -> None:
 
     KmsResponse.kms_backend = property(kms_backend)
 
-    def gate(method_name: str, key_field: str, action: str) -> None:
+    def gate(method_name: str, key_field: str, action: str, same_account_only: bool = False) -> None:
         original = getattr(KmsResponse, method_name)
 
         def gated(self: Any) -> Any:
@@ -240,7 +257,7 @@ def install_kms_gate() -> None:
                 return original(self)  # nested call (GenerateDataKeyWithoutPlaintext -> GenerateDataKey)
             caller = principal_for_access_key(self.get_access_key())
             key = find_key(self._get_param(key_field), self.current_account, self.region)
-            if key is None:
+            if key is None or (same_account_only and key.account_id != self.current_account):
                 return original(self)  # moto answers NotFoundException
             assert_may_use_key(
                 caller,
@@ -265,6 +282,8 @@ def install_kms_gate() -> None:
 
     for method_name, (key_field, action) in _KEY_USE.items():
         gate(method_name, key_field, action)
+    for method_name, (key_field, action) in _KEY_MANAGEMENT.items():
+        gate(method_name, key_field, action, same_account_only=True)
 
     original_retire = KmsResponse.retire_grant
 
