@@ -33,7 +33,7 @@ async function waitForOutput(pattern: RegExp, timeoutMs: number): Promise<RegExp
 describe('the README start command', () => {
   it('reaches ready, its printed curl restores the demo instance, and Ctrl-C stops everything', async () => {
     // As a newcomer runs it: no REDIS_URL, no AWS endpoint, no credentials.
-    const env = { ...process.env, EC2_RESTORE_DATA_DIR: dataDir };
+    const env: NodeJS.ProcessEnv = { ...process.env, EC2_RESTORE_DATA_DIR: dataDir };
     for (const name of [
       'REDIS_URL',
       'AWS_ENDPOINT_URL',
@@ -75,7 +75,7 @@ describe('the README start command', () => {
       const response = await fetch(`${apiUrl}/v1/restores/${accepted.id}`, {
         headers: { authorization: `Bearer ${token}` },
       });
-      restore = await response.json();
+      restore = (await response.json()) as typeof restore;
     }
     expect(restore.status, JSON.stringify(restore)).toBe('succeeded');
 
