@@ -1,6 +1,6 @@
 import { credentialsForAccount, randomAccountId } from '@ec2-restore/local-aws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ApiHarness, startApi } from './harness.ts';
+import { type ApiHarness, startApi, TOKEN } from './harness.ts';
 
 let api: ApiHarness;
 
@@ -137,6 +137,38 @@ describe('validation', () => {
     expect(cancel.status).toBe(404);
     const unknownRoute = await api.call('/v1/nothing-here');
     expect(unknownRoute.status).toBe(404);
+  });
+});
+
+describe('restore point and logs', () => {
+  it('answers 422 restore_point_not_found for a restore point the repository lacks', async () => {
+    const res = await api.call('/v1/restores/plan', {
+      method: 'POST',
+      json: {
+        restorePointId: 'rp-does-not-exist',
+        target: { accountId: '222222222222', region: 'eu-west-1', kmsKeyId: 'alias/restore' },
+      },
+    });
+    expect(res.status).toBe(422);
+    const body = (await res.json()) as ErrorBody;
+    expect(body.error.code).toBe('restore_point_not_found');
+    expect(body.error.details.issues).toEqual([{ path: 'restorePointId', message: expect.any(String) }]);
+  });
+
+  it('logs JSON lines with the restore id, and never the bearer token', async () => {
+    await api.call('/v1/restores/7f2c1a4e-0000-4000-8000-000000000000');
+    await fetch(`${api.baseUrl}/v1/restores`, { headers: { authorization: 'Bearer wrong-secret-value' } });
+    const lines = api
+      .logs()
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(lines.find((line) => line.restoreId === '7f2c1a4e-0000-4000-8000-000000000000')).toMatchObject({
+      route: '/v1/restores/:id',
+      status: 404,
+    });
+    expect(api.logs()).not.toContain(TOKEN);
+    expect(api.logs()).not.toContain('wrong-secret-value');
   });
 });
 

@@ -24,6 +24,8 @@ const BLOCK = 512 * 1024;
 
 export interface ApiHarness {
   baseUrl: string;
+  /** Every log line the API wrote (pino JSON), as text. */
+  logs(): string;
   store: RestoreStore;
   queues: Queue[];
   repository: BackupRepository;
@@ -57,7 +59,8 @@ export async function startApi(options: HarnessOptions): Promise<ApiHarness> {
   const folder = await mkdtemp(join(tmpdir(), 'api-test-repo-'));
   const repository = openBackupRepository(folder);
   const restorePointId = await createRestorePoint(repository);
-  const logger = createLogger('silent');
+  const logLines: string[] = [];
+  const logger = createLogger('info', { write: (line: string) => void logLines.push(line) });
   const app = createApp({
     store,
     redis,
@@ -85,6 +88,7 @@ export async function startApi(options: HarnessOptions): Promise<ApiHarness> {
 
   return {
     baseUrl,
+    logs: () => logLines.join(''),
     store,
     queues,
     repository,

@@ -98,7 +98,9 @@ describe('pre-flight checks refuse a restore that cannot work, before anything i
     await expectNothingCreated(api, source, target);
 
     const metrics = await (await api.call('/metrics')).text();
-    expect(metrics).toContain('ec2restore_preflight_failures_total{check="source-default-key.customer-managed"} 1');
+    expect(metrics).toContain(
+      'ec2restore_preflight_failures_total{check="source-default-key.customer-managed"} 1',
+    );
 
     const plan = await post(api, '/v1/restores/plan', request);
     expect(plan.status).toBe(200);

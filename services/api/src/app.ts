@@ -2,7 +2,7 @@ import express, { type Express } from 'express';
 import type { ApiDeps } from './deps.ts';
 import { errorHandler, notFoundHandler } from './http/api-error.ts';
 import { bearerAuth } from './http/bearer-auth.ts';
-import { requestLogging } from './http/request-logging.ts';
+import { rememberMountPath, requestLogging } from './http/request-logging.ts';
 import { BULL_BOARD_PATH, bullBoardRouter } from './routes/bull-board.ts';
 import { cancelRestore } from './routes/cancel-restore.ts';
 import { createRestore } from './routes/create-restore.ts';
@@ -35,6 +35,7 @@ export function createApp(deps: ApiDeps): Express {
   app.use(BULL_BOARD_PATH, bullBoardRouter(deps.queues));
 
   const api = express.Router();
+  api.use(rememberMountPath);
   api.use(express.json({ limit: '1mb' }));
   api.post('/restores/plan', planRestore(deps));
   api.post('/restores', createRestore(deps));

@@ -13,7 +13,9 @@ export function requestLogging(logger: Logger, metrics: ApiMetrics): RequestHand
     const requestId = req.get('x-request-id') ?? randomUUID();
     res.set('X-Request-Id', requestId);
     res.on('finish', () => {
-      const route = req.route?.path ? `${req.baseUrl}${req.route.path}` : req.baseUrl || 'unmatched';
+      // Express resets req.baseUrl when a router is left: use the one rememberMountPath saw.
+      const mountPath = (res.locals.mountPath as string | undefined) ?? '';
+      const route = req.route?.path ? `${mountPath}${req.route.path}` : 'unmatched';
       const restoreId = /^\/v1\/restores\/([A-Za-z0-9_-]+)/.exec(req.originalUrl)?.[1];
       metrics.httpRequests.inc({ method: req.method, route, status: res.statusCode });
       logger.info(
@@ -32,3 +34,9 @@ export function requestLogging(logger: Logger, metrics: ApiMetrics): RequestHand
     next();
   };
 }
+
+/** Put first in a mounted router, so the request log names the full route (`/v1/restores/:id`). */
+export const rememberMountPath: RequestHandler = (req, res, next) => {
+  res.locals.mountPath = req.baseUrl;
+  next();
+};
