@@ -209,6 +209,8 @@ export class VolumeReader {
  */
 export class RestorePointBuilder {
   readonly id: string;
+  /** Block writes in flight while a volume is added. @defaultValue 16 */
+  writeConcurrency = 16;
   private readonly volumes: VolumeManifest[] = [];
   private readonly createdAt = new Date();
 
@@ -238,6 +240,30 @@ export class RestorePointBuilder {
     }
     const blockCount = spec.sizeGiB * BLOCKS_PER_GIB;
     const list = new BlockListWriter();
+    // Stores run `writeConcurrency` block writes at once (each flushed to disk, or a PutObject) while the
+    // source is read on; every write owns a copy of its block, so the memory stays writeConcurrency x 512 KiB.
+    const free = Array.from({ length: this.writeConcurrency }, () => Buffer.allocUnsafe(BLOCK_SIZE));
+    const running = new Set<Promise<void>>();
+    let writeFailure: { error: unknown } | undefined;
+    const storeBlock = async (sha256: string, data: Buffer): Promise<void> => {
+      while (free.length === 0) await Promise.race(running);
+      if (writeFailure) throw writeFailure.error;
+      const copy = free.pop()!;
+      data.copy(copy);
+      const key = blockKey(sha256);
+      const write = (async () => {
+        try {
+          // Content addressing: a block already stored (by this or another restore point) is not rewritten.
+          if (!(await this.store.exists(key))) await this.store.put(key, copy);
+        } catch (error) {
+          writeFailure ??= { error };
+        } finally {
+          free.push(copy);
+        }
+      })();
+      running.add(write);
+      void write.then(() => running.delete(write));
+    };
     try {
       const progressEvery = 256;
       for await (const block of source) {
@@ -254,13 +280,13 @@ export class RestorePointBuilder {
             throw new RangeError(`${spec.deviceName}: block ${block.index} has ${block.data.length} bytes`);
           }
           const sha256 = createHash('sha256').update(block.data).digest('hex');
-          const key = blockKey(sha256);
-          // Content addressing: a block already stored (by this or another restore point) is not rewritten.
-          if (!(await this.store.exists(key))) await this.store.put(key, block.data);
+          await storeBlock(sha256, block.data);
           await list.append(sha256);
         }
         if (onProgress && list.blockCount % progressEvery === 0) onProgress(list.blockCount, blockCount);
       }
+      await Promise.all(running);
+      if (writeFailure) throw writeFailure.error;
       while (list.blockCount < blockCount) await list.append(null);
       onProgress?.(blockCount, blockCount);
       const written = await list.finish();
@@ -284,6 +310,7 @@ export class RestorePointBuilder {
       this.volumes.push(volume);
       return volume;
     } catch (err) {
+      await Promise.allSettled(running);
       await list.discard();
       throw err;
     }

@@ -1,0 +1,204 @@
+import { execFile } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { CompleteSnapshotCommand, PutSnapshotBlockCommand, StartSnapshotCommand } from '@aws-sdk/client-ebs';
+import {
+  BLOCK_SIZE,
+  blockKey,
+  FolderObjectStore,
+  GIB,
+  openBackupRepository,
+  sha256Hex,
+} from '@ec2-restore/backup-repository';
+import { credentialsForAccount } from '@ec2-restore/local-aws';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { blockOfFile, freshAccount, sparseImage, tempDir } from './helpers.ts';
+
+// Each run starts a Node process with tsx: seconds each on a busy machine.
+const SLOW = 300_000;
+const root = fileURLToPath(new URL('../..', import.meta.url));
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the operator CLI as a person would (`pnpm backup …` runs exactly this). */
+async function backup(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
+  try {
+    const { stdout, stderr } = await promisify(execFile)(
+      process.execPath,
+      ['--import', 'tsx', 'packages/backup-repository/src/cli.ts', ...args],
+      { cwd: root, env: { ...process.env, ...env } },
+    );
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+describe('ec2-restore-backup CLI', () => {
+  let work: Awaited<ReturnType<typeof tempDir>>;
+  let repo: string;
+  let image: string;
+
+  beforeAll(async () => {
+    work = await tempDir();
+    repo = join(work.path, 'repo');
+    // 1 GiB + 1 byte of image, 3 blocks of data: a 2 GiB volume.
+    image = await sparseImage(join(work.path, 'root.img'), GIB + 1, [
+      { index: 0 },
+      { index: 100 },
+      { index: 2047 },
+    ]);
+  });
+  afterAll(async () => work.remove());
+
+  it(
+    'creates a restore point from a sparse raw image, lists it and verifies it',
+    async () => {
+      const created = await backup([
+        'create',
+        '--repository',
+        repo,
+        '--volume',
+        `/dev/xvda=${image},type=gp3,iops=3000`,
+        '--instance-type',
+        'm6i.large',
+        '--subnet-id',
+        'subnet-0abc1234',
+        '--security-group-id',
+        'sg-0abc1234',
+        '--tag',
+        'Name=web-1',
+        '--id',
+        'rp-cli-1',
+        '--json',
+      ]);
+      expect(created.stderr).not.toMatch(/error/);
+      expect(created.code).toBe(0);
+      expect(JSON.parse(created.stdout)).toMatchObject({
+        id: 'rp-cli-1',
+        instance: { instanceType: 'm6i.large', rootDeviceName: '/dev/xvda', tags: { Name: 'web-1' } },
+        volumes: [{ deviceName: '/dev/xvda', sizeGiB: 2, volumeType: 'gp3', iops: 3000, root: true }],
+        dataBytes: 3 * BLOCK_SIZE,
+      });
+
+      const listed = await backup(['list', '--json'], { BACKUP_REPOSITORY: repo });
+      expect(JSON.parse(listed.stdout).map((p: { id: string }) => p.id)).toEqual(['rp-cli-1']);
+
+      const verified = await backup(['verify', 'rp-cli-1', '--repository', repo]);
+      expect(verified).toMatchObject({ code: 0, stdout: expect.stringContaining('is intact') });
+
+      const data = await blockOfFile(image, 100);
+      await new FolderObjectStore(repo).put(blockKey(sha256Hex(data)), randomBytes(BLOCK_SIZE));
+      const damaged = await backup(['verify', 'rp-cli-1', '--repository', repo, '--json']);
+      expect(damaged.code).toBe(1);
+      const report = JSON.parse(damaged.stdout);
+      expect(report.ok).toBe(false);
+      expect(report.volumes[0].problems[0]).toContain(
+        `volume /dev/xvda, block 100 (expected SHA-256 ${sha256Hex(data)})`,
+      );
+    },
+    SLOW,
+  );
+
+  it(
+    'names the option and the fix on a usage error',
+    async () => {
+      const noRepo = await backup(['list'], { BACKUP_REPOSITORY: '' });
+      expect(noRepo.code).toBe(2);
+      expect(noRepo.stderr).toMatch(/--repository .* or set BACKUP_REPOSITORY/);
+
+      const noType = await backup(['create', '--repository', repo, '--volume', `/dev/xvda=${image}`]);
+      expect(noType).toMatchObject({ code: 2, stderr: expect.stringMatching(/--instance-type/) });
+
+      const badArch = await backup([
+        'create',
+        '--repository',
+        repo,
+        '--volume',
+        `/dev/xvda=${image}`,
+        '--instance-type',
+        't3.micro',
+        '--architecture',
+        'sparc',
+      ]);
+      expect(badArch).toMatchObject({ code: 2, stderr: expect.stringMatching(/--architecture: /) });
+
+      const missing = await backup(['show', 'rp-nope', '--repository', repo]);
+      expect(missing).toMatchObject({
+        code: 1,
+        stderr: expect.stringMatching(/'rp-nope' does not exist.*pnpm backup list/),
+      });
+    },
+    SLOW,
+  );
+
+  it(
+    'creates a restore point from an EBS snapshot through the EBS direct APIs',
+    async () => {
+      const { accountId, aws } = freshAccount();
+      const blocks = new Map([
+        [2, randomBytes(BLOCK_SIZE)],
+        [5, randomBytes(BLOCK_SIZE)],
+        [9, Buffer.alloc(BLOCK_SIZE)], // a written block of zeros is still a zero block in the repository
+      ]);
+      const started = await aws.ebs.send(new StartSnapshotCommand({ VolumeSize: 1 }));
+      for (const [index, data] of blocks) {
+        await aws.ebs.send(
+          new PutSnapshotBlockCommand({
+            SnapshotId: started.SnapshotId,
+            BlockIndex: index,
+            BlockData: data,
+            DataLength: BLOCK_SIZE,
+            Checksum: createHash('sha256').update(data).digest('base64'),
+            ChecksumAlgorithm: 'SHA256',
+          }),
+        );
+      }
+      await aws.ebs.send(
+        new CompleteSnapshotCommand({ SnapshotId: started.SnapshotId, ChangedBlocksCount: 3 }),
+      );
+      aws.destroy();
+
+      const credentials = credentialsForAccount(accountId);
+      const created = await backup(
+        [
+          'create',
+          '--repository',
+          repo,
+          '--snapshot',
+          `/dev/xvdf=${started.SnapshotId}`,
+          '--instance-type',
+          't3.micro',
+          '--id',
+          'rp-from-snapshot',
+          '--json',
+        ],
+        { AWS_ACCESS_KEY_ID: credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey },
+      );
+      expect(created.stderr).not.toMatch(/error/);
+      expect(JSON.parse(created.stdout)).toMatchObject({
+        id: 'rp-from-snapshot',
+        volumes: [{ deviceName: '/dev/xvdf', sizeGiB: 1 }],
+        dataBytes: 2 * BLOCK_SIZE,
+      });
+
+      const reader = await openBackupRepository(repo).openVolume('rp-from-snapshot', '/dev/xvdf');
+      const stored = new Map<number, string>();
+      for await (const ref of reader.blocks()) if (ref.sha256) stored.set(ref.index, ref.sha256);
+      expect(stored).toEqual(
+        new Map([
+          [2, sha256Hex(blocks.get(2)!)],
+          [5, sha256Hex(blocks.get(5)!)],
+        ]),
+      );
+    },
+    SLOW,
+  );
+});
