@@ -27,7 +27,9 @@ NO_VOLUME_ID = "vol-ffffffff"
 def _snapshot_not_found(snapshot_id: str) -> RestJsonError:
     # ResourceNotFoundException, Reason SNAPSHOT_NOT_FOUND
     # (https://docs.aws.amazon.com/ebs/latest/APIReference/API_PutSnapshotBlock.html#API_PutSnapshotBlock_Errors).
-    return RestJsonError(404, "ResourceNotFoundException", f"The snapshot '{snapshot_id}' does not exist.", "SNAPSHOT_NOT_FOUND")
+    return RestJsonError(
+        404, "ResourceNotFoundException", f"The snapshot '{snapshot_id}' does not exist.", "SNAPSHOT_NOT_FOUND"
+    )
 
 
 def install() -> None:
@@ -110,8 +112,11 @@ def install() -> None:
         # "Checksum: ... the Base64-encoded SHA256 checksum of the block data"; a mismatch is
         # ValidationException, Reason INVALID_CHECKSUM (API_PutSnapshotBlock.html).
         if base64.b64encode(hashlib.sha256(data).digest()).decode() != checksum:
-            raise RestJsonError(400, "ValidationException", "The checksum does not match the block data.", "INVALID_CHECKSUM")
-        snapshot.put_block(block_index, data, checksum, headers.get("x-amz-checksum-algorithm", "SHA256"), str(len(data)))
+            raise RestJsonError(
+                400, "ValidationException", "The checksum does not match the block data.", "INVALID_CHECKSUM"
+            )
+        algorithm = headers.get("x-amz-checksum-algorithm", "SHA256")
+        snapshot.put_block(block_index, data, checksum, algorithm, str(len(data)))
         return 201, {"status": 201, "x-amz-Checksum": checksum, "x-amz-Checksum-Algorithm": "SHA256"}, "{}"
 
     def complete_snapshot(self: Any) -> Any:

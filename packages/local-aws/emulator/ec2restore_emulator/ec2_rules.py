@@ -257,7 +257,9 @@ VOLUME_KEY_ACTIONS = ("kms:DescribeKey", "kms:CreateGrant", "kms:GenerateDataKey
 SNAPSHOT_KEY_ACTIONS = ("kms:DescribeKey", "kms:CreateGrant", "kms:Decrypt", "kms:ReEncryptFrom")
 
 
-def key_problem(caller: Principal, key_id: str | None, caller_account: str, region: str, actions: tuple[str, ...]) -> str | None:
+def key_problem(
+    caller: Principal, key_id: str | None, caller_account: str, region: str, actions: tuple[str, ...]
+) -> str | None:
     """Why EBS could not use `key_id` for `caller` (None when it can)."""
     key = find_key(key_id, caller_account, region)
     if key is None:
@@ -323,9 +325,8 @@ def install_volume_rules() -> None:
         # "If you've enabled encryption by default, the volume is encrypted" and a volume from an
         # encrypted snapshot is encrypted
         # (https://docs.aws.amazon.com/ebs/latest/userguide/encryption-by-default.html).
-        encrypted = bool(
-            encrypted or getattr(self, "ebs_encryption_by_default", False) or (snapshot is not None and snapshot.encrypted)
-        )
+        by_default = getattr(self, "ebs_encryption_by_default", False)  # unset while moto builds the backend
+        encrypted = bool(encrypted or by_default or (snapshot is not None and snapshot.encrypted))
         if kms_key_id and not encrypted:
             return original_create_volume(self, size, zone_name, snapshot_id, encrypted, kms_key_id, **kwargs)
         if encrypted and not kms_key_id:

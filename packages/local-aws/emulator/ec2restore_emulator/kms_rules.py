@@ -198,7 +198,8 @@ def install_aws_managed_keys() -> None:
             key = self.keys[self.get_key_id(target_key_id)]
             key.key_manager = "AWS"
             key.policy = aws_managed_key_policy(alias_name, self.account_id, self.region_name)
-            key.description = f"Default key that protects my {alias_name[len(AWS_MANAGED_ALIAS_PREFIX) :].upper()} resources when no other key is defined"
+            service = alias_name[len(AWS_MANAGED_ALIAS_PREFIX) :].upper()
+            key.description = f"Default key that protects my {service} resources when no other key is defined"
         return alias
 
     KmsBackend.create_alias = create_alias

@@ -48,7 +48,10 @@ def may_assume(caller: Principal, role: Any, external_id: str | None) -> bool:
     match the ExternalId sent (https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_common-scenarios_third-party.html).
     A trust policy naming an account's root delegates to that account's IAM policies, which the
     emulator treats as allowing."""
-    context: dict[str, Any] = {"aws:PrincipalAccount": caller.account_id, "aws:PrincipalArn": caller.role_arn or caller.arn}
+    context: dict[str, Any] = {
+        "aws:PrincipalAccount": caller.account_id,
+        "aws:PrincipalArn": caller.role_arn or caller.arn,
+    }
     if external_id is not None:
         context["sts:ExternalId"] = external_id
     return evaluate(role.assume_role_policy_document, caller, "sts:AssumeRole", context).allowed
