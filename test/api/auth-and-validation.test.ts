@@ -29,7 +29,7 @@ describe('authentication', () => {
   ])('%s %s without a token is 401 in the error envelope', async (method, path) => {
     const res = await fetch(`${api.baseUrl}${path}`, { method });
     expect(res.status).toBe(401);
-    expect(res.headers.get('www-authenticate')).toMatch(/^Bearer/);
+    expect(res.headers.get('www-authenticate')).toContain('Bearer realm="ec2-restore"');
     const body = (await res.json()) as ErrorBody;
     expect(body.error).toMatchObject({ code: 'unauthorized', category: 'permission', details: {} });
     expect(body.error.message).toContain('Authorization: Bearer');
@@ -43,6 +43,18 @@ describe('authentication', () => {
         'not one of the configured API tokens',
       );
     }
+  });
+
+  it('lets a browser log in to Bull Board with a token as the Basic password, and only there', async () => {
+    const basic = (password: string) => `Basic ${Buffer.from(`operator:${password}`).toString('base64')}`;
+    const challenge = await fetch(`${api.baseUrl}/admin/queues`);
+    expect(challenge.headers.get('www-authenticate')).toMatch(/^Basic realm=/);
+    const ok = await fetch(`${api.baseUrl}/admin/queues`, { headers: { authorization: basic(TOKEN) } });
+    expect(ok.status).toBe(200);
+    const wrong = await fetch(`${api.baseUrl}/admin/queues`, { headers: { authorization: basic('nope') } });
+    expect(wrong.status).toBe(401);
+    const api401 = await fetch(`${api.baseUrl}/v1/restores`, { headers: { authorization: basic(TOKEN) } });
+    expect(api401.status).toBe(401);
   });
 
   it('serves /healthz without a token, and the rest with one', async () => {

@@ -1,8 +1,8 @@
 import express, { type Express } from 'express';
 import type { ApiDeps } from './deps.ts';
 import { errorHandler, notFoundHandler } from './http/api-error.ts';
-import { bearerAuth } from './http/bearer-auth.ts';
 import { rememberMountPath, requestLogging } from './http/request-logging.ts';
+import { tokenAuth } from './http/token-auth.ts';
 import { BULL_BOARD_PATH, bullBoardRouter } from './routes/bull-board.ts';
 import { cancelRestore } from './routes/cancel-restore.ts';
 import { createRestore } from './routes/create-restore.ts';
@@ -27,12 +27,14 @@ export function createApp(deps: ApiDeps): Express {
 
   app.get('/healthz', healthz);
 
+  // Bull Board: the same tokens, also as a Basic password so a browser can log in.
+  app.use(BULL_BOARD_PATH, tokenAuth(deps.apiTokens, { allowBasic: true }), bullBoardRouter(deps.queues));
+
   // Everything else needs a bearer token.
-  app.use(bearerAuth(deps.apiTokens));
+  app.use(tokenAuth(deps.apiTokens));
   app.get('/readyz', readyz(deps));
   app.get('/metrics', metrics(deps));
   app.get('/openapi.json', openApi());
-  app.use(BULL_BOARD_PATH, bullBoardRouter(deps.queues));
 
   const api = express.Router();
   api.use(rememberMountPath);
