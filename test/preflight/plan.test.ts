@@ -165,6 +165,7 @@ describe('plan() against the emulator', () => {
     expect(result.mode).toBe('same-account');
     expect(byId(result, 'target-key.exists').message).toContain(keyArn);
     expect(byId(result, 'instance.type').status).toBe('pass');
+    expect(byId(result, 'network.subnet').message).toContain('default VPC');
     expect(result.steps.map((s) => s.name)).toContain('write-snapshot');
     expect(result.resources.filter((r) => r.kind === 'ebs-volume').every((r) => r.kmsKeyId === keyArn)).toBe(
       true,
@@ -266,6 +267,34 @@ describe('plan() against the emulator', () => {
     expect(check.remedy?.commands?.[0]).toBe(
       `aws kms cancel-key-deletion --key-id ${keyArn} --region ${REGION}`,
     );
+  });
+
+  it('same account: a key ARN of another region fails target-key.region', async () => {
+    const account = newAccount();
+    const elsewhere = createAwsClients({
+      region: 'us-east-1',
+      credentials: credentialsForAccount(account.id),
+      maxAttempts: 1,
+    });
+    opened.push(elsewhere);
+    const created = await elsewhere.kms.send(
+      new CreateKeyCommand({
+        Policy: JSON.stringify({ Version: '2012-10-17', Statement: [rootStatement(account.id)] }),
+      }),
+    );
+    const keyArn = created.KeyMetadata!.Arn!;
+    const request = restoreRequestSchema.parse({
+      restorePointId: 'rp-preflight',
+      target: { accountId: account.id, region: REGION, kmsKeyId: keyArn },
+    });
+    const result = await plan(request, {
+      sourceCredentials: credentialsForAccount(account.id),
+      restorePoint,
+    });
+    expect(result.ok).toBe(false);
+    const check = byId(result, 'target-key.region');
+    expect(check.status).toBe('fail');
+    expect(check.message).toContain('us-east-1');
   });
 
   it('same account: a key that does not exist fails target-key.exists', async () => {

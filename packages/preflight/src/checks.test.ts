@@ -404,6 +404,16 @@ describe('runChecks: identity, network, instance and restore point', () => {
     expect(groups.message).toContain("sg-89abcdef not in the subnet's VPC vpc-1");
   });
 
+  it('without a subnet, needs a default VPC', () => {
+    const facts = sameAccountFacts();
+    facts.network = { defaultVpc: { found: true, vpcId: 'vpc-0abc' } };
+    expect(byId(runChecks(facts), 'network.subnet').message).toContain('default VPC vpc-0abc');
+    facts.network = { defaultVpc: { found: false } };
+    const check = byId(runChecks(facts), 'network.subnet');
+    expect(check.status).toBe('fail');
+    expect(check.remedy?.commands?.[0]).toBe(`aws ec2 create-default-vpc --region ${REGION}`);
+  });
+
   it('fails a missing subnet', () => {
     const facts = sameAccountFacts({ instance: { subnetId: 'subnet-0123456789abcdef0' } });
     facts.network = {

@@ -447,6 +447,27 @@ export function checkNetwork(facts: PreflightFacts): Check[] {
   const checks: Check[] = [];
   const { region, accountId } = facts.request.target;
   const subnet = facts.network?.subnet;
+  const defaultVpc = facts.network?.defaultVpc;
+  if (!subnet && defaultVpc) {
+    checks.push(
+      defaultVpc.found
+        ? pass(
+            'network.subnet',
+            `No subnet given: the instance goes to the default VPC${defaultVpc.vpcId ? ` ${defaultVpc.vpcId}` : ''} of ${region}.`,
+          )
+        : fail(
+            'network.subnet',
+            `No subnet given, and account ${accountId} has no default VPC in ${region}${defaultVpc.error ? ` (${defaultVpc.error.code})` : ''}.`,
+            {
+              summary: `Give instance.subnetId (a subnet of account ${accountId} in ${region}), or create a default VPC.`,
+              commands: [
+                `aws ec2 create-default-vpc --region ${region}`,
+                `aws ec2 describe-subnets --region ${region} --query 'Subnets[].[SubnetId,VpcId,AvailabilityZone]'`,
+              ],
+            },
+          ),
+    );
+  }
   if (subnet) {
     checks.push(
       subnet.found

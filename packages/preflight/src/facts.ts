@@ -92,6 +92,8 @@ export interface EbsDefaultKeyFacts {
 
 /** The target network (DescribeSubnets, DescribeSecurityGroups) in the target account and region. */
 export interface NetworkFacts {
+  /** When no subnet is given: the default VPC of the target region (RunInstances launches there). */
+  defaultVpc?: { found: boolean; vpcId?: string; error?: AwsErrorFact };
   subnet?: {
     subnetId: string;
     found: boolean;

@@ -4,6 +4,7 @@ import {
   DescribeInstanceTypesCommand,
   DescribeSecurityGroupsCommand,
   DescribeSubnetsCommand,
+  DescribeVpcsCommand,
   GetEbsDefaultKmsKeyIdCommand,
   GetEbsEncryptionByDefaultCommand,
 } from '@aws-sdk/client-ec2';
@@ -181,9 +182,18 @@ async function gatherNetwork(
   clients: AwsClients,
   request: RestoreRequest,
 ): Promise<NetworkFacts | undefined> {
-  const { subnetId, securityGroupIds } = request.instance;
-  if (!subnetId && !securityGroupIds?.length) return undefined;
+  const { subnetId, securityGroupIds, instanceId } = request.instance;
+  if (instanceId) return undefined; // volumes go to the existing instance's zone
   const network: NetworkFacts = {};
+  if (!subnetId) {
+    const vpcs = await attempt(() =>
+      clients.ec2.send(new DescribeVpcsCommand({ Filters: [{ Name: 'is-default', Values: ['true'] }] })),
+    );
+    const vpc = vpcs.ok ? vpcs.value.Vpcs?.[0] : undefined;
+    network.defaultVpc = vpc
+      ? { found: true, ...(vpc.VpcId ? { vpcId: vpc.VpcId } : {}) }
+      : { found: false, ...(vpcs.ok ? {} : { error: vpcs.error }) };
+  }
   if (subnetId) {
     const subnets = await attempt(() =>
       clients.ec2.send(new DescribeSubnetsCommand({ SubnetIds: [subnetId] })),
