@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { restoreSchema } from '@ec2-restore/contracts';
 import { credentialsForAccount, randomAccountId } from '@ec2-restore/local-aws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ApiHarness, startApi } from './harness.ts';
@@ -83,6 +84,8 @@ describe('GET /v1/restores/{id}/events', () => {
 
     // The restore resource agrees with what was streamed.
     const restore = (await (await api.call(`/v1/restores/${id}`)).json()) as Record<string, unknown>;
+    // It is a restore as the public contract describes it.
+    expect(restoreSchema.safeParse(restore).error).toBeUndefined();
     expect(restore).toMatchObject({
       id,
       status: 'succeeded',
@@ -109,6 +112,25 @@ describe('GET /v1/restores/{id}/events', () => {
       await api.call(`/v1/restores/${id}/events`, { headers: { 'last-event-id': all[1]?.id ?? '' } }),
     );
     expect(resumed.map((event) => event.id)).toEqual(all.slice(2).map((event) => event.id));
+  });
+
+  it('keeps a stream open while the restore runs and lets the client leave early', async () => {
+    const id = await storedRestore();
+    const controller = new AbortController();
+    const res = await api.call(`/v1/restores/${id}/events`, { signal: controller.signal });
+    const reader = res.body?.getReader();
+    await api.store.startStep(id, 'snapshot:/dev/xvda');
+    let text = '';
+    while (!text.includes('event: status')) {
+      const chunk = await reader?.read();
+      if (!chunk || chunk.done) throw new Error(`stream ended early: ${text}`);
+      text += new TextDecoder().decode(chunk.value);
+    }
+    expect(text).toContain('event: step');
+    controller.abort();
+    // The server is still fine, and the restore goes on.
+    await api.store.finishStep(id, 'snapshot:/dev/xvda', 'succeeded');
+    expect((await api.call(`/v1/restores/${id}`)).status).toBe(200);
   });
 
   it('answers 404 for an unknown restore instead of an empty stream', async () => {

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { restoreSchema } from '@ec2-restore/contracts';
 import { credentialsForAccount } from '@ec2-restore/local-aws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { accountRoot, closeAccounts, createKey, keyPolicy, newAccount } from './aws-fixtures.ts';
@@ -32,6 +33,7 @@ describe('POST /v1/restores with Idempotency-Key', () => {
     const first = await post(request, key);
     expect(first.status).toBe(202);
     const restore = (await first.json()) as { id: string; status: string; mode: string };
+    expect(restoreSchema.safeParse(restore).error).toBeUndefined();
     expect(restore).toMatchObject({ status: 'queued', mode: 'same-account' });
     expect(first.headers.get('location')).toBe(`/v1/restores/${restore.id}`);
     const jobsAfterFirst = await api.jobCount();

@@ -47,6 +47,7 @@ export function restoreEvents(deps: ApiDeps): RequestHandler {
       },
       { after },
     );
-    req.on('close', () => void close());
+    // The client went away (or the response ended): stop reading Redis for it.
+    res.on('close', () => void close());
   });
 }
