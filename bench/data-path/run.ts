@@ -18,12 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
 import { CreateKeyCommand } from '@aws-sdk/client-kms';
 import { createAwsClients } from '@ec2-restore/aws-clients';
-import {
-  BLOCK_SIZE,
-  BLOCKS_PER_GIB,
-  openBackupRepository,
-  type SourceBlock,
-} from '@ec2-restore/backup-repository';
+import { BLOCKS_PER_GIB } from '@ec2-restore/backup-repository';
 import { credentialsForAccount, randomAccountId, startEmulator } from '@ec2-restore/local-aws';
 import { generate } from './generate-restore-point.ts';
 
