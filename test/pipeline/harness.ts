@@ -28,7 +28,7 @@ import { restoreRequestSchema } from '@ec2-restore/contracts';
 import { credentialsForAccount, randomAccountId } from '@ec2-restore/local-aws';
 import { addRestoreFlow, stepNameOf } from '@ec2-restore/pipeline';
 import { type Restore, RestoreStore, terminalRestoreStatuses } from '@ec2-restore/restore-state';
-import { FlowProducer } from 'bullmq';
+import { FlowProducer, Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 
 export const REGION = 'eu-west-1';
@@ -54,7 +54,8 @@ const EBS_KEY_ACTIONS = [
   'kms:ReEncrypt*',
 ];
 
-export async function createKey(account: Account, alsoAllowAccount?: string): Promise<string> {
+/** A customer managed key; `alsoAllow` (an account id or a principal ARN) may use it for EBS. */
+export async function createKey(account: Account, alsoAllow?: string): Promise<string> {
   const statements: object[] = [
     {
       Effect: 'Allow',
@@ -63,10 +64,10 @@ export async function createKey(account: Account, alsoAllowAccount?: string): Pr
       Resource: '*',
     },
   ];
-  if (alsoAllowAccount) {
+  if (alsoAllow) {
     statements.push({
       Effect: 'Allow',
-      Principal: { AWS: `arn:aws:iam::${alsoAllowAccount}:root` },
+      Principal: { AWS: alsoAllow.startsWith('arn:') ? alsoAllow : `arn:aws:iam::${alsoAllow}:root` },
       Action: EBS_KEY_ACTIONS,
       Resource: '*',
     });
@@ -338,4 +339,63 @@ export function workerEnv(
 
 export async function removeBackup(backup: Backup | undefined): Promise<void> {
   if (backup) await rm(backup.folder, { recursive: true, force: true });
+}
+
+// ---------------------------------------------------------------------------------------------
+
+export interface CrossAccountWorld {
+  source: Account;
+  target: Account;
+  roleArn: string;
+  externalId: string;
+  /** The target key, in the target account. */
+  targetKey: string;
+  /** The source default key: customer managed, usable by the target account. */
+  sourceDefaultKey: string;
+  targetSubnetId: string;
+}
+
+/** Two fresh accounts set up as DESIGN.md section 2 requires for a restore into another account. */
+export async function crossAccountWorld(): Promise<CrossAccountWorld> {
+  const source = newAccount();
+  const target = newAccount();
+  const externalId = `ext-${randomUUID()}`;
+  const roleArn = await createRestoreRole(target, source.id, externalId);
+  return {
+    source,
+    target,
+    externalId,
+    roleArn,
+    // The target key's policy names the restore role (DESIGN.md section 3: it creates the volumes).
+    targetKey: await createKey(target, roleArn),
+    sourceDefaultKey: await useShareableDefaultKey(source, target.id),
+    targetSubnetId: (await defaultSubnet(target)).subnetId,
+  };
+}
+
+/** Waits until a job of a queue completed and returns its result (throws with the workers' logs on failure). */
+export async function jobResult(
+  pipeline: Pipeline,
+  queueName: string,
+  jobId: string,
+  workers: WorkerProcess[],
+  timeoutMs = 400_000,
+): Promise<unknown> {
+  const queue = new Queue(queueName, { connection: pipeline.redis, prefix: pipeline.queuePrefix });
+  try {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const job = await queue.getJob(jobId);
+      if (job && (await job.isCompleted())) return job.returnvalue;
+      if (job && (await job.isFailed())) {
+        throw new Error(`${jobId} failed: ${job.failedReason}\n${workers.map((w) => w.output()).join('\n')}`);
+      }
+      if (Date.now() > deadline) {
+        throw new Error(`${jobId} did not complete\n${workers.map((w) => w.output()).join('\n')}`);
+      }
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  } finally {
+    await queue.close();
+  }
 }
