@@ -326,6 +326,35 @@ describe('plan() against the emulator', () => {
     ]);
   });
 
+  it('another account, kmsGrant auto: the default key policy need not name the restore role', async () => {
+    const source = newAccount();
+    const target = newAccount();
+    const externalId = randomUUID();
+    const roleArn = await createRestoreRole(target, source.id, externalId);
+    const targetKeyArn = await createKey(target, rootStatement(target.id), ebsUse(roleArn));
+    const sourceKeyArn = await createKey(source, rootStatement(source.id));
+    await source.aws.ec2.send(new ModifyEbsDefaultKmsKeyIdCommand({ KmsKeyId: sourceKeyArn }));
+    const base = {
+      restorePointId: 'rp-preflight',
+      target: { accountId: target.id, region: REGION, roleArn, externalId, kmsKeyId: targetKeyArn },
+    };
+    const withoutGrant = await plan(restoreRequestSchema.parse(base), {
+      sourceCredentials: credentialsForAccount(source.id),
+      restorePoint,
+    });
+    expect(withoutGrant.checks.filter((c) => c.status === 'fail').map((c) => c.id)).toEqual([
+      'source-default-key.access.restore-role',
+    ]);
+    const withGrant = await plan(restoreRequestSchema.parse({ ...base, kmsGrant: 'auto' }), {
+      sourceCredentials: credentialsForAccount(source.id),
+      restorePoint,
+    });
+    expect(notPassing(withGrant)).toEqual([]);
+    expect(withGrant.resources.filter((r) => r.kind === 'kms-grant').map((r) => r.kmsKeyId)).toEqual([
+      sourceKeyArn,
+    ]);
+  });
+
   it('another account with aws/ebs as the default key: fails before anything is created, with the KB3057 remedy', async () => {
     const { source, request } = await crossAccountSetup({ defaultKey: 'aws/ebs' });
     const result = await plan(request, { sourceCredentials: credentialsForAccount(source.id), restorePoint });
