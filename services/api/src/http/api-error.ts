@@ -56,6 +56,11 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
       );
       return;
     }
+    if (isRedisUnavailable(err)) {
+      logger.warn({ err: (err as Error).message, method: req.method, path: req.path }, 'redis unavailable');
+      sendError(res, new HttpError('service_unavailable', 'Redis is not reachable; try again shortly'));
+      return;
+    }
     logger.error({ err, method: req.method, path: req.path }, 'request failed');
     sendError(
       res,
@@ -70,4 +75,15 @@ function isBodyParseError(err: unknown): err is Error {
 
 function isPayloadTooLarge(err: unknown): boolean {
   return (err as { type?: string } | null)?.type === 'entity.too.large';
+}
+
+/** ioredis gave up on a command: the connection is down (retries exhausted, closed, refused). */
+function isRedisUnavailable(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  return (
+    err.name === 'MaxRetriesPerRequestError' ||
+    /Connection is closed|ECONNREFUSED|Stream isn't writeable|enableOfflineQueue options is false/.test(
+      err.message,
+    )
+  );
 }
