@@ -145,4 +145,28 @@ describe('step worker: errors steer jobs, the restore record follows', () => {
       attempts: 3,
     });
   });
+
+  it('cancel: a running job is aborted within seconds, cleanup runs, the restore ends cancelled', async () => {
+    let aborted = false;
+    let started = false;
+    const { store, restoreId, cleanups } = await setup(
+      (_data, ctx) =>
+        new Promise((_resolve, reject) => {
+          started = true;
+          ctx.signal.addEventListener('abort', () => {
+            aborted = true;
+            reject(ctx.signal.reason);
+          });
+        }),
+    );
+    await expect.poll(() => started, { timeout: 10_000 }).toBe(true);
+    const cancelledAt = Date.now();
+    await store.setStatus(restoreId, 'cancelling');
+    const restore = await waitForEnd(store, restoreId, 30_000);
+    expect(aborted).toBe(true);
+    expect(Date.now() - cancelledAt).toBeLessThan(10_000);
+    expect(restore.status).toBe('cancelled');
+    expect(restore.steps.find((s) => s.name === 'instance')?.status).toBe('cancelled');
+    expect(cleanups).toContainEqual(expect.objectContaining({ restoreId, outcome: 'cancelled' }));
+  });
 });

@@ -35,6 +35,8 @@ export interface ProcessorContext extends StepContext {
   progress(bytesDone: number, bytesTotal: number): Promise<void>;
   /** The results of the job's children (snapshot results, directly or through the share job). */
   childSnapshotResults(): Promise<SnapshotJobResult[]>;
+  /** Aborted when the restore is cancelled (or failed in another job) while this job runs. */
+  signal: AbortSignal;
 }
 
 export type StepProcessor = (data: unknown, ctx: ProcessorContext) => Promise<unknown>;
@@ -73,6 +75,8 @@ export interface RunningStepWorker {
 
 const silentLogger: StepLogger = { info() {}, warn() {}, error() {} };
 const ENDED_OR_ENDING: readonly RestoreStatus[] = ['failed', 'cancelling', 'cancelled', 'succeeded'];
+/** How often a running job looks for a cancel. */
+const CANCEL_POLL_MS = 2000;
 
 /** Name of a job's step in the restore record: `snapshot:/dev/xvdb`, `share`, `instance`, `cleanup`. */
 export function stepNameOf(job: Pick<Job, 'name' | 'data'>): string {
@@ -153,7 +157,14 @@ export function startStepWorker(options: StepWorkerOptions): RunningStepWorker {
 
   async function finalizeAfterCleanup(input: CleanupJobInput): Promise<void> {
     const status = await store.getStatus(input.restoreId);
-    if (input.outcome === 'succeeded' && input.result && status === 'running') {
+    if (input.outcome !== 'cancelled' && status === 'cancelling') {
+      // Cancelled while the flow was finishing: undo the restore too, then it is `cancelled`.
+      const { result: _result, ...rest } = input;
+      await requestCleanup(
+        { ...rest, outcome: 'cancelled' },
+        `${jobIdFor(input.restoreId, JobName.Cleanup)}.cancelled`,
+      );
+    } else if (input.outcome === 'succeeded' && input.result && status === 'running') {
       await store.succeed(input.restoreId, input.result);
     } else if (input.outcome === 'cancelled' && (status === 'cancelling' || status === 'queued')) {
       await store.setStatus(input.restoreId, 'cancelled');
@@ -191,9 +202,23 @@ export function startStepWorker(options: StepWorkerOptions): RunningStepWorker {
       logger.info({ ...log, attempt: job.attemptsMade + 1 }, 'step started');
     }
 
+    // Notice a cancel within seconds, even in the middle of a long write.
+    const abort = new AbortController();
+    const watcher = isCleanup
+      ? undefined
+      : setInterval(() => {
+          endedStatus(restoreId).then(
+            (ended) => {
+              if (ended) abort.abort(new RestoreEndedError(restoreId, ended));
+            },
+            () => {},
+          );
+        }, CANCEL_POLL_MS);
+
     const ctx: ProcessorContext = {
       job,
       clients,
+      signal: abort.signal,
       async checkpoint() {
         if (isCleanup) return;
         const ended = await endedStatus(restoreId);
@@ -212,6 +237,10 @@ export function startStepWorker(options: StepWorkerOptions): RunningStepWorker {
     try {
       value = await processor(job.data, ctx);
     } catch (raw) {
+      if (abort.signal.aborted) {
+        const ended = await endedStatus(restoreId);
+        if (ended) return stopForEndedRestore(job, stepName, ended);
+      }
       const error = classifyStepError(raw);
       if (error instanceof StepPendingError) {
         logger.info({ ...log, reason: error.reason, retryAfterMs: error.retryAfterMs }, 'step waits');
@@ -236,6 +265,8 @@ export function startStepWorker(options: StepWorkerOptions): RunningStepWorker {
         await requestCleanup(cleanupInputOf(job, 'failed'));
       }
       throw error;
+    } finally {
+      clearInterval(watcher);
     }
 
     await store.finishStep(restoreId, stepName, 'succeeded');

@@ -34,6 +34,7 @@ async function deleteVolumes(ec2: EC2Client, volumes: Volume[], deleted: string[
           new DetachVolumeCommand({
             VolumeId: volume.VolumeId,
             InstanceId: attachment.InstanceId,
+            Device: attachment.Device,
             Force: true,
           }),
         );

@@ -12,6 +12,7 @@ import {
   type Snapshot,
 } from '@aws-sdk/client-ec2';
 import { DescribeKeyCommand } from '@aws-sdk/client-kms';
+import { classifyAwsError } from '@ec2-restore/aws-clients';
 import type { BackupRepository } from '@ec2-restore/backup-repository';
 import {
   clientTokenFor,
@@ -42,6 +43,8 @@ const WORKER_DEVICE_NAMES = 'fghijklmnop'.split('').map((letter) => `/dev/sd${le
 
 export interface SnapshotStepContext extends StepContext {
   repository: BackupRepository;
+  /** Aborts a write in progress (the restore was cancelled). */
+  signal?: AbortSignal;
   progress: ProgressSink;
   /** PutSnapshotBlock calls in flight per volume (`ebs-direct`). @defaultValue the writer's (64) */
   inFlight?: number;
@@ -144,6 +147,7 @@ async function ebsDirect(input: SnapshotJobInput, ctx: SnapshotStepContext, kmsK
       description: `ec2-restore ${input.restoreId} ${input.volume.deviceName}`,
     },
     onProgress: throttledProgress(ctx, input.volume.sizeGiB * GIB),
+    ...(ctx.signal ? { signal: ctx.signal } : {}),
   });
   return waitForSnapshotCompleted(ec2, snapshotId);
 }
@@ -167,17 +171,43 @@ async function workerAvailabilityZone(ec2: EC2Client, instanceId: string): Promi
   return zone;
 }
 
+// Jobs of this process attach one at a time, so two never pick the same free device name.
+let attachQueue: Promise<unknown> = Promise.resolve();
+
 async function attachToWorker(ec2: EC2Client, volumeId: string, instanceId: string): Promise<void> {
-  const { Reservations = [] } = await ec2.send(new DescribeInstancesCommand({ InstanceIds: [instanceId] }));
-  const used = new Set(Reservations[0]?.Instances?.[0]?.BlockDeviceMappings?.map((m) => m.DeviceName));
-  const { Volumes = [] } = await ec2.send(new DescribeVolumesCommand({ VolumeIds: [volumeId] }));
-  if (Volumes[0]?.Attachments?.some((a) => a.InstanceId === instanceId)) return;
-  const device = WORKER_DEVICE_NAMES.find((name) => !used.has(name));
-  if (!device) {
+  const run = attachQueue.then(async () => {
+    const { Volumes = [] } = await ec2.send(new DescribeVolumesCommand({ VolumeIds: [volumeId] }));
+    if (Volumes[0]?.Attachments?.some((a) => a.InstanceId === instanceId)) return;
+    const { Reservations = [] } = await ec2.send(new DescribeInstancesCommand({ InstanceIds: [instanceId] }));
+    const used = new Set(Reservations[0]?.Instances?.[0]?.BlockDeviceMappings?.map((m) => m.DeviceName));
+    for (const device of WORKER_DEVICE_NAMES) {
+      if (used.has(device)) continue;
+      try {
+        await ec2.send(
+          new AttachVolumeCommand({ VolumeId: volumeId, InstanceId: instanceId, Device: device }),
+        );
+        return;
+      } catch (error) {
+        // Another process on this instance took the name meanwhile ("Attachment point ... is already in use").
+        if (/already in use/i.test(classifyAwsError(error).message)) continue;
+        throw error;
+      }
+    }
     // Another attempt later: the other jobs on this instance free their slots when they finish.
     throw new StepPendingError(`a free device slot on worker instance ${instanceId}`, RECHECK_MS);
-  }
-  await ec2.send(new AttachVolumeCommand({ VolumeId: volumeId, InstanceId: instanceId, Device: device }));
+  });
+  attachQueue = run.catch(() => {});
+  await run;
+}
+
+/** Detaches the temporary volume from the worker (naming its device: some EC2 implementations need it). */
+async function detachFromWorker(ec2: EC2Client, volumeId: string, instanceId: string): Promise<void> {
+  const { Volumes = [] } = await ec2.send(new DescribeVolumesCommand({ VolumeIds: [volumeId] }));
+  const attachment = Volumes[0]?.Attachments?.find((a) => a.InstanceId === instanceId);
+  if (!attachment) return;
+  await ec2.send(
+    new DetachVolumeCommand({ VolumeId: volumeId, InstanceId: instanceId, Device: attachment.Device }),
+  );
 }
 
 async function waitForVolume(ec2: EC2Client, volumeId: string, attached: boolean): Promise<void> {
@@ -236,9 +266,10 @@ async function workerVolume(input: SnapshotJobInput, ctx: SnapshotStepContext, k
       deviceName: input.volume.deviceName,
       target: { volumeId },
       onProgress: throttledProgress(ctx, total),
+      ...(ctx.signal ? { signal: ctx.signal } : {}),
     });
     await ctx.progress(total, total);
-    await ec2.send(new DetachVolumeCommand({ VolumeId: volumeId, InstanceId: instanceId }));
+    await detachFromWorker(ec2, volumeId, instanceId);
     await waitForVolume(ec2, volumeId, false);
     const created = await ec2.send(
       new CreateSnapshotCommand({
