@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { CreateVolumeCommand, DescribeVolumesCommand } from '@aws-sdk/client-ec2';
+import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
 import {
   attachEc2CallBudget,
   createEc2CallBudget,
@@ -58,12 +59,40 @@ describe('an EC2 client with the call budget attached', () => {
 
     const volume = await ec2.send(createVolume());
     // AWS's default mutating bucket (100) minus this call, plus at most a few ms of refill.
-    expect(Number(await redis.hget(budget.bucketKey('mutating'), 'tokens'))).toBeCloseTo(99, 0);
+    expect(Number(await redis.hget(await budget.bucketKey('mutating'), 'tokens'))).toBeCloseTo(99, 0);
     const described = await ec2.send(new DescribeVolumesCommand({ VolumeIds: [volume.VolumeId!] }));
-    expect(Number(await redis.hget(budget.bucketKey('nonMutating'), 'tokens'))).toBeCloseTo(99, 0);
+    expect(Number(await redis.hget(await budget.bucketKey('nonMutating'), 'tokens'))).toBeCloseTo(99, 0);
     expect(described.Volumes?.[0]?.VolumeId).toBe(volume.VolumeId);
     expect(budget.stats().calls).toEqual({ mutating: 1, runInstances: 0, nonMutating: 1 });
-    expect(budget.bucketKey('mutating')).toBe(`${keyPrefix}:${accountId}:${REGION}:mutating`);
+    expect(await budget.bucketKey('mutating')).toBe(`${keyPrefix}:${accountId}:${REGION}:mutating`);
+  });
+
+  it('can learn its account at the first call (STS GetCallerIdentity), once', async () => {
+    const accountId = randomAccountId();
+    const { ec2, sts } = clientsFor(accountId);
+    let lookups = 0;
+    const budget = attachEc2CallBudget(ec2, {
+      redis,
+      region: REGION,
+      keyPrefix: `test:${randomUUID()}`,
+      accountId: async () => {
+        lookups++;
+        return (await sts.send(new GetCallerIdentityCommand({}))).Account!;
+      },
+    });
+    await Promise.all([1, 2, 3].map(() => ec2.send(new DescribeVolumesCommand({}))));
+    expect(lookups).toBe(1);
+    expect(await budget.bucketKey('nonMutating')).toContain(`:${accountId}:${REGION}:nonMutating`);
+    expect(await redis.exists(await budget.bucketKey('nonMutating'))).toBe(1);
+
+    const wrong = attachEc2CallBudget(clientsFor(accountId).ec2, {
+      redis,
+      region: REGION,
+      accountId: async () => 'arn:aws:iam::1:root',
+    });
+    await expect(wrong.acquire('DescribeVolumesCommand')).rejects.toThrow(
+      'accountId must be the 12-digit AWS account id, got "arn:aws:iam::1:root"',
+    );
   });
 
   it('two clients of the same account and region share one bucket', async () => {

@@ -22,8 +22,11 @@ import { RedisTokenBuckets } from './token-bucket.ts';
 export interface Ec2CallBudgetOptions {
   /** The Redis every replica of every service shares (the BullMQ one). */
   redis: Redis;
-  /** The 12-digit account whose EC2 limits the calls spend (the account of the client's credentials). */
-  accountId: string;
+  /**
+   * The 12-digit account whose EC2 limits the calls spend (the account of the client's credentials).
+   * A function is called once, at the first call (e.g. STS GetCallerIdentity for the worker role).
+   */
+  accountId: string | (() => Promise<string>);
   /** The region the client calls. */
   region: string;
   /**
@@ -88,11 +91,11 @@ export class Ec2CallBudget {
   private readonly keyPrefix: string;
   private readonly counters: Ec2CallBudgetStats = { calls: zeroes(), waited: zeroes(), waitedMs: zeroes() };
 
+  private accountId: Promise<string> | undefined;
+
   constructor(private readonly options: Ec2CallBudgetOptions) {
-    if (!/^\d{12}$/.test(options.accountId)) {
-      throw new Error(
-        `accountId must be the 12-digit AWS account id, got ${JSON.stringify(options.accountId)}`,
-      );
+    if (typeof options.accountId === 'string') {
+      this.accountId = Promise.resolve(checkAccountId(options.accountId));
     }
     if (!options.region) throw new Error('region is required: the region the EC2 client calls');
     const base = ec2CallLimitsFromEnv();
@@ -108,8 +111,21 @@ export class Ec2CallBudget {
   }
 
   /** The Redis key of a class's bucket. */
-  bucketKey(operationClass: Ec2OperationClass): string {
-    return `${this.keyPrefix}:${this.options.accountId}:${this.options.region}:${operationClass}`;
+  async bucketKey(operationClass: Ec2OperationClass): Promise<string> {
+    const accountId = await this.resolveAccountId();
+    return `${this.keyPrefix}:${accountId}:${this.options.region}:${operationClass}`;
+  }
+
+  private resolveAccountId(): Promise<string> {
+    if (!this.accountId) {
+      const lookup = this.options.accountId as () => Promise<string>;
+      this.accountId = lookup().then(checkAccountId);
+      // A failed lookup is tried again at the next call rather than remembered.
+      this.accountId.catch(() => {
+        this.accountId = undefined;
+      });
+    }
+    return this.accountId;
   }
 
   /**
@@ -119,7 +135,7 @@ export class Ec2CallBudget {
   async acquire(operation: string, signal?: AbortSignal): Promise<{ waitedMs: number }> {
     const operationClass = classifyEc2Operation(operation);
     const limit = this.limits[operationClass];
-    const booked = await this.buckets.reserve(this.bucketKey(operationClass), limit, {
+    const booked = await this.buckets.reserve(await this.bucketKey(operationClass), limit, {
       maxWaitMs: this.maxWaitMs,
     });
     if (!booked.granted) {
@@ -139,6 +155,13 @@ export class Ec2CallBudget {
   stats(): Ec2CallBudgetStats {
     return structuredClone(this.counters);
   }
+}
+
+function checkAccountId(accountId: string): string {
+  if (!/^\d{12}$/.test(accountId)) {
+    throw new Error(`accountId must be the 12-digit AWS account id, got ${JSON.stringify(accountId)}`);
+  }
+  return accountId;
 }
 
 /** Builds the budget of one (account, region); see attachEc2CallBudget to put it on a client. */
