@@ -6,6 +6,8 @@ import { RestoreEndedError } from './restore-ended-error.ts';
 import { StepPendingError } from './step-pending-error.ts';
 
 function errorCodeFor(category: string, awsCode: string): ErrorCode {
+  // AWS's refusal to share a snapshot encrypted with aws/ebs ("Encrypted snapshots with EBS default key cannot be shared").
+  if (awsCode === 'OperationNotPermitted') return 'kms_key_not_shareable';
   switch (category) {
     case 'kms':
       return /AccessDenied/i.test(awsCode)
@@ -14,7 +16,7 @@ function errorCodeFor(category: string, awsCode: string): ErrorCode {
           ? 'kms_key_not_found'
           : 'kms_key_unusable';
     case 'permission':
-      return awsCode === 'OperationNotPermitted' ? 'kms_key_not_shareable' : 'access_denied';
+      return 'access_denied';
     case 'quota':
       return 'quota_exceeded';
     case 'throttling':

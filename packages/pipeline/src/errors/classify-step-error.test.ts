@@ -1,0 +1,47 @@
+import { describe, expect, it } from 'vitest';
+import { classifyStepError, restoreErrorOf } from './classify-step-error.ts';
+import { PermanentStepError } from './permanent-step-error.ts';
+import { StepPendingError } from './step-pending-error.ts';
+
+function awsError(name: string, message: string, httpStatusCode: number, requestId = 'req-1') {
+  return Object.assign(new Error(message), { name, $metadata: { httpStatusCode, requestId } });
+}
+
+describe('classifyStepError', () => {
+  it('throttling and 5xx stay plain errors, so BullMQ retries them with backoff', () => {
+    const throttled = awsError('RequestLimitExceeded', 'Request limit exceeded.', 503);
+    expect(classifyStepError(throttled)).toBe(throttled);
+    const internal = awsError('InternalError', 'An internal error has occurred', 500);
+    expect(classifyStepError(internal)).toBe(internal);
+  });
+
+  it('a KMS refusal is permanent, with category kms and the AWS request id', () => {
+    const error = classifyStepError(
+      awsError('AccessDeniedException', 'User is not authorized to perform kms:CreateGrant', 400, 'req-42'),
+    );
+    expect(error).toBeInstanceOf(PermanentStepError);
+    expect(error).toMatchObject({ category: 'kms', code: 'kms_access_denied', awsRequestId: 'req-42' });
+  });
+
+  it('sharing a snapshot of the aws/ebs key is permanent and says the key cannot be shared', () => {
+    const error = classifyStepError(
+      awsError('OperationNotPermitted', 'Encrypted snapshots with EBS default key cannot be shared', 400),
+    );
+    expect(error).toMatchObject({ code: 'kms_key_not_shareable' });
+  });
+
+  it('steering errors pass through untouched', () => {
+    const pending = new StepPendingError('snapshot to complete', 1000);
+    expect(classifyStepError(pending)).toBe(pending);
+  });
+
+  it('a bug is an internal error in the restore record', () => {
+    expect(restoreErrorOf(new TypeError('x is undefined'), 'instance')).toEqual({
+      code: 'internal_error',
+      message: 'x is undefined',
+      category: 'internal',
+      step: 'instance',
+      awsRequestId: null,
+    });
+  });
+});
