@@ -1,0 +1,286 @@
+/**
+ * The sweep against the emulator and a real Redis: leftovers of a failed restore in the source and
+ * target accounts are removed (the shared snapshot unshared first), while untagged resources, the
+ * resources of a running restore and the restored volumes are kept.
+ */
+import { randomUUID } from 'node:crypto';
+import {
+  AttachVolumeCommand,
+  CreateSnapshotCommand,
+  CreateVolumeCommand,
+  DescribeSnapshotsCommand,
+  DescribeVolumesCommand,
+  ModifySnapshotAttributeCommand,
+  type Tag,
+} from '@aws-sdk/client-ec2';
+import { RestoreTag } from '@ec2-restore/contracts';
+import { credentialsForAccount } from '@ec2-restore/local-aws';
+import { RestoreStore } from '@ec2-restore/restore-state';
+import { startPeriodicSweep, sweepLeftovers } from '@ec2-restore/sweeper';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  type Account,
+  createRestoreRole,
+  defaultSubnet,
+  launchInstance,
+  newAccount,
+  REGION,
+} from '../pipeline/harness.ts';
+
+const redis = new Redis(process.env.REDIS_URL as string);
+const prefix = `test-sweeper-${randomUUID()}:`;
+const store = new RestoreStore(redis, { prefix });
+
+afterAll(async () => {
+  const keys = await redis.keys(`${prefix}*`);
+  if (keys.length > 0) await redis.del(...keys);
+  await redis.quit();
+});
+
+function restoreTags(restoreId: string, step: string): Tag[] {
+  return [
+    { Key: RestoreTag.RestoreId, Value: restoreId },
+    { Key: RestoreTag.Step, Value: step },
+  ];
+}
+
+async function createVolume(account: Account, tags: Tag[]): Promise<string> {
+  const { zone } = await defaultSubnet(account);
+  const { VolumeId } = await account.aws.ec2.send(
+    new CreateVolumeCommand({
+      AvailabilityZone: zone,
+      Size: 1,
+      VolumeType: 'gp3',
+      ...(tags.length > 0 ? { TagSpecifications: [{ ResourceType: 'volume', Tags: tags }] } : {}),
+    }),
+  );
+  return VolumeId ?? '';
+}
+
+async function volumeExists(account: Account, volumeId: string): Promise<boolean> {
+  try {
+    const { Volumes = [] } = await account.aws.ec2.send(
+      new DescribeVolumesCommand({ VolumeIds: [volumeId] }),
+    );
+    return Volumes.some((v) => v.State !== 'deleted' && v.State !== 'deleting');
+  } catch (error) {
+    if ((error as { name?: string }).name === 'InvalidVolume.NotFound') return false;
+    throw error;
+  }
+}
+
+async function snapshotsVisibleTo(account: Account, snapshotId: string, restorableBy: string) {
+  const { Snapshots = [] } = await account.aws.ec2.send(
+    new DescribeSnapshotsCommand({
+      RestorableByUserIds: [restorableBy],
+      Filters: [{ Name: 'snapshot-id', Values: [snapshotId] }],
+    }),
+  );
+  return Snapshots.map((s) => s.SnapshotId);
+}
+
+async function snapshotExists(account: Account, snapshotId: string): Promise<boolean> {
+  const { Snapshots = [] } = await account.aws.ec2.send(
+    new DescribeSnapshotsCommand({
+      OwnerIds: ['self'],
+      Filters: [{ Name: 'snapshot-id', Values: [snapshotId] }],
+    }),
+  );
+  return Snapshots.length > 0;
+}
+
+describe('sweepLeftovers', () => {
+  const source = newAccount();
+  const target = newAccount();
+  const failedId = `sweep-failed-${randomUUID().slice(0, 8)}`;
+  const runningId = `sweep-running-${randomUUID().slice(0, 8)}`;
+  const externalId = `ext-${randomUUID().slice(0, 8)}`;
+  const ids = {} as Record<
+    | 'sourceWorkerVolume'
+    | 'sourceAttachedWorkerVolume'
+    | 'sharedSnapshot'
+    | 'targetLaunchRoot'
+    | 'targetRestoredVolume'
+    | 'sourceUntagged'
+    | 'targetUntagged'
+    | 'runningVolume'
+    | 'runningSnapshot',
+    string
+  >;
+
+  beforeAll(async () => {
+    const roleArn = await createRestoreRole(target, source.id, externalId);
+    // The failed restore names the target role in its request: the sweep learns the role from it.
+    await store.create({
+      id: failedId,
+      mode: 'cross-account',
+      request: { target: { accountId: target.id, region: REGION, roleArn, externalId, kmsKeyId: 'alias/x' } },
+    });
+    await store.fail(failedId, {
+      code: 'WorkerCrashed',
+      message: 'left resources behind',
+      category: 'internal',
+      step: 'snapshot',
+      awsRequestId: null,
+    });
+    await store.create({ id: runningId, mode: 'same-account', request: {} });
+    await store.startStep(runningId, 'snapshot');
+    expect(await store.getStatus(failedId)).toBe('failed');
+    expect(await store.getStatus(runningId)).toBe('running');
+
+    // Source account: the failed restore's worker volumes (one still attached) and a shared snapshot.
+    ids.sourceWorkerVolume = await createVolume(source, restoreTags(failedId, 'snapshot'));
+    ids.sourceAttachedWorkerVolume = await createVolume(source, restoreTags(failedId, 'snapshot'));
+    const workerInstance = await launchInstance(source);
+    await source.aws.ec2.send(
+      new AttachVolumeCommand({
+        VolumeId: ids.sourceAttachedWorkerVolume,
+        InstanceId: workerInstance,
+        Device: '/dev/sdf',
+      }),
+    );
+    const { SnapshotId } = await source.aws.ec2.send(
+      new CreateSnapshotCommand({
+        VolumeId: ids.sourceWorkerVolume,
+        TagSpecifications: [{ ResourceType: 'snapshot', Tags: restoreTags(failedId, 'snapshot') }],
+      }),
+    );
+    ids.sharedSnapshot = SnapshotId ?? '';
+    await source.aws.ec2.send(
+      new ModifySnapshotAttributeCommand({
+        SnapshotId: ids.sharedSnapshot,
+        Attribute: 'createVolumePermission',
+        CreateVolumePermission: { Add: [{ UserId: target.id }] },
+      }),
+    );
+    // Target account: the launch root volume (temporary) and a restored volume (what the user gets).
+    ids.targetLaunchRoot = await createVolume(target, restoreTags(failedId, 'instance-launch-root'));
+    ids.targetRestoredVolume = await createVolume(target, restoreTags(failedId, 'instance'));
+    // Not the product's, and the product's but of a restore still running.
+    ids.sourceUntagged = await createVolume(source, [{ Key: 'Name', Value: 'someone else' }]);
+    ids.targetUntagged = await createVolume(target, []);
+    ids.runningVolume = await createVolume(source, restoreTags(runningId, 'snapshot'));
+    const running = await source.aws.ec2.send(
+      new CreateSnapshotCommand({
+        VolumeId: ids.runningVolume,
+        TagSpecifications: [{ ResourceType: 'snapshot', Tags: restoreTags(runningId, 'snapshot') }],
+      }),
+    );
+    ids.runningSnapshot = running.SnapshotId ?? '';
+  });
+
+  const sweep = (overrides: { minAgeMinutes: number; dryRun: boolean }) =>
+    sweepLeftovers({
+      store,
+      source: { region: REGION, credentials: credentialsForAccount(source.id) },
+      targets: [],
+      detachTimeoutMs: 10_000,
+      ...overrides,
+    });
+
+  it('removes nothing in a dry run or while the leftovers are younger than the minimum age', async () => {
+    const young = await sweep({ minAgeMinutes: 60, dryRun: false });
+    expect(young.locationErrors).toEqual([]);
+    expect(young.removed).toEqual([]);
+    expect(
+      young.skipped
+        .filter((s) => s.reason === 'too-young')
+        .map((s) => s.resource.id)
+        .sort(),
+    ).toEqual(
+      [
+        ids.sourceWorkerVolume,
+        ids.sourceAttachedWorkerVolume,
+        ids.sharedSnapshot,
+        ids.targetLaunchRoot,
+      ].sort(),
+    );
+
+    const dry = await sweep({ minAgeMinutes: 0, dryRun: true });
+    expect(dry.planned.map((p) => p.resource.id).sort()).toEqual(
+      [
+        ids.sourceWorkerVolume,
+        ids.sourceAttachedWorkerVolume,
+        ids.sharedSnapshot,
+        ids.targetLaunchRoot,
+      ].sort(),
+    );
+    expect(dry.removed).toEqual([]);
+    expect(await volumeExists(source, ids.sourceWorkerVolume)).toBe(true);
+    expect(await snapshotsVisibleTo(target, ids.sharedSnapshot, 'self')).toEqual([ids.sharedSnapshot]);
+  });
+
+  it('removes the finished restore temporary resources in both accounts and keeps everything else', async () => {
+    const report = await sweep({ minAgeMinutes: 0, dryRun: false });
+    expect(report.locationErrors).toEqual([]);
+    expect(report.failed).toEqual([]);
+    // Both accounts were searched: the target through the role named by the stored restore.
+    expect(report.scanned.map((s) => s.accountId).sort()).toEqual([source.id, target.id].sort());
+
+    const removed = new Map(report.removed.map((r) => [r.resource.id, r]));
+    expect([...removed.keys()].sort()).toEqual(
+      [
+        ids.sourceWorkerVolume,
+        ids.sourceAttachedWorkerVolume,
+        ids.sharedSnapshot,
+        ids.targetLaunchRoot,
+      ].sort(),
+    );
+    expect(removed.get(ids.sharedSnapshot)?.unsharedFrom).toEqual([target.id]);
+    expect(removed.get(ids.sourceAttachedWorkerVolume)?.detached).toBe('normal');
+    expect(removed.get(ids.targetLaunchRoot)?.resource.accountId).toBe(target.id);
+
+    expect(await volumeExists(source, ids.sourceWorkerVolume)).toBe(false);
+    expect(await volumeExists(source, ids.sourceAttachedWorkerVolume)).toBe(false);
+    expect(await snapshotExists(source, ids.sharedSnapshot)).toBe(false);
+    expect(await snapshotsVisibleTo(target, ids.sharedSnapshot, 'self')).toEqual([]);
+    expect(await volumeExists(target, ids.targetLaunchRoot)).toBe(false);
+
+    // Kept: the restored volume, untagged volumes, and the running restore's volume and snapshot.
+    expect(await volumeExists(target, ids.targetRestoredVolume)).toBe(true);
+    expect(await volumeExists(source, ids.sourceUntagged)).toBe(true);
+    expect(await volumeExists(target, ids.targetUntagged)).toBe(true);
+    expect(await volumeExists(source, ids.runningVolume)).toBe(true);
+    expect(await snapshotExists(source, ids.runningSnapshot)).toBe(true);
+    const reasons = new Map(report.skipped.map((s) => [s.resource.id, s.reason]));
+    expect(reasons.get(ids.targetRestoredVolume)).toBe('not-temporary');
+    expect(reasons.get(ids.runningVolume)).toBe('restore-in-progress');
+    expect(reasons.get(ids.runningSnapshot)).toBe('restore-in-progress');
+    // Untagged resources are not even found: the search filters on the product's tag key.
+    const found = new Set(report.found.map((r) => r.id));
+    expect(found.has(ids.sourceUntagged) || found.has(ids.targetUntagged)).toBe(false);
+  });
+
+  it('runs periodically without overlapping and stops cleanly', async () => {
+    const orphan = await createVolume(
+      source,
+      restoreTags(`sweep-unknown-${randomUUID().slice(0, 8)}`, 'snapshot'),
+    );
+    const logs: string[] = [];
+    const log = (message: string) => logs.push(message);
+    const reports: number[] = [];
+    const stop = startPeriodicSweep({
+      store,
+      source: { region: REGION, credentials: credentialsForAccount(source.id) },
+      targets: [],
+      minAgeMinutes: 0,
+      dryRun: false,
+      intervalMs: 50,
+      runImmediately: true,
+      logger: { info: (_o, m) => log(m), warn: (_o, m) => log(m), error: (_o, m) => log(m) },
+      onReport: (report) => reports.push(report.removed.length),
+    });
+    const deadline = Date.now() + 30_000;
+    while (reports.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    await stop();
+    // A restore unknown to the store is swept; ticks during a sweep were skipped, not overlapped.
+    expect(await volumeExists(source, orphan)).toBe(false);
+    expect(reports[0]).toBeGreaterThanOrEqual(1);
+    expect(logs).toContain('leftover sweep finished');
+    expect(logs).toContain('leftover sweep still running; skipping this interval');
+    const finishedBefore = reports.length;
+    await new Promise((r) => setTimeout(r, 200));
+    expect(reports.length).toBe(finishedBefore);
+  });
+});
