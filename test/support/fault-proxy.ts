@@ -8,6 +8,13 @@ import {
   type ServerResponse,
 } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import {
+  classifyEc2Operation,
+  type Ec2OperationClass,
+  reserveToken,
+  type TokenBucketLimit,
+  type TokenBucketState,
+} from '@ec2-restore/aws-budget';
 
 /**
  * An HTTP proxy in front of the AWS emulator that answers some EC2 calls the way AWS does on a bad
@@ -43,6 +50,12 @@ export interface FaultProxyOptions {
   eligible?: (action: string) => boolean;
   /** Source of randomness, for a repeatable sequence of faults. @defaultValue Math.random */
   random?: () => number;
+  /**
+   * Throttle like AWS on top of the random faults: a token bucket per (access key, region, operation
+   * class) with these sizes; an EC2 call that finds its bucket empty is answered RequestLimitExceeded.
+   * @defaultValue none
+   */
+  awsLikeThrottling?: Partial<Record<Ec2OperationClass, TokenBucketLimit>>;
 }
 
 export interface FaultProxyCounts {
@@ -54,6 +67,8 @@ export interface FaultProxyCounts {
   injectedTotal: Record<InjectedFault, number>;
   /** Requests passed to the target (all services). */
   forwarded: number;
+  /** Calls refused by awsLikeThrottling (also counted in injected as RequestLimitExceeded), per action. */
+  throttled: Record<string, number>;
 }
 
 export interface FaultProxy {
@@ -66,10 +81,12 @@ export interface FaultProxy {
   close(): Promise<void>;
 }
 
-/** The AWS service a SigV4-signed request is for: the service part of its credential scope. */
-function signedService(headers: IncomingHttpHeaders): string | undefined {
-  const auth = headers.authorization;
-  return auth ? /Credential=[^/]+\/\d{8}\/[^/]+\/([^/]+)\/aws4_request/.exec(auth)?.[1] : undefined;
+/** The SigV4 credential scope of a request: who signed it, for which region and service. */
+function credentialScope(
+  headers: IncomingHttpHeaders,
+): { accessKeyId: string; region: string; service: string } | undefined {
+  const match = /Credential=([^/]+)\/\d{8}\/([^/]+)\/([^/]+)\/aws4_request/.exec(headers.authorization ?? '');
+  return match ? { accessKeyId: match[1]!, region: match[2]!, service: match[3]! } : undefined;
 }
 
 function assertRate(rate: number): void {
@@ -91,7 +108,20 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
     injected: {},
     injectedTotal: { RequestLimitExceeded: 0, Unavailable: 0 },
     forwarded: 0,
+    throttled: {},
   };
+  const awsBuckets = new Map<string, TokenBucketState>();
+
+  /** True when AWS would refuse this call now (its bucket is empty); takes a token otherwise. */
+  function awsWouldThrottle(scope: { accessKeyId: string; region: string }, action: string): boolean {
+    const operationClass = classifyEc2Operation(action);
+    const limit = options.awsLikeThrottling?.[operationClass];
+    if (!limit) return false;
+    const key = `${scope.accessKeyId}|${scope.region}|${operationClass}`;
+    const outcome = reserveToken(awsBuckets.get(key), Date.now(), limit);
+    awsBuckets.set(key, outcome.state);
+    return !outcome.granted;
+  }
 
   function forward(req: IncomingMessage, res: ServerResponse, body?: Buffer): void {
     counts.forwarded++;
@@ -137,7 +167,8 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
   const server = createServer((req, res) => {
     // EC2 speaks the query protocol: a form-encoded POST whose body names the Action. Only those bodies
     // (small) are read here; every other request streams through.
-    if (req.method !== 'POST' || signedService(req.headers) !== 'ec2') {
+    const scope = credentialScope(req.headers);
+    if (req.method !== 'POST' || scope?.service !== 'ec2') {
       forward(req, res);
       return;
     }
@@ -147,6 +178,15 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
       const body = Buffer.concat(chunks);
       const action = new URLSearchParams(body.toString('utf8')).get('Action') ?? 'Unknown';
       counts.ec2Calls[action] = (counts.ec2Calls[action] ?? 0) + 1;
+      if (awsWouldThrottle(scope, action)) {
+        counts.throttled[action] = (counts.throttled[action] ?? 0) + 1;
+        counts.injectedTotal.RequestLimitExceeded++;
+        counts.injected[action] ??= {};
+        const perAction = counts.injected[action];
+        perAction.RequestLimitExceeded = (perAction.RequestLimitExceeded ?? 0) + 1;
+        answerFault(res, 'RequestLimitExceeded');
+        return;
+      }
       if (faultRate > 0 && eligible(action) && random() < faultRate) {
         const fault = faults[Math.floor(random() * faults.length)] ?? faults[0]!;
         counts.injected[action] ??= {};
