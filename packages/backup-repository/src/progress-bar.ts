@@ -21,7 +21,7 @@ export class ProgressBar {
     const now = Date.now();
     if (!force && now - this.lastDraw < 100) return;
     this.lastDraw = now;
-    const width = 30;
+    const width = 24;
     const ratio = total > 0 ? Math.min(1, done / total) : 1;
     const filled = Math.round(ratio * width);
     const seconds = Math.max(0.001, (now - this.started) / 1000);
