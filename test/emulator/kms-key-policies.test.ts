@@ -8,6 +8,7 @@ import {
   GenerateDataKeyWithoutPlaintextCommand,
   GetKeyPolicyCommand,
   RetireGrantCommand,
+  ScheduleKeyDeletionCommand,
 } from '@aws-sdk/client-kms';
 import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
 import { describe, expect, it } from 'vitest';
@@ -142,6 +143,19 @@ describe('KMS key states', () => {
       'DisabledException',
       `${key.Arn} is disabled.`,
     );
+  });
+
+  it('key management calls take a key ARN as well as a key id (moto: HTML 500)', async () => {
+    const owner = newAccount();
+    const key = await createKey(owner);
+    await owner.aws.kms.send(new DisableKeyCommand({ KeyId: key.Arn! }));
+    expect(
+      (await owner.aws.kms.send(new DescribeKeyCommand({ KeyId: key.Arn! }))).KeyMetadata?.KeyState,
+    ).toBe('Disabled');
+    await owner.aws.kms.send(new ScheduleKeyDeletionCommand({ KeyId: key.Arn!, PendingWindowInDays: 7 }));
+    expect(
+      (await owner.aws.kms.send(new DescribeKeyCommand({ KeyId: key.KeyId! }))).KeyMetadata?.KeyState,
+    ).toBe('PendingDeletion');
   });
 });
 

@@ -240,6 +240,18 @@ _KEY_MANAGEMENT: dict[str, tuple[str, str]] = {
 _CRYPTOGRAPHIC = {"encrypt", "decrypt", "generate_data_key", "generate_data_key_without_plaintext", "re_encrypt"}
 
 
+def _replace_param(response: Any, name: str, value: str) -> None:
+    """Rewrites one request parameter of a moto JSON-protocol response object before it is read."""
+    if getattr(response, "automated_parameter_parsing", False):
+        response.params[name] = value
+        return
+    body = json.loads(response.body) if response.body else {}
+    if body.get(name) == value:
+        return
+    body[name] = value
+    response.body = json.dumps(body)
+
+
 def install_kms_gate() -> None:
     from moto.kms.models import kms_backends
     from moto.kms.responses import KmsResponse
@@ -272,6 +284,11 @@ def install_kms_gate() -> None:
                     assert_may_use_key(caller, source, "kms:ReEncryptFrom")
             if method_name in _CRYPTOGRAPHIC and not key_is_usable(key):
                 raise KmsKeyStateError(key)
+            if same_account_only:
+                # AWS takes a key id or key ARN here ("Specify the key ID or key ARN of the KMS key",
+                # e.g. API_DisableKey.html); moto's backend indexes keys by id only and answers an ARN
+                # with an HTML 500. Hand moto the key id.
+                _replace_param(self, key_field, key.id)
             token = _backend_override.set(kms_backend_for(key.account_id, key.region))
             try:
                 return original(self)
