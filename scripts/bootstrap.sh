@@ -37,4 +37,4 @@ if ! command -v pnpm >/dev/null 2>&1 || [ "$(pnpm --version 2>/dev/null)" != "$P
   echo "installing pnpm@$PNPM_VERSION from npm (corepack is not used: its signature check fails on some machines)"
   npm install -g --silent "pnpm@$PNPM_VERSION"
 fi
-pnpm install --frozen-lockfile --reporter=silent
+pnpm install --frozen-lockfile
