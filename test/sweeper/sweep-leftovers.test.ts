@@ -13,6 +13,7 @@ import {
   ModifySnapshotAttributeCommand,
   type Tag,
 } from '@aws-sdk/client-ec2';
+import { createAwsClients } from '@ec2-restore/aws-clients';
 import { RestoreTag } from '@ec2-restore/contracts';
 import { credentialsForAccount } from '@ec2-restore/local-aws';
 import { RestoreStore } from '@ec2-restore/restore-state';
@@ -282,5 +283,48 @@ describe('sweepLeftovers', () => {
     const finishedBefore = reports.length;
     await new Promise((r) => setTimeout(r, 200));
     expect(reports.length).toBe(finishedBefore);
+  });
+});
+
+describe('sweepLeftovers in other regions', () => {
+  it('searches the source account in every region a stored restore names', async () => {
+    const source = newAccount();
+    const otherRegion = 'us-east-1';
+    const restoreId = `sweep-region-${randomUUID().slice(0, 8)}`;
+    await store.create({
+      id: restoreId,
+      mode: 'same-account',
+      request: { target: { accountId: source.id, region: otherRegion, kmsKeyId: 'alias/x' } },
+    });
+    await store.setStatus(restoreId, 'cancelled');
+    const there = createAwsClients({ region: otherRegion, credentials: credentialsForAccount(source.id) });
+    try {
+      const { VolumeId } = await there.ec2.send(
+        new CreateVolumeCommand({
+          AvailabilityZone: `${otherRegion}a`,
+          Size: 1,
+          TagSpecifications: [
+            { ResourceType: 'volume', Tags: restoreTags(restoreId, 'instance-launch-root') },
+          ],
+        }),
+      );
+      const report = await sweepLeftovers({
+        store,
+        source: { region: REGION, credentials: credentialsForAccount(source.id) },
+        targets: [],
+        minAgeMinutes: 0,
+        dryRun: false,
+      });
+      expect(report.scanned.map((s) => s.region)).toContain(otherRegion);
+      expect(report.removed.map((r) => [r.resource.id, r.resource.region, r.restoreStatus])).toEqual([
+        [VolumeId, otherRegion, 'cancelled'],
+      ]);
+      const { Volumes = [] } = await there.ec2
+        .send(new DescribeVolumesCommand({ VolumeIds: [VolumeId ?? ''] }))
+        .catch(() => ({ Volumes: [] }));
+      expect(Volumes.filter((v) => v.State !== 'deleted')).toEqual([]);
+    } finally {
+      there.destroy();
+    }
   });
 });

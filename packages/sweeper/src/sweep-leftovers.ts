@@ -258,9 +258,14 @@ interface RestoreRequestTarget {
   target?: { roleArn?: string; externalId?: string; region?: string };
 }
 
-/** The configured targets plus the roles and regions named by stored restores, one per (role, region). */
+/**
+ * The configured targets plus the roles named by stored restores, one per (role, region), and every
+ * region a stored restore or a target names (same-account restores have no role but a region).
+ */
 async function collectTargets(store: RestoreStore, configured: readonly SweepTarget[], limit: number) {
   const restores = await store.list<RestoreRequestTarget>({ limit });
+  const regions = new Set(configured.map((t) => t.region));
+  for (const { request } of restores) if (request?.target?.region) regions.add(request.target.region);
   const fromRecords: SweepTarget[] = restores.flatMap(({ request }) => {
     const target = request?.target;
     if (!target?.roleArn || !target.region) return [];
@@ -277,7 +282,7 @@ async function collectTargets(store: RestoreStore, configured: readonly SweepTar
     const key = `${target.roleArn}|${target.region}`;
     if (!byKey.has(key)) byKey.set(key, target);
   }
-  return [...byKey.values()];
+  return { targets: [...byKey.values()], regions };
 }
 
 interface Location {
@@ -304,7 +309,11 @@ export async function sweepLeftovers(options: SweepOptions): Promise<SweepReport
     failed: [],
     locationErrors: [],
   };
-  const targets = await collectTargets(options.store, options.targets, options.restoresToScan ?? 1000);
+  const { targets, regions } = await collectTargets(
+    options.store,
+    options.targets,
+    options.restoresToScan ?? 1000,
+  );
   const endpoint = options.source.endpoint;
   const sourceClients = (region: string) =>
     createAwsClients({
@@ -321,7 +330,7 @@ export async function sweepLeftovers(options: SweepOptions): Promise<SweepReport
     const identity = await home.sts.send(new GetCallerIdentityCommand({}));
     const sourceAccountId = identity.Account ?? '';
     locations.push({ accountId: sourceAccountId, region: options.source.region, clients: home });
-    for (const region of new Set(targets.map((t) => t.region))) {
+    for (const region of regions) {
       if (region === options.source.region) continue;
       const clients = sourceClients(region);
       opened.push(clients);
