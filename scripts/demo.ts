@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import type { DemoScenario } from '@ec2-restore/demo';
+import { type DemoScenario, demoRestoreRequest } from '@ec2-restore/demo';
 
 const dataDir = resolve(process.env.EC2_RESTORE_DATA_DIR ?? join(import.meta.dirname, '..', '.data'));
 
@@ -37,22 +37,11 @@ async function main(): Promise<void> {
     process.exit(1);
   }
   const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
-  const body = {
+  const body = demoRestoreRequest(
+    scenario,
     restorePointId,
-    target: {
-      accountId: scenario.target.accountId,
-      region: scenario.region,
-      roleArn: scenario.target.roleArn,
-      externalId: scenario.target.externalId,
-      kmsKeyId: scenario.target.kmsKeyArn,
-    },
-    instance: {
-      name: 'restored-demo-web-1',
-      subnetId: scenario.target.subnetId,
-      securityGroupIds: [scenario.target.securityGroupId],
-    },
-    dataPath: process.argv.includes('--worker-volume') ? 'worker-volume' : 'ebs-direct',
-  };
+    process.argv.includes('--worker-volume') ? 'worker-volume' : 'ebs-direct',
+  );
   console.log(
     `POST ${apiUrl}/v1/restores  (restore point ${restorePointId} → account ${scenario.target.accountId})`,
   );

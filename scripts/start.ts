@@ -11,7 +11,12 @@ import { randomBytes } from 'node:crypto';
 import { createWriteStream, mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { openBackupRepository } from '@ec2-restore/backup-repository';
-import { createDemoRestorePoint, type DemoScenario, seedDemoScenario } from '@ec2-restore/demo';
+import {
+  createDemoRestorePoint,
+  type DemoScenario,
+  demoRestoreRequest,
+  seedDemoScenario,
+} from '@ec2-restore/demo';
 import {
   credentialsForAccount,
   DEMO_SOURCE_ACCOUNT_ID,
@@ -80,23 +85,7 @@ async function waitForReady(url: string, token: string, timeoutMs: number): Prom
 }
 
 function curlFor(apiUrl: string, token: string, restorePointId: string, scenario: DemoScenario): string {
-  const body = {
-    restorePointId,
-    target: {
-      accountId: scenario.target.accountId,
-      region: scenario.region,
-      roleArn: scenario.target.roleArn,
-      externalId: scenario.target.externalId,
-      kmsKeyId: scenario.target.kmsKeyArn,
-    },
-    instance: {
-      name: 'restored-demo-web-1',
-      subnetId: scenario.target.subnetId,
-      securityGroupIds: [scenario.target.securityGroupId],
-      powerOn: false,
-    },
-    dataPath: 'ebs-direct',
-  };
+  const body = demoRestoreRequest(scenario, restorePointId);
   return [
     `curl -sS -X POST ${apiUrl}/v1/restores \\`,
     `  -H 'Authorization: Bearer ${token}' -H 'Content-Type: application/json' \\`,

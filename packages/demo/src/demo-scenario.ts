@@ -228,3 +228,28 @@ export async function seedDemoScenario(options: SeedScenarioOptions): Promise<De
     target.destroy();
   }
 }
+
+/** The restore request that restores the demo restore point into the scenario's target account. */
+export function demoRestoreRequest(
+  scenario: DemoScenario,
+  restorePointId: string,
+  dataPath: 'ebs-direct' | 'worker-volume' = 'ebs-direct',
+) {
+  return {
+    restorePointId,
+    target: {
+      accountId: scenario.target.accountId,
+      region: scenario.region,
+      roleArn: scenario.target.roleArn,
+      externalId: scenario.target.externalId,
+      kmsKeyId: scenario.target.kmsKeyArn,
+    },
+    instance: {
+      name: 'restored-demo-web-1',
+      subnetId: scenario.target.subnetId,
+      securityGroupIds: [scenario.target.securityGroupId],
+      powerOn: false,
+    },
+    dataPath,
+  };
+}
