@@ -21,8 +21,24 @@ import type { StepContext } from './step-context.ts';
 
 const RECHECK_MS = 5_000;
 
+/**
+ * Already gone: EC2's `InvalidSnapshot.NotFound`, `InvalidVolume.NotFound`, KMS's `NotFoundException`
+ * (a revoked grant). Two cleanups of one restore may overlap (the flow's and the one a cancelled job
+ * requests), so every delete treats "not found" as done.
+ */
 function isNotFound(error: unknown): boolean {
-  return /NotFound$/.test(classifyAwsError(error).code);
+  return /NotFound(Exception)?$/.test(classifyAwsError(error).code);
+}
+
+/** Runs a delete-like call; a resource that no longer exists counts as done (false). */
+async function ifStillThere(call: () => Promise<unknown>): Promise<boolean> {
+  try {
+    await call();
+    return true;
+  } catch (error) {
+    if (isNotFound(error)) return false;
+    throw error;
+  }
 }
 
 /** Detaches (when attached) and deletes volumes; waits briefly for detaching ones. */
@@ -87,17 +103,24 @@ export async function cleanupRestore(input: CleanupJobInput, ctx: StepContext): 
   const snapshotKeys = new Set(snapshots.flatMap((s) => (s.KmsKeyId ? [s.KmsKeyId] : [])));
   for (const snapshot of snapshots) {
     if (input.mode === 'cross-account') {
-      await source.ec2.send(
-        new ModifySnapshotAttributeCommand({
-          SnapshotId: snapshot.SnapshotId,
-          Attribute: 'createVolumePermission',
-          CreateVolumePermission: { Remove: [{ UserId: input.targetAccountId }] },
-        }),
+      const unshared = await ifStillThere(() =>
+        source.ec2.send(
+          new ModifySnapshotAttributeCommand({
+            SnapshotId: snapshot.SnapshotId,
+            Attribute: 'createVolumePermission',
+            CreateVolumePermission: { Remove: [{ UserId: input.targetAccountId }] },
+          }),
+        ),
       );
-      result.unsharedSnapshots.push(snapshot.SnapshotId ?? '');
+      if (unshared) result.unsharedSnapshots.push(snapshot.SnapshotId ?? '');
     }
-    await source.ec2.send(new DeleteSnapshotCommand({ SnapshotId: snapshot.SnapshotId }));
-    result.deletedSnapshots.push(snapshot.SnapshotId ?? '');
+    if (
+      await ifStillThere(() =>
+        source.ec2.send(new DeleteSnapshotCommand({ SnapshotId: snapshot.SnapshotId })),
+      )
+    ) {
+      result.deletedSnapshots.push(snapshot.SnapshotId ?? '');
+    }
   }
   await deleteVolumes(
     source.ec2,
@@ -111,8 +134,9 @@ export async function cleanupRestore(input: CleanupJobInput, ctx: StepContext): 
     if (KmsKeyId) snapshotKeys.add(KmsKeyId);
     for (const keyId of snapshotKeys) {
       for (const grant of await findGrants(source.kms, keyId, grantNameFor(restoreId))) {
-        await source.kms.send(new RevokeGrantCommand({ KeyId: grant.keyId, GrantId: grant.grantId }));
-        result.retiredGrants.push(grant.grantId);
+        const revoke = () =>
+          source.kms.send(new RevokeGrantCommand({ KeyId: grant.keyId, GrantId: grant.grantId }));
+        if (await ifStillThere(revoke)) result.retiredGrants.push(grant.grantId);
       }
     }
   }
