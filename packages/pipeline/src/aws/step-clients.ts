@@ -1,9 +1,12 @@
+import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
+import { attachEc2CallBudget, type Ec2CallLimits } from '@ec2-restore/aws-budget';
 import {
   type AwsClients,
   type AwsCredentials,
   assumeRoleCredentials,
   createAwsClients,
 } from '@ec2-restore/aws-clients';
+import type { Redis } from 'ioredis';
 
 /** Who a step acts as: the worker role (source account) or the restore role (target account). */
 export interface StepClients {
@@ -23,6 +26,14 @@ export interface StepClientsOptions {
   credentials?: AwsCredentials;
   /** @defaultValue `process.env.AWS_ENDPOINT_URL` */
   endpoint?: string;
+  /**
+   * Every EC2 client made spends tokens of a budget per (account, region) kept in this Redis and
+   * shared by all replicas, so many restores at once stay within AWS's EC2 request buckets
+   * (docs/operations.md). @defaultValue no budget
+   */
+  ec2Budget?: { redis: Redis; limits?: Ec2CallLimits };
+  /** Called once for each new set of clients, e.g. to count AWS calls into the shared metrics. */
+  onClientsCreated?: (clients: AwsClients) => void;
 }
 
 /** Clients cached per (region, role), so a worker reuses sockets and assumed-role sessions. */
@@ -32,33 +43,54 @@ export function createStepClients(options: StepClientsOptions = {}): StepClients
     ...(options.credentials ? { credentials: options.credentials } : {}),
     ...(options.endpoint ? { endpoint: options.endpoint } : {}),
   };
-  const cached = (key: string, make: () => AwsClients) => {
+  const cached = (
+    key: string,
+    accountOf: (clients: AwsClients) => string | (() => Promise<string>),
+    make: () => AwsClients,
+  ) => {
     let clients = cache.get(key);
     if (!clients) {
       clients = make();
+      if (options.ec2Budget) {
+        attachEc2CallBudget(clients.ec2, {
+          redis: options.ec2Budget.redis,
+          accountId: accountOf(clients),
+          region: clients.options.region,
+          ...(options.ec2Budget.limits ? { limits: options.ec2Budget.limits } : {}),
+        });
+      }
+      options.onClientsCreated?.(clients);
       cache.set(key, clients);
     }
     return clients;
   };
+  // The worker role's account is only known by asking STS (once per client set, at its first EC2 call).
+  const callerAccount = (clients: AwsClients) => async () =>
+    (await clients.sts.send(new GetCallerIdentityCommand({}))).Account!;
   return {
     source(region) {
-      return cached(`source|${region}`, () => createAwsClients({ region, ...base }));
+      return cached(`source|${region}`, callerAccount, () => createAwsClients({ region, ...base }));
     },
     target({ region, roleArn, externalId, restoreId }) {
       if (!roleArn) return this.source(region);
-      return cached(`target|${region}|${roleArn}|${externalId ?? ''}`, () =>
-        createAwsClients({
-          region,
-          ...base,
-          credentials: assumeRoleCredentials({
+      // arn:aws:iam::<account>:role/<name>: the restore role acts in its own account.
+      const roleAccount = roleArn.split(':')[4] ?? '';
+      return cached(
+        `target|${region}|${roleArn}|${externalId ?? ''}`,
+        () => roleAccount,
+        () =>
+          createAwsClients({
             region,
-            roleArn,
-            ...(externalId ? { externalId } : {}),
-            sessionName: `ec2-restore-${restoreId}`,
-            ...(options.credentials ? { sourceCredentials: options.credentials } : {}),
-            ...(options.endpoint ? { endpoint: options.endpoint } : {}),
+            ...base,
+            credentials: assumeRoleCredentials({
+              region,
+              roleArn,
+              ...(externalId ? { externalId } : {}),
+              sessionName: `ec2-restore-${restoreId}`,
+              ...(options.credentials ? { sourceCredentials: options.credentials } : {}),
+              ...(options.endpoint ? { endpoint: options.endpoint } : {}),
+            }),
           }),
-        }),
       );
     },
     destroy() {

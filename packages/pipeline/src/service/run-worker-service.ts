@@ -1,7 +1,8 @@
+import { ec2CallLimitsFromEnv } from '@ec2-restore/aws-budget';
 import type { JobName, QueueName } from '@ec2-restore/contracts';
-import { RestoreStore } from '@ec2-restore/restore-state';
-import { Redis } from 'ioredis';
-import { pino } from 'pino';
+import { createRedisConnection, inspectRedisDurability } from '@ec2-restore/redis-config';
+import { RestoreStore, recordAwsCalls } from '@ec2-restore/restore-state';
+import { type Logger, pino } from 'pino';
 import { createStepClients } from '../aws/step-clients.ts';
 import { type StepProcessor, startStepWorker } from '../queue/step-worker.ts';
 import type { BaseWorkerEnv } from './worker-config.ts';
@@ -13,6 +14,11 @@ export interface WorkerServiceOptions {
   env: BaseWorkerEnv;
   concurrency: number;
   processors: Partial<Record<JobName, StepProcessor>>;
+  /**
+   * Background work beside the queue (the instance worker's periodic sweep of leftovers); returns its
+   * stop function, awaited on shutdown.
+   */
+  background?: (deps: { store: RestoreStore; logger: Logger }) => () => Promise<void>;
 }
 
 export interface RunningWorkerService {
@@ -27,9 +33,28 @@ export interface RunningWorkerService {
 export function runWorkerService(options: WorkerServiceOptions): RunningWorkerService {
   const { env } = options;
   const logger = pino({ name: options.name, level: env.LOG_LEVEL });
-  const redis = new Redis(env.REDIS_URL, { maxRetriesPerRequest: null });
+  let limits: ReturnType<typeof ec2CallLimitsFromEnv>;
+  try {
+    limits = ec2CallLimitsFromEnv(process.env);
+  } catch (error) {
+    exitOnConfigError(error);
+  }
+  const redis = createRedisConnection(env.REDIS_URL, 'worker', { connectionName: options.name });
+  // BullMQ needs a Redis that never evicts keys; without AOF a Redis restart loses accepted restores.
+  void inspectRedisDurability(redis).then(
+    ({ warnings }) => {
+      for (const warning of warnings) logger.warn({ redis: env.REDIS_URL }, warning);
+    },
+    () => {},
+  );
   const store = new RestoreStore(redis, { prefix: env.STATE_PREFIX });
-  const clients = createStepClients(env.AWS_ENDPOINT_URL ? { endpoint: env.AWS_ENDPOINT_URL } : {});
+  const clients = createStepClients({
+    ...(env.AWS_ENDPOINT_URL ? { endpoint: env.AWS_ENDPOINT_URL } : {}),
+    ec2Budget: { redis, limits },
+    onClientsCreated: (made) => {
+      for (const client of [made.ec2, made.kms, made.ebs, made.sts]) recordAwsCalls(client, store);
+    },
+  });
   const running = startStepWorker({
     queue: options.queue,
     processors: options.processors,
@@ -44,12 +69,14 @@ export function runWorkerService(options: WorkerServiceOptions): RunningWorkerSe
     { queue: options.queue, concurrency: options.concurrency, prefix: env.QUEUE_PREFIX },
     'worker started',
   );
+  const stopBackground = options.background?.({ store, logger });
 
   let stopping: Promise<void> | undefined;
   const stop = () => {
     stopping ??= (async () => {
       logger.info('stopping: waiting for running jobs');
       await running.close();
+      await stopBackground?.();
       clients.destroy();
       await redis.quit();
       logger.info('stopped');

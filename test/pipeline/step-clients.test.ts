@@ -1,0 +1,39 @@
+import { DescribeVolumesCommand } from '@aws-sdk/client-ec2';
+import type { AwsClients } from '@ec2-restore/aws-clients';
+import { credentialsForAccount, randomAccountId } from '@ec2-restore/local-aws';
+import { createStepClients } from '@ec2-restore/pipeline';
+import { Redis } from 'ioredis';
+import { afterAll, describe, expect, it } from 'vitest';
+
+const redis = new Redis(process.env.REDIS_URL!);
+afterAll(() => redis.disconnect());
+
+describe('step clients', () => {
+  it('spend a shared EC2 budget per (account, region) and report each new client set once', async () => {
+    const accountId = randomAccountId();
+    const made: AwsClients[] = [];
+    const limits = {
+      mutating: { burst: 1, perSecond: 1 },
+      runInstances: { burst: 1, perSecond: 1 },
+      nonMutating: { burst: 1, perSecond: 2 },
+    };
+    const clients = createStepClients({
+      credentials: credentialsForAccount(accountId),
+      ec2Budget: { redis, limits },
+      onClientsCreated: (c) => made.push(c),
+    });
+    const ec2 = clients.source('eu-west-1').ec2;
+    expect(clients.source('eu-west-1')).toBe(made[0]);
+    expect(made).toHaveLength(1);
+
+    // Burst 1, 2 per second: the fourth call cannot start before 1.5 s have passed.
+    const started = Date.now();
+    for (let i = 0; i < 4; i++) await ec2.send(new DescribeVolumesCommand({}));
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1_400);
+
+    // The bucket is the worker role's account (found with STS) in that region.
+    const keys = await redis.keys(`*ec2-budget*${accountId}*`);
+    expect(keys.some((key) => key.includes('eu-west-1'))).toBe(true);
+    clients.destroy();
+  });
+});
