@@ -4,6 +4,7 @@
  */
 import { openBackupRepository, RepositoryLocationError } from '@ec2-restore/backup-repository';
 import { queueNames } from '@ec2-restore/contracts';
+import { inspectRedisDurability } from '@ec2-restore/redis-config';
 import { RestoreStore } from '@ec2-restore/restore-state';
 import { FlowProducer, Queue } from 'bullmq';
 import { Redis } from 'ioredis';
@@ -46,6 +47,13 @@ async function main(): Promise<void> {
 
   const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 3 });
   redis.on('error', (err) => logger.warn({ err: err.message }, 'redis connection error'));
+  // BullMQ needs a Redis that never evicts keys; without AOF a Redis restart loses accepted restores.
+  void inspectRedisDurability(redis).then(
+    ({ warnings }) => {
+      for (const warning of warnings) logger.warn({ redis: config.redisUrl }, warning);
+    },
+    () => {},
+  );
   const connection = { url: config.redisUrl };
   const queues = queueNames.map((name) => new Queue(name, { connection, prefix: config.queuePrefix }));
   const flowProducer = new FlowProducer({ connection, prefix: config.queuePrefix });
