@@ -45,7 +45,12 @@ export const restoreProgressSchema = z.object({
 export type RestoreProgress = z.infer<typeof restoreProgressSchema>;
 
 export const restoreResultSchema = z.object({
-  instanceId: z.string().describe('The restored instance (or the existing one for a volume-level restore).'),
+  instanceId: z
+    .string()
+    .nullable()
+    .describe(
+      'The restored instance, the existing one for a volume-level restore into an instance, or null for a volume-level restore into no instance.',
+    ),
   accountId: accountIdSchema,
   region: regionSchema,
   volumes: z.array(
