@@ -293,6 +293,10 @@ export function startStepWorker(options: StepWorkerOptions): RunningStepWorker {
     prefix,
     concurrency: options.concurrency ?? 1,
     lockDuration: options.lockDurationMs ?? 30_000,
+    // A job whose worker died is moved back by the stalled-job check; BullMQ's default fails it for good
+    // after one such stall. Steps are idempotent (tags, ClientTokens), so a job may outlive several
+    // worker crashes in a row (a rolling restart, an OOM loop) and still finish without duplicates.
+    maxStalledCount: 10,
   });
   worker.on('error', (error) => logger.error({ queue: options.queue, err: error.message }, 'worker error'));
 
