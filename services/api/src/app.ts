@@ -16,7 +16,7 @@ import { restoreEvents } from './routes/restore-events.ts';
 import { getRestorePoint, listRestorePoints } from './routes/restore-points.ts';
 
 /**
- * The HTTP API of DESIGN.md section 8. Routes only: each handler lives in its own file under
+ * The HTTP API of docs/architecture.md#the-public-interface. Routes only: each handler lives in its own file under
  * routes/, validation and auth are wrappers, everything with effects comes in through `deps`.
  */
 export function createApp(deps: ApiDeps): Express {
