@@ -105,5 +105,7 @@ export async function verifySnapshotAgainstRestorePoint(options: {
     },
     signal,
   );
+  // Reads finish in any order (they run concurrently): report the blocks in block order.
+  mismatches.sort((a, b) => a.blockIndex - b.blockIndex);
   return { snapshotId, ok: mismatches.length === 0, blocksChecked, mismatches };
 }
