@@ -4,6 +4,7 @@ import type { Restore, RestoreStore } from '@ec2-restore/restore-state';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import type { ApiTokenInput } from './http/api-roles.ts';
 import type { ApiMetrics } from './metrics.ts';
 
 /** The pre-flight result and what the flow needs besides the request. */
@@ -36,7 +37,8 @@ export interface ApiDeps {
   repository: Pick<BackupRepository, 'listRestorePoints' | 'getSummary'>;
   /** The pipeline queues shown in Bull Board. */
   queues: Queue[];
-  apiTokens: readonly string[];
+  /** Bearer tokens with their roles; a plain string is a token of the default role (operator). */
+  apiTokens: readonly ApiTokenInput[];
   logger: Logger;
   metrics: ApiMetrics;
 }
