@@ -177,6 +177,19 @@ export function jobIdFor(restoreId: string, step: JobName, deviceName?: string):
 }
 
 /**
+ * Which cleanup of a restore: the first (after the flow ended), a second pass for what a job made after
+ * the first looked (`afterJob`), or the one that undoes a restore cancelled while it was finishing.
+ */
+export type CleanupPass = { afterJob: string } | 'cancelled';
+
+/** Job id of a cleanup of a restore: `<restoreId>.cleanup[.after-<jobId>|.cancelled]`; the id dedups requests. */
+export function cleanupJobIdFor(restoreId: string, pass?: CleanupPass): string {
+  const first = jobIdFor(restoreId, 'cleanup');
+  if (pass === undefined) return first;
+  return pass === 'cancelled' ? `${first}.cancelled` : `${first}.after-${pass.afterJob}`;
+}
+
+/**
  * ClientToken for one AWS create call of a step. EC2 and EBS accept up to 64 ASCII characters; the
  * same token with other parameters is refused (IdempotentParameterMismatch), so the parts must name
  * exactly one call (e.g. `['snapshot', '/dev/xvdb', 'create-volume']`).
