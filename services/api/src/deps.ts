@@ -16,12 +16,12 @@ export interface PlannedRestore {
   sourceAccountId: string | null;
 }
 
-/** Runs the pre-flight checks of DESIGN.md section 3 with the credentials the steps will use. */
+/** Runs the pre-flight checks of docs/architecture.md#pre-flight-checks with the credentials the steps will use. */
 export interface RestorePlanner {
   plan(request: RestoreRequest): Promise<PlannedRestore>;
 }
 
-/** Starts the BullMQ flow of a stored restore (DESIGN.md section 5). */
+/** Starts the BullMQ flow of a stored restore (docs/architecture.md#services-and-queues). */
 export interface RestoreLauncher {
   /** @returns the id of the flow's root job (the instance job). */
   start(restore: Restore<RestoreRequest>, planned: PlannedRestore): Promise<string>;
