@@ -121,7 +121,7 @@ export const errorCodes = {
     category: 'permission',
     httpStatus: 403,
     description:
-      "A worker refused a job whose data is not what the API accepted after pre-flight (changed in Bull Board or Redis); nothing was done with it.",
+      'A worker refused a job whose data is not what the API accepted after pre-flight (changed in Bull Board or Redis); nothing was done with it.',
   },
   cancelled: { category: 'input', httpStatus: 409, description: 'The restore was cancelled.' },
   internal_error: { category: 'internal', httpStatus: 500, description: 'A bug or an unexpected condition.' },
