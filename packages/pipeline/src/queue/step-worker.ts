@@ -17,6 +17,7 @@ import {
   restoreRequestSchema,
   type ShareJobResult,
   type SnapshotJobResult,
+  stepNameFor,
 } from '@ec2-restore/contracts';
 import type { Restore, RestoreStatus, RestoreStore } from '@ec2-restore/restore-state';
 import { DelayedError, type Job, Queue, Worker } from 'bullmq';
@@ -82,8 +83,10 @@ const CANCEL_POLL_MS = 2000;
 
 /** Name of a job's step in the restore record: `snapshot:/dev/xvdb`, `share`, `instance`, `cleanup`. */
 export function stepNameOf(job: Pick<Job, 'name' | 'data'>): string {
-  const device = (job.data as { volume?: { deviceName?: string } }).volume?.deviceName;
-  return job.name === JobName.Snapshot && device ? `snapshot:${device}` : job.name;
+  return stepNameFor(
+    job.name as JobName,
+    (job.data as { volume?: { deviceName?: string } }).volume?.deviceName,
+  );
 }
 
 function snapshotResultsOf(values: Record<string, unknown>): SnapshotJobResult[] {
