@@ -178,15 +178,17 @@ export function jobIdFor(restoreId: string, step: JobName, deviceName?: string):
 
 /**
  * Which cleanup of a restore: the first (after the flow ended), a second pass for what a job made after
- * the first looked (`afterJob`), or the one that undoes a restore cancelled while it was finishing.
+ * the first looked (`afterJob`), the one after a job refused for not being what the API accepted
+ * (`refusedJob`), or the one that undoes a restore cancelled while it was finishing.
  */
-export type CleanupPass = { afterJob: string } | 'cancelled';
+export type CleanupPass = { afterJob: string } | { refusedJob: string } | 'cancelled';
 
-/** Job id of a cleanup of a restore: `<restoreId>.cleanup[.after-<jobId>|.cancelled]`; the id dedups requests. */
+/** Job id of a cleanup of a restore: `<restoreId>.cleanup[.after-<jobId>|.refused-<jobId>|.cancelled]`; the id dedups requests. */
 export function cleanupJobIdFor(restoreId: string, pass?: CleanupPass): string {
   const first = jobIdFor(restoreId, 'cleanup');
   if (pass === undefined) return first;
-  return pass === 'cancelled' ? `${first}.cancelled` : `${first}.after-${pass.afterJob}`;
+  if (pass === 'cancelled') return `${first}.cancelled`;
+  return 'afterJob' in pass ? `${first}.after-${pass.afterJob}` : `${first}.refused-${pass.refusedJob}`;
 }
 
 /**

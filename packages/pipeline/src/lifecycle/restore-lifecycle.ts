@@ -3,7 +3,8 @@
  * cleanup runs. A newcomer looking for "what happens when a step fails" reads this file; the BullMQ
  * adapter (`../queue/step-worker.ts`) only turns these decisions into queue behaviour.
  *
- * - a job starts: step `running` (one more attempt; a job back from the delayed set keeps its attempt);
+ * - a job starts: its data is checked against the accepted request (a tampered job is refused: the
+ *   restore fails, cleanup runs); step `running` (one more attempt; a job back from the delayed set keeps its attempt);
  * - the restore ended or is ending when a job starts, checks in or finishes: the step is `cancelled`,
  *   cleanup is requested (and a second pass for what this job made after the first looked);
  * - a job fails for good: step `failed`, restore `failed` with the error, cleanup requested;
@@ -19,11 +20,13 @@ import {
   type InstanceJobResult,
   JobName,
   type RestoreOutcome,
+  restoreRequestSchema,
 } from '@ec2-restore/contracts';
-import type { RestoreStatus, RestoreStore } from '@ec2-restore/restore-state';
+import type { Restore, RestoreStatus, RestoreStore } from '@ec2-restore/restore-state';
 import { restoreErrorOf } from '../errors/classify-step-error.ts';
 import { PermanentStepError } from '../errors/permanent-step-error.ts';
 import { RestoreEndedError } from '../errors/restore-ended-error.ts';
+import { acceptedTargetOf, assertJobAccepted } from '../queue/accepted-job.ts';
 
 /** Adds a cleanup job; the job id dedups (`cleanupJobIdFor`). Implemented by the queue adapter. */
 export type CleanupScheduler = (input: CleanupJobInput, jobId: string) => Promise<void>;
@@ -36,14 +39,27 @@ export interface StepLogger {
 
 /** One run of one job, as the lifecycle needs to know it. */
 export interface StepRun {
+  /** The restore the job belongs to: the one its id names (set when the flow was added). */
+  restoreId: string;
   jobName: JobName;
   jobId: string;
   /** The step's name in the restore record (`stepNameFor`). */
   stepName: string;
   /** Attempts BullMQ counted before this one. */
   attemptsMade: number;
-  /** The job's data: every job carries the restore's target fields. */
+  /** The job's data: every job carries the restore's target fields (checked against the record). */
   data: Omit<CleanupJobInput, 'outcome' | 'result'>;
+}
+
+/** Why a job must not run (its data differs from the accepted request), or null. */
+function refusalOf(run: StepRun, restore: Restore): PermanentStepError | null {
+  try {
+    assertJobAccepted(run.jobName, run.data, restore);
+    return null;
+  } catch (error) {
+    if (error instanceof PermanentStepError) return error;
+    throw error;
+  }
 }
 
 const ENDED_OR_ENDING: readonly RestoreStatus[] = ['failed', 'cancelling', 'cancelled', 'succeeded'];
@@ -82,7 +98,7 @@ export class RestoreLifecycle {
 
   /** A job starts (or resumes): stops at once when the restore ended, else records the step running. */
   async start(run: StepRun): Promise<void> {
-    const { restoreId } = run.data;
+    const { restoreId } = run;
     if (run.jobName !== JobName.Cleanup) await this.checkpoint(run);
     const restore = await this.store.get(restoreId);
     if (!restore) {
@@ -91,6 +107,8 @@ export class RestoreLifecycle {
         category: 'internal',
       });
     }
+    const refused = refusalOf(run, restore);
+    if (refused) await this.refuse(run, restore, refused);
     const step = restore.steps.find((s) => s.name === run.stepName);
     // Back from the delayed set (StepPendingError): the same attempt goes on, not a new one.
     const resumed = step?.status === 'running' && step.attempts >= run.attemptsMade + 1;
@@ -102,19 +120,42 @@ export class RestoreLifecycle {
 
   /** Throws `RestoreEndedError` (after requesting cleanup) when the restore ended while the job ran. */
   async checkpoint(run: StepRun): Promise<void> {
-    const ended = await this.endedStatus(run.data.restoreId);
+    const ended = await this.endedStatus(run.restoreId);
     if (ended) await this.stopForEndedRestore(run, ended);
   }
 
   /** The restore was cancelled or failed elsewhere: the step stops, cleanup runs (again, for what it made). */
   async stopForEndedRestore(run: StepRun, status: RestoreStatus): Promise<never> {
-    const { restoreId } = run.data;
+    const { restoreId } = run;
     await this.store.finishStep(restoreId, run.stepName, 'cancelled').catch(() => {});
     const outcome = status === 'failed' ? 'failed' : 'cancelled';
     await this.requestCleanup(cleanupInputOf(run, outcome));
     // A second pass for what this job may have made after the first cleanup looked.
     await this.requestCleanup(cleanupInputOf(run, outcome), { afterJob: run.jobId });
     throw new RestoreEndedError(restoreId, status);
+  }
+
+  /**
+   * A job that is not what the API accepted (`../queue/accepted-job.ts`): do nothing it asks, fail the
+   * restore saying why, and clean up what the restore's other (accepted) jobs made, with the target
+   * from the record.
+   */
+  private async refuse(run: StepRun, restore: Restore, error: PermanentStepError): Promise<never> {
+    this.logger.error(this.fields(run, { err: error.message }), 'job refused');
+    if (restore.steps.some((s) => s.name === run.stepName))
+      await this.store.finishStep(restore.id, run.stepName, 'failed').catch(() => {});
+    const status = await this.store.getStatus(restore.id);
+    if (status === 'running' || status === 'queued' || status === 'cancelling')
+      await this.store.fail(restore.id, restoreErrorOf(error, run.stepName));
+    const request = restoreRequestSchema.safeParse(restore.request);
+    if (request.success && run.jobName !== JobName.Cleanup) {
+      const target = acceptedTargetOf(restore, request.data);
+      const claimed = (run.data as { sourceAccountId?: unknown }).sourceAccountId;
+      const sourceAccountId =
+        restore.mode === 'same-account' ? target.targetAccountId : typeof claimed === 'string' ? claimed : '';
+      await this.requestCleanup({ ...target, sourceAccountId, outcome: 'failed' }, { refusedJob: run.jobId });
+    }
+    throw error;
   }
 
   /** A failure that the queue will retry: only logged (the attempt count is the queue's). */
@@ -127,7 +168,7 @@ export class RestoreLifecycle {
 
   /** The job failed for good: the step and the restore fail, cleanup runs. */
   async failedForGood(run: StepRun, error: Error): Promise<void> {
-    const { restoreId } = run.data;
+    const { restoreId } = run;
     this.logger.error(this.fields(run, { err: error.message }), 'step failed for good');
     await this.store.finishStep(restoreId, run.stepName, 'failed');
     if (run.jobName === JobName.Cleanup) {
@@ -143,7 +184,7 @@ export class RestoreLifecycle {
 
   /** The job succeeded: the step is done; the instance step's success and cleanup's end move the restore on. */
   async succeeded(run: StepRun, value: unknown): Promise<void> {
-    const { restoreId } = run.data;
+    const { restoreId } = run;
     await this.store.finishStep(restoreId, run.stepName, 'succeeded');
     this.logger.info(this.fields(run), 'step succeeded');
     if (run.jobName === JobName.Cleanup) {

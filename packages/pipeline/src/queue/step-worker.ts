@@ -88,6 +88,15 @@ function snapshotResultsOf(values: Record<string, unknown>): SnapshotJobResult[]
   return results.sort((a, b) => a.deviceName.localeCompare(b.deviceName));
 }
 
+/**
+ * The restore a job belongs to: the first part of its id (`<restoreId>.<step>[...]`, set when the flow
+ * was added; Bull Board cannot change it); its data must say the same (checked by the lifecycle).
+ */
+function restoreIdOfJob(job: Job): string {
+  const fromId = job.id?.split('.')[0];
+  return fromId && fromId !== job.id ? fromId : (job.data as { restoreId: string }).restoreId;
+}
+
 function checkProcessors(queue: QueueName, processors: Partial<Record<JobName, StepProcessor>>): void {
   const expected = jobNamesForQueue(queue);
   const given = Object.keys(processors) as JobName[];
@@ -125,6 +134,7 @@ export function startStepWorker(options: StepWorkerOptions): RunningStepWorker {
         category: 'internal',
       });
     const run: StepRun = {
+      restoreId: restoreIdOfJob(job),
       jobName: job.name as JobName,
       jobId: job.id ?? '',
       stepName: stepNameOf(job),
@@ -139,8 +149,8 @@ export function startStepWorker(options: StepWorkerOptions): RunningStepWorker {
     const watcher = isCleanup
       ? undefined
       : setInterval(() => {
-          lifecycle.endedStatus(run.data.restoreId).then(
-            (ended) => ended && abort.abort(new RestoreEndedError(run.data.restoreId, ended)),
+          lifecycle.endedStatus(run.restoreId).then(
+            (ended) => ended && abort.abort(new RestoreEndedError(run.restoreId, ended)),
             () => {},
           );
         }, CANCEL_POLL_MS);
@@ -151,7 +161,7 @@ export function startStepWorker(options: StepWorkerOptions): RunningStepWorker {
       checkpoint: () => (isCleanup ? Promise.resolve() : lifecycle.checkpoint(run)),
       async progress(bytesDone, bytesTotal) {
         const device = (job.data as { volume?: { deviceName?: string } }).volume?.deviceName;
-        if (device) await options.store.setVolumeProgress(run.data.restoreId, device, bytesDone, bytesTotal);
+        if (device) await options.store.setVolumeProgress(run.restoreId, device, bytesDone, bytesTotal);
       },
       childSnapshotResults: async () => snapshotResultsOf(await job.getChildrenValues()),
     };
@@ -165,7 +175,7 @@ export function startStepWorker(options: StepWorkerOptions): RunningStepWorker {
       if (error instanceof StepPendingError) {
         // AWS is still working: wait in the delayed set, holding no worker slot and using no attempt.
         logger.info(
-          { restoreId: run.data.restoreId, jobId: job.id, step: run.stepName, reason: error.reason },
+          { restoreId: run.restoreId, jobId: job.id, step: run.stepName, reason: error.reason },
           'step waits',
         );
         await job.moveToDelayed(Date.now() + error.retryAfterMs, token);
