@@ -138,7 +138,14 @@ async function putRestoreRolePolicy(target: Account, roleArn: string, document: 
  * the rest of the generated policy; remove each once the generator grants it.
  */
 const GENERATOR_GAPS: PolicyStatement[] = [
-  { Sid: 'NotYetGenerated', Effect: 'Allow', Action: ['ec2:DescribeImages'], Resource: '*' },
+  {
+    Sid: 'NotYetGenerated',
+    Effect: 'Allow',
+    // DescribeImages: the instance step picks the launch image; DeleteVolume: cleanup deletes the
+    // launch root volume; DetachVolume, TerminateInstances: cleanup after a failed restore.
+    Action: ['ec2:DeleteVolume', 'ec2:DescribeImages', 'ec2:DetachVolume', 'ec2:TerminateInstances'],
+    Resource: '*',
+  },
 ];
 
 /**
