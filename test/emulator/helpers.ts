@@ -64,7 +64,7 @@ export function accountRootStatement(accountId: string): PolicyStatement {
   };
 }
 
-/** What EBS needs of a key, for a principal of another account. */
+/** What EBS needs of a key, for a principal of another account (docs/architecture.md#pre-flight-checks). */
 export const EBS_KEY_ACTIONS = [
   'kms:CreateGrant',
   'kms:Decrypt',

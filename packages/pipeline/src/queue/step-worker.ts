@@ -16,6 +16,7 @@ import {
   queueForJob,
   type ShareJobResult,
   type SnapshotJobResult,
+  stepNameFor,
 } from '@ec2-restore/contracts';
 import type { RestoreStatus, RestoreStore } from '@ec2-restore/restore-state';
 import { DelayedError, type Job, Queue, Worker } from 'bullmq';
@@ -80,8 +81,10 @@ const CANCEL_POLL_MS = 2000;
 
 /** Name of a job's step in the restore record: `snapshot:/dev/xvdb`, `share`, `instance`, `cleanup`. */
 export function stepNameOf(job: Pick<Job, 'name' | 'data'>): string {
-  const device = (job.data as { volume?: { deviceName?: string } }).volume?.deviceName;
-  return job.name === JobName.Snapshot && device ? `snapshot:${device}` : job.name;
+  return stepNameFor(
+    job.name as JobName,
+    (job.data as { volume?: { deviceName?: string } }).volume?.deviceName,
+  );
 }
 
 function snapshotResultsOf(values: Record<string, unknown>): SnapshotJobResult[] {
