@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 
 /**
  * Launcher of the local AWS emulator: moto 5.2.1's server plus the AWS behaviour ec2-restore relies
- * on (DESIGN.md section 7; the Python side is in ../emulator/ec2restore_emulator).
+ * on (docs/architecture.md#what-the-emulator-adds-to-moto; the Python side is in ../emulator/ec2restore_emulator).
  */
 
 export interface StartEmulatorOptions {
