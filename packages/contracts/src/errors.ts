@@ -106,6 +106,12 @@ export const errorCodes = {
     description: 'The instance could not be created or started.',
   },
   cancelled: { category: 'input', httpStatus: 409, description: 'The restore was cancelled.' },
+  preflight_timeout: {
+    category: 'aws',
+    httpStatus: 504,
+    description:
+      'The pre-flight checks could not read AWS within their deadline; details.outstanding names what was still pending. Nothing was created; try again.',
+  },
   internal_error: { category: 'internal', httpStatus: 500, description: 'A bug or an unexpected condition.' },
   service_unavailable: {
     category: 'internal',
