@@ -28,6 +28,18 @@ export const errorCodes = {
     httpStatus: 401,
     description: 'No bearer token, or not a configured one.',
   },
+  forbidden: {
+    category: 'permission',
+    httpStatus: 403,
+    description:
+      "The token's role does not allow this route or action (API_TOKENS roles: read, operator, admin).",
+  },
+  rate_limited: {
+    category: 'throttling',
+    httpStatus: 429,
+    description:
+      'Too many requests or open event streams for this token or this API process; Retry-After says when to try again.',
+  },
   not_found: { category: 'input', httpStatus: 404, description: 'No such restore or restore point.' },
   idempotency_conflict: {
     category: 'input',
@@ -104,6 +116,12 @@ export const errorCodes = {
     category: 'aws',
     httpStatus: 502,
     description: 'The instance could not be created or started.',
+  },
+  job_refused: {
+    category: 'permission',
+    httpStatus: 403,
+    description:
+      'A worker refused a job whose data is not what the API accepted after pre-flight (changed in Bull Board or Redis); nothing was done with it.',
   },
   cancelled: { category: 'input', httpStatus: 409, description: 'The restore was cancelled.' },
   preflight_timeout: {

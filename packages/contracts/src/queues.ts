@@ -1,7 +1,7 @@
 /**
  * Queue and job names of the restore pipeline, in one place.
  *
- * One restore is one BullMQ flow (DESIGN.md section 5): the `instance` job is the parent of the
+ * One restore is one BullMQ flow (docs/architecture.md#services-and-queues): the `instance` job is the parent of the
  * `share` job (another account only), which is the parent of one `snapshot` job per volume. The
  * `cleanup` job runs after the flow ends, whatever the outcome.
  */
@@ -42,4 +42,27 @@ export const queueForJob: Record<JobName, QueueName> = {
 /** The job names a queue's worker must handle (exactly one handler each). */
 export function jobNamesForQueue(queue: QueueName): JobName[] {
   return jobNames.filter((name) => queueForJob[name] === queue);
+}
+
+/**
+ * Name of a job's step in the restore record: `snapshot:/dev/xvdb` (one per volume), `share`,
+ * `instance`, `cleanup`.
+ */
+export function stepNameFor(job: JobName, deviceName?: string): string {
+  return job === JobName.Snapshot && deviceName ? `${JobName.Snapshot}:${deviceName}` : job;
+}
+
+/**
+ * The steps a restore shows as `pending` from the start, in order: one snapshot per volume, share
+ * (another account only), instance. Cleanup is added when it first runs.
+ */
+export function restoreStepNames(
+  mode: 'same-account' | 'cross-account',
+  deviceNames: readonly string[],
+): string[] {
+  return [
+    ...deviceNames.map((device) => stepNameFor(JobName.Snapshot, device)),
+    ...(mode === 'cross-account' ? [JobName.Share] : []),
+    JobName.Instance,
+  ];
 }
