@@ -1,4 +1,4 @@
-import { JobName, restoreRequestSchema } from '@ec2-restore/contracts';
+import { JobName, type RestorePointShape, restoreRequestSchema } from '@ec2-restore/contracts';
 import type { Restore } from '@ec2-restore/restore-state';
 import { describe, expect, it } from 'vitest';
 import { buildRestoreFlow } from '../restore-flow.ts';
@@ -17,8 +17,13 @@ const request = restoreRequestSchema.parse({
   instance: { subnetId: 'subnet-0123456789abcdef0' },
   kmsGrant: 'auto',
 });
-const restorePoint = {
-  instance: { instanceType: 't3.micro', rootDeviceName: '/dev/xvda', architecture: 'x86_64' },
+const restorePoint: RestorePointShape = {
+  instance: {
+    instanceType: 't3.micro',
+    rootDeviceName: '/dev/xvda',
+    architecture: 'x86_64',
+    platform: 'linux',
+  },
   volumes: [
     { deviceName: '/dev/xvda', sizeGiB: 8, volumeType: 'gp3' },
     { deviceName: '/dev/xvdb', sizeGiB: 2, volumeType: 'gp3' },
