@@ -1,13 +1,16 @@
 import type { Redis } from 'ioredis';
 import { IllegalTransitionError, RestoreExistsError, RestoreNotFoundError } from './errors.ts';
-import {
-  createScript,
-  progressScript,
-  runScript,
-  STEP_DURATION_BUCKETS,
-  stepScript,
-  transitionScript,
-} from './lua-scripts.ts';
+import { createScript, progressScript, runScript, stepScript, transitionScript } from './lua-scripts.ts';
+import { assertByteCount, parseEvent, parseMetrics, stepKind, toRestore } from './restore-record.ts';
+import type {
+  CreateOutcome,
+  IdempotencyMatch,
+  IdempotencyOptions,
+  ListOptions,
+  RestoreStoreOptions,
+  SharedMetrics,
+  SubscribeOptions,
+} from './store-options.ts';
 import { isTerminal, statusesLeadingTo } from './transitions.ts';
 import {
   type FinishedStepStatus,
@@ -15,75 +18,12 @@ import {
   type Restore,
   type RestoreError,
   type RestoreEvent,
-  type RestoreMode,
   type RestoreResult,
   type RestoreStatus,
-  type RestoreStep,
   restoreStatuses,
-  type StepStatus,
-  type VolumeProgress,
 } from './types.ts';
 
-export interface RestoreStoreOptions {
-  /**
-   * Prefix of every Redis key the store uses, so several deployments or tests share one Redis.
-   * @defaultValue `'ec2-restore:'`
-   */
-  prefix?: string;
-  /**
-   * Clock used for createdAt, updatedAt, startedAt and finishedAt.
-   * @defaultValue `() => new Date()`
-   */
-  now?: () => Date;
-}
-
-/** Idempotency of {@link RestoreStore.create}: one restore per key, remembered for `ttlSeconds`. */
-export interface IdempotencyOptions {
-  key: string;
-  /** A hash of the request body; the same key with another body is a conflict. */
-  bodyHash: string;
-  /** @defaultValue 86400 (24 hours) */
-  ttlSeconds?: number;
-}
-
-/**
- * An idempotency key seen before: `existing` when with the same body (the first restore's id),
- * `conflict` when with another body.
- */
-export type IdempotencyMatch = { outcome: 'existing' | 'conflict'; restoreId: string };
-
-export type CreateOutcome<Request> = { outcome: 'created'; restore: Restore<Request> } | IdempotencyMatch;
-
-export interface ListOptions {
-  status?: RestoreStatus;
-  /** @defaultValue 50 */
-  limit?: number;
-}
-
-export interface SubscribeOptions {
-  /**
-   * Deliver events after this event id; `'0'` replays the whole history kept (so a subscriber
-   * that arrives after the end still sees it), `'$'` only new events.
-   * @defaultValue `'0'`
-   */
-  after?: string;
-}
-
-/** Metrics written by every process that updates restores; read by the API for /metrics. */
-export interface SharedMetrics {
-  stepDurations: {
-    step: string;
-    status: string;
-    count: number;
-    sumSeconds: number;
-    /** Cumulative: restores whose step took at most `le` seconds. */
-    buckets: { le: number; count: number }[];
-  }[];
-  /** Bytes written into snapshots or volumes, summed over every restore. */
-  bytesWritten: number;
-  awsCalls: { operation: string; count: number }[];
-  awsErrors: { operation: string; code: string; count: number }[];
-}
+export type * from './store-options.ts';
 
 const DEFAULT_IDEMPOTENCY_TTL_SECONDS = 24 * 60 * 60;
 /** How long one blocking XREAD waits before checking whether the subscriber left. */
@@ -408,38 +348,7 @@ export class RestoreStore {
    */
   async readMetrics(): Promise<SharedMetrics> {
     const fields = await this.redis.hgetall(this.metricsKey());
-    const metrics: SharedMetrics = { stepDurations: [], bytesWritten: 0, awsCalls: [], awsErrors: [] };
-    const histograms = new Map<string, SharedMetrics['stepDurations'][number]>();
-    for (const [field, raw] of Object.entries(fields)) {
-      const value = Number(raw);
-      if (field === 'bytes-written') metrics.bytesWritten = value;
-      else if (field.startsWith('aws-calls:')) {
-        metrics.awsCalls.push({ operation: field.slice('aws-calls:'.length), count: value });
-      } else if (field.startsWith('aws-errors:')) {
-        const [operation = '', code = ''] = field.slice('aws-errors:'.length).split('|');
-        metrics.awsErrors.push({ operation, code, count: value });
-      } else if (field.startsWith('step:')) {
-        // step:<kind>:<status>:<sum|count|le:<bound>>
-        const [, step = '', status = '', measure = '', bound] = field.split(':');
-        const key = `${step}:${status}`;
-        const histogram = histograms.get(key) ?? {
-          step,
-          status,
-          count: 0,
-          sumSeconds: 0,
-          buckets: STEP_DURATION_BUCKETS.map((le) => ({ le, count: 0 })),
-        };
-        if (measure === 'sum') histogram.sumSeconds = value;
-        else if (measure === 'count') histogram.count = value;
-        else if (measure === 'le') {
-          const bucket = histogram.buckets.find((b) => b.le === Number(bound));
-          if (bucket) bucket.count = value;
-        }
-        histograms.set(key, histogram);
-      }
-    }
-    metrics.stepDurations = [...histograms.values()];
-    return metrics;
+    return parseMetrics(fields);
   }
 
   private metricsKey(): string {
@@ -465,83 +374,4 @@ export class RestoreStore {
   private idempotencyKey(key: string): string {
     return `${this.prefix}idempotency:${key}`;
   }
-}
-
-/** The kind of a step for metrics: `snapshot:/dev/xvdb` → `snapshot`. */
-function stepKind(stepName: string): string {
-  const separator = stepName.indexOf(':');
-  return separator === -1 ? stepName : stepName.slice(0, separator);
-}
-
-function assertByteCount(name: string, value: number): void {
-  if (!Number.isSafeInteger(value) || value < 0) {
-    throw new RangeError(`${name} must be a non-negative integer number of bytes, got ${value}`);
-  }
-}
-
-function parseJson<T>(text: string | undefined): T | null {
-  return text === undefined ? null : (JSON.parse(text) as T);
-}
-
-function toRestore<Request>(
-  fields: Record<string, string>,
-  progressFields: Record<string, string>,
-): Restore<Request> {
-  const steps = new Map<string, RestoreStep & { index: number }>();
-  for (const [field, value] of Object.entries(fields)) {
-    if (!field.startsWith('step:')) continue;
-    const separator = field.lastIndexOf(':');
-    const name = field.slice('step:'.length, separator);
-    const attribute = field.slice(separator + 1);
-    const step = steps.get(name) ?? {
-      name,
-      status: 'pending' as StepStatus,
-      attempts: 0,
-      startedAt: null,
-      finishedAt: null,
-      index: 0,
-    };
-    if (attribute === 'status') step.status = value as StepStatus;
-    else if (attribute === 'attempts') step.attempts = Number(value);
-    else if (attribute === 'startedAt') step.startedAt = value;
-    else if (attribute === 'finishedAt') step.finishedAt = value;
-    else if (attribute === 'index') step.index = Number(value);
-    steps.set(name, step);
-  }
-
-  const volumes: (VolumeProgress & { index: number })[] = [];
-  for (const [field, value] of Object.entries(progressFields)) {
-    if (!field.startsWith('index:')) continue;
-    const deviceName = field.slice('index:'.length);
-    volumes.push({
-      deviceName,
-      bytesTotal: Number(progressFields[`total:${deviceName}`] ?? 0),
-      bytesDone: Number(progressFields[`done:${deviceName}`] ?? 0),
-      index: Number(value),
-    });
-  }
-  volumes.sort((a, b) => a.index - b.index);
-
-  return {
-    id: fields['id'] ?? '',
-    status: fields['status'] as RestoreStatus,
-    mode: fields['mode'] as RestoreMode,
-    createdAt: fields['createdAt'] ?? '',
-    updatedAt: fields['updatedAt'] ?? '',
-    request: parseJson<Request>(fields['request']) as Request,
-    steps: [...steps.values()].sort((a, b) => a.index - b.index).map(({ index: _index, ...step }) => step),
-    progress: {
-      bytesTotal: volumes.reduce((sum, volume) => sum + volume.bytesTotal, 0),
-      bytesDone: volumes.reduce((sum, volume) => sum + volume.bytesDone, 0),
-      volumes: volumes.map(({ index: _index, ...volume }) => volume),
-    },
-    result: parseJson<RestoreResult>(fields['result']),
-    error: parseJson<RestoreError>(fields['error']),
-  };
-}
-
-function parseEvent(id: string, fields: string[]): RestoreEvent {
-  const values: Record<string, string> = {};
-  for (let i = 0; i + 1 < fields.length; i += 2) values[fields[i] as string] = fields[i + 1] as string;
-  return { id, type: values['type'], data: JSON.parse(values['data'] ?? 'null') } as RestoreEvent;
 }

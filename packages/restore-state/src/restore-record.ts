@@ -1,0 +1,133 @@
+/**
+ * How a restore is laid out in Redis and read back: the record hash (`step:<name>:<attribute>` fields),
+ * the progress hash (`index:`, `total:`, `done:` per device) and the event stream entries.
+ */
+
+import { STEP_DURATION_BUCKETS } from './lua-scripts.ts';
+import type { SharedMetrics } from './store-options.ts';
+import type {
+  Restore,
+  RestoreError,
+  RestoreEvent,
+  RestoreMode,
+  RestoreResult,
+  RestoreStatus,
+  RestoreStep,
+  StepStatus,
+  VolumeProgress,
+} from './types.ts';
+
+/** The kind of a step for metrics: `snapshot:/dev/xvdb` → `snapshot`. */
+export function stepKind(stepName: string): string {
+  const separator = stepName.indexOf(':');
+  return separator === -1 ? stepName : stepName.slice(0, separator);
+}
+
+export function assertByteCount(name: string, value: number): void {
+  if (!Number.isSafeInteger(value) || value < 0) {
+    throw new RangeError(`${name} must be a non-negative integer number of bytes, got ${value}`);
+  }
+}
+
+export function parseJson<T>(text: string | undefined): T | null {
+  return text === undefined ? null : (JSON.parse(text) as T);
+}
+
+export function toRestore<Request>(
+  fields: Record<string, string>,
+  progressFields: Record<string, string>,
+): Restore<Request> {
+  const steps = new Map<string, RestoreStep & { index: number }>();
+  for (const [field, value] of Object.entries(fields)) {
+    if (!field.startsWith('step:')) continue;
+    const separator = field.lastIndexOf(':');
+    const name = field.slice('step:'.length, separator);
+    const attribute = field.slice(separator + 1);
+    const step = steps.get(name) ?? {
+      name,
+      status: 'pending' as StepStatus,
+      attempts: 0,
+      startedAt: null,
+      finishedAt: null,
+      index: 0,
+    };
+    if (attribute === 'status') step.status = value as StepStatus;
+    else if (attribute === 'attempts') step.attempts = Number(value);
+    else if (attribute === 'startedAt') step.startedAt = value;
+    else if (attribute === 'finishedAt') step.finishedAt = value;
+    else if (attribute === 'index') step.index = Number(value);
+    steps.set(name, step);
+  }
+
+  const volumes: (VolumeProgress & { index: number })[] = [];
+  for (const [field, value] of Object.entries(progressFields)) {
+    if (!field.startsWith('index:')) continue;
+    const deviceName = field.slice('index:'.length);
+    volumes.push({
+      deviceName,
+      bytesTotal: Number(progressFields[`total:${deviceName}`] ?? 0),
+      bytesDone: Number(progressFields[`done:${deviceName}`] ?? 0),
+      index: Number(value),
+    });
+  }
+  volumes.sort((a, b) => a.index - b.index);
+
+  return {
+    id: fields['id'] ?? '',
+    status: fields['status'] as RestoreStatus,
+    mode: fields['mode'] as RestoreMode,
+    createdAt: fields['createdAt'] ?? '',
+    updatedAt: fields['updatedAt'] ?? '',
+    request: parseJson<Request>(fields['request']) as Request,
+    steps: [...steps.values()].sort((a, b) => a.index - b.index).map(({ index: _index, ...step }) => step),
+    progress: {
+      bytesTotal: volumes.reduce((sum, volume) => sum + volume.bytesTotal, 0),
+      bytesDone: volumes.reduce((sum, volume) => sum + volume.bytesDone, 0),
+      volumes: volumes.map(({ index: _index, ...volume }) => volume),
+    },
+    result: parseJson<RestoreResult>(fields['result']),
+    error: parseJson<RestoreError>(fields['error']),
+  };
+}
+
+export function parseEvent(id: string, fields: string[]): RestoreEvent {
+  const values: Record<string, string> = {};
+  for (let i = 0; i + 1 < fields.length; i += 2) values[fields[i] as string] = fields[i + 1] as string;
+  return { id, type: values['type'], data: JSON.parse(values['data'] ?? 'null') } as RestoreEvent;
+}
+
+/** The shared metrics hash: AWS calls and errors, bytes written, step duration histograms. */
+export function parseMetrics(fields: Record<string, string>): SharedMetrics {
+  const metrics: SharedMetrics = { stepDurations: [], bytesWritten: 0, awsCalls: [], awsErrors: [] };
+  const histograms = new Map<string, SharedMetrics['stepDurations'][number]>();
+  for (const [field, raw] of Object.entries(fields)) {
+    const value = Number(raw);
+    if (field === 'bytes-written') metrics.bytesWritten = value;
+    else if (field.startsWith('aws-calls:')) {
+      metrics.awsCalls.push({ operation: field.slice('aws-calls:'.length), count: value });
+    } else if (field.startsWith('aws-errors:')) {
+      const [operation = '', code = ''] = field.slice('aws-errors:'.length).split('|');
+      metrics.awsErrors.push({ operation, code, count: value });
+    } else if (field.startsWith('step:')) {
+      // step:<kind>:<status>:<sum|count|le:<bound>>
+      const [, step = '', status = '', measure = '', bound] = field.split(':');
+      const key = `${step}:${status}`;
+      const histogram = histograms.get(key) ?? {
+        step,
+        status,
+        count: 0,
+        sumSeconds: 0,
+        buckets: STEP_DURATION_BUCKETS.map((le) => ({ le, count: 0 })),
+      };
+      if (measure === 'sum') histogram.sumSeconds = value;
+      else if (measure === 'count') histogram.count = value;
+      else if (measure === 'le') {
+        const bucket = histogram.buckets.find((b) => b.le === Number(bound));
+        if (bucket) bucket.count = value;
+      }
+      histograms.set(key, histogram);
+    }
+  }
+  metrics.stepDurations = [...histograms.values()];
+  return metrics;
+}
