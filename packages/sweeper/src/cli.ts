@@ -4,6 +4,7 @@
  * removal or an account failed, 2 on a usage or configuration error.
  */
 import { parseArgs } from 'node:util';
+import { CONFIG_ERROR_EXIT_CODE, ConfigError } from '@ec2-restore/config';
 import { RestoreStore } from '@ec2-restore/restore-state';
 import { Redis } from 'ioredis';
 import { readSweepEnv } from './sweep-config.ts';
@@ -73,8 +74,9 @@ async function main(): Promise<number> {
   try {
     config = readSweepEnv(process.env);
   } catch (error) {
-    console.error((error as Error).message);
-    return 2;
+    if (!(error instanceof ConfigError)) throw error;
+    console.error(error.message);
+    return CONFIG_ERROR_EXIT_CODE;
   }
   const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 2, lazyConnect: true });
   try {

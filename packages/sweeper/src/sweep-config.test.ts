@@ -25,10 +25,13 @@ describe('readSweepEnv', () => {
 
   it.each([
     [{ AWS_REGION: 'eu-west-1' }, /REDIS_URL is not set/],
-    [{ ...base, REDIS_URL: 'localhost:6379' }, /REDIS_URL "localhost:6379" must start with redis:\/\//],
+    [{ ...base, REDIS_URL: 'localhost:6379' }, /REDIS_URL must be a redis:\/\/ .*\(got "localhost:6379"\)/],
     [{ REDIS_URL: base.REDIS_URL }, /AWS_REGION is not set/],
-    [{ ...base, AWS_REGION: 'Ireland' }, /AWS_REGION "Ireland"/],
-    [{ ...base, AWS_ENDPOINT_URL: 'localhost:5000' }, /AWS_ENDPOINT_URL "localhost:5000"/],
+    [{ ...base, AWS_REGION: 'Ireland' }, /AWS_REGION must be a region name .*\(got "Ireland"\)/],
+    [
+      { ...base, AWS_ENDPOINT_URL: 'localhost:5000' },
+      /AWS_ENDPOINT_URL must be an http:\/\/ .*\(got "localhost:5000"\)/,
+    ],
     [{ ...base, SWEEP_TARGET_ROLES: 'Restore' }, /SWEEP_TARGET_ROLES: "Restore" is not a role ARN/],
     [
       { ...base, SWEEP_TARGET_ROLES: 'arn:aws:iam::222222222222:role/R#' },

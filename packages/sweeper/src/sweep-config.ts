@@ -1,3 +1,11 @@
+import {
+  awsEndpointUrlField,
+  awsRegionField,
+  parseEnv,
+  requiredRedisUrlField,
+  statePrefixField,
+} from '@ec2-restore/config';
+import { z } from 'zod';
 import type { SweepTarget } from './sweep-leftovers.ts';
 
 /** What the sweep CLI reads from the environment. */
@@ -37,32 +45,30 @@ export function parseTargetRoles(value: string | undefined, region: string): Swe
     });
 }
 
-/** Reads and checks the sweep's environment; errors name the variable and the fix. */
+const sweepEnvSchema = z
+  .object({
+    REDIS_URL: requiredRedisUrlField,
+    AWS_REGION: awsRegionField,
+    AWS_ENDPOINT_URL: awsEndpointUrlField,
+    STATE_PREFIX: statePrefixField,
+    SWEEP_TARGET_ROLES: z.string().optional(),
+  })
+  .superRefine((value, ctx) => {
+    try {
+      parseTargetRoles(value.SWEEP_TARGET_ROLES, value.AWS_REGION);
+    } catch (error) {
+      ctx.addIssue({ code: 'custom', path: ['SWEEP_TARGET_ROLES'], message: (error as Error).message });
+    }
+  });
+
+/** Reads and checks the sweep's environment; a `ConfigError` names each wrong variable and the fix. */
 export function readSweepEnv(env: NodeJS.ProcessEnv): SweepEnvConfig {
-  const redisUrl = env['REDIS_URL'];
-  if (!redisUrl)
-    throw new Error(
-      'REDIS_URL is not set: give the Redis the restore records live in, e.g. redis://localhost:6379',
-    );
-  if (!/^rediss?:\/\//.test(redisUrl)) {
-    throw new Error(`REDIS_URL "${redisUrl}" must start with redis:// or rediss://`);
-  }
-  const region = env['AWS_REGION'];
-  if (!region) throw new Error('AWS_REGION is not set: give the region to sweep, e.g. eu-west-1');
-  if (!/^[a-z]{2}(-[a-z]+)+-\d$/.test(region)) {
-    throw new Error(`AWS_REGION "${region}" is not a region name such as eu-west-1`);
-  }
-  const endpoint = env['AWS_ENDPOINT_URL'] || undefined;
-  if (endpoint !== undefined && !/^https?:\/\//.test(endpoint)) {
-    throw new Error(
-      `AWS_ENDPOINT_URL "${endpoint}" must be an http:// or https:// URL (or unset for real AWS)`,
-    );
-  }
+  const value = parseEnv('sweep', sweepEnvSchema, env);
   return {
-    redisUrl,
-    region,
-    ...(endpoint ? { endpoint } : {}),
-    statePrefix: env['STATE_PREFIX'] || 'ec2-restore:',
-    targets: parseTargetRoles(env['SWEEP_TARGET_ROLES'], region),
+    redisUrl: value.REDIS_URL,
+    region: value.AWS_REGION,
+    ...(value.AWS_ENDPOINT_URL ? { endpoint: value.AWS_ENDPOINT_URL } : {}),
+    statePrefix: value.STATE_PREFIX,
+    targets: parseTargetRoles(value.SWEEP_TARGET_ROLES, value.AWS_REGION),
   };
 }

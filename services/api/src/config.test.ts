@@ -96,7 +96,7 @@ describe('loadConfig', () => {
 
   it('says "Invalid configuration" and the variable in the error message', () => {
     expect(() => loadConfig({ ...valid, REDIS_URL: undefined })).toThrow(
-      /Invalid configuration:\n {2}REDIS_URL: is not set/,
+      /Invalid configuration:\n {2}REDIS_URL is not set/,
     );
   });
 });

@@ -1,45 +1,20 @@
+import {
+  backupRepositoryField,
+  ConfigError,
+  parseEnv,
+  requiredRedisUrlField,
+  serviceEnvSchema,
+} from '@ec2-restore/config';
 import { z } from 'zod';
+
+export { ConfigError };
+
 import { type ApiToken, parseApiTokens } from './http/api-roles.ts';
 
-/** Thrown when the environment is wrong; the message names each variable and why. */
-export class ConfigError extends Error {
-  constructor(readonly problems: { variable: string; message: string }[]) {
-    super(
-      `Invalid configuration:\n${problems.map((problem) => `  ${problem.variable}: ${problem.message}`).join('\n')}`,
-    );
-    this.name = 'ConfigError';
-  }
-}
-
-const urlOf = (protocols: string[], example: string) =>
-  z
-    .string({ error: `is not set; set it to a URL such as ${example}` })
-    .min(1, { error: `is empty; set it to a URL such as ${example}` })
-    .refine(
-      (value) => {
-        try {
-          return protocols.includes(new URL(value).protocol);
-        } catch {
-          return false;
-        }
-      },
-      {
-        error: (issue) =>
-          `"${String(issue.input)}" is not a ${protocols.join(' or ')} URL such as ${example}`,
-      },
-    );
-
-const envSchema = z.object({
-  REDIS_URL: urlOf(['redis:', 'rediss:'], 'redis://localhost:6379'),
-  AWS_REGION: z
-    .string({ error: 'is not set; set it to the region of the workers, e.g. eu-west-1' })
-    .regex(/^[a-z]{2}(-[a-z]+)+-\d$/, {
-      error: (issue) => `"${String(issue.input)}" is not a region name such as eu-west-1`,
-    }),
-  AWS_ENDPOINT_URL: urlOf(['http:', 'https:'], 'http://localhost:4566').optional(),
-  BACKUP_REPOSITORY: z
-    .string({ error: 'is not set; set it to a folder path or s3://bucket/prefix' })
-    .min(1, { error: 'is empty; set it to a folder path or s3://bucket/prefix' }),
+/** The API's variables: those of every service (`@ec2-restore/config`) and its own. */
+const envSchema = serviceEnvSchema.extend({
+  REDIS_URL: requiredRedisUrlField,
+  BACKUP_REPOSITORY: backupRepositoryField,
   API_TOKENS: z
     .string({
       error:
@@ -59,12 +34,6 @@ const envSchema = z.object({
     .min(0, { error: 'must be between 0 and 65535' })
     .max(65535, { error: 'must be between 0 and 65535' })
     .default(8080),
-  QUEUE_PREFIX: z
-    .string()
-    .regex(/^[A-Za-z0-9_-]+$/, { error: 'may only contain letters, digits, _ and -' })
-    .default('bull'),
-  STATE_PREFIX: z.string().min(1).default('ec2-restore:'),
-  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
 export type ApiConfig = {
@@ -81,18 +50,8 @@ export type ApiConfig = {
 
 /** Reads and checks the API's environment; throws ConfigError naming every wrong variable. */
 export function loadConfig(env: Record<string, string | undefined> = process.env): ApiConfig {
-  // An empty AWS_ENDPOINT_URL means "real AWS", like unset.
-  const input = { ...env, AWS_ENDPOINT_URL: env.AWS_ENDPOINT_URL === '' ? undefined : env.AWS_ENDPOINT_URL };
-  const parsed = envSchema.safeParse(input);
-  if (!parsed.success) {
-    throw new ConfigError(
-      parsed.error.issues.map((issue) => ({
-        variable: String(issue.path[0] ?? '(environment)'),
-        message: issue.message,
-      })),
-    );
-  }
-  const value = parsed.data;
+  // An empty variable counts as unset (so AWS_ENDPOINT_URL= means real AWS).
+  const value = parseEnv('api', envSchema, env);
   return {
     redisUrl: value.REDIS_URL,
     awsRegion: value.AWS_REGION,

@@ -3,6 +3,7 @@
  * (see README.md); a wrong value stops the service with a message naming the variable.
  */
 import { openBackupRepository, RepositoryLocationError } from '@ec2-restore/backup-repository';
+import { exitOnConfigError } from '@ec2-restore/config';
 import { queueNames } from '@ec2-restore/contracts';
 import { FlowRestoreLauncher } from '@ec2-restore/pipeline';
 import { inspectRedisDurability } from '@ec2-restore/redis-config';
@@ -19,11 +20,7 @@ function readConfig(): ApiConfig {
   try {
     return loadConfig();
   } catch (err) {
-    if (err instanceof ConfigError) {
-      console.error(`ec2-restore api: ${err.message}`);
-      process.exit(1);
-    }
-    throw err;
+    exitOnConfigError(err);
   }
 }
 
@@ -39,8 +36,7 @@ async function main(): Promise<void> {
     });
   } catch (err) {
     if (err instanceof RepositoryLocationError) {
-      console.error(`ec2-restore api: Invalid configuration:\n  BACKUP_REPOSITORY: ${err.message}`);
-      process.exit(1);
+      exitOnConfigError(new ConfigError('api', [{ variable: 'BACKUP_REPOSITORY', message: err.message }]));
     }
     throw err;
   }

@@ -1,28 +1,23 @@
+/** The instance worker: `node --import tsx services/instance-worker/src/main.ts` (variables in README.md). */
+import { exitOnConfigError, minutesField } from '@ec2-restore/config';
 import { QueueName } from '@ec2-restore/contracts';
 import {
   baseWorkerEnvSchema,
   concurrencySchema,
-  exitOnConfigError,
   instanceProcessors,
-  parseEnv,
+  loadWorkerConfig,
   runWorkerService,
 } from '@ec2-restore/pipeline';
 import { parseTargetRoles, startPeriodicSweep } from '@ec2-restore/sweeper';
 import { z } from 'zod';
 
-const minutes = (defaultValue: number, example: string) =>
-  z.coerce
-    .number({ error: `must be a number of minutes, e.g. ${example}` })
-    .min(0, 'must be 0 or more')
-    .default(defaultValue);
-
 const envSchema = baseWorkerEnvSchema
   .extend({
     INSTANCE_WORKER_CONCURRENCY: concurrencySchema(8),
     /** Minutes between sweeps of leftovers (packages/sweeper); 0 turns the periodic sweep off. */
-    SWEEP_INTERVAL_MINUTES: minutes(15, '15'),
+    SWEEP_INTERVAL_MINUTES: minutesField(15, '15'),
     /** A leftover younger than this is left alone: keep it above the longest restore. */
-    SWEEP_MIN_AGE_MINUTES: minutes(120, '120'),
+    SWEEP_MIN_AGE_MINUTES: minutesField(120, '120'),
     /** Target roles to sweep besides those the stored restores name: `arn[#externalId],…`. */
     SWEEP_TARGET_ROLES: z.string().optional(),
   })
@@ -34,17 +29,18 @@ const envSchema = baseWorkerEnvSchema
     }
   });
 
-let env: z.infer<typeof envSchema>;
+let config: ReturnType<typeof loadWorkerConfig<typeof envSchema>>;
 try {
-  env = parseEnv('instance-worker', envSchema, process.env);
+  config = loadWorkerConfig('instance-worker', envSchema);
 } catch (error) {
   exitOnConfigError(error);
 }
+const { env } = config;
 
 runWorkerService({
   name: 'instance-worker',
   queue: QueueName.Instance,
-  env,
+  config,
   concurrency: env.INSTANCE_WORKER_CONCURRENCY,
   processors: instanceProcessors(),
   // Every instance-worker replica sweeps; that is safe (a resource already gone counts as removed),

@@ -1,19 +1,19 @@
+/** The share worker: `node --import tsx services/share-worker/src/main.ts` (variables in README.md). */
+import { exitOnConfigError } from '@ec2-restore/config';
 import { QueueName } from '@ec2-restore/contracts';
 import {
   baseWorkerEnvSchema,
   concurrencySchema,
-  exitOnConfigError,
-  parseEnv,
+  loadWorkerConfig,
   runWorkerService,
   shareProcessors,
 } from '@ec2-restore/pipeline';
-import type { z } from 'zod';
 
 const envSchema = baseWorkerEnvSchema.extend({ SHARE_WORKER_CONCURRENCY: concurrencySchema(8) });
 
-let env: z.infer<typeof envSchema>;
+let config: ReturnType<typeof loadWorkerConfig<typeof envSchema>>;
 try {
-  env = parseEnv('share-worker', envSchema, process.env);
+  config = loadWorkerConfig('share-worker', envSchema);
 } catch (error) {
   exitOnConfigError(error);
 }
@@ -21,7 +21,7 @@ try {
 runWorkerService({
   name: 'share-worker',
   queue: QueueName.Share,
-  env,
-  concurrency: env.SHARE_WORKER_CONCURRENCY,
+  config,
+  concurrency: config.env.SHARE_WORKER_CONCURRENCY,
   processors: shareProcessors(),
 });

@@ -1,19 +1,18 @@
+/** The snapshot worker: `node --import tsx services/snapshot-worker/src/main.ts` (variables in README.md). */
 import { openBackupRepository } from '@ec2-restore/backup-repository';
+import { backupRepositoryField, exitOnConfigError } from '@ec2-restore/config';
 import { QueueName } from '@ec2-restore/contracts';
 import {
   baseWorkerEnvSchema,
   concurrencySchema,
-  exitOnConfigError,
-  parseEnv,
+  loadWorkerConfig,
   runWorkerService,
   snapshotProcessors,
 } from '@ec2-restore/pipeline';
 import { z } from 'zod';
 
 const envSchema = baseWorkerEnvSchema.extend({
-  BACKUP_REPOSITORY: z
-    .string({ error: 'is required: the backup repository, a folder path or s3://bucket/prefix' })
-    .min(1),
+  BACKUP_REPOSITORY: backupRepositoryField,
   SNAPSHOT_WORKER_CONCURRENCY: concurrencySchema(4),
   WORKER_INSTANCE_ID: z
     .string()
@@ -31,17 +30,18 @@ const envSchema = baseWorkerEnvSchema.extend({
     .optional(),
 });
 
-let env: z.infer<typeof envSchema>;
+let config: ReturnType<typeof loadWorkerConfig<typeof envSchema>>;
 try {
-  env = parseEnv('snapshot-worker', envSchema, process.env);
+  config = loadWorkerConfig('snapshot-worker', envSchema);
 } catch (error) {
   exitOnConfigError(error);
 }
+const { env } = config;
 
 runWorkerService({
   name: 'snapshot-worker',
   queue: QueueName.Snapshot,
-  env,
+  config,
   concurrency: env.SNAPSHOT_WORKER_CONCURRENCY,
   processors: snapshotProcessors({
     repository: openBackupRepository(env.BACKUP_REPOSITORY),

@@ -1,17 +1,16 @@
-import { ec2CallLimitsFromEnv } from '@ec2-restore/aws-budget';
 import type { JobName, QueueName } from '@ec2-restore/contracts';
 import { createRedisConnection, inspectRedisDurability } from '@ec2-restore/redis-config';
 import { RestoreStore, recordAwsCalls } from '@ec2-restore/restore-state';
 import { type Logger, pino } from 'pino';
 import { createStepClients } from '../aws/step-clients.ts';
 import { type StepProcessor, startStepWorker } from '../queue/step-worker.ts';
-import type { BaseWorkerEnv } from './worker-config.ts';
+import type { BaseWorkerEnv, WorkerConfig } from './worker-config.ts';
 
 export interface WorkerServiceOptions {
   /** Service name for logs, e.g. `snapshot-worker`. */
   name: string;
   queue: QueueName;
-  env: BaseWorkerEnv;
+  config: WorkerConfig<BaseWorkerEnv>;
   concurrency: number;
   processors: Partial<Record<JobName, StepProcessor>>;
   /**
@@ -31,14 +30,8 @@ export interface RunningWorkerService {
  * and a graceful stop on SIGTERM/SIGINT (running jobs finish; a second signal exits at once).
  */
 export function runWorkerService(options: WorkerServiceOptions): RunningWorkerService {
-  const { env } = options;
+  const { env, ec2Limits: limits } = options.config;
   const logger = pino({ name: options.name, level: env.LOG_LEVEL });
-  let limits: ReturnType<typeof ec2CallLimitsFromEnv>;
-  try {
-    limits = ec2CallLimitsFromEnv(process.env);
-  } catch (error) {
-    exitOnConfigError(error);
-  }
   const redis = createRedisConnection(env.REDIS_URL, 'worker', { connectionName: options.name });
   // BullMQ needs a Redis that never evicts keys; without AOF a Redis restart loses accepted restores.
   void inspectRedisDurability(redis).then(
@@ -97,10 +90,4 @@ export function runWorkerService(options: WorkerServiceOptions): RunningWorkerSe
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
   return { stop };
-}
-
-/** Prints a configuration error and exits; for main.ts files. */
-export function exitOnConfigError(error: unknown): never {
-  console.error(error instanceof Error ? error.message : String(error));
-  process.exit(2);
 }

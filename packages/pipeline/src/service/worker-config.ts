@@ -1,75 +1,37 @@
-import { z } from 'zod';
+/**
+ * A worker's configuration: the variables every service reads (`@ec2-restore/config`), the worker's
+ * own, and the EC2 call budget. One error type and one exit code for all of them.
+ */
+import { ec2CallLimitsFromEnv } from '@ec2-restore/aws-budget';
+import { ConfigError, concurrencyField, parseEnv, serviceEnvSchema } from '@ec2-restore/config';
+import type { z } from 'zod';
 
-/** Variables every worker reads (docs/architecture.md#the-public-interface: the same names in every service). */
-export const baseWorkerEnvSchema = z.object({
-  REDIS_URL: z
-    .string()
-    .default('redis://127.0.0.1:6379')
-    .refine(
-      (value) => /^rediss?:\/\//.test(value),
-      'must be a redis:// or rediss:// URL, e.g. redis://127.0.0.1:6379',
-    ),
-  AWS_REGION: z
-    .string({
-      error:
-        'is required: the AWS region the SDK signs for, e.g. eu-west-1 (each job names its own target region)',
-    })
-    .regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'must be a region name such as eu-west-1'),
-  AWS_ENDPOINT_URL: z
-    .url({ error: 'must be a URL such as http://127.0.0.1:5000 (the local emulator), or unset for AWS' })
-    .optional(),
-  QUEUE_PREFIX: z
-    .string()
-    .regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, "-" and "_" only (it starts every BullMQ key)')
-    .default('bull'),
-  STATE_PREFIX: z
-    .string()
-    .regex(/^[A-Za-z0-9_:-]+$/, 'letters, digits, ":", "-" and "_" only (it starts every restore record key)')
-    .default('ec2-restore:'),
-  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-});
+export { ConfigError, exitOnConfigError, parseEnv } from '@ec2-restore/config';
+
+/** Variables every worker reads (the same names and rules in every service). */
+export const baseWorkerEnvSchema = serviceEnvSchema;
 export type BaseWorkerEnv = z.infer<typeof baseWorkerEnvSchema>;
 
 /** A concurrency variable: jobs one process runs at once. */
-export function concurrencySchema(defaultValue: number) {
-  return z.coerce
-    .number({ error: 'must be a whole number of jobs, e.g. 4' })
-    .int('must be a whole number of jobs, e.g. 4')
-    .min(1, 'must be at least 1')
-    .max(1000, 'must be at most 1000')
-    .default(defaultValue);
+export const concurrencySchema = concurrencyField;
+
+export interface WorkerConfig<Env extends BaseWorkerEnv> {
+  env: Env;
+  /** The EC2 call budget (`EC2_BUDGET_*`, shared in Redis by every worker). */
+  ec2Limits: ReturnType<typeof ec2CallLimitsFromEnv>;
 }
 
-export class ConfigError extends Error {
-  constructor(
-    readonly service: string,
-    readonly problems: string[],
-  ) {
-    super(`${service}: invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
-    this.name = 'ConfigError';
-  }
-}
-
-/**
- * Parses the environment with a schema; a wrong value is an error naming the variable and what it
- * must be (empty strings count as unset).
- */
-export function parseEnv<S extends z.ZodType>(
+/** Reads a worker's environment; throws one `ConfigError` naming every wrong variable. */
+export function loadWorkerConfig<S extends z.ZodType<BaseWorkerEnv>>(
   service: string,
   schema: S,
-  env: NodeJS.ProcessEnv,
-): z.infer<S> {
-  const cleaned = Object.fromEntries(
-    Object.entries(env).filter(([, value]) => value !== undefined && value !== ''),
-  );
-  const parsed = schema.safeParse(cleaned);
-  if (parsed.success) return parsed.data;
-  throw new ConfigError(
-    service,
-    parsed.error.issues.map((issue) => {
-      const variable = issue.path.join('.') || '(environment)';
-      const got = cleaned[variable];
-      return `${variable} ${issue.message}${got !== undefined ? ` (got ${JSON.stringify(got)})` : ''}`;
-    }),
-  );
+  env: Record<string, string | undefined> = process.env,
+): WorkerConfig<z.infer<S>> {
+  const parsed = parseEnv(service, schema, env);
+  try {
+    return { env: parsed, ec2Limits: ec2CallLimitsFromEnv(env) };
+  } catch (error) {
+    const message = (error as Error).message;
+    throw new ConfigError(service, [{ variable: /^(\w+)=/.exec(message)?.[1] ?? 'EC2_BUDGET', message }]);
+  }
 }

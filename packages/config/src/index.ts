@@ -1,0 +1,2 @@
+export * from './config-error.ts';
+export * from './env-fields.ts';
