@@ -45,6 +45,18 @@ export function parseTargetRoles(value: string | undefined, region: string): Swe
     });
 }
 
+/** A zod refinement: SWEEP_TARGET_ROLES must parse (for any schema with it and AWS_REGION). */
+export function checkTargetRoles(
+  value: { SWEEP_TARGET_ROLES?: string | undefined; AWS_REGION: string },
+  ctx: z.RefinementCtx,
+): void {
+  try {
+    parseTargetRoles(value.SWEEP_TARGET_ROLES, value.AWS_REGION);
+  } catch (error) {
+    ctx.addIssue({ code: 'custom', path: ['SWEEP_TARGET_ROLES'], message: (error as Error).message });
+  }
+}
+
 const sweepEnvSchema = z
   .object({
     REDIS_URL: requiredRedisUrlField,
@@ -53,13 +65,7 @@ const sweepEnvSchema = z
     STATE_PREFIX: statePrefixField,
     SWEEP_TARGET_ROLES: z.string().optional(),
   })
-  .superRefine((value, ctx) => {
-    try {
-      parseTargetRoles(value.SWEEP_TARGET_ROLES, value.AWS_REGION);
-    } catch (error) {
-      ctx.addIssue({ code: 'custom', path: ['SWEEP_TARGET_ROLES'], message: (error as Error).message });
-    }
-  });
+  .superRefine(checkTargetRoles);
 
 /** Reads and checks the sweep's environment; a `ConfigError` names each wrong variable and the fix. */
 export function readSweepEnv(env: NodeJS.ProcessEnv): SweepEnvConfig {

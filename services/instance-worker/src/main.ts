@@ -8,7 +8,7 @@ import {
   loadWorkerConfig,
   runWorkerService,
 } from '@ec2-restore/pipeline';
-import { parseTargetRoles, startPeriodicSweep } from '@ec2-restore/sweeper';
+import { checkTargetRoles, parseTargetRoles, startPeriodicSweep } from '@ec2-restore/sweeper';
 import { z } from 'zod';
 
 const envSchema = baseWorkerEnvSchema
@@ -21,13 +21,7 @@ const envSchema = baseWorkerEnvSchema
     /** Target roles to sweep besides those the stored restores name: `arn[#externalId],…`. */
     SWEEP_TARGET_ROLES: z.string().optional(),
   })
-  .superRefine((value, ctx) => {
-    try {
-      parseTargetRoles(value.SWEEP_TARGET_ROLES, value.AWS_REGION);
-    } catch (error) {
-      ctx.addIssue({ code: 'custom', path: ['SWEEP_TARGET_ROLES'], message: (error as Error).message });
-    }
-  });
+  .superRefine(checkTargetRoles);
 
 let config: ReturnType<typeof loadWorkerConfig<typeof envSchema>>;
 try {
