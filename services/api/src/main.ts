@@ -62,15 +62,18 @@ async function main(): Promise<void> {
     events: { onRedisError: (err) => logger.warn({ err: err.message }, 'redis error (event streams)') },
   });
 
+  const planner = new PreflightPlanner({
+    repository,
+    region: config.awsRegion,
+    ...(config.awsEndpointUrl ? { endpoint: config.awsEndpointUrl } : {}),
+    awsCallRecorder: store,
+    // The workers' budget (same Redis, same keys): pre-flight's EC2 reads spend from it too.
+    ec2Budget: { redis },
+  });
   const app = createApp({
     store,
     redis,
-    planner: new PreflightPlanner({
-      repository,
-      region: config.awsRegion,
-      ...(config.awsEndpointUrl ? { endpoint: config.awsEndpointUrl } : {}),
-      awsCallRecorder: store,
-    }),
+    planner,
     launcher: new FlowRestoreLauncher(flowProducer),
     repository,
     queues,
@@ -108,6 +111,7 @@ async function main(): Promise<void> {
       flowProducer.close(),
       store.closeSubscriptions(),
     ]);
+    planner.close();
     redis.disconnect();
     process.exit(0);
   };
