@@ -1,3 +1,4 @@
+export { FlowRestoreLauncher } from '@ec2-restore/pipeline';
 export { createApp } from './app.ts';
 export { type ApiConfig, ConfigError, loadConfig } from './config.ts';
 export type { ApiDeps, PlannedRestore, RestoreLauncher, RestorePlanner } from './deps.ts';
@@ -9,4 +10,3 @@ export { ApiMetrics } from './metrics.ts';
 export { buildOpenApiDocument } from './openapi.ts';
 export { PreflightPlanner, type PreflightPlannerOptions } from './preflight-planner.ts';
 export { createApiRedis } from './redis-connection.ts';
-export { FlowRestoreLauncher } from './restore-launcher.ts';
