@@ -37,7 +37,12 @@ export interface RestoreStep {
 export interface VolumeProgress {
   deviceName: string;
   bytesTotal: number;
+  /** Bytes written. */
   bytesDone: number;
+  /** `verify` once a verified restore reads the volume's data back. */
+  phase: 'write' | 'verify';
+  /** Bytes read back and compared with the restore point (verified restores). */
+  bytesVerified: number;
 }
 
 export interface RestoreProgress {
@@ -67,6 +72,15 @@ export interface RestoreError {
   category: 'input' | 'kms' | 'permission' | 'quota' | 'throttling' | 'aws' | 'internal';
   step: string | null;
   awsRequestId: string | null;
+  /** A verified restore's read-back found blocks that differ (code `verification_failed`). */
+  verification?: {
+    deviceName: string;
+    resourceId: string;
+    restorePointId: string;
+    blocksChecked: number;
+    mismatchCount: number;
+    mismatches: { blockIndex: number; expectedSha256: string; actualSha256: string | null }[];
+  };
 }
 
 export interface Restore<Request = unknown> {
@@ -103,7 +117,16 @@ export type RestoreEvent =
   | {
       id: string;
       type: 'progress';
-      data: { deviceName: string; bytesDone: number; bytesTotal: number; totalDone: number; total: number };
+      data: {
+        deviceName: string;
+        bytesDone: number;
+        bytesTotal: number;
+        totalDone: number;
+        total: number;
+        /** Present on events of the verify phase. */
+        phase?: 'verify';
+        bytesVerified?: number;
+      };
     }
   | {
       id: string;

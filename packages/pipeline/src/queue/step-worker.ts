@@ -16,6 +16,7 @@ import {
   queueForJob,
   type ShareJobResult,
   type SnapshotJobResult,
+  type VolumePhase,
 } from '@ec2-restore/contracts';
 import type { RestoreStatus, RestoreStore } from '@ec2-restore/restore-state';
 import { DelayedError, type Job, Queue, Worker } from 'bullmq';
@@ -31,8 +32,8 @@ import type { StepContext } from '../steps/step-context.ts';
 /** What a processor gets besides the job data. */
 export interface ProcessorContext extends StepContext {
   job: Job;
-  /** Records the bytes written for the job's volume. */
-  progress(bytesDone: number, bytesTotal: number): Promise<void>;
+  /** Records the bytes written (or, in the verify phase, read back) for the job's volume. */
+  progress(bytesDone: number, bytesTotal: number, phase?: VolumePhase): Promise<void>;
   /** The results of the job's children (snapshot results, directly or through the share job). */
   childSnapshotResults(): Promise<SnapshotJobResult[]>;
   /** Aborted when the restore is cancelled (or failed in another job) while this job runs. */
@@ -224,9 +225,11 @@ export function startStepWorker(options: StepWorkerOptions): RunningStepWorker {
         const ended = await endedStatus(restoreId);
         if (ended) await stopForEndedRestore(job, stepName, ended);
       },
-      async progress(bytesDone, bytesTotal) {
+      async progress(bytesDone, bytesTotal, phase) {
         const device = (job.data as { volume?: { deviceName?: string } }).volume?.deviceName;
-        if (device) await store.setVolumeProgress(restoreId, device, bytesDone, bytesTotal);
+        if (!device) return;
+        if (phase === 'verify') await store.setVolumeVerified(restoreId, device, bytesDone);
+        else await store.setVolumeProgress(restoreId, device, bytesDone, bytesTotal);
       },
       async childSnapshotResults() {
         return snapshotResultsOf(await job.getChildrenValues());
