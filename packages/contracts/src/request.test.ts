@@ -129,6 +129,7 @@ describe('JSON Schema generation', () => {
     };
     expect(schema.required).toEqual(['restorePointId', 'target']);
     expect(schema.properties.dataPath?.default).toBe('ebs-direct');
+    expect(schema.properties.verify).toMatchObject({ type: 'boolean', default: false });
     expect(schema.properties.target?.properties?.accountId?.pattern).toBe('^\\d{12}$');
     const target = schema.properties.target?.properties as Record<
       string,
