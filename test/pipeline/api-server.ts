@@ -42,7 +42,8 @@ export async function startApiServer(
     launcher: new FlowRestoreLauncher(flowProducer, { backoffMs: 500 }),
     repository,
     queues,
-    apiTokens: [token],
+    // An admin token: the e2e tests may also act in Bull Board (as an operator of the queues would).
+    apiTokens: [{ token, role: 'admin' }],
     logger: createLogger('silent'),
     metrics: new ApiMetrics(pipeline.store),
   });

@@ -111,7 +111,17 @@ async function createRestoreRole(
       PolicyName: 'restore-kms',
       PolicyDocument: JSON.stringify({
         Version: '2012-10-17',
-        Statement: [{ Effect: 'Allow', Action: options.kms ? ['kms:*', 'ec2:*'] : ['ec2:*'], Resource: '*' }],
+        // Without `kms`: only what pre-flight reads of keys (the emulator enforces identity policies,
+        // so a role that may not even DescribeKey would fail target-key.exists instead).
+        Statement: [
+          {
+            Effect: 'Allow',
+            Action: options.kms
+              ? ['kms:*', 'ec2:*']
+              : ['ec2:*', 'kms:DescribeKey', 'kms:GetKeyPolicy', 'kms:ListGrants'],
+            Resource: '*',
+          },
+        ],
       }),
     }),
   );

@@ -123,6 +123,12 @@ export const errorCodes = {
     httpStatus: 502,
     description: 'The instance could not be created or started.',
   },
+  job_refused: {
+    category: 'permission',
+    httpStatus: 403,
+    description:
+      'A worker refused a job whose data is not what the API accepted after pre-flight (changed in Bull Board or Redis); nothing was done with it.',
+  },
   cancelled: { category: 'input', httpStatus: 409, description: 'The restore was cancelled.' },
   internal_error: { category: 'internal', httpStatus: 500, description: 'A bug or an unexpected condition.' },
   service_unavailable: {

@@ -1,5 +1,12 @@
-import { type errorCodes, openApiComponentSchemas, restoreStatusSchema } from '@ec2-restore/contracts';
+import {
+  type errorCodes,
+  openApiComponentSchemas,
+  restorePointSummarySchema,
+  restoreStatusSchema,
+  toJsonSchema,
+} from '@ec2-restore/contracts';
 
+const withoutDialect = ({ $schema: _ignored, ...rest }: Record<string, unknown>) => rest;
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
 const json = (schema: unknown) => ({ 'application/json': { schema } });
 
@@ -219,39 +226,10 @@ export function buildOpenApiDocument(): Record<string, unknown> {
     },
     components: {
       securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer' } },
-      schemas: { ...openApiComponentSchemas(), RestorePoint: restorePointJsonSchema },
+      schemas: {
+        ...openApiComponentSchemas(),
+        RestorePoint: withoutDialect(toJsonSchema(restorePointSummarySchema)),
+      },
     },
   };
 }
-
-/** The restore point summary of the backup catalogue (no block lists). */
-const restorePointJsonSchema = {
-  type: 'object',
-  required: ['id', 'createdAt', 'instance', 'volumes', 'totalBytes', 'dataBytes'],
-  properties: {
-    id: { type: 'string' },
-    createdAt: { type: 'string', format: 'date-time' },
-    description: { type: 'string' },
-    instance: {
-      type: 'object',
-      description: 'The backed-up instance: type, platform, architecture, root device name, network, tags.',
-    },
-    volumes: {
-      type: 'array',
-      items: {
-        type: 'object',
-        required: ['deviceName', 'sizeGiB', 'volumeType', 'root'],
-        properties: {
-          deviceName: { type: 'string' },
-          sizeGiB: { type: 'integer' },
-          volumeType: { type: 'string' },
-          iops: { type: 'integer' },
-          throughput: { type: 'integer' },
-          root: { type: 'boolean' },
-        },
-      },
-    },
-    totalBytes: { type: 'integer', description: 'Sum of the volume sizes.' },
-    dataBytes: { type: 'integer', description: 'Bytes of non-zero blocks.' },
-  },
-};
