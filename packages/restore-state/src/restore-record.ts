@@ -1,14 +1,12 @@
 /**
  * How a restore is laid out in Redis and read back: the record hash (`step:<name>:<attribute>` fields),
- * the progress hash (`index:`, `total:`, `done:` per device) and the event stream entries.
+ * the progress hash (`index:`, `total:`, `done:` per device) and the shared metrics hash.
  */
-
 import { STEP_DURATION_BUCKETS } from './lua-scripts.ts';
 import type { SharedMetrics } from './store-options.ts';
 import type {
   Restore,
   RestoreError,
-  RestoreEvent,
   RestoreMode,
   RestoreResult,
   RestoreStatus,
@@ -67,6 +65,8 @@ export function toRestore<Request>(
       deviceName,
       bytesTotal: Number(progressFields[`total:${deviceName}`] ?? 0),
       bytesDone: Number(progressFields[`done:${deviceName}`] ?? 0),
+      phase: progressFields[`phase:${deviceName}`] === 'verify' ? 'verify' : 'write',
+      bytesVerified: Number(progressFields[`verified:${deviceName}`] ?? 0),
       index: Number(value),
     });
   }
@@ -90,19 +90,20 @@ export function toRestore<Request>(
   };
 }
 
-export function parseEvent(id: string, fields: string[]): RestoreEvent {
-  const values: Record<string, string> = {};
-  for (let i = 0; i + 1 < fields.length; i += 2) values[fields[i] as string] = fields[i + 1] as string;
-  return { id, type: values['type'], data: JSON.parse(values['data'] ?? 'null') } as RestoreEvent;
-}
-
-/** The shared metrics hash: AWS calls and errors, bytes written, step duration histograms. */
+/** The shared metrics hash: AWS calls and errors, bytes written and verified, step duration histograms. */
 export function parseMetrics(fields: Record<string, string>): SharedMetrics {
-  const metrics: SharedMetrics = { stepDurations: [], bytesWritten: 0, awsCalls: [], awsErrors: [] };
+  const metrics: SharedMetrics = {
+    stepDurations: [],
+    bytesWritten: 0,
+    bytesVerified: 0,
+    awsCalls: [],
+    awsErrors: [],
+  };
   const histograms = new Map<string, SharedMetrics['stepDurations'][number]>();
   for (const [field, raw] of Object.entries(fields)) {
     const value = Number(raw);
     if (field === 'bytes-written') metrics.bytesWritten = value;
+    else if (field === 'bytes-verified') metrics.bytesVerified = value;
     else if (field.startsWith('aws-calls:')) {
       metrics.awsCalls.push({ operation: field.slice('aws-calls:'.length), count: value });
     } else if (field.startsWith('aws-errors:')) {

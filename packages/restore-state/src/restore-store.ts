@@ -1,7 +1,15 @@
 import type { Redis } from 'ioredis';
 import { IllegalTransitionError, RestoreExistsError, RestoreNotFoundError } from './errors.ts';
-import { createScript, progressScript, runScript, stepScript, transitionScript } from './lua-scripts.ts';
-import { assertByteCount, parseEvent, parseMetrics, stepKind, toRestore } from './restore-record.ts';
+import {
+  createScript,
+  progressScript,
+  runScript,
+  stepScript,
+  transitionScript,
+  verifyProgressScript,
+} from './lua-scripts.ts';
+import { RestoreEventHub, type RestoreEventHubOptions } from './restore-event-hub.ts';
+import { assertByteCount, parseMetrics, stepKind, toRestore } from './restore-record.ts';
 import type {
   CreateOutcome,
   IdempotencyMatch,
@@ -26,8 +34,6 @@ import {
 export type * from './store-options.ts';
 
 const DEFAULT_IDEMPOTENCY_TTL_SECONDS = 24 * 60 * 60;
-/** How long one blocking XREAD waits before checking whether the subscriber left. */
-const SUBSCRIBE_BLOCK_MS = 2_000;
 
 /**
  * The restore record of docs/architecture.md#the-public-interface, kept in Redis, and its event stream.
@@ -44,10 +50,12 @@ const SUBSCRIBE_BLOCK_MS = 2_000;
 export class RestoreStore {
   private readonly prefix: string;
   private readonly now: () => Date;
+  private readonly eventHubOptions: RestoreEventHubOptions;
+  private events: RestoreEventHub | undefined;
 
   /**
-   * @param redis - a connection used for commands; {@link RestoreStore.subscribe} duplicates it for
-   *   its blocking reads, so this one is never blocked.
+   * @param redis - a connection used for commands; {@link RestoreStore.subscribe} duplicates it once
+   *   for the blocking reads of every subscription, so this one is never blocked.
    */
   constructor(
     private readonly redis: Redis,
@@ -55,6 +63,7 @@ export class RestoreStore {
   ) {
     this.prefix = options.prefix ?? 'ec2-restore:';
     this.now = options.now ?? (() => new Date());
+    this.eventHubOptions = options.events ?? {};
   }
 
   /**
@@ -200,6 +209,22 @@ export class RestoreStore {
   }
 
   /**
+   * Sets the bytes of one volume read back and found equal to the restore point (verified restores),
+   * which puts the volume in the `verify` phase. Same rate advice as {@link setVolumeProgress}.
+   * @throws RestoreNotFoundError
+   */
+  async setVolumeVerified(id: string, deviceName: string, bytesVerified: number): Promise<void> {
+    assertByteCount('bytesVerified', bytesVerified);
+    const reply = await runScript(
+      this.redis,
+      verifyProgressScript,
+      [this.recordKey(id), this.progressKey(id), this.eventsKey(id), this.metricsKey()],
+      [deviceName, bytesVerified, this.now().toISOString()],
+    );
+    if (reply[0] === 'missing') throw new RestoreNotFoundError(id);
+  }
+
+  /**
    * Ends the restore as succeeded with its result.
    * @throws IllegalTransitionError unless the restore is running.
    */
@@ -230,47 +255,35 @@ export class RestoreStore {
 
   /**
    * Calls `onEvent` for each event of the restore, in order, across processes: first the history
-   * kept (unless `after` says otherwise), then new events as they happen. Uses its own Redis
-   * connection for blocking reads.
+   * kept (unless `after` says otherwise), then new events as they happen. Every subscription of
+   * this store shares one Redis connection for its blocking reads ({@link RestoreEventHub}); if
+   * Redis stays unreachable too long, `onError` ends the subscription.
    *
-   * @returns a function that stops the subscription and closes its connection.
+   * @returns a function that stops the subscription.
    */
   subscribe(
     id: string,
     onEvent: (event: RestoreEvent) => void,
     options: SubscribeOptions = {},
   ): () => Promise<void> {
-    const reader = this.redis.duplicate();
-    let lastId = options.after ?? '0';
-    let active = true;
-    const key = this.eventsKey(id);
-
-    const loop = async () => {
-      while (active) {
-        let reply: [string, [string, string[]][]][] | null;
-        try {
-          reply = (await reader.xread('BLOCK', SUBSCRIBE_BLOCK_MS, 'STREAMS', key, lastId)) as typeof reply;
-        } catch (err) {
-          if (!active) return;
-          throw err;
-        }
-        for (const [, entries] of reply ?? []) {
-          for (const [entryId, fields] of entries) {
-            lastId = entryId;
-            if (active) onEvent(parseEvent(entryId, fields));
-          }
-        }
-      }
-    };
-    const running = loop().catch(() => {
-      // The connection closed under us (unsubscribe or Redis gone); the subscriber sees no more events.
+    this.events ??= new RestoreEventHub(this.redis, this.eventHubOptions);
+    const stop = this.events.subscribe(this.eventsKey(id), {
+      after: options.after ?? '0',
+      onEvent,
+      onError: options.onError ?? (() => {}),
     });
+    return async () => stop();
+  }
 
-    return async () => {
-      active = false;
-      reader.disconnect();
-      await running;
-    };
+  /** Open subscriptions of this store (all of them share one Redis connection). */
+  get subscriptionCount(): number {
+    return this.events?.size ?? 0;
+  }
+
+  /** Ends every subscription and closes the connection they share. */
+  async closeSubscriptions(): Promise<void> {
+    await this.events?.close();
+    this.events = undefined;
   }
 
   private async transition(

@@ -1,4 +1,5 @@
 /** The options, inputs and outputs of {@link RestoreStore} (restore-store.ts). */
+import type { RestoreEventHubOptions } from './restore-event-hub.ts';
 import type { Restore, RestoreStatus } from './types.ts';
 
 export interface RestoreStoreOptions {
@@ -12,6 +13,8 @@ export interface RestoreStoreOptions {
    * @defaultValue `() => new Date()`
    */
   now?: () => Date;
+  /** How subscriptions read events (block time, how long a Redis outage may last). */
+  events?: RestoreEventHubOptions;
 }
 
 /** Idempotency of {@link RestoreStore.create}: one restore per key, remembered for `ttlSeconds`. */
@@ -44,6 +47,8 @@ export interface SubscribeOptions {
    * @defaultValue `'0'`
    */
   after?: string;
+  /** Called once if the subscription ends because Redis stayed unreachable; no events follow. */
+  onError?: (error: Error) => void;
 }
 
 /** Metrics written by every process that updates restores; read by the API for /metrics. */
@@ -58,6 +63,8 @@ export interface SharedMetrics {
   }[];
   /** Bytes written into snapshots or volumes, summed over every restore. */
   bytesWritten: number;
+  /** Bytes read back and compared with the restore point (verified restores), summed over every restore. */
+  bytesVerified: number;
   awsCalls: { operation: string; count: number }[];
   awsErrors: { operation: string; code: string; count: number }[];
 }

@@ -6,10 +6,18 @@ import {
   serviceEnvSchema,
 } from '@ec2-restore/config';
 import { z } from 'zod';
+import { type ApiLimits, defaultApiLimits } from './http/api-limits.ts';
+import { type ApiToken, parseApiTokens } from './http/api-roles.ts';
 
 export { ConfigError };
 
-import { type ApiToken, parseApiTokens } from './http/api-roles.ts';
+function positiveInt(unit: string, defaultValue: number) {
+  return z.coerce
+    .number({ error: `must be a whole number of ${unit}, e.g. ${defaultValue}` })
+    .int({ error: `must be a whole number of ${unit}, e.g. ${defaultValue}` })
+    .min(1, { error: `must be at least 1 (default ${defaultValue})` })
+    .default(defaultValue);
+}
 
 /** The API's variables: those of every service (`@ec2-restore/config`) and its own. */
 const envSchema = serviceEnvSchema.extend({
@@ -34,6 +42,10 @@ const envSchema = serviceEnvSchema.extend({
     .min(0, { error: 'must be between 0 and 65535' })
     .max(65535, { error: 'must be between 0 and 65535' })
     .default(8080),
+  API_MAX_EVENT_STREAMS: positiveInt('event streams', defaultApiLimits.maxEventStreams),
+  API_MAX_EVENT_STREAMS_PER_TOKEN: positiveInt('event streams', defaultApiLimits.maxEventStreamsPerToken),
+  API_POST_RATE_PER_MINUTE: positiveInt('requests', defaultApiLimits.postsPerMinutePerToken),
+  API_REDIS_TIMEOUT_MS: positiveInt('milliseconds', defaultApiLimits.redisTimeoutMs),
 });
 
 export type ApiConfig = {
@@ -46,6 +58,7 @@ export type ApiConfig = {
   queuePrefix: string;
   statePrefix: string;
   logLevel: z.infer<typeof envSchema>['LOG_LEVEL'];
+  limits: ApiLimits;
 };
 
 /** Reads and checks the API's environment; throws ConfigError naming every wrong variable. */
@@ -62,5 +75,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     queuePrefix: value.QUEUE_PREFIX,
     statePrefix: value.STATE_PREFIX,
     logLevel: value.LOG_LEVEL,
+    limits: {
+      maxEventStreams: value.API_MAX_EVENT_STREAMS,
+      maxEventStreamsPerToken: value.API_MAX_EVENT_STREAMS_PER_TOKEN,
+      postsPerMinutePerToken: value.API_POST_RATE_PER_MINUTE,
+      redisTimeoutMs: value.API_REDIS_TIMEOUT_MS,
+    },
   };
 }
