@@ -46,18 +46,27 @@ export class RawEbsClient {
     body?: Buffer,
   ): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: Buffer }> {
     return new Promise((resolve, reject) => {
+      let responded = false;
       const req = request(
         { host: this.host, port: this.port, method, path, headers: this.headers(headers), agent: this.agent },
         (res) => {
+          responded = true;
           const chunks: Buffer[] = [];
           res.on('data', (chunk: Buffer) => chunks.push(chunk));
           res.on('end', () =>
             resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }),
           );
           res.on('error', reject);
+          // A connection closed mid-response ends neither with 'end' nor always with 'error'.
+          res.on('close', () => {
+            if (!res.complete) reject(new Error(`${method} ${path}: the connection closed mid-response`));
+          });
         },
       );
       req.on('error', reject);
+      req.on('close', () => {
+        if (!responded) reject(new Error(`${method} ${path}: the connection closed before a response`));
+      });
       req.end(body);
     });
   }
