@@ -4,11 +4,6 @@ import { defineConfig } from 'vitest/config';
 // `integration` is everything under test/ and talks to a real redis-server and the
 // local AWS emulator started by @ec2-restore/local-aws. At the end of a run the slowest test files are
 // listed (test/reporters/slowest-files.ts) and the global teardown prints the emulator's peak memory.
-// Integration test files mostly wait (on the emulator, Redis, services, polls), so in CI several run at
-// once even on a 2-core machine; vitest's default there is one at a time (cores - 1). Locally the
-// default stays (many people share a development machine); EC2_RESTORE_INTEGRATION_WORKERS overrides both.
-const integrationWorkers = Number(process.env.EC2_RESTORE_INTEGRATION_WORKERS ?? (process.env.CI ? 3 : 0));
-
 export default defineConfig({
   test: {
     reporters: ['default', './test/reporters/slowest-files.ts'],
@@ -27,7 +22,6 @@ export default defineConfig({
           hookTimeout: 180_000,
           globalSetup: ['test/global-setup.ts'],
           setupFiles: ['test/setup-env.ts'],
-          ...(integrationWorkers > 0 ? { maxWorkers: integrationWorkers } : {}),
         },
       },
     ],
