@@ -76,6 +76,11 @@ class EbsDirectFastPath:
         block_index: str | None,
         scope: list[str],
     ) -> Any:
+        # The caller's IAM identity policies decide here as for every other request (iam_rules).
+        action = "ListSnapshotBlocks" if block_index is None else "PutSnapshotBlock" if method == "PUT" else "GetSnapshotBlock"
+        refusal = self._authorize(environ, scope, action, snapshot_id)
+        if refusal is not None:
+            raise refusal
         snapshot = self._own_snapshot(environ, scope, snapshot_id)
         if block_index is None:
             body = json.dumps(ebs_direct.list_blocks(snapshot)).encode()
@@ -88,6 +93,14 @@ class EbsDirectFastPath:
         block = ebs_direct.get_block(snapshot, block_index)
         data = ebs_direct.block_store().read(block.digest, block.length)
         return _answer(start_response, "200 OK", "application/octet-stream", data, ebs_direct.block_headers(block))
+
+    def _authorize(self, environ: dict[str, Any], scope: list[str], action: str, snapshot_id: str) -> Any:
+        from .iam_rules import ebs_direct_refusal
+        from .identity import principal_for_access_key
+
+        match = self._access_key_regex.search(environ.get("HTTP_AUTHORIZATION", ""))
+        caller = principal_for_access_key(match.group(1) if match else "AKIAEXAMPLE")
+        return ebs_direct_refusal(caller, self._region(environ, scope), action, snapshot_id)
 
     def _own_snapshot(self, environ: dict[str, Any], scope: list[str], snapshot_id: str) -> Any:
         from moto.ebs.models import ebs_backends
