@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+import { PutSnapshotBlockCommand, StartSnapshotCommand } from '@aws-sdk/client-ebs';
 import {
   CreateSnapshotCommand,
   CreateTagsCommand,
@@ -24,7 +26,8 @@ import { eventually, expectAwsError, REGION, ZONE } from './helpers.ts';
 // "Amazon EC2 API follows an eventual consistency model ... the results of an API command you run
 // might not be immediately visible to all subsequent commands you run"
 // (https://docs.aws.amazon.com/ec2/latest/devguide/eventual-consistency.html): a new id may answer
-// Invalid*.NotFound for a moment. A new KMS grant is usable at once only with its grant token
+// Invalid*.NotFound for a moment; EBS direct answers "snapshot does not exist" right after
+// StartSnapshot. A new KMS grant is usable at once only with its grant token
 // (https://docs.aws.amazon.com/kms/latest/developerguide/grant-tokens.html). Plain moto 5.2.1
 // answers every new id, grant and share at once.
 //
@@ -161,6 +164,24 @@ describe('eventual consistency of new ids', () => {
       'InvalidSnapshot.NotFound',
       `The snapshot '${SnapshotId}' does not exist.`,
     );
+  });
+
+  it('EBS direct: a new snapshot does not exist for PutSnapshotBlock for a moment after StartSnapshot', async () => {
+    const { aws } = await account();
+    const { SnapshotId } = await aws.ebs.send(new StartSnapshotCommand({ VolumeSize: 1 }));
+    const block = Buffer.alloc(524288, 5);
+    const put = () =>
+      aws.ebs.send(
+        new PutSnapshotBlockCommand({
+          SnapshotId,
+          BlockIndex: 0,
+          BlockData: block,
+          DataLength: block.length,
+          Checksum: createHash('sha256').update(block).digest('base64'),
+          ChecksumAlgorithm: 'SHA256',
+        }),
+      );
+    await notFoundThenFound(put, 'ResourceNotFoundException', `The snapshot '${SnapshotId}' does not exist.`);
   });
 
   it('a new grant works at once with its grant token, without it only after a moment', async () => {
