@@ -80,7 +80,7 @@ export async function startApi(options: HarnessOptions): Promise<ApiHarness> {
     queues,
     apiTokens: options.apiTokens ?? [TOKEN],
     logger,
-    metrics: new ApiMetrics(store),
+    metrics: new ApiMetrics(store, queues),
   });
   const server = app.listen(0, '127.0.0.1');
   await new Promise<void>((resolve, reject) => {

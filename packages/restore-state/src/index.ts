@@ -1,6 +1,7 @@
-export { type InstrumentableClient, recordAwsCalls } from './aws-call-metrics.ts';
+export { type AwsCallScopeSource, type InstrumentableClient, recordAwsCalls } from './aws-call-metrics.ts';
 export { IllegalTransitionError, RestoreExistsError, RestoreNotFoundError } from './errors.ts';
 export {
+  type AwsCallScope,
   type CreateOutcome,
   type IdempotencyMatch,
   type IdempotencyOptions,

@@ -73,7 +73,7 @@ async function main(): Promise<void> {
     queues,
     apiTokens: config.apiTokens,
     logger,
-    metrics: new ApiMetrics(store),
+    metrics: new ApiMetrics(store, queues),
   });
 
   const server = app.listen(config.port, () => {

@@ -20,7 +20,7 @@ export interface PreflightPlannerOptions {
   /** @defaultValue `process.env.AWS_ENDPOINT_URL` */
   endpoint?: string;
   /** Where the planner's own AWS calls are counted for /metrics. */
-  awsCallRecorder?: Pick<RestoreStore, 'recordAwsCall'>;
+  awsCallRecorder?: Pick<RestoreStore, 'recordAwsCall' | 'recordAwsThrottle'>;
 }
 
 /**
@@ -66,7 +66,7 @@ export class PreflightPlanner implements RestorePlanner {
       ...(this.options.credentials ? { credentials: this.options.credentials } : {}),
       ...(this.options.endpoint ? { endpoint: this.options.endpoint } : {}),
     });
-    if (this.options.awsCallRecorder) recordAwsCalls(clients.sts, this.options.awsCallRecorder);
+    if (this.options.awsCallRecorder) recordAwsCalls(clients.sts, this.options.awsCallRecorder, { region });
     try {
       const identity = await clients.sts.send(new GetCallerIdentityCommand({}));
       return identity.Account ?? null;
