@@ -120,7 +120,11 @@ export function buildOpenApiDocument(): Record<string, unknown> {
             '422': errorResponse('A pre-flight check failed; details.checks lists every check', [
               'preflight_failed',
             ]),
+            '429': errorResponse('The EC2 call budget is spent for now; nothing was started', ['throttled']),
             '503': errorResponse('Redis unreachable; nothing was started', ['service_unavailable']),
+            '504': errorResponse('AWS did not answer the pre-flight checks in time; nothing was started', [
+              'preflight_timeout',
+            ]),
             ...commonErrors,
           },
         },
@@ -166,6 +170,8 @@ export function buildOpenApiDocument(): Record<string, unknown> {
               content: json(ref('PlanResult')),
             },
             '400': errorResponse('Invalid request; details.issues names each field', ['invalid_request']),
+            '429': errorResponse('The EC2 call budget is spent for now; try again shortly', ['throttled']),
+            '504': errorResponse('AWS did not answer the pre-flight checks in time', ['preflight_timeout']),
             ...commonErrors,
           },
         },
