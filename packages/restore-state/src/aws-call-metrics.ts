@@ -49,7 +49,7 @@ const THROTTLING_CODES = new Set([
  */
 export function recordAwsCalls(
   client: InstrumentableClient,
-  store: Pick<RestoreStore, 'recordAwsCall' | 'recordAwsThrottle'>,
+  store: Pick<RestoreStore, 'recordAwsCall'> & Partial<Pick<RestoreStore, 'recordAwsThrottle'>>,
   scope: AwsCallScopeSource = {},
 ): void {
   let account: Promise<string> | undefined;
@@ -85,10 +85,10 @@ export function recordAwsCalls(
     try {
       return await next(args);
     } catch (err) {
-      if (THROTTLING_CODES.has(errorCode(err))) {
+      if (store.recordAwsThrottle && THROTTLING_CODES.has(errorCode(err))) {
         const operation = operationName(context);
         void where()
-          .then((at) => store.recordAwsThrottle(operation, at))
+          .then((at) => store.recordAwsThrottle?.(operation, at))
           .catch(() => {});
       }
       throw err;

@@ -20,7 +20,7 @@ export interface PreflightPlannerOptions {
   /** @defaultValue `process.env.AWS_ENDPOINT_URL` */
   endpoint?: string;
   /** Where the planner's own AWS calls are counted for /metrics. */
-  awsCallRecorder?: Pick<RestoreStore, 'recordAwsCall' | 'recordAwsThrottle'>;
+  awsCallRecorder?: Pick<RestoreStore, 'recordAwsCall'> & Partial<Pick<RestoreStore, 'recordAwsThrottle'>>;
   /**
    * The workers' EC2 call budget (same Redis): pre-flight's EC2 calls spend from it too.
    * @defaultValue no budget
