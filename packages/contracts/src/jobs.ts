@@ -177,6 +177,21 @@ export function jobIdFor(restoreId: string, step: JobName, deviceName?: string):
 }
 
 /**
+ * Which cleanup of a restore: the first (after the flow ended), a second pass for what a job made after
+ * the first looked (`afterJob`), the one after a job refused for not being what the API accepted
+ * (`refusedJob`), or the one that undoes a restore cancelled while it was finishing.
+ */
+export type CleanupPass = { afterJob: string } | { refusedJob: string } | 'cancelled';
+
+/** Job id of a cleanup of a restore: `<restoreId>.cleanup[.after-<jobId>|.refused-<jobId>|.cancelled]`; the id dedups requests. */
+export function cleanupJobIdFor(restoreId: string, pass?: CleanupPass): string {
+  const first = jobIdFor(restoreId, 'cleanup');
+  if (pass === undefined) return first;
+  if (pass === 'cancelled') return `${first}.cancelled`;
+  return 'afterJob' in pass ? `${first}.after-${pass.afterJob}` : `${first}.refused-${pass.refusedJob}`;
+}
+
+/**
  * ClientToken for one AWS create call of a step. EC2 and EBS accept up to 64 ASCII characters; the
  * same token with other parameters is refused (IdempotentParameterMismatch), so the parts must name
  * exactly one call (e.g. `['snapshot', '/dev/xvdb', 'create-volume']`).

@@ -4,6 +4,7 @@
  */
 import { openBackupRepository, RepositoryLocationError } from '@ec2-restore/backup-repository';
 import { queueNames } from '@ec2-restore/contracts';
+import { FlowRestoreLauncher } from '@ec2-restore/pipeline';
 import { inspectRedisDurability } from '@ec2-restore/redis-config';
 import { RestoreStore } from '@ec2-restore/restore-state';
 import { FlowProducer, Queue } from 'bullmq';
@@ -13,7 +14,6 @@ import { type ApiConfig, ConfigError, loadConfig } from './config.ts';
 import { createLogger } from './logger.ts';
 import { ApiMetrics } from './metrics.ts';
 import { PreflightPlanner } from './preflight-planner.ts';
-import { FlowRestoreLauncher } from './restore-launcher.ts';
 
 function readConfig(): ApiConfig {
   try {
