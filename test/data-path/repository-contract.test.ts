@@ -99,6 +99,30 @@ describe.each(backends)('$name backend', (backend) => {
       await store.delete('dir/two');
       expect(await store.listChildren('dir/')).toEqual(['one', 'sub']);
     });
+
+    it('a batch: objects read back whole after commit; aborted ones never appear', async () => {
+      const batch = store.startBatch();
+      const one = randomBytes(BLOCK_SIZE);
+      const two = randomBytes(1000);
+      await batch.put('batch/one', one);
+      await batch.put('batch/two', two);
+      expect(batch.has('batch/one')).toBe(true);
+      expect(batch.size).toBe(2);
+      await batch.commit();
+      expect(batch.size).toBe(0);
+      expect(await store.getBytes('batch/one')).toEqual(one);
+      expect(await store.getBytes('batch/two')).toEqual(two);
+
+      const dropped = store.startBatch();
+      await dropped.put('batch/dropped', randomBytes(10));
+      await dropped.abort();
+      await dropped.commit();
+      if (backend.name === 'folder') {
+        // Nothing of an aborted batch is left, not even its temporary file.
+        expect(await store.exists('batch/dropped')).toBe(false);
+        expect(await store.listChildren('batch/')).toEqual(['one', 'two']);
+      }
+    });
   });
 
   describe('backup repository', () => {

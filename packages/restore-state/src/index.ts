@@ -1,6 +1,11 @@
 export { type AwsCallScopeSource, type InstrumentableClient, recordAwsCalls } from './aws-call-metrics.ts';
 export { IllegalTransitionError, RestoreExistsError, RestoreNotFoundError } from './errors.ts';
 export {
+  type HubSubscriber,
+  RestoreEventHub,
+  type RestoreEventHubOptions,
+} from './restore-event-hub.ts';
+export {
   type AwsCallScope,
   type CreateOutcome,
   type IdempotencyMatch,

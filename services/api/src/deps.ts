@@ -4,6 +4,7 @@ import type { RestoreStore } from '@ec2-restore/restore-state';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import type { ApiLimits } from './http/api-limits.ts';
 import type { ApiTokenInput } from './http/api-roles.ts';
 import type { ApiMetrics } from './metrics.ts';
 
@@ -23,4 +24,6 @@ export interface ApiDeps {
   apiTokens: readonly ApiTokenInput[];
   logger: Logger;
   metrics: ApiMetrics;
+  /** Stream caps, POST rate, Redis deadline. @defaultValue defaultApiLimits */
+  limits?: Partial<ApiLimits>;
 }

@@ -16,6 +16,8 @@ export class HttpError extends Error {
 }
 
 export function sendError(res: Response, error: HttpError): void {
+  const retryAfter = error.body.error.details.retryAfterSeconds;
+  if (typeof retryAfter === 'number') res.set('Retry-After', String(retryAfter));
   res.status(error.status).json(error.body);
 }
 
@@ -82,7 +84,7 @@ function isRedisUnavailable(err: unknown): boolean {
   if (!(err instanceof Error)) return false;
   return (
     err.name === 'MaxRetriesPerRequestError' ||
-    /Connection is closed|ECONNREFUSED|Stream isn't writeable|enableOfflineQueue options is false/.test(
+    /Connection is closed|ECONNREFUSED|Stream isn't writeable|enableOfflineQueue options is false|Command timed out/.test(
       err.message,
     )
   );
