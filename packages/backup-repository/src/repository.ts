@@ -22,6 +22,7 @@ import {
   type VolumeManifest,
   type VolumeType,
 } from './manifest.ts';
+import { runPool } from './run-pool.ts';
 import type { ObjectStore } from './stores/object-store.ts';
 
 /*
@@ -76,23 +77,72 @@ export interface RestorePointDraft {
 
 /** The image-level backup repository: restore points (manifests) over a content-addressed block store. */
 export class BackupRepository {
+  /**
+   * How long the catalogue (listRestorePoints) is served before the store is listed again; 0 lists
+   * every time. Restore points created through this object appear at once. @defaultValue 5000
+   */
+  catalogueMaxAgeMs = 5_000;
+  /** Summaries by id; null for a manifest that does not parse (it is immutable: not read again). */
+  private readonly catalogue = new Map<string, RestorePointSummary | null>();
+  private sortedCatalogue: RestorePointSummary[] = [];
+  private listedAt = Number.NEGATIVE_INFINITY;
+  private refreshing: Promise<void> | undefined;
+
   constructor(readonly store: ObjectStore) {}
 
   get location(): string {
     return this.store.location;
   }
 
-  /** Every complete restore point (those whose manifest was written), newest first. */
+  /**
+   * Every complete restore point (those whose manifest was written), newest first. Served from an
+   * index held in memory: the store is listed at most once per `catalogueMaxAgeMs` (one directory
+   * read or ListObjectsV2), and only manifests not seen before are read (a manifest never changes
+   * once written); ids gone from the listing leave the index.
+   */
   async listRestorePoints(): Promise<RestorePointSummary[]> {
-    const ids = await this.store.listChildren(RESTORE_POINTS);
-    const summaries: RestorePointSummary[] = [];
-    for (const id of ids) {
-      const raw = await this.store.getBytes(manifestKey(id));
-      if (raw === undefined) continue; // being written, or abandoned mid-write: not a restore point
-      const parsed = parseManifest(JSON.parse(raw.toString('utf8')));
-      if (parsed.ok) summaries.push(summarizeManifest(parsed.manifest));
-    }
-    return summaries.sort((a, b) => b.createdAt.localeCompare(a.createdAt));
+    if (performance.now() - this.listedAt >= this.catalogueMaxAgeMs) await this.refreshCatalogue();
+    return [...this.sortedCatalogue];
+  }
+
+  private refreshCatalogue(): Promise<void> {
+    // Requests at the same time share one refresh.
+    this.refreshing ??= (async () => {
+      try {
+        const startedAt = performance.now();
+        const ids = await this.store.listChildren(RESTORE_POINTS);
+        const listed = new Set(ids);
+        let changed = false;
+        for (const id of this.catalogue.keys()) {
+          if (!listed.has(id)) {
+            this.catalogue.delete(id);
+            changed = true;
+          }
+        }
+        const unseen = ids.filter((id) => !this.catalogue.has(id));
+        await runPool(unseen, 16, async (id) => {
+          const raw = await this.store.getBytes(manifestKey(id));
+          if (raw === undefined) return; // being written, or abandoned mid-write: not a restore point (yet)
+          let parsed: ReturnType<typeof parseManifest>;
+          try {
+            parsed = parseManifest(JSON.parse(raw.toString('utf8')));
+          } catch {
+            parsed = { ok: false, error: 'not JSON' } as ReturnType<typeof parseManifest>;
+          }
+          this.catalogue.set(id, parsed.ok ? summarizeManifest(parsed.manifest) : null);
+          changed = true;
+        });
+        if (changed) {
+          this.sortedCatalogue = [...this.catalogue.values()]
+            .filter((summary): summary is RestorePointSummary => summary !== null)
+            .sort((a, b) => b.createdAt.localeCompare(a.createdAt));
+        }
+        this.listedAt = startedAt;
+      } finally {
+        this.refreshing = undefined;
+      }
+    })();
+    return this.refreshing;
   }
 
   async getManifest(restorePointId: string): Promise<RestorePointManifest> {
@@ -133,7 +183,10 @@ export class BackupRepository {
   }
 
   createRestorePoint(draft: RestorePointDraft): RestorePointBuilder {
-    return new RestorePointBuilder(this.store, draft);
+    // A restore point created here is listed at the next call, without waiting for catalogueMaxAgeMs.
+    return new RestorePointBuilder(this.store, draft, () => {
+      this.listedAt = Number.NEGATIVE_INFINITY;
+    });
   }
 }
 
@@ -225,6 +278,7 @@ export class RestorePointBuilder {
   constructor(
     private readonly store: ObjectStore,
     private readonly draft: RestorePointDraft,
+    private readonly onCommitted: () => void = () => {},
   ) {
     this.id = draft.id ?? newRestorePointId(this.createdAt);
     const id = restorePointIdSchema.safeParse(this.id);
@@ -390,6 +444,7 @@ export class RestorePointBuilder {
       );
     }
     await this.store.put(manifestKey(this.id), Buffer.from(`${JSON.stringify(parsed.data, null, 2)}\n`));
+    this.onCommitted();
     return parsed.data;
   }
 }
