@@ -58,6 +58,8 @@ export const snapshotJobInputSchema = z.object({
   targetKmsKeyId: kmsKeyIdSchema,
   dataPath: dataPathSchema,
   volume: flowVolumeSchema,
+  /** Read the written data back and compare it with the restore point (the request's `verify`). */
+  verify: z.boolean().default(false),
 });
 export type SnapshotJobInput = z.infer<typeof snapshotJobInputSchema>;
 

@@ -111,6 +111,8 @@ export function buildRestoreFlow(
       targetKmsKeyId: request.target.kmsKeyId,
       dataPath: request.dataPath,
       volume,
+      // A request stored before `verify` existed has none: not verified.
+      verify: request.verify === true,
     };
     return {
       name: JobName.Snapshot,

@@ -9,6 +9,11 @@ export interface PolicyConfiguration {
   region: string;
   dataPath: DataPath;
   kmsGrant: KmsGrantMode;
+  /**
+   * Verified restores (the request's `verify`): with `ebs-direct` the worker reads the snapshot back
+   * with ListSnapshotBlocks and GetSnapshotBlock. @defaultValue false
+   */
+  verify?: boolean;
   /** The worker role (its ARN with path). */
   workerRoleArn: string;
   /** The restore role; required for another account. */
@@ -149,9 +154,12 @@ function workerEc2Actions(config: PolicyConfiguration): string[] {
     'ec2:GetEbsDefaultKmsKeyId',
     'ec2:GetEbsEncryptionByDefault',
   ];
-  if (config.dataPath === 'ebs-direct')
+  if (config.dataPath === 'ebs-direct') {
     actions.push('ebs:StartSnapshot', 'ebs:PutSnapshotBlock', 'ebs:CompleteSnapshot');
-  else
+    // Reading an encrypted snapshot back needs kms:Decrypt on its key, which writing needs already.
+    // https://docs.aws.amazon.com/ebs/latest/userguide/ebsapi-permissions.html
+    if (config.verify) actions.push('ebs:ListSnapshotBlocks', 'ebs:GetSnapshotBlock');
+  } else
     actions.push(
       'ec2:CreateVolume',
       'ec2:AttachVolume',

@@ -7,6 +7,7 @@ import {
   STEP_DURATION_BUCKETS,
   stepScript,
   transitionScript,
+  verifyProgressScript,
 } from './lua-scripts.ts';
 import { RestoreEventHub, type RestoreEventHubOptions } from './restore-event-hub.ts';
 import { isTerminal, statusesLeadingTo } from './transitions.ts';
@@ -92,6 +93,8 @@ export interface SharedMetrics {
   }[];
   /** Bytes written into snapshots or volumes, summed over every restore. */
   bytesWritten: number;
+  /** Bytes read back and compared with the restore point (verified restores), summed over every restore. */
+  bytesVerified: number;
   /** Calls by operation and the account and region they were made in (`unknown` when not known). */
   awsCalls: { operation: string; accountId: string; region: string; count: number }[];
   /** Calls that finally failed, by operation, error code, account and region. */
@@ -276,6 +279,22 @@ export class RestoreStore {
   }
 
   /**
+   * Sets the bytes of one volume read back and found equal to the restore point (verified restores),
+   * which puts the volume in the `verify` phase. Same rate advice as {@link setVolumeProgress}.
+   * @throws RestoreNotFoundError
+   */
+  async setVolumeVerified(id: string, deviceName: string, bytesVerified: number): Promise<void> {
+    assertByteCount('bytesVerified', bytesVerified);
+    const reply = await runScript(
+      this.redis,
+      verifyProgressScript,
+      [this.recordKey(id), this.progressKey(id), this.eventsKey(id), this.metricsKey()],
+      [deviceName, bytesVerified, this.now().toISOString()],
+    );
+    if (reply[0] === 'missing') throw new RestoreNotFoundError(id);
+  }
+
+  /**
    * Ends the restore as succeeded with its result.
    * @throws IllegalTransitionError unless the restore is running.
    */
@@ -423,6 +442,7 @@ export class RestoreStore {
     const metrics: SharedMetrics = {
       stepDurations: [],
       bytesWritten: 0,
+      bytesVerified: 0,
       awsCalls: [],
       awsErrors: [],
       awsThrottles: [],
@@ -431,6 +451,7 @@ export class RestoreStore {
     for (const [field, raw] of Object.entries(fields)) {
       const value = Number(raw);
       if (field === 'bytes-written') metrics.bytesWritten = value;
+      else if (field === 'bytes-verified') metrics.bytesVerified = value;
       else if (field.startsWith('aws-calls:')) {
         // aws-calls:<operation>|<account>|<region> (counts from before accounts were kept: unknown)
         const [operation = '', accountId = 'unknown', region = 'unknown'] = field.slice(10).split('|');
@@ -544,6 +565,8 @@ function toRestore<Request>(
       deviceName,
       bytesTotal: Number(progressFields[`total:${deviceName}`] ?? 0),
       bytesDone: Number(progressFields[`done:${deviceName}`] ?? 0),
+      phase: progressFields[`phase:${deviceName}`] === 'verify' ? 'verify' : 'write',
+      bytesVerified: Number(progressFields[`verified:${deviceName}`] ?? 0),
       index: Number(value),
     });
   }

@@ -14,6 +14,7 @@ import {
   type ShareJobResult,
   type SnapshotJobResult,
   stepNameFor,
+  type VolumePhase,
 } from '@ec2-restore/contracts';
 import type { RestoreStore } from '@ec2-restore/restore-state';
 import { DelayedError, type Job, Queue, Worker } from 'bullmq';
@@ -30,8 +31,8 @@ import type { StepContext } from '../steps/step-context.ts';
 /** What a processor gets besides the job data. */
 export interface ProcessorContext extends StepContext {
   job: Job;
-  /** Records the bytes written for the job's volume. */
-  progress(bytesDone: number, bytesTotal: number): Promise<void>;
+  /** Records the bytes written (or, in the verify phase, read back) for the job's volume. */
+  progress(bytesDone: number, bytesTotal: number, phase?: VolumePhase): Promise<void>;
   /** The results of the job's children (snapshot results, directly or through the share job). */
   childSnapshotResults(): Promise<SnapshotJobResult[]>;
   /** Aborted when the restore is cancelled (or failed in another job) while this job runs. */
@@ -159,9 +160,11 @@ export function startStepWorker(options: StepWorkerOptions): RunningStepWorker {
       clients: options.clients,
       signal: abort.signal,
       checkpoint: () => (isCleanup ? Promise.resolve() : lifecycle.checkpoint(run)),
-      async progress(bytesDone, bytesTotal) {
+      async progress(bytesDone, bytesTotal, phase) {
         const device = (job.data as { volume?: { deviceName?: string } }).volume?.deviceName;
-        if (device) await options.store.setVolumeProgress(run.restoreId, device, bytesDone, bytesTotal);
+        if (!device) return;
+        if (phase === 'verify') await options.store.setVolumeVerified(run.restoreId, device, bytesDone);
+        else await options.store.setVolumeProgress(run.restoreId, device, bytesDone, bytesTotal);
       },
       childSnapshotResults: async () => snapshotResultsOf(await job.getChildrenValues()),
     };
