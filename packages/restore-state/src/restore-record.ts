@@ -90,7 +90,7 @@ export function toRestore<Request>(
   };
 }
 
-/** The shared metrics hash: AWS calls and errors, bytes written and verified, step duration histograms. */
+/** The shared metrics hash: AWS calls, errors and throttles, bytes written and verified, step durations. */
 export function parseMetrics(fields: Record<string, string>): SharedMetrics {
   const metrics: SharedMetrics = {
     stepDurations: [],
@@ -98,6 +98,7 @@ export function parseMetrics(fields: Record<string, string>): SharedMetrics {
     bytesVerified: 0,
     awsCalls: [],
     awsErrors: [],
+    awsThrottles: [],
   };
   const histograms = new Map<string, SharedMetrics['stepDurations'][number]>();
   for (const [field, raw] of Object.entries(fields)) {
@@ -105,10 +106,19 @@ export function parseMetrics(fields: Record<string, string>): SharedMetrics {
     if (field === 'bytes-written') metrics.bytesWritten = value;
     else if (field === 'bytes-verified') metrics.bytesVerified = value;
     else if (field.startsWith('aws-calls:')) {
-      metrics.awsCalls.push({ operation: field.slice('aws-calls:'.length), count: value });
+      // aws-calls:<operation>|<account>|<region> (counts from before accounts were kept: unknown)
+      const [operation = '', accountId = 'unknown', region = 'unknown'] = field.slice(10).split('|');
+      metrics.awsCalls.push({ operation, accountId, region, count: value });
     } else if (field.startsWith('aws-errors:')) {
-      const [operation = '', code = ''] = field.slice('aws-errors:'.length).split('|');
-      metrics.awsErrors.push({ operation, code, count: value });
+      const [operation = '', code = '', accountId = 'unknown', region = 'unknown'] = field
+        .slice('aws-errors:'.length)
+        .split('|');
+      metrics.awsErrors.push({ operation, code, accountId, region, count: value });
+    } else if (field.startsWith('aws-throttles:')) {
+      const [operation = '', accountId = 'unknown', region = 'unknown'] = field
+        .slice('aws-throttles:'.length)
+        .split('|');
+      metrics.awsThrottles.push({ operation, accountId, region, count: value });
     } else if (field.startsWith('step:')) {
       // step:<kind>:<status>:<sum|count|le:<bound>>
       const [, step = '', status = '', measure = '', bound] = field.split(':');

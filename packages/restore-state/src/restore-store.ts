@@ -11,6 +11,7 @@ import {
 import { RestoreEventHub, type RestoreEventHubOptions } from './restore-event-hub.ts';
 import { assertByteCount, parseMetrics, stepKind, toRestore } from './restore-record.ts';
 import type {
+  AwsCallScope,
   CreateOutcome,
   IdempotencyMatch,
   IdempotencyOptions,
@@ -336,13 +337,21 @@ export class RestoreStore {
 
   /**
    * Counts one AWS API call (and its error code when it failed) in the shared metrics, so the API's
-   * /metrics shows the calls of every worker process. `operation` is e.g. `EC2.CreateVolume`.
+   * /metrics shows the calls of every worker process. `operation` is e.g. `EC2.CreateVolume`; `scope`
+   * the account and region it was made in.
    */
-  async recordAwsCall(operation: string, errorCode?: string): Promise<void> {
-    const pipeline = this.redis.pipeline().hincrby(this.metricsKey(), `aws-calls:${operation}`, 1);
+  async recordAwsCall(operation: string, errorCode?: string, scope: AwsCallScope = {}): Promise<void> {
+    const where = `${scope.accountId || 'unknown'}|${scope.region || 'unknown'}`;
+    const pipeline = this.redis.pipeline().hincrby(this.metricsKey(), `aws-calls:${operation}|${where}`, 1);
     if (errorCode !== undefined)
-      pipeline.hincrby(this.metricsKey(), `aws-errors:${operation}|${errorCode}`, 1);
+      pipeline.hincrby(this.metricsKey(), `aws-errors:${operation}|${errorCode}|${where}`, 1);
     await pipeline.exec();
+  }
+
+  /** Counts one attempt of an AWS call that AWS throttled (the SDK may retry it). */
+  async recordAwsThrottle(operation: string, scope: AwsCallScope = {}): Promise<void> {
+    const where = `${scope.accountId || 'unknown'}|${scope.region || 'unknown'}`;
+    await this.redis.hincrby(this.metricsKey(), `aws-throttles:${operation}|${where}`, 1);
   }
 
   /** The number of restores in each status. */

@@ -51,6 +51,12 @@ export interface SubscribeOptions {
   onError?: (error: Error) => void;
 }
 
+/** Where an AWS call was made. */
+export interface AwsCallScope {
+  accountId?: string;
+  region?: string;
+}
+
 /** Metrics written by every process that updates restores; read by the API for /metrics. */
 export interface SharedMetrics {
   stepDurations: {
@@ -65,6 +71,10 @@ export interface SharedMetrics {
   bytesWritten: number;
   /** Bytes read back and compared with the restore point (verified restores), summed over every restore. */
   bytesVerified: number;
-  awsCalls: { operation: string; count: number }[];
-  awsErrors: { operation: string; code: string; count: number }[];
+  /** Calls by operation and the account and region they were made in (`unknown` when not known). */
+  awsCalls: { operation: string; accountId: string; region: string; count: number }[];
+  /** Calls that finally failed, by operation, error code, account and region. */
+  awsErrors: { operation: string; code: string; accountId: string; region: string; count: number }[];
+  /** Attempts AWS throttled (each one, retried or not), by operation, account and region. */
+  awsThrottles: { operation: string; accountId: string; region: string; count: number }[];
 }
