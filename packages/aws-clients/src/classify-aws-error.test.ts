@@ -25,6 +25,10 @@ describe('classifyAwsError', () => {
     ['AccessDenied', 'not authorized to perform: sts:AssumeRole', 403, 'permission', false],
     ['VolumeLimitExceeded', 'You have exceeded your maximum gp3 storage limit', 400, 'quota', false],
     ['InvalidSubnetID.NotFound', "The subnet ID 'subnet-1' does not exist", 400, 'input', false],
+    // A new resource not visible yet (EC2 eventual consistency): another attempt, not bad input.
+    ['InvalidVolume.NotFound', "The volume 'vol-1' does not exist.", 400, 'aws', true],
+    ['InvalidInstanceID.NotFound', "The instance ID 'i-1' does not exist", 400, 'aws', true],
+    ['InvalidSnapshot.NotFound', "The snapshot 'snap-1' does not exist.", 400, 'aws', true],
     ['InvalidParameterValue', 'Value (x) for parameter kmsKeyId is invalid', 400, 'input', false],
     ['IdempotentParameterMismatch', 'token reused', 400, 'aws', false],
   ] as const)('%s → %s', (name, message, status, category, retryable) => {

@@ -38,6 +38,12 @@ const STEP = JobName.Snapshot;
 const GIB = 1024 ** 3;
 const SHORT_WAIT_MS = 30_000;
 const RECHECK_MS = 10_000;
+/**
+ * Tag of a worker-volume snapshot naming the volume it was taken from. A snapshot is this step's
+ * only when its own VolumeId equals that tag: a snapshot some other tool made (or copied) with our
+ * tags copied along has another VolumeId, and is never taken for ours.
+ */
+export const SOURCE_VOLUME_TAG = 'ec2-restore:source-volume';
 /** Device names tried for the temporary volume on the worker instance (the EC2 recommended range). */
 const WORKER_DEVICE_NAMES = 'fghijklmnop'.split('').map((letter) => `/dev/sd${letter}`);
 
@@ -230,7 +236,9 @@ async function workerVolume(input: SnapshotJobInput, ctx: SnapshotStepContext, k
   const instanceId = ctx.workerInstanceId;
   if (!instanceId) {
     throw new PermanentStepError(
-      'dataPath worker-volume needs the snapshot worker to know its EC2 instance: set WORKER_INSTANCE_ID',
+      'dataPath worker-volume is not available on this snapshot worker: it writes through a volume attached to ' +
+        'the EC2 instance the worker runs on, so the worker needs WORKER_INSTANCE_ID (that instance) and access ' +
+        'to its block devices (in docker: privileged, /dev mounted). Use dataPath ebs-direct, or configure it.',
       { code: 'internal_error', category: 'internal' },
     );
   }
@@ -239,7 +247,10 @@ async function workerVolume(input: SnapshotJobInput, ctx: SnapshotStepContext, k
   const owner = { restoreId: input.restoreId, step: STEP, deviceName: input.volume.deviceName };
 
   // Resume: a snapshot exists once the data was written and the volume detached.
-  const [snapshotMade] = await findTaggedSnapshots(ec2, owner);
+  const snapshotMade = (await findTaggedSnapshots(ec2, owner)).find(
+    (s) =>
+      s.VolumeId !== undefined && s.Tags?.some((t) => t.Key === SOURCE_VOLUME_TAG && t.Value === s.VolumeId),
+  );
   if (!snapshotMade) {
     await ctx.checkpoint();
     const volume = await ensureVolume(clients, {
@@ -275,7 +286,10 @@ async function workerVolume(input: SnapshotJobInput, ctx: SnapshotStepContext, k
       new CreateSnapshotCommand({
         VolumeId: volumeId,
         Description: `ec2-restore ${input.restoreId} ${input.volume.deviceName}`,
-        TagSpecifications: tagSpecification('snapshot', restoreTags(owner)),
+        TagSpecifications: tagSpecification(
+          'snapshot',
+          restoreTags(owner, { [SOURCE_VOLUME_TAG]: volumeId }),
+        ),
       }),
     );
     return finishWorkerVolume(ec2, owner, created.SnapshotId ?? '');
