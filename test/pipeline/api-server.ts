@@ -43,7 +43,7 @@ export async function startApiServer(
     repository,
     queues,
     apiTokens: [token],
-    logger: createLogger('silent'),
+    logger: createLogger(process.env.E2E_API_LOG ?? 'silent'),
     metrics: new ApiMetrics(pipeline.store),
   });
   const server = app.listen(0, '127.0.0.1');

@@ -111,7 +111,9 @@ async function createRestoreRole(
       PolicyName: 'restore-kms',
       PolicyDocument: JSON.stringify({
         Version: '2012-10-17',
-        Statement: [{ Effect: 'Allow', Action: options.kms ? ['kms:*', 'ec2:*'] : ['ec2:*'], Resource: '*' }],
+        Statement: [
+          { Effect: 'Allow', Action: options.kms ? ['kms:*', 'ec2:*', 'ebs:*'] : ['ec2:*', 'ebs:*'], Resource: '*' },
+        ],
       }),
     }),
   );

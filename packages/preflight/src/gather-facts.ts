@@ -38,7 +38,9 @@ import type {
   RestorePointFacts,
   RestoreRoleFacts,
 } from './facts.ts';
+import { probeWithDryRun, probeZone } from './gather-permissions.ts';
 import type { KmsGrant, PolicyDocument } from './policy-types.ts';
+import { actionsOf } from './step-actions.ts';
 
 /** Where and as whom the facts are gathered. */
 export interface GatherContext {
@@ -264,6 +266,40 @@ function keyRegion(request: RestoreRequest): string {
 }
 
 /**
+ * Tries every EC2 action each principal's steps will call with DryRun, as that principal: the
+ * worker role with the worker's clients, the restore role with the assumed role's.
+ */
+async function probeStepActions(
+  facts: PreflightFacts,
+  worker: AwsClients,
+  target: AwsClients | undefined,
+  crossAccount: boolean,
+): Promise<void> {
+  const workerPrincipal = facts.worker.principal;
+  if (!workerPrincipal) return;
+  const request = facts.request;
+  const shape = {
+    mode: crossAccount ? ('cross-account' as const) : ('same-account' as const),
+    dataPath: request.dataPath,
+    kmsGrant: request.kmsGrant,
+    hasRestoreRole: request.target.roleArn !== undefined,
+  };
+  const region = request.target.region;
+  const restorePrincipal = facts.restoreRole?.principal;
+  // Zone names are per account: each principal names one of its own.
+  const probe = async (clients: AwsClients, actions: string[]) =>
+    probeWithDryRun(clients.ec2, actions, await probeZone(clients.ec2, region));
+  const [workerProbes, restoreProbes] = await Promise.all([
+    probe(worker, actionsOf(shape, 'worker-role')),
+    restorePrincipal && target && target !== worker
+      ? probe(target, actionsOf(shape, 'restore-role'))
+      : Promise.resolve(undefined),
+  ]);
+  workerPrincipal.dryRun = workerProbes;
+  if (restorePrincipal && restoreProbes) restorePrincipal.dryRun = restoreProbes;
+}
+
+/**
  * Collects the facts of the pre-flight checks with the credentials each step uses: the worker role
  * (the given source credentials) for identity and the source default key, the restore role (STS
  * AssumeRole with the ExternalId) for the target account. Refusals are recorded, never thrown.
@@ -344,6 +380,7 @@ export async function gatherFacts(request: RestoreRequest, context: GatherContex
       };
     }
     if (crossAccount) facts.sourceDefaultKey = await gatherSourceDefaultKey(worker, region);
+    await probeStepActions(facts, worker, target, crossAccount);
     return facts;
   } finally {
     for (const clients of opened) clients.destroy();

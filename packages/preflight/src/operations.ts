@@ -88,6 +88,29 @@ export const keyOperations: Readonly<Record<KeyOperationId, KeyOperation>> = {
   },
 };
 
+/**
+ * The operations of the grant the worker role gives the restore role on the key of the shared
+ * snapshots (kmsGrant "auto"): exactly what creating a volume from such a snapshot, re-encrypted
+ * with the target key, asks of the snapshot's key. DescribeKey, Decrypt and ReEncryptFrom read the
+ * data key; CreateGrant because EBS creates a grant for the new volume in the caller's name
+ * (https://docs.aws.amazon.com/ebs/latest/userguide/ebs-modifying-snapshot-permissions.html, "share
+ * the KMS key"), and a grantee can only grant on what its own grant allows. No
+ * GenerateDataKey*: the new volume's data key comes from the target key.
+ */
+export const RESTORE_ROLE_GRANT_OPERATIONS = [
+  'CreateGrant',
+  'Decrypt',
+  'DescribeKey',
+  'ReEncryptFrom',
+] as const;
+
+/** The grant the pre-flight evaluates CreateGrant of `grant-key-to-restore-role` with. */
+export interface GrantRequest {
+  /** The restore role ARN. */
+  grantee: string;
+  operations: readonly string[];
+}
+
 /** Concrete KMS action names of policy actions: `kms:ReEncrypt*` becomes ReEncryptFrom and ReEncryptTo. */
 export function concreteActions(policyActions: readonly string[]): string[] {
   const out = new Set<string>();
@@ -109,9 +132,14 @@ export function serviceCallContext(
   operation: KeyOperation,
   action: string,
   region: string,
-): Record<string, string> {
-  if (operation.viaService === undefined) return {};
-  const context: Record<string, string> = {
+  grant?: GrantRequest,
+): Record<string, string | readonly string[]> {
+  if (operation.viaService === undefined) {
+    // The product's own CreateGrant: the grantee and operations it asks for are condition keys.
+    if (action !== 'kms:CreateGrant' || !grant) return {};
+    return { 'kms:GranteePrincipal': grant.grantee, 'kms:GrantOperations': grant.operations };
+  }
+  const context: Record<string, string | readonly string[]> = {
     'kms:ViaService': `${operation.viaService}.${region}.amazonaws.com`,
   };
   if (action === 'kms:CreateGrant') context['kms:GrantIsForAWSResource'] = 'true';

@@ -29,7 +29,12 @@ import {
 import { ensureVolume } from '../aws/ensure-volume.ts';
 import { findLaunchImage } from '../aws/launch-image.ts';
 import { pollUntil } from '../aws/poll.ts';
-import { findTaggedInstances, restoreTags, tagSpecification } from '../aws/restore-tags.ts';
+import {
+  findTaggedInstances,
+  findTaggedVolumes,
+  restoreTags,
+  tagSpecification,
+} from '../aws/restore-tags.ts';
 import { PermanentStepError } from '../errors/permanent-step-error.ts';
 import { StepPendingError } from '../errors/step-pending-error.ts';
 import type { StepContext } from './step-context.ts';
@@ -197,14 +202,37 @@ async function attachAt(ec2: EC2Client, volume: Volume, instanceId: string, devi
 }
 
 /**
+ * The launch root when no mapping names the instance's RootDeviceName (an image whose root mapping
+ * names another device): the one volume the launch created, if it created exactly one.
+ */
+async function onlyLaunchVolume(
+  ec2: EC2Client,
+  restoreId: string,
+  instanceId: string,
+  restoredRootId: string | undefined,
+): Promise<string | undefined> {
+  const launched = (await findTaggedVolumes(ec2, { restoreId, step: LAUNCH_VOLUME_STEP })).filter(
+    (v) => v.VolumeId !== restoredRootId && v.Attachments?.some((a) => a.InstanceId === instanceId),
+  );
+  return launched.length === 1 ? launched[0]?.VolumeId : undefined;
+}
+
+/**
  * Swaps the launch root volume for the restored one: detach it, attach ours in the root device slot,
  * delete it. Root volumes can only be detached from a stopped instance
  * (https://docs.aws.amazon.com/ebs/latest/userguide/ebs-detaching-volume.html).
  */
-async function swapRootVolume(ec2: EC2Client, instance: Instance, restoredRoot: Volume): Promise<void> {
+async function swapRootVolume(
+  ec2: EC2Client,
+  instance: Instance,
+  restoredRoot: Volume,
+  restoreId: string,
+): Promise<void> {
   const instanceId = instance.InstanceId ?? '';
   const rootDevice = instance.RootDeviceName ?? '';
-  const current = instance.BlockDeviceMappings?.find((m) => m.DeviceName === rootDevice)?.Ebs?.VolumeId;
+  const current =
+    instance.BlockDeviceMappings?.find((m) => m.DeviceName === rootDevice)?.Ebs?.VolumeId ??
+    (await onlyLaunchVolume(ec2, restoreId, instanceId, restoredRoot.VolumeId));
   if (current === restoredRoot.VolumeId) return;
   if (current) {
     // Marked first, so a crash between detach and delete leaves it to cleanup (as launch root).
@@ -277,7 +305,7 @@ export async function restoreInstance(
         { code: 'internal_error', category: 'internal' },
       );
     }
-    await swapRootVolume(ec2, instance, root.volume);
+    await swapRootVolume(ec2, instance, root.volume, input.restoreId);
     for (const { snapshot, volume } of restored) {
       if (volume === root.volume) continue;
       await attachAt(ec2, volume, instance.InstanceId ?? '', snapshot.deviceName);
