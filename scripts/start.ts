@@ -152,8 +152,12 @@ async function main(): Promise<void> {
   if (endpoint) env.AWS_ENDPOINT_URL = endpoint;
   env.BACKUP_REPOSITORY = backupRepository;
 
-  const token = process.env.API_TOKENS?.split(',')[0]?.trim() || `demo-${randomBytes(12).toString('hex')}`;
-  env.API_TOKENS = process.env.API_TOKENS ?? token;
+  // API_TOKENS entries are `<role>:<token>` or a bare token; the banner shows the first token. The
+  // generated one is an admin token: on your own machine you may also act in Bull Board.
+  const firstEntry = process.env.API_TOKENS?.split(',')[0]?.trim() ?? '';
+  const token =
+    firstEntry.replace(/^(read|operator|admin):/, '') || `demo-${randomBytes(12).toString('hex')}`;
+  env.API_TOKENS = process.env.API_TOKENS ?? `admin:${token}`;
   const port = Number(process.env.PORT ?? (await findFreePort()));
   env.PORT = String(port);
   // A worker-volume restore in the embedded default writes into device files under the data folder.

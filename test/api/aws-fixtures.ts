@@ -40,7 +40,7 @@ interface Statement {
   Condition?: Record<string, Record<string, string | string[]>>;
 }
 
-/** What EBS needs of a key (DESIGN.md section 3). */
+/** What EBS needs of a key (docs/architecture.md#pre-flight-checks). */
 export const EBS_KEY_ACTIONS = [
   'kms:CreateGrant',
   'kms:Decrypt',

@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
+  type ApiDeps,
   ApiMetrics,
   createApp,
   createLogger,
@@ -43,6 +44,8 @@ export interface HarnessOptions {
   workerCredentials: AwsCredentials;
   /** @defaultValue the real pre-flight planner with the worker credentials */
   planner?: RestorePlanner;
+  /** API_TOKENS entries (`call` sends TOKEN: list it). @defaultValue [TOKEN] (an operator token) */
+  apiTokens?: ApiDeps['apiTokens'];
 }
 
 /**
@@ -75,7 +78,7 @@ export async function startApi(options: HarnessOptions): Promise<ApiHarness> {
     launcher: new FlowRestoreLauncher(flowProducer),
     repository,
     queues,
-    apiTokens: [TOKEN],
+    apiTokens: options.apiTokens ?? [TOKEN],
     logger,
     metrics: new ApiMetrics(store),
   });

@@ -34,7 +34,7 @@ import {
   ZONE,
 } from './helpers.ts';
 
-// DESIGN.md section 2, "Another account", done by hand through the SDK against the emulator.
+// docs/architecture.md#the-two-flows, "Another account", done by hand through the SDK against the emulator.
 
 /** Source account steps 1-3: an encrypted volume with the region's default key, and its snapshot. */
 async function snapshotWithDefaultKey(source: TestAccount): Promise<{ snapshotId: string; keyArn: string }> {
@@ -75,7 +75,7 @@ async function newInstance(target: AwsClients): Promise<string> {
   return run.Instances![0]!.InstanceId!;
 }
 
-describe('restore into another account (DESIGN.md section 2)', () => {
+describe('restore into another account (docs/architecture.md#the-two-flows)', () => {
   it('source default key is customer managed and names the target: share, assume role, re-encrypt, attach', async () => {
     const source = newAccount();
     const target = newAccount();

@@ -12,7 +12,7 @@ import { CreateAliasCommand, DescribeKeyCommand } from '@aws-sdk/client-kms';
 import { describe, expect, it } from 'vitest';
 import { createKey, newAccount, ZONE } from './helpers.ts';
 
-// DESIGN.md section 7, items 1-3: the EBS default key, AWS-managed keys, KmsKeyId on volumes and snapshots.
+// docs/architecture.md#what-the-emulator-adds-to-moto: the EBS default key, AWS-managed keys, KmsKeyId on volumes and snapshots.
 describe('EBS default KMS key', () => {
   it('GetEbsDefaultKmsKeyId answers the AWS managed alias/aws/ebs key until ModifyEbsDefaultKmsKeyId; Reset goes back', async () => {
     const account = newAccount();

@@ -64,7 +64,7 @@ export function accountRootStatement(accountId: string): PolicyStatement {
   };
 }
 
-/** What EBS needs of a key, for a principal of another account (DESIGN.md section 3). */
+/** What EBS needs of a key, for a principal of another account (docs/architecture.md#pre-flight-checks). */
 export const EBS_KEY_ACTIONS = [
   'kms:CreateGrant',
   'kms:Decrypt',

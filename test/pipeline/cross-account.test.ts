@@ -34,7 +34,7 @@ import {
 const GIB = 2 ** 30;
 const DEVICES = ['/dev/xvda', '/dev/xvdb', '/dev/xvdc'];
 
-describe('restore into another account through the API, real worker processes (DESIGN.md section 2)', () => {
+describe('restore into another account through the API, real worker processes (docs/architecture.md#the-two-flows)', () => {
   let pipeline: Pipeline | undefined;
   let backup: Backup | undefined;
   let world: CrossAccountWorld | undefined;

@@ -45,7 +45,7 @@ export function newAccount(): Account {
   return { id, aws: createAwsClients({ region: REGION, credentials: credentialsForAccount(id) }) };
 }
 
-/** What EBS needs of a key used by a principal of another account (DESIGN.md section 3). */
+/** What EBS needs of a key used by a principal of another account (docs/architecture.md#pre-flight-checks). */
 const EBS_KEY_ACTIONS = [
   'kms:CreateGrant',
   'kms:Decrypt',
@@ -355,7 +355,7 @@ export interface CrossAccountWorld {
   targetSubnetId: string;
 }
 
-/** Two fresh accounts set up as DESIGN.md section 2 requires for a restore into another account. */
+/** Two fresh accounts set up as docs/architecture.md#the-two-flows requires for a restore into another account. */
 export async function crossAccountWorld(): Promise<CrossAccountWorld> {
   const source = newAccount();
   const target = newAccount();
@@ -366,7 +366,7 @@ export async function crossAccountWorld(): Promise<CrossAccountWorld> {
     target,
     externalId,
     roleArn,
-    // The target key's policy names the restore role (DESIGN.md section 3: it creates the volumes).
+    // The target key's policy names the restore role (docs/architecture.md#pre-flight-checks: it creates the volumes).
     targetKey: await createKey(target, roleArn),
     sourceDefaultKey: await useShareableDefaultKey(source, target.id),
     targetSubnetId: (await defaultSubnet(target)).subnetId,

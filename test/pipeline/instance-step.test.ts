@@ -12,7 +12,7 @@ import { type Account, newAccount, REGION } from './harness.ts';
 
 // The instance step called directly (no queue): a step function takes its clients as arguments.
 
-describe('instance step: KMS failure after CreateVolume (DESIGN.md section 7, last item)', () => {
+describe('instance step: KMS failure after CreateVolume (docs/architecture.md#what-the-emulator-adds-to-moto)', () => {
   let account: Account | undefined;
   let clients: StepClients | undefined;
 

@@ -29,7 +29,7 @@ import {
 
 const GIB = 2 ** 30;
 
-describe('same-account restore, real worker processes (DESIGN.md section 2)', () => {
+describe('same-account restore, real worker processes (docs/architecture.md#the-two-flows)', () => {
   let pipeline: Pipeline | undefined;
   let backup: Backup | undefined;
   let source: Account | undefined;

@@ -18,7 +18,7 @@ import {
   workerEnv,
 } from './harness.ts';
 
-describe('volume-level restore (DESIGN.md section 8: `volumes`)', () => {
+describe('volume-level restore (docs/architecture.md#the-public-interface: `volumes`)', () => {
   let pipeline: Pipeline | undefined;
   let backup: Backup | undefined;
   let source: Account | undefined;

@@ -67,7 +67,7 @@ async function expectWorkerClean(source: Account, restoreId: string, workerInsta
   expect(Reservations[0]?.Instances?.[0]?.BlockDeviceMappings).toHaveLength(1);
 }
 
-describe('worker-volume data path: volumes attached to the worker instance, device files (DESIGN.md section 2)', () => {
+describe('worker-volume data path: volumes attached to the worker instance, device files (docs/architecture.md#the-two-flows)', () => {
   let backup: Backup;
   let pipeline: Pipeline | undefined;
   let deviceDir: string | undefined;

@@ -15,7 +15,7 @@ function stepStatus(restore: Restore, name: string): string | undefined {
   return restore.steps.find((s) => s.name === name)?.status;
 }
 
-describe('cancel a running cross-account restore (issue 6, DESIGN.md section 5)', () => {
+describe('cancel a running cross-account restore (issue 6, docs/architecture.md#services-and-queues)', () => {
   let w: ResilienceWorld | undefined;
   const workers: WorkerProcess[] = [];
 

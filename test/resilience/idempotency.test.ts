@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { removeBackup, startWorker, type WorkerProcess, waitForEnd, workerEnv } from '../pipeline/harness.ts';
 import { census, openWorld, postRestore, type ResilienceWorld, restoreBody } from './world.ts';
 
-describe('Idempotency-Key end to end (issue 6, DESIGN.md section 5)', () => {
+describe('Idempotency-Key end to end (issue 6, docs/architecture.md#services-and-queues)', () => {
   let w: ResilienceWorld | undefined;
   const workers: WorkerProcess[] = [];
 

@@ -20,7 +20,7 @@ import {
   waitUntil,
 } from './world.ts';
 
-describe('target key disabled between POST and the instance step (issue 6, DESIGN.md section 8)', () => {
+describe('target key disabled between POST and the instance step (issue 6, docs/architecture.md#the-public-interface)', () => {
   let w: ResilienceWorld | undefined;
   const workers: WorkerProcess[] = [];
 

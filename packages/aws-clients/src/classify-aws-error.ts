@@ -1,4 +1,4 @@
-/** The error categories of the public API (DESIGN.md section 8) that an AWS failure can fall in. */
+/** The error categories of the public API (docs/architecture.md#the-public-interface) that an AWS failure can fall in. */
 export type AwsErrorCategory = 'input' | 'kms' | 'permission' | 'quota' | 'throttling' | 'aws';
 
 export interface ClassifiedAwsError {
@@ -138,7 +138,7 @@ function mentionsKms(message: string): boolean {
 
 /**
  * Puts an AWS SDK (or network) error in one of the API's categories and says whether it is worth
- * retrying. The one place where AWS errors are classified (STYLE.md: classify once).
+ * retrying. The one place where AWS errors are classified: errors are classified once, not at every call site.
  */
 export function classifyAwsError(error: unknown): ClassifiedAwsError {
   const e = (

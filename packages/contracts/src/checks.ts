@@ -1,7 +1,7 @@
 import { z } from 'zod';
 
 /**
- * The stable ids of the pre-flight checks (DESIGN.md section 3). Clients may rely on them;
+ * The stable ids of the pre-flight checks (docs/architecture.md#pre-flight-checks). Clients may rely on them;
  * `packages/preflight/README.md` says what each verifies.
  */
 export const checkIds = [

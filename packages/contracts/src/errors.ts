@@ -28,6 +28,18 @@ export const errorCodes = {
     httpStatus: 401,
     description: 'No bearer token, or not a configured one.',
   },
+  forbidden: {
+    category: 'permission',
+    httpStatus: 403,
+    description:
+      "The token's role does not allow this route or action (API_TOKENS roles: read, operator, admin).",
+  },
+  rate_limited: {
+    category: 'throttling',
+    httpStatus: 429,
+    description:
+      'Too many requests or open event streams for this token or this API process; Retry-After says when to try again.',
+  },
   not_found: { category: 'input', httpStatus: 404, description: 'No such restore or restore point.' },
   idempotency_conflict: {
     category: 'input',

@@ -20,7 +20,7 @@ import {
 } from './request.ts';
 import { restoreModeSchema } from './restore.ts';
 
-// BullMQ job ids are `<prefix>:<queue>:<id>` keys, so an id may not contain `:` (DESIGN.md section 5).
+// BullMQ job ids are `<prefix>:<queue>:<id>` keys, so an id may not contain `:` (docs/architecture.md#services-and-queues).
 const restoreIdSchema = z
   .string()
   .regex(
@@ -123,7 +123,7 @@ export const restoredVolumeSchema = z.object({
 });
 export type RestoredVolume = z.infer<typeof restoredVolumeSchema>;
 
-/** Also the restore's `result` (DESIGN.md section 8). */
+/** Also the restore's `result` (docs/architecture.md#the-public-interface). */
 export const instanceJobResultSchema = z.object({
   instanceId: z.string().nullable(),
   accountId: accountIdSchema,

@@ -18,7 +18,7 @@ export function toJsonSchema(schema: z.ZodType, io: 'input' | 'output' = 'output
   >;
 }
 
-/** OpenAPI 3.1 `components.schemas` for the public interface (DESIGN.md section 8). */
+/** OpenAPI 3.1 `components.schemas` for the public interface (docs/architecture.md#the-public-interface). */
 export function openApiComponentSchemas(): Record<string, Record<string, unknown>> {
   const strip = ({ $schema: _ignored, ...rest }: Record<string, unknown>) => rest;
   return {

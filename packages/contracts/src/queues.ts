@@ -1,7 +1,7 @@
 /**
  * Queue and job names of the restore pipeline, in one place.
  *
- * One restore is one BullMQ flow (DESIGN.md section 5): the `instance` job is the parent of the
+ * One restore is one BullMQ flow (docs/architecture.md#services-and-queues): the `instance` job is the parent of the
  * `share` job (another account only), which is the parent of one `snapshot` job per volume. The
  * `cleanup` job runs after the flow ends, whatever the outcome.
  */

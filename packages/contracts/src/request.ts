@@ -201,7 +201,7 @@ export type DataPath = z.infer<typeof dataPathSchema>;
 export const kmsGrantSchema = z.enum(['none', 'auto'], { error: 'expected "none" or "auto"' });
 export type KmsGrantMode = z.infer<typeof kmsGrantSchema>;
 
-/** The body of `POST /v1/restores` and `POST /v1/restores/plan` (DESIGN.md section 8). */
+/** The body of `POST /v1/restores` and `POST /v1/restores/plan` (docs/architecture.md#the-public-interface). */
 export const restoreRequestSchema = z
   .object(
     {

@@ -74,7 +74,7 @@ export const restoreErrorSchema = z.object({
 });
 export type RestoreError = z.infer<typeof restoreErrorSchema>;
 
-/** The restore resource of `GET /v1/restores/{id}` (DESIGN.md section 8). */
+/** The restore resource of `GET /v1/restores/{id}` (docs/architecture.md#the-public-interface). */
 export const restoreSchema = z.object({
   id: z.string(),
   status: restoreStatusSchema,

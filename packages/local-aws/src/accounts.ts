@@ -8,7 +8,7 @@ import { randomInt } from 'node:crypto';
  */
 export const EMULATOR_ROOT_ACCESS_KEY_PREFIX = 'AKIAEMU0';
 
-/** The demo accounts of the embedded default (DESIGN.md section 6). */
+/** The demo accounts of the embedded default (docs/architecture.md#running-it). */
 export const DEMO_SOURCE_ACCOUNT_ID = '111111111111';
 export const DEMO_TARGET_ACCOUNT_ID = '222222222222';
 

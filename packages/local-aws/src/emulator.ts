@@ -1,10 +1,11 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { delimiter } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /**
  * Launcher of the local AWS emulator: moto 5.2.1's server plus the AWS behaviour ec2-restore relies
- * on (DESIGN.md section 7; the Python side is in ../emulator/ec2restore_emulator).
+ * on (docs/architecture.md#what-the-emulator-adds-to-moto; the Python side is in ../emulator/ec2restore_emulator).
  */
 
 export interface StartEmulatorOptions {
@@ -20,12 +21,22 @@ export interface StartEmulatorOptions {
   log?: (line: string) => void;
   /** How long to wait for the server to answer (start-up is CPU-bound: slow on a loaded machine). @defaultValue 60000 */
   startTimeoutMs?: number;
+  /**
+   * The folder holding the `ec2restore_emulator` package, e.g. another checkout's, to compare two
+   * versions side by side (bench/emulator). @defaultValue this package's `emulator/` folder
+   */
+  emulatorDir?: string;
 }
 
 export interface RunningEmulator {
   /** `http://127.0.0.1:<port>`: use as the SDK's `endpoint` / `AWS_ENDPOINT_URL`. */
   endpoint: string;
   pid: number;
+  /**
+   * The emulator's memory now and at its peak (VmRSS and VmHWM of /proc/<pid>/status), in bytes;
+   * undefined where /proc is not available or the process is gone.
+   */
+  memory(): { rssBytes: number; peakRssBytes: number } | undefined;
   /** Ends the emulator (SIGTERM, then SIGKILL after 5 s). Safe to call more than once. */
   stop(): Promise<void>;
 }
@@ -42,12 +53,13 @@ export async function startEmulator(opts: StartEmulatorOptions = {}): Promise<Ru
   const python = process.env.EC2_RESTORE_PYTHON ?? 'python3';
   const args = ['-m', 'ec2restore_emulator', '--port', String(opts.port ?? 0)];
   if (vanilla) args.push('--vanilla');
+  const emulatorDir = opts.emulatorDir ?? EMULATOR_DIR;
 
   const child = spawn(python, args, {
-    cwd: EMULATOR_DIR,
+    cwd: emulatorDir,
     env: {
       ...process.env,
-      PYTHONPATH: [EMULATOR_DIR, process.env.PYTHONPATH].filter(Boolean).join(delimiter),
+      PYTHONPATH: [emulatorDir, process.env.PYTHONPATH].filter(Boolean).join(delimiter),
       PYTHONUNBUFFERED: '1',
       PYTHONDONTWRITEBYTECODE: '1',
     },
@@ -115,11 +127,29 @@ export async function startEmulator(opts: StartEmulatorOptions = {}): Promise<Ru
   return {
     endpoint,
     pid: child.pid!,
+    memory: () => processMemory(child.pid!),
     stop: () => {
       stopping ??= stopChild(child, exited);
       return stopping;
     },
   };
+}
+
+/** VmRSS and VmHWM (peak) of a Linux process, in bytes. */
+export function processMemory(pid: number): { rssBytes: number; peakRssBytes: number } | undefined {
+  let status: string;
+  try {
+    status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  const kib = (field: string) =>
+    Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? Number.NaN);
+  const rss = kib('VmRSS');
+  const peak = kib('VmHWM');
+  return Number.isNaN(rss) || Number.isNaN(peak)
+    ? undefined
+    : { rssBytes: rss * 1024, peakRssBytes: peak * 1024 };
 }
 
 async function waitUntilAnswering(endpoint: string, timeoutMs: number): Promise<void> {

@@ -8,6 +8,8 @@ export interface LocalStack {
   awsEndpoint: string;
   /** What was started here rather than taken from the environment. */
   started: { redis: RunningRedis['kind']; emulator: boolean };
+  /** The started emulator's memory now and at its peak, in bytes (undefined when none was started). */
+  emulatorMemory(): { rssBytes: number; peakRssBytes: number } | undefined;
   /** Stops everything this call started, in reverse order; idempotent. */
   stop(): Promise<void>;
 }
@@ -45,6 +47,7 @@ export async function startLocalStack(options: StartLocalStackOptions = {}): Pro
     redisUrl: redis.url,
     awsEndpoint,
     started: { redis: redis.kind, emulator: emulator !== undefined },
+    emulatorMemory: () => emulator?.memory(),
     async stop() {
       if (stopped) return;
       stopped = true;

@@ -1,5 +1,5 @@
 /**
- * One restore = one BullMQ flow (DESIGN.md section 5):
+ * One restore = one BullMQ flow (docs/architecture.md#services-and-queues):
  *
  *   instance (restore.instance)
  *     └─ share (restore.share, another account only)
@@ -23,7 +23,7 @@ import {
 } from '@ec2-restore/contracts';
 import type { FlowJob, FlowProducer, JobNode, JobsOptions } from 'bullmq';
 
-/** The restore as the API stored it (DESIGN.md section 8). */
+/** The restore as the API stored it (docs/architecture.md#the-public-interface). */
 export type FlowRestore = Pick<Restore, 'id' | 'mode' | 'request'>;
 
 /** What the flow needs to know of the restore point (a `RestorePointSummary` of the repository fits). */

@@ -14,7 +14,7 @@ import { identityStatementsFor, keyPolicyStatementsFor, restoreRoleGrant } from 
 import { type KeyUseRequirement, keyUseRequirements } from './requirements.ts';
 
 /*
- * The pre-flight checks of DESIGN.md section 3, as pure functions over gathered facts. Each returns
+ * The pre-flight checks of docs/architecture.md#pre-flight-checks, as pure functions over gathered facts. Each returns
  * a Check with a stable id (see README.md), a message naming what was found, and a remedy with the
  * exact statement or command. runChecks() runs those that apply to a request, in a stable order.
  */

@@ -1,5 +1,5 @@
 /**
- * Pre-flight checks of ec2-restore: KMS key policy evaluation, the checks of DESIGN.md section 3 as
+ * Pre-flight checks of ec2-restore: KMS key policy evaluation, the checks of docs/architecture.md#pre-flight-checks as
  * pure functions over facts, the least-privilege policy generator, and `plan()`, which gathers the
  * facts from AWS with the credentials each step uses.
  */

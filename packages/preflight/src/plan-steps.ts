@@ -10,7 +10,7 @@ import { determineMode, restoredVolumes, runChecks } from './checks.ts';
 import type { PreflightFacts } from './facts.ts';
 
 /**
- * The ordered steps of a restore and the resources each creates (DESIGN.md section 2), from the
+ * The ordered steps of a restore and the resources each creates (docs/architecture.md#the-two-flows), from the
  * facts. Pure: nothing is created. Temporary resources are removed by the cleanup step whether the
  * restore succeeds or fails.
  */

@@ -19,7 +19,7 @@ export interface RestoreShape {
 }
 
 /**
- * Who needs which key (DESIGN.md section 2):
+ * Who needs which key (docs/architecture.md#the-two-flows):
  * - same account: the worker role writes the data encrypted with the target key (EBS direct
  *   snapshot, or a volume attached to the worker); the restore role, when one is given, creates
  *   the volumes and the instance (else the worker role does that too).

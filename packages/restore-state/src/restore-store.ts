@@ -90,7 +90,7 @@ const DEFAULT_IDEMPOTENCY_TTL_SECONDS = 24 * 60 * 60;
 const SUBSCRIBE_BLOCK_MS = 2_000;
 
 /**
- * The restore record of DESIGN.md section 8, kept in Redis, and its event stream.
+ * The restore record of docs/architecture.md#the-public-interface, kept in Redis, and its event stream.
  *
  * Every update is one Lua script, atomic across processes: the API creates and cancels, the
  * workers (one snapshot job per volume, concurrently) record steps, attempts, progress and the end.

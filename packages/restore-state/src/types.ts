@@ -1,5 +1,5 @@
 /**
- * The shape of a restore as clients see it (DESIGN.md section 8), as kept in Redis by
+ * The shape of a restore as clients see it (docs/architecture.md#the-public-interface), as kept in Redis by
  * {@link RestoreStore}. The request is stored as given (already validated by the API).
  */
 
@@ -60,7 +60,7 @@ export interface RestoreResult {
   volumes: RestoredVolume[];
 }
 
-/** Why a restore failed; `category` is one of the error categories of DESIGN.md section 8. */
+/** Why a restore failed; `category` is one of the error categories of docs/architecture.md#the-public-interface. */
 export interface RestoreError {
   code: string;
   message: string;

@@ -16,6 +16,7 @@ import {
   ZERO_BLOCK_SHA256_HEX,
 } from '@ec2-restore/backup-repository';
 import { clientTokenFor, RestoreTag } from '@ec2-restore/contracts';
+import { withAbortScope } from './abort-scope.ts';
 import { DEFAULT_RETRY_POLICY, type RetryPolicy, withRetries } from './retry-policy.ts';
 import type { SnapshotWriter, WriteVolumeRequest } from './snapshot-writer.ts';
 
@@ -128,6 +129,12 @@ export class EbsDirectWriter implements SnapshotWriter<EbsDirectTarget, EbsDirec
   }
 
   async writeVolume(request: WriteVolumeRequest<EbsDirectTarget>): Promise<EbsDirectResult> {
+    // Every call in flight listens on the signal it is given: they listen on a scope of this write, which
+    // holds one listener on the caller's signal and drops it when the write ends.
+    return withAbortScope(request.signal, this.inFlight, (signal) => this.write({ ...request, signal }));
+  }
+
+  private async write(request: WriteVolumeRequest<EbsDirectTarget>): Promise<EbsDirectResult> {
     const { repository, ebs } = this.options;
     const { target, signal } = request;
     const step = target.step ?? 'snapshot';

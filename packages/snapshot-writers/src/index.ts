@@ -1,3 +1,5 @@
+export * from './abort-scope.ts';
+export * from './block-mismatches.ts';
 export * from './device-path.ts';
 export * from './ebs-direct-writer.ts';
 export * from './retry-policy.ts';

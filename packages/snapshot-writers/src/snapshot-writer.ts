@@ -10,7 +10,7 @@ export interface WriteVolumeRequest<Target> {
   signal?: AbortSignal;
 }
 
-/** One interface, two data paths (DESIGN.md section 2): `ebs-direct` and `worker-volume`. */
+/** One interface, two data paths (docs/architecture.md#the-two-flows): `ebs-direct` and `worker-volume`. */
 export interface SnapshotWriter<Target, Result> {
   readonly kind: 'ebs-direct' | 'worker-volume';
   writeVolume(request: WriteVolumeRequest<Target>): Promise<Result>;

@@ -61,7 +61,7 @@ export interface FindLeftoversInput {
   minAgeMinutes: number;
 }
 
-/** Step tags that mark a temporary resource, per kind (see `steps/cleanup.ts` in the pipeline). */
+/** Step tags that mark a temporary resource, per kind (see `packages/pipeline/src/steps/cleanup.ts`). */
 export const temporarySteps: Readonly<Record<ResourceKind, readonly string[]>> = {
   snapshot: [JobName.Snapshot],
   volume: [JobName.Snapshot, LAUNCH_ROOT_STEP],

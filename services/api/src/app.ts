@@ -2,7 +2,7 @@ import express, { type Express } from 'express';
 import type { ApiDeps } from './deps.ts';
 import { errorHandler, notFoundHandler } from './http/api-error.ts';
 import { rememberMountPath, requestLogging } from './http/request-logging.ts';
-import { tokenAuth } from './http/token-auth.ts';
+import { requireRole, tokenAuth } from './http/token-auth.ts';
 import { BULL_BOARD_PATH, bullBoardRouter } from './routes/bull-board.ts';
 import { cancelRestore } from './routes/cancel-restore.ts';
 import { createRestore } from './routes/create-restore.ts';
@@ -16,7 +16,7 @@ import { restoreEvents } from './routes/restore-events.ts';
 import { getRestorePoint, listRestorePoints } from './routes/restore-points.ts';
 
 /**
- * The HTTP API of DESIGN.md section 8. Routes only: each handler lives in its own file under
+ * The HTTP API. Routes only: each handler lives in its own file under
  * routes/, validation and auth are wrappers, everything with effects comes in through `deps`.
  */
 export function createApp(deps: ApiDeps): Express {
@@ -27,26 +27,29 @@ export function createApp(deps: ApiDeps): Express {
 
   app.get('/healthz', healthz);
 
-  // Bull Board: the same tokens, also as a Basic password so a browser can log in.
+  // Bull Board: the same tokens, also as a Basic password so a browser can log in. Read-only for
+  // read and operator tokens; only admin tokens may act on jobs and queues.
   app.use(BULL_BOARD_PATH, tokenAuth(deps.apiTokens, { allowBasic: true }), bullBoardRouter(deps.queues));
 
   // Everything else needs a bearer token.
   app.use(tokenAuth(deps.apiTokens));
-  app.get('/readyz', readyz(deps));
-  app.get('/metrics', metrics(deps));
-  app.get('/openapi.json', openApi());
+  const read = requireRole('read', 'This route');
+  const operate = requireRole('operator', 'Creating, planning or cancelling a restore');
+  app.get('/readyz', read, readyz(deps));
+  app.get('/metrics', read, metrics(deps));
+  app.get('/openapi.json', read, openApi());
 
   const api = express.Router();
   api.use(rememberMountPath);
   api.use(express.json({ limit: '1mb' }));
-  api.post('/restores/plan', planRestore(deps));
-  api.post('/restores', createRestore(deps));
-  api.get('/restores', listRestores(deps));
-  api.get('/restores/:id', getRestore(deps));
-  api.post('/restores/:id/cancel', cancelRestore(deps));
-  api.get('/restores/:id/events', restoreEvents(deps));
-  api.get('/restore-points', listRestorePoints(deps));
-  api.get('/restore-points/:id', getRestorePoint(deps));
+  api.post('/restores/plan', operate, planRestore(deps));
+  api.post('/restores', operate, createRestore(deps));
+  api.get('/restores', read, listRestores(deps));
+  api.get('/restores/:id', read, getRestore(deps));
+  api.post('/restores/:id/cancel', operate, cancelRestore(deps));
+  api.get('/restores/:id/events', read, restoreEvents(deps));
+  api.get('/restore-points', read, listRestorePoints(deps));
+  api.get('/restore-points/:id', read, getRestorePoint(deps));
   app.use('/v1', api);
 
   app.use(notFoundHandler);

@@ -5,7 +5,7 @@ const valid = {
   REDIS_URL: 'redis://localhost:6379',
   AWS_REGION: 'eu-west-1',
   BACKUP_REPOSITORY: '/var/backups',
-  API_TOKENS: 'aaaaaaaaaaaaaaaaaaaa, bbbbbbbbbbbbbbbbbbbb',
+  API_TOKENS: 'aaaaaaaaaaaaaaaaaaaa, admin:bbbbbbbbbbbbbbbbbbbb',
 };
 
 function problemsOf(env: Record<string, string | undefined>) {
@@ -25,7 +25,10 @@ describe('loadConfig', () => {
       awsRegion: 'eu-west-1',
       awsEndpointUrl: undefined,
       backupRepository: '/var/backups',
-      apiTokens: ['aaaaaaaaaaaaaaaaaaaa', 'bbbbbbbbbbbbbbbbbbbb'],
+      apiTokens: [
+        { token: 'aaaaaaaaaaaaaaaaaaaa', role: 'operator' },
+        { token: 'bbbbbbbbbbbbbbbbbbbb', role: 'admin' },
+      ],
       port: 8080,
       queuePrefix: 'bull',
       statePrefix: 'ec2-restore:',
@@ -65,6 +68,30 @@ describe('loadConfig', () => {
     expect(problemsOf({ ...valid, API_TOKENS: ' , ' })).toEqual([
       { variable: 'API_TOKENS', message: 'lists no token; give one or more, comma-separated' },
     ]);
+  });
+
+  it('reads a role per token; a bare token is an operator token', () => {
+    expect(
+      loadConfig({ ...valid, API_TOKENS: 'read:r-0123456789, o-0123456789 ,admin:x:y,read:r-0123456789' })
+        .apiTokens,
+    ).toEqual([
+      { token: 'r-0123456789', role: 'read' },
+      { token: 'o-0123456789', role: 'operator' },
+      { token: 'x:y', role: 'admin' },
+    ]);
+  });
+
+  it.each([
+    ['reader:secret-token-1', 'entry 1 of 1 has a ":" but what comes before it is not a role'],
+    ['admin:ok-token-1,read:bad token', 'entry 2 of 2: a token may only contain visible ASCII'],
+    ['admin:same-token-1,read:same-token-1', 'the same token is listed with two roles (admin and read)'],
+    ['admin:', 'entry 1 of 1: a token may only contain visible ASCII'],
+  ])('refuses API_TOKENS=%j naming the entry and the fix, never the token', (value, message) => {
+    const problems = problemsOf({ ...valid, API_TOKENS: value });
+    expect(problems).toHaveLength(1);
+    expect(problems[0]?.variable).toBe('API_TOKENS');
+    expect(problems[0]?.message).toContain(message);
+    expect(problems[0]?.message).not.toMatch(/reader|secret-token|ok-token|same-token|bad token/);
   });
 
   it('says "Invalid configuration" and the variable in the error message', () => {

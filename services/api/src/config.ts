@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { type ApiToken, parseApiTokens } from './http/api-roles.ts';
 
 /** Thrown when the environment is wrong; the message names each variable and why. */
 export class ConfigError extends Error {
@@ -40,17 +41,17 @@ const envSchema = z.object({
     .string({ error: 'is not set; set it to a folder path or s3://bucket/prefix' })
     .min(1, { error: 'is empty; set it to a folder path or s3://bucket/prefix' }),
   API_TOKENS: z
-    .string({ error: 'is not set; set it to one or more bearer tokens, comma-separated' })
-    .transform((value) =>
-      value
-        .split(',')
-        .map((token) => token.trim())
-        .filter((token) => token !== ''),
-    )
-    .refine((tokens) => tokens.length > 0, { error: 'lists no token; give one or more, comma-separated' })
-    .refine((tokens) => tokens.every((token) => /^[\x21-\x7e]+$/.test(token)), {
+    .string({
       error:
-        'a token may only contain visible ASCII characters, no spaces (make one with `openssl rand -hex 32`)',
+        'is not set; set it to one or more tokens, comma-separated, each <role>:<token> (role read, operator or admin) or a bare token (operator)',
+    })
+    .transform((value, ctx) => {
+      try {
+        return parseApiTokens(value);
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: (err as Error).message });
+        return z.NEVER;
+      }
     }),
   PORT: z.coerce
     .number({ error: 'must be a port number' })
@@ -71,7 +72,7 @@ export type ApiConfig = {
   awsRegion: string;
   awsEndpointUrl: string | undefined;
   backupRepository: string;
-  apiTokens: string[];
+  apiTokens: ApiToken[];
   port: number;
   queuePrefix: string;
   statePrefix: string;

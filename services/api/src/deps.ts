@@ -4,6 +4,7 @@ import type { Restore, RestoreStore } from '@ec2-restore/restore-state';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import type { ApiTokenInput } from './http/api-roles.ts';
 import type { ApiMetrics } from './metrics.ts';
 
 /** The pre-flight result and what the flow needs besides the request. */
@@ -15,12 +16,12 @@ export interface PlannedRestore {
   sourceAccountId: string | null;
 }
 
-/** Runs the pre-flight checks of DESIGN.md section 3 with the credentials the steps will use. */
+/** Runs the pre-flight checks of docs/architecture.md#pre-flight-checks with the credentials the steps will use. */
 export interface RestorePlanner {
   plan(request: RestoreRequest): Promise<PlannedRestore>;
 }
 
-/** Starts the BullMQ flow of a stored restore (DESIGN.md section 5). */
+/** Starts the BullMQ flow of a stored restore (docs/architecture.md#services-and-queues). */
 export interface RestoreLauncher {
   /** @returns the id of the flow's root job (the instance job). */
   start(restore: Restore<RestoreRequest>, planned: PlannedRestore): Promise<string>;
@@ -36,7 +37,8 @@ export interface ApiDeps {
   repository: Pick<BackupRepository, 'listRestorePoints' | 'getSummary'>;
   /** The pipeline queues shown in Bull Board. */
   queues: Queue[];
-  apiTokens: readonly string[];
+  /** Bearer tokens with their roles; a plain string is a token of the default role (operator). */
+  apiTokens: readonly ApiTokenInput[];
   logger: Logger;
   metrics: ApiMetrics;
 }

@@ -21,7 +21,7 @@ const idParameter = (description: string) => ({
 });
 
 /**
- * The OpenAPI 3.1 document of the public interface (DESIGN.md section 8). Request and response
+ * The OpenAPI 3.1 document of the public interface (docs/architecture.md#the-public-interface). Request and response
  * schemas are generated from the zod contracts, so the document and the validation never disagree.
  */
 export function buildOpenApiDocument(): Record<string, unknown> {

@@ -2,7 +2,7 @@ import type { Readable } from 'node:stream';
 
 /**
  * The storage a backup repository lives on: a flat key space of immutable objects. Two implementations
- * (a local folder and S3) pass one contract test suite (`test/data-path/object-store-contract.test.ts`).
+ * (a local folder and S3) pass one contract test suite (`test/data-path/repository-contract.test.ts`).
  */
 export interface ObjectStore {
   /** Where the store is, for messages: a folder path or `s3://bucket/prefix`. */

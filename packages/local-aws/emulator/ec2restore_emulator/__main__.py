@@ -3,7 +3,7 @@
 Prints one line `EC2RESTORE_EMULATOR_READY port=<port>` on stdout once the socket is bound,
 so the launcher (packages/local-aws/src/emulator.ts) can use port 0 without a race.
 Exits by itself when its parent goes away: stdin reaches EOF (the parent held the write end)
-or the parent pid changes.
+or the parent pid changes. On every way out it removes its block folder (block_store.py).
 """
 
 import argparse
@@ -32,6 +32,16 @@ def check_moto_version() -> None:
         sys.exit(3)
 
 
+def shut_down() -> None:
+    """Leaves nothing behind (the block folder), then ends the process at once, whatever threads run."""
+    try:
+        from .ebs_direct import close_block_store
+
+        close_block_store()
+    finally:
+        os._exit(0)
+
+
 def exit_when_parent_dies(parent_pid: int) -> None:
     """Two signals that the launcher is gone: EOF on stdin, or being re-parented."""
 
@@ -41,12 +51,12 @@ def exit_when_parent_dies(parent_pid: int) -> None:
                 pass
         except Exception:  # noqa: BLE001
             pass
-        os._exit(0)
+        shut_down()
 
     def watch_parent_pid() -> None:
         while True:
             if os.getppid() != parent_pid:
-                os._exit(0)
+                shut_down()
             time.sleep(1)
 
     if not sys.stdin.isatty():
@@ -67,15 +77,14 @@ def main() -> None:
 
     check_moto_version()
     exit_when_parent_dies(os.getppid())
-    signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
-    signal.signal(signal.SIGINT, lambda *_: os._exit(0))
+    signal.signal(signal.SIGTERM, lambda *_: shut_down())
+    signal.signal(signal.SIGINT, lambda *_: shut_down())
 
     from .app import create_app
-
-    from werkzeug.serving import make_server
+    from .http_server import make_keep_alive_server
 
     app = create_app(vanilla=args.vanilla)
-    server = make_server(args.host, args.port, app, threaded=True)
+    server = make_keep_alive_server(args.host, args.port, app)
     port = server.server_address[1]
     mode = "vanilla moto" if args.vanilla else "moto + ec2-restore behaviours"
     sys.stdout.write(f"EC2RESTORE_EMULATOR_READY port={port} mode={mode}\n")

@@ -1,4 +1,4 @@
-"""Installs every AWS behaviour ec2-restore relies on and moto 5.2.1 lacks (DESIGN.md section 7).
+"""Installs every AWS behaviour ec2-restore relies on and moto 5.2.1 lacks (docs/architecture.md#what-the-emulator-adds-to-moto).
 Each module comments every behaviour with the AWS document or error text it follows."""
 
 

@@ -3,15 +3,23 @@ GetSnapshotBlock) as AWS behaves
 (https://docs.aws.amazon.com/ebs/latest/userguide/writesnapshots.html).
 
 moto 5.2.1 ignores Encrypted and KmsKeyArn, reports 512-byte blocks, marks the EC2 snapshot
-completed at once and leaves a phantom EC2 volume behind."""
+completed at once, leaves a phantom EC2 volume behind, keeps every block in memory and never frees
+the blocks of a deleted snapshot.
+
+The block operations (put_block, get_block, list_blocks) are defined once here and used both by
+moto's request path and by the fast path (fast_path.py) that serves the data plane ahead of moto.
+Block bytes live in the block store (block_store.py), not in memory."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
 import json
+import threading
+import uuid
 from typing import Any
 
+from .block_store import BlockStore, open_block_store
 from .ec2_rules import VOLUME_KEY_ACTIONS, default_key_arn, key_problem
 from .errors import RestJsonError
 from .identity import principal_for_access_key
@@ -24,12 +32,159 @@ BLOCK_SIZE = 524288
 NO_VOLUME_ID = "vol-ffffffff"
 
 
-def _snapshot_not_found(snapshot_id: str) -> RestJsonError:
+def snapshot_not_found(snapshot_id: str) -> RestJsonError:
     # ResourceNotFoundException, Reason SNAPSHOT_NOT_FOUND
     # (https://docs.aws.amazon.com/ebs/latest/APIReference/API_PutSnapshotBlock.html#API_PutSnapshotBlock_Errors).
     return RestJsonError(
         404, "ResourceNotFoundException", f"The snapshot '{snapshot_id}' does not exist.", "SNAPSHOT_NOT_FOUND"
     )
+
+
+ZERO_BLOCK = bytes(BLOCK_SIZE)
+ZERO_BLOCK_DIGEST = hashlib.sha256(ZERO_BLOCK).digest()
+ZERO_BLOCK_CHECKSUM = base64.b64encode(ZERO_BLOCK_DIGEST).decode()
+
+_store: BlockStore | None = None
+# Guards every snapshot's `blocks` index together with its `released` flag, so a block written while
+# its snapshot is being deleted is released rather than leaked.
+_index_lock = threading.Lock()
+
+
+def block_store() -> BlockStore:
+    global _store
+    if _store is None:
+        _store = open_block_store(BLOCK_SIZE, ZERO_BLOCK_DIGEST)
+    return _store
+
+
+def close_block_store() -> None:
+    """Removes the store's folder (the emulator calls this on its way out)."""
+    global _store
+    if _store is not None:
+        _store.close()
+        _store = None
+
+
+class StoredBlock:
+    """One written block of a snapshot, in place of moto's Block (which holds the bytes): the index
+    keeps the SHA-256 the bytes are stored under."""
+
+    __slots__ = ("digest", "checksum", "length", "block_token")
+    checksum_algorithm = "SHA256"
+
+    def __init__(self, digest: bytes, checksum: str, length: int):
+        self.digest = digest
+        self.checksum = checksum
+        self.length = length
+        # GetSnapshotBlock needs a BlockToken from ListSnapshotBlocks
+        # (https://docs.aws.amazon.com/ebs/latest/APIReference/API_Block.html).
+        self.block_token = str(uuid.uuid4())
+
+    @property
+    def data_length(self) -> str:
+        return str(self.length)
+
+    @property
+    def block_data(self) -> bytes:
+        # moto's ListChangedBlocks compares blocks by their data.
+        return block_store().read(self.digest, self.length)
+
+
+def _validation_error(message: str, reason: str) -> RestJsonError:
+    return RestJsonError(400, "ValidationException", message, reason)
+
+
+def _block_index(text: str) -> str:
+    # "BlockIndex ... Valid Range: Minimum value of 0" (API_PutSnapshotBlock.html): a whole number.
+    if not text.isdigit():
+        raise _validation_error(f"The block index '{text}' is not a whole number.", "INVALID_PARAMETER_VALUE")
+    return str(int(text))
+
+
+def put_block(snapshot: Any, block_index: str, data: bytes, checksum: str) -> str:
+    """PutSnapshotBlock on `snapshot` (moto's EBSSnapshot); returns the checksum to answer."""
+    if snapshot.status != "pending":
+        # Blocks can only be written while the snapshot is pending ("The target snapshot must be in the
+        # pending state", API_PutSnapshotBlock.html).
+        raise snapshot_not_found(snapshot.snapshot_id)
+    index = _block_index(block_index)
+    # "Checksum: ... the Base64-encoded SHA256 checksum of the block data"; a mismatch is
+    # ValidationException, Reason INVALID_CHECKSUM (API_PutSnapshotBlock.html).
+    if checksum == ZERO_BLOCK_CHECKSUM and data == ZERO_BLOCK:
+        # The all-zero block: a comparison instead of a SHA-256 (same answer, a fraction of the CPU).
+        digest = ZERO_BLOCK_DIGEST
+    else:
+        digest = hashlib.sha256(data).digest()
+        if base64.b64encode(digest).decode() != checksum:
+            raise _validation_error("The checksum does not match the block data.", "INVALID_CHECKSUM")
+    # "Data written to a snapshot must be aligned with 512-KiB sectors"; DataLength "the size of the data
+    # to write to the block" is 524288 (API_PutSnapshotBlock.html).
+    if len(data) != BLOCK_SIZE:
+        raise _validation_error(
+            f"The block data is {len(data)} bytes; EBS direct blocks are {BLOCK_SIZE} bytes (DataLength {BLOCK_SIZE}).",
+            "INVALID_PARAMETER_VALUE",
+        )
+    store = block_store()
+    store.put(digest, data)
+    block = StoredBlock(digest, checksum, len(data))
+    with _index_lock:
+        if getattr(snapshot, "released", False):
+            replaced = block
+        else:
+            # "If the specified block contains data, the existing data is overwritten."
+            replaced = snapshot.blocks.get(index)
+            snapshot.blocks[index] = block
+    if replaced is not None:
+        store.release(replaced.digest)
+    return checksum
+
+
+def get_block(snapshot: Any, block_index: str) -> StoredBlock:
+    block = snapshot.blocks.get(str(int(block_index)) if block_index.isdigit() else block_index)
+    if block is None:
+        raise RestJsonError(
+            404, "ResourceNotFoundException", f"The block {block_index} does not exist.", "SNAPSHOT_NOT_FOUND"
+        )
+    return block
+
+
+def block_headers(block: StoredBlock) -> dict[str, str]:
+    return {
+        "x-amz-Checksum": block.checksum,
+        "x-amz-Checksum-Algorithm": block.checksum_algorithm,
+        "x-amz-Data-Length": block.data_length,
+    }
+
+
+def list_blocks(snapshot: Any) -> dict[str, Any]:
+    with _index_lock:
+        written = [(int(i), b.block_token) for i, b in snapshot.blocks.items()]
+    written.sort()
+    return {
+        "Blocks": [{"BlockIndex": i, "BlockToken": token} for i, token in written],
+        "VolumeSize": snapshot.volume_size,
+        "BlockSize": snapshot.block_size,
+    }
+
+
+def release_snapshot_blocks(account_id: str, region: str, snapshot_id: str) -> None:
+    """Drops the EBS direct copy of a deleted snapshot and frees its blocks."""
+    from moto.ebs.models import ebs_backends
+
+    regions = dict.get(ebs_backends, account_id)
+    backend = dict.get(regions, region) if regions is not None else None
+    if backend is None:
+        return
+    snapshot = backend.snapshots.pop(snapshot_id, None)
+    if snapshot is None:
+        return
+    with _index_lock:
+        snapshot.released = True
+        blocks = list(snapshot.blocks.values())
+        snapshot.blocks.clear()
+    store = block_store()
+    for block in blocks:
+        store.release(block.digest)
 
 
 def install() -> None:
@@ -41,7 +196,7 @@ def install() -> None:
     def own_ebs_snapshot(self: Any, snapshot_id: str) -> Any:
         snapshot = self.ebs_backend.snapshots.get(snapshot_id)
         if snapshot is None:
-            raise _snapshot_not_found(snapshot_id)
+            raise snapshot_not_found(snapshot_id)
         return snapshot
 
     def start_snapshot(self: Any) -> str:
@@ -101,22 +256,9 @@ def install() -> None:
 
     def put_snapshot_block(self: Any) -> Any:
         parts = self.parsed_url.path.split("/")
-        snapshot_id, block_index = parts[-3], parts[-1]
-        snapshot = own_ebs_snapshot(self, snapshot_id)
-        if snapshot.status != "pending":
-            # Blocks can only be written while the snapshot is pending.
-            raise _snapshot_not_found(snapshot_id)
-        headers = {k.lower(): v for k, v in self.headers.items()}
+        snapshot = own_ebs_snapshot(self, parts[-3])
         data = self.body if isinstance(self.body, bytes) else (self.body or "").encode()
-        checksum = headers.get("x-amz-checksum", "")
-        # "Checksum: ... the Base64-encoded SHA256 checksum of the block data"; a mismatch is
-        # ValidationException, Reason INVALID_CHECKSUM (API_PutSnapshotBlock.html).
-        if base64.b64encode(hashlib.sha256(data).digest()).decode() != checksum:
-            raise RestJsonError(
-                400, "ValidationException", "The checksum does not match the block data.", "INVALID_CHECKSUM"
-            )
-        algorithm = headers.get("x-amz-checksum-algorithm", "SHA256")
-        snapshot.put_block(block_index, data, checksum, algorithm, str(len(data)))
+        checksum = put_block(snapshot, parts[-1], data, self.headers.get("x-amz-Checksum", ""))
         return 201, {"status": 201, "x-amz-Checksum": checksum, "x-amz-Checksum-Algorithm": "SHA256"}, "{}"
 
     def complete_snapshot(self: Any) -> Any:
@@ -124,15 +266,17 @@ def install() -> None:
         snapshot = own_ebs_snapshot(self, snapshot_id)
         headers = {k.lower(): v for k, v in self.headers.items()}
         status = "completed"
+        with _index_lock:
+            written = dict(snapshot.blocks)
         # ChangedBlocksCount must equal the blocks written; with Checksum and aggregation method
         # LINEAR the checksum is SHA256 over the blocks' checksums in block-index order
         # (https://docs.aws.amazon.com/ebs/latest/userguide/ebsapis-using-checksums.html).
         changed = headers.get("x-amz-changedblockscount")
-        if changed is not None and int(changed) != len(snapshot.blocks):
+        if changed is not None and int(changed) != len(written):
             status = "error"
         aggregated = headers.get("x-amz-checksum")
         if aggregated and headers.get("x-amz-checksum-aggregation-method", "LINEAR") == "LINEAR":
-            ordered = [snapshot.blocks[i] for i in sorted(snapshot.blocks, key=int)]
+            ordered = [written[i] for i in sorted(written, key=int)]
             digest = hashlib.sha256(b"".join(base64.b64decode(b.checksum) for b in ordered)).digest()
             if base64.b64encode(digest).decode() != aggregated:
                 status = "error"
@@ -145,29 +289,26 @@ def install() -> None:
         return 202, {"status": 202}, json.dumps({"Status": "pending" if status == "completed" else status})
 
     def list_snapshot_blocks(self: Any) -> str:
-        snapshot_id = self.path.split("/")[-2]
-        snapshot = own_ebs_snapshot(self, snapshot_id)
-        blocks = [
-            {"BlockIndex": int(i), "BlockToken": snapshot.blocks[i].block_token}
-            for i in sorted(snapshot.blocks, key=int)
-        ]
-        return json.dumps({"Blocks": blocks, "VolumeSize": snapshot.volume_size, "BlockSize": snapshot.block_size})
+        return json.dumps(list_blocks(own_ebs_snapshot(self, self.path.split("/")[-2])))
 
     def get_snapshot_block(self: Any) -> Any:
         parts = self.path.split("/")
-        snapshot_id, block_index = parts[-3], parts[-1]
-        snapshot = own_ebs_snapshot(self, snapshot_id)
-        block = snapshot.blocks.get(block_index)
-        if block is None:
-            raise RestJsonError(
-                404, "ResourceNotFoundException", f"The block {block_index} does not exist.", "SNAPSHOT_NOT_FOUND"
-            )
-        headers = {
-            "x-amz-Checksum": block.checksum,
-            "x-amz-Checksum-Algorithm": block.checksum_algorithm,
-            "x-amz-Data-Length": str(len(block.block_data)),
-        }
-        return 200, headers, block.block_data
+        block = get_block(own_ebs_snapshot(self, parts[-3]), parts[-1])
+        return 200, block_headers(block), block.block_data
+
+    from moto.ec2.models.elastic_block_store import EBSBackend as Ec2SnapshotBackend
+
+    original_delete_snapshot = Ec2SnapshotBackend.delete_snapshot
+
+    def delete_snapshot(self: Any, snapshot_id: str) -> Any:
+        # EC2 DeleteSnapshot deletes the snapshot, EBS direct view included: its blocks are freed
+        # (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DeleteSnapshot.html).
+        deleted = original_delete_snapshot(self, snapshot_id)
+        release_snapshot_blocks(self.account_id, self.region_name, snapshot_id)
+        return deleted
+
+    Ec2SnapshotBackend.delete_snapshot = delete_snapshot
+    block_store()
 
     EBSResponse.start_snapshot = start_snapshot
     EBSResponse.put_snapshot_block = put_snapshot_block

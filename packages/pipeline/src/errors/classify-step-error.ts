@@ -27,7 +27,7 @@ function errorCodeFor(category: string, awsCode: string): ErrorCode {
 }
 
 /**
- * The one place a step's failure is classified (STYLE.md): errors that steer the job
+ * The one place a step's failure is classified: errors that steer the job
  * (pending, ended, permanent) pass through; an AWS error is either retryable (returned as is, so
  * BullMQ retries with backoff) or permanent (a `PermanentStepError` with category and request id);
  * anything else is a bug and is retried like a transient error, up to the job's attempts.

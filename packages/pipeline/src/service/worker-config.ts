@@ -1,6 +1,6 @@
 import { z } from 'zod';
 
-/** Variables every worker reads (DESIGN.md section 8: the same names in every service). */
+/** Variables every worker reads (docs/architecture.md#the-public-interface: the same names in every service). */
 export const baseWorkerEnvSchema = z.object({
   REDIS_URL: z
     .string()

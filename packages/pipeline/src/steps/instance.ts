@@ -252,7 +252,7 @@ async function swapRootVolume(
 }
 
 /**
- * The instance step (DESIGN.md section 2, flow steps 5-6), in the target account: creates the
+ * The instance step (docs/architecture.md#the-two-flows, step 3), in the target account: creates the
  * instance (or, for a volume-level restore, uses the existing one or none), creates each volume from
  * its snapshot encrypted with the target key, puts the root volume in the root device slot, attaches
  * the others at their device names, deletes the launch root volume and starts the instance when

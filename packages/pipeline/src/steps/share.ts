@@ -60,7 +60,7 @@ export async function findGrants(
 }
 
 /**
- * The share step (DESIGN.md section 2, flow step 4), in the source account: shares each snapshot
+ * The share step (docs/architecture.md#the-two-flows, step 2), in the source account: shares each snapshot
  * with the target account (createVolumePermission) and, with `kmsGrant: auto`, grants the restore
  * role the use of the source default key until cleanup retires the grant. Both are idempotent.
  */

@@ -311,7 +311,7 @@ async function finishWorkerVolume(
 }
 
 /**
- * The snapshot step (DESIGN.md section 2, flow steps 1-3), one job per volume, in the target region
+ * The snapshot step (docs/architecture.md#the-two-flows, step 1), one job per volume, in the target region
  * of the source account: re-checks the key, writes the volume's data into an encrypted snapshot
  * (`ebs-direct`, or `worker-volume` through a volume attached to this worker) and reports progress
  * in bytes. Re-runnable: a completed snapshot of this restore and device is found by tag and kept.

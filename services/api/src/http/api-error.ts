@@ -2,7 +2,7 @@ import { type ApiError, apiError, type ErrorCode, errorCodes } from '@ec2-restor
 import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
 import type { Logger } from 'pino';
 
-/** An error a route throws to answer with the error envelope of DESIGN.md section 8. */
+/** An error a route throws to answer with the error envelope of docs/architecture.md#the-public-interface. */
 export class HttpError extends Error {
   readonly status: number;
   readonly body: ApiError;
