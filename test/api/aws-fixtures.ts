@@ -122,7 +122,10 @@ export async function createRestoreRole(account: Account, trustedAccountId: stri
       PolicyName: 'UseKmsKeysForEbs',
       PolicyDocument: JSON.stringify({
         Version: '2012-10-17',
-        Statement: [{ Effect: 'Allow', Action: EBS_KEY_ACTIONS, Resource: '*' }],
+        Statement: [
+          { Effect: 'Allow', Action: EBS_KEY_ACTIONS, Resource: '*' },
+          { Effect: 'Allow', Action: ['ec2:*'], Resource: '*' },
+        ],
       }),
     }),
   );

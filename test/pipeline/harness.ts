@@ -14,7 +14,7 @@ import {
   ModifyEbsDefaultKmsKeyIdCommand,
   RunInstancesCommand,
 } from '@aws-sdk/client-ec2';
-import { CreateRoleCommand } from '@aws-sdk/client-iam';
+import { CreateRoleCommand, PutRolePolicyCommand } from '@aws-sdk/client-iam';
 import { CreateKeyCommand } from '@aws-sdk/client-kms';
 import { type AwsClients, createAwsClients } from '@ec2-restore/aws-clients';
 import {
@@ -85,7 +85,11 @@ export async function useShareableDefaultKey(source: Account, targetAccountId: s
   return keyArn;
 }
 
-/** A restore role in `target` that `sourceAccountId` may assume with `externalId`. */
+/**
+ * A restore role in `target` that `sourceAccountId` may assume with `externalId`, whose IAM policy
+ * allows EC2 and KMS (the pre-flight checks its permissions; test/preflight holds the tests of the
+ * least-privilege policies).
+ */
 export async function createRestoreRole(target: Account, sourceAccountId: string, externalId: string) {
   const { Role } = await target.aws.iam.send(
     new CreateRoleCommand({
@@ -100,6 +104,16 @@ export async function createRestoreRole(target: Account, sourceAccountId: string
             Condition: { StringEquals: { 'sts:ExternalId': externalId } },
           },
         ],
+      }),
+    }),
+  );
+  await target.aws.iam.send(
+    new PutRolePolicyCommand({
+      RoleName: Role?.RoleName ?? '',
+      PolicyName: 'restore',
+      PolicyDocument: JSON.stringify({
+        Version: '2012-10-17',
+        Statement: [{ Effect: 'Allow', Action: ['ec2:*', 'kms:*'], Resource: '*' }],
       }),
     }),
   );

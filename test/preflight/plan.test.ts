@@ -112,7 +112,11 @@ async function createRestoreRole(
       PolicyDocument: JSON.stringify({
         Version: '2012-10-17',
         Statement: [
-          { Effect: 'Allow', Action: options.kms ? ['kms:*', 'ec2:*', 'ebs:*'] : ['ec2:*', 'ebs:*'], Resource: '*' },
+          {
+            Effect: 'Allow',
+            Action: options.kms ? ['kms:*', 'ec2:*', 'ebs:*'] : ['ec2:*', 'ebs:*'],
+            Resource: '*',
+          },
         ],
       }),
     }),

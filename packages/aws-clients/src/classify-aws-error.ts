@@ -28,6 +28,10 @@ const THROTTLING_CODES = new Set([
   'BandwidthLimitExceeded',
   'PriorRequestNotComplete',
   'EC2ThrottledException',
+  // EBS direct: "You have reached the limit for concurrent API requests"; it passes as the requests in
+  // flight finish, so it is a "slow down", not a quota to raise
+  // (https://docs.aws.amazon.com/ebs/latest/APIReference/API_PutSnapshotBlock.html#API_PutSnapshotBlock_Errors).
+  'ConcurrentLimitExceededException',
 ]);
 
 const TRANSIENT_CODES = new Set([
@@ -98,7 +102,6 @@ const QUOTA_CODES = new Set([
   'ServiceQuotaExceededException',
   'LimitExceededException',
   'ResourceLimitExceeded',
-  'ConcurrentLimitExceededException',
 ]);
 
 /**

@@ -56,6 +56,8 @@ export function createStepClients(options: StepClientsOptions = {}): StepClients
     }
   };
   const base = {
+    // EBS direct calls of the steps go through the writer, which owns the retries (one budget per block).
+    ebsMaxAttempts: 1,
     ...(options.credentials ? { credentials: options.credentials } : {}),
     ...(options.endpoint ? { endpoint: options.endpoint } : {}),
   };

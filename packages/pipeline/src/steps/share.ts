@@ -7,8 +7,13 @@ import {
   ListGrantsCommand,
 } from '@aws-sdk/client-kms';
 import { classifyAwsError } from '@ec2-restore/aws-clients';
-import type { KmsGrantRef, ShareJobInput, ShareJobResult, SnapshotJobResult } from '@ec2-restore/contracts';
-import { RESTORE_ROLE_GRANT_OPERATIONS } from '@ec2-restore/preflight';
+import {
+  type KmsGrantRef,
+  RESTORE_ROLE_GRANT_OPERATIONS,
+  type ShareJobInput,
+  type ShareJobResult,
+  type SnapshotJobResult,
+} from '@ec2-restore/contracts';
 import { pollUntil } from '../aws/poll.ts';
 import { sourceDefaultKey } from '../aws/source-default-key.ts';
 import { PermanentStepError } from '../errors/permanent-step-error.ts';
@@ -18,7 +23,7 @@ import type { StepContext } from './step-context.ts';
 /**
  * What the restore role does with the source default key: create a volume from a snapshot
  * encrypted with it, re-encrypted with the target key, and nothing more (see
- * RESTORE_ROLE_GRANT_OPERATIONS in the pre-flight package, which generates the matching policies).
+ * RESTORE_ROLE_GRANT_OPERATIONS, from which the pre-flight generates the matching policies).
  */
 export const SOURCE_KEY_GRANT_OPERATIONS: GrantOperation[] = [...RESTORE_ROLE_GRANT_OPERATIONS];
 
