@@ -210,11 +210,13 @@ async function onlyLaunchVolume(
   restoreId: string,
   instanceId: string,
   restoredRootId: string | undefined,
-): Promise<string | undefined> {
+): Promise<{ volumeId: string; device: string } | undefined> {
   const launched = (await findTaggedVolumes(ec2, { restoreId, step: LAUNCH_VOLUME_STEP })).filter(
     (v) => v.VolumeId !== restoredRootId && v.Attachments?.some((a) => a.InstanceId === instanceId),
   );
-  return launched.length === 1 ? launched[0]?.VolumeId : undefined;
+  const only = launched.length === 1 ? launched[0] : undefined;
+  const device = only?.Attachments?.find((a) => a.InstanceId === instanceId)?.Device;
+  return only?.VolumeId && device ? { volumeId: only.VolumeId, device } : undefined;
 }
 
 /**
@@ -230,9 +232,11 @@ async function swapRootVolume(
 ): Promise<void> {
   const instanceId = instance.InstanceId ?? '';
   const rootDevice = instance.RootDeviceName ?? '';
-  const current =
-    instance.BlockDeviceMappings?.find((m) => m.DeviceName === rootDevice)?.Ebs?.VolumeId ??
-    (await onlyLaunchVolume(ec2, restoreId, instanceId, restoredRoot.VolumeId));
+  const mapped = instance.BlockDeviceMappings?.find((m) => m.DeviceName === rootDevice)?.Ebs?.VolumeId;
+  const launchRoot = mapped
+    ? { volumeId: mapped, device: rootDevice }
+    : await onlyLaunchVolume(ec2, restoreId, instanceId, restoredRoot.VolumeId);
+  const current = launchRoot?.volumeId;
   if (current === restoredRoot.VolumeId) return;
   if (current) {
     // Marked first, so a crash between detach and delete leaves it to cleanup (as launch root).
@@ -243,7 +247,7 @@ async function swapRootVolume(
       }),
     );
     await ec2.send(
-      new DetachVolumeCommand({ VolumeId: current, InstanceId: instanceId, Device: rootDevice }),
+      new DetachVolumeCommand({ VolumeId: current, InstanceId: instanceId, Device: launchRoot?.device }),
     );
     await waitForVolumeState(ec2, current, 'available');
     await ec2.send(new DeleteVolumeCommand({ VolumeId: current }));
