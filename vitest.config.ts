@@ -2,10 +2,11 @@ import { defineConfig } from 'vitest/config';
 
 // Two projects: `unit` is pure code beside the sources (no Redis, no emulator);
 // `integration` is everything under test/ and talks to a real redis-server and the
-// local AWS emulator started by @ec2-restore/local-aws.
+// local AWS emulator started by @ec2-restore/local-aws. At the end of a run the slowest test files are
+// listed (test/reporters/slowest-files.ts) and the global teardown prints the emulator's peak memory.
 export default defineConfig({
   test: {
-    reporters: ['default'],
+    reporters: ['default', './test/reporters/slowest-files.ts'],
     projects: [
       {
         test: {

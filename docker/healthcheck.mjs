@@ -1,5 +1,6 @@
 // Container health check without dependencies (pnpm's strict node_modules keeps ioredis out of reach
-// from here). `node docker/healthcheck.mjs http://127.0.0.1:8080/healthz`: the URL answers 2xx.
+// from here). `node docker/healthcheck.mjs http://127.0.0.1:8080/healthz`: the URL answers 2xx
+// (with HEALTHCHECK_TOKEN set, sent as the bearer token: `.../readyz` needs one).
 // `node docker/healthcheck.mjs redis`: REDIS_URL answers PING (AUTH first when the URL has a password).
 import net from 'node:net';
 import tls from 'node:tls';
@@ -37,7 +38,10 @@ if (target === 'redis') {
     }
   });
 } else if (target?.startsWith('http')) {
-  fetch(target, { signal: AbortSignal.timeout(3_000) }).then(
+  // HEALTHCHECK_TOKEN (a read token): sent as the bearer token, for /readyz, which needs one.
+  const token = process.env.HEALTHCHECK_TOKEN;
+  const headers = token ? { authorization: `Bearer ${token}` } : {};
+  fetch(target, { headers, signal: AbortSignal.timeout(3_000) }).then(
     (response) => (response.ok ? process.exit(0) : fail(`${target} answered ${response.status}`)),
     (error) => fail(`${target}: ${error.message}`),
   );

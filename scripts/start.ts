@@ -9,7 +9,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createWriteStream, mkdirSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { openBackupRepository } from '@ec2-restore/backup-repository';
 import {
   createDemoRestorePoint,
@@ -198,6 +198,14 @@ async function main(): Promise<void> {
     join(dataDir, 'embedded.json'),
     `${JSON.stringify({ apiUrl, token, restorePointId, scenario }, null, 2)}\n`,
   );
+  // The demo restore as a request file for the CLI (`pnpm ec2-restore restore --file ...`).
+  const demoRequestFile = join(dataDir, 'demo-request.json');
+  if (scenario && restorePointId) {
+    writeFileSync(
+      demoRequestFile,
+      `${JSON.stringify(demoRestoreRequest(scenario, restorePointId), null, 2)}\n`,
+    );
+  }
 
   console.log(`
 ec2-restore is ready.
@@ -212,7 +220,12 @@ Restore the demo instance into the target account (cross-account, ebs-direct):
 ${curlFor(apiUrl, token, restorePointId, scenario)}
 
 Then follow it:  curl -sS -N ${apiUrl}/v1/restores/<id>/events -H 'Authorization: Bearer ${token}'
-Or run the whole demo with progress:  pnpm demo`);
+Or run the whole demo with progress:  pnpm demo
+
+With the CLI (a progress bar per volume, then the result; it finds this API and token by itself here,
+elsewhere set EC2_RESTORE_ENDPOINT=${apiUrl} EC2_RESTORE_TOKEN=${token}):
+  pnpm ec2-restore points
+  pnpm ec2-restore restore --file ${relative(process.cwd(), demoRequestFile) || demoRequestFile}`);
   }
   console.log('\nCtrl-C stops everything this command started.');
 }

@@ -25,6 +25,13 @@ export default async function setup(project: TestProject) {
   project.provide('redisUrl', stack.redisUrl);
   project.provide('awsEndpoint', stack.awsEndpoint);
   return async () => {
+    const memory = stack.emulatorMemory();
     await stack.stop();
+    if (memory) {
+      const mib = (bytes: number) => `${Math.round(bytes / 1024 / 1024)} MiB`;
+      process.stdout.write(
+        `\nLocal AWS emulator memory: peak RSS ${mib(memory.peakRssBytes)}, at the end ${mib(memory.rssBytes)}\n`,
+      );
+    }
   };
 }

@@ -89,6 +89,15 @@ function cpuSeconds(pid: number): number {
   return ticks / 100;
 }
 
+function cpuMicros(usage: NodeJS.CpuUsage): number {
+  return usage.user + usage.system;
+}
+
+/** MiB/s one core could serve at `ms` CPU per 512 KiB block (the emulator is one Python process: one GIL). */
+function ceiling(ms: number): string {
+  return `${(1000 / ms / 2).toFixed(0)} MiB/s`;
+}
+
 function mib(bytes: number | undefined): string {
   return bytes === undefined ? '?' : `${(bytes / MIB).toFixed(0)} MiB`;
 }
@@ -99,6 +108,8 @@ interface Figures {
   getMiBs: number;
   putCpuMsPerBlock: number;
   getCpuMsPerBlock: number;
+  putClientCpuMsPerBlock: number;
+  getClientCpuMsPerBlock: number;
   rssStart: number | undefined;
   rssAfterPut: number | undefined;
   rssAfterGet: number | undefined;
@@ -149,6 +160,7 @@ async function measure(label: string, emulator: RunningEmulator): Promise<Figure
     log(`${label}: writing ${snapshotCount} x ${sizeGiB} GiB, ${writers} writers ...`);
     let bytesWritten = 0;
     let cpu = cpuSeconds(emulator.pid);
+    let clientCpu = process.cpuUsage();
     let started = process.hrtime.bigint();
     await runPool(
       (function* () {
@@ -177,6 +189,7 @@ async function measure(label: string, emulator: RunningEmulator): Promise<Figure
     );
     const putSeconds = Number(process.hrtime.bigint() - started) / 1e9;
     const putCpu = cpuSeconds(emulator.pid) - cpu;
+    const putClientCpu = cpuMicros(process.cpuUsage(clientCpu)) / 1e6;
     const blocks = snapshotCount * blocksPerSnapshot;
     for (const id of snapshotIds) {
       await aws.ebs.send(
@@ -209,6 +222,7 @@ async function measure(label: string, emulator: RunningEmulator): Promise<Figure
     if (listed.length !== blocks)
       throw new Error(`${label}: listed ${listed.length} blocks, wrote ${blocks}`);
     cpu = cpuSeconds(emulator.pid);
+    clientCpu = process.cpuUsage();
     started = process.hrtime.bigint();
     let bytesRead = 0;
     await runPool(listed, writers, async ({ s, index, token }) => {
@@ -224,6 +238,7 @@ async function measure(label: string, emulator: RunningEmulator): Promise<Figure
     });
     const getSeconds = Number(process.hrtime.bigint() - started) / 1e9;
     const getCpu = cpuSeconds(emulator.pid) - cpu;
+    const getClientCpu = cpuMicros(process.cpuUsage(clientCpu)) / 1e6;
     const rssAfterGet = emulator.memory()?.rssBytes;
 
     for (const id of snapshotIds) await aws.ec2.send(new DeleteSnapshotCommand({ SnapshotId: id }));
@@ -234,6 +249,8 @@ async function measure(label: string, emulator: RunningEmulator): Promise<Figure
       getMiBs: bytesRead / MIB / getSeconds,
       putCpuMsPerBlock: (putCpu * 1000) / blocks,
       getCpuMsPerBlock: (getCpu * 1000) / blocks,
+      putClientCpuMsPerBlock: (putClientCpu * 1000) / blocks,
+      getClientCpuMsPerBlock: (getClientCpu * 1000) / blocks,
       rssStart,
       rssAfterPut,
       rssAfterGet,
@@ -292,10 +309,12 @@ for (const r of results) {
     r.rssAfterPut !== undefined && r.rssStart !== undefined ? r.rssAfterPut - r.rssStart : undefined;
   console.log(`\n${r.label}`);
   console.log(
-    `  PutSnapshotBlock: ${r.putMiBs.toFixed(0)} MiB/s, emulator CPU ${r.putCpuMsPerBlock.toFixed(2)} ms/block`,
+    `  PutSnapshotBlock: ${r.putMiBs.toFixed(0)} MiB/s; CPU per block: emulator ${r.putCpuMsPerBlock.toFixed(2)} ms ` +
+      `(one core's worth: ${ceiling(r.putCpuMsPerBlock)}), client ${r.putClientCpuMsPerBlock.toFixed(2)} ms`,
   );
   console.log(
-    `  GetSnapshotBlock: ${r.getMiBs.toFixed(0)} MiB/s, emulator CPU ${r.getCpuMsPerBlock.toFixed(2)} ms/block`,
+    `  GetSnapshotBlock: ${r.getMiBs.toFixed(0)} MiB/s; CPU per block: emulator ${r.getCpuMsPerBlock.toFixed(2)} ms ` +
+      `(one core's worth: ${ceiling(r.getCpuMsPerBlock)}), client ${r.getClientCpuMsPerBlock.toFixed(2)} ms`,
   );
   console.log(
     `  RSS: start ${mib(r.rssStart)}, after writing ${gib} GiB ${mib(r.rssAfterPut)} (growth ${mib(growth)}), ` +

@@ -96,7 +96,7 @@ export async function createKey(account: Account, policy: string): Promise<strin
 
 /**
  * A restore role in `account` whose trust policy allows the root of `trustedAccountId`, with an IAM
- * policy that lets it use KMS keys for EBS (which keys is then up to the key policies).
+ * policy that lets it use EC2 and KMS keys for EBS (which keys is then up to the key policies).
  */
 export async function createRestoreRole(account: Account, trustedAccountId: string): Promise<string> {
   const out = await account.aws.iam.send(
@@ -122,10 +122,7 @@ export async function createRestoreRole(account: Account, trustedAccountId: stri
       PolicyName: 'UseKmsKeysForEbs',
       PolicyDocument: JSON.stringify({
         Version: '2012-10-17',
-        Statement: [
-          { Effect: 'Allow', Action: EBS_KEY_ACTIONS, Resource: '*' },
-          { Effect: 'Allow', Action: ['ec2:*'], Resource: '*' },
-        ],
+        Statement: [{ Effect: 'Allow', Action: ['ec2:*', ...EBS_KEY_ACTIONS], Resource: '*' }],
       }),
     }),
   );

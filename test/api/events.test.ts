@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { restoreSchema } from '@ec2-restore/contracts';
+import { type RestoreResult, restoreSchema } from '@ec2-restore/contracts';
 import { credentialsForAccount, randomAccountId } from '@ec2-restore/local-aws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ApiHarness, startApi } from './harness.ts';
@@ -46,7 +46,7 @@ describe('GET /v1/restores/{id}/events', () => {
     await api.store.finishStep(id, 'snapshot:/dev/xvda', 'succeeded');
     await api.store.startStep(id, 'instance');
     await api.store.finishStep(id, 'instance', 'succeeded');
-    const result = {
+    const result: RestoreResult = {
       instanceId: 'i-0123456789abcdef0',
       accountId: '333333333333',
       region: 'eu-west-1',

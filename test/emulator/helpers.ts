@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { CreateRoleCommand } from '@aws-sdk/client-iam';
+import { CreateRoleCommand, PutRolePolicyCommand } from '@aws-sdk/client-iam';
 import { CreateKeyCommand, type KeyMetadata } from '@aws-sdk/client-kms';
 import {
   type AwsClients,
@@ -80,11 +80,22 @@ export async function createKey(account: TestAccount, keyPolicy?: string): Promi
   return out.KeyMetadata!;
 }
 
-/** Creates a role in `account` whose trust policy allows `trustedAccountId` (with an ExternalId). */
+/** An identity policy allowing every EC2, EBS direct and KMS action on every resource. */
+export const ALL_EC2_EBS_KMS = JSON.stringify({
+  Version: '2012-10-17',
+  Statement: [{ Effect: 'Allow', Action: ['ec2:*', 'ebs:*', 'kms:*'], Resource: '*' }],
+});
+
+/**
+ * Creates a role in `account` whose trust policy allows `trustedAccountId` (with an ExternalId), and
+ * gives it `identityPolicy` as its inline policy (default: all of EC2, EBS direct and KMS; `null`:
+ * none). The emulator enforces identity policies: a role without one may do nothing.
+ */
 export async function createRestoreRole(
   account: TestAccount,
   trustedAccountId: string,
   externalId: string,
+  identityPolicy: string | null = ALL_EC2_EBS_KMS,
 ): Promise<string> {
   const out = await account.aws.iam.send(
     new CreateRoleCommand({
@@ -102,7 +113,14 @@ export async function createRestoreRole(
       }),
     }),
   );
+  if (identityPolicy !== null) await putRolePolicy(account, out.Role!.RoleName!, identityPolicy);
   return out.Role!.Arn!;
+}
+
+export async function putRolePolicy(account: TestAccount, roleName: string, document: string): Promise<void> {
+  await account.aws.iam.send(
+    new PutRolePolicyCommand({ RoleName: roleName, PolicyName: 'identity', PolicyDocument: document }),
+  );
 }
 
 /** Clients acting as a session of `roleArn`, assumed by `caller`'s root user. */

@@ -42,8 +42,9 @@ export async function startApiServer(
     launcher: new FlowRestoreLauncher(flowProducer, { backoffMs: 500 }),
     repository,
     queues,
-    apiTokens: [token],
-    logger: createLogger(process.env.E2E_API_LOG ?? 'silent'),
+    // An admin token: the e2e tests may also act in Bull Board (as an operator of the queues would).
+    apiTokens: [{ token, role: 'admin' }],
+    logger: createLogger('silent'),
     metrics: new ApiMetrics(pipeline.store),
   });
   const server = app.listen(0, '127.0.0.1');

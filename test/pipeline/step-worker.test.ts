@@ -72,7 +72,15 @@ describe('step worker: errors steer jobs, the restore record follows', () => {
     });
     queue = new Queue(QueueName.Instance, { connection: redis, prefix });
     const restoreId = randomUUID();
-    await store.create({ id: restoreId, mode: 'same-account', request: {}, steps: ['instance', 'cleanup'] });
+    // The request the job was built from: a worker refuses a job that differs from it.
+    const request = {
+      restorePointId: 'rp-1',
+      target: { accountId: ACCOUNT, region: 'eu-west-1', kmsKeyId: 'alias/target' },
+      instance: { powerOn: false },
+      dataPath: 'ebs-direct',
+      kmsGrant: 'none',
+    };
+    await store.create({ id: restoreId, mode: 'same-account', request, steps: ['instance', 'cleanup'] });
     await queue.add(JobName.Instance, instanceJob(restoreId), {
       jobId: jobIdFor(restoreId, JobName.Instance),
       attempts: 5,

@@ -111,10 +111,14 @@ async function createRestoreRole(
       PolicyName: 'restore-kms',
       PolicyDocument: JSON.stringify({
         Version: '2012-10-17',
+        // Without `kms`: only what pre-flight reads of keys (the emulator enforces identity policies,
+        // so a role that may not even DescribeKey would fail target-key.exists instead).
         Statement: [
           {
             Effect: 'Allow',
-            Action: options.kms ? ['kms:*', 'ec2:*', 'ebs:*'] : ['ec2:*', 'ebs:*'],
+            Action: options.kms
+              ? ['kms:*', 'ec2:*', 'ebs:*']
+              : ['ec2:*', 'ebs:*', 'kms:DescribeKey', 'kms:GetKeyPolicy', 'kms:ListGrants'],
             Resource: '*',
           },
         ],

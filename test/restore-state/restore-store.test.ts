@@ -184,7 +184,7 @@ describe('RestoreStore', () => {
   it('enforces the lifecycle: terminal statuses never change', async () => {
     await store.create(newRestore('r-5'));
     await expect(
-      store.succeed('r-5', { instanceId: 'i-1', accountId: '1', region: 'r', volumes: [] }),
+      store.succeed('r-5', { instanceId: 'i-1', accountId: '1', region: 'eu-west-1', volumes: [] }),
     ).rejects.toThrow(IllegalTransitionError);
     expect(await store.setStatus('r-5', 'running')).toBe('queued');
     expect(await store.setStatus('r-5', 'running')).toBe('running');
@@ -216,7 +216,7 @@ describe('RestoreStore', () => {
     await store.setStatus('r-6', 'running');
     const other = otherStore();
     const outcomes = await Promise.allSettled([
-      store.succeed('r-6', { instanceId: 'i-1', accountId: '1', region: 'r', volumes: [] }),
+      store.succeed('r-6', { instanceId: 'i-1', accountId: '1', region: 'eu-west-1', volumes: [] }),
       other.fail('r-6', {
         code: 'x',
         message: 'x',

@@ -1,3 +1,13 @@
+import {
+  recordedDeviceNameSchema as deviceNameSchema,
+  type RestorePointSummary,
+  type RestorePointVolumeSummary,
+  restorePointIdSchema,
+  restorePointInstanceSchema,
+  restorePointVolumeSchema,
+  type VolumeType,
+  volumeTypeSchema,
+} from '@ec2-restore/contracts';
 import { z } from 'zod';
 import { BLOCK_SIZE, BLOCKS_PER_GIB } from './block.ts';
 
@@ -7,36 +17,12 @@ import { BLOCK_SIZE, BLOCKS_PER_GIB } from './block.ts';
  */
 export const MANIFEST_FORMAT_VERSION = 1;
 
-/** Restore point ids end up in BullMQ job ids and S3 keys: no `:` and no `/`. */
-export const restorePointIdSchema = z
-  .string()
-  .regex(
-    /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/,
-    'use letters, digits, ".", "_" and "-" only (no ":" or "/"), at most 128 characters',
-  );
-
-export const deviceNameSchema = z
-  .string()
-  .regex(/^\/dev\/[a-z0-9]+$/, 'a device name looks like /dev/xvda, /dev/sdf or /dev/nvme1n1');
+export { deviceNameSchema, restorePointIdSchema, type VolumeType, volumeTypeSchema };
 
 const sha256HexSchema = z.string().regex(/^[0-9a-f]{64}$/, 'a lowercase hex SHA-256 (64 characters)');
 
-export const volumeTypeSchema = z.enum(['gp2', 'gp3', 'io1', 'io2', 'st1', 'sc1', 'standard']);
-
-export const instanceMetadataSchema = z.object({
-  instanceType: z.string().min(1),
-  platform: z.enum(['linux', 'windows']),
-  architecture: z.enum(['x86_64', 'arm64', 'i386', 'x86_64_mac', 'arm64_mac']),
-  rootDeviceName: deviceNameSchema,
-  network: z.object({
-    vpcId: z.string().optional(),
-    subnetId: z.string().optional(),
-    availabilityZone: z.string().optional(),
-    securityGroupIds: z.array(z.string()).default([]),
-    privateIpAddress: z.string().optional(),
-  }),
-  tags: z.record(z.string(), z.string()).default({}),
-});
+/** The backed-up instance (the contracts' shape: the rest of the product reads it from the summary). */
+export const instanceMetadataSchema = restorePointInstanceSchema;
 
 /**
  * The block list of a volume is a separate object (one line per block: its SHA-256 in hex, or `0` for a
@@ -48,13 +34,8 @@ export const blockListRefSchema = z.object({
   sha256: sha256HexSchema,
 });
 
-export const volumeManifestSchema = z
-  .object({
-    deviceName: deviceNameSchema,
-    sizeGiB: z.number().int().min(1).max(65_536),
-    volumeType: volumeTypeSchema,
-    iops: z.number().int().positive().optional(),
-    throughput: z.number().int().positive().optional(),
+export const volumeManifestSchema = restorePointVolumeSchema
+  .extend({
     blockSize: z.literal(BLOCK_SIZE),
     blockCount: z.number().int().positive(),
     zeroBlockCount: z.number().int().min(0),
@@ -98,7 +79,6 @@ export type InstanceMetadataInput = z.input<typeof instanceMetadataSchema>;
 export type VolumeManifest = z.infer<typeof volumeManifestSchema>;
 export type RestorePointManifest = z.infer<typeof manifestSchema>;
 export type RestorePointSource = z.infer<typeof restorePointSourceSchema>;
-export type VolumeType = z.infer<typeof volumeTypeSchema>;
 
 /** Turns zod issues into one line per field, `path: message`, for errors a person can act on. */
 export function describeIssues(error: z.ZodError): string {
@@ -126,26 +106,8 @@ export function parseManifest(
 }
 
 /** What the catalogue (`GET /v1/restore-points`) and pre-flight need: no block lists. */
-export interface RestorePointSummary {
-  id: string;
-  createdAt: string;
-  description?: string;
-  instance: InstanceMetadata;
-  volumes: VolumeSummary[];
-  /** Sum of the volume sizes, in bytes. */
-  totalBytes: number;
-  /** Bytes of non-zero blocks: what actually has to be stored and transferred. */
-  dataBytes: number;
-}
-
-export interface VolumeSummary {
-  deviceName: string;
-  sizeGiB: number;
-  volumeType: VolumeType;
-  iops?: number;
-  throughput?: number;
-  root: boolean;
-}
+export type { RestorePointSummary };
+export type VolumeSummary = RestorePointVolumeSummary;
 
 export function summarizeManifest(manifest: RestorePointManifest): RestorePointSummary {
   const volumes = manifest.volumes.map((v): VolumeSummary => {

@@ -117,7 +117,19 @@ export const errorCodes = {
     httpStatus: 502,
     description: 'The instance could not be created or started.',
   },
+  job_refused: {
+    category: 'permission',
+    httpStatus: 403,
+    description:
+      'A worker refused a job whose data is not what the API accepted after pre-flight (changed in Bull Board or Redis); nothing was done with it.',
+  },
   cancelled: { category: 'input', httpStatus: 409, description: 'The restore was cancelled.' },
+  preflight_timeout: {
+    category: 'aws',
+    httpStatus: 504,
+    description:
+      'The pre-flight checks could not read AWS within their deadline; details.outstanding names what was still pending. Nothing was created; try again.',
+  },
   internal_error: { category: 'internal', httpStatus: 500, description: 'A bug or an unexpected condition.' },
   service_unavailable: {
     category: 'internal',

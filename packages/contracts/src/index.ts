@@ -8,3 +8,4 @@ export * from './plan.ts';
 export * from './queues.ts';
 export * from './request.ts';
 export * from './restore.ts';
+export * from './restore-point.ts';

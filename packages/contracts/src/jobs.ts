@@ -18,7 +18,8 @@ import {
   regionSchema,
   roleArnSchema,
 } from './request.ts';
-import { restoreModeSchema } from './restore.ts';
+import { restoreModeSchema, restoreResultSchema } from './restore.ts';
+import { restorePointInstanceSchema, restorePointVolumeSchema } from './restore-point.ts';
 
 // BullMQ job ids are `<prefix>:<queue>:<id>` keys, so an id may not contain `:` (docs/architecture.md#services-and-queues).
 const restoreIdSchema = z
@@ -28,23 +29,14 @@ const restoreIdSchema = z
     'a restore id is 1-100 letters, digits, "-" or "_" (it becomes part of BullMQ job ids, which may not contain ":")',
   );
 
-/** One volume as the snapshot step restores it (from the restore point's manifest). */
-export const flowVolumeSchema = z.object({
-  deviceName: deviceNameSchema,
-  sizeGiB: z.number().int().positive(),
-  volumeType: z.string().default('gp3'),
-  iops: z.number().int().positive().optional(),
-  throughput: z.number().int().positive().optional(),
-});
+/** One volume as the snapshot step restores it: a volume of the restore point. */
+export const flowVolumeSchema = restorePointVolumeSchema;
 export type FlowVolume = z.infer<typeof flowVolumeSchema>;
 
-/** What the instance step needs to know about the backed-up instance. */
-export const flowRestorePointInstanceSchema = z.object({
-  instanceType: z.string().min(1),
-  rootDeviceName: deviceNameSchema,
-  architecture: z.string().default('x86_64'),
-  platform: z.string().optional(),
-});
+/** What the instance step needs to know about the backed-up instance (its boot attributes). */
+export const flowRestorePointInstanceSchema = restorePointInstanceSchema
+  .pick({ instanceType: true, rootDeviceName: true, architecture: true, platform: true })
+  .partial({ platform: true });
 
 const targetFields = {
   restoreId: restoreIdSchema,
@@ -115,21 +107,8 @@ export const instanceJobInputSchema = z.object({
 });
 export type InstanceJobInput = z.infer<typeof instanceJobInputSchema>;
 
-export const restoredVolumeSchema = z.object({
-  deviceName: deviceNameSchema,
-  volumeId: z.string(),
-  kmsKeyId: z.string(),
-  sizeGiB: z.number().int().positive(),
-});
-export type RestoredVolume = z.infer<typeof restoredVolumeSchema>;
-
-/** Also the restore's `result` (docs/architecture.md#the-public-interface). */
-export const instanceJobResultSchema = z.object({
-  instanceId: z.string().nullable(),
-  accountId: accountIdSchema,
-  region: regionSchema,
-  volumes: z.array(restoredVolumeSchema),
-});
+/** The restore's `result` (docs/architecture.md#the-public-interface), once cleanup is done. */
+export const instanceJobResultSchema = restoreResultSchema;
 export type InstanceJobResult = z.infer<typeof instanceJobResultSchema>;
 
 // ---------------------------------------------------------------------------------------------

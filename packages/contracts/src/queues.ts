@@ -43,3 +43,26 @@ export const queueForJob: Record<JobName, QueueName> = {
 export function jobNamesForQueue(queue: QueueName): JobName[] {
   return jobNames.filter((name) => queueForJob[name] === queue);
 }
+
+/**
+ * Name of a job's step in the restore record: `snapshot:/dev/xvdb` (one per volume), `share`,
+ * `instance`, `cleanup`.
+ */
+export function stepNameFor(job: JobName, deviceName?: string): string {
+  return job === JobName.Snapshot && deviceName ? `${JobName.Snapshot}:${deviceName}` : job;
+}
+
+/**
+ * The steps a restore shows as `pending` from the start, in order: one snapshot per volume, share
+ * (another account only), instance. Cleanup is added when it first runs.
+ */
+export function restoreStepNames(
+  mode: 'same-account' | 'cross-account',
+  deviceNames: readonly string[],
+): string[] {
+  return [
+    ...deviceNames.map((device) => stepNameFor(JobName.Snapshot, device)),
+    ...(mode === 'cross-account' ? [JobName.Share] : []),
+    JobName.Instance,
+  ];
+}

@@ -15,9 +15,14 @@ export const restoreStatusSchema = z.enum([
   'cancelled',
 ]);
 export type RestoreStatus = z.infer<typeof restoreStatusSchema>;
+export const restoreStatuses: readonly RestoreStatus[] = restoreStatusSchema.options;
+
+/** Statuses after which nothing changes any more. */
+export const terminalRestoreStatuses: readonly RestoreStatus[] = ['succeeded', 'failed', 'cancelled'];
 
 export const stepStatusSchema = z.enum(['pending', 'running', 'succeeded', 'failed', 'skipped', 'cancelled']);
 export type StepStatus = z.infer<typeof stepStatusSchema>;
+export const stepStatuses: readonly StepStatus[] = stepStatusSchema.options;
 
 const timestampSchema = z.iso.datetime({ offset: true }).describe('ISO 8601 timestamp');
 
@@ -44,6 +49,16 @@ export const restoreProgressSchema = z.object({
 });
 export type RestoreProgress = z.infer<typeof restoreProgressSchema>;
 
+/** One volume a restore made, encrypted with the target key. */
+export const restoredVolumeSchema = z.object({
+  deviceName: deviceNameSchema,
+  volumeId: z.string(),
+  kmsKeyId: z.string().describe('ARN of the key the volume is encrypted with.'),
+  sizeGiB: z.number().int().positive(),
+});
+export type RestoredVolume = z.infer<typeof restoredVolumeSchema>;
+
+/** What a restore made; also the instance job's result, which becomes it once cleanup is done. */
 export const restoreResultSchema = z.object({
   instanceId: z
     .string()
@@ -53,14 +68,7 @@ export const restoreResultSchema = z.object({
     ),
   accountId: accountIdSchema,
   region: regionSchema,
-  volumes: z.array(
-    z.object({
-      deviceName: deviceNameSchema,
-      volumeId: z.string(),
-      kmsKeyId: z.string().describe('ARN of the key the volume is encrypted with.'),
-      sizeGiB: z.number().int().positive(),
-    }),
-  ),
+  volumes: z.array(restoredVolumeSchema),
 });
 export type RestoreResult = z.infer<typeof restoreResultSchema>;
 

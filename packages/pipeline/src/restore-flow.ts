@@ -18,25 +18,18 @@ import {
   jobIdFor,
   queueForJob,
   type Restore,
+  type RestorePointShape,
   type ShareJobInput,
   type SnapshotJobInput,
+  selectVolumes,
 } from '@ec2-restore/contracts';
 import type { FlowJob, FlowProducer, JobNode, JobsOptions } from 'bullmq';
 
 /** The restore as the API stored it (docs/architecture.md#the-public-interface). */
 export type FlowRestore = Pick<Restore, 'id' | 'mode' | 'request'>;
 
-/** What the flow needs to know of the restore point (a `RestorePointSummary` of the repository fits). */
-export interface FlowRestorePoint {
-  instance: { instanceType: string; rootDeviceName: string; architecture: string; platform?: string };
-  volumes: Array<{
-    deviceName: string;
-    sizeGiB: number;
-    volumeType: string;
-    iops?: number;
-    throughput?: number;
-  }>;
-}
+/** What the flow needs to know of the restore point (a `RestorePointSummary` fits). */
+export type FlowRestorePoint = RestorePointShape;
 
 export interface FlowContext {
   restorePoint: FlowRestorePoint;
@@ -90,18 +83,14 @@ function targetFieldsOf(restore: FlowRestore, sourceAccountId: string) {
 /** The volumes a restore writes: all of the restore point's, or the ones the request names. */
 export function selectedVolumes(restore: FlowRestore, restorePoint: FlowRestorePoint): FlowVolume[] {
   const all = restorePoint.volumes.map((v) => flowVolumeSchema.parse(v));
-  const wanted = restore.request.volumes;
-  if (!wanted) return all;
-  return wanted.map((deviceName) => {
-    const volume = all.find((v) => v.deviceName === deviceName);
-    if (!volume) {
-      const known = all.map((v) => v.deviceName).join(', ');
-      throw new Error(
-        `volumes: ${deviceName} is not a volume of restore point ${restore.request.restorePointId} (it has ${known})`,
-      );
-    }
-    return volume;
-  });
+  const { selected, unknown } = selectVolumes(all, restore.request.volumes);
+  if (unknown.length > 0) {
+    const known = all.map((v) => v.deviceName).join(', ');
+    throw new Error(
+      `volumes: ${unknown.join(', ')} is not a volume of restore point ${restore.request.restorePointId} (it has ${known})`,
+    );
+  }
+  return selected;
 }
 
 /** The flow tree of a restore, without adding it (pure; tested without Redis). */

@@ -1,4 +1,10 @@
-import type { Check, CheckId, Remedy, RestoreMode } from '@ec2-restore/contracts';
+import {
+  type Check,
+  type CheckId,
+  type Remedy,
+  type RestoreMode,
+  selectVolumes,
+} from '@ec2-restore/contracts';
 import { parseCaller } from './caller.ts';
 import type { KeyFacts, KeyMetadataFacts, PreflightFacts, PrincipalFacts } from './facts.ts';
 import {
@@ -597,16 +603,13 @@ export function checkExistingInstance(facts: PreflightFacts): Check | undefined 
 
 /** The devices a restore restores: the requested volumes, or all of the restore point. */
 export function restoredVolumes(facts: Pick<PreflightFacts, 'request' | 'restorePoint'>) {
-  const wanted = facts.request.volumes;
-  return wanted
-    ? facts.restorePoint.volumes.filter((v) => wanted.includes(v.deviceName))
-    : facts.restorePoint.volumes;
+  return selectVolumes(facts.restorePoint.volumes, facts.request.volumes).selected;
 }
 
 /** `restore-point.volumes`: the requested device names are in the restore point; a full restore has its root volume. */
 export function checkRestorePointVolumes(facts: PreflightFacts): Check {
   const available = facts.restorePoint.volumes.map((v) => v.deviceName);
-  const missing = (facts.request.volumes ?? []).filter((d) => !available.includes(d));
+  const missing = selectVolumes(facts.restorePoint.volumes, facts.request.volumes).unknown;
   if (missing.length > 0) {
     return fail(
       'restore-point.volumes',

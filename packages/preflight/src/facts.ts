@@ -1,4 +1,4 @@
-import type { RestoreRequest } from '@ec2-restore/contracts';
+import type { RestorePointShape, RestoreRequest } from '@ec2-restore/contracts';
 import type { KmsGrant, PolicyDocument } from './policy-types.ts';
 
 /**
@@ -141,11 +141,8 @@ export interface ExistingInstanceFacts {
   error?: AwsErrorFact;
 }
 
-/** What the restore point holds (from the backup repository manifest). */
-export interface RestorePointFacts {
-  instance: { instanceType: string; architecture: string; platform: string; rootDeviceName: string };
-  volumes: { deviceName: string; sizeGiB: number; volumeType: string; iops?: number; throughput?: number }[];
-}
+/** What the restore point holds (its summary in the backup repository). */
+export type RestorePointFacts = RestorePointShape;
 
 /** Everything the checks look at. */
 export interface PreflightFacts {

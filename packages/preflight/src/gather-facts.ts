@@ -18,12 +18,7 @@ import {
 } from '@aws-sdk/client-iam';
 import { DescribeKeyCommand, GetKeyPolicyCommand, ListGrantsCommand } from '@aws-sdk/client-kms';
 import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
-import {
-  type AwsClients,
-  type AwsCredentials,
-  assumeRoleCredentials,
-  createAwsClients,
-} from '@ec2-restore/aws-clients';
+import type { AwsClients } from '@ec2-restore/aws-clients';
 import { parseKmsKeyReference, type RestoreRequest } from '@ec2-restore/contracts';
 import { parseCaller } from './caller.ts';
 import type {
@@ -40,31 +35,51 @@ import type {
 } from './facts.ts';
 import { probeWithDryRun, probeZone } from './gather-permissions.ts';
 import type { KmsGrant, PolicyDocument } from './policy-types.ts';
-import { actionsOf } from './step-actions.ts';
+import { actionsOf, type StepPrincipal } from './step-actions.ts';
 
-/** Where and as whom the facts are gathered. */
-export interface GatherContext {
+/*
+ * The AWS reads behind the pre-flight checks. Independent reads run at the same time (a plan costs
+ * a few round trips, not one per call); each fact goes through `g.fact`, which caches what rarely
+ * changes for a short while and names what is still outstanding when the plan's deadline passes.
+ */
+
+/** Options of each AWS call: the signal that aborts it at the plan's deadline. */
+export type Http = { abortSignal: AbortSignal };
+
+/**
+ * One plan's view of its session (preflight-session.ts): the clients of each principal, and `fact`,
+ * through which every read goes.
+ */
+export interface Gathering {
+  /** The worker role's clients in a region. */
+  workerClients(region: string): AwsClients;
+  /** The restore role's clients in a region (STS AssumeRole with the ExternalId when given). */
+  restoreRoleClients(region: string, roleArn: string, externalId?: string): AwsClients;
   /**
-   * The worker role's credentials: the pre-flight checks must run as the principal the steps run as.
-   * @defaultValue the SDK's default chain (the process's own role)
+   * Runs `load` (its calls abort at the deadline), naming it `label` while it is outstanding. With a
+   * `cacheKey`, plans share the answer for a short while (`stable`: longer) when `keep` accepts it.
    */
-  sourceCredentials?: AwsCredentials;
-  /** Alias of sourceCredentials. */
-  credentials?: AwsCredentials;
-  /** @defaultValue `process.env.AWS_ENDPOINT_URL` */
-  endpoint?: string;
-  /** What the restore point holds (from the backup repository). */
-  restorePoint: RestorePointFacts;
-  /**
-   * STS session name when assuming the restore role.
-   * @defaultValue "ec2-restore-preflight"
-   */
-  sessionName?: string;
+  fact<T>(
+    label: string,
+    cacheKey: string | undefined,
+    kind: 'changing' | 'stable',
+    load: (http: Http) => Promise<T>,
+    keep?: (value: T) => boolean,
+  ): Promise<T>;
 }
 
 function errorFact(error: unknown): AwsErrorFact {
   const e = error as { name?: string; Code?: string; message?: string };
   return { code: e.Code ?? e.name ?? 'Error', message: e.message ?? String(error) };
+}
+
+/**
+ * Errors that end the whole plan instead of becoming a fact: the deadline (the call was aborted) and
+ * the EC2 call budget refusing to wait that long (too many calls queued for the account).
+ */
+function endsThePlan(error: unknown): boolean {
+  const name = (error as { name?: string } | null)?.name;
+  return name === 'AbortError' || name === 'TimeoutError' || name === 'Ec2CallBudgetTimeoutError';
 }
 
 /** Runs a call; an AWS error becomes a value, so one refusal does not hide the other facts. */
@@ -74,64 +89,124 @@ async function attempt<T>(
   try {
     return { ok: true, value: await call() };
   } catch (error) {
+    if (endsThePlan(error)) throw error;
     return { ok: false, error: errorFact(error) };
   }
 }
 
 /** The identity policies of a role (inline and attached); undefined when IAM refuses to tell. */
-async function rolePolicies(clients: AwsClients, roleName: string): Promise<PolicyDocument[] | undefined> {
+async function rolePolicies(
+  clients: AwsClients,
+  roleName: string,
+  http: Http,
+): Promise<PolicyDocument[] | undefined> {
   const parse = (document: string | undefined): PolicyDocument =>
     JSON.parse(decodeURIComponent(document ?? '{}'));
   const result = await attempt(async () => {
-    const policies: PolicyDocument[] = [];
-    const inline = await clients.iam.send(new ListRolePoliciesCommand({ RoleName: roleName }));
-    for (const name of inline.PolicyNames ?? []) {
+    const [inline, attached] = await Promise.all([
+      clients.iam.send(new ListRolePoliciesCommand({ RoleName: roleName }), http),
+      clients.iam.send(new ListAttachedRolePoliciesCommand({ RoleName: roleName }), http),
+    ]);
+    const inlineDocuments = (inline.PolicyNames ?? []).map(async (name) => {
       const policy = await clients.iam.send(
         new GetRolePolicyCommand({ RoleName: roleName, PolicyName: name }),
+        http,
       );
-      policies.push(parse(policy.PolicyDocument));
-    }
-    const attached = await clients.iam.send(new ListAttachedRolePoliciesCommand({ RoleName: roleName }));
-    for (const { PolicyArn } of attached.AttachedPolicies ?? []) {
-      const policy = await clients.iam.send(new GetPolicyCommand({ PolicyArn }));
+      return parse(policy.PolicyDocument);
+    });
+    const attachedDocuments = (attached.AttachedPolicies ?? []).map(async ({ PolicyArn }) => {
+      const policy = await clients.iam.send(new GetPolicyCommand({ PolicyArn }), http);
       const version = await clients.iam.send(
         new GetPolicyVersionCommand({ PolicyArn, VersionId: policy.Policy?.DefaultVersionId }),
+        http,
       );
-      policies.push(parse(version.PolicyVersion?.Document));
-    }
-    return policies;
+      return parse(version.PolicyVersion?.Document);
+    });
+    return Promise.all([...inlineDocuments, ...attachedDocuments]);
   });
   return result.ok ? result.value : undefined;
 }
 
+/** Whose facts: `key` tells cached facts apart, `name` is shown in messages. */
+interface Scope {
+  key: string;
+  name: string;
+}
+
+type Identity = { ok: true; principal: PrincipalFacts } | { ok: false; error: AwsErrorFact };
+
+/** GetCallerIdentity: who the clients act as (for a restore role, this is where AssumeRole happens). */
+async function callerIdentity(g: Gathering, scope: Scope, clients: AwsClients): Promise<Identity> {
+  return g.fact(
+    `STS GetCallerIdentity (${scope.name})`,
+    `identity|${scope.key}`,
+    'changing',
+    async (http) => {
+      const identity = await attempt(() => clients.sts.send(new GetCallerIdentityCommand({}), http));
+      if (!identity.ok) return identity;
+      const arn = identity.value.Arn ?? '';
+      return {
+        ok: true,
+        principal: { identity: { arn, accountId: identity.value.Account ?? parseCaller({ arn }).accountId } },
+      };
+    },
+    (identity) => identity.ok,
+  );
+}
+
 /**
- * Who the clients act as: GetCallerIdentity, the role ARN with its path (GetRole) and its identity
- * policies where IAM lets the role read them. Permission boundaries, SCPs and session policies are
- * not read (see README).
+ * The role ARN with its path (GetRole) and the role's identity policies where IAM lets the role read
+ * them. Permission boundaries, SCPs and session policies are not read (see README).
  */
-async function principalFacts(
+async function roleDetails(
+  g: Gathering,
+  scope: Scope,
   clients: AwsClients,
-): Promise<{ ok: true; principal: PrincipalFacts } | { ok: false; error: AwsErrorFact }> {
-  const identity = await attempt(() => clients.sts.send(new GetCallerIdentityCommand({})));
-  if (!identity.ok) return identity;
-  const arn = identity.value.Arn ?? '';
-  const caller = parseCaller({ arn });
-  const principal: PrincipalFacts = {
-    identity: { arn, accountId: identity.value.Account ?? caller.accountId },
+  principal: PrincipalFacts,
+): Promise<PrincipalFacts> {
+  const caller = parseCaller({ arn: principal.identity.arn });
+  if (!((caller.kind === 'assumed-role' || caller.kind === 'role') && caller.roleName)) return principal;
+  const roleName = caller.roleName;
+  const details = await g.fact(
+    `IAM role ${roleName} and its policies (${scope.name})`,
+    `role|${scope.key}|${roleName}`,
+    'changing',
+    async (http) => {
+      const [role, policies] = await Promise.all([
+        attempt(() => clients.iam.send(new GetRoleCommand({ RoleName: roleName }), http)),
+        rolePolicies(clients, roleName, http),
+      ]);
+      return { roleArn: role.ok ? role.value.Role?.Arn : undefined, policies };
+    },
+    (d) => d.roleArn !== undefined && d.policies !== undefined,
+  );
+  return {
+    ...principal,
+    ...(details.roleArn ? { roleArn: details.roleArn } : {}),
+    ...(details.policies ? { identityPolicies: details.policies } : {}),
   };
-  if ((caller.kind === 'assumed-role' || caller.kind === 'role') && caller.roleName) {
-    const role = await attempt(() => clients.iam.send(new GetRoleCommand({ RoleName: caller.roleName })));
-    if (role.ok && role.value.Role?.Arn) principal.roleArn = role.value.Role.Arn;
-    const policies = await rolePolicies(clients, caller.roleName);
-    if (policies) principal.identityPolicies = policies;
-  }
-  return { ok: true, principal };
+}
+
+/** DescribeKey, then GetKeyPolicy and ListGrants of one key, as the clients' principal sees it. */
+async function keyFacts(g: Gathering, scope: Scope, clients: AwsClients, keyId: string): Promise<KeyFacts> {
+  return g.fact(
+    `KMS key ${keyId} (${scope.name})`,
+    `key|${scope.key}|${keyId}`,
+    'changing',
+    (http) => gatherKeyFacts(clients, keyId, http),
+    // Only a key that is fully readable and enabled is kept: a person fixing it sees the fix at once.
+    (facts) => facts.metadata?.keyState === 'Enabled' && facts.policy !== undefined,
+  );
 }
 
 /** DescribeKey, GetKeyPolicy and ListGrants of one key, as the clients' principal sees it. */
-export async function gatherKeyFacts(clients: AwsClients, keyId: string): Promise<KeyFacts> {
+export async function gatherKeyFacts(
+  clients: AwsClients,
+  keyId: string,
+  http: Http = { abortSignal: AbortSignal.timeout(10_000) },
+): Promise<KeyFacts> {
   const facts: KeyFacts = { requested: keyId };
-  const described = await attempt(() => clients.kms.send(new DescribeKeyCommand({ KeyId: keyId })));
+  const described = await attempt(() => clients.kms.send(new DescribeKeyCommand({ KeyId: keyId }), http));
   if (!described.ok) return { ...facts, describeError: described.error };
   const m = described.value.KeyMetadata;
   const arn = m?.Arn ?? keyId;
@@ -150,12 +225,12 @@ export async function gatherKeyFacts(clients: AwsClients, keyId: string): Promis
       : {}),
     ...(m?.DeletionDate ? { deletionDate: m.DeletionDate.toISOString() } : {}),
   };
-  const policy = await attempt(() =>
-    clients.kms.send(new GetKeyPolicyCommand({ KeyId: arn, PolicyName: 'default' })),
-  );
+  const [policy, grants] = await Promise.all([
+    attempt(() => clients.kms.send(new GetKeyPolicyCommand({ KeyId: arn, PolicyName: 'default' }), http)),
+    attempt(() => clients.kms.send(new ListGrantsCommand({ KeyId: arn }), http)),
+  ]);
   if (policy.ok) facts.policy = JSON.parse(policy.value.Policy ?? '{"Statement":[]}') as PolicyDocument;
   else facts.policyError = policy.error;
-  const grants = await attempt(() => clients.kms.send(new ListGrantsCommand({ KeyId: arn })));
   if (grants.ok) {
     facts.grants = (grants.value.Grants ?? []).map(
       (g): KmsGrant => ({
@@ -168,90 +243,164 @@ export async function gatherKeyFacts(clients: AwsClients, keyId: string): Promis
   return facts;
 }
 
-async function gatherSourceDefaultKey(clients: AwsClients, region: string): Promise<EbsDefaultKeyFacts> {
+async function gatherSourceDefaultKey(
+  g: Gathering,
+  scope: Scope,
+  clients: AwsClients,
+  region: string,
+): Promise<EbsDefaultKeyFacts> {
+  const settings = await g.fact(
+    `EC2 EBS encryption defaults (${scope.name})`,
+    `ebs-defaults|${scope.key}`,
+    'changing',
+    async (http) => {
+      const [byDefault, defaultKey] = await Promise.all([
+        attempt(() => clients.ec2.send(new GetEbsEncryptionByDefaultCommand({}), http)),
+        attempt(() => clients.ec2.send(new GetEbsDefaultKmsKeyIdCommand({}), http)),
+      ]);
+      return { byDefault, defaultKey };
+    },
+    (s) => s.byDefault.ok && s.defaultKey.ok,
+  );
   const facts: EbsDefaultKeyFacts = { region };
-  const byDefault = await attempt(() => clients.ec2.send(new GetEbsEncryptionByDefaultCommand({})));
-  if (byDefault.ok) facts.encryptionByDefault = byDefault.value.EbsEncryptionByDefault ?? false;
-  const defaultKey = await attempt(() => clients.ec2.send(new GetEbsDefaultKmsKeyIdCommand({})));
-  if (!defaultKey.ok) return { ...facts, error: defaultKey.error };
+  if (settings.byDefault.ok)
+    facts.encryptionByDefault = settings.byDefault.value.EbsEncryptionByDefault ?? false;
+  if (!settings.defaultKey.ok) return { ...facts, error: settings.defaultKey.error };
   // GetEbsDefaultKmsKeyId answers alias/aws/ebs or a key ARN: https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_GetEbsDefaultKmsKeyId.html
-  facts.defaultKmsKeyId = defaultKey.value.KmsKeyId ?? 'alias/aws/ebs';
-  facts.key = await gatherKeyFacts(clients, facts.defaultKmsKeyId);
+  facts.defaultKmsKeyId = settings.defaultKey.value.KmsKeyId ?? 'alias/aws/ebs';
+  facts.key = await keyFacts(g, scope, clients, facts.defaultKmsKeyId);
   return facts;
 }
 
 async function gatherNetwork(
+  g: Gathering,
+  scope: Scope,
   clients: AwsClients,
   request: RestoreRequest,
 ): Promise<NetworkFacts | undefined> {
   const { subnetId, securityGroupIds, instanceId } = request.instance;
   if (instanceId) return undefined; // volumes go to the existing instance's zone
+  const defaultVpc = async (): Promise<NetworkFacts['defaultVpc']> =>
+    g.fact(
+      `EC2 default VPC (${scope.name})`,
+      `default-vpc|${scope.key}`,
+      'changing',
+      async (http) => {
+        const vpcs = await attempt(() =>
+          clients.ec2.send(
+            new DescribeVpcsCommand({ Filters: [{ Name: 'is-default', Values: ['true'] }] }),
+            http,
+          ),
+        );
+        const vpc = vpcs.ok ? vpcs.value.Vpcs?.[0] : undefined;
+        return vpc
+          ? { found: true, ...(vpc.VpcId ? { vpcId: vpc.VpcId } : {}) }
+          : { found: false, ...(vpcs.ok ? {} : { error: vpcs.error }) };
+      },
+      (found) => found.found,
+    );
+  const subnet = async (id: string): Promise<NetworkFacts['subnet']> =>
+    g.fact(
+      `EC2 subnet ${id} (${scope.name})`,
+      `subnet|${scope.key}|${id}`,
+      'changing',
+      async (http) => {
+        const subnets = await attempt(() =>
+          clients.ec2.send(new DescribeSubnetsCommand({ SubnetIds: [id] }), http),
+        );
+        const found = subnets.ok ? subnets.value.Subnets?.[0] : undefined;
+        return found
+          ? {
+              subnetId: id,
+              found: true,
+              ...(found.VpcId ? { vpcId: found.VpcId } : {}),
+              ...(found.AvailabilityZone ? { availabilityZone: found.AvailabilityZone } : {}),
+            }
+          : { subnetId: id, found: false, ...(subnets.ok ? {} : { error: subnets.error }) };
+      },
+      (found) => found.found,
+    );
+  // Described one by one (and at once): a single unknown id fails a joint call (InvalidGroup.NotFound).
+  const group = async (groupId: string) =>
+    g.fact(
+      `EC2 security group ${groupId} (${scope.name})`,
+      `security-group|${scope.key}|${groupId}`,
+      'changing',
+      async (http) => {
+        const groups = await attempt(() =>
+          clients.ec2.send(new DescribeSecurityGroupsCommand({ GroupIds: [groupId] }), http),
+        );
+        const found = groups.ok ? groups.value.SecurityGroups?.[0] : undefined;
+        return found ? { groupId, ...(found.VpcId ? { vpcId: found.VpcId } : {}) } : undefined;
+      },
+      (found) => found !== undefined,
+    );
+  const [vpc, foundSubnet, groups] = await Promise.all([
+    subnetId ? undefined : defaultVpc(),
+    subnetId ? subnet(subnetId) : undefined,
+    securityGroupIds?.length ? Promise.all(securityGroupIds.map(group)) : undefined,
+  ]);
   const network: NetworkFacts = {};
-  if (!subnetId) {
-    const vpcs = await attempt(() =>
-      clients.ec2.send(new DescribeVpcsCommand({ Filters: [{ Name: 'is-default', Values: ['true'] }] })),
-    );
-    const vpc = vpcs.ok ? vpcs.value.Vpcs?.[0] : undefined;
-    network.defaultVpc = vpc
-      ? { found: true, ...(vpc.VpcId ? { vpcId: vpc.VpcId } : {}) }
-      : { found: false, ...(vpcs.ok ? {} : { error: vpcs.error }) };
-  }
-  if (subnetId) {
-    const subnets = await attempt(() =>
-      clients.ec2.send(new DescribeSubnetsCommand({ SubnetIds: [subnetId] })),
-    );
-    const subnet = subnets.ok ? subnets.value.Subnets?.[0] : undefined;
-    network.subnet = subnet
-      ? {
-          subnetId,
-          found: true,
-          ...(subnet.VpcId ? { vpcId: subnet.VpcId } : {}),
-          ...(subnet.AvailabilityZone ? { availabilityZone: subnet.AvailabilityZone } : {}),
-        }
-      : { subnetId, found: false, ...(subnets.ok ? {} : { error: subnets.error }) };
-  }
-  if (securityGroupIds?.length) {
-    // Described one by one: a single unknown id fails the whole call (InvalidGroup.NotFound).
-    const found: { groupId: string; vpcId?: string }[] = [];
-    for (const groupId of securityGroupIds) {
-      const groups = await attempt(() =>
-        clients.ec2.send(new DescribeSecurityGroupsCommand({ GroupIds: [groupId] })),
-      );
-      const group = groups.ok ? groups.value.SecurityGroups?.[0] : undefined;
-      if (group) found.push({ groupId, ...(group.VpcId ? { vpcId: group.VpcId } : {}) });
-    }
-    network.securityGroups = { requested: securityGroupIds, found };
+  if (vpc) network.defaultVpc = vpc;
+  if (foundSubnet) network.subnet = foundSubnet;
+  if (securityGroupIds?.length && groups) {
+    network.securityGroups = {
+      requested: securityGroupIds,
+      found: groups.filter((found) => found !== undefined),
+    };
   }
   return network;
 }
 
-async function gatherInstanceType(clients: AwsClients, instanceType: string): Promise<InstanceTypeFacts> {
-  const types = await attempt(() =>
-    clients.ec2.send(new DescribeInstanceTypesCommand({ InstanceTypes: [instanceType as _InstanceType] })),
+async function gatherInstanceType(
+  g: Gathering,
+  scope: Scope,
+  clients: AwsClients,
+  instanceType: string,
+): Promise<InstanceTypeFacts> {
+  // What an instance type is does not change: kept longer than the other facts.
+  return g.fact(
+    `EC2 instance type ${instanceType} (${scope.name})`,
+    `instance-type|${scope.key}|${instanceType}`,
+    'stable',
+    async (http) => {
+      const types = await attempt(() =>
+        clients.ec2.send(
+          new DescribeInstanceTypesCommand({ InstanceTypes: [instanceType as _InstanceType] }),
+          http,
+        ),
+      );
+      const type = types.ok ? types.value.InstanceTypes?.[0] : undefined;
+      if (!type) return { instanceType, found: false, ...(types.ok ? {} : { error: types.error }) };
+      return { instanceType, found: true, architectures: type.ProcessorInfo?.SupportedArchitectures ?? [] };
+    },
+    (facts) => facts.found,
   );
-  const type = types.ok ? types.value.InstanceTypes?.[0] : undefined;
-  if (!type) return { instanceType, found: false, ...(types.ok ? {} : { error: types.error }) };
-  return { instanceType, found: true, architectures: type.ProcessorInfo?.SupportedArchitectures ?? [] };
 }
 
 async function gatherExistingInstance(
+  g: Gathering,
+  scope: Scope,
   clients: AwsClients,
   instanceId: string,
 ): Promise<ExistingInstanceFacts> {
-  const described = await attempt(() =>
-    clients.ec2.send(new DescribeInstancesCommand({ InstanceIds: [instanceId] })),
-  );
-  const instance = described.ok ? described.value.Reservations?.[0]?.Instances?.[0] : undefined;
-  if (!instance) return { instanceId, found: false, ...(described.ok ? {} : { error: described.error }) };
-  return {
-    instanceId,
-    found: true,
-    ...(instance.State?.Name ? { state: instance.State.Name } : {}),
-    ...(instance.Placement?.AvailabilityZone
-      ? { availabilityZone: instance.Placement.AvailabilityZone }
-      : {}),
-    deviceNames: (instance.BlockDeviceMappings ?? []).flatMap((m) => (m.DeviceName ? [m.DeviceName] : [])),
-  };
+  // Never cached: the instance's state and devices are what the restore acts on next.
+  return g.fact(`EC2 instance ${instanceId} (${scope.name})`, undefined, 'changing', async (http) => {
+    const described = await attempt(() =>
+      clients.ec2.send(new DescribeInstancesCommand({ InstanceIds: [instanceId] }), http),
+    );
+    const instance = described.ok ? described.value.Reservations?.[0]?.Instances?.[0] : undefined;
+    if (!instance) return { instanceId, found: false, ...(described.ok ? {} : { error: described.error }) };
+    return {
+      instanceId,
+      found: true,
+      ...(instance.State?.Name ? { state: instance.State.Name } : {}),
+      ...(instance.Placement?.AvailabilityZone
+        ? { availabilityZone: instance.Placement.AvailabilityZone }
+        : {}),
+      deviceNames: (instance.BlockDeviceMappings ?? []).flatMap((m) => (m.DeviceName ? [m.DeviceName] : [])),
+    };
+  });
 }
 
 /**
@@ -265,124 +414,143 @@ function keyRegion(request: RestoreRequest): string {
   return request.target.region;
 }
 
+/** The facts of the target account: its key, network, and instance type or existing instance. */
+async function gatherTarget(
+  g: Gathering,
+  request: RestoreRequest,
+  restorePoint: RestorePointFacts,
+  target: { scope: Scope; clients: AwsClients; inRegion: (region: string) => AwsClients },
+): Promise<Pick<PreflightFacts, 'targetKey' | 'network' | 'instanceType' | 'existingInstance'>> {
+  const region = request.target.region;
+  const keyRegionName = keyRegion(request);
+  const key =
+    keyRegionName === region
+      ? target
+      : {
+          scope: {
+            key: `${target.scope.key}@${keyRegionName}`,
+            name: `${target.scope.name} in ${keyRegionName}`,
+          },
+          clients: target.inRegion(keyRegionName),
+        };
+  const [targetKey, network, machine] = await Promise.all([
+    keyFacts(g, key.scope, key.clients, request.target.kmsKeyId),
+    gatherNetwork(g, target.scope, target.clients, request),
+    request.instance.instanceId
+      ? gatherExistingInstance(g, target.scope, target.clients, request.instance.instanceId)
+      : gatherInstanceType(
+          g,
+          target.scope,
+          target.clients,
+          request.instance.instanceType ?? restorePoint.instance.instanceType,
+        ),
+  ]);
+  return {
+    targetKey,
+    ...(network ? { network } : {}),
+    ...(request.instance.instanceId
+      ? { existingInstance: machine as ExistingInstanceFacts }
+      : { instanceType: machine as InstanceTypeFacts }),
+  };
+}
+
 /**
- * Tries every EC2 action each principal's steps will call with DryRun, as that principal: the
- * worker role with the worker's clients, the restore role with the assumed role's.
+ * Collects the facts of the pre-flight checks within one gathering (a PreflightSession plan): the
+ * worker role (the session's source credentials) for identity and the source default key, the
+ * restore role (STS AssumeRole with the ExternalId) for the target account. Refusals are recorded,
+ * never thrown; only the deadline and the EC2 call budget end a gathering early.
  */
-async function probeStepActions(
-  facts: PreflightFacts,
-  worker: AwsClients,
-  target: AwsClients | undefined,
-  crossAccount: boolean,
-): Promise<void> {
-  const workerPrincipal = facts.worker.principal;
-  if (!workerPrincipal) return;
-  const request = facts.request;
+export async function gatherFactsWith(
+  g: Gathering,
+  request: RestoreRequest,
+  restorePoint: RestorePointFacts,
+): Promise<PreflightFacts> {
+  const region = request.target.region;
+  const worker = {
+    scope: { key: `worker@${region}`, name: 'worker role' },
+    clients: g.workerClients(region),
+    inRegion: (other: string) => g.workerClients(other),
+  };
+  const roleArn = request.target.roleArn;
+  const externalId = request.target.externalId;
+  const restore = roleArn
+    ? {
+        // The ExternalId is part of the key (another one may be refused) but never of a message.
+        scope: { key: `${roleArn}|${externalId ?? ''}@${region}`, name: roleArn },
+        clients: g.restoreRoleClients(region, roleArn, externalId),
+        inRegion: (other: string) => g.restoreRoleClients(other, roleArn, externalId),
+      }
+    : undefined;
+
+  // Who each side is: the two identities (and the AssumeRole behind the second) at once.
+  const [workerIdentity, restoreIdentity] = await Promise.all([
+    callerIdentity(g, worker.scope, worker.clients),
+    restore ? callerIdentity(g, restore.scope, restore.clients) : undefined,
+  ]);
+  const crossAccount =
+    workerIdentity.ok && workerIdentity.principal.identity.accountId !== request.target.accountId;
+  const target = restore && restoreIdentity?.ok ? restore : crossAccount ? undefined : worker;
+
+  // Every EC2 action each principal's steps will call, tried with DryRun as that principal.
   const shape = {
     mode: crossAccount ? ('cross-account' as const) : ('same-account' as const),
     dataPath: request.dataPath,
     kmsGrant: request.kmsGrant,
-    hasRestoreRole: request.target.roleArn !== undefined,
+    hasRestoreRole: roleArn !== undefined,
   };
-  const region = request.target.region;
-  const restorePrincipal = facts.restoreRole?.principal;
-  // Zone names are per account: each principal names one of its own.
-  const probe = async (clients: AwsClients, actions: string[]) =>
-    probeWithDryRun(clients.ec2, actions, await probeZone(clients.ec2, region));
-  const [workerProbes, restoreProbes] = await Promise.all([
-    probe(worker, actionsOf(shape, 'worker-role')),
-    restorePrincipal && target && target !== worker
-      ? probe(target, actionsOf(shape, 'restore-role'))
-      : Promise.resolve(undefined),
-  ]);
-  workerPrincipal.dryRun = workerProbes;
-  if (restorePrincipal && restoreProbes) restorePrincipal.dryRun = restoreProbes;
-}
+  const dryRun = (side: typeof worker, who: StepPrincipal) =>
+    g.fact(`DryRun of the ${side.scope.name}'s EC2 actions`, undefined, 'changing', async (http) =>
+      probeWithDryRun(
+        side.clients.ec2,
+        actionsOf(shape, who),
+        await probeZone(side.clients.ec2, region, http),
+        http,
+      ),
+    );
 
-/**
- * Collects the facts of the pre-flight checks with the credentials each step uses: the worker role
- * (the given source credentials) for identity and the source default key, the restore role (STS
- * AssumeRole with the ExternalId) for the target account. Refusals are recorded, never thrown.
- */
-export async function gatherFacts(request: RestoreRequest, context: GatherContext): Promise<PreflightFacts> {
-  const region = request.target.region;
-  const sourceCredentials = context.sourceCredentials ?? context.credentials;
-  const endpoint = context.endpoint;
-  const opened: AwsClients[] = [];
-  const open = (credentials: AwsCredentials | undefined, inRegion: string = region) => {
-    const clients = createAwsClients({
-      region: inRegion,
-      ...(credentials ? { credentials } : {}),
-      ...(endpoint ? { endpoint } : {}),
-      maxAttempts: 2,
-    });
-    opened.push(clients);
-    return clients;
+  // Then everything else at once: the roles' policies, the target's facts, the source default key.
+  const [workerPrincipal, restorePrincipal, targetFacts, sourceDefaultKey, workerDryRun, restoreDryRun] =
+    await Promise.all([
+      workerIdentity.ok ? roleDetails(g, worker.scope, worker.clients, workerIdentity.principal) : undefined,
+      restore && restoreIdentity?.ok
+        ? roleDetails(g, restore.scope, restore.clients, restoreIdentity.principal)
+        : undefined,
+      target ? gatherTarget(g, request, restorePoint, target) : undefined,
+      crossAccount ? gatherSourceDefaultKey(g, worker.scope, worker.clients, region) : undefined,
+      workerIdentity.ok ? dryRun(worker, 'worker-role') : undefined,
+      restore && restoreIdentity?.ok ? dryRun(restore, 'restore-role') : undefined,
+    ]);
+  if (workerPrincipal && workerDryRun) workerPrincipal.dryRun = workerDryRun;
+  if (restorePrincipal && restoreDryRun) restorePrincipal.dryRun = restoreDryRun;
+
+  const facts: PreflightFacts = {
+    request,
+    worker: workerPrincipal
+      ? { principal: workerPrincipal }
+      : { identityError: (workerIdentity as { error: AwsErrorFact }).error },
+    targetKey: { requested: request.target.kmsKeyId },
+    restorePoint,
   };
-  try {
-    const worker = open(sourceCredentials);
-    const workerPrincipal = await principalFacts(worker);
-    const facts: PreflightFacts = {
-      request,
-      worker: workerPrincipal.ok
-        ? { principal: workerPrincipal.principal }
-        : { identityError: workerPrincipal.error },
-      targetKey: { requested: request.target.kmsKeyId },
-      restorePoint: context.restorePoint,
+  if (roleArn) {
+    const role: RestoreRoleFacts = {
+      roleArn,
+      ...(request.target.externalId ? { externalId: request.target.externalId } : {}),
     };
-    const crossAccount =
-      workerPrincipal.ok && workerPrincipal.principal.identity.accountId !== request.target.accountId;
-
-    let target: AwsClients | undefined = crossAccount ? undefined : worker;
-    if (request.target.roleArn) {
-      const credentials = assumeRoleCredentials({
-        region,
-        roleArn: request.target.roleArn,
-        ...(request.target.externalId ? { externalId: request.target.externalId } : {}),
-        sessionName: context.sessionName ?? 'ec2-restore-preflight',
-        ...(sourceCredentials ? { sourceCredentials } : {}),
-        ...(endpoint ? { endpoint } : {}),
-      });
-      const restore = open(credentials);
-      const restorePrincipal = await principalFacts(restore);
-      const role: RestoreRoleFacts = {
-        roleArn: request.target.roleArn,
-        ...(request.target.externalId ? { externalId: request.target.externalId } : {}),
-      };
-      if (restorePrincipal.ok) {
-        role.principal = {
-          ...restorePrincipal.principal,
-          roleArn: restorePrincipal.principal.roleArn ?? request.target.roleArn,
-        };
-        target = restore;
-      } else {
-        role.assumeError = restorePrincipal.error;
-      }
-      facts.restoreRole = role;
+    if (restorePrincipal) {
+      role.principal = { ...restorePrincipal, roleArn: restorePrincipal.roleArn ?? roleArn };
+    } else if (restoreIdentity && !restoreIdentity.ok) {
+      role.assumeError = restoreIdentity.error;
     }
-
-    if (target) {
-      const keyRegionName = keyRegion(request);
-      const keyClients = keyRegionName === region ? target : open(target.options.credentials, keyRegionName);
-      facts.targetKey = await gatherKeyFacts(keyClients, request.target.kmsKeyId);
-      const network = await gatherNetwork(target, request);
-      if (network) facts.network = network;
-      if (request.instance.instanceId) {
-        facts.existingInstance = await gatherExistingInstance(target, request.instance.instanceId);
-      } else {
-        const type = request.instance.instanceType ?? context.restorePoint.instance.instanceType;
-        facts.instanceType = await gatherInstanceType(target, type);
-      }
-    } else {
-      facts.targetKey.describeError = {
-        code: 'NotChecked',
-        message: 'the target account could not be reached (see restore-role-assumable)',
-      };
-    }
-    if (crossAccount) facts.sourceDefaultKey = await gatherSourceDefaultKey(worker, region);
-    await probeStepActions(facts, worker, target, crossAccount);
-    return facts;
-  } finally {
-    for (const clients of opened) clients.destroy();
+    facts.restoreRole = role;
   }
+  if (targetFacts) {
+    Object.assign(facts, targetFacts);
+  } else {
+    facts.targetKey.describeError = {
+      code: 'NotChecked',
+      message: 'the target account could not be reached (see restore-role-assumable)',
+    };
+  }
+  if (sourceDefaultKey) facts.sourceDefaultKey = sourceDefaultKey;
+  return facts;
 }

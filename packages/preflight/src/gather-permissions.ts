@@ -43,11 +43,13 @@ const NOTHING = {
   image: 'ami-0000000000000000f',
 };
 
-type Probe = (zone: string) => { send(ec2: EC2Client): Promise<unknown> };
+/** Options of each call (the plan's deadline aborts it). */
+type Http = { abortSignal?: AbortSignal };
+type Probe = (zone: string) => { send(ec2: EC2Client, http: Http): Promise<unknown> };
 
 const probe =
-  <T>(make: (zone: string) => T, send: (ec2: EC2Client, command: T) => Promise<unknown>): Probe =>
-  (zone) => ({ send: (ec2) => send(ec2, make(zone)) });
+  <T>(make: (zone: string) => T, send: (ec2: EC2Client, command: T, http: Http) => Promise<unknown>): Probe =>
+  (zone) => ({ send: (ec2, http) => send(ec2, make(zone), http) });
 
 // One probe per EC2 action the steps call (step-actions.ts), each with DryRun set.
 const probes: Record<string, Probe> = {
@@ -59,11 +61,11 @@ const probes: Record<string, Probe> = {
         InstanceId: NOTHING.instance,
         Device: '/dev/sdf',
       }),
-    (ec2, c) => ec2.send(c),
+    (ec2, c, http) => ec2.send(c, http),
   ),
   'ec2:CreateSnapshot': probe(
     () => new CreateSnapshotCommand({ DryRun: true, VolumeId: NOTHING.volume }),
-    (ec2, c) => ec2.send(c),
+    (ec2, c, http) => ec2.send(c, http),
   ),
   'ec2:CreateTags': probe(
     () =>
@@ -72,39 +74,39 @@ const probes: Record<string, Probe> = {
         Resources: [NOTHING.volume],
         Tags: [{ Key: 'ec2-restore:preflight', Value: 'dry-run' }],
       }),
-    (ec2, c) => ec2.send(c),
+    (ec2, c, http) => ec2.send(c, http),
   ),
   'ec2:CreateVolume': probe(
     (zone) => new CreateVolumeCommand({ DryRun: true, AvailabilityZone: zone, Size: 1, VolumeType: 'gp3' }),
-    (ec2, c) => ec2.send(c),
+    (ec2, c, http) => ec2.send(c, http),
   ),
   'ec2:DeleteSnapshot': probe(
     () => new DeleteSnapshotCommand({ DryRun: true, SnapshotId: NOTHING.snapshot }),
-    (ec2, c) => ec2.send(c),
+    (ec2, c, http) => ec2.send(c, http),
   ),
   'ec2:DeleteVolume': probe(
     () => new DeleteVolumeCommand({ DryRun: true, VolumeId: NOTHING.volume }),
-    (ec2, c) => ec2.send(c),
+    (ec2, c, http) => ec2.send(c, http),
   ),
   'ec2:DescribeAvailabilityZones': probe(
     () => new DescribeAvailabilityZonesCommand({ DryRun: true }),
-    (ec2, c) => ec2.send(c),
+    (ec2, c, http) => ec2.send(c, http),
   ),
   'ec2:DescribeImages': probe(
     () => new DescribeImagesCommand({ DryRun: true, Owners: ['amazon'], MaxResults: 5 }),
-    (ec2, c) => ec2.send(c),
+    (ec2, c, http) => ec2.send(c, http),
   ),
   'ec2:DescribeInstances': probe(
     () => new DescribeInstancesCommand({ DryRun: true, MaxResults: 5 }),
-    (ec2, c) => ec2.send(c),
+    (ec2, c, http) => ec2.send(c, http),
   ),
   'ec2:DescribeInstanceTypes': probe(
     () => new DescribeInstanceTypesCommand({ DryRun: true, MaxResults: 5 }),
-    (ec2, c) => ec2.send(c),
+    (ec2, c, http) => ec2.send(c, http),
   ),
   'ec2:DescribeSecurityGroups': probe(
     () => new DescribeSecurityGroupsCommand({ DryRun: true, MaxResults: 5 }),
-    (ec2, c) => ec2.send(c),
+    (ec2, c, http) => ec2.send(c, http),
   ),
   'ec2:DescribeSnapshotAttribute': probe(
     () =>
@@ -113,35 +115,35 @@ const probes: Record<string, Probe> = {
         SnapshotId: NOTHING.snapshot,
         Attribute: 'createVolumePermission',
       }),
-    (ec2, c) => ec2.send(c),
+    (ec2, c, http) => ec2.send(c, http),
   ),
   'ec2:DescribeSnapshots': probe(
     () => new DescribeSnapshotsCommand({ DryRun: true, OwnerIds: ['self'], MaxResults: 5 }),
-    (ec2, c) => ec2.send(c),
+    (ec2, c, http) => ec2.send(c, http),
   ),
   'ec2:DescribeSubnets': probe(
     () => new DescribeSubnetsCommand({ DryRun: true, MaxResults: 5 }),
-    (ec2, c) => ec2.send(c),
+    (ec2, c, http) => ec2.send(c, http),
   ),
   'ec2:DescribeVolumes': probe(
     () => new DescribeVolumesCommand({ DryRun: true, MaxResults: 5 }),
-    (ec2, c) => ec2.send(c),
+    (ec2, c, http) => ec2.send(c, http),
   ),
   'ec2:DescribeVpcs': probe(
     () => new DescribeVpcsCommand({ DryRun: true, MaxResults: 5 }),
-    (ec2, c) => ec2.send(c),
+    (ec2, c, http) => ec2.send(c, http),
   ),
   'ec2:DetachVolume': probe(
     () => new DetachVolumeCommand({ DryRun: true, VolumeId: NOTHING.volume }),
-    (ec2, c) => ec2.send(c),
+    (ec2, c, http) => ec2.send(c, http),
   ),
   'ec2:GetEbsDefaultKmsKeyId': probe(
     () => new GetEbsDefaultKmsKeyIdCommand({ DryRun: true }),
-    (ec2, c) => ec2.send(c),
+    (ec2, c, http) => ec2.send(c, http),
   ),
   'ec2:GetEbsEncryptionByDefault': probe(
     () => new GetEbsEncryptionByDefaultCommand({ DryRun: true }),
-    (ec2, c) => ec2.send(c),
+    (ec2, c, http) => ec2.send(c, http),
   ),
   'ec2:ModifySnapshotAttribute': probe(
     () =>
@@ -151,7 +153,7 @@ const probes: Record<string, Probe> = {
         Attribute: 'createVolumePermission',
         CreateVolumePermission: { Add: [{ UserId: '000000000000' }] },
       }),
-    (ec2, c) => ec2.send(c),
+    (ec2, c, http) => ec2.send(c, http),
   ),
   'ec2:RunInstances': probe(
     () =>
@@ -162,19 +164,19 @@ const probes: Record<string, Probe> = {
         MinCount: 1,
         MaxCount: 1,
       }),
-    (ec2, c) => ec2.send(c),
+    (ec2, c, http) => ec2.send(c, http),
   ),
   'ec2:StartInstances': probe(
     () => new StartInstancesCommand({ DryRun: true, InstanceIds: [NOTHING.instance] }),
-    (ec2, c) => ec2.send(c),
+    (ec2, c, http) => ec2.send(c, http),
   ),
   'ec2:StopInstances': probe(
     () => new StopInstancesCommand({ DryRun: true, InstanceIds: [NOTHING.instance] }),
-    (ec2, c) => ec2.send(c),
+    (ec2, c, http) => ec2.send(c, http),
   ),
   'ec2:TerminateInstances': probe(
     () => new TerminateInstancesCommand({ DryRun: true, InstanceIds: [NOTHING.instance] }),
-    (ec2, c) => ec2.send(c),
+    (ec2, c, http) => ec2.send(c, http),
   ),
 };
 
@@ -206,15 +208,17 @@ export async function probeWithDryRun(
   ec2: EC2Client,
   actions: readonly string[],
   zone: string,
+  http: Http = {},
 ): Promise<Record<string, DryRunFact>> {
   const wanted = [...new Set(actions)].filter((action) => probes[action] !== undefined);
   const answers = await Promise.all(
     wanted.map(async (action): Promise<[string, DryRunFact]> => {
       try {
-        await probes[action]!(zone).send(ec2);
+        await probes[action]!(zone).send(ec2, http);
         // A call that succeeded although DryRun was set: the permission is there.
         return [action, { outcome: 'allowed', code: 'Succeeded' }];
       } catch (error) {
+        if (http.abortSignal?.aborted) throw error;
         return [action, dryRunOutcome(error)];
       }
     }),
@@ -223,10 +227,11 @@ export async function probeWithDryRun(
 }
 
 /** A zone of the region to name in the CreateVolume probe: the first available one, else `<region>a`. */
-export async function probeZone(ec2: EC2Client, region: string): Promise<string> {
+export async function probeZone(ec2: EC2Client, region: string, http: Http = {}): Promise<string> {
   try {
     const { AvailabilityZones = [] } = await ec2.send(
       new DescribeAvailabilityZonesCommand({ Filters: [{ Name: 'state', Values: ['available'] }] }),
+      http,
     );
     return AvailabilityZones.flatMap((z) => (z.ZoneName ? [z.ZoneName] : [])).sort()[0] ?? `${region}a`;
   } catch {

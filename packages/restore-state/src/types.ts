@@ -1,91 +1,39 @@
 /**
- * The shape of a restore as clients see it (docs/architecture.md#the-public-interface), as kept in Redis by
- * {@link RestoreStore}. The request is stored as given (already validated by the API).
+ * The restore record as kept in Redis by {@link RestoreStore}: the model of `@ec2-restore/contracts`
+ * (docs/architecture.md#the-restore-lifecycle), with the request stored as given (the API validated it).
  */
+import type {
+  RestoreProgress,
+  Restore as RestoreResource,
+  RestoreStatus,
+  StepStatus,
+} from '@ec2-restore/contracts';
 
-/** Lifecycle of a whole restore. */
-export const restoreStatuses = [
-  'queued',
-  'running',
-  'succeeded',
-  'failed',
-  'cancelling',
-  'cancelled',
-] as const;
-export type RestoreStatus = (typeof restoreStatuses)[number];
-
-/** Statuses after which nothing changes any more. */
-export const terminalRestoreStatuses: readonly RestoreStatus[] = ['succeeded', 'failed', 'cancelled'];
-
-/** Lifecycle of one step (one job, e.g. the snapshot of one volume). */
-export const stepStatuses = ['pending', 'running', 'succeeded', 'failed', 'skipped', 'cancelled'] as const;
-export type StepStatus = (typeof stepStatuses)[number];
+export {
+  type RestoreError,
+  type RestoreMode,
+  type RestoreProgress,
+  type RestoreResult,
+  type RestoreStatus,
+  type RestoreStep,
+  restoreStatuses,
+  type StepStatus,
+  stepStatuses,
+  terminalRestoreStatuses,
+} from '@ec2-restore/contracts';
 
 /** A step's end states, accepted by {@link RestoreStore.finishStep}. */
 export type FinishedStepStatus = Exclude<StepStatus, 'pending' | 'running'>;
 
-export type RestoreMode = 'same-account' | 'cross-account';
+export type VolumeProgress = RestoreProgress['volumes'][number];
 
-export interface RestoreStep {
-  name: string;
-  status: StepStatus;
-  attempts: number;
-  startedAt: string | null;
-  finishedAt: string | null;
-}
-
-export interface VolumeProgress {
-  deviceName: string;
-  bytesTotal: number;
-  bytesDone: number;
-}
-
-export interface RestoreProgress {
-  bytesTotal: number;
-  bytesDone: number;
-  volumes: VolumeProgress[];
-}
-
-export interface RestoredVolume {
-  deviceName: string;
-  volumeId: string;
-  kmsKeyId: string;
-  sizeGiB: number;
-}
-
-export interface RestoreResult {
-  instanceId: string | null;
-  accountId: string;
-  region: string;
-  volumes: RestoredVolume[];
-}
-
-/** Why a restore failed; `category` is one of the error categories of docs/architecture.md#the-public-interface. */
-export interface RestoreError {
-  code: string;
-  message: string;
-  category: 'input' | 'kms' | 'permission' | 'quota' | 'throttling' | 'aws' | 'internal';
-  step: string | null;
-  awsRequestId: string | null;
-}
-
-export interface Restore<Request = unknown> {
-  id: string;
-  status: RestoreStatus;
-  mode: RestoreMode;
-  createdAt: string;
-  updatedAt: string;
-  request: Request;
-  steps: RestoreStep[];
-  progress: RestoreProgress;
-  result: RestoreResult | null;
-  error: RestoreError | null;
-}
+/** A restore as stored; `Request` is the request type the caller expects back (the API's `RestoreRequest`). */
+export type Restore<Request = unknown> = Omit<RestoreResource, 'request'> & { request: Request };
 
 /** What {@link RestoreStore.create} needs; everything else starts empty. */
 export interface NewRestore<Request = unknown> {
   id: string;
-  mode: RestoreMode;
+  mode: RestoreResource['mode'];
   request: Request;
   /** Step names known up front (shown as `pending` until they start), in order. */
   steps?: readonly string[];
@@ -108,7 +56,7 @@ export type RestoreEvent =
   | {
       id: string;
       type: 'end';
-      data: { status: RestoreStatus; result: RestoreResult | null; error: RestoreError | null };
+      data: { status: RestoreStatus; result: RestoreResource['result']; error: RestoreResource['error'] };
     };
 
 export type RestoreEventType = RestoreEvent['type'];

@@ -3,6 +3,7 @@ import type { ApiDeps } from './deps.ts';
 import { errorHandler, notFoundHandler } from './http/api-error.ts';
 import { rememberMountPath, requestLogging } from './http/request-logging.ts';
 import { requireRole, tokenAuth } from './http/token-auth.ts';
+import { API_DOCS_PATH, apiDocsRouter } from './routes/api-docs.ts';
 import { BULL_BOARD_PATH, bullBoardRouter } from './routes/bull-board.ts';
 import { cancelRestore } from './routes/cancel-restore.ts';
 import { createRestore } from './routes/create-restore.ts';
@@ -30,6 +31,13 @@ export function createApp(deps: ApiDeps): Express {
   // Bull Board: the same tokens, also as a Basic password so a browser can log in. Read-only for
   // read and operator tokens; only admin tokens may act on jobs and queues.
   app.use(BULL_BOARD_PATH, tokenAuth(deps.apiTokens, { allowBasic: true }), bullBoardRouter(deps.queues));
+  // The API reference page, likewise: a browser logs in with a token as the Basic password.
+  app.use(
+    API_DOCS_PATH,
+    tokenAuth(deps.apiTokens, { allowBasic: true }),
+    requireRole('read', 'The API reference'),
+    apiDocsRouter(),
+  );
 
   // Everything else needs a bearer token.
   app.use(tokenAuth(deps.apiTokens));

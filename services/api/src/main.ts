@@ -59,15 +59,18 @@ async function main(): Promise<void> {
   const flowProducer = new FlowProducer({ connection, prefix: config.queuePrefix });
   const store = new RestoreStore(redis, { prefix: config.statePrefix });
 
+  const planner = new PreflightPlanner({
+    repository,
+    region: config.awsRegion,
+    ...(config.awsEndpointUrl ? { endpoint: config.awsEndpointUrl } : {}),
+    awsCallRecorder: store,
+    // The workers' budget (same Redis, same keys): pre-flight's EC2 reads spend from it too.
+    ec2Budget: { redis },
+  });
   const app = createApp({
     store,
     redis,
-    planner: new PreflightPlanner({
-      repository,
-      region: config.awsRegion,
-      ...(config.awsEndpointUrl ? { endpoint: config.awsEndpointUrl } : {}),
-      awsCallRecorder: store,
-    }),
+    planner,
     launcher: new FlowRestoreLauncher(flowProducer),
     repository,
     queues,
@@ -100,6 +103,7 @@ async function main(): Promise<void> {
     setTimeout(() => server.closeAllConnections(), 5_000).unref();
     await closed;
     await Promise.allSettled([...queues.map((queue) => queue.close()), flowProducer.close()]);
+    planner.close();
     redis.disconnect();
     process.exit(0);
   };

@@ -1,5 +1,12 @@
-import { type errorCodes, openApiComponentSchemas, restoreStatusSchema } from '@ec2-restore/contracts';
+import {
+  type errorCodes,
+  openApiComponentSchemas,
+  restorePointSummarySchema,
+  restoreStatusSchema,
+  toJsonSchema,
+} from '@ec2-restore/contracts';
 
+const withoutDialect = ({ $schema: _ignored, ...rest }: Record<string, unknown>) => rest;
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
 const json = (schema: unknown) => ({ 'application/json': { schema } });
 
@@ -10,6 +17,59 @@ function errorResponse(description: string, codes: (keyof typeof errorCodes)[]) 
 const commonErrors = {
   '401': errorResponse('No bearer token, or not a configured one', ['unauthorized']),
   '500': errorResponse('Internal error', ['internal_error']),
+};
+
+/**
+ * Example requests, shown by the API reference page (/docs) and any OpenAPI tool: one per kind of
+ * restore a user starts with.
+ */
+export const restoreRequestExamples = {
+  crossAccount: {
+    summary: 'Whole instance into another account',
+    description:
+      'The restore role in the target account trusts the worker role (with this ExternalId); the volumes are encrypted with the target key.',
+    value: {
+      restorePointId: 'rp-20261127T114134Z-819565fe',
+      target: {
+        accountId: '222222222222',
+        region: 'eu-west-1',
+        roleArn: 'arn:aws:iam::222222222222:role/ec2-restore',
+        externalId: 'ec2-restore-prod',
+        kmsKeyId: 'arn:aws:kms:eu-west-1:222222222222:key/1234abcd-12ab-34cd-56ef-1234567890ab',
+      },
+      instance: {
+        name: 'web-1-restored',
+        subnetId: 'subnet-0123456789abcdef0',
+        securityGroupIds: ['sg-0123456789abcdef0'],
+        tags: { ticket: 'INC-1234' },
+      },
+    },
+  },
+  sameAccount: {
+    summary: "Whole instance into the workers' own account",
+    value: {
+      restorePointId: 'rp-20261127T114134Z-819565fe',
+      target: { accountId: '111111111111', region: 'eu-west-1', kmsKeyId: 'alias/restore' },
+      instance: { instanceType: 't3.large', powerOn: true },
+    },
+  },
+  volumesIntoInstance: {
+    summary: 'Two volumes, attached to an existing instance',
+    value: {
+      restorePointId: 'rp-20261127T114134Z-819565fe',
+      target: { accountId: '111111111111', region: 'eu-west-1', kmsKeyId: 'alias/restore' },
+      volumes: ['/dev/xvdf', '/dev/xvdg'],
+      instance: { instanceId: 'i-0123456789abcdef0' },
+      dataPath: 'worker-volume',
+    },
+  },
+};
+
+const restoreRequestBody = {
+  required: true,
+  content: {
+    'application/json': { schema: ref('RestoreRequest'), examples: restoreRequestExamples },
+  },
 };
 
 const idParameter = (description: string) => ({
@@ -52,7 +112,7 @@ export function buildOpenApiDocument(): Record<string, unknown> {
               schema: { type: 'string', maxLength: 255 },
             },
           ],
-          requestBody: { required: true, content: json(ref('RestoreRequest')) },
+          requestBody: restoreRequestBody,
           responses: {
             '202': { description: 'The restore, queued', content: json(ref('Restore')) },
             '400': errorResponse('Invalid request; details.issues names each field', ['invalid_request']),
@@ -60,7 +120,11 @@ export function buildOpenApiDocument(): Record<string, unknown> {
             '422': errorResponse('A pre-flight check failed; details.checks lists every check', [
               'preflight_failed',
             ]),
+            '429': errorResponse('The EC2 call budget is spent for now; nothing was started', ['throttled']),
             '503': errorResponse('Redis unreachable; nothing was started', ['service_unavailable']),
+            '504': errorResponse('AWS did not answer the pre-flight checks in time; nothing was started', [
+              'preflight_timeout',
+            ]),
             ...commonErrors,
           },
         },
@@ -99,13 +163,15 @@ export function buildOpenApiDocument(): Record<string, unknown> {
         post: {
           operationId: 'planRestore',
           summary: 'Dry run: the checks, steps and resources of a restore; creates nothing',
-          requestBody: { required: true, content: json(ref('RestoreRequest')) },
+          requestBody: restoreRequestBody,
           responses: {
             '200': {
               description: 'The plan; ok is false when a check failed',
               content: json(ref('PlanResult')),
             },
             '400': errorResponse('Invalid request; details.issues names each field', ['invalid_request']),
+            '429': errorResponse('The EC2 call budget is spent for now; try again shortly', ['throttled']),
+            '504': errorResponse('AWS did not answer the pre-flight checks in time', ['preflight_timeout']),
             ...commonErrors,
           },
         },
@@ -219,39 +285,10 @@ export function buildOpenApiDocument(): Record<string, unknown> {
     },
     components: {
       securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer' } },
-      schemas: { ...openApiComponentSchemas(), RestorePoint: restorePointJsonSchema },
+      schemas: {
+        ...openApiComponentSchemas(),
+        RestorePoint: withoutDialect(toJsonSchema(restorePointSummarySchema)),
+      },
     },
   };
 }
-
-/** The restore point summary of the backup catalogue (no block lists). */
-const restorePointJsonSchema = {
-  type: 'object',
-  required: ['id', 'createdAt', 'instance', 'volumes', 'totalBytes', 'dataBytes'],
-  properties: {
-    id: { type: 'string' },
-    createdAt: { type: 'string', format: 'date-time' },
-    description: { type: 'string' },
-    instance: {
-      type: 'object',
-      description: 'The backed-up instance: type, platform, architecture, root device name, network, tags.',
-    },
-    volumes: {
-      type: 'array',
-      items: {
-        type: 'object',
-        required: ['deviceName', 'sizeGiB', 'volumeType', 'root'],
-        properties: {
-          deviceName: { type: 'string' },
-          sizeGiB: { type: 'integer' },
-          volumeType: { type: 'string' },
-          iops: { type: 'integer' },
-          throughput: { type: 'integer' },
-          root: { type: 'boolean' },
-        },
-      },
-    },
-    totalBytes: { type: 'integer', description: 'Sum of the volume sizes.' },
-    dataBytes: { type: 'integer', description: 'Bytes of non-zero blocks.' },
-  },
-};

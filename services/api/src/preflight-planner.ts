@@ -1,12 +1,12 @@
-import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
-import { type AwsCredentials, createAwsClients } from '@ec2-restore/aws-clients';
+import type { Ec2CallBudgetOptions } from '@ec2-restore/aws-budget';
+import type { AwsCredentials } from '@ec2-restore/aws-clients';
 import {
   type BackupRepository,
   RestorePointNotFoundError,
   type RestorePointSummary,
 } from '@ec2-restore/backup-repository';
 import type { RestoreRequest } from '@ec2-restore/contracts';
-import { plan } from '@ec2-restore/preflight';
+import { PreflightDeadlineError, PreflightSession } from '@ec2-restore/preflight';
 import { type RestoreStore, recordAwsCalls } from '@ec2-restore/restore-state';
 import type { PlannedRestore, RestorePlanner } from './deps.ts';
 import { HttpError } from './http/api-error.ts';
@@ -21,27 +21,70 @@ export interface PreflightPlannerOptions {
   endpoint?: string;
   /** Where the planner's own AWS calls are counted for /metrics. */
   awsCallRecorder?: Pick<RestoreStore, 'recordAwsCall'>;
+  /**
+   * The workers' EC2 call budget (same Redis): pre-flight's EC2 calls spend from it too.
+   * @defaultValue no budget
+   */
+  ec2Budget?: Pick<Ec2CallBudgetOptions, 'redis' | 'limits'>;
+  /** Longest one plan may take. @defaultValue 10000 */
+  deadlineMs?: number;
+  /**
+   * How long slow-changing facts (identities, role policies, keys, network) are shared between plans;
+   * 0 turns the cache off. @defaultValue 30000
+   */
+  cacheTtlMs?: number;
 }
 
 /**
  * The pre-flight checks with the credentials the steps will use: the worker role's (this process
  * runs with the same role as the workers) and, for another account, the restore role it assumes.
+ * One PreflightSession serves every request: its clients, assumed-role sessions and cached facts are
+ * reused, so a plan costs a few AWS round trips (none for what was read moments ago).
  */
 export class PreflightPlanner implements RestorePlanner {
-  constructor(private readonly options: PreflightPlannerOptions) {}
+  private readonly session: PreflightSession;
+
+  constructor(private readonly options: PreflightPlannerOptions) {
+    const recorder = options.awsCallRecorder;
+    this.session = new PreflightSession({
+      ...(options.credentials ? { sourceCredentials: options.credentials } : {}),
+      ...(options.endpoint ? { endpoint: options.endpoint } : {}),
+      ...(options.ec2Budget ? { ec2Budget: options.ec2Budget } : {}),
+      ...(options.deadlineMs !== undefined ? { deadlineMs: options.deadlineMs } : {}),
+      ...(options.cacheTtlMs !== undefined ? { cacheTtlMs: options.cacheTtlMs } : {}),
+      sessionName: 'ec2-restore-api-preflight',
+      ...(recorder
+        ? {
+            onClientsCreated: (clients) => {
+              for (const client of [clients.sts, clients.ec2, clients.kms, clients.iam]) {
+                recordAwsCalls(client, recorder);
+              }
+            },
+          }
+        : {}),
+    });
+  }
 
   async plan(request: RestoreRequest): Promise<PlannedRestore> {
     const restorePoint = await this.restorePointOf(request);
-    const result = await plan(request, {
-      restorePoint: {
+    try {
+      const { result, facts } = await this.session.plan(request, {
         instance: restorePoint.instance,
         volumes: restorePoint.volumes,
-      },
-      ...(this.options.credentials ? { sourceCredentials: this.options.credentials } : {}),
-      ...(this.options.endpoint ? { endpoint: this.options.endpoint } : {}),
-      sessionName: 'ec2-restore-api-preflight',
-    });
-    return { plan: result, restorePoint, sourceAccountId: await this.workerAccountId(request.target.region) };
+      });
+      return {
+        plan: result,
+        restorePoint,
+        sourceAccountId: facts.worker.principal?.identity.accountId ?? null,
+      };
+    } catch (err) {
+      throw planError(err);
+    }
+  }
+
+  /** Closes the AWS clients' sockets. */
+  close(): void {
+    this.session.close();
   }
 
   private async restorePointOf(request: RestoreRequest): Promise<RestorePointSummary> {
@@ -58,22 +101,18 @@ export class PreflightPlanner implements RestorePlanner {
       throw err;
     }
   }
+}
 
-  /** The account of the worker role (STS GetCallerIdentity), or null when the credentials fail. */
-  private async workerAccountId(region: string): Promise<string | null> {
-    const clients = createAwsClients({
-      region,
-      ...(this.options.credentials ? { credentials: this.options.credentials } : {}),
-      ...(this.options.endpoint ? { endpoint: this.options.endpoint } : {}),
+/** The deadline and the call budget end a plan with an answer a person can act on. */
+function planError(err: unknown): unknown {
+  if (err instanceof PreflightDeadlineError) {
+    return new HttpError('preflight_timeout', err.message, {
+      deadlineMs: err.deadlineMs,
+      outstanding: err.outstanding,
     });
-    if (this.options.awsCallRecorder) recordAwsCalls(clients.sts, this.options.awsCallRecorder);
-    try {
-      const identity = await clients.sts.send(new GetCallerIdentityCommand({}));
-      return identity.Account ?? null;
-    } catch {
-      return null;
-    } finally {
-      clients.destroy();
-    }
   }
+  if ((err as { name?: string } | null)?.name === 'Ec2CallBudgetTimeoutError') {
+    return new HttpError('throttled', (err as Error).message);
+  }
+  return err;
 }

@@ -3,10 +3,11 @@ Each module comments every behaviour with the AWS document or error text it foll
 
 
 def install_all() -> None:
-    from . import ebs_direct, ec2_rules, kms_rules, sts_rules
+    from . import ebs_direct, ec2_rules, iam_rules, kms_rules, sts_rules
     from .identity import install_request_caller
 
     install_request_caller()
+    iam_rules.install()
     kms_rules.install()
     ec2_rules.install()
     ebs_direct.install()

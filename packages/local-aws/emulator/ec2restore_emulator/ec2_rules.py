@@ -267,7 +267,7 @@ def key_problem(
     if not key_is_usable(key):
         return f"KMS key {key.arn} is {key.key_state}"
     for action in actions:
-        allowed, _ = may_use_key(
+        allowed, _, _ = may_use_key(
             caller,
             key,
             action,

@@ -15,7 +15,9 @@ GET /snapshots/{snapshotId}/blocks/{blockIndex}?blockToken=...
 GET /snapshots/{snapshotId}/blocks
 (https://docs.aws.amazon.com/ebs/latest/APIReference/API_ListSnapshotBlocks.html).
 The caller's account and region are found as moto finds them (moto.core.responses.BaseResponse:
-get_current_account, get_region_from_url), so a request lands in the same backend either way.
+get_current_account, get_region_from_url), so a request lands in the same backend either way, and
+the caller's IAM identity policies are checked first by the same gate moto's path uses
+(iam_rules.refusal_for).
 """
 
 from __future__ import annotations
@@ -30,6 +32,32 @@ from . import ebs_direct
 from .errors import RestJsonError
 
 _BLOCKS_PATH = re.compile(r"^/snapshots/([^/]+)/blocks(?:/([^/]+))?/?$")
+
+
+class _ParsedUrl:
+    __slots__ = ("path",)
+
+    def __init__(self, path: str):
+        self.path = path
+
+
+class _GateView:
+    """What iam_rules.refusal_for reads of a moto response object, for a request served here."""
+
+    service_name = "ebs"
+    uri_match = None
+
+    def __init__(self, action: str, access_key: str, region: str, path: str):
+        self._action = action
+        self._access_key = access_key
+        self.region = region
+        self.parsed_url = _ParsedUrl(path)
+
+    def _get_action(self) -> str:
+        return self._action
+
+    def get_access_key(self) -> str:
+        return self._access_key
 
 
 def _credential_scope(environ: dict[str, Any]) -> list[str] | None:
@@ -53,6 +81,9 @@ class EbsDirectFastPath:
         self._access_key_regex = BaseResponse.access_key_regex
         self._region_regex = BaseResponse.region_regex
         self._region_from_useragent_regex = BaseResponse.region_from_useragent_regex
+        from .iam_rules import refusal_for
+
+        self._refusal_for = refusal_for
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         path = environ.get("PATH_INFO", "")
@@ -76,7 +107,14 @@ class EbsDirectFastPath:
         block_index: str | None,
         scope: list[str],
     ) -> Any:
-        snapshot = self._own_snapshot(environ, scope, snapshot_id)
+        match = self._access_key_regex.search(environ.get("HTTP_AUTHORIZATION", ""))
+        access_key = match.group(1) if match else "AKIAEXAMPLE"
+        region = self._region(environ, scope)
+        action = "ListSnapshotBlocks" if block_index is None else ("PutSnapshotBlock" if method == "PUT" else "GetSnapshotBlock")
+        refusal = self._refusal_for(_GateView(action, access_key, region, environ["PATH_INFO"]))
+        if refusal is not None:
+            return refusal(environ, start_response)
+        snapshot = self._own_snapshot(self._account(environ, access_key), region, snapshot_id)
         if block_index is None:
             body = json.dumps(ebs_direct.list_blocks(snapshot)).encode()
             return _answer(start_response, "200 OK", "application/json", body, {})
@@ -89,15 +127,15 @@ class EbsDirectFastPath:
         data = ebs_direct.block_store().read(block.digest, block.length)
         return _answer(start_response, "200 OK", "application/octet-stream", data, ebs_direct.block_headers(block))
 
-    def _own_snapshot(self, environ: dict[str, Any], scope: list[str], snapshot_id: str) -> Any:
+    def _own_snapshot(self, account: str, region: str, snapshot_id: str) -> Any:
         from moto.ebs.models import ebs_backends
 
-        snapshot = ebs_backends[self._account(environ)][self._region(environ, scope)].snapshots.get(snapshot_id)
+        snapshot = ebs_backends[account][region].snapshots.get(snapshot_id)
         if snapshot is None:
             raise ebs_direct.snapshot_not_found(snapshot_id)
         return snapshot
 
-    def _account(self, environ: dict[str, Any]) -> str:
+    def _account(self, environ: dict[str, Any], access_key: str) -> str:
         # The order of moto's BaseResponse.get_current_account.
         if "MOTO_ACCOUNT_ID" in os.environ:
             return os.environ["MOTO_ACCOUNT_ID"]
@@ -105,8 +143,7 @@ class EbsDirectFastPath:
             return environ["HTTP_X_MOTO_ACCOUNT_ID"]
         import moto.iam.models as iam_models
 
-        match = self._access_key_regex.search(environ.get("HTTP_AUTHORIZATION", ""))
-        return iam_models.get_account_id_from(match.group(1) if match else "AKIAEXAMPLE")
+        return iam_models.get_account_id_from(access_key)
 
     def _region(self, environ: dict[str, Any], scope: list[str]) -> str:
         # The order of moto's BaseResponse.get_region_from_url: the host, the user agent, the signature.

@@ -31,11 +31,13 @@ class KmsAccessDenied(JsonRESTError):
 
     code = 400
 
-    def __init__(self, caller: Principal, action: str, key_arn: str, explicit_deny: bool):
+    def __init__(
+        self, caller: Principal, action: str, key_arn: str, explicit_deny: bool, policy_type: str = "resource-based"
+    ):
         reason = (
-            "with an explicit deny in a resource-based policy"
+            f"with an explicit deny in a {policy_type} policy"
             if explicit_deny
-            else f"because no resource-based policy allows the {action} action"
+            else f"because no {policy_type} policy allows the {action} action"
         )
         super().__init__(
             "AccessDeniedException",
@@ -101,12 +103,19 @@ def may_use_key(
     action: str,
     via_service: str | None = None,
     grant_for_aws_resource: bool | None = None,
-) -> tuple[bool, bool]:
-    """(allowed, explicit_deny) for `caller` doing `action` (e.g. "kms:Decrypt") on `key`.
+    grant_tokens: list[str] | None = None,
+) -> tuple[bool, bool, str]:
+    """(allowed, explicit_deny, policy type that refused) for `caller` doing `action` (e.g.
+    "kms:Decrypt") on `key`.
 
-    Key policy first (an explicit Deny wins), then grants: "A grant ... allows the grantee
-    principal to use the KMS key in the operations the grant names"
-    (https://docs.aws.amazon.com/kms/latest/developerguide/grants.html)."""
+    An explicit Deny in the key policy or the caller's identity policies wins. Then: "A grant ...
+    allows the grantee principal to use the KMS key in the operations the grant names"
+    (https://docs.aws.amazon.com/kms/latest/developerguide/grants.html). Else, within the key's
+    account, the key policy allows when it names the caller, or names the account and the caller's
+    identity policies allow; from another account both the key policy and the identity policies must
+    allow (https://docs.aws.amazon.com/kms/latest/developerguide/key-policy-modifying-external-accounts.html)."""
+    from .iam_rules import identity_decision
+
     context: dict[str, Any] = {
         "kms:CallerAccount": caller.account_id,
         "aws:PrincipalAccount": caller.account_id,
@@ -118,20 +127,39 @@ def may_use_key(
         context["kms:GrantIsForAWSResource"] = "true" if grant_for_aws_resource else "false"
     decision = evaluate(key.policy, caller, action, context)
     if decision.explicit_deny:
-        return False, True
-    if decision.allowed:
-        return True, False
+        return False, True, "resource-based"
+    identity = identity_decision(caller, action, [key.arn], context)
+    if identity.explicit_deny:
+        return False, True, "identity-based"
     operation = action.split(":", 1)[1]
     for grant in list(key.grants.values()):
         if role_arn_matches_grantee(grant.grantee_principal, caller) and operation in (grant.operations or []):
-            return True, False
-    return False, False
+            if grant_is_effective(grant, grant_tokens):
+                return True, False, ""
+    if not decision.allowed:
+        return False, False, "resource-based"
+    same_account = key.account_id == caller.account_id
+    if same_account and decision.allowed_directly:
+        return True, False, ""
+    if not identity.allowed:
+        return False, False, "identity-based"
+    return True, False, ""
+
+
+def grant_is_effective(grant: Any, grant_tokens: list[str] | None) -> bool:
+    """Eventual consistency of grants: replaced by consistency.install (default: effective at once)."""
+    return True
+
+
+# The KMS API methods whose key policy takes part in the decision (gated in install_kms_gate, not by
+# iam_rules' generic gate).
+KEY_GATED_METHODS: set[str] = set()
 
 
 def assert_may_use_key(caller: Principal, key: Any, action: str, **kwargs: Any) -> None:
-    allowed, explicit_deny = may_use_key(caller, key, action, **kwargs)
+    allowed, explicit_deny, policy_type = may_use_key(caller, key, action, **kwargs)
     if not allowed:
-        raise KmsAccessDenied(caller, action, key.arn, explicit_deny)
+        raise KmsAccessDenied(caller, action, key.arn, explicit_deny, policy_type)
 
 
 def key_is_usable(key: Any) -> bool:
@@ -298,6 +326,7 @@ def install_kms_gate() -> None:
         gated.__name__ = method_name
         setattr(KmsResponse, method_name, gated)
 
+    KEY_GATED_METHODS.update(_KEY_USE, _KEY_MANAGEMENT, {"retire_grant"})
     for method_name, (key_field, action) in _KEY_USE.items():
         gate(method_name, key_field, action)
     for method_name, (key_field, action) in _KEY_MANAGEMENT.items():

@@ -15,9 +15,12 @@ A statement matches when its Principal, Action and Condition all match. Supporte
   `...IfExists` form and the ForAnyValue:/ForAllValues: prefixes (treated as the plain operator).
 
 Account-root principals ("arn:aws:iam::<acct>:root" or "<acct>") mean "delegated to the account's
-IAM policies" (https://docs.aws.amazon.com/kms/latest/developerguide/key-policy-default.html).
-The emulator has no IAM policies for its callers, so it treats IAM as allowing; documented in
-packages/local-aws/README.md.
+IAM policies" (https://docs.aws.amazon.com/kms/latest/developerguide/key-policy-default.html):
+`Decision.allowed_directly` tells the callers (kms_rules, sts_rules) whether an Allow named the
+caller itself, so they can ask the caller's identity policies (iam_rules) when it did not.
+
+`evaluate_identity` evaluates IAM identity policies (no Principal element; Resource / NotResource
+matched against the request's resource ARNs with the same wildcards).
 """
 
 from __future__ import annotations
@@ -37,6 +40,9 @@ _ROLE_ARN = re.compile(r"^arn:aws:iam::(\d{12}):role/(?:.*/)?([^/]+)$")
 class Decision:
     allowed: bool
     explicit_deny: bool = False
+    # An Allow statement named the caller itself (its ARN, its role's ARN, or "*"), not only its
+    # account: within the account the resource policy alone then allows, without IAM policies.
+    allowed_directly: bool = False
 
 
 def _as_list(value: Any) -> list[Any]:
@@ -51,23 +57,26 @@ def _wildcard_match(pattern: str, value: str, case_sensitive: bool = True) -> bo
     return re.match(regex, value, 0 if case_sensitive else re.IGNORECASE) is not None
 
 
-def principal_matches(policy_principal: Any, caller: Principal) -> bool:
+def principal_match(policy_principal: Any, caller: Principal) -> str | None:
+    """How a Principal element matches the caller: "direct" (the caller's ARN, its role's ARN or
+    "*"), "account" (the caller's account root or account id), or None."""
     if policy_principal == "*":
-        return True
+        return "direct"
     if not isinstance(policy_principal, dict):
-        return False
+        return None
+    how = None
     for entry in _as_list(policy_principal.get("AWS")):
         entry = str(entry)
-        if entry == "*":
-            return True
-        if entry == caller.account_id:
-            return True  # a bare account id means that account's root
+        if entry == "*" or entry in caller.arns():
+            return "direct"
         root = _ROOT_ARN.match(entry)
-        if root and root.group(1) == caller.account_id:
-            return True
-        if entry in caller.arns():
-            return True
-    return False
+        if entry == caller.account_id or (root and root.group(1) == caller.account_id):
+            how = "account"  # a bare account id means that account's root
+    return how
+
+
+def principal_matches(policy_principal: Any, caller: Principal) -> bool:
+    return principal_match(policy_principal, caller) is not None
 
 
 def _action_matches(statement: dict[str, Any], action: str) -> bool:
@@ -130,15 +139,15 @@ def evaluate(policy_json: str | None, caller: Principal, action: str, context: d
         policy = json.loads(policy_json or "{}")
     except json.JSONDecodeError:
         return Decision(False)
-    allowed = False
+    allowed = directly = False
     for statement in _as_list(policy.get("Statement")):
         if not isinstance(statement, dict):
             continue
         if "NotPrincipal" in statement:
-            principal_ok = not principal_matches(statement["NotPrincipal"], caller)
+            how = None if principal_matches(statement["NotPrincipal"], caller) else "direct"
         else:
-            principal_ok = principal_matches(statement.get("Principal"), caller)
-        if not (principal_ok and _action_matches(statement, action)):
+            how = principal_match(statement.get("Principal"), caller)
+        if not (how and _action_matches(statement, action)):
             continue
         if not _condition_matches(statement.get("Condition", {}), context):
             continue
@@ -146,7 +155,45 @@ def evaluate(policy_json: str | None, caller: Principal, action: str, context: d
             return Decision(False, explicit_deny=True)
         if statement.get("Effect") == "Allow":
             allowed = True
-    return Decision(allowed)
+            directly = directly or how == "direct"
+    return Decision(allowed, allowed_directly=directly)
+
+
+def _resource_matches(statement: dict[str, Any], resource: str) -> bool:
+    # ARNs match case-sensitively, with the same `*` / `?` wildcards as actions
+    # (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_resource.html).
+    if "NotResource" in statement:
+        return not any(_wildcard_match(str(r), resource) for r in _as_list(statement["NotResource"]))
+    return any(_wildcard_match(str(r), resource) for r in _as_list(statement.get("Resource")))
+
+
+def evaluate_identity(
+    documents: list[str], action: str, resources: list[str], context: dict[str, Any]
+) -> Decision:
+    """Evaluates a principal's IAM identity policies for `action` on every one of `resources`:
+    an explicit Deny for any resource wins; else every resource needs a matching Allow
+    (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic.html)."""
+    statements: list[dict[str, Any]] = []
+    for document in documents:
+        try:
+            parsed = json.loads(document) if isinstance(document, str) else document
+        except json.JSONDecodeError:
+            continue
+        statements.extend(s for s in _as_list((parsed or {}).get("Statement")) if isinstance(s, dict))
+    allowed_all = True
+    for resource in resources or ["*"]:
+        allowed = False
+        for statement in statements:
+            if not (_action_matches(statement, action) and _resource_matches(statement, resource)):
+                continue
+            if not _condition_matches(statement.get("Condition", {}), context):
+                continue
+            if statement.get("Effect") == "Deny":
+                return Decision(False, explicit_deny=True)
+            if statement.get("Effect") == "Allow":
+                allowed = True
+        allowed_all = allowed_all and allowed
+    return Decision(allowed_all, allowed_directly=allowed_all)
 
 
 def role_arn_matches_grantee(grantee: str, caller: Principal) -> bool:

@@ -46,15 +46,26 @@ def may_assume(caller: Principal, role: Any, external_id: str | None) -> bool:
     """The trust policy must allow the caller (its account root, account id or ARN): "the trust
     policy ... specifies which principals can assume the role"; a condition on sts:ExternalId must
     match the ExternalId sent (https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_common-scenarios_third-party.html).
-    A trust policy naming an account's root delegates to that account's IAM policies, which the
-    emulator treats as allowing."""
+    The caller's identity policies must allow sts:AssumeRole on the role as well, unless the caller
+    is an account's root user or, within the role's account, the trust policy names the caller
+    itself (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic-cross-account.html)."""
+    from .iam_rules import identity_decision
+
     context: dict[str, Any] = {
         "aws:PrincipalAccount": caller.account_id,
         "aws:PrincipalArn": caller.role_arn or caller.arn,
     }
     if external_id is not None:
         context["sts:ExternalId"] = external_id
-    return evaluate(role.assume_role_policy_document, caller, "sts:AssumeRole", context).allowed
+    trust = evaluate(role.assume_role_policy_document, caller, "sts:AssumeRole", context)
+    if not trust.allowed:
+        return False
+    identity = identity_decision(caller, "sts:AssumeRole", [role.arn], context)
+    if identity.explicit_deny:
+        return False
+    if trust.allowed_directly and role.account_id == caller.account_id:
+        return True
+    return identity.allowed
 
 
 def install() -> None:

@@ -18,6 +18,10 @@ def app(environ, start_response):  # type: ignore[no-untyped-def]
         # Does not read the request body: the server must skip it before the next request.
         start_response("201 Created", [])
         return [peer]
+    if path == "/headers":
+        body = f"{environ.get('HTTP_X_REPEATED')}|{environ.get('HTTP_X_FOLDED')}|{environ['PATH_INFO']}".encode()
+        start_response("200 OK", [("Content-Length", str(len(body)))])
+        return [body]
     if path == "/fail":
         raise RuntimeError("application bug")
     start_response("204 No Content", [])
@@ -53,6 +57,21 @@ class KeepAliveServerTest(unittest.TestCase):
         self.assertEqual(peer, first)  # the same client port: the same TCP connection
         status, _, _ = self.request("GET", "/nothing")
         self.assertEqual(status, 204)
+
+    def test_header_fields_and_the_path_reach_the_application_as_in_werkzeug(self) -> None:
+        import socket
+
+        with socket.create_connection(("127.0.0.1", self.server.server_address[1]), timeout=10) as raw:
+            raw.sendall(
+                b"GET /headers HTTP/1.1\r\nHost: x\r\nX-Repeated: a\r\nx-repeated: b\r\n"
+                b"X-Folded: one\r\n two\r\nConnection: close\r\n\r\n"
+            )
+            reply = b""
+            while chunk := raw.recv(65536):  # the server closes: Connection: close was asked for
+                reply += chunk
+        head, _, body = reply.partition(b"\r\n\r\n")
+        self.assertIn(b"Connection: close", head)
+        self.assertEqual(body, b"a,b|one two|/headers")
 
     def test_an_application_error_is_a_500_and_closes_the_connection(self) -> None:
         status, _, headers = self.request("GET", "/fail")

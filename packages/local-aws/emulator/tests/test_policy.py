@@ -4,7 +4,7 @@ import json
 import unittest
 
 from ec2restore_emulator.identity import Principal
-from ec2restore_emulator.policy import evaluate, role_arn_matches_grantee
+from ec2restore_emulator.policy import evaluate, evaluate_identity, role_arn_matches_grantee
 
 ROOT_A = Principal("111122223333", "arn:aws:iam::111122223333:root")
 SESSION_A = Principal(
@@ -123,6 +123,63 @@ class GranteeTest(unittest.TestCase):
         self.assertTrue(role_arn_matches_grantee("arn:aws:iam::111122223333:root", SESSION_A))
         self.assertFalse(role_arn_matches_grantee("arn:aws:iam::111122223333:role/Other", SESSION_A))
         self.assertFalse(role_arn_matches_grantee("arn:aws:iam::444455556666:root", SESSION_A))
+
+
+class AllowedDirectlyTest(unittest.TestCase):
+    def test_naming_the_role_is_direct_naming_the_account_is_not(self):
+        by_role = policy(allow({"AWS": "arn:aws:iam::111122223333:role/Restore"}, "kms:*"))
+        by_account = policy(allow({"AWS": "111122223333"}, "kms:*"))
+        self.assertTrue(evaluate(by_role, SESSION_A, "kms:Decrypt", {}).allowed_directly)
+        decision = evaluate(by_account, SESSION_A, "kms:Decrypt", {})
+        self.assertTrue(decision.allowed)
+        self.assertFalse(decision.allowed_directly)
+
+
+VOL = "arn:aws:ec2:eu-west-1:111122223333:volume/vol-0123456789abcdef0"
+SNAP = "arn:aws:ec2:eu-west-1::snapshot/snap-0123456789abcdef0"
+
+
+class EvaluateIdentityTest(unittest.TestCase):
+    CASES = [
+        # (statements, action, resources, allowed, explicit_deny)
+        ([{"Effect": "Allow", "Action": "ec2:*", "Resource": "*"}], "ec2:CreateVolume", [VOL], True, False),
+        ([], "ec2:CreateVolume", [VOL], False, False),
+        (
+            [
+                {"Effect": "Allow", "Action": "ec2:*", "Resource": "*"},
+                {"Effect": "Deny", "Action": "ec2:Delete*", "Resource": "*"},
+            ],
+            "ec2:DeleteVolume",
+            [VOL],
+            False,
+            True,
+        ),
+        ([{"Effect": "Allow", "NotAction": "ec2:Delete*", "Resource": "*"}], "ec2:DeleteVolume", [VOL], False, False),
+        ([{"Effect": "Allow", "NotAction": "ec2:Delete*", "Resource": "*"}], "ec2:AttachVolume", [VOL], True, False),
+        # Every resource must be allowed.
+        ([{"Effect": "Allow", "Action": "ec2:CreateTags", "Resource": "arn:aws:ec2:*:*:volume/*"}], "ec2:CreateTags", [VOL, SNAP], False, False),
+        ([{"Effect": "Allow", "Action": "ec2:CreateTags", "Resource": ["arn:aws:ec2:*:*:volume/*", "arn:aws:ec2:*::snapshot/*"]}], "ec2:CreateTags", [VOL, SNAP], True, False),
+        ([{"Effect": "Allow", "Action": "ec2:*", "NotResource": "arn:aws:ec2:*::snapshot/*"}], "ec2:DeleteSnapshot", [SNAP], False, False),
+        # Conditions use the same operators as resource policies.
+        (
+            [{"Effect": "Allow", "Action": "kms:CreateGrant", "Resource": "*", "Condition": {"Bool": {"kms:GrantIsForAWSResource": "true"}}}],
+            "kms:CreateGrant",
+            ["*"],
+            False,
+            False,
+        ),
+    ]
+
+    def test_table(self):
+        for statements, action, resources, allowed, explicit in self.CASES:
+            with self.subTest(action=action, statements=statements):
+                decision = evaluate_identity([policy(*statements)], action, resources, {})
+                self.assertEqual(decision.allowed, allowed)
+                self.assertEqual(decision.explicit_deny, explicit)
+
+    def test_condition_context(self):
+        doc = policy({"Effect": "Allow", "Action": "kms:CreateGrant", "Resource": "*", "Condition": {"Bool": {"kms:GrantIsForAWSResource": "true"}}})
+        self.assertTrue(evaluate_identity([doc], "kms:CreateGrant", ["*"], {"kms:GrantIsForAWSResource": "true"}).allowed)
 
 
 if __name__ == "__main__":

@@ -14,10 +14,12 @@ import {
   jobNamesForQueue,
   type QueueName,
   queueForJob,
+  restoreRequestSchema,
   type ShareJobResult,
   type SnapshotJobResult,
+  stepNameFor,
 } from '@ec2-restore/contracts';
-import type { RestoreStatus, RestoreStore } from '@ec2-restore/restore-state';
+import type { Restore, RestoreStatus, RestoreStore } from '@ec2-restore/restore-state';
 import { DelayedError, type Job, Queue, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { StepClients } from '../aws/step-clients.ts';
@@ -27,6 +29,7 @@ import { RestoreEndedError } from '../errors/restore-ended-error.ts';
 import { StepPendingError } from '../errors/step-pending-error.ts';
 import { cleanupJob } from '../restore-flow.ts';
 import type { StepContext } from '../steps/step-context.ts';
+import { acceptedTargetOf, assertJobAccepted } from './accepted-job.ts';
 
 /** What a processor gets besides the job data. */
 export interface ProcessorContext extends StepContext {
@@ -80,8 +83,10 @@ const CANCEL_POLL_MS = 2000;
 
 /** Name of a job's step in the restore record: `snapshot:/dev/xvdb`, `share`, `instance`, `cleanup`. */
 export function stepNameOf(job: Pick<Job, 'name' | 'data'>): string {
-  const device = (job.data as { volume?: { deviceName?: string } }).volume?.deviceName;
-  return job.name === JobName.Snapshot && device ? `snapshot:${device}` : job.name;
+  return stepNameFor(
+    job.name as JobName,
+    (job.data as { volume?: { deviceName?: string } }).volume?.deviceName,
+  );
 }
 
 function snapshotResultsOf(values: Record<string, unknown>): SnapshotJobResult[] {
@@ -92,6 +97,23 @@ function snapshotResultsOf(values: Record<string, unknown>): SnapshotJobResult[]
     else results.push(value as SnapshotJobResult);
   }
   return results.sort((a, b) => a.deviceName.localeCompare(b.deviceName));
+}
+
+/** The restore a job belongs to: the first part of its id (`<restoreId>.<step>[...]`). */
+function restoreIdOfJob(job: Job): string {
+  const fromId = job.id?.split('.')[0];
+  return fromId && fromId !== job.id ? fromId : (job.data as { restoreId: string }).restoreId;
+}
+
+/** Why a job must not run (its data differs from the accepted request), or null. */
+function refusalOf(job: Job, restore: Restore): PermanentStepError | null {
+  try {
+    assertJobAccepted(job.name, job.data, restore);
+    return null;
+  } catch (error) {
+    if (error instanceof PermanentStepError) return error;
+    throw error;
+  }
 }
 
 function checkProcessors(queue: QueueName, processors: Partial<Record<JobName, StepProcessor>>): void {
@@ -155,6 +177,36 @@ export function startStepWorker(options: StepWorkerOptions): RunningStepWorker {
     throw new RestoreEndedError(restoreId, status);
   }
 
+  /**
+   * A job that is not what the API accepted: do nothing it asks, fail the restore saying why, and
+   * clean up what the restore's other (accepted) jobs made, with the target from the record.
+   */
+  async function refuseJob(
+    job: Job,
+    restore: Restore,
+    stepName: string,
+    error: PermanentStepError,
+  ): Promise<never> {
+    logger.error({ restoreId: restore.id, jobId: job.id, job: job.name, err: error.message }, 'job refused');
+    if (restore.steps.some((s) => s.name === stepName))
+      await store.finishStep(restore.id, stepName, 'failed').catch(() => {});
+    const status = await store.getStatus(restore.id);
+    if (status === 'running' || status === 'queued' || status === 'cancelling')
+      await store.fail(restore.id, restoreErrorOf(error, stepName));
+    const request = restoreRequestSchema.safeParse(restore.request);
+    if (request.success && job.name !== JobName.Cleanup) {
+      const target = acceptedTargetOf(restore, request.data);
+      const claimed = (job.data as { sourceAccountId?: unknown }).sourceAccountId;
+      const sourceAccountId =
+        restore.mode === 'same-account' ? target.targetAccountId : typeof claimed === 'string' ? claimed : '';
+      await requestCleanup(
+        { ...target, sourceAccountId, outcome: 'failed' },
+        `${jobIdFor(restore.id, JobName.Cleanup)}.refused-${job.id}`,
+      );
+    }
+    throw error;
+  }
+
   async function finalizeAfterCleanup(input: CleanupJobInput): Promise<void> {
     const status = await store.getStatus(input.restoreId);
     if (input.outcome !== 'cancelled' && status === 'cancelling') {
@@ -178,7 +230,9 @@ export function startStepWorker(options: StepWorkerOptions): RunningStepWorker {
         code: 'internal_error',
         category: 'internal',
       });
-    const restoreId = (job.data as { restoreId: string }).restoreId;
+    // The restore a job belongs to is the one its id names (`<restoreId>.<step>...`, set when the
+    // flow was added; Bull Board cannot change it); its data must say the same.
+    const restoreId = restoreIdOfJob(job);
     const stepName = stepNameOf(job);
     const log = { restoreId, jobId: job.id, job: job.name, step: stepName };
     const isCleanup = job.name === JobName.Cleanup;
@@ -194,6 +248,8 @@ export function startStepWorker(options: StepWorkerOptions): RunningStepWorker {
         category: 'internal',
       });
     }
+    const refused = refusalOf(job, restore);
+    if (refused) return refuseJob(job, restore, stepName, refused);
     const step = restore.steps.find((s) => s.name === stepName);
     // Back from the delayed set (StepPendingError): the same attempt goes on, not a new one.
     const resumed = step?.status === 'running' && step.attempts >= job.attemptsMade + 1;

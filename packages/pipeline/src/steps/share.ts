@@ -1,4 +1,4 @@
-import { ModifySnapshotAttributeCommand } from '@aws-sdk/client-ec2';
+import { type EC2Client, ModifySnapshotAttributeCommand } from '@aws-sdk/client-ec2';
 import {
   CreateGrantCommand,
   DescribeKeyCommand,
@@ -9,12 +9,14 @@ import {
 import { classifyAwsError } from '@ec2-restore/aws-clients';
 import {
   type KmsGrantRef,
+  parseRoleArn,
   RESTORE_ROLE_GRANT_OPERATIONS,
   type ShareJobInput,
   type ShareJobResult,
   type SnapshotJobResult,
 } from '@ec2-restore/contracts';
 import { pollUntil } from '../aws/poll.ts';
+import { findTaggedSnapshots } from '../aws/restore-tags.ts';
 import { sourceDefaultKey } from '../aws/source-default-key.ts';
 import { PermanentStepError } from '../errors/permanent-step-error.ts';
 import { StepPendingError } from '../errors/step-pending-error.ts';
@@ -64,6 +66,48 @@ export async function findGrants(
   return found;
 }
 
+function refuse(message: string): PermanentStepError {
+  return new PermanentStepError(`refused to share: ${message}; nothing was shared`, {
+    code: 'job_refused',
+    category: 'permission',
+  });
+}
+
+/**
+ * The share step acts for one restore only: its role is in its target account, and every snapshot
+ * it is about to share was made by this restore in this account and is encrypted with `keyArn` (the
+ * key the restore's snapshots are written with). Anything else (a snapshot id or key changed in
+ * Redis, a role of another account) is refused before anything is shared or granted.
+ */
+export async function assertShareOfThisRestore(
+  input: ShareJobInput,
+  snapshots: SnapshotJobResult[],
+  keyArn: string,
+  ec2: EC2Client,
+): Promise<void> {
+  const role = parseRoleArn(input.roleArn);
+  if (!role.ok || role.arn.accountId !== input.targetAccountId) {
+    throw refuse(`the restore role ${input.roleArn} is not in the target account ${input.targetAccountId}`);
+  }
+  if (input.mode !== 'cross-account') throw refuse('a same-account restore shares nothing');
+  const own = new Map(
+    (await findTaggedSnapshots(ec2, { restoreId: input.restoreId })).map((s) => [s.SnapshotId, s]),
+  );
+  for (const snapshot of snapshots) {
+    const found = own.get(snapshot.snapshotId);
+    if (!found) {
+      throw refuse(
+        `snapshot ${snapshot.snapshotId} (${snapshot.deviceName}) is not a snapshot restore ${input.restoreId} made in this account`,
+      );
+    }
+    if (found.KmsKeyId !== keyArn || snapshot.kmsKeyId !== keyArn) {
+      throw refuse(
+        `snapshot ${snapshot.snapshotId} is encrypted with ${found.KmsKeyId ?? 'no key'}, not with the key this restore shares (${keyArn})`,
+      );
+    }
+  }
+}
+
 /**
  * The share step (docs/architecture.md#the-two-flows, step 2), in the source account: shares each snapshot
  * with the target account (createVolumePermission) and, with `kmsGrant: auto`, grants the restore
@@ -77,6 +121,7 @@ export async function shareSnapshots(
   const { ec2, kms } = ctx.clients.source(input.region);
   await ctx.checkpoint();
   const key = await sourceDefaultKey({ ec2, kms }, { mustBeShareable: true });
+  await assertShareOfThisRestore(input, snapshots, key.Arn, ec2);
 
   for (const snapshot of snapshots) {
     await ec2.send(
@@ -90,10 +135,9 @@ export async function shareSnapshots(
 
   let grant: KmsGrantRef | null = null;
   if (input.kmsGrant === 'auto') {
-    // The snapshots are encrypted with the default key they were written with; grant on each such key.
-    const keyIds = new Set([key.Arn, ...snapshots.map((s) => s.kmsKeyId)]);
+    // Every snapshot is encrypted with this key (checked above): the grant is on it alone.
     const name = grantNameFor(input.restoreId);
-    for (const keyId of keyIds) {
+    for (const keyId of [key.Arn]) {
       let [made] = await findGrants(kms, keyId, name);
       if (!made) {
         const created = await kms.send(

@@ -1,8 +1,13 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { type RestoreRequest, restoreRequestSchema } from '@ec2-restore/contracts';
+import {
+  type RestoreRequest,
+  restoreRequestSchema,
+  restoreStepNames,
+  selectVolumes,
+} from '@ec2-restore/contracts';
 import type { Restore } from '@ec2-restore/restore-state';
 import type { Request, RequestHandler, Response } from 'express';
-import type { ApiDeps, PlannedRestore } from '../deps.ts';
+import type { ApiDeps } from '../deps.ts';
 import { HttpError } from '../http/api-error.ts';
 import { validated } from '../http/validated.ts';
 import { preflightFailed } from './preflight-failed.ts';
@@ -41,14 +46,19 @@ export function createRestore(deps: ApiDeps): RequestHandler {
       throw new Error('the pre-flight checks passed without a mode, restore point or worker account');
     }
 
+    // The checks passed, so every requested device is in the restore point.
+    const volumes = selectVolumes(planned.restorePoint.volumes, request.volumes).selected;
     const id = randomUUID();
     const outcome = await deps.store.create(
       {
         id,
         mode: planned.plan.mode,
         request,
-        steps: stepNames(request, planned),
-        volumes: selectedVolumes(request, planned).map((volume) => ({
+        steps: restoreStepNames(
+          planned.plan.mode,
+          volumes.map((volume) => volume.deviceName),
+        ),
+        volumes: volumes.map((volume) => ({
           deviceName: volume.deviceName,
           bytesTotal: volume.sizeGiB * GIB,
         })),
@@ -133,15 +143,4 @@ function canonicalJson(value: unknown): string {
     return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
   }
   return JSON.stringify(value);
-}
-
-function selectedVolumes(request: RestoreRequest, planned: PlannedRestore) {
-  const volumes = planned.restorePoint?.volumes ?? [];
-  return request.volumes ? volumes.filter((volume) => request.volumes?.includes(volume.deviceName)) : volumes;
-}
-
-/** The steps shown as pending from the start: one snapshot per volume, share (another account), instance. */
-function stepNames(request: RestoreRequest, planned: PlannedRestore): string[] {
-  const snapshots = selectedVolumes(request, planned).map((volume) => `snapshot:${volume.deviceName}`);
-  return [...snapshots, ...(planned.plan.mode === 'cross-account' ? ['share'] : []), 'instance'];
 }

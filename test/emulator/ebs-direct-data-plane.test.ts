@@ -1,0 +1,147 @@
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import {
+  GetSnapshotBlockCommand,
+  ListSnapshotBlocksCommand,
+  PutSnapshotBlockCommand,
+  StartSnapshotCommand,
+} from '@aws-sdk/client-ebs';
+import { DeleteSnapshotCommand } from '@aws-sdk/client-ec2';
+import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
+import { describe, expect, it } from 'vitest';
+import {
+  assumedRoleClients,
+  createRestoreRole,
+  expectAwsError,
+  newAccount,
+  putRolePolicy,
+  type TestAccount,
+} from './helpers.ts';
+
+// The EBS direct data plane (PutSnapshotBlock, GetSnapshotBlock, ListSnapshotBlocks), which the
+// emulator serves ahead of moto's generic request handling: the same rules as every other request.
+// https://docs.aws.amazon.com/ebs/latest/APIReference/API_PutSnapshotBlock.html,
+// https://docs.aws.amazon.com/ebs/latest/APIReference/API_GetSnapshotBlock.html,
+// https://docs.aws.amazon.com/ebs/latest/APIReference/API_ListSnapshotBlocks.html
+
+const BLOCK_SIZE = 524288;
+
+function sha256(data: Buffer): string {
+  return createHash('sha256').update(data).digest('base64');
+}
+
+function put(clients: TestAccount['aws'], snapshotId: string, index: number, data: Buffer) {
+  return clients.ebs.send(
+    new PutSnapshotBlockCommand({
+      SnapshotId: snapshotId,
+      BlockIndex: index,
+      BlockData: data,
+      DataLength: data.length,
+      Checksum: sha256(data),
+      ChecksumAlgorithm: 'SHA256',
+    }),
+  );
+}
+
+async function read(clients: TestAccount['aws'], snapshotId: string, index: number): Promise<Buffer> {
+  const listed = await clients.ebs.send(new ListSnapshotBlocksCommand({ SnapshotId: snapshotId }));
+  const token = listed.Blocks!.find((b) => b.BlockIndex === index)!.BlockToken!;
+  const out = await clients.ebs.send(
+    new GetSnapshotBlockCommand({ SnapshotId: snapshotId, BlockIndex: index, BlockToken: token }),
+  );
+  return Buffer.from(await out.BlockData!.transformToByteArray());
+}
+
+async function start(account: TestAccount): Promise<string> {
+  return (await account.aws.ebs.send(new StartSnapshotCommand({ VolumeSize: 1 }))).SnapshotId!;
+}
+
+describe('EBS direct data plane', () => {
+  it('a block overwritten, a block shared by two snapshots, and a deleted snapshot: every read is right', async () => {
+    const account = newAccount();
+    const [first, second] = [await start(account), await start(account)];
+    const shared = randomBytes(BLOCK_SIZE);
+    const replaced = randomBytes(BLOCK_SIZE);
+    await put(account.aws, first, 0, shared);
+    await put(account.aws, second, 5, shared);
+    // "If the specified block contains data, the existing data is overwritten."
+    await put(account.aws, first, 1, replaced);
+    const newer = randomBytes(BLOCK_SIZE);
+    await put(account.aws, first, 1, newer);
+    expect((await read(account.aws, first, 1)).equals(newer)).toBe(true);
+
+    // Deleting one snapshot (EC2 DeleteSnapshot) deletes its EBS direct view, not the other's blocks.
+    await account.aws.ec2.send(new DeleteSnapshotCommand({ SnapshotId: first }));
+    await expectAwsError(
+      account.aws.ebs.send(new ListSnapshotBlocksCommand({ SnapshotId: first })),
+      'ResourceNotFoundException',
+      `The snapshot '${first}' does not exist.`,
+    );
+    expect((await read(account.aws, second, 5)).equals(shared)).toBe(true);
+  });
+
+  it('PutSnapshotBlock refuses a block that is not 524288 bytes (ValidationException)', async () => {
+    const account = newAccount();
+    const snapshotId = await start(account);
+    const error = await expectAwsError(
+      put(account.aws, snapshotId, 0, randomBytes(4096)),
+      'ValidationException',
+      /524288 bytes/,
+    );
+    expect(error.$metadata?.httpStatusCode).toBe(400);
+  });
+
+  it('a role session needs ebs:PutSnapshotBlock, ebs:ListSnapshotBlocks and ebs:GetSnapshotBlock (AccessDeniedException, HTTP 403)', async () => {
+    const account = newAccount();
+    const snapshotId = await start(account);
+    const data = randomBytes(BLOCK_SIZE);
+    await put(account.aws, snapshotId, 2, data);
+    const externalId = randomUUID();
+    const roleArn = await createRestoreRole(account, account.id, externalId, null);
+    const session = assumedRoleClients(account, roleArn, externalId);
+    const sessionArn = (await session.sts.send(new GetCallerIdentityCommand({}))).Arn!;
+    const resource = `arn:aws:ec2:eu-west-1::snapshot/${snapshotId}`;
+    const denied = (action: string) =>
+      `User: ${sessionArn} is not authorized to perform: ebs:${action} on resource: ${resource} because no identity-based policy allows the ebs:${action} action`;
+
+    const refused = await expectAwsError(
+      put(session, snapshotId, 3, data),
+      'AccessDeniedException',
+      denied('PutSnapshotBlock'),
+    );
+    expect(refused.$metadata?.httpStatusCode).toBe(403);
+    await expectAwsError(
+      session.ebs.send(new ListSnapshotBlocksCommand({ SnapshotId: snapshotId })),
+      'AccessDeniedException',
+      denied('ListSnapshotBlocks'),
+    );
+
+    await putRolePolicy(
+      account,
+      roleArn.split('/').at(-1)!,
+      JSON.stringify({
+        Version: '2012-10-17',
+        Statement: [
+          {
+            Effect: 'Allow',
+            Action: ['ebs:PutSnapshotBlock', 'ebs:ListSnapshotBlocks'],
+            Resource: 'arn:aws:ec2:*::snapshot/*',
+          },
+        ],
+      }),
+    );
+    await put(session, snapshotId, 3, data);
+    const listed = await session.ebs.send(new ListSnapshotBlocksCommand({ SnapshotId: snapshotId }));
+    expect(listed.Blocks!.map((b) => b.BlockIndex)).toEqual([2, 3]);
+    await expectAwsError(
+      session.ebs.send(
+        new GetSnapshotBlockCommand({
+          SnapshotId: snapshotId,
+          BlockIndex: 3,
+          BlockToken: listed.Blocks![1]!.BlockToken!,
+        }),
+      ),
+      'AccessDeniedException',
+      denied('GetSnapshotBlock'),
+    );
+  });
+});

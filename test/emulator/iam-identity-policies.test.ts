@@ -1,0 +1,232 @@
+import { randomUUID } from 'node:crypto';
+import { StartSnapshotCommand } from '@aws-sdk/client-ebs';
+import {
+  CreateTagsCommand,
+  CreateVolumeCommand,
+  DeleteVolumeCommand,
+  DescribeVolumesCommand,
+} from '@aws-sdk/client-ec2';
+import { DescribeKeyCommand } from '@aws-sdk/client-kms';
+import { AssumeRoleCommand, GetCallerIdentityCommand } from '@aws-sdk/client-sts';
+import { describe, expect, it } from 'vitest';
+import {
+  accountRootStatement,
+  assumedRoleClients,
+  createKey,
+  createRestoreRole,
+  expectAwsError,
+  newAccount,
+  policy,
+  putRolePolicy,
+  type TestAccount,
+  ZONE,
+} from './helpers.ts';
+
+// AWS allows a role session's request only when the role's identity policies allow the action on
+// every resource it names, and no statement denies it; across accounts the resource's own policy
+// must allow it as well
+// (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic.html,
+// https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic-cross-account.html).
+// Error texts: https://docs.aws.amazon.com/IAM/latest/UserGuide/troubleshoot_access-denied.html;
+// EC2's UnauthorizedOperation (HTTP 403): https://docs.aws.amazon.com/AWSEC2/latest/APIReference/errors-overview.html.
+// Plain moto 5.2.1 allows every call of every principal.
+
+function identity(...statements: Record<string, unknown>[]): string {
+  return JSON.stringify({ Version: '2012-10-17', Statement: statements });
+}
+
+/** A role of `account` that the account itself may assume, with `document` as identity policy. */
+async function roleSession(account: TestAccount, document: string | null) {
+  const externalId = randomUUID();
+  const roleArn = await createRestoreRole(account, account.id, externalId, document);
+  const session = assumedRoleClients(account, roleArn, externalId);
+  const sessionArn = (await session.sts.send(new GetCallerIdentityCommand({}))).Arn!;
+  return { roleArn, roleName: roleArn.split('/').at(-1)!, session, sessionArn };
+}
+
+function ec2Denied(sessionArn: string, action: string, resource: string, explicit = false): string {
+  const why = explicit
+    ? 'with an explicit deny in an identity-based policy'
+    : `because no identity-based policy allows the ${action} action`;
+  return `You are not authorized to perform this operation. User: ${sessionArn} is not authorized to perform: ${action} on resource: ${resource} ${why}`;
+}
+
+describe('IAM identity policies on EC2 (UnauthorizedOperation, HTTP 403)', () => {
+  it('a role without a policy may not create a volume; once its policy allows ec2:CreateVolume it may', async () => {
+    const account = newAccount();
+    const { session, sessionArn, roleName } = await roleSession(account, null);
+    const create = () => session.ec2.send(new CreateVolumeCommand({ AvailabilityZone: ZONE, Size: 1 }));
+    const error = await expectAwsError(
+      create(),
+      'UnauthorizedOperation',
+      ec2Denied(sessionArn, 'ec2:CreateVolume', `arn:aws:ec2:eu-west-1:${account.id}:volume/*`),
+    );
+    expect(error.$metadata?.httpStatusCode).toBe(403);
+    // Nothing was created.
+    const { Volumes = [] } = await account.aws.ec2.send(new DescribeVolumesCommand({}));
+    expect(Volumes).toHaveLength(0);
+
+    await putRolePolicy(
+      account,
+      roleName,
+      identity({ Effect: 'Allow', Action: 'ec2:CreateVolume', Resource: '*' }),
+    );
+    const volume = await create();
+    expect(volume.VolumeId).toMatch(/^vol-/);
+    // ... and nothing else: DescribeVolumes is another action.
+    await expectAwsError(
+      session.ec2.send(new DescribeVolumesCommand({})),
+      'UnauthorizedOperation',
+      ec2Denied(sessionArn, 'ec2:DescribeVolumes', '*'),
+    );
+  });
+
+  it('an explicit Deny wins over ec2:*', async () => {
+    const account = newAccount();
+    const { session, sessionArn } = await roleSession(
+      account,
+      identity(
+        { Effect: 'Allow', Action: 'ec2:*', Resource: '*' },
+        { Effect: 'Deny', Action: 'ec2:DeleteVolume', Resource: '*' },
+      ),
+    );
+    const { VolumeId } = await session.ec2.send(new CreateVolumeCommand({ AvailabilityZone: ZONE, Size: 1 }));
+    await expectAwsError(
+      session.ec2.send(new DeleteVolumeCommand({ VolumeId })),
+      'UnauthorizedOperation',
+      ec2Denied(
+        sessionArn,
+        'ec2:DeleteVolume',
+        `arn:aws:ec2:eu-west-1:${account.id}:volume/${VolumeId}`,
+        true,
+      ),
+    );
+    // The root user of the account is not subject to identity policies.
+    await account.aws.ec2.send(new DeleteVolumeCommand({ VolumeId }));
+  });
+
+  it('Action wildcards, NotAction and Resource ARN patterns', async () => {
+    const account = newAccount();
+    const { session, sessionArn } = await roleSession(
+      account,
+      identity(
+        // Everything but deleting, on every resource ...
+        { Effect: 'Allow', NotAction: ['ec2:Delete*', 'ec2:CreateTags'], Resource: '*' },
+        // ... and tags on volumes only.
+        { Effect: 'Allow', Action: 'ec2:Create*', Resource: 'arn:aws:ec2:*:*:volume/*' },
+      ),
+    );
+    const { VolumeId } = await session.ec2.send(new CreateVolumeCommand({ AvailabilityZone: ZONE, Size: 1 }));
+    await session.ec2.send(
+      new CreateTagsCommand({ Resources: [VolumeId!], Tags: [{ Key: 'k', Value: 'v' }] }),
+    );
+    await expectAwsError(
+      session.ec2.send(new DeleteVolumeCommand({ VolumeId })),
+      'UnauthorizedOperation',
+      ec2Denied(sessionArn, 'ec2:DeleteVolume', `arn:aws:ec2:eu-west-1:${account.id}:volume/${VolumeId}`),
+    );
+    const instanceArn = `arn:aws:ec2:eu-west-1:${account.id}:instance/i-0123456789abcdef0`;
+    await expectAwsError(
+      session.ec2.send(
+        new CreateTagsCommand({ Resources: ['i-0123456789abcdef0'], Tags: [{ Key: 'k', Value: 'v' }] }),
+      ),
+      'UnauthorizedOperation',
+      ec2Denied(sessionArn, 'ec2:CreateTags', instanceArn),
+    );
+  });
+});
+
+describe('IAM identity policies on KMS, EBS direct and STS', () => {
+  it('KMS: a key policy delegating to the account needs the identity policy too; one naming the role does not', async () => {
+    const account = newAccount();
+    const { session, sessionArn, roleArn, roleName } = await roleSession(account, null);
+    const delegated = await createKey(account); // default key policy: the account's IAM policies decide
+    await expectAwsError(
+      session.kms.send(new DescribeKeyCommand({ KeyId: delegated.Arn! })),
+      'AccessDeniedException',
+      `User: ${sessionArn} is not authorized to perform: kms:DescribeKey on resource: ${delegated.Arn} because no identity-based policy allows the kms:DescribeKey action`,
+    );
+    const naming = await createKey(
+      account,
+      policy(accountRootStatement(account.id), {
+        Effect: 'Allow',
+        Principal: { AWS: roleArn },
+        Action: 'kms:DescribeKey',
+      }),
+    );
+    await session.kms.send(new DescribeKeyCommand({ KeyId: naming.Arn! }));
+    await putRolePolicy(
+      account,
+      roleName,
+      identity({ Effect: 'Allow', Action: 'kms:Describe*', Resource: delegated.Arn! }),
+    );
+    await session.kms.send(new DescribeKeyCommand({ KeyId: delegated.Arn! }));
+  });
+
+  it('KMS across accounts: the key policy and the caller identity policy must both allow', async () => {
+    const owner = newAccount();
+    const user = newAccount();
+    const { session, sessionArn, roleName } = await roleSession(user, null);
+    const key = await createKey(
+      owner,
+      policy(accountRootStatement(owner.id), {
+        Effect: 'Allow',
+        Principal: { AWS: user.rootArn },
+        Action: 'kms:DescribeKey',
+      }),
+    );
+    await expectAwsError(
+      session.kms.send(new DescribeKeyCommand({ KeyId: key.Arn! })),
+      'AccessDeniedException',
+      `User: ${sessionArn} is not authorized to perform: kms:DescribeKey on resource: ${key.Arn} because no identity-based policy allows the kms:DescribeKey action`,
+    );
+    await putRolePolicy(
+      user,
+      roleName,
+      identity({ Effect: 'Allow', Action: 'kms:DescribeKey', Resource: '*' }),
+    );
+    const described = await session.kms.send(new DescribeKeyCommand({ KeyId: key.Arn! }));
+    expect(described.KeyMetadata!.Arn).toBe(key.Arn);
+  });
+
+  it('EBS direct: StartSnapshot needs ebs:StartSnapshot (AccessDeniedException, HTTP 403)', async () => {
+    const account = newAccount();
+    const { session, sessionArn, roleName } = await roleSession(account, null);
+    const start = () => session.ebs.send(new StartSnapshotCommand({ VolumeSize: 1, Encrypted: false }));
+    const error = await expectAwsError(
+      start(),
+      'AccessDeniedException',
+      `User: ${sessionArn} is not authorized to perform: ebs:StartSnapshot on resource: arn:aws:ec2:eu-west-1::snapshot/* because no identity-based policy allows the ebs:StartSnapshot action`,
+    );
+    expect(error.$metadata?.httpStatusCode).toBe(403);
+    await putRolePolicy(
+      account,
+      roleName,
+      identity({ Effect: 'Allow', Action: 'ebs:StartSnapshot', Resource: 'arn:aws:ec2:*::snapshot/*' }),
+    );
+    expect((await start()).SnapshotId).toMatch(/^snap-/);
+  });
+
+  it('STS: assuming a role of another account needs sts:AssumeRole in the caller identity policy too', async () => {
+    const caller = newAccount();
+    const other = newAccount();
+    const { session, sessionArn, roleName } = await roleSession(caller, null);
+    const externalId = randomUUID();
+    const otherRole = await createRestoreRole(other, caller.id, externalId);
+    const assume = () =>
+      session.sts.send(
+        new AssumeRoleCommand({ RoleArn: otherRole, RoleSessionName: 'hop', ExternalId: externalId }),
+      );
+    await expectAwsError(
+      assume(),
+      'AccessDenied',
+      `User: ${sessionArn} is not authorized to perform: sts:AssumeRole on resource: ${otherRole}`,
+    );
+    await putRolePolicy(
+      caller,
+      roleName,
+      identity({ Effect: 'Allow', Action: 'sts:AssumeRole', Resource: otherRole }),
+    );
+    expect((await assume()).AssumedRoleUser?.Arn).toContain(`:${other.id}:assumed-role/`);
+  });
+});

@@ -1,0 +1,219 @@
+import { randomUUID } from 'node:crypto';
+import { createServer, type Server, type Socket } from 'node:net';
+import { CreateRoleCommand, PutRolePolicyCommand } from '@aws-sdk/client-iam';
+import { CreateKeyCommand } from '@aws-sdk/client-kms';
+import { type AwsClients, assumeRoleCredentials, createAwsClients } from '@ec2-restore/aws-clients';
+import { restoreRequestSchema } from '@ec2-restore/contracts';
+import { credentialsForAccount, randomAccountId } from '@ec2-restore/local-aws';
+import { PreflightDeadlineError, PreflightSession, type RestorePointFacts } from '@ec2-restore/preflight';
+import { recordAwsCalls } from '@ec2-restore/restore-state';
+import { Redis } from 'ioredis';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+
+/*
+ * A PreflightSession (what the API keeps) against the emulator: facts shared between plans, a fix
+ * seen at the next plan, a deadline instead of a hang, and EC2 reads spending the call budget.
+ */
+
+const REGION = 'eu-west-1';
+const opened: AwsClients[] = [];
+const sessions: PreflightSession[] = [];
+afterEach(() => {
+  for (const session of sessions.splice(0)) session.close();
+});
+afterAll(() => {
+  for (const clients of opened) clients.destroy();
+});
+
+const restorePoint: RestorePointFacts = {
+  instance: {
+    instanceType: 't3.micro',
+    architecture: 'x86_64',
+    platform: 'linux',
+    rootDeviceName: '/dev/xvda',
+  },
+  volumes: [{ deviceName: '/dev/xvda', sizeGiB: 8, volumeType: 'gp3' }],
+};
+
+function newAccount() {
+  const id = randomAccountId();
+  const aws = createAwsClients({ region: REGION, credentials: credentialsForAccount(id), maxAttempts: 1 });
+  opened.push(aws);
+  return { id, aws };
+}
+
+/** A key whose policy delegates to IAM (the account root may use it, so IAM policies decide). */
+async function iamDelegatedKey(account: ReturnType<typeof newAccount>): Promise<string> {
+  const out = await account.aws.kms.send(
+    new CreateKeyCommand({
+      Policy: JSON.stringify({
+        Version: '2012-10-17',
+        Statement: [
+          {
+            Effect: 'Allow',
+            Principal: { AWS: `arn:aws:iam::${account.id}:root` },
+            Action: 'kms:*',
+            Resource: '*',
+          },
+        ],
+      }),
+    }),
+  );
+  return out.KeyMetadata!.Arn!;
+}
+
+function session(options: ConstructorParameters<typeof PreflightSession>[0]): {
+  session: PreflightSession;
+  calls: () => string[];
+} {
+  const seen: string[] = [];
+  const made = new PreflightSession({
+    ...options,
+    onClientsCreated: (clients) => {
+      const recorder = { recordAwsCall: async (operation: string) => void seen.push(operation) };
+      for (const client of [clients.sts, clients.iam, clients.kms, clients.ec2])
+        recordAwsCalls(client, recorder);
+    },
+  });
+  sessions.push(made);
+  return { session: made, calls: () => [...seen] };
+}
+
+describe('PreflightSession', () => {
+  it('a second plan of the same restore gives the same checks without asking AWS again', async () => {
+    const account = newAccount();
+    const keyArn = await iamDelegatedKey(account);
+    const request = restoreRequestSchema.parse({
+      restorePointId: 'rp-session',
+      target: { accountId: account.id, region: REGION, kmsKeyId: keyArn },
+    });
+    const { session: preflight, calls } = session({ sourceCredentials: credentialsForAccount(account.id) });
+
+    const first = await preflight.plan(request, restorePoint);
+    expect(first.result.ok).toBe(true);
+    const firstCalls = calls().length;
+    expect(calls()).toEqual(
+      expect.arrayContaining(['STS.GetCallerIdentity', 'KMS.DescribeKey', 'EC2.DescribeInstanceTypes']),
+    );
+
+    const second = await preflight.plan(request, restorePoint);
+    expect(second.result).toEqual(first.result);
+    expect(calls().slice(firstCalls)).toEqual([]);
+  });
+
+  it('a plan that fails a check drops what it read: the plan after the fix passes', async () => {
+    const account = newAccount();
+    const keyArn = await iamDelegatedKey(account);
+    const roleName = `worker-${randomUUID().slice(0, 8)}`;
+    const role = await account.aws.iam.send(
+      new CreateRoleCommand({
+        RoleName: roleName,
+        AssumeRolePolicyDocument: JSON.stringify({
+          Version: '2012-10-17',
+          Statement: [
+            {
+              Effect: 'Allow',
+              Principal: { AWS: `arn:aws:iam::${account.id}:root` },
+              Action: 'sts:AssumeRole',
+            },
+          ],
+        }),
+      }),
+    );
+    await account.aws.iam.send(
+      new PutRolePolicyCommand({
+        RoleName: roleName,
+        PolicyName: 'ec2-only',
+        PolicyDocument: JSON.stringify({
+          Version: '2012-10-17',
+          Statement: [{ Effect: 'Allow', Action: ['ec2:*', 'iam:Get*', 'iam:List*'], Resource: '*' }],
+        }),
+      }),
+    );
+    const sourceCredentials = assumeRoleCredentials({
+      region: REGION,
+      roleArn: role.Role!.Arn!,
+      sessionName: 'worker',
+      sourceCredentials: credentialsForAccount(account.id),
+    });
+    const request = restoreRequestSchema.parse({
+      restorePointId: 'rp-session',
+      target: { accountId: account.id, region: REGION, kmsKeyId: keyArn },
+    });
+    const { session: preflight } = session({ sourceCredentials });
+
+    const denied = await preflight.plan(request, restorePoint);
+    expect(denied.result.ok).toBe(false);
+    // The emulator enforces the role's IAM policies: without kms:* it may not even describe the key.
+    expect(denied.result.checks.find((c) => c.id === 'target-key.exists')?.status).toBe('fail');
+
+    await account.aws.iam.send(
+      new PutRolePolicyCommand({
+        RoleName: roleName,
+        PolicyName: 'kms',
+        PolicyDocument: JSON.stringify({
+          Version: '2012-10-17',
+          Statement: [{ Effect: 'Allow', Action: 'kms:*', Resource: '*' }],
+        }),
+      }),
+    );
+    // The role's policies were read by the failed plan; had they been kept, the key access checks
+    // would still judge the role by its old policies.
+    const fixed = await preflight.plan(request, restorePoint);
+    expect(fixed.result.checks.filter((c) => c.status === 'fail')).toEqual([]);
+  });
+
+  it('answers PreflightDeadlineError naming what is outstanding when AWS does not answer, instead of hanging', async () => {
+    // An endpoint that accepts connections and never answers.
+    const sockets: Socket[] = [];
+    const silent: Server = createServer((socket) => void sockets.push(socket));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const { port } = silent.address() as { port: number };
+    try {
+      const account = randomAccountId();
+      const { session: preflight } = session({
+        sourceCredentials: credentialsForAccount(account),
+        endpoint: `http://127.0.0.1:${port}`,
+        deadlineMs: 500,
+      });
+      const request = restoreRequestSchema.parse({
+        restorePointId: 'rp-session',
+        target: { accountId: account, region: REGION, kmsKeyId: 'alias/restore' },
+      });
+      const started = Date.now();
+      const error = await preflight.plan(request, restorePoint).catch((err: unknown) => err);
+      expect(error).toBeInstanceOf(PreflightDeadlineError);
+      expect((error as PreflightDeadlineError).outstanding).toEqual(['STS GetCallerIdentity (worker role)']);
+      expect((error as Error).message).toContain('did not finish within 500 ms');
+      expect(Date.now() - started).toBeLessThan(5_000);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => silent.close(() => resolve()));
+    }
+  });
+
+  it('spends EC2 reads from the call budget, and fails fast when the budget cannot serve it in time', async () => {
+    const account = newAccount();
+    const keyArn = await iamDelegatedKey(account);
+    const redis = new Redis(process.env.REDIS_URL as string);
+    try {
+      const request = restoreRequestSchema.parse({
+        restorePointId: 'rp-session',
+        target: { accountId: account.id, region: REGION, kmsKeyId: keyArn },
+      });
+      // One token, then one every 1000 s: the plan's second EC2 read cannot be served within 2 s.
+      const { session: preflight } = session({
+        sourceCredentials: credentialsForAccount(account.id),
+        ec2Budget: { redis, limits: { nonMutating: { burst: 1, perSecond: 0.001 } } },
+        deadlineMs: 2_000,
+      });
+      const started = Date.now();
+      const error = await preflight.plan(request, restorePoint).catch((err: unknown) => err);
+      expect((error as Error).name).toBe('Ec2CallBudgetTimeoutError');
+      expect((error as Error).message).toContain('call budget');
+      expect(Date.now() - started).toBeLessThan(2_000);
+    } finally {
+      redis.disconnect();
+    }
+  });
+});
