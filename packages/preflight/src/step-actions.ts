@@ -103,9 +103,13 @@ function targetNeeds(shape: RestoreShape): Need[] {
   ];
 }
 
-/** EC2 actions that take `DryRun` (every EC2 action this product calls does). */
+/**
+ * EC2 actions the pre-flight tries with `DryRun`: those that change something (every EC2 action takes
+ * the parameter). The reads (Describe*, Get*) are decided from the IAM policies instead: a dry read
+ * costs as much as a real one on some implementations, and the pre-flight has a deadline.
+ */
 function takesDryRun(action: string): boolean {
-  return action.startsWith('ec2:');
+  return action.startsWith('ec2:') && !/^ec2:(Describe|Get)/.test(action);
 }
 
 function collect(needs: Need[], principal: StepPrincipal, into: Map<string, StepAction>): void {
