@@ -46,6 +46,8 @@ export interface HarnessOptions {
   planner?: RestorePlanner;
   /** API_TOKENS entries (`call` sends TOKEN: list it). @defaultValue [TOKEN] (an operator token) */
   apiTokens?: ApiDeps['apiTokens'];
+  /** @defaultValue the product's defaults */
+  limits?: ApiDeps['limits'];
 }
 
 /**
@@ -79,6 +81,7 @@ export async function startApi(options: HarnessOptions): Promise<ApiHarness> {
     repository,
     queues,
     apiTokens: options.apiTokens ?? [TOKEN],
+    ...(options.limits ? { limits: options.limits } : {}),
     logger,
     metrics: new ApiMetrics(store),
   });
@@ -115,6 +118,7 @@ export async function startApi(options: HarnessOptions): Promise<ApiHarness> {
     async close() {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
+      await store.closeSubscriptions();
       for (const queue of queues) await queue.obliterate({ force: true }).catch(() => {});
       await Promise.all([...queues.map((queue) => queue.close()), flowProducer.close()]);
       const keys = await redis.keys(`${prefix}:*`);

@@ -146,7 +146,8 @@ describe('docker-compose.yml', () => {
       redisUrl: 'redis://redis:6379',
       awsRegion: 'eu-west-1',
       backupRepository: 's3://my-backups/ec2',
-      apiTokens: [operatorEnv.API_TOKENS],
+      // A bare token in API_TOKENS is an operator token (services/api README, token roles).
+      apiTokens: [{ token: operatorEnv.API_TOKENS, role: 'operator' }],
       port: 8080,
     });
   });

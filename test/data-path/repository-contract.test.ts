@@ -99,6 +99,30 @@ describe.each(backends)('$name backend', (backend) => {
       await store.delete('dir/two');
       expect(await store.listChildren('dir/')).toEqual(['one', 'sub']);
     });
+
+    it('a batch: objects read back whole after commit; aborted ones never appear', async () => {
+      const batch = store.startBatch();
+      const one = randomBytes(BLOCK_SIZE);
+      const two = randomBytes(1000);
+      await batch.put('batch/one', one);
+      await batch.put('batch/two', two);
+      expect(batch.has('batch/one')).toBe(true);
+      expect(batch.size).toBe(2);
+      await batch.commit();
+      expect(batch.size).toBe(0);
+      expect(await store.getBytes('batch/one')).toEqual(one);
+      expect(await store.getBytes('batch/two')).toEqual(two);
+
+      const dropped = store.startBatch();
+      await dropped.put('batch/dropped', randomBytes(10));
+      await dropped.abort();
+      await dropped.commit();
+      if (backend.name === 'folder') {
+        // Nothing of an aborted batch is left, not even its temporary file.
+        expect(await store.exists('batch/dropped')).toBe(false);
+        expect(await store.listChildren('batch/')).toEqual(['one', 'two']);
+      }
+    });
   });
 
   describe('backup repository', () => {
@@ -145,6 +169,44 @@ describe.each(backends)('$name backend', (backend) => {
         totalBytes: GIB,
         dataBytes: dataBlocks.length * BLOCK_SIZE,
       });
+    });
+
+    it('the catalogue reads each manifest once; restore points written elsewhere appear after catalogueMaxAgeMs', async () => {
+      // A second repository object over the same store: another process (the API) reading the catalogue.
+      const manifestReads: string[] = [];
+      const counting = new Proxy(store, {
+        get(target, property, receiver) {
+          if (property === 'getBytes') {
+            return (key: string) => {
+              if (key.endsWith('/manifest.json')) manifestReads.push(key);
+              return target.getBytes(key);
+            };
+          }
+          const value = Reflect.get(target, property, receiver);
+          return typeof value === 'function' ? value.bind(target) : value;
+        },
+      });
+      const api = new BackupRepository(counting);
+      api.catalogueMaxAgeMs = 60_000;
+      const first = await api.listRestorePoints();
+      expect(first.map((p) => p.id)).toContain(restorePointId);
+      const readsOfFirstList = manifestReads.length;
+      expect(readsOfFirstList).toBe(first.length);
+      expect(await api.listRestorePoints()).toEqual(first);
+      expect(manifestReads.length).toBe(readsOfFirstList);
+
+      const other = repository.createRestorePoint({ source: { kind: 'raw-images' }, instance: INSTANCE });
+      await other.addVolume(
+        { deviceName: '/dev/xvda', sizeGiB: 1, volumeType: 'gp3' },
+        readRawImage(imagePath),
+      );
+      const created = await other.commit();
+      // Within the catalogue's age the index is served as it was…
+      expect((await api.listRestorePoints()).map((p) => p.id)).not.toContain(created.id);
+      // …and once it is older, one listing finds the new restore point and reads only its manifest.
+      api.catalogueMaxAgeMs = 0;
+      expect((await api.listRestorePoints()).map((p) => p.id)).toContain(created.id);
+      expect(manifestReads.slice(readsOfFirstList)).toEqual([`restore-points/${created.id}/manifest.json`]);
     });
 
     it('streams every block: data blocks verified and equal to the image, the rest marked zero', async () => {

@@ -160,12 +160,68 @@ describe('RestoreStore', () => {
     );
     const restore = await store.get('r-4');
     expect(restore?.progress.volumes).toEqual([
-      { deviceName: '/dev/xvda', bytesTotal: 8 * 2 ** 30, bytesDone: 20 * 2 ** 20 },
-      { deviceName: '/dev/xvdb', bytesTotal: 2 ** 30, bytesDone: 20 * 2 ** 20 },
-      { deviceName: '/dev/xvdc', bytesTotal: 2 ** 30, bytesDone: 20 * 2 ** 20 },
+      {
+        deviceName: '/dev/xvda',
+        bytesTotal: 8 * 2 ** 30,
+        bytesDone: 20 * 2 ** 20,
+        phase: 'write',
+        bytesVerified: 0,
+      },
+      {
+        deviceName: '/dev/xvdb',
+        bytesTotal: 2 ** 30,
+        bytesDone: 20 * 2 ** 20,
+        phase: 'write',
+        bytesVerified: 0,
+      },
+      {
+        deviceName: '/dev/xvdc',
+        bytesTotal: 2 ** 30,
+        bytesDone: 20 * 2 ** 20,
+        phase: 'write',
+        bytesVerified: 0,
+      },
     ]);
     expect(restore?.progress).toMatchObject({ bytesTotal: 10 * 2 ** 30, bytesDone: 60 * 2 ** 20 });
     await expect(store.setVolumeProgress('r-4', '/dev/xvda', -1)).rejects.toBeInstanceOf(RangeError);
+  });
+
+  it('shows the verify phase per volume, counts verified bytes once, and streams it as progress', async () => {
+    await store.create(newRestore('v-1'));
+    const { done } = collectEvents('v-1', (e) => e.type === 'progress' && e.data.phase === 'verify');
+    await store.setVolumeProgress('v-1', '/dev/xvdb', 2 ** 30);
+    expect((await store.get('v-1'))?.progress.volumes[1]).toEqual({
+      deviceName: '/dev/xvdb',
+      bytesTotal: 2 ** 30,
+      bytesDone: 2 ** 30,
+      phase: 'write',
+      bytesVerified: 0,
+    });
+    const before = (await store.readMetrics()).bytesVerified;
+    await otherStore().setVolumeVerified('v-1', '/dev/xvdb', 2 ** 29);
+    await otherStore().setVolumeVerified('v-1', '/dev/xvdb', 2 ** 30);
+    // A retried job reads back again from 0: only bytes beyond what was counted count again.
+    await store.setVolumeVerified('v-1', '/dev/xvdb', 2 ** 20);
+    const restore = await store.get('v-1');
+    expect(restore?.progress.volumes.map((v) => [v.deviceName, v.phase, v.bytesVerified])).toEqual([
+      ['/dev/xvda', 'write', 0],
+      ['/dev/xvdb', 'verify', 2 ** 20],
+    ]);
+    expect(restore?.progress.bytesDone).toBe(2 ** 30);
+    expect((await store.readMetrics()).bytesVerified - before).toBe(2 ** 30);
+    const events = await done;
+    expect(events.at(-1)?.data).toEqual({
+      deviceName: '/dev/xvdb',
+      phase: 'verify',
+      bytesDone: 2 ** 30,
+      bytesVerified: 2 ** 29,
+      bytesTotal: 2 ** 30,
+      totalDone: 2 ** 30,
+      total: 9 * 2 ** 30,
+    });
+    await expect(store.setVolumeVerified('nope', '/dev/xvda', 1)).rejects.toBeInstanceOf(
+      RestoreNotFoundError,
+    );
   });
 
   it('handles byte counts beyond 32 bits (a 16 TiB volume)', async () => {

@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, randomBytes, webcrypto } from 'node:crypto';
 import { BLOCK_SIZE, BLOCKS_PER_GIB, isZeroBlock } from './block.ts';
 import { BlockListFormatError, BlockListWriter, type BlockRef, readBlockList } from './block-list.ts';
 import {
@@ -22,6 +22,7 @@ import {
   type VolumeManifest,
   type VolumeType,
 } from './manifest.ts';
+import { runPool } from './run-pool.ts';
 import type { ObjectStore } from './stores/object-store.ts';
 
 /*
@@ -76,23 +77,72 @@ export interface RestorePointDraft {
 
 /** The image-level backup repository: restore points (manifests) over a content-addressed block store. */
 export class BackupRepository {
+  /**
+   * How long the catalogue (listRestorePoints) is served before the store is listed again; 0 lists
+   * every time. Restore points created through this object appear at once. @defaultValue 5000
+   */
+  catalogueMaxAgeMs = 5_000;
+  /** Summaries by id; null for a manifest that does not parse (it is immutable: not read again). */
+  private readonly catalogue = new Map<string, RestorePointSummary | null>();
+  private sortedCatalogue: RestorePointSummary[] = [];
+  private listedAt = Number.NEGATIVE_INFINITY;
+  private refreshing: Promise<void> | undefined;
+
   constructor(readonly store: ObjectStore) {}
 
   get location(): string {
     return this.store.location;
   }
 
-  /** Every complete restore point (those whose manifest was written), newest first. */
+  /**
+   * Every complete restore point (those whose manifest was written), newest first. Served from an
+   * index held in memory: the store is listed at most once per `catalogueMaxAgeMs` (one directory
+   * read or ListObjectsV2), and only manifests not seen before are read (a manifest never changes
+   * once written); ids gone from the listing leave the index.
+   */
   async listRestorePoints(): Promise<RestorePointSummary[]> {
-    const ids = await this.store.listChildren(RESTORE_POINTS);
-    const summaries: RestorePointSummary[] = [];
-    for (const id of ids) {
-      const raw = await this.store.getBytes(manifestKey(id));
-      if (raw === undefined) continue; // being written, or abandoned mid-write: not a restore point
-      const parsed = parseManifest(JSON.parse(raw.toString('utf8')));
-      if (parsed.ok) summaries.push(summarizeManifest(parsed.manifest));
-    }
-    return summaries.sort((a, b) => b.createdAt.localeCompare(a.createdAt));
+    if (performance.now() - this.listedAt >= this.catalogueMaxAgeMs) await this.refreshCatalogue();
+    return [...this.sortedCatalogue];
+  }
+
+  private refreshCatalogue(): Promise<void> {
+    // Requests at the same time share one refresh.
+    this.refreshing ??= (async () => {
+      try {
+        const startedAt = performance.now();
+        const ids = await this.store.listChildren(RESTORE_POINTS);
+        const listed = new Set(ids);
+        let changed = false;
+        for (const id of this.catalogue.keys()) {
+          if (!listed.has(id)) {
+            this.catalogue.delete(id);
+            changed = true;
+          }
+        }
+        const unseen = ids.filter((id) => !this.catalogue.has(id));
+        await runPool(unseen, 16, async (id) => {
+          const raw = await this.store.getBytes(manifestKey(id));
+          if (raw === undefined) return; // being written, or abandoned mid-write: not a restore point (yet)
+          let parsed: ReturnType<typeof parseManifest>;
+          try {
+            parsed = parseManifest(JSON.parse(raw.toString('utf8')));
+          } catch {
+            parsed = { ok: false, error: 'not JSON' } as ReturnType<typeof parseManifest>;
+          }
+          this.catalogue.set(id, parsed.ok ? summarizeManifest(parsed.manifest) : null);
+          changed = true;
+        });
+        if (changed) {
+          this.sortedCatalogue = [...this.catalogue.values()]
+            .filter((summary): summary is RestorePointSummary => summary !== null)
+            .sort((a, b) => b.createdAt.localeCompare(a.createdAt));
+        }
+        this.listedAt = startedAt;
+      } finally {
+        this.refreshing = undefined;
+      }
+    })();
+    return this.refreshing;
   }
 
   async getManifest(restorePointId: string): Promise<RestorePointManifest> {
@@ -133,7 +183,10 @@ export class BackupRepository {
   }
 
   createRestorePoint(draft: RestorePointDraft): RestorePointBuilder {
-    return new RestorePointBuilder(this.store, draft);
+    // A restore point created here is listed at the next call, without waiting for catalogueMaxAgeMs.
+    return new RestorePointBuilder(this.store, draft, () => {
+      this.listedAt = Number.NEGATIVE_INFINITY;
+    });
   }
 }
 
@@ -209,14 +262,23 @@ export class VolumeReader {
  */
 export class RestorePointBuilder {
   readonly id: string;
-  /** Block writes in flight while a volume is added. @defaultValue 16 */
-  writeConcurrency = 16;
+  /**
+   * Blocks hashed and written at once while a volume is added; each holds a 512 KiB copy, so memory
+   * is writeConcurrency x 512 KiB whatever the volume size. @defaultValue 32
+   */
+  writeConcurrency = 32;
+  /**
+   * Blocks written between two flushes of the store (ObjectBatch.commit): one flush per batch instead
+   * of one per block. @defaultValue 1024 (512 MiB)
+   */
+  flushEveryBlocks = 1024;
   private readonly volumes: VolumeManifest[] = [];
   private readonly createdAt = new Date();
 
   constructor(
     private readonly store: ObjectStore,
     private readonly draft: RestorePointDraft,
+    private readonly onCommitted: () => void = () => {},
   ) {
     this.id = draft.id ?? newRestorePointId(this.createdAt);
     const id = restorePointIdSchema.safeParse(this.id);
@@ -229,6 +291,11 @@ export class RestorePointBuilder {
    * Adds a volume from its blocks, which must come in ascending index order; indices that are skipped are
    * zero blocks (a sparse source yields only its data). The `data` buffer may be reused by the source once
    * the next block is requested. Returns the bytes of non-zero data stored.
+   *
+   * Blocks are hashed (on the thread pool, several at once), deduplicated and written in parallel
+   * while the source is read on; the block list is written in index order as hashes arrive. The store
+   * flushes once per `flushEveryBlocks` blocks and at the end, before the block list is written, so
+   * a block list never names a block that is not durable.
    */
   async addVolume(
     spec: VolumeSpec,
@@ -240,53 +307,93 @@ export class RestorePointBuilder {
     }
     const blockCount = spec.sizeGiB * BLOCKS_PER_GIB;
     const list = new BlockListWriter();
-    // Stores run `writeConcurrency` block writes at once (each flushed to disk, or a PutObject) while the
-    // source is read on; every write owns a copy of its block, so the memory stays writeConcurrency x 512 KiB.
+    const batch = this.store.startBatch();
     const free = Array.from({ length: this.writeConcurrency }, () => Buffer.allocUnsafe(BLOCK_SIZE));
-    const running = new Set<Promise<void>>();
-    let writeFailure: { error: unknown } | undefined;
-    const storeBlock = async (sha256: string, data: Buffer): Promise<void> => {
-      while (free.length === 0) await Promise.race(running);
-      if (writeFailure) throw writeFailure.error;
+    /** Hashes of the blocks in index order, not yet in the list: null for a zero block. */
+    const ordered: Promise<string | null>[] = [];
+    /** Keys being written right now: a second copy of a block in flight is not written twice. */
+    const writing = new Set<string>();
+    const tasks = new Set<Promise<unknown>>();
+    let failure: { error: unknown } | undefined;
+    let flushing: Promise<void> = Promise.resolve();
+    const progressEvery = 256;
+
+    const appendHead = async (): Promise<void> => {
+      const head = ordered.shift()!;
+      await list.append(await head);
+      if (onProgress && list.blockCount % progressEvery === 0) onProgress(list.blockCount, blockCount);
+    };
+    const flush = (): Promise<void> => {
+      flushing = flushing.then(() => batch.commit());
+      return flushing;
+    };
+    const storeBlock = (data: Buffer): Promise<string> => {
       const copy = free.pop()!;
       data.copy(copy);
-      const key = blockKey(sha256);
-      const write = (async () => {
+      const task = (async () => {
         try {
+          // crypto.subtle runs the digest on libuv's thread pool: blocks hash in parallel.
+          const sha256 = Buffer.from(await webcrypto.subtle.digest('SHA-256', copy)).toString('hex');
+          const key = blockKey(sha256);
           // Content addressing: a block already stored (by this or another restore point) is not rewritten.
-          if (!(await this.store.exists(key))) await this.store.put(key, copy);
+          if (!writing.has(key) && !batch.has(key)) {
+            writing.add(key);
+            try {
+              if (!(await this.store.exists(key))) await batch.put(key, copy);
+            } finally {
+              writing.delete(key);
+            }
+            if (batch.size >= this.flushEveryBlocks) void flush().catch(() => {});
+          }
+          return sha256;
         } catch (error) {
-          writeFailure ??= { error };
+          failure ??= { error };
+          throw error;
         } finally {
           free.push(copy);
         }
       })();
-      running.add(write);
-      void write.then(() => running.delete(write));
+      tasks.add(task);
+      void task.then(
+        () => tasks.delete(task),
+        () => tasks.delete(task),
+      );
+      return task;
     };
+
     try {
-      const progressEvery = 256;
       for await (const block of source) {
-        if (block.index < list.blockCount || block.index >= blockCount) {
+        if (failure) throw failure.error;
+        if (block.index < list.blockCount + ordered.length || block.index >= blockCount) {
           throw new RangeError(
             `${spec.deviceName}: block ${block.index} is out of order or beyond the volume's ${blockCount} blocks`,
           );
         }
-        while (list.blockCount < block.index) await list.append(null);
+        while (list.blockCount + ordered.length < block.index) {
+          if (ordered.length === 0) await list.append(null);
+          else ordered.push(Promise.resolve(null));
+        }
         if (block.data === null || isZeroBlock(block.data)) {
-          await list.append(null);
+          if (ordered.length === 0) await list.append(null);
+          else ordered.push(Promise.resolve(null));
         } else {
           if (block.data.length !== BLOCK_SIZE) {
             throw new RangeError(`${spec.deviceName}: block ${block.index} has ${block.data.length} bytes`);
           }
-          const sha256 = createHash('sha256').update(block.data).digest('hex');
-          await storeBlock(sha256, block.data);
-          await list.append(sha256);
+          // A free buffer for the copy: wait for the oldest blocks (in list order) to be done.
+          while (free.length === 0) await appendHead();
+          const hash = storeBlock(block.data);
+          hash.catch(() => {});
+          ordered.push(hash);
         }
-        if (onProgress && list.blockCount % progressEvery === 0) onProgress(list.blockCount, blockCount);
+        if (ordered.length === 0 && onProgress && list.blockCount % progressEvery === 0) {
+          onProgress(list.blockCount, blockCount);
+        }
       }
-      await Promise.all(running);
-      if (writeFailure) throw writeFailure.error;
+      while (ordered.length > 0) await appendHead();
+      await Promise.all(tasks);
+      if (failure) throw failure.error;
+      await flush();
       while (list.blockCount < blockCount) await list.append(null);
       onProgress?.(blockCount, blockCount);
       const written = await list.finish();
@@ -310,7 +417,8 @@ export class RestorePointBuilder {
       this.volumes.push(volume);
       return volume;
     } catch (err) {
-      await Promise.allSettled(running);
+      await Promise.allSettled([...tasks, flushing]);
+      await batch.abort();
       await list.discard();
       throw err;
     }
@@ -336,6 +444,7 @@ export class RestorePointBuilder {
       );
     }
     await this.store.put(manifestKey(this.id), Buffer.from(`${JSON.stringify(parsed.data, null, 2)}\n`));
+    this.onCommitted();
     return parsed.data;
   }
 }

@@ -18,6 +18,7 @@ function restore(): Restore {
       instance: { powerOn: false },
       dataPath: 'ebs-direct',
       kmsGrant: 'none',
+      verify: false,
     },
     steps: [
       { name: 'snapshot:/dev/xvda', status: 'running', attempts: 1, startedAt: null, finishedAt: null },
@@ -26,8 +27,8 @@ function restore(): Restore {
       bytesTotal: 3 * GiB,
       bytesDone: 0,
       volumes: [
-        { deviceName: '/dev/xvda', bytesTotal: GiB, bytesDone: 0 },
-        { deviceName: '/dev/xvdb', bytesTotal: 2 * GiB, bytesDone: 0 },
+        { deviceName: '/dev/xvda', bytesTotal: GiB, bytesDone: 0, phase: 'write', bytesVerified: 0 },
+        { deviceName: '/dev/xvdb', bytesTotal: 2 * GiB, bytesDone: 0, phase: 'write', bytesVerified: 0 },
       ],
     },
     result: null,

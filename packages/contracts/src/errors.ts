@@ -112,6 +112,12 @@ export const errorCodes = {
     description: 'AWS accepted CreateVolume but the volume failed, usually because of its KMS key.',
   },
   snapshot_failed: { category: 'aws', httpStatus: 502, description: 'A snapshot ended in the error state.' },
+  verification_failed: {
+    category: 'aws',
+    httpStatus: 502,
+    description:
+      'A verified restore read the written data back and found blocks that differ from the restore point; error.verification names them.',
+  },
   instance_launch_failed: {
     category: 'aws',
     httpStatus: 502,

@@ -58,6 +58,8 @@ export const snapshotJobInputSchema = z.object({
   targetKmsKeyId: kmsKeyIdSchema,
   dataPath: dataPathSchema,
   volume: flowVolumeSchema,
+  /** Read the written data back and compare it with the restore point (the request's `verify`). */
+  verify: z.boolean().default(false),
 });
 export type SnapshotJobInput = z.infer<typeof snapshotJobInputSchema>;
 
@@ -174,6 +176,21 @@ export function jobIdFor(restoreId: string, step: JobName, deviceName?: string):
   const id = deviceName ? `${restoreId}.${step}.${deviceSlug(deviceName)}` : `${restoreId}.${step}`;
   if (id.includes(':')) throw new Error(`job id "${id}" contains ":", which BullMQ job ids may not contain`);
   return id;
+}
+
+/**
+ * Which cleanup of a restore: the first (after the flow ended), a second pass for what a job made after
+ * the first looked (`afterJob`), the one after a job refused for not being what the API accepted
+ * (`refusedJob`), or the one that undoes a restore cancelled while it was finishing.
+ */
+export type CleanupPass = { afterJob: string } | { refusedJob: string } | 'cancelled';
+
+/** Job id of a cleanup of a restore: `<restoreId>.cleanup[.after-<jobId>|.refused-<jobId>|.cancelled]`; the id dedups requests. */
+export function cleanupJobIdFor(restoreId: string, pass?: CleanupPass): string {
+  const first = jobIdFor(restoreId, 'cleanup');
+  if (pass === undefined) return first;
+  if (pass === 'cancelled') return `${first}.cancelled`;
+  return 'afterJob' in pass ? `${first}.after-${pass.afterJob}` : `${first}.refused-${pass.refusedJob}`;
 }
 
 /**

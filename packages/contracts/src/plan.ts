@@ -17,6 +17,8 @@ export const planStepNames = [
   'write-volume',
   'snapshot-volume',
   'write-snapshot',
+  'verify-volume',
+  'verify-snapshot',
   'share-snapshot',
   'grant-source-key',
   'create-instance',

@@ -36,6 +36,8 @@ describe('restoreRequestSchema', () => {
     expect(parsed.dataPath).toBe('ebs-direct');
     expect(parsed.kmsGrant).toBe('none');
     expect(parsed.instance.powerOn).toBe(false);
+    expect(parsed.verify).toBe(false);
+    expect(restoreRequestSchema.parse({ ...valid, verify: true }).verify).toBe(true);
   });
 
   it('accepts a minimal same-account request', () => {
@@ -90,6 +92,7 @@ describe('restoreRequestSchema', () => {
     [{ volumes: ['/dev/xvdf', '/dev/xvdf'] }, [['volumes[1]', /twice/]]],
     [{ dataPath: 'fast' }, [['dataPath', /ebs-direct/]]],
     [{ kmsGrant: 'yes' }, [['kmsGrant', /"none" or "auto"/]]],
+    [{ verify: 'yes' }, [['verify', /true or false/]]],
     [{ instance: { instanceId: 'i-0123456789abcdef0' } }, [['instance.instanceId', /volume-level/]]],
     [{ instance: { instanceId: 'i-0123456789abcdef0' }, volumes: ['/dev/xvdf'] }, []],
     [{ instance: { subnetId: 'sub-1' } }, [['instance.subnetId', /subnet-/]]],
@@ -126,6 +129,7 @@ describe('JSON Schema generation', () => {
     };
     expect(schema.required).toEqual(['restorePointId', 'target']);
     expect(schema.properties.dataPath?.default).toBe('ebs-direct');
+    expect(schema.properties.verify).toMatchObject({ type: 'boolean', default: false });
     expect(schema.properties.target?.properties?.accountId?.pattern).toBe('^\\d{12}$');
     const target = schema.properties.target?.properties as Record<
       string,

@@ -223,6 +223,12 @@ export const restoreRequestSchema = z
         .describe("A subset of the restore point's device names: makes it a volume-level restore."),
       dataPath: dataPathSchema.default('ebs-direct'),
       kmsGrant: kmsGrantSchema.default('none'),
+      verify: z
+        .boolean({ error: expected('true or false') })
+        .default(false)
+        .describe(
+          'Read every block of each snapshot back (or of the worker volume, for dataPath worker-volume) and compare it with the restore point before any volume or instance is created; a difference fails the restore and names the blocks. Costs one more read of the data.',
+        ),
     },
     { error: expected('a JSON object with restorePointId and target') },
   )

@@ -36,6 +36,10 @@ export const restoreStepSchema = z.object({
 });
 export type RestoreStep = z.infer<typeof restoreStepSchema>;
 
+/** What the snapshot step of a volume is doing: writing its data, or reading it back (`verify: true`). */
+export const volumePhaseSchema = z.enum(['write', 'verify']);
+export type VolumePhase = z.infer<typeof volumePhaseSchema>;
+
 export const restoreProgressSchema = z.object({
   bytesTotal: z.number().int().nonnegative(),
   bytesDone: z.number().int().nonnegative(),
@@ -43,7 +47,15 @@ export const restoreProgressSchema = z.object({
     z.object({
       deviceName: deviceNameSchema,
       bytesTotal: z.number().int().nonnegative(),
-      bytesDone: z.number().int().nonnegative(),
+      bytesDone: z.number().int().nonnegative().describe('Bytes written.'),
+      phase: volumePhaseSchema.describe(
+        'write until the data is written; verify while it is read back (verified restores only).',
+      ),
+      bytesVerified: z
+        .number()
+        .int()
+        .nonnegative()
+        .describe('Bytes read back and compared with the restore point (verified restores only).'),
     }),
   ),
 });
@@ -72,6 +84,31 @@ export const restoreResultSchema = z.object({
 });
 export type RestoreResult = z.infer<typeof restoreResultSchema>;
 
+/** A block whose data read back differs from the restore point. */
+export const blockMismatchSchema = z.object({
+  blockIndex: z.number().int().nonnegative().describe('Index of the 512 KiB block in the volume.'),
+  expectedSha256: z.string().describe('SHA-256 (hex) of the block in the restore point.'),
+  actualSha256: z
+    .string()
+    .nullable()
+    .describe('SHA-256 (hex) of the block as read back; null when the snapshot has no such block.'),
+});
+export type BlockMismatchInfo = z.infer<typeof blockMismatchSchema>;
+
+/** What a failed read-back found (error code `verification_failed`). */
+export const verificationFailureSchema = z.object({
+  deviceName: deviceNameSchema,
+  /** The snapshot read back (ebs-direct) or the volume read back (worker-volume). */
+  resourceId: z.string().describe('The snapshot (ebs-direct) or worker volume (worker-volume) read back.'),
+  restorePointId: z.string(),
+  blocksChecked: z.number().int().nonnegative(),
+  mismatchCount: z.number().int().nonnegative().describe('How many blocks differ, in all.'),
+  mismatches: z
+    .array(blockMismatchSchema)
+    .describe('The differing blocks with the lowest indexes (at most 100), ascending by block index.'),
+});
+export type VerificationFailure = z.infer<typeof verificationFailureSchema>;
+
 /** Why a restore failed. */
 export const restoreErrorSchema = z.object({
   code: z.string(),
@@ -79,6 +116,9 @@ export const restoreErrorSchema = z.object({
   category: errorCategorySchema,
   step: z.string().nullable(),
   awsRequestId: z.string().nullable(),
+  verification: verificationFailureSchema
+    .optional()
+    .describe('Set when a verified restore found blocks that differ (code verification_failed).'),
 });
 export type RestoreError = z.infer<typeof restoreErrorSchema>;
 

@@ -17,16 +17,19 @@ import {
   JobName,
   jobIdFor,
   queueForJob,
-  type Restore,
   type RestorePointShape,
+  type RestoreRequest,
+  type Restore as RestoreResource,
   type ShareJobInput,
   type SnapshotJobInput,
   selectVolumes,
 } from '@ec2-restore/contracts';
+import type { Restore } from '@ec2-restore/restore-state';
 import type { FlowJob, FlowProducer, JobNode, JobsOptions } from 'bullmq';
+import type { PlannedRestore, RestoreLauncher } from './lifecycle/accept-restore.ts';
 
 /** The restore as the API stored it (docs/architecture.md#the-public-interface). */
-export type FlowRestore = Pick<Restore, 'id' | 'mode' | 'request'>;
+export type FlowRestore = Pick<RestoreResource, 'id' | 'mode' | 'request'>;
 
 /** What the flow needs to know of the restore point (a `RestorePointSummary` fits). */
 export type FlowRestorePoint = RestorePointShape;
@@ -108,6 +111,8 @@ export function buildRestoreFlow(
       targetKmsKeyId: request.target.kmsKeyId,
       dataPath: request.dataPath,
       volume,
+      // A request stored before `verify` existed has none: not verified.
+      verify: request.verify === true,
     };
     return {
       name: JobName.Snapshot,
@@ -178,4 +183,25 @@ export function cleanupJob(input: CleanupJobInput, options: RestoreFlowOptions =
     data: input,
     opts: jobOptions(input.restoreId, JobName.Cleanup, { attempts: 8, ...options }),
   } satisfies FlowJob;
+}
+
+/** Starts a stored restore by adding its flow: the `RestoreLauncher` of `acceptRestore`. */
+export class FlowRestoreLauncher implements RestoreLauncher {
+  constructor(
+    private readonly flowProducer: FlowProducer,
+    private readonly options: RestoreFlowOptions = {},
+  ) {}
+
+  async start(restore: Restore<RestoreRequest>, planned: PlannedRestore): Promise<string> {
+    if (planned.restorePoint === null || planned.sourceAccountId === null) {
+      throw new Error(`restore ${restore.id}: no restore point or worker account to build the flow from`);
+    }
+    const flow = await addRestoreFlow(
+      this.flowProducer,
+      { id: restore.id, mode: restore.mode, request: restore.request },
+      { restorePoint: planned.restorePoint, sourceAccountId: planned.sourceAccountId },
+      this.options,
+    );
+    return flow.job.id ?? '';
+  }
 }

@@ -547,6 +547,28 @@ describe('planFromFacts: steps and resources', () => {
     expect(plan.steps.find((s) => s.name === 'create-instance')?.principal).toBe('restore-role');
   });
 
+  it('verify: a read-back step after each write, on either data path', () => {
+    const direct = planFromFacts(sameAccountFacts({ verify: true }));
+    expect(direct.steps.map((s) => `${s.name}@${s.deviceName ?? ''}`).slice(0, 4)).toEqual([
+      'write-snapshot@/dev/xvda',
+      'verify-snapshot@/dev/xvda',
+      'write-snapshot@/dev/xvdf',
+      'verify-snapshot@/dev/xvdf',
+    ]);
+    const viaVolume = planFromFacts(crossAccountFacts({ dataPath: 'worker-volume', verify: true }));
+    expect(viaVolume.steps.filter((s) => s.deviceName === '/dev/xvdf').map((s) => s.name)).toEqual([
+      'create-worker-volume',
+      'write-volume',
+      'verify-volume',
+      'snapshot-volume',
+      'share-snapshot',
+      'create-volume',
+      'attach-volume',
+    ]);
+    const unverified = planFromFacts(sameAccountFacts());
+    expect(unverified.steps.some((s) => s.name.startsWith('verify-'))).toBe(false);
+  });
+
   it('a volume-level restore to an existing instance creates no instance', () => {
     const facts = sameAccountFacts({
       volumes: ['/dev/xvdf'],

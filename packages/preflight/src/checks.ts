@@ -770,6 +770,7 @@ export function runChecks(facts: PreflightFacts): Check[] {
       dataPath: facts.request.dataPath,
       kmsGrant: facts.request.kmsGrant,
       hasRestoreRole: facts.request.target.roleArn !== undefined,
+      ...(facts.request.verify ? { verify: true } : {}),
     };
     for (const requirement of keyUseRequirements(shape)) checks.push(checkKeyAccess(requirement, facts));
     checks.push(checkStepPermissions(facts, shape, 'worker-role'));

@@ -516,6 +516,7 @@ export async function gatherFactsWith(
     dataPath: request.dataPath,
     kmsGrant: request.kmsGrant,
     hasRestoreRole: roleArn !== undefined,
+    ...(request.verify ? { verify: true } : {}),
   };
   const dryRunActionsOf = (s: typeof shape, who: StepPrincipal) =>
     stepActions(s)

@@ -3,8 +3,7 @@ import { parseCaller } from './caller.ts';
 import type { PreflightFacts, PrincipalFacts } from './facts.ts';
 import { evaluateIdentityPolicies, statementsOf } from './policy-evaluator.ts';
 import type { PolicyDocument } from './policy-types.ts';
-import type { RestoreShape } from './requirements.ts';
-import { type StepAction, type StepPrincipal, stepActions } from './step-actions.ts';
+import { type StepAction, type StepPrincipal, type StepShape, stepActions } from './step-actions.ts';
 
 /*
  * `permissions.worker-role` and `permissions.restore-role`: every EC2 and EBS direct action the
@@ -114,7 +113,7 @@ function missingActionsRemedy(principalArn: string, actions: readonly StepAction
 /** `permissions.worker-role` / `permissions.restore-role`. */
 export function checkStepPermissions(
   facts: PreflightFacts,
-  shape: RestoreShape,
+  shape: StepShape,
   who: StepPrincipal,
 ): Check | undefined {
   const id = who === 'worker-role' ? 'permissions.worker-role' : 'permissions.restore-role';

@@ -67,6 +67,14 @@ export function planSteps(facts: PreflightFacts, mode: RestoreMode): Pick<PlanRe
         temporary: true,
         description: `Snapshot of ${device}, encrypted with ${writeKey}.`,
       });
+      if (request.verify) {
+        step(
+          'verify-snapshot',
+          'worker-role',
+          `Read every block of the snapshot of ${device} back (EBS direct GetSnapshotBlock) and compare it with the restore point; a difference fails the restore.`,
+          device,
+        );
+      }
     } else {
       const final = mode === 'same-account';
       step(
@@ -91,6 +99,14 @@ export function planSteps(facts: PreflightFacts, mode: RestoreMode): Pick<PlanRe
         `Write the backed-up blocks of ${device} to the attached volume.`,
         device,
       );
+      if (request.verify) {
+        step(
+          'verify-volume',
+          'worker-role',
+          `Read every block of the attached volume of ${device} back and compare it with the restore point; a difference fails the restore.`,
+          device,
+        );
+      }
       if (!final) {
         step('snapshot-volume', 'worker-role', `Detach the volume of ${device} and snapshot it.`, device);
         resource({

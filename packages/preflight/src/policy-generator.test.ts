@@ -236,3 +236,28 @@ describe('generatePolicies round trip', () => {
     ).toBe(false);
   });
 });
+
+describe('generatePolicies: verified restores', () => {
+  const workerActions = (verify: boolean | undefined, dataPath: 'ebs-direct' | 'worker-volume') => {
+    const { workerRolePolicy } = generatePolicies({
+      mode: 'same-account',
+      region: REGION,
+      dataPath,
+      kmsGrant: 'none',
+      ...(verify === undefined ? {} : { verify }),
+      workerRoleArn: WORKER_ROLE,
+      targetKeyArn: SAME_ACCOUNT_KEY,
+    });
+    return [workerRolePolicy.Statement].flat().flatMap((s) => ([] as string[]).concat(s.Action ?? []));
+  };
+
+  it('lets the worker read snapshots back with the EBS direct APIs only when it verifies them', () => {
+    const reads = ['ebs:GetSnapshotBlock', 'ebs:ListSnapshotBlocks'];
+    expect(workerActions(true, 'ebs-direct')).toEqual(expect.arrayContaining(reads));
+    for (const action of reads) {
+      expect(workerActions(undefined, 'ebs-direct')).not.toContain(action);
+      // worker-volume reads the attached device back: no AWS call.
+      expect(workerActions(true, 'worker-volume')).not.toContain(action);
+    }
+  });
+});

@@ -15,6 +15,11 @@ export interface PolicyConfiguration {
   region: string;
   dataPath: DataPath;
   kmsGrant: KmsGrantMode;
+  /**
+   * Verified restores (the request's `verify`): with `ebs-direct` the worker reads the snapshot back
+   * with ListSnapshotBlocks and GetSnapshotBlock. @defaultValue false
+   */
+  verify?: boolean;
   /** The worker role (its ARN with path). */
   workerRoleArn: string;
   /** The restore role; required for another account. */
@@ -238,6 +243,7 @@ export function generatePolicies(config: PolicyConfiguration): GeneratedPolicies
     dataPath: config.dataPath,
     kmsGrant: config.kmsGrant,
     hasRestoreRole: config.restoreRoleArn !== undefined,
+    ...(config.verify ? { verify: true } : {}),
   };
   // EC2 and EBS direct actions; sts:AssumeRole gets its own statement naming the role.
   const serviceActions = (principal: 'worker-role' | 'restore-role') =>

@@ -28,6 +28,7 @@ const callers: Array<[file: string, who: Who[]]> = [
   ['packages/pipeline/src/aws/restore-tags.ts', ['worker', 'restore']],
   ['packages/pipeline/src/aws/source-default-key.ts', ['worker']],
   ['packages/snapshot-writers/src/ebs-direct-writer.ts', ['worker']],
+  ['packages/snapshot-writers/src/verify-snapshot.ts', ['worker']],
   ['packages/sweeper/src/sweep-leftovers.ts', ['worker', 'restore']],
   ['packages/preflight/src/gather-facts.ts', ['worker', 'restore']],
   ['packages/preflight/src/gather-permissions.ts', ['worker', 'restore']],
@@ -81,6 +82,7 @@ function policiesFor(config: Config): GeneratedPolicies {
   const cross = config.mode === 'cross-account';
   return generatePolicies({
     ...config,
+    verify: true,
     region: 'eu-west-1',
     workerRoleArn: ROLE('111111111111', 'Worker'),
     restoreRoleArn: ROLE(cross ? '222222222222' : '111111111111', 'Restore'),

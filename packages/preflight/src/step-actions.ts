@@ -8,6 +8,9 @@ import type { RestoreShape } from './requirements.ts';
  * prove that no SDK command is missing here.
  */
 
+/** The restore's shape, and whether it reads its snapshots back (`verify`). */
+export type StepShape = RestoreShape & { verify?: boolean };
+
 export type StepPrincipal = 'worker-role' | 'restore-role';
 
 /** Where an action is called (for messages and for the audit). */
@@ -33,7 +36,7 @@ type Need = [action: string, calledBy: CallSite[]];
 const ec2 = (name: string) => `ec2:${name}`;
 
 /** The worker role in the source account: writes the snapshots, shares them, cleans up there. */
-function workerNeeds(shape: RestoreShape): Need[] {
+function workerNeeds(shape: StepShape): Need[] {
   const needs: Need[] = [];
   const cross = shape.mode === 'cross-account';
   if (shape.dataPath === 'ebs-direct') {
@@ -45,6 +48,10 @@ function workerNeeds(shape: RestoreShape): Need[] {
       // StartSnapshot's Tags and the "blocks written" mark are EC2 tags on the snapshot.
       [ec2('CreateTags'), ['snapshot']],
     );
+    // Reading the snapshot back (request option `verify`).
+    // https://docs.aws.amazon.com/ebs/latest/userguide/ebsapi-permissions.html
+    if (shape.verify)
+      needs.push(['ebs:ListSnapshotBlocks', ['snapshot']], ['ebs:GetSnapshotBlock', ['snapshot']]);
   } else {
     needs.push(
       [ec2('DescribeInstances'), ['snapshot']],
@@ -128,7 +135,7 @@ function collect(needs: Need[], principal: StepPrincipal, into: Map<string, Step
  * The EC2 / EBS / STS actions of one restore configuration, per principal. Without a restore role
  * (same account) the worker role does the target account's part too.
  */
-export function stepActions(shape: RestoreShape): StepAction[] {
+export function stepActions(shape: StepShape): StepAction[] {
   const actions = new Map<string, StepAction>();
   collect(workerNeeds(shape), 'worker-role', actions);
   collect(targetNeeds(shape), shape.hasRestoreRole ? 'restore-role' : 'worker-role', actions);
@@ -138,7 +145,7 @@ export function stepActions(shape: RestoreShape): StepAction[] {
 }
 
 /** The actions one principal needs, sorted. */
-export function actionsOf(shape: RestoreShape, principal: StepPrincipal): string[] {
+export function actionsOf(shape: StepShape, principal: StepPrincipal): string[] {
   return stepActions(shape)
     .filter((a) => a.principal === principal)
     .map((a) => a.action);

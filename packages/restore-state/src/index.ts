@@ -1,6 +1,11 @@
 export { type InstrumentableClient, recordAwsCalls } from './aws-call-metrics.ts';
 export { IllegalTransitionError, RestoreExistsError, RestoreNotFoundError } from './errors.ts';
 export {
+  type HubSubscriber,
+  RestoreEventHub,
+  type RestoreEventHubOptions,
+} from './restore-event-hub.ts';
+export {
   type CreateOutcome,
   type IdempotencyMatch,
   type IdempotencyOptions,

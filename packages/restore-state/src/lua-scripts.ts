@@ -178,6 +178,40 @@ redis.call('XADD', KEYS[3], 'MAXLEN', '~', ${EVENT_STREAM_MAXLEN}, '*', 'type', 
 return {'ok'}
 `;
 
+/**
+ * KEYS: record hash, progress hash, event stream, metrics hash.
+ * ARGV: device name, bytes verified, now ISO.
+ * Puts the volume in the verify phase; bytes verified growing adds the growth to the bytes-verified
+ * counter of the metrics hash (a job that verifies again from 0 counts only what it verifies beyond).
+ */
+export const verifyProgressScript = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return {'missing'} end
+local device = ARGV[1]
+if redis.call('HEXISTS', KEYS[2], 'index:' .. device) == 0 then
+  local index = redis.call('HINCRBY', KEYS[2], 'count', 1)
+  redis.call('HSET', KEYS[2], 'index:' .. device, index, 'total:' .. device, 0)
+end
+local before = tonumber(redis.call('HGET', KEYS[2], 'verified:' .. device) or '0')
+local growth = tonumber(ARGV[2]) - before
+if growth > 0 then redis.call('HINCRBY', KEYS[4], 'bytes-verified', growth) end
+redis.call('HSET', KEYS[2], 'verified:' .. device, ARGV[2], 'phase:' .. device, 'verify')
+redis.call('HSET', KEYS[1], 'updatedAt', ARGV[3])
+local fields = redis.call('HGETALL', KEYS[2])
+local done, total = 0, 0
+for k = 1, #fields, 2 do
+  local name = fields[k]
+  if string.sub(name, 1, 5) == 'done:' then done = done + tonumber(fields[k + 1]) end
+  if string.sub(name, 1, 6) == 'total:' then total = total + tonumber(fields[k + 1]) end
+end
+local volumeTotal = redis.call('HGET', KEYS[2], 'total:' .. device)
+local volumeDone = redis.call('HGET', KEYS[2], 'done:' .. device) or '0'
+redis.call('XADD', KEYS[3], 'MAXLEN', '~', ${EVENT_STREAM_MAXLEN}, '*', 'type', 'progress',
+  'data', '{"deviceName":' .. cjson.encode(device) .. ',"phase":"verify","bytesDone":' .. volumeDone ..
+  ',"bytesVerified":' .. ARGV[2] .. ',"bytesTotal":' .. volumeTotal .. ',"totalDone":' ..
+  string.format('%.0f', done) .. ',"total":' .. string.format('%.0f', total) .. '}')
+return {'ok'}
+`;
+
 const shaCache = new Map<string, string>();
 
 /**

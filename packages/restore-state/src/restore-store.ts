@@ -7,7 +7,9 @@ import {
   STEP_DURATION_BUCKETS,
   stepScript,
   transitionScript,
+  verifyProgressScript,
 } from './lua-scripts.ts';
+import { RestoreEventHub, type RestoreEventHubOptions } from './restore-event-hub.ts';
 import { isTerminal, statusesLeadingTo } from './transitions.ts';
 import {
   type FinishedStepStatus,
@@ -35,6 +37,8 @@ export interface RestoreStoreOptions {
    * @defaultValue `() => new Date()`
    */
   now?: () => Date;
+  /** How subscriptions read events (block time, how long a Redis outage may last). */
+  events?: RestoreEventHubOptions;
 }
 
 /** Idempotency of {@link RestoreStore.create}: one restore per key, remembered for `ttlSeconds`. */
@@ -67,6 +71,8 @@ export interface SubscribeOptions {
    * @defaultValue `'0'`
    */
   after?: string;
+  /** Called once if the subscription ends because Redis stayed unreachable; no events follow. */
+  onError?: (error: Error) => void;
 }
 
 /** Metrics written by every process that updates restores; read by the API for /metrics. */
@@ -81,13 +87,13 @@ export interface SharedMetrics {
   }[];
   /** Bytes written into snapshots or volumes, summed over every restore. */
   bytesWritten: number;
+  /** Bytes read back and compared with the restore point (verified restores), summed over every restore. */
+  bytesVerified: number;
   awsCalls: { operation: string; count: number }[];
   awsErrors: { operation: string; code: string; count: number }[];
 }
 
 const DEFAULT_IDEMPOTENCY_TTL_SECONDS = 24 * 60 * 60;
-/** How long one blocking XREAD waits before checking whether the subscriber left. */
-const SUBSCRIBE_BLOCK_MS = 2_000;
 
 /**
  * The restore record of docs/architecture.md#the-public-interface, kept in Redis, and its event stream.
@@ -104,10 +110,12 @@ const SUBSCRIBE_BLOCK_MS = 2_000;
 export class RestoreStore {
   private readonly prefix: string;
   private readonly now: () => Date;
+  private readonly eventHubOptions: RestoreEventHubOptions;
+  private events: RestoreEventHub | undefined;
 
   /**
-   * @param redis - a connection used for commands; {@link RestoreStore.subscribe} duplicates it for
-   *   its blocking reads, so this one is never blocked.
+   * @param redis - a connection used for commands; {@link RestoreStore.subscribe} duplicates it once
+   *   for the blocking reads of every subscription, so this one is never blocked.
    */
   constructor(
     private readonly redis: Redis,
@@ -115,6 +123,7 @@ export class RestoreStore {
   ) {
     this.prefix = options.prefix ?? 'ec2-restore:';
     this.now = options.now ?? (() => new Date());
+    this.eventHubOptions = options.events ?? {};
   }
 
   /**
@@ -260,6 +269,22 @@ export class RestoreStore {
   }
 
   /**
+   * Sets the bytes of one volume read back and found equal to the restore point (verified restores),
+   * which puts the volume in the `verify` phase. Same rate advice as {@link setVolumeProgress}.
+   * @throws RestoreNotFoundError
+   */
+  async setVolumeVerified(id: string, deviceName: string, bytesVerified: number): Promise<void> {
+    assertByteCount('bytesVerified', bytesVerified);
+    const reply = await runScript(
+      this.redis,
+      verifyProgressScript,
+      [this.recordKey(id), this.progressKey(id), this.eventsKey(id), this.metricsKey()],
+      [deviceName, bytesVerified, this.now().toISOString()],
+    );
+    if (reply[0] === 'missing') throw new RestoreNotFoundError(id);
+  }
+
+  /**
    * Ends the restore as succeeded with its result.
    * @throws IllegalTransitionError unless the restore is running.
    */
@@ -290,47 +315,35 @@ export class RestoreStore {
 
   /**
    * Calls `onEvent` for each event of the restore, in order, across processes: first the history
-   * kept (unless `after` says otherwise), then new events as they happen. Uses its own Redis
-   * connection for blocking reads.
+   * kept (unless `after` says otherwise), then new events as they happen. Every subscription of
+   * this store shares one Redis connection for its blocking reads ({@link RestoreEventHub}); if
+   * Redis stays unreachable too long, `onError` ends the subscription.
    *
-   * @returns a function that stops the subscription and closes its connection.
+   * @returns a function that stops the subscription.
    */
   subscribe(
     id: string,
     onEvent: (event: RestoreEvent) => void,
     options: SubscribeOptions = {},
   ): () => Promise<void> {
-    const reader = this.redis.duplicate();
-    let lastId = options.after ?? '0';
-    let active = true;
-    const key = this.eventsKey(id);
-
-    const loop = async () => {
-      while (active) {
-        let reply: [string, [string, string[]][]][] | null;
-        try {
-          reply = (await reader.xread('BLOCK', SUBSCRIBE_BLOCK_MS, 'STREAMS', key, lastId)) as typeof reply;
-        } catch (err) {
-          if (!active) return;
-          throw err;
-        }
-        for (const [, entries] of reply ?? []) {
-          for (const [entryId, fields] of entries) {
-            lastId = entryId;
-            if (active) onEvent(parseEvent(entryId, fields));
-          }
-        }
-      }
-    };
-    const running = loop().catch(() => {
-      // The connection closed under us (unsubscribe or Redis gone); the subscriber sees no more events.
+    this.events ??= new RestoreEventHub(this.redis, this.eventHubOptions);
+    const stop = this.events.subscribe(this.eventsKey(id), {
+      after: options.after ?? '0',
+      onEvent,
+      onError: options.onError ?? (() => {}),
     });
+    return async () => stop();
+  }
 
-    return async () => {
-      active = false;
-      reader.disconnect();
-      await running;
-    };
+  /** Open subscriptions of this store (all of them share one Redis connection). */
+  get subscriptionCount(): number {
+    return this.events?.size ?? 0;
+  }
+
+  /** Ends every subscription and closes the connection they share. */
+  async closeSubscriptions(): Promise<void> {
+    await this.events?.close();
+    this.events = undefined;
   }
 
   private async transition(
@@ -408,11 +421,18 @@ export class RestoreStore {
    */
   async readMetrics(): Promise<SharedMetrics> {
     const fields = await this.redis.hgetall(this.metricsKey());
-    const metrics: SharedMetrics = { stepDurations: [], bytesWritten: 0, awsCalls: [], awsErrors: [] };
+    const metrics: SharedMetrics = {
+      stepDurations: [],
+      bytesWritten: 0,
+      bytesVerified: 0,
+      awsCalls: [],
+      awsErrors: [],
+    };
     const histograms = new Map<string, SharedMetrics['stepDurations'][number]>();
     for (const [field, raw] of Object.entries(fields)) {
       const value = Number(raw);
       if (field === 'bytes-written') metrics.bytesWritten = value;
+      else if (field === 'bytes-verified') metrics.bytesVerified = value;
       else if (field.startsWith('aws-calls:')) {
         metrics.awsCalls.push({ operation: field.slice('aws-calls:'.length), count: value });
       } else if (field.startsWith('aws-errors:')) {
@@ -517,6 +537,8 @@ function toRestore<Request>(
       deviceName,
       bytesTotal: Number(progressFields[`total:${deviceName}`] ?? 0),
       bytesDone: Number(progressFields[`done:${deviceName}`] ?? 0),
+      phase: progressFields[`phase:${deviceName}`] === 'verify' ? 'verify' : 'write',
+      bytesVerified: Number(progressFields[`verified:${deviceName}`] ?? 0),
       index: Number(value),
     });
   }
@@ -538,10 +560,4 @@ function toRestore<Request>(
     result: parseJson<RestoreResult>(fields['result']),
     error: parseJson<RestoreError>(fields['error']),
   };
-}
-
-function parseEvent(id: string, fields: string[]): RestoreEvent {
-  const values: Record<string, string> = {};
-  for (let i = 0; i + 1 < fields.length; i += 2) values[fields[i] as string] = fields[i + 1] as string;
-  return { id, type: values['type'], data: JSON.parse(values['data'] ?? 'null') } as RestoreEvent;
 }

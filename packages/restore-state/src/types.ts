@@ -51,7 +51,16 @@ export type RestoreEvent =
   | {
       id: string;
       type: 'progress';
-      data: { deviceName: string; bytesDone: number; bytesTotal: number; totalDone: number; total: number };
+      data: {
+        deviceName: string;
+        bytesDone: number;
+        bytesTotal: number;
+        totalDone: number;
+        total: number;
+        /** Present on events of the verify phase. */
+        phase?: 'verify';
+        bytesVerified?: number;
+      };
     }
   | {
       id: string;

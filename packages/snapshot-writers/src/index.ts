@@ -4,5 +4,6 @@ export * from './device-path.ts';
 export * from './ebs-direct-writer.ts';
 export * from './retry-policy.ts';
 export * from './snapshot-writer.ts';
+export * from './verify-device.ts';
 export * from './verify-snapshot.ts';
 export * from './worker-volume-writer.ts';

@@ -1,6 +1,7 @@
-import express, { type Express } from 'express';
+import express, { type Express, type RequestHandler } from 'express';
 import type { ApiDeps } from './deps.ts';
 import { errorHandler, notFoundHandler } from './http/api-error.ts';
+import { defaultApiLimits, EventStreamSlots, postRateLimit, TokenRateLimiter } from './http/api-limits.ts';
 import { rememberMountPath, requestLogging } from './http/request-logging.ts';
 import { requireRole, tokenAuth } from './http/token-auth.ts';
 import { API_DOCS_PATH, apiDocsRouter } from './routes/api-docs.ts';
@@ -41,8 +42,15 @@ export function createApp(deps: ApiDeps): Express {
 
   // Everything else needs a bearer token.
   app.use(tokenAuth(deps.apiTokens));
+  const limits = { ...defaultApiLimits, ...deps.limits };
+  const slots = new EventStreamSlots(limits);
+  const postLimit = postRateLimit(
+    new TokenRateLimiter(limits.postsPerMinutePerToken),
+    limits.postsPerMinutePerToken,
+  );
   const read = requireRole('read', 'This route');
-  const operate = requireRole('operator', 'Creating, planning or cancelling a restore');
+  const operatorRole = requireRole('operator', 'Creating, planning or cancelling a restore');
+  const operate: RequestHandler[] = [operatorRole, postLimit];
   app.get('/readyz', read, readyz(deps));
   app.get('/metrics', read, metrics(deps));
   app.get('/openapi.json', read, openApi());
@@ -55,7 +63,7 @@ export function createApp(deps: ApiDeps): Express {
   api.get('/restores', read, listRestores(deps));
   api.get('/restores/:id', read, getRestore(deps));
   api.post('/restores/:id/cancel', operate, cancelRestore(deps));
-  api.get('/restores/:id/events', read, restoreEvents(deps));
+  api.get('/restores/:id/events', read, restoreEvents(deps, slots));
   api.get('/restore-points', read, listRestorePoints(deps));
   api.get('/restore-points/:id', read, getRestorePoint(deps));
   app.use('/v1', api);

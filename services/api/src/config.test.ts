@@ -33,6 +33,12 @@ describe('loadConfig', () => {
       queuePrefix: 'bull',
       statePrefix: 'ec2-restore:',
       logLevel: 'info',
+      limits: {
+        maxEventStreams: 1000,
+        maxEventStreamsPerToken: 50,
+        postsPerMinutePerToken: 60,
+        redisTimeoutMs: 3000,
+      },
     });
     expect(loadConfig({ ...valid, PORT: '0', AWS_ENDPOINT_URL: 'http://127.0.0.1:5000' })).toMatchObject({
       port: 0,

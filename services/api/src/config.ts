@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { type ApiLimits, defaultApiLimits } from './http/api-limits.ts';
 import { type ApiToken, parseApiTokens } from './http/api-roles.ts';
 
 /** Thrown when the environment is wrong; the message names each variable and why. */
@@ -28,6 +29,14 @@ const urlOf = (protocols: string[], example: string) =>
           `"${String(issue.input)}" is not a ${protocols.join(' or ')} URL such as ${example}`,
       },
     );
+
+function positiveInt(unit: string, defaultValue: number) {
+  return z.coerce
+    .number({ error: `must be a whole number of ${unit}, e.g. ${defaultValue}` })
+    .int({ error: `must be a whole number of ${unit}, e.g. ${defaultValue}` })
+    .min(1, { error: `must be at least 1 (default ${defaultValue})` })
+    .default(defaultValue);
+}
 
 const envSchema = z.object({
   REDIS_URL: urlOf(['redis:', 'rediss:'], 'redis://localhost:6379'),
@@ -65,6 +74,10 @@ const envSchema = z.object({
     .default('bull'),
   STATE_PREFIX: z.string().min(1).default('ec2-restore:'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  API_MAX_EVENT_STREAMS: positiveInt('event streams', defaultApiLimits.maxEventStreams),
+  API_MAX_EVENT_STREAMS_PER_TOKEN: positiveInt('event streams', defaultApiLimits.maxEventStreamsPerToken),
+  API_POST_RATE_PER_MINUTE: positiveInt('requests', defaultApiLimits.postsPerMinutePerToken),
+  API_REDIS_TIMEOUT_MS: positiveInt('milliseconds', defaultApiLimits.redisTimeoutMs),
 });
 
 export type ApiConfig = {
@@ -77,6 +90,7 @@ export type ApiConfig = {
   queuePrefix: string;
   statePrefix: string;
   logLevel: z.infer<typeof envSchema>['LOG_LEVEL'];
+  limits: ApiLimits;
 };
 
 /** Reads and checks the API's environment; throws ConfigError naming every wrong variable. */
@@ -103,5 +117,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     queuePrefix: value.QUEUE_PREFIX,
     statePrefix: value.STATE_PREFIX,
     logLevel: value.LOG_LEVEL,
+    limits: {
+      maxEventStreams: value.API_MAX_EVENT_STREAMS,
+      maxEventStreamsPerToken: value.API_MAX_EVENT_STREAMS_PER_TOKEN,
+      postsPerMinutePerToken: value.API_POST_RATE_PER_MINUTE,
+      redisTimeoutMs: value.API_REDIS_TIMEOUT_MS,
+    },
   };
 }

@@ -4,16 +4,16 @@
  */
 import { openBackupRepository, RepositoryLocationError } from '@ec2-restore/backup-repository';
 import { queueNames } from '@ec2-restore/contracts';
+import { FlowRestoreLauncher } from '@ec2-restore/pipeline';
 import { inspectRedisDurability } from '@ec2-restore/redis-config';
 import { RestoreStore } from '@ec2-restore/restore-state';
 import { FlowProducer, Queue } from 'bullmq';
-import { Redis } from 'ioredis';
 import { createApp } from './app.ts';
 import { type ApiConfig, ConfigError, loadConfig } from './config.ts';
 import { createLogger } from './logger.ts';
 import { ApiMetrics } from './metrics.ts';
 import { PreflightPlanner } from './preflight-planner.ts';
-import { FlowRestoreLauncher } from './restore-launcher.ts';
+import { createApiRedis } from './redis-connection.ts';
 
 function readConfig(): ApiConfig {
   try {
@@ -45,8 +45,7 @@ async function main(): Promise<void> {
     throw err;
   }
 
-  const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 3 });
-  redis.on('error', (err) => logger.warn({ err: err.message }, 'redis connection error'));
+  const redis = createApiRedis(config.redisUrl, { timeoutMs: config.limits.redisTimeoutMs, logger });
   // BullMQ needs a Redis that never evicts keys; without AOF a Redis restart loses accepted restores.
   void inspectRedisDurability(redis).then(
     ({ warnings }) => {
@@ -54,10 +53,14 @@ async function main(): Promise<void> {
     },
     () => {},
   );
-  const connection = { url: config.redisUrl };
+  // Bull Board reads the queues through these: the same deadline as every other data route.
+  const connection = { url: config.redisUrl, commandTimeout: config.limits.redisTimeoutMs };
   const queues = queueNames.map((name) => new Queue(name, { connection, prefix: config.queuePrefix }));
   const flowProducer = new FlowProducer({ connection, prefix: config.queuePrefix });
-  const store = new RestoreStore(redis, { prefix: config.statePrefix });
+  const store = new RestoreStore(redis, {
+    prefix: config.statePrefix,
+    events: { onRedisError: (err) => logger.warn({ err: err.message }, 'redis error (event streams)') },
+  });
 
   const planner = new PreflightPlanner({
     repository,
@@ -77,6 +80,7 @@ async function main(): Promise<void> {
     apiTokens: config.apiTokens,
     logger,
     metrics: new ApiMetrics(store),
+    limits: config.limits,
   });
 
   const server = app.listen(config.port, () => {
@@ -102,7 +106,11 @@ async function main(): Promise<void> {
     // Event streams stay open until their restore ends: do not wait for them.
     setTimeout(() => server.closeAllConnections(), 5_000).unref();
     await closed;
-    await Promise.allSettled([...queues.map((queue) => queue.close()), flowProducer.close()]);
+    await Promise.allSettled([
+      ...queues.map((queue) => queue.close()),
+      flowProducer.close(),
+      store.closeSubscriptions(),
+    ]);
     planner.close();
     redis.disconnect();
     process.exit(0);

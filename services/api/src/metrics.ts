@@ -86,6 +86,11 @@ export function renderShared(metrics: SharedMetrics): string {
   lines.push('# TYPE ec2restore_bytes_restored_total counter');
   lines.push(`ec2restore_bytes_restored_total ${metrics.bytesWritten}`);
   lines.push(
+    '# HELP ec2restore_bytes_verified_total Bytes read back and compared with the restore point by verified restores.',
+  );
+  lines.push('# TYPE ec2restore_bytes_verified_total counter');
+  lines.push(`ec2restore_bytes_verified_total ${metrics.bytesVerified}`);
+  lines.push(
     '# HELP ec2restore_aws_calls_total AWS API calls made by the API and the workers, by operation.',
   );
   lines.push('# TYPE ec2restore_aws_calls_total counter');

@@ -92,7 +92,8 @@ export class PreflightPlanner implements RestorePlanner {
       return await this.options.repository.getSummary(request.restorePointId);
     } catch (err) {
       if (err instanceof RestorePointNotFoundError) {
-        throw new HttpError('restore_point_not_found', err.message, {
+        // Not err.message: it names the repository's location, which is the operator's business.
+        throw new HttpError('restore_point_not_found', restorePointMissing(err.restorePointId), {
           issues: [
             { path: 'restorePointId', message: 'no such restore point (GET /v1/restore-points lists them)' },
           ],
@@ -115,4 +116,9 @@ function planError(err: unknown): unknown {
     return new HttpError('throttled', (err as Error).message);
   }
   return err;
+}
+
+/** The client's message for a restore point that is not in the repository (no location in it). */
+export function restorePointMissing(restorePointId: string): string {
+  return `Restore point '${restorePointId}' does not exist in the backup repository; GET /v1/restore-points lists the ones there are`;
 }

@@ -3,12 +3,12 @@ import {
   baseWorkerEnvSchema,
   concurrencySchema,
   exitOnConfigError,
+  instanceProcessors,
   parseEnv,
   runWorkerService,
 } from '@ec2-restore/pipeline';
 import { parseTargetRoles, startPeriodicSweep } from '@ec2-restore/sweeper';
 import { z } from 'zod';
-import { instanceProcessors } from './worker.ts';
 
 const minutes = (defaultValue: number, example: string) =>
   z.coerce

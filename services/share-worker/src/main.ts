@@ -5,9 +5,9 @@ import {
   exitOnConfigError,
   parseEnv,
   runWorkerService,
+  shareProcessors,
 } from '@ec2-restore/pipeline';
 import type { z } from 'zod';
-import { shareProcessors } from './worker.ts';
 
 const envSchema = baseWorkerEnvSchema.extend({ SHARE_WORKER_CONCURRENCY: concurrencySchema(8) });
 

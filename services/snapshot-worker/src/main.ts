@@ -6,9 +6,9 @@ import {
   exitOnConfigError,
   parseEnv,
   runWorkerService,
+  snapshotProcessors,
 } from '@ec2-restore/pipeline';
 import { z } from 'zod';
-import { snapshotProcessors } from './worker.ts';
 
 const envSchema = baseWorkerEnvSchema.extend({
   BACKUP_REPOSITORY: z

@@ -9,7 +9,7 @@ import {
   PutObjectCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
-import type { ObjectStore } from './object-store.ts';
+import type { ObjectBatch, ObjectStore } from './object-store.ts';
 
 function isNotFound(err: unknown): boolean {
   const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
@@ -122,5 +122,27 @@ export class S3ObjectStore implements ObjectStore {
 
   async delete(key: string): Promise<void> {
     await this.s3.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.key(key) }));
+  }
+
+  /** A PutObject is durable and atomic when it returns: a batch is a set of puts, commit waits for none. */
+  startBatch(): ObjectBatch {
+    const store = this;
+    const pending = new Set<string>();
+    return {
+      async put(key, body) {
+        pending.add(key);
+        await store.put(key, body);
+      },
+      has: (key) => pending.has(key),
+      get size() {
+        return pending.size;
+      },
+      async commit() {
+        pending.clear();
+      },
+      async abort() {
+        pending.clear();
+      },
+    };
   }
 }

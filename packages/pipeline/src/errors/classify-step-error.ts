@@ -62,6 +62,7 @@ export function restoreErrorOf(error: unknown, step: string): RestoreError {
       category: error.category,
       step,
       awsRequestId: error.awsRequestId ?? null,
+      ...(error.verification ? { verification: error.verification } : {}),
     };
   }
   const classified = classifyAwsError(error);

@@ -1,4 +1,4 @@
-import type { ErrorCategory, ErrorCode } from '@ec2-restore/contracts';
+import type { ErrorCategory, ErrorCode, VerificationFailure } from '@ec2-restore/contracts';
 import { UnrecoverableError } from 'bullmq';
 
 export interface PermanentStepErrorDetails {
@@ -8,6 +8,8 @@ export interface PermanentStepErrorDetails {
   awsRequestId?: string;
   /** AWS's own error code (`AccessDeniedException`), kept for the message and logs. */
   awsCode?: string;
+  /** What a verified restore's read-back found (code `verification_failed`). */
+  verification?: VerificationFailure;
 }
 
 /**
@@ -20,6 +22,7 @@ export class PermanentStepError extends UnrecoverableError {
   readonly category: ErrorCategory;
   readonly awsRequestId: string | undefined;
   readonly awsCode: string | undefined;
+  readonly verification: VerificationFailure | undefined;
 
   constructor(message: string, details: PermanentStepErrorDetails) {
     super(message);
@@ -28,5 +31,6 @@ export class PermanentStepError extends UnrecoverableError {
     this.category = details.category;
     this.awsRequestId = details.awsRequestId;
     this.awsCode = details.awsCode;
+    this.verification = details.verification;
   }
 }

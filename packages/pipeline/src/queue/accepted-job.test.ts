@@ -44,6 +44,8 @@ const restore: Restore = {
       deviceName: v.deviceName,
       bytesTotal: v.sizeGiB * GIB,
       bytesDone: 0,
+      phase: 'write' as const,
+      bytesVerified: 0,
     })),
   },
   result: null,
@@ -82,6 +84,7 @@ describe('jobMismatches: a job must be what the API accepted', () => {
     ['share', { sourceAccountId: '222222222222' }, 'its own source account'],
     ['snapshot', { targetKmsKeyId: 'alias/other' }, 'snapshot.targetKmsKeyId'],
     ['snapshot', { dataPath: 'worker-volume' }, 'snapshot.dataPath'],
+    ['snapshot', { verify: true }, 'snapshot.verify'],
     [
       'snapshot',
       { volume: { deviceName: '/dev/xvdz', sizeGiB: 8, volumeType: 'gp3' } },

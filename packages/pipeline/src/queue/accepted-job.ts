@@ -74,6 +74,12 @@ export function jobMismatches(name: string, data: unknown, restore: Restore): st
     check('restorePointId', request.restorePointId);
     check('targetKmsKeyId', request.target.kmsKeyId);
     check('dataPath', request.dataPath);
+    // A verified restore must not lose its read-back (a job queued before `verify` existed has none).
+    if ((job.verify ?? false) !== request.verify) {
+      problems.push(
+        `${name}.verify: the job says ${JSON.stringify(job.verify ?? false)}, the restore was accepted with ${request.verify}`,
+      );
+    }
     // The record knows each selected volume with its size (the progress totals the API stored).
     const volume = (job.volume ?? {}) as { deviceName?: unknown; sizeGiB?: unknown };
     const known = restore.progress.volumes.find((v) => v.deviceName === volume.deviceName);

@@ -1,41 +1,38 @@
 /**
- * The queue side of a step worker: the one place (with restore-flow.ts) that knows BullMQ. It turns
- * a job into a call of the service's processor and steers the job from the outcome:
+ * The BullMQ adapter of a step worker: the one place (with restore-flow.ts) that knows BullMQ. It runs
+ * the job's processor and turns the outcome into queue behaviour; what the outcome means for the
+ * restore (statuses, cleanup) is decided by `RestoreLifecycle` (../lifecycle/restore-lifecycle.ts):
  * - `StepPendingError` → the job is moved to the delayed set (no worker slot held, no attempt used);
  * - `PermanentStepError` / `RestoreEndedError` → failed at once (BullMQ `UnrecoverableError`);
- * - any other error → retried with backoff, up to the job's attempts;
- * and keeps the restore record (steps, attempts, progress, result, error) and cleanup in step.
+ * - any other error → retried with backoff, up to the job's attempts.
  */
 import {
-  type CleanupJobInput,
-  type InstanceJobResult,
   JobName,
-  jobIdFor,
   jobNamesForQueue,
   type QueueName,
   queueForJob,
-  restoreRequestSchema,
   type ShareJobResult,
   type SnapshotJobResult,
   stepNameFor,
+  type VolumePhase,
 } from '@ec2-restore/contracts';
-import type { Restore, RestoreStatus, RestoreStore } from '@ec2-restore/restore-state';
+import type { RestoreStore } from '@ec2-restore/restore-state';
 import { DelayedError, type Job, Queue, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { StepClients } from '../aws/step-clients.ts';
-import { classifyStepError, restoreErrorOf } from '../errors/classify-step-error.ts';
+import { classifyStepError } from '../errors/classify-step-error.ts';
 import { PermanentStepError } from '../errors/permanent-step-error.ts';
 import { RestoreEndedError } from '../errors/restore-ended-error.ts';
 import { StepPendingError } from '../errors/step-pending-error.ts';
+import { RestoreLifecycle, type StepLogger, type StepRun } from '../lifecycle/restore-lifecycle.ts';
 import { cleanupJob } from '../restore-flow.ts';
 import type { StepContext } from '../steps/step-context.ts';
-import { acceptedTargetOf, assertJobAccepted } from './accepted-job.ts';
 
 /** What a processor gets besides the job data. */
 export interface ProcessorContext extends StepContext {
   job: Job;
-  /** Records the bytes written for the job's volume. */
-  progress(bytesDone: number, bytesTotal: number): Promise<void>;
+  /** Records the bytes written (or, in the verify phase, read back) for the job's volume. */
+  progress(bytesDone: number, bytesTotal: number, phase?: VolumePhase): Promise<void>;
   /** The results of the job's children (snapshot results, directly or through the share job). */
   childSnapshotResults(): Promise<SnapshotJobResult[]>;
   /** Aborted when the restore is cancelled (or failed in another job) while this job runs. */
@@ -43,12 +40,6 @@ export interface ProcessorContext extends StepContext {
 }
 
 export type StepProcessor = (data: unknown, ctx: ProcessorContext) => Promise<unknown>;
-
-export interface StepLogger {
-  info(fields: object, message: string): void;
-  warn(fields: object, message: string): void;
-  error(fields: object, message: string): void;
-}
 
 export interface StepWorkerOptions {
   queue: QueueName;
@@ -77,7 +68,6 @@ export interface RunningStepWorker {
 }
 
 const silentLogger: StepLogger = { info() {}, warn() {}, error() {} };
-const ENDED_OR_ENDING: readonly RestoreStatus[] = ['failed', 'cancelling', 'cancelled', 'succeeded'];
 /** How often a running job looks for a cancel. */
 const CANCEL_POLL_MS = 2000;
 
@@ -99,21 +89,13 @@ function snapshotResultsOf(values: Record<string, unknown>): SnapshotJobResult[]
   return results.sort((a, b) => a.deviceName.localeCompare(b.deviceName));
 }
 
-/** The restore a job belongs to: the first part of its id (`<restoreId>.<step>[...]`). */
+/**
+ * The restore a job belongs to: the first part of its id (`<restoreId>.<step>[...]`, set when the flow
+ * was added; Bull Board cannot change it); its data must say the same (checked by the lifecycle).
+ */
 function restoreIdOfJob(job: Job): string {
   const fromId = job.id?.split('.')[0];
   return fromId && fromId !== job.id ? fromId : (job.data as { restoreId: string }).restoreId;
-}
-
-/** Why a job must not run (its data differs from the accepted request), or null. */
-function refusalOf(job: Job, restore: Restore): PermanentStepError | null {
-  try {
-    assertJobAccepted(job.name, job.data, restore);
-    return null;
-  } catch (error) {
-    if (error instanceof PermanentStepError) return error;
-    throw error;
-  }
 }
 
 function checkProcessors(queue: QueueName, processors: Partial<Record<JobName, StepProcessor>>): void {
@@ -133,95 +115,17 @@ function checkProcessors(queue: QueueName, processors: Partial<Record<JobName, S
 /** Starts a BullMQ worker on one of the restore queues. */
 export function startStepWorker(options: StepWorkerOptions): RunningStepWorker {
   checkProcessors(options.queue, options.processors);
-  const { store, clients } = options;
-  const logger = options.logger ?? silentLogger;
   const prefix = options.prefix ?? 'bull';
+  const logger = options.logger ?? silentLogger;
   const cleanupQueue = new Queue(queueForJob.cleanup, { connection: options.connection, prefix });
-
-  async function requestCleanup(input: CleanupJobInput, jobId?: string): Promise<void> {
-    const { name, data, opts } = cleanupJob(input);
-    await cleanupQueue.add(name, data, jobId ? { ...opts, jobId } : opts);
-  }
-
-  function cleanupInputOf(job: Job, outcome: CleanupJobInput['outcome'], result?: InstanceJobResult) {
-    const d = job.data as CleanupJobInput;
-    return {
-      restoreId: d.restoreId,
-      mode: d.mode,
-      region: d.region,
-      sourceAccountId: d.sourceAccountId,
-      targetAccountId: d.targetAccountId,
-      ...(d.roleArn ? { roleArn: d.roleArn } : {}),
-      ...(d.externalId ? { externalId: d.externalId } : {}),
-      outcome,
-      ...(result ? { result } : {}),
-    } satisfies CleanupJobInput;
-  }
-
-  async function endedStatus(restoreId: string): Promise<RestoreStatus | null> {
-    const status = await store.getStatus(restoreId);
-    return status !== null && ENDED_OR_ENDING.includes(status) ? status : null;
-  }
-
-  /** A restore cancelled or failed: stop, and make sure cleanup runs (again, for what this job made). */
-  async function stopForEndedRestore(job: Job, stepName: string, status: RestoreStatus): Promise<never> {
-    const restoreId = (job.data as { restoreId: string }).restoreId;
-    await store.finishStep(restoreId, stepName, 'cancelled').catch(() => {});
-    const outcome = status === 'failed' ? 'failed' : 'cancelled';
-    await requestCleanup(cleanupInputOf(job, outcome));
-    // A second pass for what this job may have made after the first cleanup looked.
-    await requestCleanup(
-      cleanupInputOf(job, outcome),
-      `${jobIdFor(restoreId, JobName.Cleanup)}.after-${job.id}`,
-    );
-    throw new RestoreEndedError(restoreId, status);
-  }
-
-  /**
-   * A job that is not what the API accepted: do nothing it asks, fail the restore saying why, and
-   * clean up what the restore's other (accepted) jobs made, with the target from the record.
-   */
-  async function refuseJob(
-    job: Job,
-    restore: Restore,
-    stepName: string,
-    error: PermanentStepError,
-  ): Promise<never> {
-    logger.error({ restoreId: restore.id, jobId: job.id, job: job.name, err: error.message }, 'job refused');
-    if (restore.steps.some((s) => s.name === stepName))
-      await store.finishStep(restore.id, stepName, 'failed').catch(() => {});
-    const status = await store.getStatus(restore.id);
-    if (status === 'running' || status === 'queued' || status === 'cancelling')
-      await store.fail(restore.id, restoreErrorOf(error, stepName));
-    const request = restoreRequestSchema.safeParse(restore.request);
-    if (request.success && job.name !== JobName.Cleanup) {
-      const target = acceptedTargetOf(restore, request.data);
-      const claimed = (job.data as { sourceAccountId?: unknown }).sourceAccountId;
-      const sourceAccountId =
-        restore.mode === 'same-account' ? target.targetAccountId : typeof claimed === 'string' ? claimed : '';
-      await requestCleanup(
-        { ...target, sourceAccountId, outcome: 'failed' },
-        `${jobIdFor(restore.id, JobName.Cleanup)}.refused-${job.id}`,
-      );
-    }
-    throw error;
-  }
-
-  async function finalizeAfterCleanup(input: CleanupJobInput): Promise<void> {
-    const status = await store.getStatus(input.restoreId);
-    if (input.outcome !== 'cancelled' && status === 'cancelling') {
-      // Cancelled while the flow was finishing: undo the restore too, then it is `cancelled`.
-      const { result: _result, ...rest } = input;
-      await requestCleanup(
-        { ...rest, outcome: 'cancelled' },
-        `${jobIdFor(input.restoreId, JobName.Cleanup)}.cancelled`,
-      );
-    } else if (input.outcome === 'succeeded' && input.result && status === 'running') {
-      await store.succeed(input.restoreId, input.result);
-    } else if (input.outcome === 'cancelled' && (status === 'cancelling' || status === 'queued')) {
-      await store.setStatus(input.restoreId, 'cancelled');
-    }
-  }
+  const lifecycle = new RestoreLifecycle(
+    options.store,
+    async (input, jobId) => {
+      const { name, data, opts } = cleanupJob(input);
+      await cleanupQueue.add(name, data, { ...opts, jobId });
+    },
+    logger,
+  );
 
   async function process(job: Job, token?: string): Promise<unknown> {
     const processor = options.processors[job.name as JobName];
@@ -230,117 +134,67 @@ export function startStepWorker(options: StepWorkerOptions): RunningStepWorker {
         code: 'internal_error',
         category: 'internal',
       });
-    // The restore a job belongs to is the one its id names (`<restoreId>.<step>...`, set when the
-    // flow was added; Bull Board cannot change it); its data must say the same.
-    const restoreId = restoreIdOfJob(job);
-    const stepName = stepNameOf(job);
-    const log = { restoreId, jobId: job.id, job: job.name, step: stepName };
+    const run: StepRun = {
+      restoreId: restoreIdOfJob(job),
+      jobName: job.name as JobName,
+      jobId: job.id ?? '',
+      stepName: stepNameOf(job),
+      attemptsMade: job.attemptsMade,
+      data: job.data as StepRun['data'],
+    };
     const isCleanup = job.name === JobName.Cleanup;
-
-    if (!isCleanup) {
-      const ended = await endedStatus(restoreId);
-      if (ended) return stopForEndedRestore(job, stepName, ended);
-    }
-    const restore = await store.get(restoreId);
-    if (!restore) {
-      throw new PermanentStepError(`restore ${restoreId} is not in the store`, {
-        code: 'internal_error',
-        category: 'internal',
-      });
-    }
-    const refused = refusalOf(job, restore);
-    if (refused) return refuseJob(job, restore, stepName, refused);
-    const step = restore.steps.find((s) => s.name === stepName);
-    // Back from the delayed set (StepPendingError): the same attempt goes on, not a new one.
-    const resumed = step?.status === 'running' && step.attempts >= job.attemptsMade + 1;
-    if (!resumed) {
-      await store.startStep(restoreId, stepName);
-      logger.info({ ...log, attempt: job.attemptsMade + 1 }, 'step started');
-    }
+    await lifecycle.start(run);
 
     // Notice a cancel within seconds, even in the middle of a long write.
     const abort = new AbortController();
     const watcher = isCleanup
       ? undefined
       : setInterval(() => {
-          endedStatus(restoreId).then(
-            (ended) => {
-              if (ended) abort.abort(new RestoreEndedError(restoreId, ended));
-            },
+          lifecycle.endedStatus(run.restoreId).then(
+            (ended) => ended && abort.abort(new RestoreEndedError(run.restoreId, ended)),
             () => {},
           );
         }, CANCEL_POLL_MS);
-
     const ctx: ProcessorContext = {
       job,
-      clients,
+      clients: options.clients,
       signal: abort.signal,
-      async checkpoint() {
-        if (isCleanup) return;
-        const ended = await endedStatus(restoreId);
-        if (ended) await stopForEndedRestore(job, stepName, ended);
-      },
-      async progress(bytesDone, bytesTotal) {
+      checkpoint: () => (isCleanup ? Promise.resolve() : lifecycle.checkpoint(run)),
+      async progress(bytesDone, bytesTotal, phase) {
         const device = (job.data as { volume?: { deviceName?: string } }).volume?.deviceName;
-        if (device) await store.setVolumeProgress(restoreId, device, bytesDone, bytesTotal);
+        if (!device) return;
+        if (phase === 'verify') await options.store.setVolumeVerified(run.restoreId, device, bytesDone);
+        else await options.store.setVolumeProgress(run.restoreId, device, bytesDone, bytesTotal);
       },
-      async childSnapshotResults() {
-        return snapshotResultsOf(await job.getChildrenValues());
-      },
+      childSnapshotResults: async () => snapshotResultsOf(await job.getChildrenValues()),
     };
 
     let value: unknown;
     try {
       value = await processor(job.data, ctx);
     } catch (raw) {
-      if (abort.signal.aborted) {
-        const ended = await endedStatus(restoreId);
-        if (ended) return stopForEndedRestore(job, stepName, ended);
-      }
+      if (abort.signal.aborted) await lifecycle.checkpoint(run);
       const error = classifyStepError(raw);
       if (error instanceof StepPendingError) {
-        logger.info({ ...log, reason: error.reason, retryAfterMs: error.retryAfterMs }, 'step waits');
+        // AWS is still working: wait in the delayed set, holding no worker slot and using no attempt.
+        logger.info(
+          { restoreId: run.restoreId, jobId: job.id, step: run.stepName, reason: error.reason },
+          'step waits',
+        );
         await job.moveToDelayed(Date.now() + error.retryAfterMs, token);
         throw new DelayedError();
       }
       if (error instanceof RestoreEndedError) throw error;
-      const final = error instanceof PermanentStepError || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
-      if (!final) {
-        logger.warn({ ...log, err: error.message, attempt: job.attemptsMade + 1 }, 'step failed, will retry');
-        throw error;
-      }
-      logger.error({ ...log, err: error.message }, 'step failed for good');
-      await store.finishStep(restoreId, stepName, 'failed');
-      if (isCleanup) {
-        await finalizeAfterCleanup(job.data as CleanupJobInput).catch(() => {});
+      if (error instanceof PermanentStepError || job.attemptsMade + 1 >= (job.opts.attempts ?? 1)) {
+        await lifecycle.failedForGood(run, error);
       } else {
-        const status = await store.getStatus(restoreId);
-        if (status === 'running' || status === 'queued' || status === 'cancelling') {
-          await store.fail(restoreId, restoreErrorOf(error, stepName));
-        }
-        await requestCleanup(cleanupInputOf(job, 'failed'));
+        lifecycle.willRetry(run, error);
       }
       throw error;
     } finally {
       clearInterval(watcher);
     }
-
-    await store.finishStep(restoreId, stepName, 'succeeded');
-    logger.info(log, 'step succeeded');
-    if (isCleanup) {
-      await finalizeAfterCleanup(job.data as CleanupJobInput);
-    } else {
-      // A restore that ended while this job ran: what the job made must go too.
-      const ended = await endedStatus(restoreId);
-      if (ended === 'failed' || ended === 'cancelling' || ended === 'cancelled') {
-        await requestCleanup(
-          cleanupInputOf(job, ended === 'failed' ? 'failed' : 'cancelled'),
-          `${jobIdFor(restoreId, JobName.Cleanup)}.after-${job.id}`,
-        );
-      } else if (job.name === JobName.Instance) {
-        await requestCleanup(cleanupInputOf(job, 'succeeded', value as InstanceJobResult));
-      }
-    }
+    await lifecycle.succeeded(run, value);
     return value;
   }
 

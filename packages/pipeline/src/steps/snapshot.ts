@@ -20,6 +20,7 @@ import {
   JobName,
   type SnapshotJobInput,
   type SnapshotJobResult,
+  type VolumePhase,
 } from '@ec2-restore/contracts';
 import { EbsDirectWriter, WorkerVolumeWriter } from '@ec2-restore/snapshot-writers';
 import { ensureVolume } from '../aws/ensure-volume.ts';
@@ -33,6 +34,7 @@ import {
 import { sourceDefaultKey } from '../aws/source-default-key.ts';
 import { PermanentStepError } from '../errors/permanent-step-error.ts';
 import { StepPendingError } from '../errors/step-pending-error.ts';
+import { assertDeviceMatchesRestorePoint, assertSnapshotMatchesRestorePoint } from './read-back.ts';
 import type { ProgressSink, StepContext } from './step-context.ts';
 
 const STEP = JobName.Snapshot;
@@ -144,14 +146,29 @@ async function waitForSnapshotCompleted(
   return done;
 }
 
-function throttledProgress(ctx: SnapshotStepContext, total: number): (bytesDone: number) => void {
+function throttledProgress(
+  ctx: SnapshotStepContext,
+  total: number,
+  phase: VolumePhase = 'write',
+): (bytesDone: number) => void {
   let lastReport = 0;
   return (bytesDone) => {
     const now = Date.now();
     if (now - lastReport >= 1000 || bytesDone >= total) {
       lastReport = now;
-      void Promise.resolve(ctx.progress(bytesDone, total)).catch(() => {});
+      void Promise.resolve(ctx.progress(bytesDone, total, phase)).catch(() => {});
     }
+  };
+}
+
+/** The verify phase of a volume: from here on its progress counts the bytes read back. */
+function readBackSubject(input: SnapshotJobInput, ctx: SnapshotStepContext) {
+  return {
+    repository: ctx.repository,
+    restorePointId: input.restorePointId,
+    deviceName: input.volume.deviceName,
+    onProgress: throttledProgress(ctx, input.volume.sizeGiB * GIB, 'verify'),
+    ...(ctx.signal ? { signal: ctx.signal } : {}),
   };
 }
 
@@ -318,7 +335,7 @@ async function workerVolume(input: SnapshotJobInput, ctx: SnapshotStepContext, k
       repository: ctx.repository,
       ...(ctx.deviceFolder ? { deviceFolder: ctx.deviceFolder } : {}),
     });
-    await writer.writeVolume({
+    const written = await writer.writeVolume({
       restorePointId: input.restorePointId,
       deviceName: input.volume.deviceName,
       target: { volumeId },
@@ -326,6 +343,14 @@ async function workerVolume(input: SnapshotJobInput, ctx: SnapshotStepContext, k
       ...(ctx.signal ? { signal: ctx.signal } : {}),
     });
     await ctx.progress(total, total);
+    if (input.verify) {
+      // Before the snapshot: a volume that does not hold the restore point never becomes one. A failure
+      // leaves the tagged volume attached; the cleanup detaches and deletes it.
+      await ctx.checkpoint();
+      await ctx.progress(0, total, 'verify');
+      await assertDeviceMatchesRestorePoint(written.devicePath, volumeId, readBackSubject(input, ctx));
+      await ctx.progress(total, total, 'verify');
+    }
     await detachFromWorker(ec2, volumeId, instanceId);
     await waitForVolume(ec2, volumeId, false);
     const created = await ec2.send(
@@ -361,7 +386,9 @@ async function finishWorkerVolume(
  * The snapshot step (docs/architecture.md#the-two-flows, step 1), one job per volume, in the target region
  * of the source account: re-checks the key, writes the volume's data into an encrypted snapshot
  * (`ebs-direct`, or `worker-volume` through a volume attached to this worker) and reports progress
- * in bytes. Re-runnable: a completed snapshot of this restore and device is found by tag and kept.
+ * in bytes. With `verify`, reads every block back and fails the restore, naming the blocks, when one
+ * differs from the restore point. Re-runnable: a completed snapshot of this restore and device is
+ * found by tag and kept (and read back again when verifying).
  */
 export async function writeVolumeSnapshot(
   input: SnapshotJobInput,
@@ -369,11 +396,24 @@ export async function writeVolumeSnapshot(
 ): Promise<SnapshotJobResult> {
   await ctx.checkpoint();
   const kmsKeyArn = await snapshotKeyArn(input, ctx);
-  const snapshot =
-    input.dataPath === 'ebs-direct'
-      ? await ebsDirect(input, ctx, kmsKeyArn)
-      : await workerVolume(input, ctx, kmsKeyArn);
   const total = input.volume.sizeGiB * GIB;
-  await ctx.progress(total, total);
+  let snapshot: Snapshot;
+  if (input.dataPath === 'ebs-direct') {
+    snapshot = await ebsDirect(input, ctx, kmsKeyArn);
+    await ctx.progress(total, total);
+    if (input.verify) {
+      // Every run verifies, a resumed one too: an earlier attempt may have stopped after the snapshot
+      // completed and before the read-back ended. EBS direct reads only completed snapshots.
+      await ctx.checkpoint();
+      await ctx.progress(0, total, 'verify');
+      const { ebs } = ctx.clients.source(input.region);
+      await assertSnapshotMatchesRestorePoint(ebs, snapshot.SnapshotId ?? '', readBackSubject(input, ctx));
+      await ctx.progress(total, total, 'verify');
+    }
+  } else {
+    // worker-volume verifies inside, before the snapshot is taken.
+    snapshot = await workerVolume(input, ctx, kmsKeyArn);
+    await ctx.progress(total, total);
+  }
   return resultOf(input, snapshot, kmsKeyArn);
 }

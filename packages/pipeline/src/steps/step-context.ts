@@ -1,3 +1,4 @@
+import type { VolumePhase } from '@ec2-restore/contracts';
 import type { StepClients } from '../aws/step-clients.ts';
 
 /** What every step function gets besides its input: no queue, no Redis, only ports. */
@@ -10,5 +11,12 @@ export interface StepContext {
   checkpoint(): Promise<void>;
 }
 
-/** Progress of the data written for one volume, as bytes. */
-export type ProgressSink = (bytesDone: number, bytesTotal: number) => Promise<void> | void;
+/**
+ * Progress of one volume, as bytes: written in the `write` phase (the default), read back and found
+ * equal to the restore point in the `verify` phase (verified restores).
+ */
+export type ProgressSink = (
+  bytesDone: number,
+  bytesTotal: number,
+  phase?: VolumePhase,
+) => Promise<void> | void;
