@@ -20,7 +20,7 @@ export interface PreflightPlannerOptions {
   /** @defaultValue `process.env.AWS_ENDPOINT_URL` */
   endpoint?: string;
   /** Where the planner's own AWS calls are counted for /metrics. */
-  awsCallRecorder?: Pick<RestoreStore, 'recordAwsCall'>;
+  awsCallRecorder?: Pick<RestoreStore, 'recordAwsCall'> & Partial<Pick<RestoreStore, 'recordAwsThrottle'>>;
   /**
    * The workers' EC2 call budget (same Redis): pre-flight's EC2 calls spend from it too.
    * @defaultValue no budget
@@ -55,9 +55,9 @@ export class PreflightPlanner implements RestorePlanner {
       sessionName: 'ec2-restore-api-preflight',
       ...(recorder
         ? {
-            onClientsCreated: (clients) => {
+            onClientsCreated: (clients, scope) => {
               for (const client of [clients.sts, clients.ec2, clients.kms, clients.iam]) {
-                recordAwsCalls(client, recorder);
+                recordAwsCalls(client, recorder, scope);
               }
             },
           }

@@ -33,7 +33,10 @@ export interface StepClientsOptions {
    */
   ec2Budget?: { redis: Redis; limits?: Ec2CallLimits };
   /** Called once for each new set of clients, e.g. to count AWS calls into the shared metrics. */
-  onClientsCreated?: (clients: AwsClients) => void;
+  onClientsCreated?: (
+    clients: AwsClients,
+    scope: { accountId: string | (() => Promise<string>); region: string },
+  ) => void;
 }
 
 /** Restore-role clients unused this long are closed (each restore has its own STS session). */
@@ -77,7 +80,7 @@ export function createStepClients(options: StepClientsOptions = {}): StepClients
           ...(options.ec2Budget.limits ? { limits: options.ec2Budget.limits } : {}),
         });
       }
-      options.onClientsCreated?.(clients);
+      options.onClientsCreated?.(clients, { accountId: accountOf(clients), region: clients.options.region });
       cache.set(key, clients);
     }
     return clients;
