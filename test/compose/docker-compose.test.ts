@@ -124,6 +124,13 @@ describe('docker-compose.yml', () => {
     });
   });
 
+  it('passes WORKER_INSTANCE_ID to the snapshot worker only when set (worker-volume on an EC2 host)', () => {
+    const plain = loadComposeFile(operatorEnv).services['snapshot-worker']!.environment!;
+    expect(plain).not.toHaveProperty('WORKER_INSTANCE_ID');
+    const onEc2 = loadComposeFile({ ...operatorEnv, WORKER_INSTANCE_ID: 'i-0123456789abcdef0' });
+    expect(onEc2.services['snapshot-worker']!.environment!.WORKER_INSTANCE_ID).toBe('i-0123456789abcdef0');
+  });
+
   it('passes AWS settings through only when the operator sets them', () => {
     const onAws = loadComposeFile(operatorEnv).services['instance-worker']!.environment!;
     expect(onAws).not.toHaveProperty('AWS_ENDPOINT_URL');

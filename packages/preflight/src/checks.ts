@@ -15,6 +15,7 @@ import {
   checkKeyState,
   checkSourceDefaultKeyCustomerManaged,
 } from './key-checks.ts';
+import { checkStepPermissions } from './permission-checks.ts';
 import { keyUseRequirements } from './requirements.ts';
 import {
   checkAttachments,
@@ -76,13 +77,16 @@ export function runChecks(facts: PreflightFacts): Check[] {
   }
 
   if (mode) {
-    const requirements = keyUseRequirements({
+    const shape = {
       mode,
       dataPath: facts.request.dataPath,
       kmsGrant: facts.request.kmsGrant,
       hasRestoreRole: facts.request.target.roleArn !== undefined,
-    });
-    for (const requirement of requirements) checks.push(checkKeyAccess(requirement, facts));
+      ...(facts.request.verify ? { verify: true } : {}),
+    };
+    for (const requirement of keyUseRequirements(shape)) checks.push(checkKeyAccess(requirement, facts));
+    checks.push(checkStepPermissions(facts, shape, 'worker-role'));
+    checks.push(checkStepPermissions(facts, shape, 'restore-role'));
   }
 
   checks.push(...checkNetwork(facts), checkInstanceType(facts), checkExistingInstance(facts));
