@@ -9,7 +9,9 @@
  * GetSnapshotBlock (same concurrency, checksums checked), delete the snapshots (EC2 DeleteSnapshot).
  * Prints MiB/s of both operations, the emulator's CPU per block and its RSS before, after writing, after
  * reading, after deleting, and at its peak, then the issue's targets as met/MISSED.
- * The client is the AWS SDK as the product configures it (createAwsClients, withUnsignedPayload).
+ * The block calls come from a raw keep-alive HTTP client (raw-client.ts: the SDK's headers without the
+ * SDK's CPU, so the emulator is what is measured), or with `--client sdk` from the AWS SDK as the
+ * product configures it (createAwsClients, withUnsignedPayload).
  */
 import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
@@ -36,6 +38,7 @@ import {
   startEmulator,
 } from '@ec2-restore/local-aws';
 import { withUnsignedPayload } from '@ec2-restore/snapshot-writers';
+import { RawEbsClient } from './raw-client.ts';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 const MIB = 1024 * 1024;
@@ -48,12 +51,15 @@ const { values } = parseArgs({
     snapshots: { type: 'string', default: '2' },
     writers: { type: 'string', default: '32' },
     'random-every': { type: 'string', default: '4' },
+    client: { type: 'string', default: 'raw' },
   },
 });
 const sizeGiB = Number(values['size-gib']);
 const snapshotCount = Number(values.snapshots);
 const writers = Number(values.writers);
 const randomEvery = Number(values['random-every']);
+const clientKind = values.client;
+if (clientKind !== 'raw' && clientKind !== 'sdk') throw new Error('--client must be raw or sdk');
 const blocksPerSnapshot = sizeGiB * BLOCKS_PER_GIB;
 
 const ZERO = Buffer.alloc(BLOCK_SIZE);
@@ -126,6 +132,12 @@ async function measure(label: string, emulator: RunningEmulator): Promise<Figure
     credentials: credentialsForAccount(account),
     maxSockets: Math.max(256, writers),
   });
+  const raw = new RawEbsClient(
+    emulator.endpoint,
+    credentialsForAccount(account).accessKeyId,
+    'eu-west-1',
+    writers,
+  );
   try {
     const key = await aws.kms.send(new CreateKeyCommand({ Description: 'bench/emulator' }));
     const kmsKeyArn = key.KeyMetadata!.Arn!;
@@ -172,18 +184,20 @@ async function measure(label: string, emulator: RunningEmulator): Promise<Figure
         const data = isRandomBlock(s, index) ? randomBlock(s, index) : ZERO;
         const checksum = data === ZERO ? ZERO_CHECKSUM : sha256(data);
         checksums[s]!.set(index, checksum);
-        await aws.ebs.send(
-          withUnsignedPayload(
-            new PutSnapshotBlockCommand({
-              SnapshotId: snapshotIds[s]!,
-              BlockIndex: index,
-              BlockData: data,
-              DataLength: BLOCK_SIZE,
-              Checksum: checksum,
-              ChecksumAlgorithm: 'SHA256',
-            }),
-          ),
-        );
+        if (clientKind === 'raw') await raw.putSnapshotBlock(snapshotIds[s]!, index, data, checksum);
+        else
+          await aws.ebs.send(
+            withUnsignedPayload(
+              new PutSnapshotBlockCommand({
+                SnapshotId: snapshotIds[s]!,
+                BlockIndex: index,
+                BlockData: data,
+                DataLength: BLOCK_SIZE,
+                Checksum: checksum,
+                ChecksumAlgorithm: 'SHA256',
+              }),
+            ),
+          );
         bytesWritten += BLOCK_SIZE;
       },
     );
@@ -226,12 +240,19 @@ async function measure(label: string, emulator: RunningEmulator): Promise<Figure
     started = process.hrtime.bigint();
     let bytesRead = 0;
     await runPool(listed, writers, async ({ s, index, token }) => {
-      const out = await aws.ebs.send(
-        new GetSnapshotBlockCommand({ SnapshotId: snapshotIds[s]!, BlockIndex: index, BlockToken: token }),
-      );
-      const data = await out.BlockData!.transformToByteArray();
+      let data: Uint8Array;
+      let checksum: string | undefined;
+      if (clientKind === 'raw') {
+        ({ data, checksum } = await raw.getSnapshotBlock(snapshotIds[s]!, index, token));
+      } else {
+        const out = await aws.ebs.send(
+          new GetSnapshotBlockCommand({ SnapshotId: snapshotIds[s]!, BlockIndex: index, BlockToken: token }),
+        );
+        data = await out.BlockData!.transformToByteArray();
+        checksum = out.Checksum;
+      }
       const expected = checksums[s]!.get(index);
-      if (out.Checksum !== expected || sha256(data) !== expected) {
+      if (checksum !== expected || sha256(data) !== expected) {
         throw new Error(`${label}: block ${index} of snapshot ${s} came back different`);
       }
       bytesRead += data.length;
@@ -260,6 +281,7 @@ async function measure(label: string, emulator: RunningEmulator): Promise<Figure
     };
   } finally {
     aws.destroy();
+    raw.destroy();
   }
 }
 
@@ -302,7 +324,7 @@ try {
 const gib = (snapshotCount * sizeGiB).toFixed(0);
 console.log(
   `\nEmulator benchmark: ${snapshotCount} x ${sizeGiB} GiB EBS direct snapshots, 1 block in ${randomEvery} random, ` +
-    `the rest zeros, ${writers} writers/readers (AWS SDK, keep-alive); load average ${loadAverage()}`,
+    `the rest zeros, ${writers} writers/readers (${clientKind === 'raw' ? 'raw HTTP client' : 'AWS SDK'}, keep-alive); load average ${loadAverage()}`,
 );
 for (const r of results) {
   const growth =

@@ -83,7 +83,7 @@ export async function startApi(options: HarnessOptions): Promise<ApiHarness> {
     apiTokens: options.apiTokens ?? [TOKEN],
     ...(options.limits ? { limits: options.limits } : {}),
     logger,
-    metrics: new ApiMetrics(store),
+    metrics: new ApiMetrics(store, queues),
   });
   const server = app.listen(0, '127.0.0.1');
   await new Promise<void>((resolve, reject) => {

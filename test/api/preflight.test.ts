@@ -181,6 +181,8 @@ describe('pre-flight checks refuse a restore that cannot work, before anything i
     const metrics = await (await api.call('/metrics')).text();
     expect(metrics).toContain('ec2restore_restores_created_total{mode="cross-account"} 1');
     expect(metrics).toContain('ec2restore_restores{status="queued"} 1');
-    expect(metrics).toMatch(/ec2restore_aws_calls_total\{operation="STS.GetCallerIdentity"\} [1-9]/);
+    expect(metrics).toMatch(
+      /ec2restore_aws_calls_total\{operation="STS.GetCallerIdentity",account="\d{12}",region="eu-west-1"\} [1-9]/,
+    );
   });
 });

@@ -1,11 +1,11 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '@ec2-restore/api';
 import { findFreePort } from '@ec2-restore/local-aws';
 import { connectRedis, inspectRedisDurability } from '@ec2-restore/redis-config';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ComposeService, loadComposeFile, REPO_ROOT } from './compose-file.ts';
 
 // What an operator gives `docker compose up` on real AWS (README / docs/operations.md).
@@ -16,6 +16,15 @@ const operatorEnv = {
 };
 const NODE_SERVICES = ['api', 'snapshot-worker', 'share-worker', 'instance-worker'];
 const exists = (relative: string) => existsSync(join(REPO_ROOT, relative));
+
+// The image compiles the services (`pnpm build`) and runs the JavaScript with plain node: so do these tests.
+beforeAll(() => {
+  execFileSync(process.execPath, ['--import', 'tsx', 'scripts/build.ts', ...NODE_SERVICES], {
+    cwd: REPO_ROOT,
+    stdio: 'pipe',
+    timeout: 300_000,
+  });
+}, 320_000);
 
 const children: ChildProcess[] = [];
 const cleanups: Array<() => void> = [];
@@ -90,9 +99,9 @@ describe('docker-compose.yml', () => {
     }).services;
     for (const name of NODE_SERVICES) {
       const service = defaults[name]!;
-      expect(service.command?.slice(0, 3), name).toEqual(['node', '--import', 'tsx']);
-      expect(service.command?.[3], name).toBe(`services/${name}/src/main.ts`);
-      expect(exists(service.command![3]!), `${service.command![3]} exists`).toBe(true);
+      // The compiled service (scripts/build.ts, built in beforeAll as the image builds it).
+      expect(service.command, name).toEqual(['node', `services/${name}/dist/main.js`]);
+      expect(exists(service.command![1]!), `${service.command![1]} exists`).toBe(true);
       expect(service.environment?.SERVICE, name).toBe(name);
       expect(service.build).toEqual({ context: '.', dockerfile: 'Dockerfile' });
       expect(service.depends_on).toEqual({ redis: { condition: 'service_healthy' } });
@@ -113,6 +122,13 @@ describe('docker-compose.yml', () => {
       'share-worker': '3',
       'instance-worker': '2',
     });
+  });
+
+  it('passes WORKER_INSTANCE_ID to the snapshot worker only when set (worker-volume on an EC2 host)', () => {
+    const plain = loadComposeFile(operatorEnv).services['snapshot-worker']!.environment!;
+    expect(plain).not.toHaveProperty('WORKER_INSTANCE_ID');
+    const onEc2 = loadComposeFile({ ...operatorEnv, WORKER_INSTANCE_ID: 'i-0123456789abcdef0' });
+    expect(onEc2.services['snapshot-worker']!.environment!.WORKER_INSTANCE_ID).toBe('i-0123456789abcdef0');
   });
 
   it('passes AWS settings through only when the operator sets them', () => {
@@ -157,6 +173,57 @@ describe('docker-compose.yml', () => {
     );
     for (const outcome of outcomes) expect(outcome).toEqual({ started: true, output: expect.any(String) });
   }, 150_000);
+
+  it('runs the compiled API with plain node: health, readiness, the API reference and Bull Board answer', async () => {
+    const { services } = loadComposeFile(operatorEnv);
+    const port = await findFreePort();
+    const repository = mkdtempSync(join(tmpdir(), 'compose-api-repo-'));
+    cleanups.push(() => rmSync(repository, { recursive: true, force: true }));
+    const env = {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      ...services.api!.environment,
+      REDIS_URL: process.env.REDIS_URL as string,
+      BACKUP_REPOSITORY: repository,
+      PORT: String(port),
+    };
+    const child = spawn(process.execPath, services.api!.command!.slice(1), {
+      cwd: REPO_ROOT,
+      env,
+      stdio: 'pipe',
+    });
+    children.push(child);
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+    });
+    child.stderr.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+    });
+    const base = `http://127.0.0.1:${port}`;
+    const bearer = { authorization: `Bearer ${operatorEnv.API_TOKENS}` };
+    const basic = {
+      authorization: `Basic ${Buffer.from(`ops:${operatorEnv.API_TOKENS}`).toString('base64')}`,
+    };
+    await expect
+      .poll(
+        () =>
+          fetch(`${base}/healthz`).then(
+            (r) => r.status,
+            () => 0,
+          ),
+        { timeout: 60_000, interval: 500 },
+      )
+      .toBe(200);
+    expect((await fetch(`${base}/readyz`, { headers: bearer })).status, output).toBe(200);
+    expect((await fetch(`${base}/v1/restore-points`, { headers: bearer })).status, output).toBe(200);
+    // Packages the bundle leaves to node_modules at run time: Swagger UI's files and Bull Board's UI.
+    const bundle = await fetch(`${base}/docs/swagger-ui-bundle.js`, { headers: basic });
+    expect(bundle.status, output).toBe(200);
+    expect((await bundle.text()).length).toBeGreaterThan(100_000);
+    expect((await fetch(`${base}/admin/queues`, { headers: basic })).status, output).toBe(200);
+    child.kill('SIGTERM');
+  }, 120_000);
 });
 
 describe('Dockerfiles', () => {
@@ -168,9 +235,11 @@ describe('Dockerfiles', () => {
     expect(dockerfile).toMatch(/^FROM node:20-bookworm-slim AS base$/m);
     expect(dockerfile).toContain(`ARG PNPM_VERSION=${pnpmVersion}`);
     expect(dockerfile).toContain('RUN pnpm install --offline --frozen-lockfile');
+    expect(dockerfile).toContain('RUN pnpm build && pnpm install --offline --frozen-lockfile --prod');
     // biome-ignore lint/suspicious/noTemplateCurlyInString: the Dockerfile's shell variable, not a template
-    expect(dockerfile).toContain('exec node --import tsx services/${SERVICE}/src/main.ts');
-    for (const name of NODE_SERVICES) expect(exists(`services/${name}/src/main.ts`), name).toBe(true);
+    expect(dockerfile).toContain('exec node services/${SERVICE}/dist/main.js');
+    expect(dockerfile).not.toMatch(/--import tsx/);
+    for (const name of NODE_SERVICES) expect(exists(`services/${name}/dist/main.js`), name).toBe(true);
     const ignored = readFileSync(join(REPO_ROOT, '.dockerignore'), 'utf8');
     expect(ignored).toContain('**/node_modules');
   });

@@ -1,5 +1,5 @@
-import { randomUUID } from 'node:crypto';
-import { StartSnapshotCommand } from '@aws-sdk/client-ebs';
+import { createHash, randomUUID } from 'node:crypto';
+import { PutSnapshotBlockCommand, StartSnapshotCommand } from '@aws-sdk/client-ebs';
 import {
   CreateTagsCommand,
   CreateVolumeCommand,
@@ -189,7 +189,7 @@ describe('IAM identity policies on KMS, EBS direct and STS', () => {
     expect(described.KeyMetadata!.Arn).toBe(key.Arn);
   });
 
-  it('EBS direct: StartSnapshot needs ebs:StartSnapshot (AccessDeniedException, HTTP 403)', async () => {
+  it('EBS direct: StartSnapshot needs ebs:StartSnapshot, PutSnapshotBlock ebs:PutSnapshotBlock (AccessDeniedException, HTTP 403)', async () => {
     const account = newAccount();
     const { session, sessionArn, roleName } = await roleSession(account, null);
     const start = () => session.ebs.send(new StartSnapshotCommand({ VolumeSize: 1, Encrypted: false }));
@@ -204,7 +204,24 @@ describe('IAM identity policies on KMS, EBS direct and STS', () => {
       roleName,
       identity({ Effect: 'Allow', Action: 'ebs:StartSnapshot', Resource: 'arn:aws:ec2:*::snapshot/*' }),
     );
-    expect((await start()).SnapshotId).toMatch(/^snap-/);
+    const { SnapshotId } = await start();
+    expect(SnapshotId).toMatch(/^snap-/);
+    // The block writes are checked too (ebs:PutSnapshotBlock on the snapshot's ARN).
+    const block = Buffer.alloc(524288, 7);
+    await expectAwsError(
+      session.ebs.send(
+        new PutSnapshotBlockCommand({
+          SnapshotId,
+          BlockIndex: 0,
+          BlockData: block,
+          DataLength: block.length,
+          Checksum: createHash('sha256').update(block).digest('base64'),
+          ChecksumAlgorithm: 'SHA256',
+        }),
+      ),
+      'AccessDeniedException',
+      `User: ${sessionArn} is not authorized to perform: ebs:PutSnapshotBlock on resource: arn:aws:ec2:eu-west-1::snapshot/${SnapshotId} because no identity-based policy allows the ebs:PutSnapshotBlock action`,
+    );
   });
 
   it('STS: assuming a role of another account needs sts:AssumeRole in the caller identity policy too', async () => {

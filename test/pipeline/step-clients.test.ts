@@ -1,5 +1,7 @@
 import { DescribeVolumesCommand } from '@aws-sdk/client-ec2';
-import type { AwsClients } from '@ec2-restore/aws-clients';
+import { CreateRoleCommand } from '@aws-sdk/client-iam';
+import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
+import { type AwsClients, createAwsClients } from '@ec2-restore/aws-clients';
 import { credentialsForAccount, randomAccountId } from '@ec2-restore/local-aws';
 import { createStepClients } from '@ec2-restore/pipeline';
 import { Redis } from 'ioredis';
@@ -34,6 +36,35 @@ describe('step clients', () => {
     // The bucket is the worker role's account (found with STS) in that region.
     const keys = await redis.keys(`*ec2-budget*${accountId}*`);
     expect(keys.some((key) => key.includes('eu-west-1'))).toBe(true);
+    clients.destroy();
+  });
+
+  it('assume the restore role once per restore, with the restore id as session name (CloudTrail tells restores apart)', async () => {
+    const source = randomAccountId();
+    const target = randomAccountId();
+    const admin = createAwsClients({ region: 'eu-west-1', credentials: credentialsForAccount(target) });
+    const { Role } = await admin.iam.send(
+      new CreateRoleCommand({
+        RoleName: `Restore-${Date.now()}`,
+        AssumeRolePolicyDocument: JSON.stringify({
+          Version: '2012-10-17',
+          Statement: [
+            { Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${source}:root` }, Action: 'sts:AssumeRole' },
+          ],
+        }),
+      }),
+    );
+    admin.destroy();
+    const clients = createStepClients({ credentials: credentialsForAccount(source) });
+    const sessionOf = async (restoreId: string) => {
+      const target = clients.target({ region: 'eu-west-1', roleArn: Role!.Arn!, restoreId });
+      return (await target.sts.send(new GetCallerIdentityCommand({}))).Arn;
+    };
+    expect(await sessionOf('r-first')).toMatch(/assumed-role\/Restore-\d+\/ec2-restore-r-first$/);
+    expect(await sessionOf('r-second')).toMatch(/assumed-role\/Restore-\d+\/ec2-restore-r-second$/);
+    // The same restore keeps its clients (and sockets).
+    const again = clients.target({ region: 'eu-west-1', roleArn: Role!.Arn!, restoreId: 'r-first' });
+    expect(again).toBe(clients.target({ region: 'eu-west-1', roleArn: Role!.Arn!, restoreId: 'r-first' }));
     clients.destroy();
   });
 });

@@ -117,8 +117,8 @@ async function createRestoreRole(
           {
             Effect: 'Allow',
             Action: options.kms
-              ? ['kms:*', 'ec2:*']
-              : ['ec2:*', 'kms:DescribeKey', 'kms:GetKeyPolicy', 'kms:ListGrants'],
+              ? ['kms:*', 'ec2:*', 'ebs:*']
+              : ['ec2:*', 'ebs:*', 'kms:DescribeKey', 'kms:GetKeyPolicy', 'kms:ListGrants'],
             Resource: '*',
           },
         ],

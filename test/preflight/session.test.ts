@@ -126,7 +126,9 @@ describe('PreflightSession', () => {
         PolicyName: 'ec2-only',
         PolicyDocument: JSON.stringify({
           Version: '2012-10-17',
-          Statement: [{ Effect: 'Allow', Action: ['ec2:*', 'iam:Get*', 'iam:List*'], Resource: '*' }],
+          Statement: [
+            { Effect: 'Allow', Action: ['ec2:*', 'ebs:*', 'iam:Get*', 'iam:List*'], Resource: '*' },
+          ],
         }),
       }),
     );

@@ -388,15 +388,27 @@ describe('RestoreStore', () => {
     await timed.finishStep('m-1', 'snapshot:/dev/xvda', 'succeeded');
     await timed.setVolumeProgress('m-1', '/dev/xvda', 3 * 2 ** 20);
     await timed.setVolumeProgress('m-1', '/dev/xvda', 5 * 2 ** 20);
-    await otherStore().recordAwsCall('EC2.CreateVolume');
-    await otherStore().recordAwsCall('EC2.CreateVolume', 'InvalidParameterValue');
+    await otherStore().recordAwsCall('EC2.CreateVolume', undefined, {
+      accountId: '222222222222',
+      region: 'eu-west-1',
+    });
+    await otherStore().recordAwsCall('EC2.CreateVolume', 'InvalidParameterValue', {
+      accountId: '222222222222',
+      region: 'eu-west-1',
+    });
+    await otherStore().recordAwsThrottle('EC2.CreateVolume', {
+      accountId: '222222222222',
+      region: 'eu-west-1',
+    });
 
     const metrics = await store.readMetrics();
     expect(metrics.bytesWritten).toBe(5 * 2 ** 20);
-    expect(metrics.awsCalls).toEqual([{ operation: 'EC2.CreateVolume', count: 2 }]);
+    const where = { accountId: '222222222222', region: 'eu-west-1' };
+    expect(metrics.awsCalls).toEqual([{ operation: 'EC2.CreateVolume', ...where, count: 2 }]);
     expect(metrics.awsErrors).toEqual([
-      { operation: 'EC2.CreateVolume', code: 'InvalidParameterValue', count: 1 },
+      { operation: 'EC2.CreateVolume', code: 'InvalidParameterValue', ...where, count: 1 },
     ]);
+    expect(metrics.awsThrottles).toEqual([{ operation: 'EC2.CreateVolume', ...where, count: 1 }]);
     expect(metrics.stepDurations).toHaveLength(1);
     const snapshot = metrics.stepDurations[0];
     expect(snapshot).toMatchObject({ step: 'snapshot', status: 'succeeded', count: 1, sumSeconds: 42 });

@@ -56,6 +56,14 @@ export interface FaultProxyOptions {
    * @defaultValue none
    */
   awsLikeThrottling?: Partial<Record<Ec2OperationClass, TokenBucketLimit>>;
+  /**
+   * EC2's eventual consistency: for this long after CreateVolume / RunInstances returned an id, a
+   * DescribeVolumes / DescribeInstances naming that id is answered `InvalidVolume.NotFound` /
+   * `InvalidInstanceID.NotFound`, as AWS may ("up to a few minutes",
+   * https://docs.aws.amazon.com/ec2/latest/devguide/eventual-consistency.html).
+   * @defaultValue 0 (new ids are visible at once)
+   */
+  newIdsInvisibleMs?: number;
 }
 
 export interface FaultProxyCounts {
@@ -69,6 +77,8 @@ export interface FaultProxyCounts {
   forwarded: number;
   /** Calls refused by awsLikeThrottling (also counted in injected as RequestLimitExceeded), per action. */
   throttled: Record<string, number>;
+  /** Describe calls answered "not found" for a new id (newIdsInvisibleMs), per action. */
+  hiddenNewIds: Record<string, number>;
 }
 
 export interface FaultProxy {
@@ -109,7 +119,40 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
     injectedTotal: { RequestLimitExceeded: 0, Unavailable: 0 },
     forwarded: 0,
     throttled: {},
+    hiddenNewIds: {},
   };
+  const invisibleMs = options.newIdsInvisibleMs ?? 0;
+  /** New id -> when it becomes visible. */
+  const visibleAt = new Map<string, number>();
+  const createdIds: Record<string, RegExp> = {
+    CreateVolume: /<volumeId>(vol-[0-9a-f]+)<\/volumeId>/g,
+    RunInstances: /<instanceId>(i-[0-9a-f]+)<\/instanceId>/g,
+  };
+  const describedIds: Record<string, { param: RegExp; code: string; noun: string }> = {
+    DescribeVolumes: { param: /^VolumeId\.\d+$/, code: 'InvalidVolume.NotFound', noun: 'volume' },
+    DescribeInstances: {
+      param: /^InstanceId\.\d+$/,
+      code: 'InvalidInstanceID.NotFound',
+      noun: 'instance ID',
+    },
+  };
+
+  /** An id of the request not visible yet, with the error AWS gives for it. */
+  function hiddenIdOf(
+    action: string,
+    form: URLSearchParams,
+  ): { id: string; code: string; noun: string } | undefined {
+    const described = describedIds[action];
+    if (!described || visibleAt.size === 0) return undefined;
+    const now = Date.now();
+    for (const [name, value] of form) {
+      if (!described.param.test(name)) continue;
+      const until = visibleAt.get(value);
+      if (until !== undefined && now < until)
+        return { id: value, code: described.code, noun: described.noun };
+    }
+    return undefined;
+  }
   const awsBuckets = new Map<string, TokenBucketState>();
 
   /** True when AWS would refuse this call now (its bucket is empty); takes a token otherwise. */
@@ -123,7 +166,7 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
     return !outcome.granted;
   }
 
-  function forward(req: IncomingMessage, res: ServerResponse, body?: Buffer): void {
+  function forward(req: IncomingMessage, res: ServerResponse, body?: Buffer, createAction?: string): void {
     counts.forwarded++;
     // Node has already answered `Expect: 100-continue`; the body follows without waiting.
     const { expect: _expect, ...headers } = req.headers;
@@ -138,8 +181,23 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
         agent,
       },
       (answer) => {
-        res.writeHead(answer.statusCode ?? 502, answer.statusMessage, answer.rawHeaders);
-        answer.pipe(res);
+        const pattern = createAction ? createdIds[createAction] : undefined;
+        if (!pattern) {
+          res.writeHead(answer.statusCode ?? 502, answer.statusMessage, answer.rawHeaders);
+          answer.pipe(res);
+          return;
+        }
+        // A create's (small) answer is read to learn the new ids, then passed on unchanged.
+        const parts: Buffer[] = [];
+        answer.on('data', (chunk: Buffer) => parts.push(chunk));
+        answer.on('end', () => {
+          const text = Buffer.concat(parts);
+          for (const match of text.toString('utf8').matchAll(pattern)) {
+            visibleAt.set(match[1]!, Date.now() + invisibleMs);
+          }
+          res.writeHead(answer.statusCode ?? 502, answer.statusMessage, answer.rawHeaders);
+          res.end(text);
+        });
       },
     );
     upstream.on('error', (error) => {
@@ -151,12 +209,16 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
   }
 
   function answerFault(res: ServerResponse, fault: InjectedFault): void {
+    answerError(res, 503, fault, FAULT_MESSAGES[fault]);
+  }
+
+  function answerError(res: ServerResponse, status: number, code: string, message: string): void {
     const requestId = randomUUID();
     const xml =
       '<?xml version="1.0" encoding="UTF-8"?>\n' +
-      `<Response><Errors><Error><Code>${fault}</Code><Message>${FAULT_MESSAGES[fault]}</Message></Error></Errors>` +
+      `<Response><Errors><Error><Code>${code}</Code><Message>${message}</Message></Error></Errors>` +
       `<RequestID>${requestId}</RequestID></Response>`;
-    res.writeHead(503, {
+    res.writeHead(status, {
       'content-type': 'text/xml;charset=UTF-8',
       'content-length': Buffer.byteLength(xml),
       'x-amzn-requestid': requestId,
@@ -176,8 +238,15 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('end', () => {
       const body = Buffer.concat(chunks);
-      const action = new URLSearchParams(body.toString('utf8')).get('Action') ?? 'Unknown';
+      const form = new URLSearchParams(body.toString('utf8'));
+      const action = form.get('Action') ?? 'Unknown';
       counts.ec2Calls[action] = (counts.ec2Calls[action] ?? 0) + 1;
+      const hidden = invisibleMs > 0 ? hiddenIdOf(action, form) : undefined;
+      if (hidden) {
+        counts.hiddenNewIds[action] = (counts.hiddenNewIds[action] ?? 0) + 1;
+        answerError(res, 400, hidden.code, `The ${hidden.noun} '${hidden.id}' does not exist`);
+        return;
+      }
       if (awsWouldThrottle(scope, action)) {
         counts.throttled[action] = (counts.throttled[action] ?? 0) + 1;
         counts.injectedTotal.RequestLimitExceeded++;
@@ -196,7 +265,7 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
         answerFault(res, fault);
         return;
       }
-      forward(req, res, body);
+      forward(req, res, body, invisibleMs > 0 && action in createdIds ? action : undefined);
     });
   });
 

@@ -9,6 +9,13 @@ describe('classifyAwsError', () => {
   it.each([
     ['RequestLimitExceeded', 'Request limit exceeded.', 503, 'throttling', true],
     ['ThrottlingException', 'Rate exceeded', 400, 'throttling', true],
+    [
+      'ConcurrentLimitExceededException',
+      'You have reached the limit for concurrent API requests',
+      400,
+      'throttling',
+      true,
+    ],
     ['InternalError', 'An internal error has occurred', 500, 'aws', true],
     ['ServiceUnavailable', 'Service Unavailable', 503, 'aws', true],
     ['DisabledException', 'arn:aws:kms:eu-west-1:111111111111:key/k is disabled.', 400, 'kms', false],
@@ -25,6 +32,10 @@ describe('classifyAwsError', () => {
     ['AccessDenied', 'not authorized to perform: sts:AssumeRole', 403, 'permission', false],
     ['VolumeLimitExceeded', 'You have exceeded your maximum gp3 storage limit', 400, 'quota', false],
     ['InvalidSubnetID.NotFound', "The subnet ID 'subnet-1' does not exist", 400, 'input', false],
+    // A new resource not visible yet (EC2 eventual consistency): another attempt, not bad input.
+    ['InvalidVolume.NotFound', "The volume 'vol-1' does not exist.", 400, 'aws', true],
+    ['InvalidInstanceID.NotFound', "The instance ID 'i-1' does not exist", 400, 'aws', true],
+    ['InvalidSnapshot.NotFound', "The snapshot 'snap-1' does not exist.", 400, 'aws', true],
     ['InvalidParameterValue', 'Value (x) for parameter kmsKeyId is invalid', 400, 'input', false],
     ['IdempotentParameterMismatch', 'token reused', 400, 'aws', false],
   ] as const)('%s → %s', (name, message, status, category, retryable) => {

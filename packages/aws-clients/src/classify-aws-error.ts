@@ -28,6 +28,10 @@ const THROTTLING_CODES = new Set([
   'BandwidthLimitExceeded',
   'PriorRequestNotComplete',
   'EC2ThrottledException',
+  // EBS direct: "You have reached the limit for concurrent API requests"; it passes as the requests in
+  // flight finish, so it is a "slow down", not a quota to raise
+  // (https://docs.aws.amazon.com/ebs/latest/APIReference/API_PutSnapshotBlock.html#API_PutSnapshotBlock_Errors).
+  'ConcurrentLimitExceededException',
 ]);
 
 const TRANSIENT_CODES = new Set([
@@ -98,8 +102,28 @@ const QUOTA_CODES = new Set([
   'ServiceQuotaExceededException',
   'LimitExceededException',
   'ResourceLimitExceeded',
-  'ConcurrentLimitExceededException',
 ]);
+
+/**
+ * "Does not exist" for resources the product itself creates. Right after a create, EC2 answers these
+ * for a while: its API is eventually consistent and a new id may not be visible yet
+ * (https://docs.aws.amazon.com/ec2/latest/devguide/eventual-consistency.html: back off and try again,
+ * "up to a few minutes"). So they are worth another attempt, not a permanent input error; the steps
+ * that create resources bound how long they wait. Ids a user gives (subnets, security groups) are
+ * checked before the restore starts and stay input errors.
+ */
+const NEW_RESOURCE_NOT_FOUND_CODES = new Set([
+  'InvalidVolume.NotFound',
+  'InvalidSnapshot.NotFound',
+  'InvalidInstanceID.NotFound',
+  'InvalidAttachment.NotFound',
+]);
+
+/** EC2's answer that a new volume, snapshot, instance or attachment is not visible (yet). */
+export function isNewResourceNotFound(error: unknown): boolean {
+  const e = (typeof error === 'object' && error !== null ? error : {}) as SdkLikeError;
+  return NEW_RESOURCE_NOT_FOUND_CODES.has(e.Code ?? e.code ?? e.name ?? '');
+}
 
 interface SdkLikeError {
   name?: string;
@@ -139,6 +163,7 @@ export function classifyAwsError(error: unknown): ClassifiedAwsError {
   if (TRANSIENT_CODES.has(code) || (httpStatus !== undefined && httpStatus >= 500) || e.$fault === 'server') {
     return { ...base, category: 'aws', retryable: true };
   }
+  if (NEW_RESOURCE_NOT_FOUND_CODES.has(code)) return { ...base, category: 'aws', retryable: true };
   if (KMS_CODES.has(code) || code.startsWith('InvalidKMSKey') || code.startsWith('KMS')) {
     return { ...base, category: 'kms', retryable: false };
   }

@@ -31,6 +31,13 @@ export interface AwsClientOptions {
    */
   maxAttempts?: number;
   /**
+   * Attempts per call of the EBS client. The EBS direct writer retries each block itself, with one
+   * budget per block; SDK retries underneath would multiply it (4 x 10 = 40 tries), so clients made
+   * for the writer set 1.
+   * @defaultValue `maxAttempts`
+   */
+  ebsMaxAttempts?: number;
+  /**
    * Socket inactivity timeout per request, so a stalled connection cannot hang a restore.
    * @defaultValue 30000
    */
@@ -50,7 +57,7 @@ export interface AwsClients {
   s3: S3Client;
   iam: IAMClient;
   /** The options the clients were built from, with defaults filled in. */
-  options: Required<Omit<AwsClientOptions, 'credentials' | 'endpoint'>> &
+  options: Required<Omit<AwsClientOptions, 'credentials' | 'endpoint' | 'ebsMaxAttempts'>> &
     Pick<AwsClientOptions, 'credentials' | 'endpoint'>;
   /** Closes every client's sockets. */
   destroy(): void;
@@ -91,7 +98,7 @@ export function createAwsClients(options: AwsClientOptions): AwsClients {
     ec2: new EC2Client(common),
     kms: new KMSClient(common),
     sts: new STSClient(common),
-    ebs: new EBSClient(common),
+    ebs: new EBSClient({ ...common, maxAttempts: options.ebsMaxAttempts ?? filled.maxAttempts }),
     // Path-style addressing: the emulator (and S3-compatible stores) serve buckets under the path.
     s3: new S3Client({ ...common, forcePathStyle: endpoint !== undefined }),
     iam: new IAMClient(common),

@@ -19,6 +19,8 @@ export const checkIds = [
   'source-default-key.state',
   'source-default-key.access.worker-role',
   'source-default-key.access.restore-role',
+  'permissions.worker-role',
+  'permissions.restore-role',
   'network.subnet',
   'network.security-groups',
   'instance.type',

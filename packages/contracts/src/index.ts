@@ -3,6 +3,7 @@ export * from './checks.ts';
 export * from './errors.ts';
 export * from './jobs.ts';
 export * from './json-schema.ts';
+export * from './kms-grants.ts';
 export * from './plan.ts';
 export * from './queues.ts';
 export * from './request.ts';

@@ -7,9 +7,16 @@ import {
 } from '@ec2-restore/contracts';
 import { parseCaller } from './caller.ts';
 import type { KeyFacts, KeyMetadataFacts, PreflightFacts, PrincipalFacts } from './facts.ts';
-import { concreteActions, type KeyOperationId, keyOperations, serviceCallContext } from './operations.ts';
+import {
+  concreteActions,
+  type GrantRequest,
+  type KeyOperationId,
+  keyOperations,
+  serviceCallContext,
+} from './operations.ts';
+import { checkStepPermissions } from './permission-checks.ts';
 import { type AccessDecision, decideKeyAccess } from './policy-evaluator.ts';
-import { identityStatementsFor, keyPolicyStatementsFor } from './policy-generator.ts';
+import { identityStatementsFor, keyPolicyStatementsFor, restoreRoleGrant } from './policy-generator.ts';
 import { type KeyUseRequirement, keyUseRequirements } from './requirements.ts';
 
 /*
@@ -283,6 +290,7 @@ export function checkSourceDefaultKeyCustomerManaged(facts: PreflightFacts): Che
         r.principal === 'worker-role' ? workerArn : restoreRoleArn,
         r.operations,
         r.principal === 'worker-role' ? 'WorkerRole' : 'RestoreRole',
+        restoreRoleGrant(restoreRoleArn),
       ),
     ),
   ];
@@ -325,6 +333,8 @@ export function evaluateKeyUse(input: {
   principal: PrincipalFacts;
   operations: readonly KeyOperationId[];
   region: string;
+  /** The grant kmsGrant "auto" creates (for the condition keys of its CreateGrant). */
+  grant?: GrantRequest;
 }): KeyUseEvaluation {
   const decisions: KeyUseEvaluation['decisions'] = [];
   const caller = {
@@ -340,7 +350,7 @@ export function evaluateKeyUse(input: {
         ...(input.key.grants ? { grants: input.key.grants } : {}),
         caller,
         action,
-        context: serviceCallContext(operation, action, input.region),
+        context: serviceCallContext(operation, action, input.region, input.grant),
         ...(input.principal.identityPolicies ? { identityPolicies: input.principal.identityPolicies } : {}),
       });
       decisions.push({ ...decision, operation: operationId });
@@ -375,6 +385,7 @@ export function checkKeyAccess(requirement: KeyUseRequirement, facts: PreflightF
   }
   const metadata = key.metadata;
   const principalArn = principalArnOf(principal);
+  const grant = facts.request.target.roleArn ? restoreRoleGrant(facts.request.target.roleArn) : undefined;
   const doing = requirement.operations.map((op) => keyOperations[op].description).join(', and ');
   const links = requirement.operations.map((op) => keyOperations[op].documentation);
   if (!key.policy) {
@@ -385,7 +396,7 @@ export function checkKeyAccess(requirement: KeyUseRequirement, facts: PreflightF
         summary: `Let the principal that runs the pre-flight checks read the key policy (kms:GetKeyPolicy), or make sure the key policy lets ${principalArn} ${doing}.`,
         policy: {
           attachTo: `key policy of ${metadata.arn}`,
-          statements: keyPolicyStatementsFor(principalArn, requirement.operations, 'Restore'),
+          statements: keyPolicyStatementsFor(principalArn, requirement.operations, 'Restore', grant),
         },
         links,
       },
@@ -396,6 +407,7 @@ export function checkKeyAccess(requirement: KeyUseRequirement, facts: PreflightF
     principal,
     operations: requirement.operations,
     region: facts.request.target.region,
+    ...(grant ? { grant } : {}),
   });
   if (evaluation.status === 'pass') {
     const bases = [...new Set(evaluation.decisions.map((d) => d.basis))].join(', ');
@@ -419,7 +431,7 @@ export function checkKeyAccess(requirement: KeyUseRequirement, facts: PreflightF
   }
   const keyPolicyMissing = failing.some((d) => d.basis === 'not-allowed-by-key-policy');
   const roleName = principalArn.split('/').at(-1) ?? '';
-  const iamStatements = identityStatementsFor(metadata.arn, requirement.operations, sid);
+  const iamStatements = identityStatementsFor(metadata.arn, requirement.operations, sid, grant);
   const iamDocument = JSON.stringify({ Version: '2012-10-17', Statement: iamStatements });
   const putRolePolicy = `aws iam put-role-policy --role-name ${roleName} --policy-name ec2-restore-kms-${requirement.key} --policy-document '${iamDocument}'`;
   const crossAccount = metadata.accountId !== principal.identity.accountId;
@@ -428,7 +440,7 @@ export function checkKeyAccess(requirement: KeyUseRequirement, facts: PreflightF
       summary: `Add these statements to the key policy of ${metadata.arn}${crossAccount ? `, and allow the same actions in the IAM policy of ${principalArn} (another account's key needs both)` : ''}.`,
       policy: {
         attachTo: `key policy of ${metadata.arn}`,
-        statements: keyPolicyStatementsFor(principalArn, requirement.operations, sid),
+        statements: keyPolicyStatementsFor(principalArn, requirement.operations, sid, grant),
       },
       commands: [
         `aws kms get-key-policy --key-id ${metadata.arn} --policy-name default --query Policy --output text --region ${region} > key-policy.json`,
@@ -753,13 +765,16 @@ export function runChecks(facts: PreflightFacts): Check[] {
   }
 
   if (mode) {
-    const requirements = keyUseRequirements({
+    const shape = {
       mode,
       dataPath: facts.request.dataPath,
       kmsGrant: facts.request.kmsGrant,
       hasRestoreRole: facts.request.target.roleArn !== undefined,
-    });
-    for (const requirement of requirements) checks.push(checkKeyAccess(requirement, facts));
+      ...(facts.request.verify ? { verify: true } : {}),
+    };
+    for (const requirement of keyUseRequirements(shape)) checks.push(checkKeyAccess(requirement, facts));
+    checks.push(checkStepPermissions(facts, shape, 'worker-role'));
+    checks.push(checkStepPermissions(facts, shape, 'restore-role'));
   }
 
   checks.push(...checkNetwork(facts), checkInstanceType(facts), checkExistingInstance(facts));

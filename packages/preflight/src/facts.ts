@@ -54,6 +54,15 @@ export interface KeyFacts {
   grants?: KmsGrant[];
 }
 
+/** What EC2 answered when an action was tried with DryRun. */
+export interface DryRunFact {
+  /** `allowed` (DryRunOperation), `denied` (UnauthorizedOperation), else `inconclusive`. */
+  outcome: 'allowed' | 'denied' | 'inconclusive';
+  /** The answer's code: DryRunOperation, UnauthorizedOperation, InvalidVolume.NotFound… */
+  code: string;
+  message?: string;
+}
+
 /** A principal the restore acts as, with its IAM identity policies when they could be read. */
 export interface PrincipalFacts {
   identity: IdentityFacts;
@@ -61,6 +70,8 @@ export interface PrincipalFacts {
   roleArn?: string;
   /** Inline and attached identity policies; absent when IAM could not be read. */
   identityPolicies?: PolicyDocument[];
+  /** EC2 actions the steps will call as this principal, tried with DryRun, by IAM action name. */
+  dryRun?: Record<string, DryRunFact>;
 }
 
 /** The worker role: the credentials the workers run with. */

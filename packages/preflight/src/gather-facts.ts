@@ -33,7 +33,9 @@ import type {
   RestorePointFacts,
   RestoreRoleFacts,
 } from './facts.ts';
+import { probeWithDryRun, probeZone } from './gather-permissions.ts';
 import type { KmsGrant, PolicyDocument } from './policy-types.ts';
+import { type StepPrincipal, stepActions } from './step-actions.ts';
 
 /*
  * The AWS reads behind the pre-flight checks. Independent reads run at the same time (a plan costs
@@ -453,6 +455,25 @@ async function gatherTarget(
 }
 
 /**
+ * How long the plan waits for the DryRun answers. Without them the checks decide from the IAM
+ * policies (and warn where those cannot tell), so a slow DryRun never holds up a plan.
+ */
+const DRY_RUN_BUDGET_MS = 4_000;
+
+/** The value, or undefined when it takes longer than `ms` (a failure also gives undefined). */
+async function atMost<T>(ms: number, value: Promise<T>): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => resolve(undefined), ms);
+  });
+  try {
+    return await Promise.race([value.catch(() => undefined), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
  * Collects the facts of the pre-flight checks within one gathering (a PreflightSession plan): the
  * worker role (the session's source credentials) for identity and the source default key, the
  * restore role (STS AssumeRole with the ExternalId) for the target account. Refusals are recorded,
@@ -489,15 +510,46 @@ export async function gatherFactsWith(
     workerIdentity.ok && workerIdentity.principal.identity.accountId !== request.target.accountId;
   const target = restore && restoreIdentity?.ok ? restore : crossAccount ? undefined : worker;
 
+  // Every EC2 action each principal's steps will call, tried with DryRun as that principal.
+  const shape = {
+    mode: crossAccount ? ('cross-account' as const) : ('same-account' as const),
+    dataPath: request.dataPath,
+    kmsGrant: request.kmsGrant,
+    hasRestoreRole: roleArn !== undefined,
+    ...(request.verify ? { verify: true } : {}),
+  };
+  const dryRunActionsOf = (s: typeof shape, who: StepPrincipal) =>
+    stepActions(s)
+      .filter((a) => a.principal === who && a.dryRun)
+      .map((a) => a.action);
+  const dryRun = (side: typeof worker, who: StepPrincipal) =>
+    g.fact(
+      `DryRun of the ${side.scope.name}'s EC2 actions`,
+      `dry-run|${side.scope.key}|${shape.mode}|${shape.dataPath}|${shape.kmsGrant}|${shape.hasRestoreRole}`,
+      'changing',
+      async (http) =>
+        probeWithDryRun(
+          side.clients.ec2,
+          dryRunActionsOf(shape, who),
+          await probeZone(side.clients.ec2, region, http),
+          http,
+        ),
+    );
+
   // Then everything else at once: the roles' policies, the target's facts, the source default key.
-  const [workerPrincipal, restorePrincipal, targetFacts, sourceDefaultKey] = await Promise.all([
-    workerIdentity.ok ? roleDetails(g, worker.scope, worker.clients, workerIdentity.principal) : undefined,
-    restore && restoreIdentity?.ok
-      ? roleDetails(g, restore.scope, restore.clients, restoreIdentity.principal)
-      : undefined,
-    target ? gatherTarget(g, request, restorePoint, target) : undefined,
-    crossAccount ? gatherSourceDefaultKey(g, worker.scope, worker.clients, region) : undefined,
-  ]);
+  const [workerPrincipal, restorePrincipal, targetFacts, sourceDefaultKey, workerDryRun, restoreDryRun] =
+    await Promise.all([
+      workerIdentity.ok ? roleDetails(g, worker.scope, worker.clients, workerIdentity.principal) : undefined,
+      restore && restoreIdentity?.ok
+        ? roleDetails(g, restore.scope, restore.clients, restoreIdentity.principal)
+        : undefined,
+      target ? gatherTarget(g, request, restorePoint, target) : undefined,
+      crossAccount ? gatherSourceDefaultKey(g, worker.scope, worker.clients, region) : undefined,
+      workerIdentity.ok ? atMost(DRY_RUN_BUDGET_MS, dryRun(worker, 'worker-role')) : undefined,
+      restore && restoreIdentity?.ok ? atMost(DRY_RUN_BUDGET_MS, dryRun(restore, 'restore-role')) : undefined,
+    ]);
+  if (workerPrincipal && workerDryRun) workerPrincipal.dryRun = workerDryRun;
+  if (restorePrincipal && restoreDryRun) restorePrincipal.dryRun = restoreDryRun;
 
   const facts: PreflightFacts = {
     request,

@@ -88,6 +88,15 @@ export const keyOperations: Readonly<Record<KeyOperationId, KeyOperation>> = {
   },
 };
 
+export { RESTORE_ROLE_GRANT_OPERATIONS } from '@ec2-restore/contracts';
+
+/** The grant the pre-flight evaluates CreateGrant of `grant-key-to-restore-role` with. */
+export interface GrantRequest {
+  /** The restore role ARN. */
+  grantee: string;
+  operations: readonly string[];
+}
+
 /** Concrete KMS action names of policy actions: `kms:ReEncrypt*` becomes ReEncryptFrom and ReEncryptTo. */
 export function concreteActions(policyActions: readonly string[]): string[] {
   const out = new Set<string>();
@@ -109,9 +118,14 @@ export function serviceCallContext(
   operation: KeyOperation,
   action: string,
   region: string,
-): Record<string, string> {
-  if (operation.viaService === undefined) return {};
-  const context: Record<string, string> = {
+  grant?: GrantRequest,
+): Record<string, string | readonly string[]> {
+  if (operation.viaService === undefined) {
+    // The product's own CreateGrant: the grantee and operations it asks for are condition keys.
+    if (action !== 'kms:CreateGrant' || !grant) return {};
+    return { 'kms:GranteePrincipal': grant.grantee, 'kms:GrantOperations': grant.operations };
+  }
+  const context: Record<string, string | readonly string[]> = {
     'kms:ViaService': `${operation.viaService}.${region}.amazonaws.com`,
   };
   if (action === 'kms:CreateGrant') context['kms:GrantIsForAWSResource'] = 'true';

@@ -124,6 +124,40 @@ describe('generatePolicies round trip', () => {
     },
   );
 
+  it.each(configs)(
+    '$mode, $dataPath, kmsGrant $kmsGrant, restore role $restoreRole: removing any generated EC2/EBS action fails pre-flight naming it',
+    (config) => {
+      const facts = factsFromGeneratedPolicies(config, false);
+      const holders = [
+        facts.worker.principal!,
+        ...(facts.restoreRole?.principal ? [facts.restoreRole.principal] : []),
+      ];
+      let removed = 0;
+      for (const holder of holders) {
+        const policy = holder.identityPolicies![0]!;
+        const statements = policy.Statement as PolicyStatement[];
+        const ec2 = statements.find((s) => s.Sid === 'RestoreEc2' || s.Sid === 'RestoreInstance')!;
+        const actions = ec2.Action as string[];
+        for (const action of actions) {
+          const original = ec2.Action;
+          ec2.Action = actions.filter((a) => a !== action);
+          const failing = runChecks(facts).filter((c) => c.status === 'fail');
+          ec2.Action = original;
+          expect(
+            failing.map((c) => c.id),
+            `without ${action}`,
+          ).toEqual([
+            holder === facts.worker.principal ? 'permissions.worker-role' : 'permissions.restore-role',
+          ]);
+          expect(failing[0]!.message).toContain(action);
+          expect(failing[0]!.remedy?.policy?.statements[0]?.Action).toEqual([action]);
+          removed++;
+        }
+      }
+      expect(removed).toBeGreaterThan(10);
+    },
+  );
+
   it('the trust policy lets the worker role assume the restore role only with the ExternalId', () => {
     const { restoreRoleTrustPolicy } = generatePolicies({
       mode: 'cross-account',
@@ -148,7 +182,7 @@ describe('generatePolicies round trip', () => {
     expect(assume()).toBe(false);
   });
 
-  it('grants CreateGrant for AWS resources only, unless the product creates the grant itself', () => {
+  it('grants CreateGrant for AWS resources only; the grant of kmsGrant auto only to the restore role with its operations', () => {
     const none = generatePolicies({
       mode: 'cross-account',
       region: REGION,
@@ -177,11 +211,26 @@ describe('generatePolicies round trip', () => {
       },
       kmsGrant: 'auto',
     });
-    expect(
-      auto.sourceDefaultKeyStatements.some(
-        (s) => s.Sid === 'WorkerRoleSourceDefaultKeyManageGrants' && s.Condition === undefined,
-      ),
-    ).toBe(true);
+    const grantCondition = {
+      StringEquals: { 'kms:GranteePrincipal': RESTORE_ROLE },
+      'ForAllValues:StringEquals': {
+        'kms:GrantOperations': ['CreateGrant', 'Decrypt', 'DescribeKey', 'ReEncryptFrom'],
+      },
+    };
+    // In the key policy and in the worker role's IAM policy: no CreateGrant without limits.
+    for (const statements of [
+      auto.sourceDefaultKeyStatements,
+      auto.workerRolePolicy.Statement as PolicyStatement[],
+    ]) {
+      const plainGrants = statements.filter(
+        (s) =>
+          ([] as string[]).concat(s.Action ?? []).includes('kms:CreateGrant') && s.Condition === undefined,
+      );
+      expect(plainGrants).toEqual([]);
+      expect(statements.some((s) => JSON.stringify(s.Condition) === JSON.stringify(grantCondition))).toBe(
+        true,
+      );
+    }
     expect(
       auto.sourceDefaultKeyStatements.some((s) => JSON.stringify(s.Principal).includes(RESTORE_ROLE)),
     ).toBe(false);

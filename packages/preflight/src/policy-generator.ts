@@ -1,7 +1,13 @@
 import type { DataPath, KmsGrantMode, RestoreMode } from '@ec2-restore/contracts';
-import { type KeyOperationId, keyOperations } from './operations.ts';
+import {
+  type GrantRequest,
+  type KeyOperationId,
+  keyOperations,
+  RESTORE_ROLE_GRANT_OPERATIONS,
+} from './operations.ts';
 import type { PolicyDocument, PolicyStatement } from './policy-types.ts';
 import { keyUseRequirements } from './requirements.ts';
+import { actionsOf } from './step-actions.ts';
 
 /** A restore configuration with the real ARNs, for generating least-privilege policies. */
 export interface PolicyConfiguration {
@@ -72,9 +78,24 @@ function mergeOperations(operations: readonly KeyOperationId[]) {
     for (const a of split.other) other.add(a);
     grantForAwsResource ||= split.grantForAwsResource;
   }
-  // A plain CreateGrant (kmsGrant auto) covers the EBS one.
-  if (other.has('kms:CreateGrant')) grantForAwsResource = false;
   return { use: [...use].sort(), other: [...other].sort(), grantForAwsResource };
+}
+
+/**
+ * The product's own CreateGrant (kmsGrant "auto"), limited to the restore role as grantee and to the
+ * grant's operations (https://docs.aws.amazon.com/kms/latest/developerguide/conditions-kms.html:
+ * kms:GranteePrincipal, kms:GrantOperations).
+ */
+function restoreRoleGrantCondition(grant: GrantRequest) {
+  return {
+    StringEquals: { 'kms:GranteePrincipal': grant.grantee },
+    'ForAllValues:StringEquals': { 'kms:GrantOperations': [...grant.operations] },
+  };
+}
+
+/** The grant of kmsGrant "auto" to a restore role. */
+export function restoreRoleGrant(restoreRoleArn: string): GrantRequest {
+  return { grantee: restoreRoleArn, operations: RESTORE_ROLE_GRANT_OPERATIONS };
 }
 
 /**
@@ -86,6 +107,7 @@ export function keyPolicyStatementsFor(
   principalArn: string,
   operations: readonly KeyOperationId[],
   sidPrefix: string,
+  grant?: GrantRequest,
 ): PolicyStatement[] {
   const { use, other, grantForAwsResource } = mergeOperations(operations);
   const principal = { AWS: principalArn };
@@ -109,16 +131,32 @@ export function keyPolicyStatementsFor(
       Condition: { Bool: { 'kms:GrantIsForAWSResource': 'true' } },
     });
   }
-  if (other.length > 0) {
-    statements.push({
-      Sid: `${sidPrefix}ManageGrants`,
-      Effect: 'Allow',
+  statements.push(
+    ...manageGrantStatements(other, grant).map((statement) => ({
+      ...statement,
+      Sid: `${sidPrefix}${statement.Sid}`,
       Principal: principal,
-      Action: other,
       Resource: '*',
-    });
-  }
+    })),
+  );
   return statements;
+}
+
+/** CreateGrant / RevokeGrant of kmsGrant "auto": CreateGrant only for the restore role and the grant's operations. */
+function manageGrantStatements(other: readonly string[], grant: GrantRequest | undefined): PolicyStatement[] {
+  if (other.length === 0) return [];
+  if (!grant || !other.includes('kms:CreateGrant'))
+    return [{ Sid: 'ManageGrants', Effect: 'Allow', Action: [...other] }];
+  const rest = other.filter((a) => a !== 'kms:CreateGrant');
+  return [
+    {
+      Sid: 'GrantRestoreRole',
+      Effect: 'Allow',
+      Action: 'kms:CreateGrant',
+      Condition: restoreRoleGrantCondition(grant),
+    },
+    ...(rest.length > 0 ? [{ Sid: 'RevokeRestoreRoleGrant', Effect: 'Allow' as const, Action: rest }] : []),
+  ];
 }
 
 /** IAM identity policy statements that let a principal do the given operations with one key. */
@@ -126,6 +164,7 @@ export function identityStatementsFor(
   keyArn: string,
   operations: readonly KeyOperationId[],
   sidPrefix: string,
+  grant?: GrantRequest,
 ): PolicyStatement[] {
   const { use, other, grantForAwsResource } = mergeOperations(operations);
   const statements: PolicyStatement[] = [];
@@ -140,54 +179,14 @@ export function identityStatementsFor(
       Condition: { Bool: { 'kms:GrantIsForAWSResource': 'true' } },
     });
   }
-  if (other.length > 0)
-    statements.push({ Sid: `${sidPrefix}ManageGrants`, Effect: 'Allow', Action: other, Resource: keyArn });
+  statements.push(
+    ...manageGrantStatements(other, grant).map((statement) => ({
+      ...statement,
+      Sid: `${sidPrefix}${statement.Sid}`,
+      Resource: keyArn,
+    })),
+  );
   return statements;
-}
-
-/** EC2 / EBS actions each principal needs, by what it does. */
-function workerEc2Actions(config: PolicyConfiguration): string[] {
-  const actions = [
-    'ec2:CreateTags',
-    'ec2:DescribeSnapshots',
-    'ec2:DescribeVolumes',
-    'ec2:GetEbsDefaultKmsKeyId',
-    'ec2:GetEbsEncryptionByDefault',
-  ];
-  if (config.dataPath === 'ebs-direct') {
-    actions.push('ebs:StartSnapshot', 'ebs:PutSnapshotBlock', 'ebs:CompleteSnapshot');
-    // Reading an encrypted snapshot back needs kms:Decrypt on its key, which writing needs already.
-    // https://docs.aws.amazon.com/ebs/latest/userguide/ebsapi-permissions.html
-    if (config.verify) actions.push('ebs:ListSnapshotBlocks', 'ebs:GetSnapshotBlock');
-  } else
-    actions.push(
-      'ec2:CreateVolume',
-      'ec2:AttachVolume',
-      'ec2:DetachVolume',
-      'ec2:CreateSnapshot',
-      'ec2:DescribeInstances',
-    );
-  actions.push('ec2:DeleteSnapshot', 'ec2:DeleteVolume');
-  if (config.mode === 'cross-account') actions.push('ec2:ModifySnapshotAttribute');
-  if (config.mode === 'same-account' && !config.restoreRoleArn) actions.push(...instanceEc2Actions());
-  return [...new Set(actions)].sort();
-}
-
-function instanceEc2Actions(): string[] {
-  return [
-    'ec2:AttachVolume',
-    'ec2:CreateTags',
-    'ec2:CreateVolume',
-    'ec2:DescribeInstanceTypes',
-    'ec2:DescribeInstances',
-    'ec2:DescribeSecurityGroups',
-    'ec2:DescribeSnapshots',
-    'ec2:DescribeSubnets',
-    'ec2:DescribeVolumes',
-    'ec2:RunInstances',
-    'ec2:StartInstances',
-    'ec2:StopInstances',
-  ];
 }
 
 /** The pre-flight checks read keys and the principal's own policies. */
@@ -204,7 +203,7 @@ function preflightReadStatement(keyArns: string[], roleArn: string): PolicyState
     {
       Sid: 'PreflightReadOwnPolicies',
       Effect: 'Allow',
-      Action: ['iam:GetRolePolicy', 'iam:ListAttachedRolePolicies', 'iam:ListRolePolicies'],
+      Action: ['iam:GetRole', 'iam:GetRolePolicy', 'iam:ListAttachedRolePolicies', 'iam:ListRolePolicies'],
       Resource: rolePolicyArn,
     },
     {
@@ -239,8 +238,18 @@ export function generatePolicies(config: PolicyConfiguration): GeneratedPolicies
     return config.restoreRoleArn;
   };
 
+  const shape = {
+    mode: config.mode,
+    dataPath: config.dataPath,
+    kmsGrant: config.kmsGrant,
+    hasRestoreRole: config.restoreRoleArn !== undefined,
+    ...(config.verify ? { verify: true } : {}),
+  };
+  // EC2 and EBS direct actions; sts:AssumeRole gets its own statement naming the role.
+  const serviceActions = (principal: 'worker-role' | 'restore-role') =>
+    actionsOf(shape, principal).filter((a) => !a.startsWith('sts:'));
   const workerStatements: PolicyStatement[] = [
-    { Sid: 'RestoreEc2', Effect: 'Allow', Action: workerEc2Actions(config), Resource: '*' },
+    { Sid: 'RestoreEc2', Effect: 'Allow', Action: serviceActions('worker-role'), Resource: '*' },
   ];
   const restoreStatements: PolicyStatement[] = [];
   const targetKeyStatements: PolicyStatement[] = [];
@@ -250,9 +259,10 @@ export function generatePolicies(config: PolicyConfiguration): GeneratedPolicies
     const keyArn = keyArnOf(requirement.key);
     const principalArn = principalArnOf(requirement.principal);
     const prefix = pascal(`${requirement.principal} ${requirement.key} key`);
-    const identity = identityStatementsFor(keyArn, requirement.operations, prefix);
+    const grant = config.restoreRoleArn ? restoreRoleGrant(config.restoreRoleArn) : undefined;
+    const identity = identityStatementsFor(keyArn, requirement.operations, prefix, grant);
     (requirement.principal === 'worker-role' ? workerStatements : restoreStatements).push(...identity);
-    const keyStatements = keyPolicyStatementsFor(principalArn, requirement.operations, prefix);
+    const keyStatements = keyPolicyStatementsFor(principalArn, requirement.operations, prefix, grant);
     (requirement.key === 'target' ? targetKeyStatements : sourceDefaultKeyStatements).push(...keyStatements);
   }
 
@@ -277,7 +287,7 @@ export function generatePolicies(config: PolicyConfiguration): GeneratedPolicies
     restoreStatements.unshift({
       Sid: 'RestoreInstance',
       Effect: 'Allow',
-      Action: instanceEc2Actions(),
+      Action: serviceActions('restore-role'),
       Resource: '*',
     });
     restoreStatements.push(...preflightReadStatement([config.targetKeyArn], config.restoreRoleArn));

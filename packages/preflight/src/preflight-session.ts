@@ -50,7 +50,10 @@ export interface PreflightSessionOptions {
    */
   ec2Budget?: Pick<Ec2CallBudgetOptions, 'redis' | 'limits'>;
   /** Called once for each new set of clients, e.g. to count AWS calls for metrics. */
-  onClientsCreated?: (clients: AwsClients) => void;
+  onClientsCreated?: (
+    clients: AwsClients,
+    scope: { accountId: string | (() => Promise<string>); region: string },
+  ) => void;
 }
 
 /** A plan took longer than its deadline; nothing was created. */
@@ -210,7 +213,10 @@ export class PreflightSession {
           ...(this.options.ec2Budget.limits ? { limits: this.options.ec2Budget.limits } : {}),
         });
       }
-      this.options.onClientsCreated?.(clients);
+      this.options.onClientsCreated?.(clients, {
+        accountId: accountOf(clients),
+        region: clients.options.region,
+      });
       this.clients.set(key, clients);
     }
     return clients;

@@ -38,6 +38,12 @@ export const allowAllKms: PolicyDocument = {
   Statement: [{ Effect: 'Allow', Action: 'kms:*', Resource: '*' }],
 };
 
+/** An identity policy allowing every EC2 and EBS direct action (the steps' own calls). */
+export const allowAllEc2: PolicyDocument = {
+  Version: '2012-10-17',
+  Statement: [{ Sid: 'AllEc2AndEbs', Effect: 'Allow', Action: ['ec2:*', 'ebs:*'], Resource: '*' }],
+};
+
 /** The key policy AWS gives AWS managed keys such as aws/ebs: usable only through EC2 by its own account. */
 export function awsManagedEbsKeyPolicy(accountId: string, region: string): PolicyDocument {
   return {
@@ -133,7 +139,7 @@ export function sameAccountFacts(request: Partial<RestoreRequestInput> = {}): Pr
       target: { accountId: SOURCE, region: REGION, kmsKeyId: SAME_ACCOUNT_KEY },
       ...request,
     }),
-    worker: { principal: principal(WORKER_SESSION, WORKER_ROLE, [allowAllKms]) },
+    worker: { principal: principal(WORKER_SESSION, WORKER_ROLE, [allowAllKms, allowAllEc2]) },
     targetKey: keyFacts(SAME_ACCOUNT_KEY, []),
     restorePoint,
   };
@@ -147,10 +153,10 @@ export function crossAccountFacts(request: Partial<RestoreRequestInput> = {}): P
       target: { accountId: TARGET, region: REGION, roleArn: RESTORE_ROLE, kmsKeyId: TARGET_KEY },
       ...request,
     }),
-    worker: { principal: principal(WORKER_SESSION, WORKER_ROLE, [allowAllKms]) },
+    worker: { principal: principal(WORKER_SESSION, WORKER_ROLE, [allowAllKms, allowAllEc2]) },
     restoreRole: {
       roleArn: RESTORE_ROLE,
-      principal: principal(RESTORE_SESSION, RESTORE_ROLE, [allowAllKms]),
+      principal: principal(RESTORE_SESSION, RESTORE_ROLE, [allowAllKms, allowAllEc2]),
     },
     targetKey: keyFacts(TARGET_KEY, []),
     sourceDefaultKey: {

@@ -3,7 +3,7 @@
  * API's /metrics shows `ec2restore_aws_calls_total` and `ec2restore_aws_errors_total` for every
  * process. Typed structurally: this package does not depend on the AWS SDK.
  */
-import type { RestoreStore } from './restore-store.ts';
+import type { AwsCallScope, RestoreStore } from './restore-store.ts';
 
 interface HandlerContext {
   clientName?: string;
@@ -21,28 +21,90 @@ export interface InstrumentableClient {
   middlewareStack: { add(middleware: never, options: never): void };
 }
 
+/** Where a client's calls go: its region, and its account, known or found out once (e.g. by STS). */
+export interface AwsCallScopeSource {
+  accountId?: string | (() => Promise<string>);
+  region?: string;
+}
+
+// AWS's throttling error codes (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/throttling.html
+// and the SDK's own list); kept here because this package does not depend on the AWS clients.
+const THROTTLING_CODES = new Set([
+  'RequestLimitExceeded',
+  'Throttling',
+  'ThrottlingException',
+  'ThrottledException',
+  'TooManyRequestsException',
+  'RequestThrottled',
+  'RequestThrottledException',
+  'SlowDown',
+  'EC2ThrottledException',
+]);
+
 /**
- * Adds a middleware that records each call once (at the initialize step, so SDK retries of one call
- * count once) as `EC2.CreateVolume`, and its error code when it finally fails. Recording never
- * fails the call: a Redis problem only loses the count.
+ * Adds two middlewares: one records each call once (at the initialize step, so SDK retries of one call
+ * count once) as `EC2.CreateVolume`, and its error code when it finally fails; one, inside the SDK's
+ * retries, records every attempt AWS throttled. Both under the account and region of `scope`.
+ * Recording never fails the call: a Redis problem only loses the count.
  */
 export function recordAwsCalls(
   client: InstrumentableClient,
-  store: Pick<RestoreStore, 'recordAwsCall'>,
+  store: Pick<RestoreStore, 'recordAwsCall'> & Partial<Pick<RestoreStore, 'recordAwsThrottle'>>,
+  scope: AwsCallScopeSource = {},
 ): void {
+  let account: Promise<string> | undefined;
+  const where = async (): Promise<AwsCallScope> => {
+    if (typeof scope.accountId === 'function') {
+      // Found out once per client; a failure leaves it unknown (and is asked again next time).
+      account ??= scope.accountId().catch(() => {
+        account = undefined;
+        return 'unknown';
+      });
+    }
+    return {
+      accountId: typeof scope.accountId === 'function' ? await account : scope.accountId,
+      ...(scope.region ? { region: scope.region } : {}),
+    };
+  };
+  const record = (operation: string, code?: string) =>
+    void where()
+      .then((at) => store.recordAwsCall(operation, code, at))
+      .catch(() => {});
   const middleware = (next: Handler, context: HandlerContext) => async (args: unknown) => {
     const operation = operationName(context);
     try {
       const output = await next(args);
-      void store.recordAwsCall(operation).catch(() => {});
+      record(operation);
       return output;
     } catch (err) {
-      void store.recordAwsCall(operation, errorCode(err)).catch(() => {});
+      record(operation, errorCode(err));
+      throw err;
+    }
+  };
+  const throttles = (next: Handler, context: HandlerContext) => async (args: unknown) => {
+    try {
+      return await next(args);
+    } catch (err) {
+      if (store.recordAwsThrottle && THROTTLING_CODES.has(errorCode(err))) {
+        const operation = operationName(context);
+        void where()
+          .then((at) => store.recordAwsThrottle?.(operation, at))
+          .catch(() => {});
+      }
       throw err;
     }
   };
   const options = { step: 'initialize', name: 'ec2RestoreAwsCallMetrics', override: true };
   client.middlewareStack.add(middleware as never, options as never);
+  // At the deserialize step, high priority: around the SDK's deserializer, inside its retry loop, so
+  // each attempt's parsed error is seen.
+  const perAttempt = {
+    step: 'deserialize',
+    priority: 'high',
+    name: 'ec2RestoreAwsThrottleMetrics',
+    override: true,
+  };
+  client.middlewareStack.add(throttles as never, perAttempt as never);
 }
 
 /** `EC2Client` + `CreateVolumeCommand` → `EC2.CreateVolume`. */

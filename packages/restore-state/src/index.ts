@@ -1,4 +1,4 @@
-export { type InstrumentableClient, recordAwsCalls } from './aws-call-metrics.ts';
+export { type AwsCallScopeSource, type InstrumentableClient, recordAwsCalls } from './aws-call-metrics.ts';
 export { IllegalTransitionError, RestoreExistsError, RestoreNotFoundError } from './errors.ts';
 export {
   type HubSubscriber,
@@ -6,6 +6,7 @@ export {
   type RestoreEventHubOptions,
 } from './restore-event-hub.ts';
 export {
+  type AwsCallScope,
   type CreateOutcome,
   type IdempotencyMatch,
   type IdempotencyOptions,

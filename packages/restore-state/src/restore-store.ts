@@ -75,6 +75,12 @@ export interface SubscribeOptions {
   onError?: (error: Error) => void;
 }
 
+/** Where an AWS call was made. */
+export interface AwsCallScope {
+  accountId?: string;
+  region?: string;
+}
+
 /** Metrics written by every process that updates restores; read by the API for /metrics. */
 export interface SharedMetrics {
   stepDurations: {
@@ -89,8 +95,12 @@ export interface SharedMetrics {
   bytesWritten: number;
   /** Bytes read back and compared with the restore point (verified restores), summed over every restore. */
   bytesVerified: number;
-  awsCalls: { operation: string; count: number }[];
-  awsErrors: { operation: string; code: string; count: number }[];
+  /** Calls by operation and the account and region they were made in (`unknown` when not known). */
+  awsCalls: { operation: string; accountId: string; region: string; count: number }[];
+  /** Calls that finally failed, by operation, error code, account and region. */
+  awsErrors: { operation: string; code: string; accountId: string; region: string; count: number }[];
+  /** Attempts AWS throttled (each one, retried or not), by operation, account and region. */
+  awsThrottles: { operation: string; accountId: string; region: string; count: number }[];
 }
 
 const DEFAULT_IDEMPOTENCY_TTL_SECONDS = 24 * 60 * 60;
@@ -396,13 +406,21 @@ export class RestoreStore {
 
   /**
    * Counts one AWS API call (and its error code when it failed) in the shared metrics, so the API's
-   * /metrics shows the calls of every worker process. `operation` is e.g. `EC2.CreateVolume`.
+   * /metrics shows the calls of every worker process. `operation` is e.g. `EC2.CreateVolume`; `scope`
+   * the account and region it was made in.
    */
-  async recordAwsCall(operation: string, errorCode?: string): Promise<void> {
-    const pipeline = this.redis.pipeline().hincrby(this.metricsKey(), `aws-calls:${operation}`, 1);
+  async recordAwsCall(operation: string, errorCode?: string, scope: AwsCallScope = {}): Promise<void> {
+    const where = `${scope.accountId || 'unknown'}|${scope.region || 'unknown'}`;
+    const pipeline = this.redis.pipeline().hincrby(this.metricsKey(), `aws-calls:${operation}|${where}`, 1);
     if (errorCode !== undefined)
-      pipeline.hincrby(this.metricsKey(), `aws-errors:${operation}|${errorCode}`, 1);
+      pipeline.hincrby(this.metricsKey(), `aws-errors:${operation}|${errorCode}|${where}`, 1);
     await pipeline.exec();
+  }
+
+  /** Counts one attempt of an AWS call that AWS throttled (the SDK may retry it). */
+  async recordAwsThrottle(operation: string, scope: AwsCallScope = {}): Promise<void> {
+    const where = `${scope.accountId || 'unknown'}|${scope.region || 'unknown'}`;
+    await this.redis.hincrby(this.metricsKey(), `aws-throttles:${operation}|${where}`, 1);
   }
 
   /** The number of restores in each status. */
@@ -427,6 +445,7 @@ export class RestoreStore {
       bytesVerified: 0,
       awsCalls: [],
       awsErrors: [],
+      awsThrottles: [],
     };
     const histograms = new Map<string, SharedMetrics['stepDurations'][number]>();
     for (const [field, raw] of Object.entries(fields)) {
@@ -434,10 +453,19 @@ export class RestoreStore {
       if (field === 'bytes-written') metrics.bytesWritten = value;
       else if (field === 'bytes-verified') metrics.bytesVerified = value;
       else if (field.startsWith('aws-calls:')) {
-        metrics.awsCalls.push({ operation: field.slice('aws-calls:'.length), count: value });
+        // aws-calls:<operation>|<account>|<region> (counts from before accounts were kept: unknown)
+        const [operation = '', accountId = 'unknown', region = 'unknown'] = field.slice(10).split('|');
+        metrics.awsCalls.push({ operation, accountId, region, count: value });
       } else if (field.startsWith('aws-errors:')) {
-        const [operation = '', code = ''] = field.slice('aws-errors:'.length).split('|');
-        metrics.awsErrors.push({ operation, code, count: value });
+        const [operation = '', code = '', accountId = 'unknown', region = 'unknown'] = field
+          .slice('aws-errors:'.length)
+          .split('|');
+        metrics.awsErrors.push({ operation, code, accountId, region, count: value });
+      } else if (field.startsWith('aws-throttles:')) {
+        const [operation = '', accountId = 'unknown', region = 'unknown'] = field
+          .slice('aws-throttles:'.length)
+          .split('|');
+        metrics.awsThrottles.push({ operation, accountId, region, count: value });
       } else if (field.startsWith('step:')) {
         // step:<kind>:<status>:<sum|count|le:<bound>>
         const [, step = '', status = '', measure = '', bound] = field.split(':');

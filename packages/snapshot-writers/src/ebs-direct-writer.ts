@@ -31,6 +31,13 @@ export interface EbsDirectTarget {
   tags?: Record<string, string>;
   description?: string;
   /**
+   * Called once every block is written, before CompleteSnapshot: a caller that may be interrupted
+   * marks the snapshot here, so that a later attempt does not rewrite a snapshot that may be sealed.
+   */
+  onBlocksWritten?: (snapshotId: string) => Promise<void>;
+  /** Every block was written by an earlier attempt (see onBlocksWritten): only CompleteSnapshot is sent. */
+  blocksWritten?: boolean;
+  /**
    * Minutes after which AWS cancels the snapshot if it is not completed (StartSnapshot Timeout, 10-4320).
    * @defaultValue 60
    */
@@ -60,6 +67,12 @@ export interface EbsDirectWriterOptions {
   retryPolicy?: RetryPolicy;
   /** How long to wait for EC2 to report the snapshot `completed`. @defaultValue 1800000 (30 min) */
   completionTimeoutMs?: number;
+  /**
+   * Wait for EC2 to report the snapshot `completed` before returning. A queued step sets false and
+   * waits in the queue instead (the result's kmsKeyId is then empty).
+   * @defaultValue true
+   */
+  awaitCompletion?: boolean;
   /** @defaultValue 2000 */
   completionPollMs?: number;
 }
@@ -179,7 +192,7 @@ export class EbsDirectWriter implements SnapshotWriter<EbsDirectTarget, EbsDirec
     if (started.Status === 'completed') {
       // A previous attempt with this ClientToken already finished the snapshot.
       request.onProgress?.(totalBytes);
-      return this.waitForCompleted(snapshotId, volume.sizeGiB, totalBytes, volume.blockCount, signal);
+      return this.finish(snapshotId, volume.sizeGiB, totalBytes, volume.blockCount, signal);
     }
     if (started.Status === 'error') {
       throw new SnapshotFailedError(
@@ -189,9 +202,10 @@ export class EbsDirectWriter implements SnapshotWriter<EbsDirectTarget, EbsDirec
     }
 
     const buffers = Array.from({ length: this.inFlight }, () => Buffer.allocUnsafe(BLOCK_SIZE));
-    let bytesDone = 0;
+    let bytesDone = target.blocksWritten ? totalBytes : 0;
+    // Blocks an earlier attempt wrote (and marked) are not written again: the snapshot may be sealed.
     await runPool(
-      reader.blocks(),
+      target.blocksWritten ? [] : reader.blocks(),
       this.inFlight,
       async (ref: BlockRef, slot: number) => {
         const data =
@@ -224,6 +238,7 @@ export class EbsDirectWriter implements SnapshotWriter<EbsDirectTarget, EbsDirec
       },
       signal,
     );
+    if (!target.blocksWritten) await target.onBlocksWritten?.(snapshotId);
 
     await withRetries(
       () =>
@@ -239,7 +254,19 @@ export class EbsDirectWriter implements SnapshotWriter<EbsDirectTarget, EbsDirec
         ),
       { policy: this.policy, snapshotStartedAt: startedAt, ...(signal ? { signal } : {}) },
     );
-    return this.waitForCompleted(snapshotId, volume.sizeGiB, bytesDone, volume.blockCount, signal);
+    return this.finish(snapshotId, volume.sizeGiB, bytesDone, volume.blockCount, signal);
+  }
+
+  private finish(
+    snapshotId: string,
+    sizeGiB: number,
+    bytesWritten: number,
+    blocksWritten: number,
+    signal?: AbortSignal,
+  ): Promise<EbsDirectResult> {
+    if (this.options.awaitCompletion === false)
+      return Promise.resolve({ snapshotId, kmsKeyId: '', sizeGiB, bytesWritten, blocksWritten });
+    return this.waitForCompleted(snapshotId, sizeGiB, bytesWritten, blocksWritten, signal);
   }
 
   /** CompleteSnapshot only seals the snapshot; EC2 reports `pending` until it is usable for CreateVolume. */

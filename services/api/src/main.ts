@@ -79,7 +79,7 @@ async function main(): Promise<void> {
     queues,
     apiTokens: config.apiTokens,
     logger,
-    metrics: new ApiMetrics(store),
+    metrics: new ApiMetrics(store, queues),
     limits: config.limits,
   });
 

@@ -1,5 +1,17 @@
 import type { RestoreStore, SharedMetrics } from '@ec2-restore/restore-state';
+import type { Queue } from 'bullmq';
 import { Counter, Gauge, Registry } from 'prom-client';
+
+/** The job states a queue's depth is reported in (BullMQ's names). */
+const queueStates = [
+  'wait',
+  'active',
+  'delayed',
+  'waiting-children',
+  'prioritized',
+  'paused',
+  'failed',
+] as const;
 
 /**
  * The API's Prometheus metrics. Restores by status, step durations, bytes restored and AWS calls
@@ -12,7 +24,14 @@ export class ApiMetrics {
   readonly preflightFailures: Counter<'check'>;
   readonly httpRequests: Counter<'method' | 'route' | 'status'>;
 
-  constructor(private readonly store: RestoreStore) {
+  /**
+   * @param queues the pipeline's queues, for their depth and oldest waiting job (read from Redis at
+   * scrape time, so they cover every worker). @defaultValue none
+   */
+  constructor(
+    private readonly store: RestoreStore,
+    queues: readonly Queue[] = [],
+  ) {
     const registers = [this.registry];
     this.restoresCreated = new Counter({
       name: 'ec2restore_restores_created_total',
@@ -40,6 +59,36 @@ export class ApiMetrics {
       collect: async function (this: Gauge<'status'>) {
         const counts = await store.countByStatus();
         for (const [status, count] of Object.entries(counts)) this.set({ status }, count);
+      },
+    });
+    new Gauge({
+      name: 'ec2restore_queue_jobs',
+      help: 'Jobs in each pipeline queue by BullMQ state (wait: ready for a worker; delayed: waiting for AWS or a retry).',
+      labelNames: ['queue', 'state'],
+      registers,
+      collect: async function (this: Gauge<'queue' | 'state'>) {
+        await Promise.all(
+          queues.map(async (queue) => {
+            const counts = await queue.getJobCounts(...queueStates);
+            for (const state of queueStates) this.set({ queue: queue.name, state }, counts[state] ?? 0);
+          }),
+        );
+      },
+    });
+    new Gauge({
+      name: 'ec2restore_queue_oldest_waiting_seconds',
+      help: 'Age of the oldest job waiting for a worker in each queue (0 when none waits).',
+      labelNames: ['queue'],
+      registers,
+      collect: async function (this: Gauge<'queue'>) {
+        const now = Date.now();
+        await Promise.all(
+          queues.map(async (queue) => {
+            // asc: the oldest first (BullMQ pushes new jobs at the head of the wait list).
+            const [oldest] = await queue.getJobs(['wait'], 0, 0, true);
+            this.set({ queue: queue.name }, oldest ? Math.max(0, (now - oldest.timestamp) / 1000) : 0);
+          }),
+        );
       },
     });
   }
@@ -91,18 +140,33 @@ export function renderShared(metrics: SharedMetrics): string {
   lines.push('# TYPE ec2restore_bytes_verified_total counter');
   lines.push(`ec2restore_bytes_verified_total ${metrics.bytesVerified}`);
   lines.push(
-    '# HELP ec2restore_aws_calls_total AWS API calls made by the API and the workers, by operation.',
+    '# HELP ec2restore_aws_calls_total AWS API calls made by the API and the workers, by operation, account and region.',
   );
   lines.push('# TYPE ec2restore_aws_calls_total counter');
   for (const call of metrics.awsCalls) {
-    lines.push(`ec2restore_aws_calls_total${labels({ operation: call.operation })} ${call.count}`);
+    const where = { operation: call.operation, account: call.accountId, region: call.region };
+    lines.push(`ec2restore_aws_calls_total${labels(where)} ${call.count}`);
   }
-  lines.push('# HELP ec2restore_aws_errors_total AWS API calls that failed, by operation and error code.');
+  lines.push(
+    '# HELP ec2restore_aws_errors_total AWS API calls that finally failed, by operation, error code, account and region.',
+  );
   lines.push('# TYPE ec2restore_aws_errors_total counter');
   for (const error of metrics.awsErrors) {
-    lines.push(
-      `ec2restore_aws_errors_total${labels({ operation: error.operation, code: error.code })} ${error.count}`,
-    );
+    const where = {
+      operation: error.operation,
+      code: error.code,
+      account: error.accountId,
+      region: error.region,
+    };
+    lines.push(`ec2restore_aws_errors_total${labels(where)} ${error.count}`);
+  }
+  lines.push(
+    '# HELP ec2restore_aws_throttles_total Attempts of AWS API calls that AWS throttled (each retry counts), by operation, account and region.',
+  );
+  lines.push('# TYPE ec2restore_aws_throttles_total counter');
+  for (const throttle of metrics.awsThrottles) {
+    const where = { operation: throttle.operation, account: throttle.accountId, region: throttle.region };
+    lines.push(`ec2restore_aws_throttles_total${labels(where)} ${throttle.count}`);
   }
   return `${lines.join('\n')}\n`;
 }

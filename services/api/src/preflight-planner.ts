@@ -20,7 +20,7 @@ export interface PreflightPlannerOptions {
   /** @defaultValue `process.env.AWS_ENDPOINT_URL` */
   endpoint?: string;
   /** Where the planner's own AWS calls are counted for /metrics. */
-  awsCallRecorder?: Pick<RestoreStore, 'recordAwsCall'>;
+  awsCallRecorder?: Pick<RestoreStore, 'recordAwsCall'> & Partial<Pick<RestoreStore, 'recordAwsThrottle'>>;
   /**
    * The workers' EC2 call budget (same Redis): pre-flight's EC2 calls spend from it too.
    * @defaultValue no budget
@@ -55,9 +55,9 @@ export class PreflightPlanner implements RestorePlanner {
       sessionName: 'ec2-restore-api-preflight',
       ...(recorder
         ? {
-            onClientsCreated: (clients) => {
+            onClientsCreated: (clients, scope) => {
               for (const client of [clients.sts, clients.ec2, clients.kms, clients.iam]) {
-                recordAwsCalls(client, recorder);
+                recordAwsCalls(client, recorder, scope);
               }
             },
           }
@@ -92,7 +92,8 @@ export class PreflightPlanner implements RestorePlanner {
       return await this.options.repository.getSummary(request.restorePointId);
     } catch (err) {
       if (err instanceof RestorePointNotFoundError) {
-        throw new HttpError('restore_point_not_found', err.message, {
+        // Not err.message: it names the repository's location, which is the operator's business.
+        throw new HttpError('restore_point_not_found', restorePointMissing(err.restorePointId), {
           issues: [
             { path: 'restorePointId', message: 'no such restore point (GET /v1/restore-points lists them)' },
           ],
@@ -115,4 +116,9 @@ function planError(err: unknown): unknown {
     return new HttpError('throttled', (err as Error).message);
   }
   return err;
+}
+
+/** The client's message for a restore point that is not in the repository (no location in it). */
+export function restorePointMissing(restorePointId: string): string {
+  return `Restore point '${restorePointId}' does not exist in the backup repository; GET /v1/restore-points lists the ones there are`;
 }

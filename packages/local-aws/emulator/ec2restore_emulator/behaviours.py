@@ -3,12 +3,17 @@ Each module comments every behaviour with the AWS document or error text it foll
 
 
 def install_all() -> None:
-    from . import ebs_direct, ec2_rules, iam_rules, kms_rules, sts_rules
+    from . import consistency, ebs_direct, ec2_rules, iam_rules, idempotency, images, kms_rules, sts_rules
     from .identity import install_request_caller
 
     install_request_caller()
+    # Each wraps moto's request dispatch around the one before: a request is authorized (iam_rules)
+    # before a repeated ClientToken is answered (idempotency), before ids are looked up (consistency).
+    consistency.install()
+    idempotency.install()
     iam_rules.install()
     kms_rules.install()
     ec2_rules.install()
+    images.install()
     ebs_direct.install()
     sts_rules.install()

@@ -16,9 +16,11 @@ import base64
 import hashlib
 import json
 import threading
+import time
 import uuid
 from typing import Any
 
+from . import consistency, ebs_limits
 from .block_store import BlockStore, open_block_store
 from .ec2_rules import VOLUME_KEY_ACTIONS, default_key_arn, key_problem
 from .errors import RestJsonError
@@ -101,8 +103,22 @@ def _block_index(text: str) -> str:
     return str(int(text))
 
 
+def check_visible(snapshot: Any) -> None:
+    """Eventual consistency (consistency.py): right after StartSnapshot the snapshot may not exist
+    yet for the data plane ("snapshot does not exist", ResourceNotFoundException)."""
+    if time.monotonic() < getattr(snapshot, "ec2restore_visible_from", 0.0):
+        raise snapshot_not_found(snapshot.snapshot_id)
+
+
 def put_block(snapshot: Any, block_index: str, data: bytes, checksum: str) -> str:
-    """PutSnapshotBlock on `snapshot` (moto's EBSSnapshot); returns the checksum to answer."""
+    """PutSnapshotBlock on `snapshot` (moto's EBSSnapshot); returns the checksum to answer. Counted
+    against the EBS direct limits (ebs_limits.py)."""
+    check_visible(snapshot)
+    with ebs_limits.guarded(snapshot, is_put=True):
+        return _put_block(snapshot, block_index, data, checksum)
+
+
+def _put_block(snapshot: Any, block_index: str, data: bytes, checksum: str) -> str:
     if snapshot.status != "pending":
         # Blocks can only be written while the snapshot is pending ("The target snapshot must be in the
         # pending state", API_PutSnapshotBlock.html).
@@ -140,6 +156,7 @@ def put_block(snapshot: Any, block_index: str, data: bytes, checksum: str) -> st
 
 
 def get_block(snapshot: Any, block_index: str) -> StoredBlock:
+    check_visible(snapshot)
     block = snapshot.blocks.get(str(int(block_index)) if block_index.isdigit() else block_index)
     if block is None:
         raise RestJsonError(
@@ -157,6 +174,7 @@ def block_headers(block: StoredBlock) -> dict[str, str]:
 
 
 def list_blocks(snapshot: Any) -> dict[str, Any]:
+    check_visible(snapshot)
     with _index_lock:
         written = [(int(i), b.block_token) for i, b in snapshot.blocks.items()]
     written.sort()
@@ -169,6 +187,7 @@ def list_blocks(snapshot: Any) -> dict[str, Any]:
 
 def release_snapshot_blocks(account_id: str, region: str, snapshot_id: str) -> None:
     """Drops the EBS direct copy of a deleted snapshot and frees its blocks."""
+    ebs_limits.forget(snapshot_id)
     from moto.ebs.models import ebs_backends
 
     regions = dict.get(ebs_backends, account_id)
@@ -249,6 +268,8 @@ def install() -> None:
         ebs_snapshot.block_size = BLOCK_SIZE
         ebs_snapshot.ec2_snapshot = snapshot
         backend.snapshots[snapshot.id] = ebs_snapshot
+        # Eventual consistency (off unless EC2RESTORE_EMULATOR_CONSISTENCY_MS is set).
+        ebs_snapshot.ec2restore_visible_from = time.monotonic() + consistency.delay_s()
         body = ebs_snapshot.to_json()
         if encrypted:
             body["KmsKeyArn"] = kms_key_arn
@@ -264,6 +285,7 @@ def install() -> None:
     def complete_snapshot(self: Any) -> Any:
         snapshot_id = self.parsed_url.path.split("/")[-1]
         snapshot = own_ebs_snapshot(self, snapshot_id)
+        check_visible(snapshot)
         headers = {k.lower(): v for k, v in self.headers.items()}
         status = "completed"
         with _index_lock:
@@ -281,6 +303,7 @@ def install() -> None:
             if base64.b64encode(digest).decode() != aggregated:
                 status = "error"
         snapshot.status = status
+        ebs_limits.forget(snapshot_id)
         ec2_snapshot = getattr(snapshot, "ec2_snapshot", None)
         if ec2_snapshot is not None:
             ec2_snapshot.status = status

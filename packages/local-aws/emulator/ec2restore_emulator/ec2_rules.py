@@ -20,7 +20,7 @@ from .kms_rules import find_key, is_aws_managed, key_is_usable, may_use_key
 KMS_FAILURE_DELAY_S = float(os.environ.get("EC2RESTORE_EMULATOR_KMS_FAILURE_DELAY_MS", "1500")) / 1000
 # How long a healthy new volume stays `creating` before it is `available` ("The volume state must be
 # available before you can attach it", https://docs.aws.amazon.com/ebs/latest/userguide/ebs-creating-volume.html).
-VOLUME_CREATING_S = float(os.environ.get("EC2RESTORE_EMULATOR_VOLUME_CREATING_MS", "300")) / 1000
+VOLUME_CREATING_S = float(os.environ.get("EC2RESTORE_EMULATOR_VOLUME_CREATING_MS", "1000")) / 1000
 
 
 _copy_encrypted: contextvars.ContextVar[bool] = contextvars.ContextVar("copy_encrypted", default=False)
@@ -88,8 +88,23 @@ def install_default_key_api() -> None:
 # --- snapshots visible across accounts --------------------------------------------------------
 
 
+def share_delay_s() -> float:
+    """How long a new share takes to show in the other account (consistency.install sets it)."""
+    return 0.0
+
+
+# (snapshot id, account id or "all") -> monotonic time from which the share is visible there.
+_share_visible_from: dict[tuple[str, str], float] = {}
+
+
+def _share_visible(snapshot_id: str, grantee: str) -> bool:
+    return time.monotonic() >= _share_visible_from.get((snapshot_id, grantee), 0.0)
+
+
 def _is_shared_with(snapshot: Any, account_id: str) -> bool:
-    return account_id in snapshot.create_volume_permission_userids or "all" in snapshot.create_volume_permission_groups
+    if account_id in snapshot.create_volume_permission_userids and _share_visible(snapshot.id, account_id):
+        return True
+    return "all" in snapshot.create_volume_permission_groups and _share_visible(snapshot.id, "all")
 
 
 # Snapshots some account shared (createVolumePermission not empty), by id: other accounts look here
@@ -169,8 +184,16 @@ def install_snapshot_visibility() -> None:
     original_add_permission = EBSBackend.add_create_volume_permission
     original_remove_permission = EBSBackend.remove_create_volume_permission
 
-    def add_create_volume_permission(self: Any, snapshot_id: str, *args: Any, **kwargs: Any) -> None:
-        original_add_permission(self, snapshot_id, *args, **kwargs)
+    def add_create_volume_permission(
+        self: Any, snapshot_id: str, user_ids: list[str] | None = None, groups: list[str] | None = None
+    ) -> None:
+        snapshot = self.get_snapshot(snapshot_id)
+        delay = share_delay_s()
+        for grantee in list(user_ids or []) + list(groups or []):
+            already = grantee in snapshot.create_volume_permission_userids | snapshot.create_volume_permission_groups
+            if delay > 0 and not already:
+                _share_visible_from[(snapshot_id, grantee)] = time.monotonic() + delay
+        original_add_permission(self, snapshot_id, user_ids=user_ids or [], groups=groups or [])
         _update_share_index(self.get_snapshot(snapshot_id))
 
     def remove_create_volume_permission(self: Any, snapshot_id: str, *args: Any, **kwargs: Any) -> None:
@@ -355,6 +378,23 @@ def install_volume_rules() -> None:
         return volume
 
     EBSBackend.create_volume = create_volume
+
+    from moto.ec2.responses.elastic_block_store import ElasticBlockStore as _Responses
+
+    original_attach_response = _Responses.attach_volume
+
+    def attach_volume_response(self: Any) -> Any:
+        """A volume attaches only when `available`: "The volume state must be available before you
+        can attach it" (https://docs.aws.amazon.com/ebs/latest/userguide/ebs-attaching-volume.html);
+        AWS answers HTTP 400 `IncorrectState` "vol-… is not 'available'." (moto attaches at once).
+        Checked on the API call only: moto attaches a launch's root volumes itself."""
+        volume_id = self._get_param("VolumeId")
+        volume = self.ec2_backend.get_volume(volume_id)
+        if volume.status == "creating":
+            raise EC2ClientError("IncorrectState", f"{volume_id} is not 'available'.")
+        return original_attach_response(self)
+
+    _Responses.attach_volume = attach_volume_response
 
     original_create_snapshot = EBSBackend.create_snapshot
 

@@ -247,23 +247,8 @@ def refusal_for(response: Any) -> Exception | None:
             return Ec2DryRunOperation()
         return None
     if service == "ebs":
-        iam_action = f"ebs:{action}"
-        snapshot_id = (getattr(response, "uri_match", None) and response.uri_match.groupdict().get("snapshot_id")) or None
-        if snapshot_id is None:
-            parts = [p for p in response.parsed_url.path.split("/") if p.startswith("snap-")]
-            snapshot_id = parts[0] if parts else "*"
-        resource = f"arn:aws:ec2:{region}::snapshot/{snapshot_id}"
-        refused = _first_refused(caller, iam_action, [resource], {"aws:RequestedRegion": region})
-        if refused:
-            # AccessDeniedException, Reason UNAUTHORIZED_ACCOUNT
-            # (https://docs.aws.amazon.com/ebs/latest/APIReference/API_PutSnapshotBlock.html#API_PutSnapshotBlock_Errors).
-            return RestJsonError(
-                403,
-                "AccessDeniedException",
-                denial_message(caller, iam_action, resource, refused[1]),
-                "UNAUTHORIZED_ACCOUNT",
-            )
-        return None
+        parts = [p for p in response.parsed_url.path.split("/") if p.startswith("snap-")]
+        return ebs_direct_refusal(caller, region, action, parts[0] if parts else "*")
     if service == "kms":
         if _kms_decided_elsewhere(camelcase_to_underscores(action)):
             return None
@@ -288,6 +273,22 @@ def refusal_for(response: Any) -> Exception | None:
             "https://sts.amazonaws.com/doc/2011-06-15/",
         )
     return None
+
+
+def ebs_direct_refusal(caller: Principal, region: str, action: str, snapshot_id: str) -> RestJsonError | None:
+    """EBS direct actions act on arn:aws:ec2:<region>::snapshot/<id> (snapshot/* for StartSnapshot)
+    (https://docs.aws.amazon.com/ebs/latest/userguide/ebsapi-permissions.html). Also called by the
+    data-plane fast path (fast_path.py), which answers the block requests without moto."""
+    iam_action = f"ebs:{action}"
+    resource = f"arn:aws:ec2:{region}::snapshot/{snapshot_id}"
+    refused = _first_refused(caller, iam_action, [resource], {"aws:RequestedRegion": region})
+    if not refused:
+        return None
+    # AccessDeniedException, Reason UNAUTHORIZED_ACCOUNT
+    # (https://docs.aws.amazon.com/ebs/latest/APIReference/API_PutSnapshotBlock.html#API_PutSnapshotBlock_Errors).
+    return RestJsonError(
+        403, "AccessDeniedException", denial_message(caller, iam_action, resource, refused[1]), "UNAUTHORIZED_ACCOUNT"
+    )
 
 
 def _as_response(error: Any) -> tuple[int, dict[str, str], str]:

@@ -300,16 +300,18 @@ def install_kms_gate() -> None:
             key = find_key(self._get_param(key_field), self.current_account, self.region)
             if key is None or (same_account_only and key.account_id != self.current_account):
                 return original(self)  # moto answers NotFoundException
+            grant_tokens = self._get_param("GrantTokens") or None
             assert_may_use_key(
                 caller,
                 key,
                 action,
                 grant_for_aws_resource=False if method_name == "create_grant" else None,
+                grant_tokens=grant_tokens,
             )
             if method_name == "re_encrypt":
                 source = find_key(self._get_param("SourceKeyId"), self.current_account, self.region)
                 if source is not None:
-                    assert_may_use_key(caller, source, "kms:ReEncryptFrom")
+                    assert_may_use_key(caller, source, "kms:ReEncryptFrom", grant_tokens=grant_tokens)
             if method_name in _CRYPTOGRAPHIC and not key_is_usable(key):
                 raise KmsKeyStateError(key)
             if same_account_only:

@@ -33,13 +33,34 @@ export interface StepClientsOptions {
    */
   ec2Budget?: { redis: Redis; limits?: Ec2CallLimits };
   /** Called once for each new set of clients, e.g. to count AWS calls into the shared metrics. */
-  onClientsCreated?: (clients: AwsClients) => void;
+  onClientsCreated?: (
+    clients: AwsClients,
+    scope: { accountId: string | (() => Promise<string>); region: string },
+  ) => void;
 }
 
-/** Clients cached per (region, role), so a worker reuses sockets and assumed-role sessions. */
+/** Restore-role clients unused this long are closed (each restore has its own STS session). */
+const IDLE_TARGET_CLIENTS_MS = 15 * 60_000;
+
+/**
+ * Clients cached per (region, role), so a worker reuses sockets. The restore role is assumed once
+ * per restore, with the restore id as session name, so CloudTrail in the target account shows which
+ * restore made each call; those clients are closed once idle.
+ */
 export function createStepClients(options: StepClientsOptions = {}): StepClients {
   const cache = new Map<string, AwsClients>();
+  const lastUsed = new Map<string, number>();
+  const closeIdle = (now: number) => {
+    for (const [key, at] of lastUsed) {
+      if (now - at < IDLE_TARGET_CLIENTS_MS) continue;
+      cache.get(key)?.destroy();
+      cache.delete(key);
+      lastUsed.delete(key);
+    }
+  };
   const base = {
+    // EBS direct calls of the steps go through the writer, which owns the retries (one budget per block).
+    ebsMaxAttempts: 1,
     ...(options.credentials ? { credentials: options.credentials } : {}),
     ...(options.endpoint ? { endpoint: options.endpoint } : {}),
   };
@@ -59,7 +80,7 @@ export function createStepClients(options: StepClientsOptions = {}): StepClients
           ...(options.ec2Budget.limits ? { limits: options.ec2Budget.limits } : {}),
         });
       }
-      options.onClientsCreated?.(clients);
+      options.onClientsCreated?.(clients, { accountId: accountOf(clients), region: clients.options.region });
       cache.set(key, clients);
     }
     return clients;
@@ -75,8 +96,12 @@ export function createStepClients(options: StepClientsOptions = {}): StepClients
       if (!roleArn) return this.source(region);
       // arn:aws:iam::<account>:role/<name>: the restore role acts in its own account.
       const roleAccount = roleArn.split(':')[4] ?? '';
+      const key = `target|${region}|${roleArn}|${externalId ?? ''}|${restoreId}`;
+      const now = Date.now();
+      closeIdle(now);
+      lastUsed.set(key, now);
       return cached(
-        `target|${region}|${roleArn}|${externalId ?? ''}`,
+        key,
         () => roleAccount,
         () =>
           createAwsClients({
@@ -96,6 +121,7 @@ export function createStepClients(options: StepClientsOptions = {}): StepClients
     destroy() {
       for (const clients of cache.values()) clients.destroy();
       cache.clear();
+      lastUsed.clear();
     },
   };
 }

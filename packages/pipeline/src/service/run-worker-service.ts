@@ -51,8 +51,8 @@ export function runWorkerService(options: WorkerServiceOptions): RunningWorkerSe
   const clients = createStepClients({
     ...(env.AWS_ENDPOINT_URL ? { endpoint: env.AWS_ENDPOINT_URL } : {}),
     ec2Budget: { redis, limits },
-    onClientsCreated: (made) => {
-      for (const client of [made.ec2, made.kms, made.ebs, made.sts]) recordAwsCalls(client, store);
+    onClientsCreated: (made, scope) => {
+      for (const client of [made.ec2, made.kms, made.ebs, made.sts]) recordAwsCalls(client, store, scope);
     },
   });
   const running = startStepWorker({

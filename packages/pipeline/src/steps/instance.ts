@@ -1,7 +1,9 @@
 import {
   type _InstanceType,
   AttachVolumeCommand,
+  CreateTagsCommand,
   DeleteVolumeCommand,
+  DescribeAvailabilityZonesCommand,
   DescribeInstancesCommand,
   DescribeSubnetsCommand,
   DescribeVolumesCommand,
@@ -14,18 +16,25 @@ import {
   type Volume,
 } from '@aws-sdk/client-ec2';
 import { DescribeKeyCommand } from '@aws-sdk/client-kms';
+import { isNewResourceNotFound } from '@ec2-restore/aws-clients';
 import {
   clientTokenFor,
   type InstanceJobInput,
   type InstanceJobResult,
   JobName,
   type RestoredVolume,
+  RestoreTag,
   type SnapshotJobResult,
 } from '@ec2-restore/contracts';
 import { ensureVolume } from '../aws/ensure-volume.ts';
 import { findLaunchImage } from '../aws/launch-image.ts';
 import { pollUntil } from '../aws/poll.ts';
-import { findTaggedInstances, restoreTags, tagSpecification } from '../aws/restore-tags.ts';
+import {
+  findTaggedInstances,
+  findTaggedVolumes,
+  restoreTags,
+  tagSpecification,
+} from '../aws/restore-tags.ts';
 import { PermanentStepError } from '../errors/permanent-step-error.ts';
 import { StepPendingError } from '../errors/step-pending-error.ts';
 import type { StepContext } from './step-context.ts';
@@ -33,6 +42,12 @@ import type { StepContext } from './step-context.ts';
 const STEP = JobName.Instance;
 /** Tag step of the root volume the instance was launched with (deleted once swapped out). */
 export const LAUNCH_ROOT_STEP = 'instance-launch-root';
+/**
+ * Tag step of every volume RunInstances creates from the launch image's mappings (a tag
+ * specification cannot pick one device). Only the root one is re-tagged {@link LAUNCH_ROOT_STEP}
+ * when it is swapped out; the others belong to the instance.
+ */
+export const LAUNCH_VOLUME_STEP = 'instance-launch';
 /** In-job wait for a state change before handing the wait back to the queue. */
 const SHORT_WAIT_MS = 20_000;
 const RECHECK_MS = 10_000;
@@ -44,11 +59,22 @@ async function describeInstance(ec2: EC2Client, instanceId: string): Promise<Ins
   return instance;
 }
 
+/** DescribeInstances of an instance just launched: undefined while EC2 does not show it yet. */
+async function describeNewInstance(ec2: EC2Client, instanceId: string): Promise<Instance | undefined> {
+  try {
+    const { Reservations = [] } = await ec2.send(new DescribeInstancesCommand({ InstanceIds: [instanceId] }));
+    return Reservations[0]?.Instances?.[0];
+  } catch (error) {
+    if (isNewResourceNotFound(error)) return undefined;
+    throw error;
+  }
+}
+
 async function waitForInstanceState(ec2: EC2Client, instanceId: string, state: string): Promise<Instance> {
   const reached = await pollUntil(
     async () => {
-      const instance = await describeInstance(ec2, instanceId);
-      return instance.State?.Name === state ? instance : undefined;
+      const instance = await describeNewInstance(ec2, instanceId);
+      return instance?.State?.Name === state ? instance : undefined;
     },
     { timeoutMs: SHORT_WAIT_MS },
   );
@@ -107,8 +133,11 @@ async function ensureStoppedInstance(ctx: StepContext, input: InstanceJobInput):
         ClientToken: clientTokenFor(input.restoreId, STEP, 'run-instances'),
         TagSpecifications: [
           ...tagSpecification('instance', restoreTags(owner, userTags)),
-          // The launch root volume carries its own step tag: cleanup deletes it if the swap never happened.
-          ...tagSpecification('volume', restoreTags({ restoreId: input.restoreId, step: LAUNCH_ROOT_STEP })),
+          // The launch volumes carry their own step tag: cleanup removes them if the restore fails.
+          ...tagSpecification(
+            'volume',
+            restoreTags({ restoreId: input.restoreId, step: LAUNCH_VOLUME_STEP }),
+          ),
         ],
       }),
     );
@@ -123,6 +152,31 @@ async function ensureStoppedInstance(ctx: StepContext, input: InstanceJobInput):
   return waitForInstanceState(ec2, instanceId, 'stopped');
 }
 
+/**
+ * The first available zone of the region as this account sees it: zone names are per account
+ * and `<region>a` does not exist in every account or region
+ * (https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/using-regions-availability-zones.html).
+ */
+export async function firstAvailableZone(ec2: EC2Client, region: string): Promise<string> {
+  const { AvailabilityZones = [] } = await ec2.send(
+    new DescribeAvailabilityZonesCommand({
+      Filters: [
+        { Name: 'state', Values: ['available'] },
+        { Name: 'zone-type', Values: ['availability-zone'] },
+      ],
+    }),
+  );
+  const names = AvailabilityZones.flatMap((z) => (z.ZoneName ? [z.ZoneName] : [])).sort();
+  const zone = names[0];
+  if (!zone) {
+    throw new PermanentStepError(`no available availability zone in ${region} for this account`, {
+      code: 'aws_error',
+      category: 'aws',
+    });
+  }
+  return zone;
+}
+
 async function availabilityZoneFor(ec2: EC2Client, input: InstanceJobInput): Promise<string> {
   if (input.instance.instanceId) {
     const zone = (await describeInstance(ec2, input.instance.instanceId)).Placement?.AvailabilityZone;
@@ -135,8 +189,8 @@ async function availabilityZoneFor(ec2: EC2Client, input: InstanceJobInput): Pro
     const zone = Subnets[0]?.AvailabilityZone;
     if (zone) return zone;
   }
-  // No instance and no subnet: the volumes land in the region's first zone (documented in the README).
-  return `${input.region}a`;
+  // No instance and no subnet: the volumes land in the region's first available zone (see the README).
+  return firstAvailableZone(ec2, input.region);
 }
 
 async function attachAt(ec2: EC2Client, volume: Volume, instanceId: string, device: string): Promise<void> {
@@ -148,18 +202,52 @@ async function attachAt(ec2: EC2Client, volume: Volume, instanceId: string, devi
 }
 
 /**
+ * The launch root when no mapping names the instance's RootDeviceName (an image whose root mapping
+ * names another device): the one volume the launch created, if it created exactly one.
+ */
+async function onlyLaunchVolume(
+  ec2: EC2Client,
+  restoreId: string,
+  instanceId: string,
+  restoredRootId: string | undefined,
+): Promise<{ volumeId: string; device: string } | undefined> {
+  const launched = (await findTaggedVolumes(ec2, { restoreId, step: LAUNCH_VOLUME_STEP })).filter(
+    (v) => v.VolumeId !== restoredRootId && v.Attachments?.some((a) => a.InstanceId === instanceId),
+  );
+  const only = launched.length === 1 ? launched[0] : undefined;
+  const device = only?.Attachments?.find((a) => a.InstanceId === instanceId)?.Device;
+  return only?.VolumeId && device ? { volumeId: only.VolumeId, device } : undefined;
+}
+
+/**
  * Swaps the launch root volume for the restored one: detach it, attach ours in the root device slot,
  * delete it. Root volumes can only be detached from a stopped instance
  * (https://docs.aws.amazon.com/ebs/latest/userguide/ebs-detaching-volume.html).
  */
-async function swapRootVolume(ec2: EC2Client, instance: Instance, restoredRoot: Volume): Promise<void> {
+async function swapRootVolume(
+  ec2: EC2Client,
+  instance: Instance,
+  restoredRoot: Volume,
+  restoreId: string,
+): Promise<void> {
   const instanceId = instance.InstanceId ?? '';
   const rootDevice = instance.RootDeviceName ?? '';
-  const current = instance.BlockDeviceMappings?.find((m) => m.DeviceName === rootDevice)?.Ebs?.VolumeId;
+  const mapped = instance.BlockDeviceMappings?.find((m) => m.DeviceName === rootDevice)?.Ebs?.VolumeId;
+  const launchRoot = mapped
+    ? { volumeId: mapped, device: rootDevice }
+    : await onlyLaunchVolume(ec2, restoreId, instanceId, restoredRoot.VolumeId);
+  const current = launchRoot?.volumeId;
   if (current === restoredRoot.VolumeId) return;
   if (current) {
+    // Marked first, so a crash between detach and delete leaves it to cleanup (as launch root).
     await ec2.send(
-      new DetachVolumeCommand({ VolumeId: current, InstanceId: instanceId, Device: rootDevice }),
+      new CreateTagsCommand({
+        Resources: [current],
+        Tags: [{ Key: RestoreTag.Step, Value: LAUNCH_ROOT_STEP }],
+      }),
+    );
+    await ec2.send(
+      new DetachVolumeCommand({ VolumeId: current, InstanceId: instanceId, Device: launchRoot?.device }),
     );
     await waitForVolumeState(ec2, current, 'available');
     await ec2.send(new DeleteVolumeCommand({ VolumeId: current }));
@@ -221,7 +309,7 @@ export async function restoreInstance(
         { code: 'internal_error', category: 'internal' },
       );
     }
-    await swapRootVolume(ec2, instance, root.volume);
+    await swapRootVolume(ec2, instance, root.volume, input.restoreId);
     for (const { snapshot, volume } of restored) {
       if (volume === root.volume) continue;
       await attachAt(ec2, volume, instance.InstanceId ?? '', snapshot.deviceName);

@@ -1,47 +1,65 @@
 import { type EC2Client, ModifySnapshotAttributeCommand } from '@aws-sdk/client-ec2';
 import {
   CreateGrantCommand,
+  DescribeKeyCommand,
   type GrantOperation,
   type KMSClient,
   ListGrantsCommand,
 } from '@aws-sdk/client-kms';
+import { classifyAwsError } from '@ec2-restore/aws-clients';
 import {
   type KmsGrantRef,
   parseRoleArn,
+  RESTORE_ROLE_GRANT_OPERATIONS,
   type ShareJobInput,
   type ShareJobResult,
   type SnapshotJobResult,
 } from '@ec2-restore/contracts';
+import { pollUntil } from '../aws/poll.ts';
 import { findTaggedSnapshots } from '../aws/restore-tags.ts';
 import { sourceDefaultKey } from '../aws/source-default-key.ts';
 import { PermanentStepError } from '../errors/permanent-step-error.ts';
+import { StepPendingError } from '../errors/step-pending-error.ts';
 import type { StepContext } from './step-context.ts';
 
 /**
  * What the restore role does with the source default key: create a volume from a snapshot
- * encrypted with it, re-encrypted with the target key
- * (https://docs.aws.amazon.com/ebs/latest/userguide/ebs-modifying-snapshot-permissions.html#share-kms-key).
+ * encrypted with it, re-encrypted with the target key, and nothing more (see
+ * RESTORE_ROLE_GRANT_OPERATIONS, from which the pre-flight generates the matching policies).
  */
-export const SOURCE_KEY_GRANT_OPERATIONS: GrantOperation[] = [
-  'Decrypt',
-  'DescribeKey',
-  'CreateGrant',
-  'GenerateDataKeyWithoutPlaintext',
-  'ReEncryptFrom',
-];
+export const SOURCE_KEY_GRANT_OPERATIONS: GrantOperation[] = [...RESTORE_ROLE_GRANT_OPERATIONS];
+
+/**
+ * How long a new grant may take to work before the restore gives up. KMS grants are eventually
+ * consistent: "it can take up to five minutes" for a new grant to be available throughout KMS
+ * (https://docs.aws.amazon.com/kms/latest/developerguide/grants.html#terms-eventual-consistency), and
+ * EBS cannot pass the grant token that would make it usable at once.
+ */
+export const GRANT_EFFECTIVE_TIMEOUT_MS = 6 * 60_000;
+/** In-job wait for the grant, before the wait goes back to the queue. */
+const GRANT_SHORT_WAIT_MS = 20_000;
 
 /** Name of a restore's grant: with a Name, CreateGrant is idempotent and ListGrants finds it again. */
 export function grantNameFor(restoreId: string): string {
   return `ec2-restore-${restoreId}`;
 }
 
-export async function findGrants(kms: KMSClient, keyId: string, name: string): Promise<KmsGrantRef[]> {
-  const found: KmsGrantRef[] = [];
+export async function findGrants(
+  kms: KMSClient,
+  keyId: string,
+  name: string,
+): Promise<Array<KmsGrantRef & { createdAt?: Date }>> {
+  const found: Array<KmsGrantRef & { createdAt?: Date }> = [];
   let Marker: string | undefined;
   do {
     const page = await kms.send(new ListGrantsCommand({ KeyId: keyId, Marker }));
     for (const grant of page.Grants ?? []) {
-      if (grant.Name === name && grant.GrantId) found.push({ keyId, grantId: grant.GrantId });
+      if (grant.Name === name && grant.GrantId)
+        found.push({
+          keyId,
+          grantId: grant.GrantId,
+          ...(grant.CreationDate ? { createdAt: grant.CreationDate } : {}),
+        });
     }
     Marker = page.Truncated ? page.NextMarker : undefined;
   } while (Marker);
@@ -120,22 +138,60 @@ export async function shareSnapshots(
     // Every snapshot is encrypted with this key (checked above): the grant is on it alone.
     const name = grantNameFor(input.restoreId);
     for (const keyId of [key.Arn]) {
-      const [existing] = await findGrants(kms, keyId, name);
-      if (existing) {
-        grant ??= existing;
-        continue;
+      let [made] = await findGrants(kms, keyId, name);
+      if (!made) {
+        const created = await kms.send(
+          new CreateGrantCommand({
+            KeyId: keyId,
+            GranteePrincipal: input.roleArn,
+            RetiringPrincipal: input.roleArn,
+            Operations: SOURCE_KEY_GRANT_OPERATIONS,
+            Name: name,
+          }),
+        );
+        made = { keyId, grantId: created.GrantId ?? '', createdAt: new Date() };
       }
-      const created = await kms.send(
-        new CreateGrantCommand({
-          KeyId: keyId,
-          GranteePrincipal: input.roleArn,
-          RetiringPrincipal: input.roleArn,
-          Operations: SOURCE_KEY_GRANT_OPERATIONS,
-          Name: name,
-        }),
-      );
-      grant ??= { keyId, grantId: created.GrantId ?? '' };
+      grant ??= { keyId: made.keyId, grantId: made.grantId };
+      await waitUntilRestoreRoleMayUse(ctx, input, keyId, made.createdAt ?? new Date());
     }
   }
   return { snapshots, grant };
+}
+
+/**
+ * Waits (bounded) until the restore role can use a key it was just granted, so the instance step's
+ * CreateVolume does not fail on a grant that is not in effect yet: DescribeKey as the restore role
+ * (an operation of the grant) succeeds once KMS applies the grant.
+ */
+async function waitUntilRestoreRoleMayUse(
+  ctx: StepContext,
+  input: ShareJobInput,
+  keyId: string,
+  grantedAt: Date,
+): Promise<void> {
+  const { kms } = ctx.clients.target(input);
+  let lastRefusal = '';
+  const usable = await pollUntil(
+    async () => {
+      try {
+        await kms.send(new DescribeKeyCommand({ KeyId: keyId }));
+        return true;
+      } catch (error) {
+        const classified = classifyAwsError(error);
+        if (classified.retryable) return undefined;
+        if (!/AccessDenied|NotFound/.test(classified.code)) throw error;
+        lastRefusal = `${classified.code}: ${classified.message}`;
+        return undefined;
+      }
+    },
+    { timeoutMs: GRANT_SHORT_WAIT_MS, intervalMs: 1000 },
+  );
+  if (usable) return;
+  if (Date.now() - grantedAt.getTime() < GRANT_EFFECTIVE_TIMEOUT_MS) {
+    throw new StepPendingError(`the KMS grant on ${keyId} to take effect for ${input.roleArn}`, 10_000);
+  }
+  throw new PermanentStepError(
+    `the restore role ${input.roleArn} still cannot use the key ${keyId} ${Math.round(GRANT_EFFECTIVE_TIMEOUT_MS / 60_000)} minutes after it was granted it (${lastRefusal}); check the key's state and its key policy (an explicit Deny wins over a grant)`,
+    { code: 'kms_access_denied', category: 'kms' },
+  );
 }

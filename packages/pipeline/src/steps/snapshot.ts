@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import {
   AttachVolumeCommand,
   CreateSnapshotCommand,
+  CreateTagsCommand,
   DeleteVolumeCommand,
   DescribeInstancesCommand,
   DescribeSnapshotsCommand,
@@ -12,7 +13,7 @@ import {
   type Snapshot,
 } from '@aws-sdk/client-ec2';
 import { DescribeKeyCommand } from '@aws-sdk/client-kms';
-import { classifyAwsError } from '@ec2-restore/aws-clients';
+import { classifyAwsError, isNewResourceNotFound } from '@ec2-restore/aws-clients';
 import type { BackupRepository } from '@ec2-restore/backup-repository';
 import {
   clientTokenFor,
@@ -40,6 +41,12 @@ const STEP = JobName.Snapshot;
 const GIB = 1024 ** 3;
 const SHORT_WAIT_MS = 30_000;
 const RECHECK_MS = 10_000;
+/**
+ * Tag of a worker-volume snapshot naming the volume it was taken from. A snapshot is this step's
+ * only when its own VolumeId equals that tag: a snapshot some other tool made (or copied) with our
+ * tags copied along has another VolumeId, and is never taken for ours.
+ */
+export const SOURCE_VOLUME_TAG = 'ec2-restore:source-volume';
 /** Device names tried for the temporary volume on the worker instance (the EC2 recommended range). */
 const WORKER_DEVICE_NAMES = 'fghijklmnop'.split('').map((letter) => `/dev/sd${letter}`);
 
@@ -58,7 +65,19 @@ export interface SnapshotStepContext extends StepContext {
    * its volume id. The step creates that file at attach time, as the kernel creates the device node.
    */
   deviceFolder?: string;
+  /**
+   * How long the step waits in the job for a snapshot to complete before it hands the wait back to
+   * the queue (the job is delayed, no worker slot is held). @defaultValue 30000
+   */
+  completionWaitMs?: number;
 }
+
+/**
+ * Tag an EBS direct snapshot gets once every block is written, before CompleteSnapshot: a later
+ * attempt that finds it only completes and waits, and never writes into a snapshot that may be sealed
+ * (PutSnapshotBlock is only for snapshots still being written).
+ */
+export const BLOCKS_WRITTEN_TAG = 'ec2-restore:blocks-written';
 
 /**
  * The key the snapshot is encrypted with, re-checked now (keys change after the pre-flight): the
@@ -92,11 +111,24 @@ function resultOf(input: SnapshotJobInput, snapshot: Snapshot, kmsKeyArn: string
   };
 }
 
-async function waitForSnapshotCompleted(ec2: EC2Client, snapshotId: string): Promise<Snapshot> {
+async function waitForSnapshotCompleted(
+  ec2: EC2Client,
+  snapshotId: string,
+  waitMs: number = SHORT_WAIT_MS,
+): Promise<Snapshot> {
   const done = await pollUntil(
     async () => {
-      const { Snapshots = [] } = await ec2.send(new DescribeSnapshotsCommand({ SnapshotIds: [snapshotId] }));
-      const snapshot = Snapshots[0];
+      let snapshot: Snapshot | undefined;
+      try {
+        const { Snapshots = [] } = await ec2.send(
+          new DescribeSnapshotsCommand({ SnapshotIds: [snapshotId] }),
+        );
+        snapshot = Snapshots[0];
+      } catch (error) {
+        // A new snapshot may not be visible yet (EC2 eventual consistency).
+        if (isNewResourceNotFound(error)) return undefined;
+        throw error;
+      }
       if (snapshot?.State === 'error') {
         throw new PermanentStepError(
           `snapshot ${snapshotId} ended in the error state: ${snapshot.StateMessage ?? ''}`,
@@ -108,7 +140,7 @@ async function waitForSnapshotCompleted(ec2: EC2Client, snapshotId: string): Pro
       }
       return snapshot?.State === 'completed' ? snapshot : undefined;
     },
-    { timeoutMs: SHORT_WAIT_MS, intervalMs: 1000 },
+    { timeoutMs: waitMs, intervalMs: 1000 },
   );
   if (!done) throw new StepPendingError(`snapshot ${snapshotId} to complete`, RECHECK_MS);
   return done;
@@ -143,30 +175,50 @@ function readBackSubject(input: SnapshotJobInput, ctx: SnapshotStepContext) {
 async function ebsDirect(input: SnapshotJobInput, ctx: SnapshotStepContext, kmsKeyArn: string) {
   const { ec2, ebs } = ctx.clients.source(input.region);
   const owner = { restoreId: input.restoreId, step: STEP, deviceName: input.volume.deviceName };
-  const completed = (await findTaggedSnapshots(ec2, owner)).find((s) => s.State === 'completed');
+  const tagged = await findTaggedSnapshots(ec2, owner);
+  const completed = tagged.find((s) => s.State === 'completed');
   if (completed) return completed;
-  // A pending one is a write an earlier attempt did not finish: the writer's ClientToken gives the same
-  // snapshot back and every block is written again (PutSnapshotBlock may overwrite a block).
+  // Written and completed (or completing) by an earlier attempt: complete again if need be, then wait.
+  // A pending one without the mark is a write an earlier attempt did not finish: the writer's
+  // ClientToken gives the same snapshot back and every block is written again (a block may be
+  // overwritten while the snapshot is pending).
+  const sealed = tagged.find(
+    (s) => s.State === 'pending' && s.Tags?.some((t) => t.Key === BLOCKS_WRITTEN_TAG),
+  );
   await ctx.checkpoint();
   const writer = new EbsDirectWriter({
     repository: ctx.repository,
     ebs,
     ec2,
     ...(ctx.inFlight ? { inFlight: ctx.inFlight } : {}),
+    // The completion wait goes back to the queue (StepPendingError), not into this job.
+    awaitCompletion: false,
   });
-  const { snapshotId } = await writer.writeVolume({
-    restorePointId: input.restorePointId,
-    deviceName: input.volume.deviceName,
-    target: {
-      restoreId: input.restoreId,
-      step: STEP,
-      kmsKeyArn,
-      description: `ec2-restore ${input.restoreId} ${input.volume.deviceName}`,
-    },
-    onProgress: throttledProgress(ctx, input.volume.sizeGiB * GIB),
-    ...(ctx.signal ? { signal: ctx.signal } : {}),
-  });
-  return waitForSnapshotCompleted(ec2, snapshotId);
+  let snapshotId = sealed?.SnapshotId ?? '';
+  try {
+    ({ snapshotId } = await writer.writeVolume({
+      restorePointId: input.restorePointId,
+      deviceName: input.volume.deviceName,
+      target: {
+        restoreId: input.restoreId,
+        step: STEP,
+        kmsKeyArn,
+        description: `ec2-restore ${input.restoreId} ${input.volume.deviceName}`,
+        ...(sealed ? { blocksWritten: true } : {}),
+        onBlocksWritten: async (id) => {
+          await ec2.send(
+            new CreateTagsCommand({ Resources: [id], Tags: [{ Key: BLOCKS_WRITTEN_TAG, Value: 'true' }] }),
+          );
+        },
+      },
+      onProgress: throttledProgress(ctx, input.volume.sizeGiB * GIB),
+      ...(ctx.signal ? { signal: ctx.signal } : {}),
+    }));
+  } catch (error) {
+    // CompleteSnapshot again on a snapshot EBS already took as complete may be refused: it only needs waiting for.
+    if (!sealed || classifyAwsError(error).retryable) throw error;
+  }
+  return waitForSnapshotCompleted(ec2, snapshotId, ctx.completionWaitMs);
 }
 
 /** Emulated attach: the device node appears as a sparse file of the volume's size (see `deviceFolder`). */
@@ -247,7 +299,9 @@ async function workerVolume(input: SnapshotJobInput, ctx: SnapshotStepContext, k
   const instanceId = ctx.workerInstanceId;
   if (!instanceId) {
     throw new PermanentStepError(
-      'dataPath worker-volume needs the snapshot worker to know its EC2 instance: set WORKER_INSTANCE_ID',
+      'dataPath worker-volume is not available on this snapshot worker: it writes through a volume attached to ' +
+        'the EC2 instance the worker runs on, so the worker needs WORKER_INSTANCE_ID (that instance) and access ' +
+        'to its block devices (in docker: privileged, /dev mounted). Use dataPath ebs-direct, or configure it.',
       { code: 'internal_error', category: 'internal' },
     );
   }
@@ -256,7 +310,10 @@ async function workerVolume(input: SnapshotJobInput, ctx: SnapshotStepContext, k
   const owner = { restoreId: input.restoreId, step: STEP, deviceName: input.volume.deviceName };
 
   // Resume: a snapshot exists once the data was written and the volume detached.
-  const [snapshotMade] = await findTaggedSnapshots(ec2, owner);
+  const snapshotMade = (await findTaggedSnapshots(ec2, owner)).find(
+    (s) =>
+      s.VolumeId !== undefined && s.Tags?.some((t) => t.Key === SOURCE_VOLUME_TAG && t.Value === s.VolumeId),
+  );
   if (!snapshotMade) {
     await ctx.checkpoint();
     const volume = await ensureVolume(clients, {
@@ -300,12 +357,15 @@ async function workerVolume(input: SnapshotJobInput, ctx: SnapshotStepContext, k
       new CreateSnapshotCommand({
         VolumeId: volumeId,
         Description: `ec2-restore ${input.restoreId} ${input.volume.deviceName}`,
-        TagSpecifications: tagSpecification('snapshot', restoreTags(owner)),
+        TagSpecifications: tagSpecification(
+          'snapshot',
+          restoreTags(owner, { [SOURCE_VOLUME_TAG]: volumeId }),
+        ),
       }),
     );
-    return finishWorkerVolume(ec2, owner, created.SnapshotId ?? '');
+    return finishWorkerVolume(ec2, owner, created.SnapshotId ?? '', ctx.completionWaitMs);
   }
-  return finishWorkerVolume(ec2, owner, snapshotMade.SnapshotId ?? '');
+  return finishWorkerVolume(ec2, owner, snapshotMade.SnapshotId ?? '', ctx.completionWaitMs);
 }
 
 /** Waits for the snapshot, then deletes the temporary volume (its data is in the snapshot now). */
@@ -313,8 +373,9 @@ async function finishWorkerVolume(
   ec2: EC2Client,
   owner: { restoreId: string; step: string; deviceName: string },
   snapshotId: string,
+  waitMs?: number,
 ): Promise<Snapshot> {
-  const snapshot = await waitForSnapshotCompleted(ec2, snapshotId);
+  const snapshot = await waitForSnapshotCompleted(ec2, snapshotId, waitMs);
   for (const volume of await findTaggedVolumes(ec2, owner)) {
     if (volume.State === 'available') await ec2.send(new DeleteVolumeCommand({ VolumeId: volume.VolumeId }));
   }

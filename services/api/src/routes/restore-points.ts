@@ -4,6 +4,7 @@ import { z } from 'zod';
 import type { ApiDeps } from '../deps.ts';
 import { HttpError } from '../http/api-error.ts';
 import { validated } from '../http/validated.ts';
+import { restorePointMissing } from '../preflight-planner.ts';
 
 /** GET /v1/restore-points: the catalogue of the backup repository, newest first. */
 export function listRestorePoints(deps: ApiDeps): RequestHandler {
@@ -22,7 +23,8 @@ export function getRestorePoint(deps: ApiDeps): RequestHandler {
     try {
       res.json(await deps.repository.getSummary(id));
     } catch (err) {
-      if (err instanceof RestorePointNotFoundError) throw new HttpError('not_found', err.message);
+      if (err instanceof RestorePointNotFoundError)
+        throw new HttpError('not_found', restorePointMissing(err.restorePointId));
       throw err;
     }
   });

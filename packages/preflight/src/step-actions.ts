@@ -1,0 +1,152 @@
+import type { RestoreShape } from './requirements.ts';
+
+/**
+ * Every EC2, EBS direct and STS action a restore's steps call, as data: which principal calls it,
+ * in which steps, and whether EC2 lets the pre-flight try it with `DryRun`. The policy generator
+ * grants exactly these (the KMS side comes from the key operations in operations.ts), the pre-flight
+ * checks them as the principal that will call them, and a unit test reads the steps' source to
+ * prove that no SDK command is missing here.
+ */
+
+/** The restore's shape, and whether it reads its snapshots back (`verify`). */
+export type StepShape = RestoreShape & { verify?: boolean };
+
+export type StepPrincipal = 'worker-role' | 'restore-role';
+
+/** Where an action is called (for messages and for the audit). */
+export type CallSite = 'snapshot' | 'share' | 'instance' | 'cleanup' | 'sweep' | 'preflight';
+
+export interface StepAction {
+  /** The IAM action, `ec2:CreateVolume`. */
+  action: string;
+  /** Who calls it. */
+  principal: StepPrincipal;
+  calledBy: CallSite[];
+  /**
+   * EC2 accepts `DryRun` on it: AWS checks the permission without doing anything and answers
+   * `DryRunOperation` (allowed) or `UnauthorizedOperation`
+   * (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/CommonParameters.html). The EBS direct
+   * APIs and STS have no such parameter: those are checked by evaluating the IAM policies.
+   */
+  dryRun: boolean;
+}
+
+type Need = [action: string, calledBy: CallSite[]];
+
+const ec2 = (name: string) => `ec2:${name}`;
+
+/** The worker role in the source account: writes the snapshots, shares them, cleans up there. */
+function workerNeeds(shape: StepShape): Need[] {
+  const needs: Need[] = [];
+  const cross = shape.mode === 'cross-account';
+  if (shape.dataPath === 'ebs-direct') {
+    // StartSnapshot/PutSnapshotBlock/CompleteSnapshot write; DescribeSnapshots finds and waits.
+    needs.push(
+      ['ebs:StartSnapshot', ['snapshot']],
+      ['ebs:PutSnapshotBlock', ['snapshot']],
+      ['ebs:CompleteSnapshot', ['snapshot']],
+      // StartSnapshot's Tags and the "blocks written" mark are EC2 tags on the snapshot.
+      [ec2('CreateTags'), ['snapshot']],
+    );
+    // Reading the snapshot back (request option `verify`).
+    // https://docs.aws.amazon.com/ebs/latest/userguide/ebsapi-permissions.html
+    if (shape.verify)
+      needs.push(['ebs:ListSnapshotBlocks', ['snapshot']], ['ebs:GetSnapshotBlock', ['snapshot']]);
+  } else {
+    needs.push(
+      [ec2('DescribeInstances'), ['snapshot']],
+      [ec2('CreateVolume'), ['snapshot']],
+      [ec2('CreateTags'), ['snapshot']],
+      [ec2('AttachVolume'), ['snapshot']],
+      [ec2('DetachVolume'), ['snapshot', 'cleanup']],
+      [ec2('CreateSnapshot'), ['snapshot']],
+    );
+  }
+  needs.push(
+    [ec2('DescribeSnapshots'), ['snapshot', 'cleanup', 'sweep']],
+    [ec2('DescribeVolumes'), ['snapshot', 'cleanup', 'sweep']],
+    [ec2('DeleteSnapshot'), ['cleanup', 'sweep']],
+    [ec2('DeleteVolume'), ['snapshot', 'cleanup', 'sweep']],
+    [ec2('DetachVolume'), ['cleanup', 'sweep']],
+    // Cleanup marks a volume it asked to detach (the start of its bounded wait).
+    [ec2('CreateTags'), ['cleanup']],
+  );
+  if (cross) {
+    needs.push(
+      [ec2('GetEbsDefaultKmsKeyId'), ['snapshot', 'share', 'cleanup', 'preflight']],
+      [ec2('GetEbsEncryptionByDefault'), ['preflight']],
+      [ec2('ModifySnapshotAttribute'), ['share', 'cleanup', 'sweep']],
+      [ec2('DescribeSnapshotAttribute'), ['sweep']],
+    );
+  }
+  if (shape.hasRestoreRole) needs.push(['sts:AssumeRole', ['instance', 'cleanup', 'share', 'preflight']]);
+  return needs;
+}
+
+/** The principal in the target account (the restore role, else the worker role): the instance and its volumes. */
+function targetNeeds(shape: RestoreShape): Need[] {
+  return [
+    // Pre-flight: the network and the instance type.
+    [ec2('DescribeSubnets'), ['preflight', 'instance']],
+    [ec2('DescribeSecurityGroups'), ['preflight']],
+    [ec2('DescribeVpcs'), ['preflight']],
+    [ec2('DescribeInstanceTypes'), ['preflight']],
+    [ec2('DescribeAvailabilityZones'), ['instance']],
+    // The instance step.
+    [ec2('DescribeImages'), ['instance']],
+    [ec2('RunInstances'), ['instance']],
+    [ec2('CreateTags'), ['instance', 'cleanup']],
+    [ec2('DescribeInstances'), ['instance', 'cleanup', 'preflight']],
+    [ec2('StopInstances'), ['instance']],
+    [ec2('StartInstances'), ['instance']],
+    [ec2('CreateVolume'), ['instance']],
+    [ec2('DescribeVolumes'), ['instance', 'cleanup', 'sweep']],
+    [ec2('AttachVolume'), ['instance']],
+    [ec2('DetachVolume'), ['instance', 'cleanup', 'sweep']],
+    [ec2('DeleteVolume'), ['instance', 'cleanup', 'sweep']],
+    // Cleanup of a restore that did not succeed.
+    [ec2('TerminateInstances'), ['cleanup']],
+    ...(shape.mode === 'cross-account' ? [] : ([] as Need[])),
+  ];
+}
+
+/**
+ * EC2 actions the pre-flight tries with `DryRun`: those that change something (every EC2 action takes
+ * the parameter). The reads (Describe*, Get*) are decided from the IAM policies instead: a dry read
+ * costs as much as a real one on some implementations, and the pre-flight has a deadline.
+ */
+function takesDryRun(action: string): boolean {
+  return action.startsWith('ec2:') && !/^ec2:(Describe|Get)/.test(action);
+}
+
+function collect(needs: Need[], principal: StepPrincipal, into: Map<string, StepAction>): void {
+  for (const [action, calledBy] of needs) {
+    const key = `${principal}|${action}`;
+    const existing = into.get(key);
+    if (existing) {
+      existing.calledBy = [...new Set([...existing.calledBy, ...calledBy])];
+      continue;
+    }
+    into.set(key, { action, principal, calledBy: [...calledBy], dryRun: takesDryRun(action) });
+  }
+}
+
+/**
+ * The EC2 / EBS / STS actions of one restore configuration, per principal. Without a restore role
+ * (same account) the worker role does the target account's part too.
+ */
+export function stepActions(shape: StepShape): StepAction[] {
+  const actions = new Map<string, StepAction>();
+  collect(workerNeeds(shape), 'worker-role', actions);
+  collect(targetNeeds(shape), shape.hasRestoreRole ? 'restore-role' : 'worker-role', actions);
+  return [...actions.values()].sort(
+    (a, b) => a.principal.localeCompare(b.principal) || a.action.localeCompare(b.action),
+  );
+}
+
+/** The actions one principal needs, sorted. */
+export function actionsOf(shape: StepShape, principal: StepPrincipal): string[] {
+  return stepActions(shape)
+    .filter((a) => a.principal === principal)
+    .map((a) => a.action);
+}

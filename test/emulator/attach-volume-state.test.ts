@@ -1,0 +1,48 @@
+import {
+  AttachVolumeCommand,
+  CreateVolumeCommand,
+  DescribeImagesCommand,
+  DescribeVolumesCommand,
+  RunInstancesCommand,
+} from '@aws-sdk/client-ec2';
+import { describe, expect, it } from 'vitest';
+import { eventually, expectAwsError, newAccount } from './helpers.ts';
+
+// "The volume state must be available before you can attach it"
+// (https://docs.aws.amazon.com/ebs/latest/userguide/ebs-attaching-volume.html); AWS answers
+// AttachVolume on a `creating` volume with HTTP 400 IncorrectState "vol-… is not 'available'.".
+// Plain moto 5.2.1 has no `creating` state and attaches at once.
+
+describe('AttachVolume', () => {
+  it('refuses a volume that is still creating (IncorrectState), attaches it once available', async () => {
+    const account = newAccount();
+    const { Images = [] } = await account.aws.ec2.send(new DescribeImagesCommand({ Owners: ['amazon'] }));
+    const run = await account.aws.ec2.send(
+      new RunInstancesCommand({
+        ImageId: Images[0]!.ImageId!,
+        InstanceType: 't3.micro',
+        MinCount: 1,
+        MaxCount: 1,
+      }),
+    );
+    const instance = run.Instances![0]!;
+    const { VolumeId, State } = await account.aws.ec2.send(
+      new CreateVolumeCommand({ AvailabilityZone: instance.Placement!.AvailabilityZone!, Size: 1 }),
+    );
+    expect(State).toBe('creating');
+    const attach = () =>
+      account.aws.ec2.send(
+        new AttachVolumeCommand({ VolumeId, InstanceId: instance.InstanceId, Device: '/dev/sdf' }),
+      );
+    const error = await expectAwsError(attach(), 'IncorrectState', `${VolumeId} is not 'available'.`);
+    expect(error.$metadata?.httpStatusCode).toBe(400);
+    await eventually(() =>
+      account.aws.ec2.send(new DescribeVolumesCommand({ VolumeIds: [VolumeId!] })).then(
+        (out) => (out.Volumes?.[0]?.State === 'available' ? true : undefined),
+        () => undefined,
+      ),
+    );
+    const attached = await attach();
+    expect(attached.VolumeId).toBe(VolumeId);
+  });
+});

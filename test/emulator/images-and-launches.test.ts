@@ -1,0 +1,154 @@
+import {
+  CreateSnapshotCommand,
+  CreateVolumeCommand,
+  DescribeImagesCommand,
+  DescribeInstancesCommand,
+  DescribeVolumesCommand,
+  RegisterImageCommand,
+  RunInstancesCommand,
+} from '@aws-sdk/client-ec2';
+import { DisableKeyCommand } from '@aws-sdk/client-kms';
+import { describe, expect, it } from 'vitest';
+import { createKey, eventually, expectAwsError, newAccount, type TestAccount, ZONE } from './helpers.ts';
+
+// RegisterImage keeps what it is given (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_RegisterImage.html)
+// and DescribeImages reports PlatformDetails / UsageOperation
+// (https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/billing-info-fields.html); an instance type
+// that requires ENA refuses an image without it
+// (https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/enhanced-networking-ena.html); a launch whose
+// root volume key is unusable ends terminated with Client.InvalidKMSKey.InvalidState
+// (https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/troubleshooting-launch.html#troubleshooting-launch-internal).
+// Plain moto 5.2.1 keeps only Name and Description, launches any image on any type, and runs an
+// instance whatever its root volume key.
+
+async function encryptedSnapshot(account: TestAccount, keyArn: string): Promise<string> {
+  const { VolumeId } = await account.aws.ec2.send(
+    new CreateVolumeCommand({ AvailabilityZone: ZONE, Size: 2, Encrypted: true, KmsKeyId: keyArn }),
+  );
+  await eventually(() =>
+    account.aws.ec2.send(new DescribeVolumesCommand({ VolumeIds: [VolumeId!] })).then(
+      (out) => (out.Volumes?.[0]?.State === 'available' ? true : undefined),
+      () => undefined,
+    ),
+  );
+  const { SnapshotId } = await account.aws.ec2.send(new CreateSnapshotCommand({ VolumeId }));
+  return SnapshotId!;
+}
+
+async function register(account: TestAccount, snapshotId: string, keyArn: string, ena: boolean) {
+  const { ImageId } = await account.aws.ec2.send(
+    new RegisterImageCommand({
+      Name: `restored-${Date.now()}-${ena}`,
+      Architecture: 'arm64',
+      BootMode: 'uefi',
+      EnaSupport: ena,
+      ImdsSupport: 'v2.0',
+      RootDeviceName: '/dev/xvda',
+      VirtualizationType: 'hvm',
+      BlockDeviceMappings: [
+        {
+          DeviceName: '/dev/xvda',
+          Ebs: { SnapshotId: snapshotId, Encrypted: true, KmsKeyId: keyArn, DeleteOnTermination: true },
+        },
+      ],
+    }),
+  );
+  return ImageId!;
+}
+
+describe('images and launches', () => {
+  it('RegisterImage keeps its attributes; DescribeImages and the instance report them', async () => {
+    const account = newAccount();
+    const key = await createKey(account);
+    const snapshotId = await encryptedSnapshot(account, key.Arn!);
+    const imageId = await register(account, snapshotId, key.Arn!, true);
+    const { Images = [] } = await account.aws.ec2.send(new DescribeImagesCommand({ ImageIds: [imageId] }));
+    const image = Images[0]!;
+    expect({
+      Architecture: image.Architecture,
+      BootMode: image.BootMode,
+      EnaSupport: image.EnaSupport,
+      ImdsSupport: image.ImdsSupport,
+      RootDeviceName: image.RootDeviceName,
+      VirtualizationType: image.VirtualizationType,
+      PlatformDetails: image.PlatformDetails,
+      UsageOperation: image.UsageOperation,
+    }).toEqual({
+      Architecture: 'arm64',
+      BootMode: 'uefi',
+      EnaSupport: true,
+      ImdsSupport: 'v2.0',
+      RootDeviceName: '/dev/xvda',
+      VirtualizationType: 'hvm',
+      PlatformDetails: 'Linux/UNIX',
+      UsageOperation: 'RunInstances',
+    });
+    expect(image.BlockDeviceMappings).toEqual([
+      {
+        DeviceName: '/dev/xvda',
+        Ebs: expect.objectContaining({
+          SnapshotId: snapshotId,
+          Encrypted: true,
+          KmsKeyId: key.Arn,
+          DeleteOnTermination: true,
+        }),
+      },
+    ]);
+
+    const run = await account.aws.ec2.send(
+      new RunInstancesCommand({ ImageId: imageId, InstanceType: 't4g.micro', MinCount: 1, MaxCount: 1 }),
+    );
+    const instanceId = run.Instances![0]!.InstanceId!;
+    const { Reservations = [] } = await account.aws.ec2.send(
+      new DescribeInstancesCommand({ InstanceIds: [instanceId] }),
+    );
+    const instance = Reservations[0]!.Instances![0]!;
+    expect({
+      BootMode: instance.BootMode,
+      EnaSupport: instance.EnaSupport,
+      Architecture: instance.Architecture,
+      PlatformDetails: instance.PlatformDetails,
+    }).toEqual({ BootMode: 'uefi', EnaSupport: true, Architecture: 'arm64', PlatformDetails: 'Linux/UNIX' });
+  });
+
+  it('an instance type that requires ENA refuses an image without it', async () => {
+    const account = newAccount();
+    const key = await createKey(account);
+    const snapshotId = await encryptedSnapshot(account, key.Arn!);
+    const imageId = await register(account, snapshotId, key.Arn!, false);
+    await expectAwsError(
+      account.aws.ec2.send(
+        new RunInstancesCommand({ ImageId: imageId, InstanceType: 't3.micro', MinCount: 1, MaxCount: 1 }),
+      ),
+      'InvalidParameterCombination',
+      "Enhanced networking with the Elastic Network Adapter (ENA) is required for the 't3.micro' instance type. Ensure that you are using an AMI that is enabled for ENA.",
+    );
+    const { Reservations = [] } = await account.aws.ec2.send(new DescribeInstancesCommand({}));
+    expect(Reservations).toHaveLength(0);
+  });
+
+  it('a launch whose root volume key is unusable: pending, then terminated with Client.InvalidKMSKey.InvalidState', async () => {
+    const account = newAccount();
+    const key = await createKey(account);
+    const snapshotId = await encryptedSnapshot(account, key.Arn!);
+    const imageId = await register(account, snapshotId, key.Arn!, true);
+    await account.aws.kms.send(new DisableKeyCommand({ KeyId: key.KeyId! }));
+    const run = await account.aws.ec2.send(
+      new RunInstancesCommand({ ImageId: imageId, InstanceType: 't3.micro', MinCount: 1, MaxCount: 1 }),
+    );
+    const launched = run.Instances![0]!;
+    expect(launched.State?.Name).toBe('pending');
+    const terminated = await eventually(async () => {
+      const { Reservations = [] } = await account.aws.ec2.send(
+        new DescribeInstancesCommand({ InstanceIds: [launched.InstanceId!] }),
+      );
+      const instance = Reservations[0]?.Instances?.[0];
+      expect(instance?.State?.Name).not.toBe('running');
+      return instance?.State?.Name === 'terminated' ? instance : undefined;
+    });
+    expect(terminated.StateReason).toEqual({
+      Code: 'Client.InvalidKMSKey.InvalidState',
+      Message: 'Client.InvalidKMSKey.InvalidState: The KMS key provided is in an incorrect state',
+    });
+  });
+});

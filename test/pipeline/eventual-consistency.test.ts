@@ -1,0 +1,120 @@
+import { CreateSnapshotCommand, CreateVolumeCommand, DescribeVolumesCommand } from '@aws-sdk/client-ec2';
+import { createAwsClients } from '@ec2-restore/aws-clients';
+import type { InstanceJobInput, SnapshotJobResult } from '@ec2-restore/contracts';
+import { credentialsForAccount } from '@ec2-restore/local-aws';
+import { createStepClients, restoreInstance, type StepClients } from '@ec2-restore/pipeline';
+import { afterEach, describe, expect, it } from 'vitest';
+import { type FaultProxy, startFaultProxy } from '../support/fault-proxy.ts';
+import { type Account, createKey, defaultSubnet, newAccount, REGION } from './harness.ts';
+
+/*
+ * EC2 is eventually consistent: a volume or instance id CreateVolume / RunInstances just returned may
+ * answer InvalidVolume.NotFound / InvalidInstanceID.NotFound for a while
+ * (https://docs.aws.amazon.com/ec2/latest/devguide/eventual-consistency.html). The instance step runs
+ * through a proxy that hides new ids for a few seconds, as AWS may; it must wait, not report the
+ * volume as failed for KMS reasons.
+ */
+
+const INVISIBLE_MS = 4_000;
+
+describe('instance step: new ids that are not visible yet', () => {
+  const opened: Array<{ destroy(): void }> = [];
+  let proxy: FaultProxy | undefined;
+  afterEach(async () => {
+    for (const item of opened.splice(0)) item.destroy();
+    await proxy?.close();
+  });
+
+  async function world(): Promise<{
+    account: Account;
+    clients: StepClients;
+    keyArn: string;
+    snapshot: string;
+  }> {
+    const account = newAccount();
+    opened.push(account.aws);
+    const keyArn = await createKey(account);
+    const { zone } = await defaultSubnet(account);
+    const source = await account.aws.ec2.send(new CreateVolumeCommand({ AvailabilityZone: zone, Size: 1 }));
+    const snapshot = await account.aws.ec2.send(new CreateSnapshotCommand({ VolumeId: source.VolumeId }));
+    proxy = await startFaultProxy({
+      target: process.env.AWS_ENDPOINT_URL!,
+      faultRate: 0,
+      newIdsInvisibleMs: INVISIBLE_MS,
+    });
+    const clients = createStepClients({
+      credentials: credentialsForAccount(account.id),
+      endpoint: proxy.endpoint,
+    });
+    opened.push(clients);
+    return { account, clients, keyArn, snapshot: snapshot.SnapshotId ?? '' };
+  }
+
+  const input = (account: Account, keyArn: string, restoreId: string): InstanceJobInput => ({
+    restoreId,
+    mode: 'same-account',
+    region: REGION,
+    sourceAccountId: account.id,
+    targetAccountId: account.id,
+    restorePointId: 'rp-test',
+    targetKmsKeyId: keyArn,
+    instance: { powerOn: false },
+    restorePoint: { instanceType: 't3.micro', rootDeviceName: '/dev/xvda', architecture: 'x86_64' },
+  });
+  const snapshotResult = (deviceName: string, snapshotId: string): SnapshotJobResult => ({
+    deviceName,
+    snapshotId,
+    kmsKeyId: '',
+    sizeGiB: 1,
+    volumeType: 'gp3',
+    bytesWritten: 2 ** 30,
+  });
+
+  it('a volume invisible for a few seconds after CreateVolume is waited for: the restore succeeds', async () => {
+    const { account, clients, keyArn, snapshot } = await world();
+    const restoreId = `ec-volume-${Date.now()}`;
+    const result = await restoreInstance(
+      { ...input(account, keyArn, restoreId), volumes: ['/dev/xvdb'] },
+      [snapshotResult('/dev/xvdb', snapshot)],
+      { clients, checkpoint: async () => {} },
+    );
+    expect(proxy!.counts().hiddenNewIds.DescribeVolumes ?? 0).toBeGreaterThan(0);
+    expect(result.volumes).toHaveLength(1);
+    const { Volumes = [] } = await account.aws.ec2.send(
+      new DescribeVolumesCommand({ VolumeIds: [result.volumes[0]!.volumeId] }),
+    );
+    expect(Volumes[0]).toMatchObject({ State: 'available', Encrypted: true, KmsKeyId: keyArn });
+  });
+
+  it('an instance invisible for a few seconds after RunInstances is waited for: the instance is restored', async () => {
+    const { account, clients, keyArn, snapshot } = await world();
+    const restoreId = `ec-instance-${Date.now()}`;
+    const result = await restoreInstance(
+      input(account, keyArn, restoreId),
+      [snapshotResult('/dev/xvda', snapshot)],
+      {
+        clients,
+        checkpoint: async () => {},
+      },
+    ).catch(async (error: unknown) => {
+      // A wait handed back to the queue: run the step again, as the queue would.
+      if ((error as Error).name !== 'StepPendingError') throw error;
+      return restoreInstance(input(account, keyArn, restoreId), [snapshotResult('/dev/xvda', snapshot)], {
+        clients,
+        checkpoint: async () => {},
+      });
+    });
+    expect(proxy!.counts().hiddenNewIds.DescribeInstances ?? 0).toBeGreaterThan(0);
+    expect(result.instanceId).toMatch(/^i-/);
+    expect(result.volumes.map((v) => v.deviceName)).toEqual(['/dev/xvda']);
+    const check = createAwsClients({ region: REGION, credentials: credentialsForAccount(account.id) });
+    opened.push(check);
+    const { Volumes = [] } = await check.ec2.send(
+      new DescribeVolumesCommand({ VolumeIds: [result.volumes[0]!.volumeId] }),
+    );
+    expect(Volumes[0]?.Attachments?.[0]).toMatchObject({
+      InstanceId: result.instanceId,
+      Device: '/dev/xvda',
+    });
+  });
+});
