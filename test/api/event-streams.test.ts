@@ -130,6 +130,8 @@ interface OwnRedis {
   start(): Promise<void>;
   stop(): Promise<void>;
   signal(signal: NodeJS.Signals): void;
+  /** Stops the server for good and removes its folder. */
+  dispose(): Promise<void>;
 }
 
 async function ownRedis(): Promise<OwnRedis> {
@@ -170,17 +172,15 @@ async function ownRedis(): Promise<OwnRedis> {
     signal(signal) {
       child?.kill(signal);
     },
+    // Called from the suite's afterAll: a hook registered from inside beforeAll never ran, and every
+    // run left this redis-server behind.
+    async dispose() {
+      child?.kill('SIGCONT');
+      await self.stop();
+      await rm(dir, { recursive: true, force: true });
+    },
   };
   await self.start();
-  const stop = self.stop;
-  self.stop = async () => {
-    await stop();
-  };
-  afterAll(async () => {
-    child?.kill('SIGCONT');
-    await stop();
-    await rm(dir, { recursive: true, force: true });
-  });
   return self;
 }
 
@@ -197,7 +197,10 @@ describe('event streams and data routes across a Redis restart or freeze', () =>
   afterEach(async () => {
     for (const close of closers.splice(0)) await close();
   });
-  afterAll(() => writer?.disconnect());
+  afterAll(async () => {
+    writer?.disconnect();
+    await redis?.dispose();
+  });
 
   async function api(options: { outageGraceMs: number; redisTimeoutMs?: number }) {
     const logLines: string[] = [];
