@@ -41,6 +41,10 @@ import { withUnsignedPayload } from '@ec2-restore/snapshot-writers';
 import { RawEbsClient } from './raw-client.ts';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+// This measures the emulator's own speed: AWS's limit of 1,000 PutSnapshotBlock requests per second per
+// snapshot, which the emulator enforces by default, would cap what it can show. Set the variable to
+// measure with the limit on.
+process.env.EC2RESTORE_EMULATOR_EBS_PUT_RATE ??= '0';
 const MIB = 1024 * 1024;
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 
