@@ -74,6 +74,36 @@ export async function findTaggedSnapshots(
   return snapshots;
 }
 
+/** Tag of a worker-volume snapshot naming the temporary volume it was taken from (set at creation). */
+export const SOURCE_VOLUME_TAG = 'ec2-restore:source-volume';
+
+/** The description the snapshot step gives each snapshot it makes. */
+export function stepSnapshotDescription(restoreId: string, deviceName: string): string {
+  return `ec2-restore ${restoreId} ${deviceName}`;
+}
+
+/**
+ * Whether a snapshot carrying a restore's tags is one the restore's snapshot step made, and not one
+ * another tool made with those tags copied: AWS Backup or Data Lifecycle Manager snapshotting the
+ * temporary worker volume copy the volume's tags, and a copy of one of our snapshots carries our tags.
+ * A worker-volume snapshot is recognised by its volume id: its VolumeId must be the temporary volume
+ * its source-volume tag names (a snapshot of that volume by another tool lacks the tag; a copy has
+ * another VolumeId). An EBS direct snapshot has no source volume; it carries the step's description.
+ */
+export function isStepSnapshot(snapshot: Snapshot, restoreId: string): boolean {
+  const sourceVolume = snapshot.Tags?.find((t) => t.Key === SOURCE_VOLUME_TAG)?.Value;
+  if (sourceVolume !== undefined) return snapshot.VolumeId === sourceVolume;
+  return snapshot.Description?.startsWith(`ec2-restore ${restoreId} `) === true;
+}
+
+/** The snapshots the snapshot step of a restore (device) made: by tag, then {@link isStepSnapshot}. */
+export async function findStepSnapshots(
+  ec2: EC2Client,
+  owner: Partial<RestoreResourceTag> & { restoreId: string },
+): Promise<Snapshot[]> {
+  return (await findTaggedSnapshots(ec2, owner)).filter((s) => isStepSnapshot(s, owner.restoreId));
+}
+
 /** Instances a restore made that are not terminated. */
 export async function findTaggedInstances(
   ec2: EC2Client,

@@ -14,7 +14,7 @@ import { RevokeGrantCommand } from '@aws-sdk/client-kms';
 import { classifyAwsError } from '@ec2-restore/aws-clients';
 import { type CleanupJobInput, type CleanupJobResult, JobName } from '@ec2-restore/contracts';
 import { pollUntil } from '../aws/poll.ts';
-import { findTaggedInstances, findTaggedSnapshots, findTaggedVolumes } from '../aws/restore-tags.ts';
+import { findStepSnapshots, findTaggedInstances, findTaggedVolumes } from '../aws/restore-tags.ts';
 import { PermanentStepError } from '../errors/permanent-step-error.ts';
 import { StepPendingError } from '../errors/step-pending-error.ts';
 import { LAUNCH_ROOT_STEP, LAUNCH_VOLUME_STEP } from './instance.ts';
@@ -156,8 +156,9 @@ export async function cleanupRestore(input: CleanupJobInput, ctx: StepContext): 
   const launchedInstances = await findTaggedInstances(target.ec2, { restoreId, step: JobName.Instance });
   const launched = new Set(launchedInstances.flatMap((i) => (i.InstanceId ? [i.InstanceId] : [])));
 
-  // Source account: temporary snapshots (withdraw the share first) and worker volumes.
-  const snapshots = await findTaggedSnapshots(source.ec2, { restoreId, step: JobName.Snapshot });
+  // Source account: temporary snapshots (withdraw the share first) and worker volumes. Only those the
+  // snapshot step made: a snapshot another tool took of a worker volume, or copied, keeps its tags.
+  const snapshots = await findStepSnapshots(source.ec2, { restoreId, step: JobName.Snapshot });
   const snapshotKeys = new Set(snapshots.flatMap((s) => (s.KmsKeyId ? [s.KmsKeyId] : [])));
   for (const snapshot of snapshots) {
     if (input.mode === 'cross-account') {

@@ -16,7 +16,7 @@ import {
   type SnapshotJobResult,
 } from '@ec2-restore/contracts';
 import { pollUntil } from '../aws/poll.ts';
-import { findTaggedSnapshots } from '../aws/restore-tags.ts';
+import { findStepSnapshots } from '../aws/restore-tags.ts';
 import { sourceDefaultKey } from '../aws/source-default-key.ts';
 import { PermanentStepError } from '../errors/permanent-step-error.ts';
 import { StepPendingError } from '../errors/step-pending-error.ts';
@@ -91,7 +91,7 @@ export async function assertShareOfThisRestore(
   }
   if (input.mode !== 'cross-account') throw refuse('a same-account restore shares nothing');
   const own = new Map(
-    (await findTaggedSnapshots(ec2, { restoreId: input.restoreId })).map((s) => [s.SnapshotId, s]),
+    (await findStepSnapshots(ec2, { restoreId: input.restoreId })).map((s) => [s.SnapshotId, s]),
   );
   for (const snapshot of snapshots) {
     const found = own.get(snapshot.snapshotId);

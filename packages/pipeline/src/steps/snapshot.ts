@@ -26,9 +26,11 @@ import { EbsDirectWriter, WorkerVolumeWriter } from '@ec2-restore/snapshot-write
 import { ensureVolume } from '../aws/ensure-volume.ts';
 import { pollUntil } from '../aws/poll.ts';
 import {
-  findTaggedSnapshots,
+  findStepSnapshots,
   findTaggedVolumes,
   restoreTags,
+  SOURCE_VOLUME_TAG,
+  stepSnapshotDescription,
   tagSpecification,
 } from '../aws/restore-tags.ts';
 import { sourceDefaultKey } from '../aws/source-default-key.ts';
@@ -41,12 +43,6 @@ const STEP = JobName.Snapshot;
 const GIB = 1024 ** 3;
 const SHORT_WAIT_MS = 30_000;
 const RECHECK_MS = 10_000;
-/**
- * Tag of a worker-volume snapshot naming the volume it was taken from. A snapshot is this step's
- * only when its own VolumeId equals that tag: a snapshot some other tool made (or copied) with our
- * tags copied along has another VolumeId, and is never taken for ours.
- */
-export const SOURCE_VOLUME_TAG = 'ec2-restore:source-volume';
 /** Device names tried for the temporary volume on the worker instance (the EC2 recommended range). */
 const WORKER_DEVICE_NAMES = 'fghijklmnop'.split('').map((letter) => `/dev/sd${letter}`);
 
@@ -175,7 +171,7 @@ function readBackSubject(input: SnapshotJobInput, ctx: SnapshotStepContext) {
 async function ebsDirect(input: SnapshotJobInput, ctx: SnapshotStepContext, kmsKeyArn: string) {
   const { ec2, ebs } = ctx.clients.source(input.region);
   const owner = { restoreId: input.restoreId, step: STEP, deviceName: input.volume.deviceName };
-  const tagged = await findTaggedSnapshots(ec2, owner);
+  const tagged = await findStepSnapshots(ec2, owner);
   const completed = tagged.find((s) => s.State === 'completed');
   if (completed) return completed;
   // Written and completed (or completing) by an earlier attempt: complete again if need be, then wait.
@@ -203,7 +199,7 @@ async function ebsDirect(input: SnapshotJobInput, ctx: SnapshotStepContext, kmsK
         restoreId: input.restoreId,
         step: STEP,
         kmsKeyArn,
-        description: `ec2-restore ${input.restoreId} ${input.volume.deviceName}`,
+        description: stepSnapshotDescription(input.restoreId, input.volume.deviceName),
         ...(sealed ? { blocksWritten: true } : {}),
         onBlocksWritten: async (id) => {
           await ec2.send(
@@ -309,10 +305,9 @@ async function workerVolume(input: SnapshotJobInput, ctx: SnapshotStepContext, k
   const { ec2 } = clients;
   const owner = { restoreId: input.restoreId, step: STEP, deviceName: input.volume.deviceName };
 
-  // Resume: a snapshot exists once the data was written and the volume detached.
-  const snapshotMade = (await findTaggedSnapshots(ec2, owner)).find(
-    (s) =>
-      s.VolumeId !== undefined && s.Tags?.some((t) => t.Key === SOURCE_VOLUME_TAG && t.Value === s.VolumeId),
+  // Resume: a snapshot of the temporary volume exists once the data was written and the volume detached.
+  const snapshotMade = (await findStepSnapshots(ec2, owner)).find((s) =>
+    s.Tags?.some((t) => t.Key === SOURCE_VOLUME_TAG),
   );
   if (!snapshotMade) {
     await ctx.checkpoint();
@@ -356,7 +351,7 @@ async function workerVolume(input: SnapshotJobInput, ctx: SnapshotStepContext, k
     const created = await ec2.send(
       new CreateSnapshotCommand({
         VolumeId: volumeId,
-        Description: `ec2-restore ${input.restoreId} ${input.volume.deviceName}`,
+        Description: stepSnapshotDescription(input.restoreId, input.volume.deviceName),
         TagSpecifications: tagSpecification(
           'snapshot',
           restoreTags(owner, { [SOURCE_VOLUME_TAG]: volumeId }),

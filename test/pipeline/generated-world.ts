@@ -1,0 +1,256 @@
+/**
+ * A world whose principals hold ONLY what the policy generator writes: a worker role in the source
+ * account and, for another account, a restore role in the target account, each with the generated
+ * IAM policy (and trust policy), and keys whose policies are the account's root statement plus the
+ * generated key statements. The emulator enforces all of it (identity policies, key policies,
+ * grants, trust policies), so a restore that runs here proves the generated policies are enough.
+ */
+import { randomUUID } from 'node:crypto';
+import {
+  DescribeSnapshotsCommand,
+  DescribeVolumesCommand,
+  ModifyEbsDefaultKmsKeyIdCommand,
+} from '@aws-sdk/client-ec2';
+import { CreateRoleCommand, PutRolePolicyCommand, UpdateAssumeRolePolicyCommand } from '@aws-sdk/client-iam';
+import { CreateKeyCommand, ListGrantsCommand, PutKeyPolicyCommand } from '@aws-sdk/client-kms';
+import { AssumeRoleCommand } from '@aws-sdk/client-sts';
+import { assumeRoleCredentials } from '@ec2-restore/aws-clients';
+import type {
+  DataPath,
+  KmsGrantMode,
+  RestoreMode,
+  RestoreRequest,
+  RestoreRequestInput,
+} from '@ec2-restore/contracts';
+import { RestoreTag, restoreRequestSchema } from '@ec2-restore/contracts';
+import { credentialsForAccount } from '@ec2-restore/local-aws';
+import {
+  type GeneratedPolicies,
+  generatePolicies,
+  type PolicyConfiguration,
+  type PolicyDocument,
+  type PolicyStatement,
+} from '@ec2-restore/preflight';
+import { expect } from 'vitest';
+import { type Account, defaultSubnet, newAccount, REGION } from './harness.ts';
+
+export interface GeneratedWorldShape {
+  mode: RestoreMode;
+  dataPath: DataPath;
+  kmsGrant: KmsGrantMode;
+}
+
+export interface GeneratedWorld {
+  shape: GeneratedWorldShape;
+  source: Account;
+  /** The source account itself for the same account. */
+  target: Account;
+  workerRoleArn: string;
+  restoreRoleArn?: string;
+  externalId?: string;
+  targetKey: string;
+  sourceDefaultKey?: string;
+  subnetId: string;
+  /** What the generator wrote for this world (applied by `generatedWorld`). */
+  generated: GeneratedPolicies;
+  /** Puts these policies (the generated ones, or a variant) on the roles and keys. */
+  apply(policies: GeneratedPolicies): Promise<void>;
+  /** The restore request of this world, with `extra` merged in. */
+  request(restorePointId: string, extra?: Partial<RestoreRequestInput>): RestoreRequest;
+  /** Worker role credentials as a provider (for plan()). */
+  workerCredentials(): ReturnType<typeof assumeRoleCredentials>;
+  /** Worker role session credentials as the variables a worker process reads. */
+  workerEnvironment(): Promise<Record<string, string>>;
+  destroy(): void;
+}
+
+/**
+ * The account root may manage its key and lets IAM policies of the account delegate use of it
+ * (https://docs.aws.amazon.com/kms/latest/developerguide/key-policy-default.html): the AWS default.
+ */
+const rootStatement = (accountId: string): PolicyStatement => ({
+  Sid: 'EnableIamPolicies',
+  Effect: 'Allow',
+  Principal: { AWS: `arn:aws:iam::${accountId}:root` },
+  Action: 'kms:*',
+  Resource: '*',
+});
+
+const WORKER_ROLE_EXTERNAL_ID = 'worker-process';
+
+async function createKeyWithRootOnly(account: Account): Promise<string> {
+  const { KeyMetadata } = await account.aws.kms.send(
+    new CreateKeyCommand({
+      Description: 'generated-policies world',
+      Policy: JSON.stringify({ Version: '2012-10-17', Statement: [rootStatement(account.id)] }),
+    }),
+  );
+  return KeyMetadata?.Arn ?? '';
+}
+
+/** A role with a trust policy letting `trustedAccountId`'s root assume it (replaced by `apply` where generated). */
+async function createRole(account: Account, name: string, trustedAccountId: string): Promise<string> {
+  const { Role } = await account.aws.iam.send(
+    new CreateRoleCommand({
+      RoleName: name,
+      AssumeRolePolicyDocument: JSON.stringify({
+        Version: '2012-10-17',
+        Statement: [
+          {
+            Effect: 'Allow',
+            Principal: { AWS: `arn:aws:iam::${trustedAccountId}:root` },
+            Action: 'sts:AssumeRole',
+            Condition: { StringEquals: { 'sts:ExternalId': WORKER_ROLE_EXTERNAL_ID } },
+          },
+        ],
+      }),
+    }),
+  );
+  return Role?.Arn ?? '';
+}
+
+const roleName = (arn: string) => arn.split('/').at(-1) ?? '';
+const keyId = (arn: string) => arn.split('/').at(-1) ?? '';
+
+/** Two fresh accounts (one for the same account) set up with the generated policies only. */
+export async function generatedWorld(
+  shape: GeneratedWorldShape,
+  options: { endpoint?: string } = {},
+): Promise<GeneratedWorld> {
+  const cross = shape.mode === 'cross-account';
+  const source = newAccount(options.endpoint);
+  const target = cross ? newAccount(options.endpoint) : source;
+  const suffix = randomUUID().slice(0, 8);
+  const workerRoleArn = await createRole(source, `Worker-${suffix}`, source.id);
+  const externalId = cross ? `ext-${randomUUID()}` : undefined;
+  const restoreRoleArn = cross ? await createRole(target, `Restore-${suffix}`, source.id) : undefined;
+  const targetKey = await createKeyWithRootOnly(target);
+  let sourceDefaultKey: string | undefined;
+  if (cross) {
+    sourceDefaultKey = await createKeyWithRootOnly(source);
+    await source.aws.ec2.send(new ModifyEbsDefaultKmsKeyIdCommand({ KmsKeyId: sourceDefaultKey }));
+  }
+  const config: PolicyConfiguration = {
+    mode: shape.mode,
+    region: REGION,
+    dataPath: shape.dataPath,
+    kmsGrant: shape.kmsGrant,
+    workerRoleArn,
+    targetKeyArn: targetKey,
+    ...(restoreRoleArn ? { restoreRoleArn, externalId, sourceDefaultKeyArn: sourceDefaultKey } : {}),
+  };
+  const generated = generatePolicies(config);
+  const subnetId = (await defaultSubnet(target)).subnetId;
+
+  const putRolePolicy = (account: Account, arn: string, document: PolicyDocument) =>
+    account.aws.iam.send(
+      new PutRolePolicyCommand({
+        RoleName: roleName(arn),
+        PolicyName: 'ec2-restore',
+        PolicyDocument: JSON.stringify(document),
+      }),
+    );
+  const putKeyPolicy = (account: Account, arn: string, statements: PolicyStatement[]) =>
+    account.aws.kms.send(
+      new PutKeyPolicyCommand({
+        KeyId: keyId(arn),
+        PolicyName: 'default',
+        Policy: JSON.stringify({
+          Version: '2012-10-17',
+          Statement: [rootStatement(account.id), ...statements],
+        }),
+      }),
+    );
+  const world: GeneratedWorld = {
+    shape,
+    source,
+    target,
+    workerRoleArn,
+    ...(restoreRoleArn ? { restoreRoleArn, externalId } : {}),
+    targetKey,
+    ...(sourceDefaultKey ? { sourceDefaultKey } : {}),
+    subnetId,
+    generated,
+    async apply(policies) {
+      await putRolePolicy(source, workerRoleArn, policies.workerRolePolicy);
+      await putKeyPolicy(target, targetKey, policies.targetKeyStatements);
+      if (sourceDefaultKey) await putKeyPolicy(source, sourceDefaultKey, policies.sourceDefaultKeyStatements);
+      if (restoreRoleArn && policies.restoreRolePolicy) {
+        await putRolePolicy(target, restoreRoleArn, policies.restoreRolePolicy);
+        await target.aws.iam.send(
+          new UpdateAssumeRolePolicyCommand({
+            RoleName: roleName(restoreRoleArn),
+            PolicyDocument: JSON.stringify(policies.restoreRoleTrustPolicy),
+          }),
+        );
+      }
+    },
+    request(restorePointId, extra = {}) {
+      return restoreRequestSchema.parse({
+        restorePointId,
+        dataPath: shape.dataPath,
+        kmsGrant: shape.kmsGrant,
+        target: {
+          accountId: target.id,
+          region: REGION,
+          kmsKeyId: targetKey,
+          ...(restoreRoleArn ? { roleArn: restoreRoleArn, externalId } : {}),
+        },
+        instance: { subnetId },
+        ...extra,
+      });
+    },
+    workerCredentials() {
+      return assumeRoleCredentials({
+        region: REGION,
+        roleArn: workerRoleArn,
+        externalId: WORKER_ROLE_EXTERNAL_ID,
+        sessionName: 'worker',
+        sourceCredentials: credentialsForAccount(source.id),
+        ...(options.endpoint ? { endpoint: options.endpoint } : {}),
+      });
+    },
+    async workerEnvironment() {
+      const { Credentials } = await source.aws.sts.send(
+        new AssumeRoleCommand({
+          RoleArn: workerRoleArn,
+          RoleSessionName: 'worker-process',
+          ExternalId: WORKER_ROLE_EXTERNAL_ID,
+          DurationSeconds: 3600,
+        }),
+      );
+      return {
+        AWS_ACCESS_KEY_ID: Credentials?.AccessKeyId ?? '',
+        AWS_SECRET_ACCESS_KEY: Credentials?.SecretAccessKey ?? '',
+        AWS_SESSION_TOKEN: Credentials?.SessionToken ?? '',
+      };
+    },
+    destroy() {
+      source.aws.destroy();
+      if (cross) target.aws.destroy();
+    },
+  };
+  await world.apply(generated);
+  return world;
+}
+
+/** Nothing temporary of the restore is left in the source account, and no grant of it on the source default key. */
+export async function expectNothingLeft(world: GeneratedWorld, restoreId: string): Promise<void> {
+  const filters = [{ Name: `tag:${RestoreTag.RestoreId}`, Values: [restoreId] }];
+  const { Snapshots = [] } = await world.source.aws.ec2.send(
+    new DescribeSnapshotsCommand({ OwnerIds: ['self'], Filters: filters }),
+  );
+  expect(Snapshots).toEqual([]);
+  const { Volumes = [] } = await world.source.aws.ec2.send(
+    new DescribeVolumesCommand({
+      Filters: [...filters, { Name: `tag:${RestoreTag.Step}`, Values: ['snapshot'] }],
+    }),
+  );
+  expect(Volumes).toEqual([]);
+  if (world.sourceDefaultKey) {
+    const { Grants = [] } = await world.source.aws.kms.send(
+      new ListGrantsCommand({ KeyId: world.sourceDefaultKey }),
+    );
+    expect(Grants.filter((g) => g.Name?.includes(restoreId))).toEqual([]);
+  }
+}
