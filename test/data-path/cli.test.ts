@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { CompleteSnapshotCommand, PutSnapshotBlockCommand, StartSnapshotCommand } from '@aws-sdk/client-ebs';
+import { RegisterImageCommand, RunInstancesCommand } from '@aws-sdk/client-ec2';
 import {
   BLOCK_SIZE,
   blockKey,
@@ -66,9 +67,17 @@ describe('ec2-restore-backup CLI', () => {
         '--repository',
         repo,
         '--volume',
-        `/dev/xvda=${image},type=gp3,iops=3000`,
+        `/dev/xvda=${image},type=gp3,iops=3000,delete-on-termination=false`,
         '--instance-type',
         'm6i.large',
+        '--boot-mode',
+        'uefi',
+        '--ena-support',
+        'true',
+        '--imds',
+        'required',
+        '--usage-operation',
+        'RunInstances',
         '--subnet-id',
         'subnet-0abc1234',
         '--security-group-id',
@@ -83,8 +92,25 @@ describe('ec2-restore-backup CLI', () => {
       expect(created.code).toBe(0);
       expect(JSON.parse(created.stdout)).toMatchObject({
         id: 'rp-cli-1',
-        instance: { instanceType: 'm6i.large', rootDeviceName: '/dev/xvda', tags: { Name: 'web-1' } },
-        volumes: [{ deviceName: '/dev/xvda', sizeGiB: 2, volumeType: 'gp3', iops: 3000, root: true }],
+        instance: {
+          instanceType: 'm6i.large',
+          rootDeviceName: '/dev/xvda',
+          tags: { Name: 'web-1' },
+          bootMode: 'uefi',
+          enaSupport: true,
+          imdsHttpTokens: 'required',
+          billing: { usageOperation: 'RunInstances' },
+        },
+        volumes: [
+          {
+            deviceName: '/dev/xvda',
+            sizeGiB: 2,
+            volumeType: 'gp3',
+            iops: 3000,
+            root: true,
+            deleteOnTermination: false,
+          },
+        ],
         dataBytes: 3 * BLOCK_SIZE,
       });
 
@@ -129,6 +155,19 @@ describe('ec2-restore-backup CLI', () => {
         'sparc',
       ]);
       expect(badArch).toMatchObject({ code: 2, stderr: expect.stringMatching(/--architecture: /) });
+
+      const badBoot = await backup([
+        'create',
+        '--repository',
+        repo,
+        '--volume',
+        `/dev/xvda=${image}`,
+        '--instance-type',
+        't3.micro',
+        '--boot-mode',
+        'bios',
+      ]);
+      expect(badBoot).toMatchObject({ code: 2, stderr: expect.stringMatching(/--boot-mode: /) });
 
       const missing = await backup(['show', 'rp-nope', '--repository', repo]);
       expect(missing).toMatchObject({
@@ -198,6 +237,74 @@ describe('ec2-restore-backup CLI', () => {
           [5, sha256Hex(blocks.get(5)!)],
         ]),
       );
+    },
+    SLOW,
+  );
+  it(
+    'reads the boot and licensing attributes of the backed-up instance from EC2 (--from-instance)',
+    async () => {
+      const { accountId, aws } = freshAccount();
+      const started = await aws.ebs.send(new StartSnapshotCommand({ VolumeSize: 1 }));
+      await aws.ebs.send(
+        new CompleteSnapshotCommand({ SnapshotId: started.SnapshotId, ChangedBlocksCount: 0 }),
+      );
+      const { ImageId } = await aws.ec2.send(
+        new RegisterImageCommand({
+          Name: `rp-cli-image-${accountId}`,
+          Architecture: 'arm64',
+          BootMode: 'uefi',
+          EnaSupport: true,
+          VirtualizationType: 'hvm',
+          RootDeviceName: '/dev/xvda',
+          BlockDeviceMappings: [
+            { DeviceName: '/dev/xvda', Ebs: { SnapshotId: started.SnapshotId, DeleteOnTermination: false } },
+          ],
+        }),
+      );
+      const { Instances = [] } = await aws.ec2.send(
+        new RunInstancesCommand({
+          ImageId,
+          InstanceType: 'm7g.medium',
+          MinCount: 1,
+          MaxCount: 1,
+          MetadataOptions: { HttpTokens: 'required' },
+          TagSpecifications: [{ ResourceType: 'instance', Tags: [{ Key: 'Name', Value: 'graviton-1' }] }],
+        }),
+      );
+      aws.destroy();
+
+      const credentials = credentialsForAccount(accountId);
+      const created = await backup(
+        [
+          'create',
+          '--repository',
+          repo,
+          '--snapshot',
+          `/dev/xvda=${started.SnapshotId}`,
+          '--from-instance',
+          Instances[0]?.InstanceId ?? '',
+          '--id',
+          'rp-from-instance',
+          '--json',
+        ],
+        { AWS_ACCESS_KEY_ID: credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey },
+      );
+      expect(created.stderr).not.toMatch(/error/);
+      expect(JSON.parse(created.stdout)).toMatchObject({
+        id: 'rp-from-instance',
+        instance: {
+          instanceType: 'm7g.medium',
+          architecture: 'arm64',
+          platform: 'linux',
+          rootDeviceName: '/dev/xvda',
+          bootMode: 'uefi',
+          enaSupport: true,
+          imdsHttpTokens: 'required',
+          billing: { platformDetails: 'Linux/UNIX', usageOperation: 'RunInstances' },
+          tags: { Name: 'graviton-1' },
+        },
+        volumes: [{ deviceName: '/dev/xvda', root: true }],
+      });
     },
     SLOW,
   );
