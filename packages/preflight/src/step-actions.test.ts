@@ -32,7 +32,9 @@ const callers: Array<[file: string, who: Who[]]> = [
   ['packages/aws-resources/src/remove-snapshot.ts', ['worker', 'restore']],
   ['packages/aws-resources/src/remove-volumes.ts', ['worker', 'restore']],
   ['packages/aws-resources/src/kms-grants.ts', ['worker']],
-  ['packages/preflight/src/gather-facts.ts', ['worker', 'restore']],
+  ['packages/preflight/src/gather-principal-facts.ts', ['worker', 'restore']],
+  ['packages/preflight/src/gather-key-facts.ts', ['worker', 'restore']],
+  ['packages/preflight/src/gather-target-facts.ts', ['worker', 'restore']],
   ['packages/preflight/src/gather-permissions.ts', ['worker', 'restore']],
 ];
 
