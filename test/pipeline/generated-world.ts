@@ -6,6 +6,9 @@
  * grants, trust policies), so a restore that runs here proves the generated policies are enough.
  */
 import { randomUUID } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import {
   DescribeSnapshotsCommand,
   DescribeVolumesCommand,
@@ -22,7 +25,7 @@ import type {
   RestoreRequest,
   RestoreRequestInput,
 } from '@ec2-restore/contracts';
-import { RestoreTag, restoreRequestSchema } from '@ec2-restore/contracts';
+import { jobIdFor, QueueName, RestoreTag, restoreRequestSchema } from '@ec2-restore/contracts';
 import { credentialsForAccount } from '@ec2-restore/local-aws';
 import {
   type GeneratedPolicies,
@@ -31,8 +34,22 @@ import {
   type PolicyDocument,
   type PolicyStatement,
 } from '@ec2-restore/preflight';
+import type { Restore } from '@ec2-restore/restore-state';
 import { expect } from 'vitest';
-import { type Account, defaultSubnet, newAccount, REGION } from './harness.ts';
+import {
+  type Account,
+  type Backup,
+  defaultSubnet,
+  jobResult,
+  launchInstance,
+  newAccount,
+  type Pipeline,
+  REGION,
+  startRestore,
+  startWorker,
+  waitForEnd,
+  workerEnv,
+} from './harness.ts';
 
 export interface GeneratedWorldShape {
   mode: RestoreMode;
@@ -252,5 +269,58 @@ export async function expectNothingLeft(world: GeneratedWorld, restoreId: string
       new ListGrantsCommand({ KeyId: world.sourceDefaultKey }),
     );
     expect(Grants.filter((g) => g.Name?.includes(restoreId))).toEqual([]);
+  }
+}
+
+/**
+ * One restore of `world` run by worker processes holding a session of its generated worker role
+ * (and, for worker-volume, a worker instance with emulated devices); waits for the end and the
+ * cleanup. Closes its workers and device folder itself.
+ */
+export async function restoreAsGeneratedPrincipals(
+  world: GeneratedWorld,
+  run: { pipeline: Pipeline; backup: Backup; request: RestoreRequest; endpoint?: string },
+): Promise<Restore> {
+  const extra: Record<string, string> = {
+    ...(await world.workerEnvironment()),
+    ...(run.endpoint ? { AWS_ENDPOINT_URL: run.endpoint } : {}),
+  };
+  const deviceDir =
+    world.shape.dataPath === 'worker-volume' ? await mkdtemp(join(tmpdir(), 'ec2r-devices-')) : undefined;
+  if (deviceDir) {
+    extra.WORKER_INSTANCE_ID = await launchInstance(world.source);
+    extra.WORKER_DEVICE_DIR = deviceDir;
+  }
+  const env = workerEnv(run.pipeline, world.source, run.backup, extra);
+  const workers = [startWorker('snapshot-worker', env), startWorker('instance-worker', env)];
+  if (world.shape.mode === 'cross-account') workers.push(startWorker('share-worker', env));
+  try {
+    const id = await startRestore(run.pipeline, run.request, {
+      restorePoint: run.backup.restorePoint,
+      sourceAccountId: world.source.id,
+    });
+    const restore = await waitForEnd(run.pipeline.store, id, 500_000);
+    expect(restore.status, workers.map((w) => w.output()).join('\n')).toBe('succeeded');
+    expect(restore.result?.accountId).toBe(world.target.id);
+    await jobResult(run.pipeline, QueueName.Instance, jobIdFor(id, 'cleanup'), workers);
+    await expectNothingLeft(world, id);
+    return restore;
+  } finally {
+    await Promise.all(workers.map((w) => w.stop()));
+    if (deviceDir) await rm(deviceDir, { recursive: true, force: true });
+  }
+}
+
+/** The restored volumes are in the target account, encrypted with the target key, attached to the restored instance. */
+export async function expectRestoredVolumes(world: GeneratedWorld, restore: Restore, count: number) {
+  const volumeIds = restore.result?.volumes.map((v) => v.volumeId) ?? [];
+  expect(volumeIds).toHaveLength(count);
+  const { Volumes = [] } = await world.target.aws.ec2.send(
+    new DescribeVolumesCommand({ VolumeIds: volumeIds }),
+  );
+  expect(Volumes).toHaveLength(count);
+  for (const volume of Volumes) {
+    expect(volume).toMatchObject({ Encrypted: true, KmsKeyId: world.targetKey });
+    expect(volume.Attachments?.[0]?.InstanceId).toBe(restore.result?.instanceId);
   }
 }

@@ -13,6 +13,7 @@ import {
   DescribeSubnetsCommand,
   ModifyEbsDefaultKmsKeyIdCommand,
   RunInstancesCommand,
+  type Tag,
 } from '@aws-sdk/client-ec2';
 import { CreateRoleCommand, PutRolePolicyCommand } from '@aws-sdk/client-iam';
 import { CreateKeyCommand } from '@aws-sdk/client-kms';
@@ -187,8 +188,8 @@ export async function defaultSubnet(account: Account): Promise<{ subnetId: strin
   return { subnetId: subnet?.SubnetId ?? '', zone: subnet?.AvailabilityZone ?? '' };
 }
 
-/** An instance launched by hand (the worker instance of worker-volume, or an existing instance). */
-export async function launchInstance(account: Account): Promise<string> {
+/** An instance launched by hand (the worker instance of worker-volume, or an existing instance), with `tags`. */
+export async function launchInstance(account: Account, tags?: Tag[]): Promise<string> {
   const { subnetId } = await defaultSubnet(account);
   const { Images = [] } = await account.aws.ec2.send(new DescribeImagesCommand({ Owners: ['amazon'] }));
   const { Instances = [] } = await account.aws.ec2.send(
@@ -198,6 +199,7 @@ export async function launchInstance(account: Account): Promise<string> {
       MinCount: 1,
       MaxCount: 1,
       SubnetId: subnetId,
+      ...(tags ? { TagSpecifications: [{ ResourceType: 'instance', Tags: tags }] } : {}),
     }),
   );
   return Instances[0]?.InstanceId ?? '';

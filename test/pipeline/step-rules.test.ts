@@ -5,11 +5,9 @@ import {
   CreateSnapshotCommand,
   CreateTagsCommand,
   CreateVolumeCommand,
-  DescribeImagesCommand,
   DescribeInstancesCommand,
   DescribeSnapshotsCommand,
   DescribeVolumesCommand,
-  RunInstancesCommand,
 } from '@aws-sdk/client-ec2';
 import { openBackupRepository } from '@ec2-restore/backup-repository';
 import { type CleanupJobInput, JobName, type SnapshotJobInput } from '@ec2-restore/contracts';
@@ -221,19 +219,7 @@ describe('step rules on retry and failure', () => {
   it('cleanup of a failed whole-instance restore may force the detach from the instance the restore launched, and terminates it', async () => {
     const { account, clients } = world();
     const restoreId = randomUUID();
-    const { subnetId } = await defaultSubnet(account);
-    const { Images = [] } = await account.aws.ec2.send(new DescribeImagesCommand({ Owners: ['amazon'] }));
-    const { Instances = [] } = await account.aws.ec2.send(
-      new RunInstancesCommand({
-        ImageId: Images[0]?.ImageId,
-        InstanceType: 't3.micro',
-        MinCount: 1,
-        MaxCount: 1,
-        SubnetId: subnetId,
-        TagSpecifications: tagSpecification('instance', restoreTags({ restoreId, step: JobName.Instance })),
-      }),
-    );
-    const launched = Instances[0]?.InstanceId ?? '';
+    const launched = await launchInstance(account, restoreTags({ restoreId, step: JobName.Instance }));
     const volumeId = await restoredVolumeOn(account, restoreId, launched, '/dev/xvdf');
     const sent = record(clients, restoreId);
 
