@@ -25,6 +25,7 @@ import {
 } from '@ec2-restore/pipeline';
 import { EbsDirectWriter } from '@ec2-restore/snapshot-writers';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { eventually } from '../emulator/helpers.ts';
 import {
   type Account,
   type Backup,
@@ -177,6 +178,12 @@ describe('step rules on retry and failure', () => {
         ),
       }),
     );
+    await eventually(async () => {
+      const { Volumes = [] } = await account.aws.ec2
+        .send(new DescribeVolumesCommand({ VolumeIds: [VolumeId] }))
+        .catch(() => ({ Volumes: [] }));
+      return Volumes[0]?.State === 'available' ? true : undefined;
+    });
     await account.aws.ec2.send(new AttachVolumeCommand({ VolumeId, InstanceId: instanceId, Device: device }));
     return VolumeId;
   }

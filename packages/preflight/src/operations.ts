@@ -81,7 +81,8 @@ export const keyOperations: Readonly<Record<KeyOperationId, KeyOperation>> = {
     id: 'grant-key-to-restore-role',
     description:
       'grant the restore role the key for the length of the restore (kmsGrant "auto") and revoke it afterwards',
-    policyActions: ['kms:CreateGrant', 'kms:RevokeGrant'],
+    // ListGrants: the share step and cleanup find the restore's grant by its name.
+    policyActions: ['kms:CreateGrant', 'kms:ListGrants', 'kms:RevokeGrant'],
     // Called by the product itself, not through EBS: no kms:ViaService, no kms:GrantIsForAWSResource.
     viaService: undefined,
     documentation: 'https://docs.aws.amazon.com/kms/latest/developerguide/create-grant-overview.html',

@@ -155,7 +155,7 @@ function manageGrantStatements(other: readonly string[], grant: GrantRequest | u
       Action: 'kms:CreateGrant',
       Condition: restoreRoleGrantCondition(grant),
     },
-    ...(rest.length > 0 ? [{ Sid: 'RevokeRestoreRoleGrant', Effect: 'Allow' as const, Action: rest }] : []),
+    ...(rest.length > 0 ? [{ Sid: 'FindAndRevokeRestoreRoleGrant', Effect: 'Allow' as const, Action: rest }] : []),
   ];
 }
 
@@ -197,7 +197,8 @@ function preflightReadStatement(keyArns: string[], roleArn: string): PolicyState
     {
       Sid: 'PreflightReadKeys',
       Effect: 'Allow',
-      Action: ['kms:DescribeKey', 'kms:GetKeyPolicy', 'kms:ListGrants'],
+      // DescribeKey: the steps too. Not ListGrants: the generated key statements allow without a grant.
+      Action: ['kms:DescribeKey', 'kms:GetKeyPolicy'],
       Resource: keyArns,
     },
     {
