@@ -3,17 +3,15 @@ import { join } from 'node:path';
 import {
   AttachVolumeCommand,
   CreateSnapshotCommand,
-  CreateTagsCommand,
   CreateVolumeCommand,
   DescribeInstancesCommand,
   DescribeSnapshotsCommand,
   DescribeVolumesCommand,
 } from '@aws-sdk/client-ec2';
 import { openBackupRepository } from '@ec2-restore/backup-repository';
-import { type CleanupJobInput, JobName, type SnapshotJobInput } from '@ec2-restore/contracts';
+import { type CleanupJobInput, JobName } from '@ec2-restore/contracts';
 import { credentialsForAccount } from '@ec2-restore/local-aws';
 import {
-  BLOCKS_WRITTEN_TAG,
   cleanupRestore,
   createStepClients,
   restoreTags,
@@ -23,7 +21,6 @@ import {
   tagSpecification,
   writeVolumeSnapshot,
 } from '@ec2-restore/pipeline';
-import { EbsDirectWriter } from '@ec2-restore/snapshot-writers';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from '../emulator/helpers.ts';
 import {
@@ -41,8 +38,6 @@ import {
 /*
  * Rules of the steps that a retry or a failure must keep, each shown on the emulator through the
  * calls the step really sends (recorded by an SDK middleware on the step's own clients):
- * - a snapshot step that finds its EBS direct snapshot with every block written (an earlier attempt
- *   died before or after CompleteSnapshot) only completes and waits: no block is written again;
  * - cleanup never force-detaches a volume from an instance the restore did not launch (the
  *   customer's instance of a volume-level restore): "forcing ... can lead to data loss or a corrupted
  *   file system" (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DetachVolume.html).
@@ -99,71 +94,6 @@ describe('step rules on retry and failure', () => {
     opened.push(account.aws, clients);
     return { account, clients };
   }
-
-  it('ebs-direct: a step that finds its snapshot with every block written only completes it and waits; the data is the restore point', async () => {
-    const { account, clients } = world();
-    const keyArn = await createKey(account);
-    const restoreId = randomUUID();
-    const repository = openBackupRepository(join(backup.folder, 'repo'));
-    const volume = backup.restorePoint.volumes[0]!;
-    const input: SnapshotJobInput = {
-      restoreId,
-      mode: 'same-account',
-      region: REGION,
-      sourceAccountId: account.id,
-      targetAccountId: account.id,
-      restorePointId: backup.restorePoint.id,
-      targetKmsKeyId: keyArn,
-      dataPath: 'ebs-direct',
-      volume: { deviceName: volume.deviceName, sizeGiB: volume.sizeGiB, volumeType: 'gp3' },
-      verify: true,
-    };
-
-    // The earlier attempt: every block written and marked, then the worker died before CompleteSnapshot.
-    const { ec2, ebs } = clients.source(REGION);
-    const died = new Error('worker killed after the blocks-written mark');
-    const earlier = new EbsDirectWriter({ repository, ebs, ec2, awaitCompletion: false });
-    await expect(
-      earlier.writeVolume({
-        restorePointId: input.restorePointId,
-        deviceName: volume.deviceName,
-        target: {
-          restoreId,
-          step: JobName.Snapshot,
-          kmsKeyArn: keyArn,
-          onBlocksWritten: async (id) => {
-            await ec2.send(
-              new CreateTagsCommand({ Resources: [id], Tags: [{ Key: BLOCKS_WRITTEN_TAG, Value: 'true' }] }),
-            );
-            throw died;
-          },
-        },
-      }),
-    ).rejects.toBe(died);
-    const { Snapshots: [pending] = [] } = await account.aws.ec2.send(
-      new DescribeSnapshotsCommand({ OwnerIds: ['self'] }),
-    );
-    expect(pending?.State).toBe('pending');
-
-    // The retry.
-    const sent = record(clients, restoreId);
-    const result = await writeVolumeSnapshot(input, {
-      clients,
-      checkpoint: async () => {},
-      repository,
-      progress: () => {},
-    });
-    expect(named(sent, 'PutSnapshotBlockCommand')).toEqual([]);
-    expect(named(sent, 'StartSnapshotCommand').length).toBeLessThanOrEqual(1);
-    expect(named(sent, 'CompleteSnapshotCommand')).toHaveLength(1);
-    expect(result.snapshotId).toBe(pending?.SnapshotId);
-    // verify: true read every block back and found it equal to the restore point.
-    expect(named(sent, 'GetSnapshotBlockCommand').length).toBeGreaterThan(0);
-    const { Snapshots: [after] = [] } = await account.aws.ec2.send(
-      new DescribeSnapshotsCommand({ SnapshotIds: [result.snapshotId] }),
-    );
-    expect(after?.State).toBe('completed');
-  });
 
   /** A volume of the instance step of `restoreId`, attached to `instanceId`. */
   async function restoredVolumeOn(account: Account, restoreId: string, instanceId: string, device: string) {
