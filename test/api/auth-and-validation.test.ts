@@ -1,11 +1,10 @@
-import { credentialsForAccount, randomAccountId } from '@ec2-restore/local-aws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ApiHarness, startApi, TOKEN } from './harness.ts';
+import { type ApiHarness, startApi, TOKEN } from '../support/index.ts';
 
 let api: ApiHarness;
 
 beforeAll(async () => {
-  api = await startApi({ workerCredentials: credentialsForAccount(randomAccountId()) });
+  api = await startApi();
 });
 afterAll(async () => {
   await api?.close();

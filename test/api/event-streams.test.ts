@@ -11,7 +11,7 @@ import { credentialsForAccount, findFreePort, randomAccountId } from '@ec2-resto
 import { RestoreStore } from '@ec2-restore/restore-state';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { type ApiHarness, startApi, TOKEN } from './harness.ts';
+import { type ApiHarness, startApi, TOKEN } from '../support/index.ts';
 import { readEventStream } from './sse.ts';
 
 const request = {

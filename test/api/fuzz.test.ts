@@ -3,7 +3,7 @@ import { brotliCompressSync, gzipSync } from 'node:zlib';
 import { credentialsForAccount, randomAccountId } from '@ec2-restore/local-aws';
 import fc from 'fast-check';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { type ApiHarness, startApi, TOKEN } from './harness.ts';
+import { type ApiHarness, startApi, TOKEN } from '../support/index.ts';
 
 // Hostile and careless clients: thousands of requests with random methods, paths (bad
 // percent-encoding, traversal, long ids), headers (charsets, encodings, ids, keys) and bodies

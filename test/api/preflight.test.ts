@@ -2,18 +2,20 @@ import { credentialsForAccount } from '@ec2-restore/local-aws';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   type Account,
+  type ApiHarness,
   accountRoot,
   adminOnly,
   allowEbsUse,
-  closeAccounts,
   createKey,
   createRestoreRole,
+  EBS_KEY_ACTIONS,
   keyPolicy,
   newAccount,
+  REGION,
   resourcesOf,
   setEbsDefaultKey,
-} from './aws-fixtures.ts';
-import { type ApiHarness, REGION, startApi } from './harness.ts';
+  startApi,
+} from '../support/index.ts';
 
 interface Check {
   id: string;
@@ -34,7 +36,17 @@ let api: ApiHarness | undefined;
 afterEach(async () => {
   await api?.close();
   api = undefined;
-  closeAccounts();
+});
+
+/**
+ * The restore role's identity policy: EC2 and what EBS needs of keys. A principal using a key of
+ * another account needs its own IAM policy to allow it as well as the key policy
+ * (https://docs.aws.amazon.com/kms/latest/developerguide/key-policy-modifying-external-accounts.html);
+ * which keys is then up to the key policies.
+ */
+const EC2_AND_EBS_KEY_USE = JSON.stringify({
+  Version: '2012-10-17',
+  Statement: [{ Effect: 'Allow', Action: ['ec2:*', ...EBS_KEY_ACTIONS], Resource: '*' }],
 });
 
 /** A cross-account setup where everything is right except what the test breaks. */
@@ -46,8 +58,9 @@ async function crossAccount(options: {
   const source = newAccount();
   const target = newAccount();
   const stranger = newAccount();
-  const roleArn = await createRestoreRole(target, options.roleTrustsSource ? source.id : stranger.id);
-  const targetKeyArn = await createKey(
+  const trusted = options.roleTrustsSource ? source.id : stranger.id;
+  const roleArn = await createRestoreRole(target, trusted, undefined, EC2_AND_EBS_KEY_USE);
+  const { Arn: targetKeyArn } = await createKey(
     target,
     keyPolicy(
       adminOnly(target.id),
@@ -55,7 +68,10 @@ async function crossAccount(options: {
     ),
   );
   if (options.sourceDefaultKey === 'customer') {
-    const sourceKeyArn = await createKey(source, keyPolicy(accountRoot(source.id), allowEbsUse([roleArn])));
+    const { Arn: sourceKeyArn } = await createKey(
+      source,
+      keyPolicy(accountRoot(source.id), allowEbsUse([roleArn])),
+    );
     await setEbsDefaultKey(source, sourceKeyArn);
   }
   api = await startApi({ workerCredentials: credentialsForAccount(source.id) });

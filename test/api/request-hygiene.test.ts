@@ -3,7 +3,7 @@ import { request as httpRequest } from 'node:http';
 import { brotliCompressSync, gzipSync } from 'node:zlib';
 import { credentialsForAccount, randomAccountId } from '@ec2-restore/local-aws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ApiHarness, startApi, TOKEN } from './harness.ts';
+import { type ApiHarness, startApi, TOKEN } from '../support/index.ts';
 
 const OTHER = `other-${randomUUID()}`;
 // Used by the rate-limit test only, so the other tests' POSTs do not count against it.

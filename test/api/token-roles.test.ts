@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { credentialsForAccount, randomAccountId } from '@ec2-restore/local-aws';
 import type { Queue } from 'bullmq';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { type ApiHarness, startApi, TOKEN } from './harness.ts';
+import { type ApiHarness, startApi, TOKEN } from '../support/index.ts';
 
 const READ = `read-${randomUUID()}`;
 const ADMIN = `admin-${randomUUID()}`;

@@ -10,7 +10,7 @@ import {
 } from '@ec2-restore/backup-repository';
 import { EbsDirectWriter, verifySnapshotAgainstRestorePoint } from '@ec2-restore/snapshot-writers';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { customerManagedKeyArn, freshAccount, INSTANCE, sparseImage, tempDir } from './helpers.ts';
+import { createKey, INSTANCE, newAccount, SDK_RETRIES, sparseImage, tempDir } from '../support/index.ts';
 
 // A snapshot step hands the writer its job's abort signal. Dozens of AWS calls in flight on one signal
 // used to leave Node printing "MaxListenersExceededWarning: Possible EventTarget memory leak detected.
@@ -29,8 +29,9 @@ describe('abort listeners of the EBS direct writer and read-back', () => {
 
   beforeAll(async () => {
     work = await tempDir();
-    ({ aws } = freshAccount());
-    keyArn = await customerManagedKeyArn(aws);
+    const account = newAccount(SDK_RETRIES);
+    aws = account.aws;
+    keyArn = (await createKey(account)).Arn;
     repository = openBackupRepository(join(work.path, 'repo'));
     const image = await sparseImage(join(work.path, 'disk.img'), GIB, [{ index: 1 }, { index: 700 }]);
     const builder = repository.createRestorePoint({ source: { kind: 'raw-images' }, instance: INSTANCE });

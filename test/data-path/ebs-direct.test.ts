@@ -19,12 +19,13 @@ import { EbsDirectWriter, verifySnapshotAgainstRestorePoint } from '@ec2-restore
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   blockOfFile,
-  customerManagedKeyArn,
-  freshAccount,
+  createKey,
   INSTANCE,
+  newAccount,
+  SDK_RETRIES,
   sparseImage,
   tempDir,
-} from './helpers.ts';
+} from '../support/index.ts';
 
 // The emulator (moto) takes tens of milliseconds per PutSnapshotBlock/GetSnapshotBlock, and the smallest
 // volume is 1 GiB (2,048 blocks): a write or a full read-back takes a minute or more on a busy machine.
@@ -43,8 +44,9 @@ describe('ebs-direct writer', () => {
 
   beforeAll(async () => {
     work = await tempDir();
-    ({ aws } = freshAccount());
-    keyArn = await customerManagedKeyArn(aws);
+    const account = newAccount(SDK_RETRIES);
+    aws = account.aws;
+    keyArn = (await createKey(account)).Arn;
     repository = openBackupRepository(join(work.path, 'repo'));
     imagePath = await sparseImage(
       join(work.path, 'disk.img'),

@@ -16,7 +16,15 @@ import {
   verifyRestorePoint,
 } from '@ec2-restore/backup-repository';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { blockOfFile, freshAccount, INSTANCE, newBucket, sparseImage, tempDir } from './helpers.ts';
+import {
+  blockOfFile,
+  INSTANCE,
+  newAccount,
+  newBucket,
+  SDK_RETRIES,
+  sparseImage,
+  tempDir,
+} from '../support/index.ts';
 
 // One contract, two backends: the local folder (embedded default) and S3 on the emulator.
 interface Backend {
@@ -35,8 +43,9 @@ const backends: Backend[] = [
   {
     name: 's3',
     async open() {
-      const { aws } = freshAccount();
-      const bucket = await newBucket(aws);
+      const account = newAccount(SDK_RETRIES);
+      const { aws } = account;
+      const bucket = await newBucket(account);
       return {
         store: new S3ObjectStore(aws.s3, bucket, 'backups/prod'),
         close: async () => aws.destroy(),

@@ -13,7 +13,7 @@ import {
 } from '@ec2-restore/backup-repository';
 import { WorkerVolumeWriter } from '@ec2-restore/snapshot-writers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { blockOfFile, INSTANCE, sha256OfFile, sparseImage, tempDir } from './helpers.ts';
+import { blockOfFile, INSTANCE, sha256OfFile, sparseImage, tempDir } from '../support/index.ts';
 
 // The worker-volume data path with a device folder: files named after volume ids stand in for devices.
 describe('worker-volume writer', () => {

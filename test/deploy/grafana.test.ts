@@ -1,8 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { credentialsForAccount, randomAccountId } from '@ec2-restore/local-aws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ApiHarness, startApi } from '../api/harness.ts';
+import { type ApiHarness, startApi } from '../support/index.ts';
 
 /** The Grafana dashboard asks only for metrics the API's /metrics really exposes. */
 
@@ -12,7 +11,7 @@ const dashboard = JSON.parse(
 
 let api: ApiHarness;
 beforeAll(async () => {
-  api = await startApi({ workerCredentials: credentialsForAccount(randomAccountId()) });
+  api = await startApi();
 });
 afterAll(async () => {
   await api?.close();

@@ -21,23 +21,23 @@ import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
 import type { AwsClients } from '@ec2-restore/aws-clients';
 import { describe, expect, it } from 'vitest';
 import {
-  accountRootStatement,
+  type Account,
+  accountRoot,
   assumedRoleClients,
   createKey,
   createRestoreRole,
   EBS_KEY_ACTIONS,
   eventually,
   expectAwsError,
+  keyPolicy,
   newAccount,
-  policy,
-  type TestAccount,
   ZONE,
-} from './helpers.ts';
+} from '../support/index.ts';
 
 // docs/architecture.md#the-two-flows, "Another account", done by hand through the SDK against the emulator.
 
 /** Source account steps 1-3: an encrypted volume with the region's default key, and its snapshot. */
-async function snapshotWithDefaultKey(source: TestAccount): Promise<{ snapshotId: string; keyArn: string }> {
+async function snapshotWithDefaultKey(source: Account): Promise<{ snapshotId: string; keyArn: string }> {
   const { ec2 } = source.aws;
   await ec2.send(new EnableEbsEncryptionByDefaultCommand({}));
   const keyArn = (await ec2.send(new GetEbsDefaultKmsKeyIdCommand({}))).KmsKeyId!;
@@ -47,7 +47,7 @@ async function snapshotWithDefaultKey(source: TestAccount): Promise<{ snapshotId
   return { snapshotId: snapshot.SnapshotId!, keyArn };
 }
 
-function share(source: TestAccount, snapshotId: string, accountId: string, op: 'Add' | 'Remove' = 'Add') {
+function share(source: Account, snapshotId: string, accountId: string, op: 'Add' | 'Remove' = 'Add') {
   return source.aws.ec2.send(
     new ModifySnapshotAttributeCommand({
       SnapshotId: snapshotId,
@@ -84,7 +84,7 @@ describe('restore into another account (docs/architecture.md#the-two-flows)', ()
     // The source default key: customer managed, its policy lets the target account use it for EBS.
     const sourceKey = await createKey(
       source,
-      policy(accountRootStatement(source.id), {
+      keyPolicy(accountRoot(source.id), {
         Sid: 'Allow the target account to use the key for EBS',
         Effect: 'Allow',
         Principal: { AWS: target.rootArn },

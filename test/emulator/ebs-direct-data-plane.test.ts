@@ -9,13 +9,13 @@ import { DeleteSnapshotCommand } from '@aws-sdk/client-ec2';
 import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
 import { describe, expect, it } from 'vitest';
 import {
+  type Account,
   assumedRoleClients,
   createRestoreRole,
   expectAwsError,
   newAccount,
   putRolePolicy,
-  type TestAccount,
-} from './helpers.ts';
+} from '../support/index.ts';
 
 // The EBS direct data plane (PutSnapshotBlock, GetSnapshotBlock, ListSnapshotBlocks), which the
 // emulator serves ahead of moto's generic request handling: the same rules as every other request.
@@ -29,7 +29,7 @@ function sha256(data: Buffer): string {
   return createHash('sha256').update(data).digest('base64');
 }
 
-function put(clients: TestAccount['aws'], snapshotId: string, index: number, data: Buffer) {
+function put(clients: Account['aws'], snapshotId: string, index: number, data: Buffer) {
   return clients.ebs.send(
     new PutSnapshotBlockCommand({
       SnapshotId: snapshotId,
@@ -42,7 +42,7 @@ function put(clients: TestAccount['aws'], snapshotId: string, index: number, dat
   );
 }
 
-async function read(clients: TestAccount['aws'], snapshotId: string, index: number): Promise<Buffer> {
+async function read(clients: Account['aws'], snapshotId: string, index: number): Promise<Buffer> {
   const listed = await clients.ebs.send(new ListSnapshotBlocksCommand({ SnapshotId: snapshotId }));
   const token = listed.Blocks!.find((b) => b.BlockIndex === index)!.BlockToken!;
   const out = await clients.ebs.send(
@@ -51,7 +51,7 @@ async function read(clients: TestAccount['aws'], snapshotId: string, index: numb
   return Buffer.from(await out.BlockData!.transformToByteArray());
 }
 
-async function start(account: TestAccount): Promise<string> {
+async function start(account: Account): Promise<string> {
   return (await account.aws.ebs.send(new StartSnapshotCommand({ VolumeSize: 1 }))).SnapshotId!;
 }
 

@@ -13,7 +13,7 @@ import {
   ModifyEbsDefaultKmsKeyIdCommand,
 } from '@aws-sdk/client-ec2';
 import { describe, expect, it } from 'vitest';
-import { createKey, expectAwsError, newAccount, policy, type TestAccount } from './helpers.ts';
+import { type Account, createKey, expectAwsError, keyPolicy, newAccount } from '../support/index.ts';
 
 const BLOCK_SIZE = 524288;
 
@@ -22,7 +22,7 @@ function sha256(data: Buffer): string {
 }
 
 function putBlock(
-  account: TestAccount,
+  account: Account,
   snapshotId: string,
   index: number,
   data: Buffer,
@@ -40,7 +40,7 @@ function putBlock(
   );
 }
 
-async function snapshotState(account: TestAccount, snapshotId: string) {
+async function snapshotState(account: Account, snapshotId: string) {
   const out = await account.aws.ec2.send(new DescribeSnapshotsCommand({ SnapshotIds: [snapshotId] }));
   return out.Snapshots![0]!;
 }
@@ -130,7 +130,7 @@ describe('EBS direct APIs', () => {
     const other = newAccount();
     const key = await createKey(
       account,
-      policy({ Effect: 'Allow', Principal: { AWS: other.rootArn }, Action: 'kms:*' }), // not the caller's account
+      keyPolicy({ Effect: 'Allow', Principal: { AWS: other.rootArn }, Action: 'kms:*' }), // not the caller's account
     );
     await expectAwsError(
       account.aws.ebs.send(new StartSnapshotCommand({ VolumeSize: 1, Encrypted: true, KmsKeyArn: key.Arn! })),

@@ -13,16 +13,16 @@ import {
 import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
 import { describe, expect, it } from 'vitest';
 import {
-  accountRootStatement,
+  accountRoot,
   assumedRoleClients,
   createKey,
   createRestoreRole,
   EBS_KEY_ACTIONS,
   expectAwsError,
+  keyPolicy,
   newAccount,
-  policy,
   ZONE,
-} from './helpers.ts';
+} from '../support/index.ts';
 
 /** AWS's AccessDeniedException text for a key policy that does not allow the caller. */
 function notAllowed(callerArn: string, action: string, keyArn: string): string {
@@ -34,7 +34,7 @@ describe('KMS key policies are enforced on use', () => {
     const owner = newAccount();
     const key = await createKey(
       owner,
-      policy(accountRootStatement(owner.id), {
+      keyPolicy(accountRoot(owner.id), {
         Effect: 'Deny',
         Principal: '*',
         Action: 'kms:GenerateDataKey*',
@@ -57,7 +57,7 @@ describe('KMS key policies are enforced on use', () => {
     const roleArn = await createRestoreRole(owner, owner.id, externalId);
     const key = await createKey(
       owner,
-      policy({ Effect: 'Allow', Principal: { AWS: roleArn }, Action: 'kms:*' }),
+      keyPolicy({ Effect: 'Allow', Principal: { AWS: roleArn }, Action: 'kms:*' }),
     );
     const session = assumedRoleClients(owner, roleArn, externalId);
     const described = await session.kms.send(new DescribeKeyCommand({ KeyId: key.Arn! }));
@@ -75,7 +75,7 @@ describe('KMS key policies are enforced on use', () => {
     const other = newAccount();
     const key = await createKey(
       owner,
-      policy(accountRootStatement(owner.id), {
+      keyPolicy(accountRoot(owner.id), {
         Effect: 'Allow',
         Principal: '*',
         Action: ['kms:Describe*', 'kms:Encrypt'],
@@ -95,8 +95,8 @@ describe('KMS key policies are enforced on use', () => {
     const user = newAccount();
     const key = await createKey(
       owner,
-      policy(
-        accountRootStatement(owner.id),
+      keyPolicy(
+        accountRoot(owner.id),
         {
           Effect: 'Allow',
           Principal: { AWS: user.rootArn },
@@ -166,7 +166,7 @@ describe('KMS key management follows the key policy too', () => {
     const roleArn = await createRestoreRole(owner, owner.id, externalId);
     const key = await createKey(
       owner,
-      policy({ Effect: 'Allow', Principal: { AWS: roleArn }, Action: 'kms:*' }),
+      keyPolicy({ Effect: 'Allow', Principal: { AWS: roleArn }, Action: 'kms:*' }),
     );
     await expectAwsError(
       owner.aws.kms.send(new GetKeyPolicyCommand({ KeyId: key.KeyId!, PolicyName: 'default' })),
@@ -217,7 +217,7 @@ describe('KMS across accounts', () => {
     const roleArn = await createRestoreRole(grantee, grantee.id, externalId);
     const key = await createKey(
       owner,
-      policy(accountRootStatement(owner.id), {
+      keyPolicy(accountRoot(owner.id), {
         Effect: 'Allow',
         Principal: { AWS: grantee.rootArn },
         Action: ['kms:CreateGrant', 'kms:DescribeKey'],

@@ -3,7 +3,7 @@ import { GetEbsDefaultKmsKeyIdCommand } from '@aws-sdk/client-ec2';
 import { createAwsClients } from '@ec2-restore/aws-clients';
 import { credentialsForAccount, randomAccountId, startEmulator } from '@ec2-restore/local-aws';
 import { describe, expect, it } from 'vitest';
-import { REGION } from './helpers.ts';
+import { REGION } from '../support/index.ts';
 
 function isAlive(pid: number): boolean {
   try {

@@ -9,21 +9,21 @@ import {
 } from '@aws-sdk/client-ec2';
 import { describe, expect, it } from 'vitest';
 import {
-  accountRootStatement,
+  type Account,
+  accountRoot,
   createKey,
   EBS_KEY_ACTIONS,
   expectAwsError,
+  keyPolicy,
   newAccount,
-  policy,
-  type TestAccount,
   ZONE,
-} from './helpers.ts';
+} from '../support/index.ts';
 
 /** An encrypted snapshot in `owner` with a customer managed key whose policy lets `reader` use it. */
-async function sharedKeySnapshot(owner: TestAccount, reader: TestAccount) {
+async function sharedKeySnapshot(owner: Account, reader: Account) {
   const key = await createKey(
     owner,
-    policy(accountRootStatement(owner.id), {
+    keyPolicy(accountRoot(owner.id), {
       Sid: 'Let the target account use the key for EBS',
       Effect: 'Allow',
       Principal: { AWS: reader.rootArn },
@@ -37,7 +37,7 @@ async function sharedKeySnapshot(owner: TestAccount, reader: TestAccount) {
   return { key, snapshotId: snapshot.SnapshotId! };
 }
 
-function share(owner: TestAccount, snapshotId: string, accountId: string, op: 'Add' | 'Remove' = 'Add') {
+function share(owner: Account, snapshotId: string, accountId: string, op: 'Add' | 'Remove' = 'Add') {
   return owner.aws.ec2.send(
     new ModifySnapshotAttributeCommand({
       SnapshotId: snapshotId,

@@ -5,7 +5,7 @@ import { credentialsForAccount } from '@ec2-restore/local-aws';
 import { createStepClients, restoreInstance, type StepClients } from '@ec2-restore/pipeline';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type FaultProxy, startFaultProxy } from '../support/fault-proxy.ts';
-import { type Account, createKey, defaultSubnet, newAccount, REGION } from './harness.ts';
+import { type Account, createKey, defaultSubnet, newAccount, REGION } from '../support/index.ts';
 
 /*
  * EC2 is eventually consistent: a volume or instance id CreateVolume / RunInstances just returned may
@@ -32,8 +32,7 @@ describe('instance step: new ids that are not visible yet', () => {
     snapshot: string;
   }> {
     const account = newAccount();
-    opened.push(account.aws);
-    const keyArn = await createKey(account);
+    const keyArn = (await createKey(account)).Arn;
     const { zone } = await defaultSubnet(account);
     const source = await account.aws.ec2.send(new CreateVolumeCommand({ AvailabilityZone: zone, Size: 1 }));
     const snapshot = await account.aws.ec2.send(new CreateSnapshotCommand({ VolumeId: source.VolumeId }));

@@ -12,22 +12,12 @@ import {
   type Account,
   type Backup,
   createBackup,
-  createKey,
-  crossAccountWorld,
   dataBlocksOf,
-  defaultSubnet,
   launchInstance,
-  newAccount,
-  openPipeline,
-  type Pipeline,
-  REGION,
+  openWorld,
   removeBackup,
-  startRestore,
-  startWorker,
-  type WorkerProcess,
-  waitForEnd,
-  workerEnv,
-} from './harness.ts';
+  type World,
+} from '../support/index.ts';
 
 const DEVICES = ['/dev/xvda', '/dev/xvdb', '/dev/xvdc'];
 
@@ -69,10 +59,8 @@ async function expectWorkerClean(source: Account, restoreId: string, workerInsta
 
 describe('worker-volume data path: volumes attached to the worker instance, device files (docs/architecture.md#the-two-flows)', () => {
   let backup: Backup;
-  let pipeline: Pipeline | undefined;
+  let w: World | undefined;
   let deviceDir: string | undefined;
-  const accounts: Account[] = [];
-  const workers: WorkerProcess[] = [];
 
   beforeAll(async () => {
     backup = await createBackup(DEVICES);
@@ -81,94 +69,59 @@ describe('worker-volume data path: volumes attached to the worker instance, devi
     await removeBackup(backup);
   });
   afterEach(async () => {
-    await Promise.all(workers.splice(0).map((w) => w.stop()));
-    await pipeline?.close();
-    for (const account of accounts.splice(0)) account.aws.destroy();
+    await w?.close();
     if (deviceDir) await rm(deviceDir, { recursive: true, force: true });
   });
 
-  it('same account: 3 volumes written through the worker instance, instance restored with the target key', {
-    timeout: 600_000,
-  }, async () => {
-    pipeline = openPipeline();
-    const source = newAccount();
-    accounts.push(source);
-    const targetKey = await createKey(source);
-    const workerInstanceId = await launchInstance(source);
+  /** Opens the world with the worker instance and its device folder, and starts `workers`. */
+  async function workerVolumeWorld(
+    accounts: 'same' | 'cross',
+    workers: Parameters<World['startWorkers']>[0],
+  ) {
+    w = await openWorld({ accounts, backup });
+    const workerInstanceId = await launchInstance(w.source);
     deviceDir = await mkdtemp(join(tmpdir(), 'ec2r-devices-'));
-    const env = workerEnv(pipeline, source, backup, {
-      WORKER_INSTANCE_ID: workerInstanceId,
-      WORKER_DEVICE_DIR: deviceDir,
-    });
-    workers.push(startWorker('snapshot-worker', env), startWorker('instance-worker', env));
+    w.startWorkers(workers, { WORKER_INSTANCE_ID: workerInstanceId, WORKER_DEVICE_DIR: deviceDir });
+    return { world: w, workerInstanceId, deviceDir };
+  }
 
-    const id = await startRestore(
-      pipeline,
-      {
-        restorePointId: backup.restorePoint.id,
-        target: { accountId: source.id, region: REGION, kmsKeyId: targetKey },
-        instance: { subnetId: (await defaultSubnet(source)).subnetId },
-        dataPath: 'worker-volume',
-      },
-      { restorePoint: backup.restorePoint, sourceAccountId: source.id },
-    );
-    const restore = await waitForEnd(pipeline.store, id, 400_000);
-    expect(restore.status, workers.map((w) => w.output()).join('\n')).toBe('succeeded');
-    expect(restore.progress.bytesDone).toBe(restore.progress.bytesTotal);
-    const { Volumes = [] } = await source.aws.ec2.send(
-      new DescribeVolumesCommand({ VolumeIds: restore.result?.volumes.map((v) => v.volumeId) ?? [] }),
-    );
-    expect(Volumes.map((v) => v.Attachments?.[0]?.Device).sort()).toEqual(DEVICES);
-    for (const volume of Volumes) expect(volume).toMatchObject({ Encrypted: true, KmsKeyId: targetKey });
-
-    await expectDeviceFilesHoldTheImages(deviceDir, backup);
-    await expectWorkerClean(source, id, workerInstanceId);
-  });
-
-  it('another account: written with the source default key, shared, restored in the target account with the target key', {
-    timeout: 600_000,
-  }, async () => {
-    pipeline = openPipeline();
-    const world = await crossAccountWorld();
-    accounts.push(world.source, world.target);
-    const workerInstanceId = await launchInstance(world.source);
-    deviceDir = await mkdtemp(join(tmpdir(), 'ec2r-devices-'));
-    const env = workerEnv(pipeline, world.source, backup, {
-      WORKER_INSTANCE_ID: workerInstanceId,
-      WORKER_DEVICE_DIR: deviceDir,
-    });
-    workers.push(
-      startWorker('snapshot-worker', env),
-      startWorker('share-worker', env),
-      startWorker('instance-worker', env),
-    );
-
-    const id = await startRestore(
-      pipeline,
-      {
-        restorePointId: backup.restorePoint.id,
-        target: {
-          accountId: world.target.id,
-          region: REGION,
-          roleArn: world.roleArn,
-          externalId: world.externalId,
-          kmsKeyId: world.targetKey,
-        },
-        instance: { subnetId: world.targetSubnetId },
-        dataPath: 'worker-volume',
-      },
-      { restorePoint: backup.restorePoint, sourceAccountId: world.source.id },
-    );
-    const restore = await waitForEnd(pipeline.store, id, 400_000);
-    expect(restore.status, workers.map((w) => w.output()).join('\n')).toBe('succeeded');
+  /** Restores through the worker instance; the instance's volumes are at their devices, with the target key. */
+  async function restoreThroughWorkerInstance(world: World): Promise<string> {
+    const id = await world.startRestore(world.request({ dataPath: 'worker-volume' }));
+    const restore = await world.waitForEnd(id, 400_000);
+    expect(restore.status, world.output()).toBe('succeeded');
     expect(restore.result?.accountId).toBe(world.target.id);
+    expect(restore.progress.bytesDone).toBe(restore.progress.bytesTotal);
     const { Volumes = [] } = await world.target.aws.ec2.send(
       new DescribeVolumesCommand({ VolumeIds: restore.result?.volumes.map((v) => v.volumeId) ?? [] }),
     );
     expect(Volumes.map((v) => v.Attachments?.[0]?.Device).sort()).toEqual(DEVICES);
     for (const volume of Volumes)
       expect(volume).toMatchObject({ Encrypted: true, KmsKeyId: world.targetKey });
+    return id;
+  }
 
+  it('same account: 3 volumes written through the worker instance, instance restored with the target key', {
+    timeout: 600_000,
+  }, async () => {
+    const { world, workerInstanceId, deviceDir } = await workerVolumeWorld('same', [
+      'snapshot-worker',
+      'instance-worker',
+    ]);
+    const id = await restoreThroughWorkerInstance(world);
+    await expectDeviceFilesHoldTheImages(deviceDir, backup);
+    await expectWorkerClean(world.source, id, workerInstanceId);
+  });
+
+  it('another account: written with the source default key, shared, restored in the target account with the target key', {
+    timeout: 600_000,
+  }, async () => {
+    const { world, workerInstanceId, deviceDir } = await workerVolumeWorld('cross', [
+      'snapshot-worker',
+      'share-worker',
+      'instance-worker',
+    ]);
+    const id = await restoreThroughWorkerInstance(world);
     await expectDeviceFilesHoldTheImages(deviceDir, backup);
     await expectWorkerClean(world.source, id, workerInstanceId);
   });

@@ -1,8 +1,11 @@
+/**
+ * The real API (createApp, the real pre-flight planner) on an ephemeral port, with real Redis and the
+ * emulator as AWS. Alone it has Redis prefixes and a backup repository of its own (one small restore
+ * point); in a world it shares the world's pipeline and backup, so restores it accepts reach the
+ * world's worker processes.
+ */
 import { randomUUID } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import {
   type ApiDeps,
   ApiMetrics,
@@ -15,13 +18,15 @@ import {
 import type { AwsCredentials } from '@ec2-restore/aws-clients';
 import { type BackupRepository, openBackupRepository } from '@ec2-restore/backup-repository';
 import { queueNames } from '@ec2-restore/contracts';
-import { RestoreStore } from '@ec2-restore/restore-state';
+import { credentialsForAccount, randomAccountId } from '@ec2-restore/local-aws';
+import type { RestoreStore } from '@ec2-restore/restore-state';
 import { FlowProducer, Queue } from 'bullmq';
-import { Redis } from 'ioredis';
+import { REGION } from './accounts.ts';
+import { createSmallRestorePoint, tempDir } from './backup.ts';
+import { openPipeline, type Pipeline, TEST_BACKOFF_MS } from './pipeline.ts';
 
-export const REGION = 'eu-west-1';
+/** The bearer token `call` sends. */
 export const TOKEN = `test-token-${randomUUID()}`;
-const BLOCK = 512 * 1024;
 
 export interface ApiHarness {
   baseUrl: string;
@@ -30,40 +35,38 @@ export interface ApiHarness {
   store: RestoreStore;
   queues: Queue[];
   repository: BackupRepository;
-  /** The id of a restore point with three volumes: /dev/xvda (root, 1 GiB), /dev/xvdb, /dev/xvdc. */
+  /** Alone: a restore point with three volumes, /dev/xvda (root, 1 GiB), /dev/xvdb, /dev/xvdc. */
   restorePointId: string;
-  /** fetch against the API with the bearer token. */
+  /** fetch against the API with the bearer token TOKEN. */
   call(path: string, init?: RequestInit & { json?: unknown }): Promise<Response>;
   /** How many jobs the pipeline queues hold in any state. */
   jobCount(): Promise<number>;
   close(): Promise<void>;
 }
 
-export interface HarnessOptions {
-  /** Credentials of the worker role (an emulator account). */
-  workerCredentials: AwsCredentials;
+export interface ApiOptions {
+  /** Credentials of the worker role. @defaultValue the root of a fresh emulator account */
+  workerCredentials?: AwsCredentials;
   /** @defaultValue the real pre-flight planner with the worker credentials */
   planner?: RestorePlanner;
   /** API_TOKENS entries (`call` sends TOKEN: list it). @defaultValue [TOKEN] (an operator token) */
   apiTokens?: ApiDeps['apiTokens'];
   /** @defaultValue the product's defaults */
   limits?: ApiDeps['limits'];
+  /** The world's Redis prefixes and store. @defaultValue a pipeline of its own, emptied on close */
+  pipeline?: Pipeline;
+  /** The world's backup repository. @defaultValue a temporary one holding a small restore point */
+  repositoryPath?: string;
 }
 
-/**
- * The API on an ephemeral port with real Redis (its own key and queue prefixes), a backup repository
- * in a temporary folder holding one restore point, and the emulator as AWS.
- */
-export async function startApi(options: HarnessOptions): Promise<ApiHarness> {
-  const prefix = `test-${randomUUID()}`;
-  const redis = new Redis(process.env.REDIS_URL as string, { maxRetriesPerRequest: null });
-  const store = new RestoreStore(redis, { prefix: `${prefix}:` });
-  const connection = { url: process.env.REDIS_URL as string };
-  const queues = queueNames.map((name) => new Queue(name, { connection, prefix }));
-  const flowProducer = new FlowProducer({ connection, prefix });
-  const folder = await mkdtemp(join(tmpdir(), 'api-test-repo-'));
-  const repository = openBackupRepository(folder);
-  const restorePointId = await createRestorePoint(repository);
+export async function startApi(options: ApiOptions = {}): Promise<ApiHarness> {
+  const pipeline = options.pipeline ?? openPipeline();
+  const { store, redis, queuePrefix: prefix } = pipeline;
+  const queues = queueNames.map((name) => new Queue(name, { connection: redis, prefix }));
+  const flowProducer = new FlowProducer({ connection: redis, prefix });
+  const folder = options.repositoryPath ? undefined : await tempDir('ec2r-api-repo-');
+  const repository = openBackupRepository(options.repositoryPath ?? folder?.path ?? '');
+  const restorePointId = folder ? await createSmallRestorePoint(repository) : '';
   const logLines: string[] = [];
   const logger = createLogger('info', { write: (line: string) => void logLines.push(line) });
   const app = createApp({
@@ -74,10 +77,10 @@ export async function startApi(options: HarnessOptions): Promise<ApiHarness> {
       new PreflightPlanner({
         repository,
         region: REGION,
-        credentials: options.workerCredentials,
+        credentials: options.workerCredentials ?? credentialsForAccount(randomAccountId()),
         awsCallRecorder: store,
       }),
-    launcher: new FlowRestoreLauncher(flowProducer),
+    launcher: new FlowRestoreLauncher(flowProducer, { backoffMs: TEST_BACKOFF_MS }),
     repository,
     queues,
     apiTokens: options.apiTokens ?? [TOKEN],
@@ -118,35 +121,9 @@ export async function startApi(options: HarnessOptions): Promise<ApiHarness> {
     async close() {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
-      await store.closeSubscriptions();
-      for (const queue of queues) await queue.obliterate({ force: true }).catch(() => {});
       await Promise.all([...queues.map((queue) => queue.close()), flowProducer.close()]);
-      const keys = await redis.keys(`${prefix}:*`);
-      if (keys.length > 0) await redis.del(...keys);
-      redis.disconnect();
-      await rm(folder, { recursive: true, force: true });
+      if (!options.pipeline) await pipeline.close();
+      await folder?.remove();
     },
   };
-}
-
-/** A small restore point: three volumes of 1 GiB with a few data blocks each. */
-async function createRestorePoint(repository: BackupRepository): Promise<string> {
-  const builder = repository.createRestorePoint({
-    source: { kind: 'raw-images' },
-    instance: {
-      instanceType: 't3.micro',
-      platform: 'linux',
-      architecture: 'x86_64',
-      rootDeviceName: '/dev/xvda',
-      network: {},
-    },
-  });
-  for (const [n, deviceName] of ['/dev/xvda', '/dev/xvdb', '/dev/xvdc'].entries()) {
-    async function* blocks() {
-      for (let index = 0; index < 4; index++) yield { index, data: Buffer.alloc(BLOCK, n * 16 + index + 1) };
-    }
-    await builder.addVolume({ deviceName, sizeGiB: 1, volumeType: 'gp3' }, blocks());
-  }
-  await builder.commit();
-  return builder.id;
 }
