@@ -43,6 +43,16 @@ async function eventReaders(redis: Redis): Promise<number> {
   return list.split('\n').filter((line) => line.includes(' name=ec2-restore-events ')).length;
 }
 
+// A Redis of the file's own: the first tests count the connections Redis lists (other test files may
+// run at once on the run's Redis), the others restart and freeze it.
+let redis: OwnRedis;
+beforeAll(async () => {
+  redis = await ownRedis();
+});
+afterAll(async () => {
+  await redis?.dispose();
+});
+
 describe('event streams: one shared Redis reader, capped per token and per process', () => {
   const OTHER = `other-${randomUUID()}`;
   let api: ApiHarness;
@@ -50,11 +60,12 @@ describe('event streams: one shared Redis reader, capped per token and per proce
 
   beforeAll(async () => {
     api = await startApi({
+      redisUrl: redis.url,
       workerCredentials: credentialsForAccount(randomAccountId()),
       apiTokens: [TOKEN, { token: OTHER, role: 'read' }],
       limits: { maxEventStreamsPerToken: 25, maxEventStreams: 30 },
     });
-    admin = new Redis(process.env.REDIS_URL as string);
+    admin = new Redis(redis.url);
   });
   afterAll(async () => {
     admin?.disconnect();
@@ -185,21 +196,18 @@ async function ownRedis(): Promise<OwnRedis> {
 }
 
 describe('event streams and data routes across a Redis restart or freeze', () => {
-  let redis: OwnRedis;
   let writer: Redis;
   const closers: (() => Promise<void>)[] = [];
 
   beforeAll(async () => {
-    redis = await ownRedis();
     writer = new Redis(redis.url, { retryStrategy: () => 100, maxRetriesPerRequest: null });
     writer.on('error', () => {});
   });
   afterEach(async () => {
     for (const close of closers.splice(0)) await close();
   });
-  afterAll(async () => {
+  afterAll(() => {
     writer?.disconnect();
-    await redis?.dispose();
   });
 
   async function api(options: { outageGraceMs: number; redisTimeoutMs?: number }) {

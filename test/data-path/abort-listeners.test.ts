@@ -1,23 +1,17 @@
 import { randomBytes } from 'node:crypto';
 import { getEventListeners } from 'node:events';
-import { join } from 'node:path';
 import type { AwsClients } from '@ec2-restore/aws-clients';
-import {
-  type BackupRepository,
-  GIB,
-  openBackupRepository,
-  readRawImage,
-} from '@ec2-restore/backup-repository';
+import type { BackupRepository } from '@ec2-restore/backup-repository';
 import { EbsDirectWriter, verifySnapshotAgainstRestorePoint } from '@ec2-restore/snapshot-writers';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createKey, INSTANCE, newAccount, SDK_RETRIES, sparseImage, tempDir } from '../support/index.ts';
+import { accountWithKey, type OneVolumeRestorePoint, oneVolumeRestorePoint } from '../support/index.ts';
 
 // A snapshot step hands the writer its job's abort signal. Dozens of AWS calls in flight on one signal
 // used to leave Node printing "MaxListenersExceededWarning: Possible EventTarget memory leak detected.
 // 11 abort listeners added to [AbortSignal]" on every restore. Here any process warning of that kind
 // fails the test, and the caller's signal must hold at most one listener of the write, none after it.
 describe('abort listeners of the EBS direct writer and read-back', () => {
-  let work: Awaited<ReturnType<typeof tempDir>>;
+  let work: OneVolumeRestorePoint['work'];
   let aws: AwsClients;
   let keyArn: string;
   let repository: BackupRepository;
@@ -28,20 +22,10 @@ describe('abort listeners of the EBS direct writer and read-back', () => {
   };
 
   beforeAll(async () => {
-    work = await tempDir();
-    const account = newAccount(SDK_RETRIES);
-    aws = account.aws;
-    keyArn = (await createKey(account)).Arn;
-    repository = openBackupRepository(join(work.path, 'repo'));
-    const image = await sparseImage(join(work.path, 'disk.img'), GIB, [{ index: 1 }, { index: 700 }]);
-    const builder = repository.createRestorePoint({ source: { kind: 'raw-images' }, instance: INSTANCE });
-    await builder.addVolume({ deviceName: '/dev/xvda', sizeGiB: 1, volumeType: 'gp3' }, readRawImage(image));
-    restorePointId = (await builder.commit()).id;
+    ({ work, repository, restorePointId } = await oneVolumeRestorePoint([1, 700]));
+    ({ aws, keyArn } = await accountWithKey());
   });
-  afterAll(async () => {
-    aws.destroy();
-    await work.remove();
-  });
+  afterAll(() => work.remove());
   beforeEach(() => {
     warnings = [];
     process.on('warning', onWarning);

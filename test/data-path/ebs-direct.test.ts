@@ -6,10 +6,8 @@ import type { AwsClients } from '@ec2-restore/aws-clients';
 import {
   type BackupRepository,
   BLOCK_SIZE,
-  BlockIntegrityError,
   blockKey,
   GIB,
-  openBackupRepository,
   readRawImage,
   runPool,
   sha256Hex,
@@ -18,13 +16,13 @@ import { RestoreTag } from '@ec2-restore/contracts';
 import { EbsDirectWriter, verifySnapshotAgainstRestorePoint } from '@ec2-restore/snapshot-writers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  accountWithKey,
   blockOfFile,
-  createKey,
+  expectBlockIntegrityError,
   INSTANCE,
-  newAccount,
-  SDK_RETRIES,
+  type OneVolumeRestorePoint,
+  oneVolumeRestorePoint,
   sparseImage,
-  tempDir,
 } from '../support/index.ts';
 
 // The emulator (moto) takes tens of milliseconds per PutSnapshotBlock/GetSnapshotBlock, and the smallest
@@ -33,7 +31,7 @@ const SLOW = 600_000;
 
 // Raw image -> restore point -> encrypted snapshot through the EBS direct APIs of the emulator -> read back.
 describe('ebs-direct writer', () => {
-  let work: Awaited<ReturnType<typeof tempDir>>;
+  let work: OneVolumeRestorePoint['work'];
   let aws: AwsClients;
   let keyArn: string;
   let repository: BackupRepository;
@@ -43,27 +41,10 @@ describe('ebs-direct writer', () => {
   let snapshotId: string | undefined;
 
   beforeAll(async () => {
-    work = await tempDir();
-    const account = newAccount(SDK_RETRIES);
-    aws = account.aws;
-    keyArn = (await createKey(account)).Arn;
-    repository = openBackupRepository(join(work.path, 'repo'));
-    imagePath = await sparseImage(
-      join(work.path, 'disk.img'),
-      GIB,
-      dataBlocks.map((index) => ({ index })),
-    );
-    const builder = repository.createRestorePoint({ source: { kind: 'raw-images' }, instance: INSTANCE });
-    await builder.addVolume(
-      { deviceName: '/dev/xvda', sizeGiB: 1, volumeType: 'gp3' },
-      readRawImage(imagePath),
-    );
-    restorePointId = (await builder.commit()).id;
+    ({ work, repository, imagePath, restorePointId } = await oneVolumeRestorePoint(dataBlocks));
+    ({ aws, keyArn } = await accountWithKey());
   });
-  afterAll(async () => {
-    aws.destroy();
-    await work.remove();
-  });
+  afterAll(() => work.remove());
 
   it(
     'writes every block into a snapshot encrypted with the given key; the blocks read back equal the image',
@@ -160,13 +141,7 @@ describe('ebs-direct writer', () => {
           target: { restoreId: `r-${randomBytes(4).toString('hex')}`, kmsKeyArn: keyArn },
         })
         .catch((e: unknown) => e);
-      expect(error).toBeInstanceOf(BlockIntegrityError);
-      expect(error).toMatchObject({
-        restorePointId,
-        deviceName: '/dev/xvda',
-        blockIndex: 3,
-        expectedSha256: expected,
-      });
+      expectBlockIntegrityError(error, restorePointId, 3, expected);
       expect((error as Error).message).toMatch(
         new RegExp(
           `Restore point '${restorePointId}', volume /dev/xvda, block 3 \\(expected SHA-256 ${expected}\\)`,

@@ -4,7 +4,6 @@ import { join } from 'node:path';
 import {
   BackupRepository,
   BLOCK_SIZE,
-  BlockIntegrityError,
   blockKey,
   FolderObjectStore,
   GIB,
@@ -18,6 +17,7 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   blockOfFile,
+  expectBlockIntegrityError,
   INSTANCE,
   newAccount,
   newBucket,
@@ -268,13 +268,7 @@ describe.each(backends)('$name backend', (backend) => {
       const error = await reader
         .readBlock({ index: 7, sha256: expected }, Buffer.alloc(BLOCK_SIZE))
         .catch((e) => e);
-      expect(error).toBeInstanceOf(BlockIntegrityError);
-      expect(error).toMatchObject({
-        restorePointId,
-        deviceName: '/dev/xvda',
-        blockIndex: 7,
-        expectedSha256: expected,
-      });
+      expectBlockIntegrityError(error, restorePointId, 7, expected);
       expect(error.message).toContain(`Restore point '${restorePointId}', volume /dev/xvda, block 7`);
       expect(error.message).toContain(expected);
 

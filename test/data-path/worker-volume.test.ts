@@ -1,44 +1,29 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import {
-  type BackupRepository,
-  BLOCK_SIZE,
-  BlockIntegrityError,
-  blockKey,
-  GIB,
-  openBackupRepository,
-  readRawImage,
-  sha256Hex,
-} from '@ec2-restore/backup-repository';
+import { type BackupRepository, BLOCK_SIZE, blockKey, GIB, sha256Hex } from '@ec2-restore/backup-repository';
 import { WorkerVolumeWriter } from '@ec2-restore/snapshot-writers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { blockOfFile, INSTANCE, sha256OfFile, sparseImage, tempDir } from '../support/index.ts';
+import {
+  blockOfFile,
+  expectBlockIntegrityError,
+  type OneVolumeRestorePoint,
+  oneVolumeRestorePoint,
+  sha256OfFile,
+} from '../support/index.ts';
 
 // The worker-volume data path with a device folder: files named after volume ids stand in for devices.
 describe('worker-volume writer', () => {
-  let work: Awaited<ReturnType<typeof tempDir>>;
+  let work: OneVolumeRestorePoint['work'];
   let repository: BackupRepository;
   let imagePath: string;
   let restorePointId: string;
   let devices: string;
 
   beforeAll(async () => {
-    work = await tempDir();
+    ({ work, repository, imagePath, restorePointId } = await oneVolumeRestorePoint([0, 9, 2000]));
     devices = join(work.path, 'devices');
     await mkdir(devices);
-    repository = openBackupRepository(join(work.path, 'repo'));
-    imagePath = await sparseImage(join(work.path, 'disk.img'), GIB, [
-      { index: 0 },
-      { index: 9 },
-      { index: 2000 },
-    ]);
-    const builder = repository.createRestorePoint({ source: { kind: 'raw-images' }, instance: INSTANCE });
-    await builder.addVolume(
-      { deviceName: '/dev/xvda', sizeGiB: 1, volumeType: 'gp3' },
-      readRawImage(imagePath),
-    );
-    restorePointId = (await builder.commit()).id;
   });
   afterAll(async () => work.remove());
 
@@ -99,13 +84,7 @@ describe('worker-volume writer', () => {
       const error = await writer
         .writeVolume({ restorePointId, deviceName: '/dev/xvda', target: { volumeId: 'vol-0ddd' } })
         .catch((e: unknown) => e);
-      expect(error).toBeInstanceOf(BlockIntegrityError);
-      expect(error).toMatchObject({
-        restorePointId,
-        deviceName: '/dev/xvda',
-        blockIndex: 9,
-        expectedSha256: expected,
-      });
+      expectBlockIntegrityError(error, restorePointId, 9, expected);
     } finally {
       await store.put(blockKey(expected), original);
     }

@@ -55,12 +55,14 @@ export interface ApiOptions {
   limits?: ApiDeps['limits'];
   /** The world's Redis prefixes and store. @defaultValue a pipeline of its own, emptied on close */
   pipeline?: Pipeline;
+  /** The Redis of the API's own pipeline. @defaultValue the run's (REDIS_URL) */
+  redisUrl?: string;
   /** The world's backup repository. @defaultValue a temporary one holding a small restore point */
   repositoryPath?: string;
 }
 
 export async function startApi(options: ApiOptions = {}): Promise<ApiHarness> {
-  const pipeline = options.pipeline ?? openPipeline();
+  const pipeline = options.pipeline ?? openPipeline(options.redisUrl);
   const { store, redis, queuePrefix: prefix } = pipeline;
   const queues = queueNames.map((name) => new Queue(name, { connection: redis, prefix }));
   const flowProducer = new FlowProducer({ connection: redis, prefix });

@@ -10,11 +10,13 @@ import { join } from 'node:path';
 import {
   type BackupRepository,
   BLOCK_SIZE,
+  BlockIntegrityError,
   type InstanceMetadataInput,
   openBackupRepository,
   type RestorePointSummary,
   readRawImage,
 } from '@ec2-restore/backup-repository';
+import { expect } from 'vitest';
 
 export const GIB = 2 ** 30;
 
@@ -168,4 +170,41 @@ export async function createSmallRestorePoint(repository: BackupRepository): Pro
   }
   await builder.commit();
   return builder.id;
+}
+
+export interface OneVolumeRestorePoint {
+  /** A temporary folder holding the image (disk.img) and the repository (repo); removed by work.remove(). */
+  work: { path: string; remove: () => Promise<void> };
+  repository: BackupRepository;
+  /** The 1 GiB sparse raw image the restore point was made from. */
+  imagePath: string;
+  restorePointId: string;
+}
+
+/** A restore point of one 1 GiB volume (/dev/xvda) made from an image with random data at `dataBlocks`. */
+export async function oneVolumeRestorePoint(dataBlocks: number[]): Promise<OneVolumeRestorePoint> {
+  const work = await tempDir();
+  const repository = openBackupRepository(join(work.path, 'repo'));
+  const imagePath = await sparseImage(
+    join(work.path, 'disk.img'),
+    GIB,
+    dataBlocks.map((index) => ({ index })),
+  );
+  const builder = repository.createRestorePoint({ source: { kind: 'raw-images' }, instance: INSTANCE });
+  await builder.addVolume(
+    { deviceName: '/dev/xvda', sizeGiB: 1, volumeType: 'gp3' },
+    readRawImage(imagePath),
+  );
+  return { work, repository, imagePath, restorePointId: (await builder.commit()).id };
+}
+
+/** `error` is the BlockIntegrityError of block `blockIndex` of /dev/xvda, expected to hash to `expectedSha256`. */
+export function expectBlockIntegrityError(
+  error: unknown,
+  restorePointId: string,
+  blockIndex: number,
+  expectedSha256: string,
+): void {
+  expect(error).toBeInstanceOf(BlockIntegrityError);
+  expect(error).toMatchObject({ restorePointId, deviceName: '/dev/xvda', blockIndex, expectedSha256 });
 }

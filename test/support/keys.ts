@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { EnableEbsEncryptionByDefaultCommand, ModifyEbsDefaultKmsKeyIdCommand } from '@aws-sdk/client-ec2';
 import { CreateRoleCommand, PutRolePolicyCommand } from '@aws-sdk/client-iam';
 import { CreateKeyCommand, type KeyMetadata } from '@aws-sdk/client-kms';
-import type { Account } from './accounts.ts';
+import { type Account, newAccount, SDK_RETRIES } from './accounts.ts';
 
 /** What EBS needs of a key used by a principal (docs/architecture.md#pre-flight-checks). */
 export const EBS_KEY_ACTIONS = [
@@ -145,4 +145,10 @@ export async function putRolePolicy(
       PolicyDocument: document,
     }),
   );
+}
+
+/** A fresh account (clients retrying as the product's do) and a customer managed key of it. */
+export async function accountWithKey(): Promise<{ account: Account; aws: Account['aws']; keyArn: string }> {
+  const account = newAccount(SDK_RETRIES);
+  return { account, aws: account.aws, keyArn: (await createKey(account)).Arn };
 }

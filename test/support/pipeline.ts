@@ -33,10 +33,11 @@ export interface Pipeline {
   close(): Promise<void>;
 }
 
-export function openPipeline(): Pipeline {
+/** Queue and state prefixes of its own on the run's Redis (or on `redisUrl`). */
+export function openPipeline(redisUrl = process.env.REDIS_URL ?? ''): Pipeline {
   const queuePrefix = `t${randomUUID().slice(0, 8)}`;
   const statePrefix = `${queuePrefix}:state:`;
-  const redis = new Redis(process.env.REDIS_URL ?? '', { maxRetriesPerRequest: null });
+  const redis = new Redis(redisUrl, { maxRetriesPerRequest: null });
   const store = new RestoreStore(redis, { prefix: statePrefix });
   const flowProducer = new FlowProducer({ connection: redis, prefix: queuePrefix });
   return {
