@@ -5,20 +5,19 @@ import {
 } from '@aws-sdk/client-ec2';
 import { ListGrantsCommand } from '@aws-sdk/client-kms';
 import { type CleanupJobResult, jobIdFor, QueueName, type ShareJobResult } from '@ec2-restore/contracts';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { readEventStream } from '../api/sse.ts';
-import { GIB, openWorld, REGION, snapshotsOf, type World } from '../support/index.ts';
+import { GIB, REGION, snapshotsOf, worldPerTest } from '../support/index.ts';
 
 const DEVICES = ['/dev/xvda', '/dev/xvdb', '/dev/xvdc'];
 
-describe('restore into another account through the API, real worker processes (docs/architecture.md#the-two-flows)', () => {
-  let world: World | undefined;
-  afterEach(() => world?.close());
+const openWorld = worldPerTest();
 
-  it('ebs-direct with kmsGrant auto: instance and volumes in the target account with the target key; shares withdrawn, snapshots deleted, grant revoked; steps, progress and events right', {
-    timeout: 600_000,
-  }, async () => {
-    world = await openWorld({ accounts: 'cross', devices: DEVICES, api: true });
+describe('restore into another account through the API, real worker processes (docs/architecture.md#the-two-flows)', {
+  timeout: 600_000,
+}, () => {
+  it('ebs-direct with kmsGrant auto: instance and volumes in the target account with the target key; shares withdrawn, snapshots deleted, grant revoked; steps, progress and events right', async () => {
+    const world = await openWorld({ accounts: 'cross', devices: DEVICES, api: true });
     const { source, target, api } = world;
     world.startWorkers(['snapshot-worker', 'share-worker', 'instance-worker']);
 

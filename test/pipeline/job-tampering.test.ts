@@ -2,21 +2,18 @@ import { DescribeSnapshotsCommand } from '@aws-sdk/client-ec2';
 import { ListGrantsCommand } from '@aws-sdk/client-kms';
 import { jobIdFor, QueueName } from '@ec2-restore/contracts';
 import { Queue } from 'bullmq';
-import { afterEach, describe, expect, it } from 'vitest';
-import { createRestoreRole, newAccount, openWorld, snapshotsOf, type World } from '../support/index.ts';
+import { describe, expect, it } from 'vitest';
+import { createRestoreRole, newAccount, snapshotsOf, worldPerTest } from '../support/index.ts';
 
 // The attack of the security review: an accepted cross-account restore whose queued share job is
 // edited (here through Bull Board, as an admin could; the same as writing the job hash in Redis) to
 // share the snapshots with another account and grant that account's role the source default key.
 
-describe('a queued job edited after the API accepted it', () => {
-  let world: World | undefined;
-  afterEach(() => world?.close());
+const openWorld = worldPerTest();
 
-  it('share job redirected to another account and role: refused, nothing shared or granted, the restore fails saying why, cleanup removes the snapshots', {
-    timeout: 300_000,
-  }, async () => {
-    world = await openWorld({ accounts: 'cross', devices: ['/dev/xvda'], api: true });
+describe('a queued job edited after the API accepted it', { timeout: 300_000 }, () => {
+  it('share job redirected to another account and role: refused, nothing shared or granted, the restore fails saying why, cleanup removes the snapshots', async () => {
+    const world = await openWorld({ accounts: 'cross', devices: ['/dev/xvda'], api: true });
     const { source, api, pipeline } = world;
     const attacker = newAccount();
     const attackerRole = await createRestoreRole(attacker, source.id, 'attacker');

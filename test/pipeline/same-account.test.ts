@@ -6,17 +6,16 @@ import {
 import { openBackupRepository } from '@ec2-restore/backup-repository';
 import { jobIdFor, QueueName, RestoreTag, type SnapshotJobResult } from '@ec2-restore/contracts';
 import { verifySnapshotAgainstRestorePoint } from '@ec2-restore/snapshot-writers';
-import { afterEach, describe, expect, it } from 'vitest';
-import { GIB, openWorld, REGION, type World } from '../support/index.ts';
+import { describe, expect, it } from 'vitest';
+import { GIB, REGION, worldPerTest } from '../support/index.ts';
 
-describe('same-account restore, real worker processes (docs/architecture.md#the-two-flows)', () => {
-  let w: World | undefined;
-  afterEach(() => w?.close());
+const openWorld = worldPerTest();
 
-  it('ebs-direct: an instance with 3 volumes at their devices, encrypted with the target key, data verified, nothing temporary left', {
-    timeout: 600_000,
-  }, async () => {
-    w = await openWorld();
+describe('same-account restore, real worker processes (docs/architecture.md#the-two-flows)', {
+  timeout: 600_000,
+}, () => {
+  it('ebs-direct: an instance with 3 volumes at their devices, encrypted with the target key, data verified, nothing temporary left', async () => {
+    const w = await openWorld();
     const { source, targetKey, backup } = w;
     const id = await w.startRestore(
       w.request({ instance: { name: 'restored-same', subnetId: w.targetSubnetId, tags: { team: 'e2e' } } }),

@@ -12,17 +12,8 @@ import { RestoreTag, type SnapshotJobInput } from '@ec2-restore/contracts';
 import { credentialsForAccount } from '@ec2-restore/local-aws';
 import { createStepClients, PermanentStepError, writeVolumeSnapshot } from '@ec2-restore/pipeline';
 import { EbsDirectWriter } from '@ec2-restore/snapshot-writers';
-import { afterEach, describe, expect, it } from 'vitest';
-import {
-  type Backup,
-  GIB,
-  launchInstance,
-  openWorld,
-  REGION,
-  snapshotsOf,
-  tempDir,
-  type World,
-} from '../support/index.ts';
+import { describe, expect, it } from 'vitest';
+import { type Backup, GIB, REGION, snapshotsOf, type World, worldPerTest } from '../support/index.ts';
 
 const DEVICES = ['/dev/xvda', '/dev/xvdb'];
 /** Blocks of /dev/xvdb changed after its data was written, deliberately not in ascending order. */
@@ -83,19 +74,14 @@ function storeOf(repository: BackupRepository) {
 
 const listenerWarning = /MaxListenersExceededWarning/;
 
-describe('verified restores: every block read back before the instance is built', () => {
-  let w: World | undefined;
-  let deviceDir: { path: string; remove: () => Promise<void> } | undefined;
+const openWorld = worldPerTest();
 
-  afterEach(async () => {
-    await w?.close();
-    await deviceDir?.remove();
-    deviceDir = undefined;
-  });
-
-  /** Runs a verified restore to its end with the snapshot and instance workers (`env`: more variables). */
-  async function verifiedRestore(world: World, dataPath: 'ebs-direct' | 'worker-volume', env = {}) {
-    world.startWorkers(['snapshot-worker', 'instance-worker'], env);
+describe('verified restores: every block read back before the instance is built', {
+  timeout: 900_000,
+}, () => {
+  /** Runs a verified restore to its end with the snapshot and instance workers. */
+  async function verifiedRestore(world: World, dataPath: 'ebs-direct' | 'worker-volume') {
+    world.startWorkers(['snapshot-worker', 'instance-worker']);
     const id = await world.startRestore(world.request({ dataPath, verify: true }));
     const restore = await world.waitForEnd(id, 800_000);
     expect(restore.status, world.output()).toBe('succeeded');
@@ -103,10 +89,8 @@ describe('verified restores: every block read back before the instance is built'
     return restore;
   }
 
-  it('ebs-direct, good restore point: succeeds; each volume went through the verify phase; bytes verified counted', {
-    timeout: 900_000,
-  }, async () => {
-    w = await openWorld({ devices: DEVICES });
+  it('ebs-direct, good restore point: succeeds; each volume went through the verify phase; bytes verified counted', async () => {
+    const w = await openWorld({ devices: DEVICES });
     const before = (await w.pipeline.store.readMetrics()).bytesVerified;
     const restore = await verifiedRestore(w, 'ebs-direct');
     expect(restore.request).toMatchObject({ verify: true });
@@ -123,10 +107,8 @@ describe('verified restores: every block read back before the instance is built'
     expect(w.output()).toMatch(/step succeeded/);
   });
 
-  it('ebs-direct, blocks changed after the snapshot was written: fails naming the blocks, cleanup removes the snapshots', {
-    timeout: 900_000,
-  }, async () => {
-    w = await openWorld({ devices: DEVICES });
+  it('ebs-direct, blocks changed after the snapshot was written: fails naming the blocks, cleanup removes the snapshots', async () => {
+    const w = await openWorld({ devices: DEVICES });
     const { source, targetKey, backup } = w;
     const id = await w.startRestore(w.request({ verify: true }));
     // The snapshot of /dev/xvdb is written as the snapshot step writes it (same restore, step and device
@@ -185,27 +167,17 @@ describe('verified restores: every block read back before the instance is built'
     expect(output).not.toMatch(listenerWarning);
   });
 
-  it('worker-volume, good restore point: succeeds through the verify phase', {
-    timeout: 900_000,
-  }, async () => {
-    w = await openWorld({ devices: DEVICES });
-    deviceDir = await tempDir('ec2r-devices-');
-    const restore = await verifiedRestore(w, 'worker-volume', {
-      WORKER_INSTANCE_ID: await launchInstance(w.source),
-      WORKER_DEVICE_DIR: deviceDir.path,
-    });
+  it('worker-volume, good restore point: succeeds through the verify phase', async () => {
+    const w = await openWorld({ devices: DEVICES, workerInstance: true });
+    const restore = await verifiedRestore(w, 'worker-volume');
     for (const volume of restore.progress.volumes) {
       expect(volume).toMatchObject({ phase: 'verify', bytesVerified: GIB, bytesDone: GIB });
     }
   });
 
-  it('worker-volume, blocks changed after the volume was written: the snapshot step fails naming the blocks, before any snapshot', {
-    timeout: 600_000,
-  }, async () => {
-    w = await openWorld({ devices: ['/dev/xvda'] });
-    const { source, targetKey, backup } = w;
-    const workerInstanceId = await launchInstance(source);
-    deviceDir = await tempDir('ec2r-devices-');
+  it('worker-volume, blocks changed after the volume was written: the snapshot step fails naming the blocks, before any snapshot', async () => {
+    const w = await openWorld({ devices: ['/dev/xvda'], workerInstance: true });
+    const { source, targetKey, backup, workerInstanceId = '', deviceDir = '' } = w;
     const clients = createStepClients({ credentials: credentialsForAccount(source.id) });
     const restoreId = `verify-${randomBytes(4).toString('hex')}`;
     const input: SnapshotJobInput = {
@@ -226,7 +198,7 @@ describe('verified restores: every block read back before the instance is built'
       clients,
       repository: openBackupRepository(backup.repositoryPath),
       workerInstanceId,
-      deviceFolder: deviceDir.path,
+      deviceFolder: deviceDir,
       checkpoint: async () => {},
       // The step announces the verify phase once the volume is written and synced: the restore point
       // changes right then, before the read-back starts.

@@ -1,15 +1,14 @@
 import { DescribeInstancesCommand, DescribeVolumesCommand } from '@aws-sdk/client-ec2';
-import { afterEach, describe, expect, it } from 'vitest';
-import { launchInstance, openWorld, type World } from '../support/index.ts';
+import { describe, expect, it } from 'vitest';
+import { launchInstance, worldPerTest } from '../support/index.ts';
 
-describe('volume-level restore (docs/architecture.md#the-public-interface: `volumes`)', () => {
-  let w: World | undefined;
-  afterEach(() => w?.close());
+const openWorld = worldPerTest();
 
-  it('one volume into an existing instance: attached at its device name, encrypted with the target key, no new instance', {
-    timeout: 600_000,
-  }, async () => {
-    w = await openWorld({ devices: ['/dev/xvda', '/dev/xvdb'] });
+describe('volume-level restore (docs/architecture.md#the-public-interface: `volumes`)', {
+  timeout: 600_000,
+}, () => {
+  it('one volume into an existing instance: attached at its device name, encrypted with the target key, no new instance', async () => {
+    const w = await openWorld({ devices: ['/dev/xvda', '/dev/xvdb'] });
     const { source, targetKey } = w;
     const existing = await launchInstance(source);
     w.startWorkers(['snapshot-worker', 'instance-worker']);

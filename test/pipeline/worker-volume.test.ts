@@ -1,5 +1,4 @@
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   DescribeInstancesCommand,
@@ -7,16 +6,15 @@ import {
   DescribeVolumesCommand,
 } from '@aws-sdk/client-ec2';
 import { RestoreTag } from '@ec2-restore/contracts';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   type Account,
   type Backup,
   createBackup,
   dataBlocksOf,
-  launchInstance,
-  openWorld,
   removeBackup,
   type World,
+  worldPerTest,
 } from '../support/index.ts';
 
 const DEVICES = ['/dev/xvda', '/dev/xvdb', '/dev/xvdc'];
@@ -57,33 +55,16 @@ async function expectWorkerClean(source: Account, restoreId: string, workerInsta
   expect(Reservations[0]?.Instances?.[0]?.BlockDeviceMappings).toHaveLength(1);
 }
 
-describe('worker-volume data path: volumes attached to the worker instance, device files (docs/architecture.md#the-two-flows)', () => {
-  let backup: Backup;
-  let w: World | undefined;
-  let deviceDir: string | undefined;
+const openWorld = worldPerTest();
 
+describe('worker-volume data path: volumes attached to the worker instance, device files (docs/architecture.md#the-two-flows)', {
+  timeout: 600_000,
+}, () => {
+  let backup: Backup;
   beforeAll(async () => {
     backup = await createBackup(DEVICES);
   }, 300_000);
-  afterAll(async () => {
-    await removeBackup(backup);
-  });
-  afterEach(async () => {
-    await w?.close();
-    if (deviceDir) await rm(deviceDir, { recursive: true, force: true });
-  });
-
-  /** Opens the world with the worker instance and its device folder, and starts `workers`. */
-  async function workerVolumeWorld(
-    accounts: 'same' | 'cross',
-    workers: Parameters<World['startWorkers']>[0],
-  ) {
-    w = await openWorld({ accounts, backup });
-    const workerInstanceId = await launchInstance(w.source);
-    deviceDir = await mkdtemp(join(tmpdir(), 'ec2r-devices-'));
-    w.startWorkers(workers, { WORKER_INSTANCE_ID: workerInstanceId, WORKER_DEVICE_DIR: deviceDir });
-    return { world: w, workerInstanceId, deviceDir };
-  }
+  afterAll(() => removeBackup(backup));
 
   /** Restores through the worker instance; the instance's volumes are at their devices, with the target key. */
   async function restoreThroughWorkerInstance(world: World): Promise<string> {
@@ -101,28 +82,19 @@ describe('worker-volume data path: volumes attached to the worker instance, devi
     return id;
   }
 
-  it('same account: 3 volumes written through the worker instance, instance restored with the target key', {
-    timeout: 600_000,
-  }, async () => {
-    const { world, workerInstanceId, deviceDir } = await workerVolumeWorld('same', [
-      'snapshot-worker',
-      'instance-worker',
-    ]);
+  it('same account: 3 volumes written through the worker instance, instance restored with the target key', async () => {
+    const world = await openWorld({ backup, workerInstance: true });
+    world.startWorkers(['snapshot-worker', 'instance-worker']);
     const id = await restoreThroughWorkerInstance(world);
-    await expectDeviceFilesHoldTheImages(deviceDir, backup);
-    await expectWorkerClean(world.source, id, workerInstanceId);
+    await expectDeviceFilesHoldTheImages(world.deviceDir ?? '', backup);
+    await expectWorkerClean(world.source, id, world.workerInstanceId ?? '');
   });
 
-  it('another account: written with the source default key, shared, restored in the target account with the target key', {
-    timeout: 600_000,
-  }, async () => {
-    const { world, workerInstanceId, deviceDir } = await workerVolumeWorld('cross', [
-      'snapshot-worker',
-      'share-worker',
-      'instance-worker',
-    ]);
+  it('another account: written with the source default key, shared, restored in the target account with the target key', async () => {
+    const world = await openWorld({ accounts: 'cross', backup, workerInstance: true });
+    world.startWorkers(['snapshot-worker', 'share-worker', 'instance-worker']);
     const id = await restoreThroughWorkerInstance(world);
-    await expectDeviceFilesHoldTheImages(deviceDir, backup);
-    await expectWorkerClean(world.source, id, workerInstanceId);
+    await expectDeviceFilesHoldTheImages(world.deviceDir ?? '', backup);
+    await expectWorkerClean(world.source, id, world.workerInstanceId ?? '');
   });
 });

@@ -1,14 +1,15 @@
 import type { Restore } from '@ec2-restore/restore-state';
-import { afterEach, describe, expect, it } from 'vitest';
-import { EMPTY_CENSUS, openWorld, stepStatus, type World } from '../support/index.ts';
+import { describe, expect, it } from 'vitest';
+import { EMPTY_CENSUS, stepStatus, type World, worldPerTest } from '../support/index.ts';
 
-describe('cancel a running cross-account restore (issue 6, docs/architecture.md#services-and-queues)', () => {
-  let w: World | undefined;
-  afterEach(() => w?.close());
+const openWorld = worldPerTest();
 
+describe('cancel a running cross-account restore (issue 6, docs/architecture.md#services-and-queues)', {
+  timeout: 300_000,
+}, () => {
   /** Starts a restore, cancels it once `step` runs, and returns the restore as the cancel answered it. */
   async function cancelDuring(step: string): Promise<{ w: World; id: string; cancelAnswer: Restore }> {
-    w = await openWorld({ accounts: 'cross', devices: ['/dev/xvda'], api: true });
+    const w = await openWorld({ accounts: 'cross', devices: ['/dev/xvda'], api: true });
     w.startWorkers(['snapshot-worker', 'share-worker', 'instance-worker']);
     const { status, restore } = await w.postRestore(
       w.request({ instance: { name: 'restored', subnetId: w.targetSubnetId, powerOn: true } }),
@@ -24,9 +25,7 @@ describe('cancel a running cross-account restore (issue 6, docs/architecture.md#
     return { w, id, cancelAnswer };
   }
 
-  it('during the snapshot step: cancelling, then cancelled; no instance step; nothing left in either account', {
-    timeout: 300_000,
-  }, async () => {
+  it('during the snapshot step: cancelling, then cancelled; no instance step; nothing left in either account', async () => {
     const { w, id, cancelAnswer } = await cancelDuring('snapshot:/dev/xvda');
     expect(stepStatus(cancelAnswer, 'snapshot:/dev/xvda')).toBe('running');
 
@@ -38,9 +37,7 @@ describe('cancel a running cross-account restore (issue 6, docs/architecture.md#
     expect(await w.census([id])).toEqual(EMPTY_CENSUS);
   });
 
-  it('during the instance step: cancelling, then cancelled; the instance and its volumes are gone; nothing left', {
-    timeout: 300_000,
-  }, async () => {
+  it('during the instance step: cancelling, then cancelled; the instance and its volumes are gone; nothing left', async () => {
     const { w, id, cancelAnswer } = await cancelDuring('instance');
     expect(stepStatus(cancelAnswer, 'instance')).toBe('running');
 

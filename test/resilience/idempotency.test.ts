@@ -1,17 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import { DescribeInstancesCommand } from '@aws-sdk/client-ec2';
 import type { Restore } from '@ec2-restore/restore-state';
-import { afterEach, describe, expect, it } from 'vitest';
-import { openWorld, type World } from '../support/index.ts';
+import { describe, expect, it } from 'vitest';
+import { worldPerTest } from '../support/index.ts';
 
-describe('Idempotency-Key end to end (issue 6, docs/architecture.md#services-and-queues)', () => {
-  let w: World | undefined;
-  afterEach(() => w?.close());
+const openWorld = worldPerTest();
 
-  it('the same POST with the same key twice at once, and again after it ended: one restore, one instance', {
-    timeout: 300_000,
-  }, async () => {
-    w = await openWorld({ accounts: 'cross', devices: ['/dev/xvda'], api: true });
+describe('Idempotency-Key end to end (issue 6, docs/architecture.md#services-and-queues)', {
+  timeout: 300_000,
+}, () => {
+  it('the same POST with the same key twice at once, and again after it ended: one restore, one instance', async () => {
+    const w = await openWorld({ accounts: 'cross', devices: ['/dev/xvda'], api: true });
     const world = w;
     w.startWorkers(['snapshot-worker', 'share-worker', 'instance-worker']);
     const body = w.request({

@@ -1,16 +1,15 @@
 import { DisableKeyCommand } from '@aws-sdk/client-kms';
 import { jobIdFor, QueueName } from '@ec2-restore/contracts';
-import { afterEach, describe, expect, it } from 'vitest';
-import { EMPTY_CENSUS, openWorld, stepStatus, type World } from '../support/index.ts';
+import { describe, expect, it } from 'vitest';
+import { EMPTY_CENSUS, stepStatus, worldPerTest } from '../support/index.ts';
 
-describe('target key disabled between POST and the instance step (issue 6, docs/architecture.md#the-public-interface)', () => {
-  let w: World | undefined;
-  afterEach(() => w?.close());
+const openWorld = worldPerTest();
 
-  it('the restore fails with category kms naming the key; cleanup ran; nothing left in either account', {
-    timeout: 300_000,
-  }, async () => {
-    w = await openWorld({ accounts: 'cross', devices: ['/dev/xvda'], api: true });
+describe('target key disabled between POST and the instance step (issue 6, docs/architecture.md#the-public-interface)', {
+  timeout: 300_000,
+}, () => {
+  it('the restore fails with category kms naming the key; cleanup ran; nothing left in either account', async () => {
+    const w = await openWorld({ accounts: 'cross', devices: ['/dev/xvda'], api: true });
     // No instance worker yet: the restore stops in front of the instance step.
     w.startWorkers(['snapshot-worker', 'share-worker']);
 

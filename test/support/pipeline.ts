@@ -208,3 +208,13 @@ export async function jobResult(
     await queue.close();
   }
 }
+
+/** Whether a process with this id is running (signal 0 only checks). */
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -20,9 +20,10 @@ import { RestoreTag } from '@ec2-restore/contracts';
 import { credentialsForAccount } from '@ec2-restore/local-aws';
 import { generatePolicies, type PolicyStatement } from '@ec2-restore/preflight';
 import type { Restore } from '@ec2-restore/restore-state';
-import { type Account, defaultSubnet, newAccount, REGION, SDK_RETRIES } from './accounts.ts';
+import { afterEach } from 'vitest';
+import { type Account, defaultSubnet, launchInstance, newAccount, REGION, SDK_RETRIES } from './accounts.ts';
 import { type ApiHarness, startApi, TOKEN } from './api.ts';
-import { type Backup, createBackup, removeBackup } from './backup.ts';
+import { type Backup, createBackup, removeBackup, tempDir } from './backup.ts';
 import { createKey, createRestoreRole, keyUsableBy, putRolePolicy } from './keys.ts';
 import {
   jobResult,
@@ -150,6 +151,12 @@ export interface WorldOptions {
   backup?: Backup;
   /** Start the API on the world's pipeline and backup (with an admin token). */
   api?: boolean;
+  /**
+   * For the worker-volume data path: an instance in the source account the snapshot worker runs on,
+   * and a folder where the attached volumes appear as device files (WORKER_INSTANCE_ID,
+   * WORKER_DEVICE_DIR of every worker started).
+   */
+  workerInstance?: boolean;
 }
 
 export interface World extends Accounts {
@@ -158,6 +165,9 @@ export interface World extends Accounts {
   /** The API on the world's pipeline and backup (opened with `api: true`; throws otherwise). */
   readonly api: ApiHarness;
   workers: WorkerProcess[];
+  /** With `workerInstance`: the worker instance and the device folder. */
+  workerInstanceId?: string;
+  deviceDir?: string;
   /** The worker processes' environment (worker role: the source account's root). */
   workerEnv(extra?: Record<string, string>): Record<string, string>;
   /** Starts worker services with `workerEnv(extra)`. */
@@ -198,8 +208,14 @@ export async function openWorld(options: WorldOptions = {}): Promise<World> {
       })
     : undefined;
   const workers: WorkerProcess[] = [];
+  const workerInstanceId = options.workerInstance ? await launchInstance(accounts.source) : undefined;
+  const devices = options.workerInstance ? await tempDir('ec2r-devices-') : undefined;
+  const workerVolumeEnv: Record<string, string> =
+    workerInstanceId && devices
+      ? { WORKER_INSTANCE_ID: workerInstanceId, WORKER_DEVICE_DIR: devices.path }
+      : {};
   const env = (extra: Record<string, string> = {}) =>
-    workerEnv(pipeline, accounts.source.id, backup.repositoryPath, extra);
+    workerEnv(pipeline, accounts.source.id, backup.repositoryPath, { ...workerVolumeEnv, ...extra });
   const world: World = {
     ...accounts,
     pipeline,
@@ -209,6 +225,7 @@ export async function openWorld(options: WorldOptions = {}): Promise<World> {
       return api;
     },
     workers,
+    ...(workerInstanceId && devices ? { workerInstanceId, deviceDir: devices.path } : {}),
     workerEnv: env,
     startWorkers(names, extra) {
       const started = names.map((name) => startWorker(name, env(extra)));
@@ -249,6 +266,7 @@ export async function openWorld(options: WorldOptions = {}): Promise<World> {
       await Promise.all(workers.splice(0).map((w) => w.stop()));
       await api?.close();
       await pipeline.close();
+      await devices?.remove();
       if (!options.backup) await removeBackup(backup);
     },
   };
@@ -318,5 +336,21 @@ export async function census(accounts: Accounts, ids: readonly string[]): Promis
     sharedWithTarget: restorable,
     targetInstances: await liveInstancesOf(target.aws.ec2, ids),
     targetVolumes: await volumesOf(target.aws.ec2, ids),
+  };
+}
+
+/**
+ * For a file's tests: returns `openWorld`, and closes the world a test opened after that test
+ * (afterEach, registered here).
+ */
+export function worldPerTest(): (options?: WorldOptions) => Promise<World> {
+  const open: World[] = [];
+  afterEach(async () => {
+    for (const world of open.splice(0)) await world.close();
+  });
+  return async (options) => {
+    const world = await openWorld(options);
+    open.push(world);
+    return world;
   };
 }

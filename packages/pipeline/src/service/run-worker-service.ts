@@ -56,6 +56,7 @@ export function runWorkerService(options: WorkerServiceOptions): RunningWorkerSe
     clients,
     concurrency: options.concurrency,
     prefix: env.QUEUE_PREFIX,
+    lockDurationMs: env.JOB_LOCK_MS,
     logger,
   });
   logger.info(

@@ -4,12 +4,22 @@
  */
 import { ec2CallLimitsFromEnv } from '@ec2-restore/aws-budget';
 import { ConfigError, concurrencyField, parseEnv, serviceEnvSchema } from '@ec2-restore/config';
-import type { z } from 'zod';
+import { z } from 'zod';
 
 export { ConfigError, exitOnConfigError, parseEnv } from '@ec2-restore/config';
 
 /** Variables every worker reads (the same names and rules in every service). */
-export const baseWorkerEnvSchema = serviceEnvSchema;
+export const baseWorkerEnvSchema = serviceEnvSchema.extend({
+  /**
+   * How long a job's lock lasts without renewal, and how often the worker looks for jobs whose
+   * worker died: such a job goes to another worker within about twice this.
+   */
+  JOB_LOCK_MS: z.coerce
+    .number({ error: 'must be a number of milliseconds, e.g. 30000' })
+    .int('must be a whole number of milliseconds, e.g. 30000')
+    .min(1000, 'must be at least 1000 (the lock is renewed every half of it)')
+    .default(30_000),
+});
 export type BaseWorkerEnv = z.infer<typeof baseWorkerEnvSchema>;
 
 /** A concurrency variable: jobs one process runs at once. */
