@@ -1,14 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ApiHarness, startApi, TOKEN } from '../support/index.ts';
+import { describe, expect, it } from 'vitest';
+import { apiPerFile, TOKEN } from '../support/index.ts';
 
-let api: ApiHarness;
-
-beforeAll(async () => {
-  api = await startApi();
-});
-afterAll(async () => {
-  await api?.close();
-});
+const api = apiPerFile();
 
 interface ErrorBody {
   error: { code: string; message: string; category: string; details: Record<string, unknown> };

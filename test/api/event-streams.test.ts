@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ApiMetrics, createApiRedis, createApp, createLogger } from '@ec2-restore/api';
 import { openBackupRepository } from '@ec2-restore/backup-repository';
-import { credentialsForAccount, findFreePort, randomAccountId } from '@ec2-restore/local-aws';
+import { findFreePort } from '@ec2-restore/local-aws';
 import { RestoreStore } from '@ec2-restore/restore-state';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -25,8 +25,8 @@ async function storedRestore(store: RestoreStore) {
   return id;
 }
 
-async function finish(store: RestoreStore, id: string) {
-  await store.startStep(id, 'instance');
+/** The running instance step fails, and with it the restore (its stream's end event). */
+async function failInstanceStep(store: RestoreStore, id: string) {
   await store.finishStep(id, 'instance', 'failed');
   await store.fail(id, {
     code: 'aws_error',
@@ -35,6 +35,11 @@ async function finish(store: RestoreStore, id: string) {
     step: 'instance',
     awsRequestId: null,
   });
+}
+
+async function finish(store: RestoreStore, id: string) {
+  await store.startStep(id, 'instance');
+  await failInstanceStep(store, id);
 }
 
 /** Connections Redis lists under the event reader's name. */
@@ -61,7 +66,6 @@ describe('event streams: one shared Redis reader, capped per token and per proce
   beforeAll(async () => {
     api = await startApi({
       redisUrl: redis.url,
-      workerCredentials: credentialsForAccount(randomAccountId()),
       apiTokens: [TOKEN, { token: OTHER, role: 'read' }],
       limits: { maxEventStreamsPerToken: 25, maxEventStreams: 30 },
     });
@@ -266,14 +270,7 @@ describe('event streams and data routes across a Redis restart or freeze', () =>
       await new Promise((r) => setTimeout(r, 1500));
       await redis.start();
 
-      await store.finishStep(id, 'instance', 'failed');
-      await store.fail(id, {
-        code: 'aws_error',
-        message: 'x',
-        category: 'aws',
-        step: 'instance',
-        awsRequestId: null,
-      });
+      await failInstanceStep(store, id);
       const events = await reading;
       expect(events.map((e) => e.event)).toEqual(['step', 'status', 'step', 'status', 'end']);
       const printed = consoleError.mock.calls.map((call) => String(call[0])).join('\n');

@@ -1,17 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { type RestoreResult, restoreSchema } from '@ec2-restore/contracts';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ApiHarness, startApi } from '../support/index.ts';
+import { describe, expect, it } from 'vitest';
+import { apiPerFile } from '../support/index.ts';
 import { readEventStream } from './sse.ts';
 
-let api: ApiHarness;
-
-beforeAll(async () => {
-  api = await startApi();
-});
-afterAll(async () => {
-  await api?.close();
-});
+const api = apiPerFile();
 
 const request = {
   restorePointId: 'rp-1',

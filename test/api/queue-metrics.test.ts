@@ -1,14 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ApiHarness, startApi } from '../support/index.ts';
+import { describe, expect, it } from 'vitest';
+import { apiPerFile } from '../support/index.ts';
 
-let api: ApiHarness;
-
-beforeAll(async () => {
-  api = await startApi();
-});
-afterAll(async () => {
-  await api?.close();
-});
+const api = apiPerFile();
 
 function sample(text: string, name: string, labels: string): number | undefined {
   const line = text.split('\n').find((candidate) => candidate.startsWith(`${name}{${labels}} `));

@@ -11,8 +11,10 @@ import {
 import { assumeRoleCredentials, createAwsClients } from '@ec2-restore/aws-clients';
 import { type Check, type CheckId, type PlanResult, restoreRequestSchema } from '@ec2-restore/contracts';
 import { credentialsForAccount, randomAccountId } from '@ec2-restore/local-aws';
-import { generatePolicies, plan, type RestorePointFacts } from '@ec2-restore/preflight';
+import { generatePolicies, plan } from '@ec2-restore/preflight';
 import { describe, expect, it } from 'vitest';
+// The restore point of the preflight unit tests (two volumes, one of them gp2).
+import { restorePoint } from '../../packages/preflight/src/test-facts.ts';
 import {
   type Account,
   accountRoot,
@@ -29,19 +31,6 @@ import {
  * plan() against the local AWS emulator: real SDK calls, real STS AssumeRole with ExternalId, real
  * key policies enforced by the emulator. Each test uses fresh random accounts.
  */
-
-const restorePoint: RestorePointFacts = {
-  instance: {
-    instanceType: 't3.micro',
-    architecture: 'x86_64',
-    platform: 'linux',
-    rootDeviceName: '/dev/xvda',
-  },
-  volumes: [
-    { deviceName: '/dev/xvda', sizeGiB: 8, volumeType: 'gp3' },
-    { deviceName: '/dev/xvdf', sizeGiB: 4, volumeType: 'gp3' },
-  ],
-};
 
 /**
  * A role policy without KMS use: only what pre-flight reads of keys (the emulator enforces identity
@@ -61,6 +50,15 @@ const KEY_READS_ONLY = JSON.stringify({
 /** A key of `account` with a policy of `statements`; its ARN. */
 async function keyArnOf(account: Account, ...statements: PolicyStatement[]): Promise<string> {
   return (await createKey(account, keyPolicy(...statements))).Arn;
+}
+
+/** plan() of a same-account restore into `account` with `kmsKeyId`, as the account's root. */
+function planSameAccount(account: Account, kmsKeyId: string): Promise<PlanResult> {
+  const request = restoreRequestSchema.parse({
+    restorePointId: 'rp-preflight',
+    target: { accountId: account.id, region: REGION, kmsKeyId },
+  });
+  return plan(request, { sourceCredentials: credentialsForAccount(account.id), restorePoint });
 }
 
 function byId(result: PlanResult, id: CheckId): Check {
@@ -97,14 +95,7 @@ describe('plan() against the emulator', () => {
   it('same account: mode same-account, every check passes, nothing is created', async () => {
     const account = newAccount();
     const keyArn = await keyArnOf(account, accountRoot(account.id));
-    const request = restoreRequestSchema.parse({
-      restorePointId: 'rp-preflight',
-      target: { accountId: account.id, region: REGION, kmsKeyId: keyArn },
-    });
-    const result = await plan(request, {
-      sourceCredentials: credentialsForAccount(account.id),
-      restorePoint,
-    });
+    const result = await planSameAccount(account, keyArn);
     expect(notPassing(result)).toEqual([]);
     expect(result.ok).toBe(true);
     expect(result.mode).toBe('same-account');
@@ -160,14 +151,7 @@ describe('plan() against the emulator', () => {
     const keyArn = await keyArnOf(account, accountRoot(account.id));
     const alias = `alias/preflight-${randomUUID().slice(0, 8)}`;
     await account.aws.kms.send(new CreateAliasCommand({ AliasName: alias, TargetKeyId: keyArn }));
-    const request = restoreRequestSchema.parse({
-      restorePointId: 'rp-preflight',
-      target: { accountId: account.id, region: REGION, kmsKeyId: alias },
-    });
-    const result = await plan(request, {
-      sourceCredentials: credentialsForAccount(account.id),
-      restorePoint,
-    });
+    const result = await planSameAccount(account, alias);
     expect(result.ok).toBe(true);
     expect(byId(result, 'target-key.exists').message).toContain(keyArn);
   });
@@ -177,14 +161,7 @@ describe('plan() against the emulator', () => {
     const keyArn = await keyArnOf(account, accountRoot(account.id));
     // By key id: the emulator answers DisableKey by key ARN with an HTML 500 (reported to local-aws).
     await account.aws.kms.send(new DisableKeyCommand({ KeyId: keyArn.split('/').at(-1) }));
-    const request = restoreRequestSchema.parse({
-      restorePointId: 'rp-preflight',
-      target: { accountId: account.id, region: REGION, kmsKeyId: keyArn },
-    });
-    const result = await plan(request, {
-      sourceCredentials: credentialsForAccount(account.id),
-      restorePoint,
-    });
+    const result = await planSameAccount(account, keyArn);
     expect(result.ok).toBe(false);
     expect(notPassing(result).map((c) => c.id)).toEqual(['target-key.state']);
     expect(byId(result, 'target-key.state').remedy?.commands).toEqual([
@@ -198,14 +175,7 @@ describe('plan() against the emulator', () => {
     await account.aws.kms.send(
       new ScheduleKeyDeletionCommand({ KeyId: keyArn.split('/').at(-1), PendingWindowInDays: 7 }),
     );
-    const request = restoreRequestSchema.parse({
-      restorePointId: 'rp-preflight',
-      target: { accountId: account.id, region: REGION, kmsKeyId: keyArn },
-    });
-    const result = await plan(request, {
-      sourceCredentials: credentialsForAccount(account.id),
-      restorePoint,
-    });
+    const result = await planSameAccount(account, keyArn);
     expect(result.ok).toBe(false);
     const check = byId(result, 'target-key.state');
     expect(check.message).toContain('PendingDeletion');
@@ -228,14 +198,7 @@ describe('plan() against the emulator', () => {
     );
     elsewhere.destroy();
     const keyArn = created.KeyMetadata!.Arn!;
-    const request = restoreRequestSchema.parse({
-      restorePointId: 'rp-preflight',
-      target: { accountId: account.id, region: REGION, kmsKeyId: keyArn },
-    });
-    const result = await plan(request, {
-      sourceCredentials: credentialsForAccount(account.id),
-      restorePoint,
-    });
+    const result = await planSameAccount(account, keyArn);
     expect(result.ok).toBe(false);
     const check = byId(result, 'target-key.region');
     expect(check.status).toBe('fail');
@@ -244,14 +207,7 @@ describe('plan() against the emulator', () => {
 
   it('same account: a key that does not exist fails target-key.exists', async () => {
     const account = newAccount();
-    const request = restoreRequestSchema.parse({
-      restorePointId: 'rp-preflight',
-      target: { accountId: account.id, region: REGION, kmsKeyId: 'alias/does-not-exist' },
-    });
-    const result = await plan(request, {
-      sourceCredentials: credentialsForAccount(account.id),
-      restorePoint,
-    });
+    const result = await planSameAccount(account, 'alias/does-not-exist');
     expect(result.ok).toBe(false);
     expect(byId(result, 'target-key.exists').message).toContain('NotFoundException');
   });

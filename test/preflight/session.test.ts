@@ -4,10 +4,11 @@ import { CreateRoleCommand, PutRolePolicyCommand } from '@aws-sdk/client-iam';
 import { assumeRoleCredentials } from '@ec2-restore/aws-clients';
 import { restoreRequestSchema } from '@ec2-restore/contracts';
 import { credentialsForAccount, randomAccountId } from '@ec2-restore/local-aws';
-import { PreflightDeadlineError, PreflightSession, type RestorePointFacts } from '@ec2-restore/preflight';
+import { PreflightDeadlineError, PreflightSession } from '@ec2-restore/preflight';
 import { recordAwsCalls } from '@ec2-restore/restore-state';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
+import { restorePoint } from '../../packages/preflight/src/test-facts.ts';
 import { type Account, accountRoot, createKey, keyPolicy, newAccount, REGION } from '../support/index.ts';
 
 /*
@@ -19,16 +20,6 @@ const sessions: PreflightSession[] = [];
 afterEach(() => {
   for (const session of sessions.splice(0)) session.close();
 });
-
-const restorePoint: RestorePointFacts = {
-  instance: {
-    instanceType: 't3.micro',
-    architecture: 'x86_64',
-    platform: 'linux',
-    rootDeviceName: '/dev/xvda',
-  },
-  volumes: [{ deviceName: '/dev/xvda', sizeGiB: 8, volumeType: 'gp3' }],
-};
 
 /** A key whose policy delegates to IAM (the account root may use it, so IAM policies decide). */
 async function iamDelegatedKey(account: Account): Promise<string> {

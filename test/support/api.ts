@@ -21,6 +21,7 @@ import { queueNames } from '@ec2-restore/contracts';
 import { credentialsForAccount, randomAccountId } from '@ec2-restore/local-aws';
 import type { RestoreStore } from '@ec2-restore/restore-state';
 import { FlowProducer, Queue } from 'bullmq';
+import { afterAll, beforeAll } from 'vitest';
 import { REGION } from './accounts.ts';
 import { createSmallRestorePoint, tempDir } from './backup.ts';
 import { openPipeline, type Pipeline, TEST_BACKOFF_MS } from './pipeline.ts';
@@ -128,4 +129,25 @@ export async function startApi(options: ApiOptions = {}): Promise<ApiHarness> {
       await folder?.remove();
     },
   };
+}
+
+/**
+ * The API for a whole test file: started before its tests (beforeAll), closed after them (afterAll).
+ * Use the returned harness only inside tests and hooks.
+ */
+export function apiPerFile(options: ApiOptions | (() => ApiOptions) = {}): ApiHarness {
+  let harness: ApiHarness | undefined;
+  beforeAll(async () => {
+    harness = await startApi(typeof options === 'function' ? options() : options);
+  });
+  afterAll(async () => {
+    await harness?.close();
+  });
+  return new Proxy({} as ApiHarness, {
+    get(_target, key) {
+      if (!harness)
+        throw new Error('the API of this file starts in beforeAll: use it inside tests and hooks');
+      return harness[key as keyof ApiHarness];
+    },
+  });
 }

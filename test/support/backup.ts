@@ -16,7 +16,7 @@ import {
   type RestorePointSummary,
   readRawImage,
 } from '@ec2-restore/backup-repository';
-import { expect } from 'vitest';
+import { afterAll, beforeAll, expect } from 'vitest';
 
 export const GIB = 2 ** 30;
 
@@ -207,4 +207,22 @@ export function expectBlockIntegrityError(
 ): void {
   expect(error).toBeInstanceOf(BlockIntegrityError);
   expect(error).toMatchObject({ restorePointId, deviceName: '/dev/xvda', blockIndex, expectedSha256 });
+}
+
+/**
+ * For a whole test file: a one-volume restore point (oneVolumeRestorePoint) made before its tests,
+ * removed after them. Use it only inside tests and hooks.
+ */
+export function restorePointPerFile(dataBlocks: number[]): OneVolumeRestorePoint {
+  let made: OneVolumeRestorePoint | undefined;
+  beforeAll(async () => {
+    made = await oneVolumeRestorePoint(dataBlocks);
+  });
+  afterAll(() => made?.work.remove());
+  return new Proxy({} as OneVolumeRestorePoint, {
+    get(_target, key) {
+      if (!made) throw new Error('the restore point of this file is made in beforeAll: use it inside tests');
+      return made[key as keyof OneVolumeRestorePoint];
+    },
+  });
 }
