@@ -238,7 +238,7 @@ describe('ec2-restore-backup CLI', () => {
   it(
     'reads the boot and licensing attributes of the backed-up instance from EC2 (--from-instance)',
     async () => {
-      const { accountId, aws } = freshAccount();
+      const { id: accountId, aws } = newAccount(SDK_RETRIES);
       const started = await aws.ebs.send(new StartSnapshotCommand({ VolumeSize: 1 }));
       await aws.ebs.send(
         new CompleteSnapshotCommand({ SnapshotId: started.SnapshotId, ChangedBlocksCount: 0 }),
