@@ -1,4 +1,5 @@
 import { defineConfig } from 'vitest/config';
+import LongFilesFirst from './test/reporters/long-files-first.ts';
 
 // Two projects: `unit` is pure code beside the sources (no Redis, no emulator);
 // `integration` is everything under test/ and talks to a real redis-server and the
@@ -19,6 +20,7 @@ if (!Number.isInteger(integrationWorkers) || integrationWorkers < 0) {
 export default defineConfig({
   test: {
     reporters: ['default', './test/reporters/slowest-files.ts'],
+    sequence: { sequencer: LongFilesFirst },
     projects: [
       {
         test: {
