@@ -7,7 +7,14 @@ import {
   type StepClients,
 } from '@ec2-restore/pipeline';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createKey, keyPolicy, newAccount, REGION, ZONE } from '../support/index.ts';
+import {
+  createKey,
+  instanceJobInput,
+  keyPolicy,
+  newAccount,
+  snapshotJobResult,
+  ZONE,
+} from '../support/index.ts';
 
 // The instance step called directly (no queue): a step function takes its clients as arguments.
 
@@ -33,28 +40,8 @@ describe('instance step: KMS failure after CreateVolume (docs/architecture.md#wh
     clients = createStepClients({ credentials: credentialsForAccount(account.id) });
     const restoreId = 'kms-failure-test';
     const failure = await restoreInstance(
-      {
-        restoreId,
-        mode: 'same-account',
-        region: REGION,
-        sourceAccountId: account.id,
-        targetAccountId: account.id,
-        restorePointId: 'rp-test',
-        targetKmsKeyId: keyArn,
-        instance: { powerOn: false },
-        restorePoint: { instanceType: 't3.micro', rootDeviceName: '/dev/xvda', architecture: 'x86_64' },
-        volumes: ['/dev/xvdb'],
-      },
-      [
-        {
-          deviceName: '/dev/xvdb',
-          snapshotId: snapshot.SnapshotId ?? '',
-          kmsKeyId: '',
-          sizeGiB: 1,
-          volumeType: 'gp3',
-          bytesWritten: 2 ** 30,
-        },
-      ],
+      instanceJobInput(account.id, keyArn, restoreId, { volumes: ['/dev/xvdb'] }),
+      [snapshotJobResult('/dev/xvdb', snapshot.SnapshotId ?? '')],
       { clients, checkpoint: async () => {} },
     ).then(
       () => null,

@@ -7,7 +7,12 @@ import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { RestorePointSummary } from '@ec2-restore/backup-repository';
-import { type RestoreRequestInput, restoreRequestSchema } from '@ec2-restore/contracts';
+import {
+  type InstanceJobInput,
+  type RestoreRequestInput,
+  restoreRequestSchema,
+  type SnapshotJobResult,
+} from '@ec2-restore/contracts';
 import { credentialsForAccount } from '@ec2-restore/local-aws';
 import { addRestoreFlow, stepNameOf } from '@ec2-restore/pipeline';
 import { type Restore, RestoreStore, terminalRestoreStatuses } from '@ec2-restore/restore-state';
@@ -217,4 +222,30 @@ export function isAlive(pid: number): boolean {
   } catch {
     return false;
   }
+}
+
+/** The instance step's input of a same-account restore into `accountId` (restore point rp-test, Linux). */
+export function instanceJobInput(
+  accountId: string,
+  targetKmsKeyId: string,
+  restoreId: string,
+  extra: Partial<InstanceJobInput> = {},
+): InstanceJobInput {
+  return {
+    restoreId,
+    mode: 'same-account',
+    region: REGION,
+    sourceAccountId: accountId,
+    targetAccountId: accountId,
+    restorePointId: 'rp-test',
+    targetKmsKeyId,
+    instance: { powerOn: false },
+    restorePoint: { instanceType: 't3.micro', rootDeviceName: '/dev/xvda', architecture: 'x86_64' },
+    ...extra,
+  };
+}
+
+/** A snapshot step's result: a 1 GiB gp3 volume's snapshot. */
+export function snapshotJobResult(deviceName: string, snapshotId: string): SnapshotJobResult {
+  return { deviceName, snapshotId, kmsKeyId: '', sizeGiB: 1, volumeType: 'gp3', bytesWritten: GIB };
 }
