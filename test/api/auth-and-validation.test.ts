@@ -82,15 +82,12 @@ describe('authentication', () => {
 
 describe('validation', () => {
   it('answers 400 invalid_request naming each bad field with what is expected', async () => {
-    const res = await api.call('/v1/restores', {
-      method: 'POST',
-      json: {
-        restorePointId: '',
-        target: { accountId: '12345', region: 'mars-1', kmsKeyId: 'not a key' },
-        volumes: ['/dev/nope'],
-        dataPath: 'carrier-pigeon',
-        instance: { securityGroupIds: ['sg-x'] },
-      },
+    const res = await api.post('/v1/restores', {
+      restorePointId: '',
+      target: { accountId: '12345', region: 'mars-1', kmsKeyId: 'not a key' },
+      volumes: ['/dev/nope'],
+      dataPath: 'carrier-pigeon',
+      instance: { securityGroupIds: ['sg-x'] },
     });
     expect(res.status).toBe(400);
     const body = (await res.json()) as ErrorBody;
@@ -146,12 +143,9 @@ describe('validation', () => {
 
 describe('restore point and logs', () => {
   it('answers 422 restore_point_not_found for a restore point the repository lacks', async () => {
-    const res = await api.call('/v1/restores/plan', {
-      method: 'POST',
-      json: {
-        restorePointId: 'rp-does-not-exist',
-        target: { accountId: '222222222222', region: 'eu-west-1', kmsKeyId: 'alias/restore' },
-      },
+    const res = await api.post('/v1/restores/plan', {
+      restorePointId: 'rp-does-not-exist',
+      target: { accountId: '222222222222', region: 'eu-west-1', kmsKeyId: 'alias/restore' },
     });
     expect(res.status).toBe(422);
     const body = (await res.json()) as ErrorBody;

@@ -134,12 +134,9 @@ describe('POST rate limit per token', () => {
 
 describe('what errors and logs reveal', () => {
   it('restore_point_not_found does not name the repository location', async () => {
-    const res = await api.call('/v1/restores/plan', {
-      method: 'POST',
-      json: {
-        restorePointId: 'rp-does-not-exist',
-        target: { accountId: '222222222222', region: 'eu-west-1', kmsKeyId: 'alias/x' },
-      },
+    const res = await api.post('/v1/restores/plan', {
+      restorePointId: 'rp-does-not-exist',
+      target: { accountId: '222222222222', region: 'eu-west-1', kmsKeyId: 'alias/x' },
     });
     const text = await res.text();
     expect(text).toContain('rp-does-not-exist');

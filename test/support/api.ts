@@ -40,6 +40,8 @@ export interface ApiHarness {
   restorePointId: string;
   /** fetch against the API with the bearer token TOKEN. */
   call(path: string, init?: RequestInit & { json?: unknown }): Promise<Response>;
+  /** POST `json` with the bearer token TOKEN. */
+  post(path: string, json: unknown, headers?: Record<string, string>): Promise<Response>;
   /** How many jobs the pipeline queues hold in any state. */
   jobCount(): Promise<number>;
   close(): Promise<void>;
@@ -98,13 +100,14 @@ export async function startApi(options: ApiOptions = {}): Promise<ApiHarness> {
   });
   const baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 
-  return {
+  const harness: ApiHarness = {
     baseUrl,
     logs: () => logLines.join(''),
     store,
     queues,
     repository,
     restorePointId,
+    post: (path, json, headers = {}) => harness.call(path, { method: 'POST', json, headers }),
     call(path, init = {}) {
       const { json, headers, ...rest } = init;
       return fetch(`${baseUrl}${path}`, {
@@ -129,6 +132,7 @@ export async function startApi(options: ApiOptions = {}): Promise<ApiHarness> {
       await folder?.remove();
     },
   };
+  return harness;
 }
 
 /**

@@ -254,7 +254,7 @@ export async function openWorld(options: WorldOptions = {}): Promise<World> {
         sourceAccountId: accounts.source.id,
       }),
     async postRestore(body, headers = {}) {
-      const response = await world.api.call('/v1/restores', { method: 'POST', json: body, headers });
+      const response = await world.api.post('/v1/restores', body, headers);
       return { status: response.status, restore: (await response.json()) as Restore };
     },
     waitForEnd: (id, timeoutMs) => waitForEnd(pipeline.store, id, timeoutMs),
