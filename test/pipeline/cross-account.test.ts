@@ -1,13 +1,9 @@
-import {
-  DescribeInstancesCommand,
-  DescribeSnapshotsCommand,
-  DescribeVolumesCommand,
-} from '@aws-sdk/client-ec2';
+import { DescribeSnapshotsCommand, DescribeVolumesCommand } from '@aws-sdk/client-ec2';
 import { ListGrantsCommand } from '@aws-sdk/client-kms';
 import { type CleanupJobResult, jobIdFor, QueueName, type ShareJobResult } from '@ec2-restore/contracts';
 import { describe, expect, it } from 'vitest';
 import { readEventStream } from '../api/sse.ts';
-import { GIB, REGION, snapshotsOf, worldPerTest } from '../support/index.ts';
+import { describeInstance, GIB, REGION, snapshotsOf, worldPerTest } from '../support/index.ts';
 
 const DEVICES = ['/dev/xvda', '/dev/xvdb', '/dev/xvdc'];
 
@@ -61,12 +57,9 @@ describe('restore into another account through the API, real worker processes (d
     // The instance and its volumes are in the target account, encrypted with the target key.
     const result = restore.result;
     expect(result).toMatchObject({ accountId: target.id, region: REGION });
-    const { Reservations = [] } = await target.aws.ec2.send(
-      new DescribeInstancesCommand({ InstanceIds: [result?.instanceId ?? ''] }),
-    );
-    const instance = Reservations[0]?.Instances?.[0];
+    const { instance, ownerId } = await describeInstance(target, result?.instanceId ?? '');
     expect(instance?.State?.Name).toBe('running');
-    expect(Reservations[0]?.OwnerId).toBe(target.id);
+    expect(ownerId).toBe(target.id);
     expect(instance?.Tags).toEqual(expect.arrayContaining([{ Key: 'Name', Value: 'restored-cross' }]));
     expect((instance?.BlockDeviceMappings ?? []).map((m) => m.DeviceName).sort()).toEqual(DEVICES);
     const { Volumes = [] } = await target.aws.ec2.send(

@@ -1,13 +1,9 @@
-import {
-  DescribeInstancesCommand,
-  DescribeSnapshotsCommand,
-  DescribeVolumesCommand,
-} from '@aws-sdk/client-ec2';
+import { DescribeSnapshotsCommand, DescribeVolumesCommand } from '@aws-sdk/client-ec2';
 import { openBackupRepository } from '@ec2-restore/backup-repository';
 import { jobIdFor, QueueName, RestoreTag, type SnapshotJobResult } from '@ec2-restore/contracts';
 import { verifySnapshotAgainstRestorePoint } from '@ec2-restore/snapshot-writers';
 import { describe, expect, it } from 'vitest';
-import { GIB, REGION, worldPerTest } from '../support/index.ts';
+import { describeInstance, GIB, REGION, worldPerTest } from '../support/index.ts';
 
 const openWorld = worldPerTest();
 
@@ -61,10 +57,7 @@ describe('same-account restore, real worker processes (docs/architecture.md#the-
 
     const result = restore.result;
     expect(result).toMatchObject({ accountId: source.id, region: REGION });
-    const { Reservations = [] } = await source.aws.ec2.send(
-      new DescribeInstancesCommand({ InstanceIds: [result?.instanceId ?? ''] }),
-    );
-    const instance = Reservations[0]?.Instances?.[0];
+    const { instance } = await describeInstance(source, result?.instanceId ?? '');
     expect(instance?.State?.Name).toBe('stopped');
     expect(instance?.Tags).toEqual(
       expect.arrayContaining([

@@ -1,10 +1,6 @@
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import {
-  DescribeInstancesCommand,
-  DescribeSnapshotsCommand,
-  DescribeVolumesCommand,
-} from '@aws-sdk/client-ec2';
+import { DescribeSnapshotsCommand, DescribeVolumesCommand } from '@aws-sdk/client-ec2';
 import { RestoreTag } from '@ec2-restore/contracts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -12,6 +8,7 @@ import {
   type Backup,
   createBackup,
   dataBlocksOf,
+  describeInstance,
   removeBackup,
   type World,
   worldPerTest,
@@ -49,10 +46,8 @@ async function expectWorkerClean(source: Account, restoreId: string, workerInsta
     }),
   );
   expect(Snapshots).toEqual([]);
-  const { Reservations = [] } = await source.aws.ec2.send(
-    new DescribeInstancesCommand({ InstanceIds: [workerInstanceId] }),
-  );
-  expect(Reservations[0]?.Instances?.[0]?.BlockDeviceMappings).toHaveLength(1);
+  const { instance } = await describeInstance(source, workerInstanceId);
+  expect(instance?.BlockDeviceMappings).toHaveLength(1);
 }
 
 const openWorld = worldPerTest();

@@ -4,7 +4,13 @@
  * Every client made here is closed after the test file (afterAll, registered on import).
  */
 import { randomBytes } from 'node:crypto';
-import { DescribeImagesCommand, DescribeSubnetsCommand, RunInstancesCommand } from '@aws-sdk/client-ec2';
+import {
+  DescribeImagesCommand,
+  DescribeInstancesCommand,
+  DescribeSubnetsCommand,
+  type Instance,
+  RunInstancesCommand,
+} from '@aws-sdk/client-ec2';
 import { CreateBucketCommand } from '@aws-sdk/client-s3';
 import {
   type AwsClients,
@@ -103,4 +109,15 @@ export async function newBucket(account: Account): Promise<string> {
     new CreateBucketCommand({ Bucket: bucket, CreateBucketConfiguration: { LocationConstraint: REGION } }),
   );
   return bucket;
+}
+
+/** An instance of the account, with its reservation's owner. */
+export async function describeInstance(
+  account: Account,
+  instanceId: string,
+): Promise<{ instance: Instance | undefined; ownerId: string | undefined }> {
+  const { Reservations = [] } = await account.aws.ec2.send(
+    new DescribeInstancesCommand({ InstanceIds: [instanceId] }),
+  );
+  return { instance: Reservations[0]?.Instances?.[0], ownerId: Reservations[0]?.OwnerId };
 }
