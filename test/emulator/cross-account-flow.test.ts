@@ -23,10 +23,10 @@ import { describe, expect, it } from 'vitest';
 import {
   type Account,
   accountRoot,
+  allowEbsUse,
   assumedRoleClients,
   createKey,
   createRestoreRole,
-  EBS_KEY_ACTIONS,
   eventually,
   expectAwsError,
   keyPolicy,
@@ -82,15 +82,7 @@ describe('restore into another account (docs/architecture.md#the-two-flows)', ()
     const externalId = randomUUID();
 
     // The source default key: customer managed, its policy lets the target account use it for EBS.
-    const sourceKey = await createKey(
-      source,
-      keyPolicy(accountRoot(source.id), {
-        Sid: 'Allow the target account to use the key for EBS',
-        Effect: 'Allow',
-        Principal: { AWS: target.rootArn },
-        Action: EBS_KEY_ACTIONS,
-      }),
-    );
+    const sourceKey = await createKey(source, keyPolicy(accountRoot(source.id), allowEbsUse(target.rootArn)));
     await source.aws.ec2.send(new ModifyEbsDefaultKmsKeyIdCommand({ KmsKeyId: sourceKey.Arn! }));
     const { snapshotId, keyArn } = await snapshotWithDefaultKey(source);
     expect(keyArn).toBe(sourceKey.Arn);

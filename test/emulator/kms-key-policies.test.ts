@@ -13,6 +13,7 @@ import {
 import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
 import { describe, expect, it } from 'vitest';
 import {
+  type Account,
   accountRoot,
   assumedRoleClients,
   createKey,
@@ -27,6 +28,15 @@ import {
 /** AWS's AccessDeniedException text for a key policy that does not allow the caller. */
 function notAllowed(callerArn: string, action: string, keyArn: string): string {
   return `User: ${callerArn} is not authorized to perform: ${action} on resource: ${keyArn} because no resource-based policy allows the ${action} action`;
+}
+
+/** DescribeKey as `caller`'s root: AccessDeniedException, no resource-based policy allows it. */
+async function expectDescribeKeyDenied(caller: Account, keyArn: string): Promise<void> {
+  await expectAwsError(
+    caller.aws.kms.send(new DescribeKeyCommand({ KeyId: keyArn })),
+    'AccessDeniedException',
+    notAllowed(caller.rootArn, 'kms:DescribeKey', keyArn),
+  );
 }
 
 describe('KMS key policies are enforced on use', () => {
@@ -62,11 +72,7 @@ describe('KMS key policies are enforced on use', () => {
     const session = assumedRoleClients(owner, roleArn, externalId);
     const described = await session.kms.send(new DescribeKeyCommand({ KeyId: key.Arn! }));
     expect(described.KeyMetadata!.Arn).toBe(key.Arn);
-    await expectAwsError(
-      owner.aws.kms.send(new DescribeKeyCommand({ KeyId: key.Arn! })),
-      'AccessDeniedException',
-      notAllowed(owner.rootArn, 'kms:DescribeKey', key.Arn!),
-    );
+    await expectDescribeKeyDenied(owner, key.Arn);
   });
 
   it('principal "*" with a kms:CallerAccount condition allows exactly that account', async () => {
@@ -83,11 +89,7 @@ describe('KMS key policies are enforced on use', () => {
       }),
     );
     await allowed.aws.kms.send(new DescribeKeyCommand({ KeyId: key.Arn! }));
-    await expectAwsError(
-      other.aws.kms.send(new DescribeKeyCommand({ KeyId: key.Arn! })),
-      'AccessDeniedException',
-      notAllowed(other.rootArn, 'kms:DescribeKey', key.Arn!),
-    );
+    await expectDescribeKeyDenied(other, key.Arn);
   });
 
   it('kms:ViaService lets EBS use the key for the account but not direct calls; kms:GrantIsForAWSResource likewise', async () => {
@@ -111,11 +113,7 @@ describe('KMS key policies are enforced on use', () => {
         },
       ),
     );
-    await expectAwsError(
-      user.aws.kms.send(new DescribeKeyCommand({ KeyId: key.Arn! })),
-      'AccessDeniedException',
-      notAllowed(user.rootArn, 'kms:DescribeKey', key.Arn!),
-    );
+    await expectDescribeKeyDenied(user, key.Arn);
     await expectAwsError(
       user.aws.kms.send(
         new CreateGrantCommand({ KeyId: key.Arn!, GranteePrincipal: user.rootArn, Operations: ['Decrypt'] }),
@@ -198,11 +196,7 @@ describe('KMS across accounts', () => {
     const owner = newAccount();
     const stranger = newAccount();
     const key = await createKey(owner); // default policy: the owner account only
-    await expectAwsError(
-      stranger.aws.kms.send(new DescribeKeyCommand({ KeyId: key.Arn! })),
-      'AccessDeniedException',
-      notAllowed(stranger.rootArn, 'kms:DescribeKey', key.Arn!),
-    );
+    await expectDescribeKeyDenied(stranger, key.Arn);
     // By key id alone the key is looked up in the caller's own account, where it does not exist.
     await expectAwsError(
       stranger.aws.kms.send(new DescribeKeyCommand({ KeyId: key.KeyId! })),

@@ -11,8 +11,8 @@ import { describe, expect, it } from 'vitest';
 import {
   type Account,
   accountRoot,
+  allowEbsUse,
   createKey,
-  EBS_KEY_ACTIONS,
   expectAwsError,
   keyPolicy,
   newAccount,
@@ -21,15 +21,7 @@ import {
 
 /** An encrypted snapshot in `owner` with a customer managed key whose policy lets `reader` use it. */
 async function sharedKeySnapshot(owner: Account, reader: Account) {
-  const key = await createKey(
-    owner,
-    keyPolicy(accountRoot(owner.id), {
-      Sid: 'Let the target account use the key for EBS',
-      Effect: 'Allow',
-      Principal: { AWS: reader.rootArn },
-      Action: EBS_KEY_ACTIONS,
-    }),
-  );
+  const key = await createKey(owner, keyPolicy(accountRoot(owner.id), allowEbsUse(reader.rootArn)));
   const volume = await owner.aws.ec2.send(
     new CreateVolumeCommand({ AvailabilityZone: ZONE, Size: 2, Encrypted: true, KmsKeyId: key.Arn! }),
   );
