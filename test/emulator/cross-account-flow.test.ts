@@ -75,6 +75,16 @@ async function newInstance(target: AwsClients): Promise<string> {
   return run.Instances![0]!.InstanceId!;
 }
 
+/** CreateVolume from a (shared) snapshot, re-encrypted with `keyArn`. */
+function reEncrypted(snapshotId: string, keyArn: string): CreateVolumeCommand {
+  return new CreateVolumeCommand({
+    AvailabilityZone: ZONE,
+    SnapshotId: snapshotId,
+    Encrypted: true,
+    KmsKeyId: keyArn,
+  });
+}
+
 describe('restore into another account (docs/architecture.md#the-two-flows)', () => {
   it('source default key is customer managed and names the target: share, assume role, re-encrypt, attach', async () => {
     const source = newAccount();
@@ -107,14 +117,7 @@ describe('restore into another account (docs/architecture.md#the-two-flows)', ()
     });
 
     // Step 6: a volume from the shared snapshot, re-encrypted with the target key, attached.
-    const volume = await restore.ec2.send(
-      new CreateVolumeCommand({
-        AvailabilityZone: ZONE,
-        SnapshotId: snapshotId,
-        Encrypted: true,
-        KmsKeyId: targetKey.Arn!,
-      }),
-    );
+    const volume = await restore.ec2.send(reEncrypted(snapshotId, targetKey.Arn));
     expect(volume).toMatchObject({ State: 'creating', KmsKeyId: targetKey.Arn, Size: 2 });
     await eventually(async () => {
       const out = await restore.ec2.send(new DescribeVolumesCommand({ VolumeIds: [volume.VolumeId!] }));
@@ -173,14 +176,7 @@ describe('restore into another account (docs/architecture.md#the-two-flows)', ()
     );
 
     const targetKey = await createKey(target);
-    const volume = await restore.ec2.send(
-      new CreateVolumeCommand({
-        AvailabilityZone: ZONE,
-        SnapshotId: snapshotId,
-        Encrypted: true,
-        KmsKeyId: targetKey.Arn!,
-      }),
-    );
+    const volume = await restore.ec2.send(reEncrypted(snapshotId, targetKey.Arn));
     expect(volume.State).toBe('creating');
     const gone = await eventually(async () => {
       try {

@@ -39,18 +39,43 @@ async function expectDescribeKeyDenied(caller: Account, keyArn: string): Promise
   );
 }
 
+/** A key whose policy names only a role of its account (the account root is not delegated to). */
+async function keyOfRoleOnly() {
+  const owner = newAccount();
+  const externalId = randomUUID();
+  const roleArn = await createRestoreRole(owner, owner.id, externalId);
+  const key = await createKey(
+    owner,
+    keyPolicy({ Effect: 'Allow', Principal: { AWS: roleArn }, Action: 'kms:*' }),
+  );
+  return { owner, externalId, roleArn, key };
+}
+
+/**
+ * A key of `owner` (its IAM decides, as in AWS's default key policy) with one more statement:
+ * `effect` on `action` for principal "*" when kms:CallerAccount is `callerAccountId`.
+ */
+function keyWithCallerAccountRule(
+  owner: Account,
+  effect: 'Allow' | 'Deny',
+  action: string | string[],
+  callerAccountId: string,
+) {
+  return createKey(
+    owner,
+    keyPolicy(accountRoot(owner.id), {
+      Effect: effect,
+      Principal: '*',
+      Action: action,
+      Condition: { StringEquals: { 'kms:CallerAccount': callerAccountId } },
+    }),
+  );
+}
+
 describe('KMS key policies are enforced on use', () => {
   it('an explicit Deny wins over an Allow', async () => {
     const owner = newAccount();
-    const key = await createKey(
-      owner,
-      keyPolicy(accountRoot(owner.id), {
-        Effect: 'Deny',
-        Principal: '*',
-        Action: 'kms:GenerateDataKey*',
-        Condition: { StringEquals: { 'kms:CallerAccount': owner.id } },
-      }),
-    );
+    const key = await keyWithCallerAccountRule(owner, 'Deny', 'kms:GenerateDataKey*', owner.id);
     await owner.aws.kms.send(
       new EncryptCommand({ KeyId: key.Arn!, Plaintext: Buffer.from('still allowed') }),
     );
@@ -62,13 +87,7 @@ describe('KMS key policies are enforced on use', () => {
   });
 
   it('a key policy naming a role allows its sessions and nobody else of the account', async () => {
-    const owner = newAccount();
-    const externalId = randomUUID();
-    const roleArn = await createRestoreRole(owner, owner.id, externalId);
-    const key = await createKey(
-      owner,
-      keyPolicy({ Effect: 'Allow', Principal: { AWS: roleArn }, Action: 'kms:*' }),
-    );
+    const { owner, externalId, roleArn, key } = await keyOfRoleOnly();
     const session = assumedRoleClients(owner, roleArn, externalId);
     const described = await session.kms.send(new DescribeKeyCommand({ KeyId: key.Arn! }));
     expect(described.KeyMetadata!.Arn).toBe(key.Arn);
@@ -79,15 +98,7 @@ describe('KMS key policies are enforced on use', () => {
     const owner = newAccount();
     const allowed = newAccount();
     const other = newAccount();
-    const key = await createKey(
-      owner,
-      keyPolicy(accountRoot(owner.id), {
-        Effect: 'Allow',
-        Principal: '*',
-        Action: ['kms:Describe*', 'kms:Encrypt'],
-        Condition: { StringEquals: { 'kms:CallerAccount': allowed.id } },
-      }),
-    );
+    const key = await keyWithCallerAccountRule(owner, 'Allow', ['kms:Describe*', 'kms:Encrypt'], allowed.id);
     await allowed.aws.kms.send(new DescribeKeyCommand({ KeyId: key.Arn! }));
     await expectDescribeKeyDenied(other, key.Arn);
   });
@@ -159,13 +170,7 @@ describe('KMS key states', () => {
 
 describe('KMS key management follows the key policy too', () => {
   it('the account cannot manage a key whose policy names only a role; the aws/ebs key is readable, not manageable', async () => {
-    const owner = newAccount();
-    const externalId = randomUUID();
-    const roleArn = await createRestoreRole(owner, owner.id, externalId);
-    const key = await createKey(
-      owner,
-      keyPolicy({ Effect: 'Allow', Principal: { AWS: roleArn }, Action: 'kms:*' }),
-    );
+    const { owner, externalId, roleArn, key } = await keyOfRoleOnly();
     await expectAwsError(
       owner.aws.kms.send(new GetKeyPolicyCommand({ KeyId: key.KeyId!, PolicyName: 'default' })),
       'AccessDeniedException',
