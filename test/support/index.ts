@@ -8,6 +8,7 @@
 export * from './accounts.ts';
 export * from './api.ts';
 export * from './backup.ts';
+export * from './ebs-direct.ts';
 export * from './expect-aws.ts';
 export * from './keys.ts';
 export * from './pipeline.ts';
