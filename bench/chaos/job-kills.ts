@@ -31,12 +31,15 @@ export class JobKills {
 
   /**
    * The next victim: with probability `aimRate`, a process running a job that was killed before
-   * (if any); else any process.
+   * (if any); else, mostly (80%), a process running some job; else any process.
    */
   choose(alive: ChaosProcess[], random: () => number, aimRate: number): ChaosProcess | undefined {
     const slotOf = (p: ChaosProcess) => `${p.service}#${p.index}`;
-    const aimed = alive.filter((p) => [...(this.running.get(slotOf(p)) ?? [])].some((j) => this.hits.has(j)));
-    const pool = aimed.length > 0 && random() < aimRate ? aimed : alive;
+    const jobsOf = (p: ChaosProcess) => [...(this.running.get(slotOf(p)) ?? [])];
+    const aimed = alive.filter((p) => jobsOf(p).some((j) => this.hits.has(j)));
+    const busy = alive.filter((p) => jobsOf(p).length > 0);
+    const pool =
+      aimed.length > 0 && random() < aimRate ? aimed : busy.length > 0 && random() < 0.8 ? busy : alive;
     const victim = pool[Math.floor(random() * pool.length)];
     if (victim) {
       const slot = slotOf(victim);
