@@ -217,10 +217,12 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
 
     // Every restore in Redis, also those whose 202 the client never saw.
     const deadline = Date.now() + options.boundMs;
+    // Ended, and its cleanup ran (a restore that failed before any step started has nothing to clean).
     const ended = (r: Restore<RestoreRequest> | null) =>
       r !== null &&
       ['succeeded', 'failed', 'cancelled'].includes(r.status) &&
-      r.steps.every((s) => s.name !== 'cleanup' || !['pending', 'running'].includes(s.status));
+      (r.steps.every((s) => s.status === 'pending') ||
+        r.steps.every((s) => s.name !== 'cleanup' || !['pending', 'running'].includes(s.status)));
     for (;;) {
       const listed = await pipeline.store.list({ limit: 100_000 }).catch(() => []);
       for (const r of listed) {
