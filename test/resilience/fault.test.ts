@@ -22,10 +22,10 @@ const KILL_FOR_MS = Number(process.env.FAULT_TEST_KILL_MS ?? 60_000);
 /** The bound on the whole run, after the POSTs. */
 const BOUND_MS = Number(process.env.FAULT_TEST_BOUND_MS ?? 300_000 + RESTORES * 30_000);
 /**
- * The workers' job lock (JOB_LOCK_MS): a SIGKILLed worker's job goes to another worker within about
- * twice this. The product's 30 s would make the test wait a minute per kill; the recovery is the same.
+ * The workers' job lock (WORKER_LOCK_SECONDS): a SIGKILLed worker's job goes to another worker within
+ * about twice this. The product's 30 s would make the test wait a minute per kill; the recovery is the same.
  */
-const JOB_LOCK_MS = '10000';
+const WORKER_LOCK_SECONDS = '10';
 
 const openWorld = worldPerTest();
 
@@ -54,7 +54,7 @@ describe('fault test: concurrent cross-account restores, killed workers, a throt
         { service: 'share-worker', count: 1 },
         { service: 'instance-worker', count: 2 },
       ],
-      env: world.workerEnv({ AWS_ENDPOINT_URL: proxy.endpoint, JOB_LOCK_MS }),
+      env: world.workerEnv({ AWS_ENDPOINT_URL: proxy.endpoint, WORKER_LOCK_SECONDS }),
       killForMs: KILL_FOR_MS,
       killEveryMs: [2_000, 5_000],
       log: (line) => {

@@ -26,9 +26,12 @@ export const REGION = 'eu-west-1';
 export const ZONE = `${REGION}a`;
 
 const opened: AwsClients[] = [];
-afterAll(() => {
-  for (const clients of opened.splice(0)) clients.destroy();
-});
+// In a test file (not when a benchmark imports this): close every client after the file.
+if (process.env.VITEST) {
+  afterAll(() => {
+    for (const clients of opened.splice(0)) clients.destroy();
+  });
+}
 
 export interface ClientOptions {
   /**

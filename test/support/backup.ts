@@ -123,10 +123,14 @@ export interface Backup {
 
 /**
  * A backup repository (folder) with one restore point of a Linux instance, root `devices[0]`: one
- * 1 GiB volume a device, with 6, 9, 12, ... random blocks spread over it.
+ * 1 GiB volume a device, with 6, 9, 12, ... random blocks spread over it. Given the folder of another
+ * Backup, one more restore point in that repository.
  */
-export async function createBackup(devices = ['/dev/xvda', '/dev/xvdb', '/dev/xvdc']): Promise<Backup> {
-  const folder = await mkdtemp(join(tmpdir(), 'ec2r-backup-'));
+export async function createBackup(
+  devices = ['/dev/xvda', '/dev/xvdb', '/dev/xvdc'],
+  inFolder?: string,
+): Promise<Backup> {
+  const folder = inFolder ?? (await mkdtemp(join(tmpdir(), 'ec2r-backup-')));
   const repositoryPath = join(folder, 'repo');
   const repository = openBackupRepository(repositoryPath);
   const builder = repository.createRestorePoint({

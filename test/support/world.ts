@@ -52,6 +52,9 @@ export interface Accounts {
   sourceDefaultKey?: string;
 }
 
+/** Accounts of a restore into another account: every field set. */
+export type CrossAccounts = Required<Accounts>;
+
 /**
  * Actions the restores make as the restore role that the policy generator does not grant yet
  * (the emulator refuses them: UnauthorizedOperation). Listed here so the restore tests keep proving
@@ -73,7 +76,7 @@ const GENERATOR_GAPS: PolicyStatement[] = [
  * and KMS grant mode (a world serves restores of each): the restores then prove the generated
  * policy is enough.
  */
-export function generatedRestoreRolePolicy(w: Required<Accounts>): string {
+export function generatedRestoreRolePolicy(w: CrossAccounts): string {
   const statements = new Map<string, PolicyStatement>();
   for (const dataPath of ['ebs-direct', 'worker-volume'] as const) {
     for (const kmsGrant of ['none', 'auto'] as const) {
@@ -119,7 +122,7 @@ export async function sameAccount(): Promise<Accounts> {
  * one) and a target key the role may use; in the source a customer managed EBS default key the target
  * may use.
  */
-export async function crossAccount(): Promise<Required<Accounts>> {
+export async function crossAccount(): Promise<CrossAccounts> {
   const source = newAccount(SDK_RETRIES);
   const target = newAccount(SDK_RETRIES);
   const externalId = `ext-${randomUUID()}`;
