@@ -68,6 +68,12 @@ function byId(result: PlanResult, id: CheckId): Check {
 }
 const notPassing = (result: PlanResult) => result.checks.filter((c) => c.status !== 'pass');
 
+function expectEveryCheckPasses(result: PlanResult, mode: PlanResult['mode']): void {
+  expect(notPassing(result)).toEqual([]);
+  expect(result.ok).toBe(true);
+  expect(result.mode).toBe(mode);
+}
+
 /** Two accounts: the source default key customer managed (or aws/ebs), a restore role, a target key. */
 async function crossAccountSetup(options: {
   defaultKey: 'customer' | 'aws/ebs';
@@ -96,9 +102,7 @@ describe('plan() against the emulator', () => {
     const account = newAccount();
     const keyArn = await keyArnOf(account, accountRoot(account.id));
     const result = await planSameAccount(account, keyArn);
-    expect(notPassing(result)).toEqual([]);
-    expect(result.ok).toBe(true);
-    expect(result.mode).toBe('same-account');
+    expectEveryCheckPasses(result, 'same-account');
     expect(byId(result, 'target-key.exists').message).toContain(keyArn);
     expect(byId(result, 'instance.type').status).toBe('pass');
     expect(byId(result, 'network.subnet').message).toContain('default VPC');
@@ -215,9 +219,7 @@ describe('plan() against the emulator', () => {
   it('another account with a customer managed default key: mode cross-account, every check passes', async () => {
     const { source, request, roleArn } = await crossAccountSetup({ defaultKey: 'customer' });
     const result = await plan(request, { sourceCredentials: credentialsForAccount(source.id), restorePoint });
-    expect(notPassing(result)).toEqual([]);
-    expect(result.ok).toBe(true);
-    expect(result.mode).toBe('cross-account');
+    expectEveryCheckPasses(result, 'cross-account');
     expect(byId(result, 'restore-role-assumable').message).toContain(roleArn);
     expect(byId(result, 'source-default-key.customer-managed').status).toBe('pass');
     expect(byId(result, 'source-default-key.access.restore-role').status).toBe('pass');
