@@ -320,6 +320,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       );
     if (report.kills.workers < options.workerKills * 0.8)
       problems.push(`only ${report.kills.workers} worker kills (aimed at ${options.workerKills})`);
+    if (options.workerKills >= 30 && report.kills.jobsHitTwice === 0)
+      problems.push('no job was interrupted twice (kills aimed at a job killed before never hit)');
     if (report.apiRestarts < options.apiRestarts) problems.push(`only ${report.apiRestarts} API restarts`);
     if (report.redisRestarts < options.redisRestarts)
       problems.push(`only ${report.redisRestarts} Redis restarts`);
