@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import {
   CompleteSnapshotCommand,
   type EBSClient,
-  PutSnapshotBlockCommand,
+  type PutSnapshotBlockCommand,
   StartSnapshotCommand,
   type Tag,
 } from '@aws-sdk/client-ebs';
@@ -18,6 +18,7 @@ import {
 import { clientTokenFor, RestoreTag } from '@ec2-restore/contracts';
 import { withAbortScope } from './abort-scope.ts';
 import { DEFAULT_RETRY_POLICY, type RetryPolicy, withRetries } from './retry-policy.ts';
+import { SnapshotBlockSender } from './snapshot-block-sender.ts';
 import type { SnapshotWriter, WriteVolumeRequest } from './snapshot-writer.ts';
 
 export interface EbsDirectTarget {
@@ -55,7 +56,10 @@ export interface EbsDirectResult {
 
 export interface EbsDirectWriterOptions {
   repository: BackupRepository;
-  /** EBS client from createAwsClients, with enough sockets for `inFlight` (its default 256 is). */
+  /**
+   * EBS client from createAwsClients (built with ebsMaxAttempts 1: the writer retries each block itself).
+   * PutSnapshotBlock goes through SnapshotBlockSender with this client's signer and endpoint.
+   */
   ebs: EBSClient;
   ec2: EC2Client;
   /**
@@ -75,6 +79,11 @@ export interface EbsDirectWriterOptions {
   awaitCompletion?: boolean;
   /** @defaultValue 2000 */
   completionPollMs?: number;
+  /**
+   * Socket inactivity timeout of each PutSnapshotBlock call; a call that times out is retried.
+   * @defaultValue 30000
+   */
+  requestTimeoutMs?: number;
 }
 
 const ZERO_BLOCK_SHA256 = Buffer.from(ZERO_BLOCK_SHA256_HEX, 'hex');
@@ -203,41 +212,36 @@ export class EbsDirectWriter implements SnapshotWriter<EbsDirectTarget, EbsDirec
 
     const buffers = Array.from({ length: this.inFlight }, () => Buffer.allocUnsafe(BLOCK_SIZE));
     let bytesDone = target.blocksWritten ? totalBytes : 0;
-    // Blocks an earlier attempt wrote (and marked) are not written again: the snapshot may be sealed.
-    await runPool(
-      target.blocksWritten ? [] : reader.blocks(),
-      this.inFlight,
-      async (ref: BlockRef, slot: number) => {
-        const data =
-          ref.sha256 === null
-            ? ZERO_BLOCK
-            : await reader.readBlock({ index: ref.index, sha256: ref.sha256 }, buffers[slot]!);
-        // The repository's SHA-256 of the block is exactly the checksum PutSnapshotBlock wants (base64): the
-        // data is hashed once, on read, where it is verified.
-        const blockChecksum =
-          ref.sha256 === null ? ZERO_BLOCK_CHECKSUM : Buffer.from(ref.sha256, 'hex').toString('base64');
-        await withRetries(
-          () =>
-            ebs.send(
-              withUnsignedPayload(
-                new PutSnapshotBlockCommand({
-                  SnapshotId: snapshotId,
-                  BlockIndex: ref.index,
-                  BlockData: data,
-                  DataLength: BLOCK_SIZE,
-                  Checksum: blockChecksum,
-                  ChecksumAlgorithm: 'SHA256',
-                }),
-              ),
-              { abortSignal: signal },
-            ),
-          { policy: this.policy, snapshotStartedAt: startedAt, ...(signal ? { signal } : {}) },
-        );
-        bytesDone += BLOCK_SIZE;
-        request.onProgress?.(bytesDone);
-      },
-      signal,
-    );
+    const sender = await SnapshotBlockSender.forClient(ebs, {
+      sockets: this.inFlight,
+      ...(this.options.requestTimeoutMs ? { requestTimeoutMs: this.options.requestTimeoutMs } : {}),
+    });
+    try {
+      // Blocks an earlier attempt wrote (and marked) are not written again: the snapshot may be sealed.
+      await runPool(
+        target.blocksWritten ? [] : reader.blocks(),
+        this.inFlight,
+        async (ref: BlockRef, slot: number) => {
+          const data =
+            ref.sha256 === null
+              ? ZERO_BLOCK
+              : await reader.readBlock({ index: ref.index, sha256: ref.sha256 }, buffers[slot]!);
+          // The repository's SHA-256 of the block is exactly the checksum PutSnapshotBlock wants (base64):
+          // the data is hashed once, on read, where it is verified.
+          const checksumBase64 =
+            ref.sha256 === null ? ZERO_BLOCK_CHECKSUM : Buffer.from(ref.sha256, 'hex').toString('base64');
+          await withRetries(
+            () => sender.put({ snapshotId, blockIndex: ref.index, data, checksumBase64 }, signal),
+            { policy: this.policy, snapshotStartedAt: startedAt, ...(signal ? { signal } : {}) },
+          );
+          bytesDone += BLOCK_SIZE;
+          request.onProgress?.(bytesDone);
+        },
+        signal,
+      );
+    } finally {
+      sender.close();
+    }
     if (!target.blocksWritten) await target.onBlocksWritten?.(snapshotId);
 
     await withRetries(
