@@ -9,7 +9,16 @@ export type RestoreEvent =
   | {
       id: string;
       type: 'progress';
-      data: { deviceName: string; bytesDone: number; bytesTotal: number; totalDone: number; total: number };
+      data: {
+        deviceName: string;
+        bytesDone: number;
+        bytesTotal: number;
+        totalDone: number;
+        total: number;
+        /** Present while a verified restore reads the volume back. */
+        phase?: 'verify';
+        bytesVerified?: number;
+      };
     }
   | {
       id: string;

@@ -126,7 +126,8 @@ describe('SnapshotBlockSender', () => {
   });
 
   it("turns EBS's restJson1 errors into errors the retry policy reads like the SDK's", async () => {
-    const answers = [
+    type Answer = { status: number; headers: Record<string, string>; body: string };
+    const answers: Answer[] = [
       {
         status: 404,
         headers: {
