@@ -98,6 +98,7 @@ describe('the live view', () => {
       write: (t) => {
         text += t;
       },
+      isTty: false,
       color: false,
       columns: 80,
     });
