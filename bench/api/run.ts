@@ -10,18 +10,16 @@
  * - the GET routes at `--get-rate` requests per second in total.
  * Nothing is timed by a test: this prints figures next to the targets.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { createInterface } from 'node:readline';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { openBackupRepository } from '@ec2-restore/backup-repository';
 import { createDemoRestorePoint, demoRestoreRequest, seedDemoScenario } from '@ec2-restore/demo';
 import { credentialsForAccount, randomAccountId, startLocalStack } from '@ec2-restore/local-aws';
 import autocannon from 'autocannon';
+import { type RunningService, startService } from '../support/services.ts';
 
-const root = resolve(import.meta.dirname, '..', '..');
 const REGION = 'eu-west-1';
 const TOKEN = 'bench-api-token';
 
@@ -40,24 +38,6 @@ const restorePointCount = Number(values['restore-points']);
 
 function log(line: string): void {
   process.stderr.write(`${line}\n`);
-}
-
-/** The API service in its own process; resolves with its URL once it listens. */
-async function startApi(env: Record<string, string>): Promise<{ url: string; child: ChildProcess }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'services/api/src/main.ts')], {
-    env: { ...process.env, PORT: '0', ...env },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const url = await new Promise<string>((resolvePort, reject) => {
-    const lines = createInterface({ input: child.stdout! });
-    lines.on('line', (line) => {
-      const port = /"port":(\d+)/.exec(line)?.[1];
-      if (port) resolvePort(`http://127.0.0.1:${port}`);
-    });
-    child.once('exit', (code) => reject(new Error(`the API exited (${code}) before listening`)));
-    setTimeout(() => reject(new Error('the API did not listen within 60 s')), 60_000).unref();
-  });
-  return { url, child };
 }
 
 interface Figures {
@@ -101,7 +81,7 @@ async function load(
 async function main(): Promise<void> {
   const stack = await startLocalStack();
   const folder = await mkdtemp(join(tmpdir(), 'bench-api-'));
-  let api: ChildProcess | undefined;
+  let api: RunningService | undefined;
   try {
     const sourceAccountId = randomAccountId();
     const targetAccountId = randomAccountId();
@@ -120,7 +100,7 @@ async function main(): Promise<void> {
       await createDemoRestorePoint(repository, { id: `bench-${String(i).padStart(4, '0')}` });
     }
     const worker = credentialsForAccount(sourceAccountId);
-    const started = await startApi({
+    const started = await startService('api', {
       REDIS_URL: stack.redisUrl,
       AWS_REGION: REGION,
       AWS_ENDPOINT_URL: stack.awsEndpoint,
@@ -132,7 +112,7 @@ async function main(): Promise<void> {
       API_POST_RATE_PER_MINUTE: '1000000',
       LOG_LEVEL: 'info',
     });
-    api = started.child;
+    api = started;
     const url = started.url;
     const body = JSON.stringify(demoRestoreRequest(scenario, restorePointId));
     const headers = { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' };
@@ -206,7 +186,7 @@ async function main(): Promise<void> {
     const bad = figures.filter((f) => f.non2xx + f.errors > 0);
     if (bad.length > 0) console.log(`  unexpected answers: ${bad.map((f) => f.route).join(', ')}`);
   } finally {
-    api?.kill('SIGTERM');
+    await api?.stop();
     await stack.stop();
     await rm(folder, { recursive: true, force: true });
   }
