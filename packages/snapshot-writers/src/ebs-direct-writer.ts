@@ -17,6 +17,7 @@ import {
 } from '@ec2-restore/backup-repository';
 import { clientTokenFor, RestoreTag } from '@ec2-restore/contracts';
 import { withAbortScope } from './abort-scope.ts';
+import { BufferPool } from './buffer-pool.ts';
 import { DEFAULT_RETRY_POLICY, type RetryPolicy, withRetries } from './retry-policy.ts';
 import { SnapshotBlockSender } from './snapshot-block-sender.ts';
 import type { SnapshotWriter, WriteVolumeRequest } from './snapshot-writer.ts';
@@ -64,10 +65,16 @@ export interface EbsDirectWriterOptions {
   ec2: EC2Client;
   /**
    * PutSnapshotBlock calls in flight. AWS allows about 1,000 per second per snapshot; with ~100 ms per call
-   * 128 in flight reach ~640 MiB/s. Memory: one 512 KiB buffer per call in flight.
+   * 128 in flight reach ~640 MiB/s. Memory: `blockBuffers` x 512 KiB.
    * @defaultValue 64
    */
   inFlight?: number;
+  /**
+   * Block buffers (512 KiB each). A buffer is held while a block is read and sent, not while EBS
+   * answers, so far fewer than `inFlight` keep every call busy.
+   * @defaultValue 16 (at most `inFlight`)
+   */
+  blockBuffers?: number;
   retryPolicy?: RetryPolicy;
   /** How long to wait for EC2 to report the snapshot `completed`. @defaultValue 1800000 (30 min) */
   completionTimeoutMs?: number;
@@ -141,10 +148,12 @@ export class EbsDirectWriter implements SnapshotWriter<EbsDirectTarget, EbsDirec
   readonly kind = 'ebs-direct' as const;
   private readonly inFlight: number;
   private readonly policy: RetryPolicy;
+  private readonly blockBuffers: number;
 
   constructor(private readonly options: EbsDirectWriterOptions) {
     this.inFlight = options.inFlight ?? 64;
     this.policy = options.retryPolicy ?? DEFAULT_RETRY_POLICY;
+    this.blockBuffers = options.blockBuffers ?? 16;
     if (!Number.isInteger(this.inFlight) || this.inFlight < 1) {
       throw new RangeError(`inFlight must be a positive integer, got ${options.inFlight}`);
     }
@@ -210,30 +219,39 @@ export class EbsDirectWriter implements SnapshotWriter<EbsDirectTarget, EbsDirec
       );
     }
 
-    const buffers = Array.from({ length: this.inFlight }, () => Buffer.allocUnsafe(BLOCK_SIZE));
+    // A buffer is held while its block is read, checked and handed to the socket, not while EBS
+    // answers: a few buffers keep many calls in flight, and memory stays small at 128 in flight.
+    const buffers = new BufferPool(Math.min(this.inFlight, this.blockBuffers), BLOCK_SIZE);
     let bytesDone = target.blocksWritten ? totalBytes : 0;
     const sender = await SnapshotBlockSender.forClient(ebs, {
       sockets: this.inFlight,
       ...(this.options.requestTimeoutMs ? { requestTimeoutMs: this.options.requestTimeoutMs } : {}),
     });
+    const putBlock = (ref: BlockRef): Promise<void> => {
+      const block = { snapshotId, blockIndex: ref.index };
+      if (ref.sha256 === null) {
+        return sender.put({ ...block, data: ZERO_BLOCK, checksumBase64: ZERO_BLOCK_CHECKSUM }, signal);
+      }
+      const sha256 = ref.sha256;
+      // The repository's SHA-256 of the block is exactly the checksum PutSnapshotBlock wants (base64):
+      // the data is hashed once, on read, where it is verified. A retry reads (and checks) it again.
+      return buffers.with(async (buffer, release) => {
+        const data = await reader.readBlock({ index: ref.index, sha256 }, buffer);
+        const checksumBase64 = Buffer.from(sha256, 'hex').toString('base64');
+        await sender.put({ ...block, data, checksumBase64 }, signal, release);
+      });
+    };
     try {
       // Blocks an earlier attempt wrote (and marked) are not written again: the snapshot may be sealed.
       await runPool(
         target.blocksWritten ? [] : reader.blocks(),
         this.inFlight,
-        async (ref: BlockRef, slot: number) => {
-          const data =
-            ref.sha256 === null
-              ? ZERO_BLOCK
-              : await reader.readBlock({ index: ref.index, sha256: ref.sha256 }, buffers[slot]!);
-          // The repository's SHA-256 of the block is exactly the checksum PutSnapshotBlock wants (base64):
-          // the data is hashed once, on read, where it is verified.
-          const checksumBase64 =
-            ref.sha256 === null ? ZERO_BLOCK_CHECKSUM : Buffer.from(ref.sha256, 'hex').toString('base64');
-          await withRetries(
-            () => sender.put({ snapshotId, blockIndex: ref.index, data, checksumBase64 }, signal),
-            { policy: this.policy, snapshotStartedAt: startedAt, ...(signal ? { signal } : {}) },
-          );
+        async (ref: BlockRef) => {
+          await withRetries(() => putBlock(ref), {
+            policy: this.policy,
+            snapshotStartedAt: startedAt,
+            ...(signal ? { signal } : {}),
+          });
           bytesDone += BLOCK_SIZE;
           request.onProgress?.(bytesDone);
         },

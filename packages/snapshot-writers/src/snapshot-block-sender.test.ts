@@ -166,6 +166,36 @@ describe('SnapshotBlockSender', () => {
     expect(classifyAwsError(errors[3])).toMatchObject({ category: 'throttling', retryable: true });
   });
 
+  it('says when the body is sent, before EBS answers, so the caller can reuse the buffer while it waits', async () => {
+    let answer: (() => void) | undefined;
+    const sink = await server(() => null);
+    sink.server.removeAllListeners('request');
+    sink.server.on('request', (req, res) => {
+      req.resume();
+      req.on('end', () => {
+        answer = () => res.writeHead(201).end();
+      });
+    });
+    cleanup.push(() => {
+      sink.server.closeAllConnections();
+      sink.server.close();
+    });
+    const sender = await senderFor(sink.endpoint);
+    const events: string[] = [];
+    const call = sender
+      .put(
+        { snapshotId: 'snap-1', blockIndex: 0, data: Buffer.alloc(512 * 1024), checksumBase64: 'x' },
+        undefined,
+        () => events.push('body sent'),
+      )
+      .then(() => events.push('answered'));
+    while (!answer) await new Promise((resolve) => setTimeout(resolve, 5));
+    expect(events).toEqual(['body sent']);
+    answer();
+    await call;
+    expect(events).toEqual(['body sent', 'answered']);
+  });
+
   it('gives up on a stalled call after the timeout with an error the writer retries', async () => {
     const sink = await server(() => null);
     cleanup.push(() => {

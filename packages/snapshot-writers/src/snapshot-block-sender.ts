@@ -121,7 +121,11 @@ export class SnapshotBlockSender {
     return new SnapshotBlockSender(config, await config.signer(), url, options);
   }
 
-  async put(block: SnapshotBlock, signal?: AbortSignal): Promise<void> {
+  /**
+   * Sends one block. `onBodySent` is called once the body is handed to the operating system (or the
+   * call failed before that): from then on the caller may reuse `block.data` while EBS answers.
+   */
+  async put(block: SnapshotBlock, signal?: AbortSignal, onBodySent?: () => void): Promise<void> {
     const base = this.endpoint.pathname.replace(/\/$/, '');
     const path = `${base}/snapshots/${encodeURIComponent(block.snapshotId)}/blocks/${block.blockIndex}`;
     const host = this.endpoint.host;
@@ -153,6 +157,14 @@ export class SnapshotBlockSender {
       );
       req.setTimeout(this.timeoutMs, () => req.destroy(new TimeoutError(this.timeoutMs)));
       req.on('error', reject);
+      if (onBodySent) {
+        const sent = (): void => {
+          req.off('finish', sent).off('close', sent);
+          onBodySent();
+        };
+        // `close` covers a call that failed before its body went out.
+        req.once('finish', sent).once('close', sent);
+      }
       req.end(block.data);
     });
     if (response.statusCode === 201 || response.statusCode === 200) {
