@@ -49,6 +49,11 @@ interface EbsClientConfig {
   systemClockOffset?: number;
 }
 
+/** Set by recordAwsCalls (@ec2-restore/restore-state) on an instrumented client: the AWS call metrics. */
+interface DirectCallReporting {
+  recordDirectCall?: (operation: string, error?: unknown) => void;
+}
+
 /**
  * An EBS direct API error, shaped like the SDK's service exceptions (name is AWS's error code,
  * `$metadata` the status and request id), so classifyAwsError and the retry policy treat it the same.
@@ -87,10 +92,13 @@ class TimeoutError extends Error {
  */
 export class SnapshotBlockSender {
   private readonly agent: HttpAgent;
-  private readonly send: typeof httpRequest;
+  private readonly httpRequest: typeof httpRequest;
   private readonly timeoutMs: number;
 
+  private readonly record: (error?: unknown) => void;
+
   private constructor(
+    client: DirectCallReporting,
     private readonly config: EbsClientConfig,
     private readonly signer: Signer,
     private readonly endpoint: URL,
@@ -99,8 +107,10 @@ export class SnapshotBlockSender {
     const https = endpoint.protocol === 'https:';
     const agentOptions = { keepAlive: true, maxSockets: options.sockets, maxFreeSockets: options.sockets };
     this.agent = https ? new HttpsAgent(agentOptions) : new HttpAgent(agentOptions);
-    this.send = https ? httpsRequest : httpRequest;
+    this.httpRequest = https ? httpsRequest : httpRequest;
     this.timeoutMs = options.requestTimeoutMs ?? 30_000;
+    const report = client.recordDirectCall;
+    this.record = report ? (error) => report('EBS.PutSnapshotBlock', error) : () => {};
   }
 
   /** A sender that signs and addresses its calls exactly as `ebs` would. */
@@ -118,7 +128,7 @@ export class SnapshotBlockSender {
           }
         : {}),
     });
-    return new SnapshotBlockSender(config, await config.signer(), url, options);
+    return new SnapshotBlockSender(ebs as DirectCallReporting, config, await config.signer(), url, options);
   }
 
   /**
@@ -126,6 +136,16 @@ export class SnapshotBlockSender {
    * call failed before that): from then on the caller may reuse `block.data` while EBS answers.
    */
   async put(block: SnapshotBlock, signal?: AbortSignal, onBodySent?: () => void): Promise<void> {
+    try {
+      await this.attempt(block, signal, onBodySent);
+      this.record();
+    } catch (error) {
+      this.record(error);
+      throw error;
+    }
+  }
+
+  private async attempt(block: SnapshotBlock, signal?: AbortSignal, onBodySent?: () => void): Promise<void> {
     const base = this.endpoint.pathname.replace(/\/$/, '');
     const path = `${base}/snapshots/${encodeURIComponent(block.snapshotId)}/blocks/${block.blockIndex}`;
     const host = this.endpoint.host;
@@ -150,7 +170,7 @@ export class SnapshotBlockSender {
       { signingDate: new Date(Date.now() + (this.config.systemClockOffset ?? 0)) },
     );
     const response = await new Promise<IncomingMessage>((resolve, reject) => {
-      const req = this.send(
+      const req = this.httpRequest(
         this.endpoint,
         { method: 'PUT', path, headers: signed.headers, agent: this.agent, ...(signal ? { signal } : {}) },
         resolve,
