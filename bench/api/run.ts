@@ -15,10 +15,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { openBackupRepository } from '@ec2-restore/backup-repository';
-import { createDemoRestorePoint, demoRestoreRequest, seedDemoScenario } from '@ec2-restore/demo';
-import { credentialsForAccount, randomAccountId, startLocalStack } from '@ec2-restore/local-aws';
+import { createDemoRestorePoint, demoRestoreRequest } from '@ec2-restore/demo';
+import { startLocalStack } from '@ec2-restore/local-aws';
 import autocannon from 'autocannon';
-import { type RunningService, startService } from '../support/services.ts';
+import { type RunningService, seedDemoAccounts, startService } from '../support/services.ts';
 
 const REGION = 'eu-west-1';
 const TOKEN = 'bench-api-token';
@@ -83,29 +83,17 @@ async function main(): Promise<void> {
   const folder = await mkdtemp(join(tmpdir(), 'bench-api-'));
   let api: RunningService | undefined;
   try {
-    const sourceAccountId = randomAccountId();
-    const targetAccountId = randomAccountId();
     log('seeding the demo scenario and the repository…');
-    const scenario = await seedDemoScenario({
-      region: REGION,
-      sourceAccountId,
-      targetAccountId,
-      sourceCredentials: credentialsForAccount(sourceAccountId),
-      targetCredentials: credentialsForAccount(targetAccountId),
-      endpoint: stack.awsEndpoint,
-    });
+    const { scenario, workerEnv } = await seedDemoAccounts(REGION, stack.awsEndpoint);
     const repository = openBackupRepository(folder);
     const { id: restorePointId } = await createDemoRestorePoint(repository, { id: 'bench-demo' });
     for (let i = 1; i < restorePointCount; i++) {
       await createDemoRestorePoint(repository, { id: `bench-${String(i).padStart(4, '0')}` });
     }
-    const worker = credentialsForAccount(sourceAccountId);
     const started = await startService('api', {
+      ...workerEnv,
       REDIS_URL: stack.redisUrl,
-      AWS_REGION: REGION,
       AWS_ENDPOINT_URL: stack.awsEndpoint,
-      AWS_ACCESS_KEY_ID: worker.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: worker.secretAccessKey,
       BACKUP_REPOSITORY: folder,
       API_TOKENS: TOKEN,
       // The per-token POST rate limit protects AWS from one client; the benchmark measures latency.

@@ -16,9 +16,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { openBackupRepository } from '@ec2-restore/backup-repository';
-import { createDemoRestorePoint, demoRestoreRequest, seedDemoScenario } from '@ec2-restore/demo';
-import { credentialsForAccount, randomAccountId, startLocalStack } from '@ec2-restore/local-aws';
-import { type RunningService, type ServiceName, startService } from '../support/services.ts';
+import { createDemoRestorePoint, demoRestoreRequest } from '@ec2-restore/demo';
+import { startLocalStack } from '@ec2-restore/local-aws';
+import {
+  type RunningService,
+  type ServiceName,
+  seedDemoAccounts,
+  startService,
+} from '../support/services.ts';
 import { type Interval, percentile, splitWallTime, union } from './timeline.ts';
 import { type AwsCallRecord, startTimingProxy } from './timing-proxy.ts';
 
@@ -65,30 +70,18 @@ async function main(): Promise<void> {
   const folder = await mkdtemp(join(tmpdir(), 'bench-restore-'));
   const services: RunningService[] = [];
   try {
-    const sourceAccountId = randomAccountId();
-    const targetAccountId = randomAccountId();
     log('seeding the demo scenario and the repository…');
-    const scenario = await seedDemoScenario({
-      region: REGION,
-      sourceAccountId,
-      targetAccountId,
-      sourceCredentials: credentialsForAccount(sourceAccountId),
-      targetCredentials: credentialsForAccount(targetAccountId),
-      endpoint: stack.awsEndpoint,
-    });
+    const { scenario, workerEnv } = await seedDemoAccounts(REGION, stack.awsEndpoint);
     const repository = openBackupRepository(folder);
     const demo = await createDemoRestorePoint(repository, { id: 'bench-demo' });
     const small = await createDemoRestorePoint(repository, {
       id: 'bench-one-volume',
       volumes: [{ deviceName: '/dev/xvda', sizeGiB: 1, dataBlocks: [0, 1, 2, 3, 2047] }],
     });
-    const worker = credentialsForAccount(sourceAccountId);
     const env = {
+      ...workerEnv,
       REDIS_URL: stack.redisUrl,
-      AWS_REGION: REGION,
       AWS_ENDPOINT_URL: proxy.endpoint,
-      AWS_ACCESS_KEY_ID: worker.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: worker.secretAccessKey,
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
       BACKUP_REPOSITORY: folder,
       API_TOKENS: TOKEN,

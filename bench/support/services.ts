@@ -5,6 +5,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
+import { type DemoScenario, seedDemoScenario } from '@ec2-restore/demo';
+import { credentialsForAccount, randomAccountId } from '@ec2-restore/local-aws';
 
 const root = resolve(import.meta.dirname, '..', '..');
 
@@ -54,5 +56,31 @@ export async function startService(
         child.kill('SIGTERM');
         setTimeout(() => child.kill('SIGKILL'), 10_000).unref();
       }),
+  };
+}
+
+/** Two fresh emulator accounts seeded with the demo cross-account scenario; the workers act as the source. */
+export async function seedDemoAccounts(
+  region: string,
+  awsEndpoint: string,
+): Promise<{ scenario: DemoScenario; workerEnv: Record<string, string> }> {
+  const sourceAccountId = randomAccountId();
+  const targetAccountId = randomAccountId();
+  const scenario = await seedDemoScenario({
+    region,
+    sourceAccountId,
+    targetAccountId,
+    sourceCredentials: credentialsForAccount(sourceAccountId),
+    targetCredentials: credentialsForAccount(targetAccountId),
+    endpoint: awsEndpoint,
+  });
+  const worker = credentialsForAccount(sourceAccountId);
+  return {
+    scenario,
+    workerEnv: {
+      AWS_REGION: region,
+      AWS_ACCESS_KEY_ID: worker.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: worker.secretAccessKey,
+    },
   };
 }
