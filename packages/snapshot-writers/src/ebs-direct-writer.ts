@@ -72,7 +72,7 @@ export interface EbsDirectWriterOptions {
   /**
    * Block buffers (512 KiB each). A buffer is held while a block is read and sent, not while EBS
    * answers, so far fewer than `inFlight` keep every call busy.
-   * @defaultValue 16 (at most `inFlight`)
+   * @defaultValue 8 (at most `inFlight`)
    */
   blockBuffers?: number;
   retryPolicy?: RetryPolicy;
@@ -153,7 +153,7 @@ export class EbsDirectWriter implements SnapshotWriter<EbsDirectTarget, EbsDirec
   constructor(private readonly options: EbsDirectWriterOptions) {
     this.inFlight = options.inFlight ?? 64;
     this.policy = options.retryPolicy ?? DEFAULT_RETRY_POLICY;
-    this.blockBuffers = options.blockBuffers ?? 16;
+    this.blockBuffers = options.blockBuffers ?? 8;
     if (!Number.isInteger(this.inFlight) || this.inFlight < 1) {
       throw new RangeError(`inFlight must be a positive integer, got ${options.inFlight}`);
     }
