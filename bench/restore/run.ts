@@ -86,7 +86,8 @@ async function main(): Promise<void> {
       BACKUP_REPOSITORY: folder,
       API_TOKENS: TOKEN,
       API_POST_RATE_PER_MINUTE: '1000000',
-      LOG_LEVEL: 'warn',
+      // info: the services say they are ready in an info line (their logs are read, not printed).
+      LOG_LEVEL: 'info',
     };
     log('starting the API and the workers…');
     const names: ServiceName[] = ['api', 'snapshot-worker', 'share-worker', 'instance-worker'];
