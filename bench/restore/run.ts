@@ -36,6 +36,8 @@ const { values } = parseArgs({
     'at-once': { type: 'string', default: '10,50,100' },
     'skip-single': { type: 'boolean', default: false },
     'timeout-minutes': { type: 'string', default: '30' },
+    /** Snapshot jobs one snapshot worker runs at once (SNAPSHOT_WORKER_CONCURRENCY). */
+    'snapshot-concurrency': { type: 'string', default: '4' },
   },
 });
 const atOnce = (values['at-once'] ?? '')
@@ -88,6 +90,7 @@ async function main(): Promise<void> {
       API_POST_RATE_PER_MINUTE: '1000000',
       // info: the services say they are ready in an info line (their logs are read, not printed).
       LOG_LEVEL: 'info',
+      SNAPSHOT_WORKER_CONCURRENCY: values['snapshot-concurrency'] ?? '4',
     };
     log('starting the API and the workers…');
     const names: ServiceName[] = ['api', 'snapshot-worker', 'share-worker', 'instance-worker'];
@@ -196,7 +199,10 @@ async function main(): Promise<void> {
       );
     }
 
-    console.log('\nRestore benchmark (emulator as AWS, API and workers in their own processes)\n');
+    console.log(
+      `\nRestore benchmark (emulator as AWS; the API and one worker of each kind in their own processes, ` +
+        `snapshot worker concurrency ${values['snapshot-concurrency']})\n`,
+    );
     for (const line of lines) console.log(line);
     if (overheadMs !== undefined) {
       console.log('\nTarget:');
