@@ -117,6 +117,7 @@ async function main(): Promise<void> {
     /** Polls until every restore ended; returns when each was first seen ended. */
     const awaitEnd = async (ids: string[], pollMs: number): Promise<Map<string, number>> => {
       const ended = new Map<string, number>();
+      const wanted = new Set(ids);
       const deadline = Date.now() + timeoutMs;
       while (ended.size < ids.length) {
         if (Date.now() > deadline) throw new Error(`${ids.length - ended.size} restores still running`);
@@ -124,7 +125,9 @@ async function main(): Promise<void> {
           restores: RestoreView[];
         };
         const now = Date.now();
-        for (const r of page.restores) if (TERMINAL.has(r.status) && !ended.has(r.id)) ended.set(r.id, now);
+        for (const r of page.restores) {
+          if (wanted.has(r.id) && TERMINAL.has(r.status) && !ended.has(r.id)) ended.set(r.id, now);
+        }
         await new Promise((resolve) => setTimeout(resolve, pollMs));
       }
       return ended;
