@@ -120,6 +120,8 @@ export class RestoreLifecycle {
       this.logger.info(this.fields(run, { attempt: run.attemptsMade + 1 }), 'step started');
       return Date.now();
     }
+    // The same attempt goes on: back from the delayed set, or taken over from a worker that died.
+    this.logger.info(this.fields(run, { attempt: step.attempts }), 'step resumed');
     return step.startedAt ? Date.parse(step.startedAt) : Date.now();
   }
 
