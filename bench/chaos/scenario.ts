@@ -201,8 +201,12 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       for (const event of events) {
         await sleep(Math.max(0, event.at - Date.now()));
         log(`restarting ${event.what}`);
-        if (event.what === 'api') await api.killAndRestart(1_000);
-        else await redis.restart(2_000);
+        try {
+          if (event.what === 'api') await api.killAndRestart(1_000);
+          else await redis.restart(2_000);
+        } catch (error) {
+          problems.push(`${event.what} restart: ${(error as Error).message.slice(0, 2_000)}`);
+        }
       }
     })();
 
