@@ -1,13 +1,6 @@
-import { type RunningEmulator, startEmulator } from '@ec2-restore/local-aws';
+import type { RunningEmulator } from '@ec2-restore/local-aws';
 import { plan } from '@ec2-restore/preflight';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import {
-  expectRestoredVolumes,
-  type GeneratedWorld,
-  type GeneratedWorldShape,
-  generatedWorld,
-  restoreAsGeneratedPrincipals,
-} from './generated-world.ts';
 import {
   type Backup,
   createBackup,
@@ -15,7 +8,15 @@ import {
   openPipeline,
   type Pipeline,
   removeBackup,
-} from './harness.ts';
+} from '../support/index.ts';
+import { startEmulatorWith } from '../support/own-emulator.ts';
+import {
+  expectRestoredVolumes,
+  type GeneratedWorld,
+  type GeneratedWorldShape,
+  generatedWorld,
+  restoreAsGeneratedPrincipals,
+} from './generated-world.ts';
 
 /*
  * Restores run by principals that hold ONLY the generated policies (generated-world.ts): the worker
@@ -105,14 +106,7 @@ const WINDOW_MS = 3000;
 describe(`the same, with new ids, shares and grants taking up to ${WINDOW_MS} ms to show`, () => {
   let emulator: RunningEmulator;
   beforeAll(async () => {
-    const previous = process.env.EC2RESTORE_EMULATOR_CONSISTENCY_MS;
-    process.env.EC2RESTORE_EMULATOR_CONSISTENCY_MS = String(WINDOW_MS);
-    try {
-      emulator = await startEmulator();
-    } finally {
-      if (previous === undefined) delete process.env.EC2RESTORE_EMULATOR_CONSISTENCY_MS;
-      else process.env.EC2RESTORE_EMULATOR_CONSISTENCY_MS = previous;
-    }
+    emulator = await startEmulatorWith({ EC2RESTORE_EMULATOR_CONSISTENCY_MS: String(WINDOW_MS) });
   });
   afterAll(async () => {
     await emulator?.stop();

@@ -45,11 +45,12 @@ import {
   newAccount,
   type Pipeline,
   REGION,
+  SDK_RETRIES,
   startRestore,
   startWorker,
   waitForEnd,
   workerEnv,
-} from './harness.ts';
+} from '../support/index.ts';
 
 export interface GeneratedWorldShape {
   mode: RestoreMode;
@@ -135,8 +136,9 @@ export async function generatedWorld(
   options: { endpoint?: string } = {},
 ): Promise<GeneratedWorld> {
   const cross = shape.mode === 'cross-account';
-  const source = newAccount(options.endpoint);
-  const target = cross ? newAccount(options.endpoint) : source;
+  const clientOptions = { ...SDK_RETRIES, ...(options.endpoint ? { endpoint: options.endpoint } : {}) };
+  const source = newAccount(clientOptions);
+  const target = cross ? newAccount(clientOptions) : source;
   const suffix = randomUUID().slice(0, 8);
   const workerRoleArn = await createRole(source, `Worker-${suffix}`, source.id);
   const externalId = cross ? `ext-${randomUUID()}` : undefined;
@@ -291,7 +293,7 @@ export async function restoreAsGeneratedPrincipals(
     extra.WORKER_INSTANCE_ID = await launchInstance(world.source);
     extra.WORKER_DEVICE_DIR = deviceDir;
   }
-  const env = workerEnv(run.pipeline, world.source, run.backup, extra);
+  const env = workerEnv(run.pipeline, world.source.id, run.backup.repositoryPath, extra);
   const workers = [startWorker('snapshot-worker', env), startWorker('instance-worker', env)];
   if (world.shape.mode === 'cross-account') workers.push(startWorker('share-worker', env));
   try {

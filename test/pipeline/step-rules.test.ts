@@ -22,18 +22,18 @@ import {
   writeVolumeSnapshot,
 } from '@ec2-restore/pipeline';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { eventually } from '../emulator/helpers.ts';
 import {
   type Account,
   type Backup,
   createBackup,
   createKey,
   defaultSubnet,
+  eventually,
   launchInstance,
   newAccount,
   REGION,
   removeBackup,
-} from './harness.ts';
+} from '../support/index.ts';
 
 /*
  * Rules of the steps that a retry or a failure must keep, each shown on the emulator through the
@@ -217,7 +217,7 @@ describe('step rules on retry and failure', () => {
 
   it('worker-volume on a snapshot worker without WORKER_INSTANCE_ID fails at once, saying what to configure, and creates nothing', async () => {
     const { account, clients } = world();
-    const keyArn = await createKey(account);
+    const keyArn = (await createKey(account)).Arn;
     const volume = backup.restorePoint.volumes[0]!;
     const run = writeVolumeSnapshot(
       {
@@ -235,7 +235,7 @@ describe('step rules on retry and failure', () => {
       {
         clients,
         checkpoint: async () => {},
-        repository: openBackupRepository(join(backup.folder, 'repo')),
+        repository: openBackupRepository(backup.repositoryPath),
         progress: () => {},
       },
     );

@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { stopProcess } from '@ec2-restore/local-aws';
 
 /**
  * Worker chaos for the fault test: runs N worker processes
@@ -39,6 +40,11 @@ export interface ChaosOptions {
   random?: () => number;
   /** Receives every line a process prints, prefixed with `service#index`. @defaultValue discard */
   log?: (line: string) => void;
+  /**
+   * Picks the next process to kill among those alive (e.g. the one running a job killed before);
+   * undefined falls back to a random one. @defaultValue a random one
+   */
+  chooseVictim?: (alive: ChaosProcess[]) => ChaosProcess | undefined;
 }
 
 export interface ChaosProcess {
@@ -181,7 +187,10 @@ export function startChaos(options: ChaosOptions): ChaosRun {
     const pause = minPause + random() * (maxPause - minPause);
     killTimer = setTimeout(() => {
       const alive = slots.filter((s) => s.child.exitCode === null && s.child.signalCode === null);
-      const victim = alive[Math.floor(random() * alive.length)];
+      const chosen = options.chooseVictim?.(alive.map(describe));
+      const victim =
+        alive.find((s) => s.group.service === chosen?.service && s.index === chosen.index) ??
+        alive[Math.floor(random() * alive.length)];
       if (victim?.child.pid !== undefined) {
         victim.killedByChaos = true;
         kills.push({
@@ -209,14 +218,7 @@ export function startChaos(options: ChaosOptions): ChaosRun {
 
   return {
     processes: () =>
-      slots
-        .filter((s) => s.child.exitCode === null && s.child.signalCode === null)
-        .map((s) => ({
-          service: s.group.service,
-          index: s.index,
-          pid: s.child.pid ?? -1,
-          restarts: s.restarts,
-        })),
+      slots.filter((s) => s.child.exitCode === null && s.child.signalCode === null).map(describe),
     kills: () => [...kills],
     unexpectedExits: () => [...unexpected],
     killingDone,
@@ -226,20 +228,20 @@ export function startChaos(options: ChaosOptions): ChaosRun {
       stopping = true;
       for (const timer of restartTimers) clearTimeout(timer);
       restartTimers.clear();
-      await Promise.all(slots.map((slot) => stopChild(slot.child, graceMs)));
+      await Promise.all(slots.map((slot) => stopProcess(slot.child, graceMs)));
     },
+  };
+}
+
+function describe(slot: Slot): ChaosProcess {
+  return {
+    service: slot.group.service,
+    index: slot.index,
+    pid: slot.child.pid ?? -1,
+    restarts: slot.restarts,
   };
 }
 
 function entryOf(group: ChaosWorkerGroup): string {
   return group.entry ?? `services/${group.service}/src/main.ts`;
-}
-
-async function stopChild(child: ChildProcess, graceMs: number): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
-  await exited;
-  clearTimeout(timer);
 }
