@@ -155,7 +155,9 @@ function manageGrantStatements(other: readonly string[], grant: GrantRequest | u
       Action: 'kms:CreateGrant',
       Condition: restoreRoleGrantCondition(grant),
     },
-    ...(rest.length > 0 ? [{ Sid: 'FindAndRevokeRestoreRoleGrant', Effect: 'Allow' as const, Action: rest }] : []),
+    ...(rest.length > 0
+      ? [{ Sid: 'FindAndRevokeRestoreRoleGrant', Effect: 'Allow' as const, Action: rest }]
+      : []),
   ];
 }
 
