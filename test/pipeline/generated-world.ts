@@ -14,7 +14,7 @@ import {
   DescribeVolumesCommand,
   ModifyEbsDefaultKmsKeyIdCommand,
 } from '@aws-sdk/client-ec2';
-import { CreateRoleCommand, PutRolePolicyCommand, UpdateAssumeRolePolicyCommand } from '@aws-sdk/client-iam';
+import { UpdateAssumeRolePolicyCommand } from '@aws-sdk/client-iam';
 import { CreateKeyCommand, ListGrantsCommand, PutKeyPolicyCommand } from '@aws-sdk/client-kms';
 import { AssumeRoleCommand } from '@aws-sdk/client-sts';
 import { assumeRoleCredentials } from '@ec2-restore/aws-clients';
@@ -31,7 +31,6 @@ import {
   type GeneratedPolicies,
   generatePolicies,
   type PolicyConfiguration,
-  type PolicyDocument,
   type PolicyStatement,
 } from '@ec2-restore/preflight';
 import type { Restore } from '@ec2-restore/restore-state';
@@ -39,11 +38,13 @@ import { expect } from 'vitest';
 import {
   type Account,
   type Backup,
+  createRestoreRole,
   defaultSubnet,
   jobResult,
   launchInstance,
   newAccount,
   type Pipeline,
+  putRolePolicy,
   REGION,
   SDK_RETRIES,
   startRestore,
@@ -106,27 +107,6 @@ async function createKeyWithRootOnly(account: Account): Promise<string> {
   return KeyMetadata?.Arn ?? '';
 }
 
-/** A role with a trust policy letting `trustedAccountId`'s root assume it (replaced by `apply` where generated). */
-async function createRole(account: Account, name: string, trustedAccountId: string): Promise<string> {
-  const { Role } = await account.aws.iam.send(
-    new CreateRoleCommand({
-      RoleName: name,
-      AssumeRolePolicyDocument: JSON.stringify({
-        Version: '2012-10-17',
-        Statement: [
-          {
-            Effect: 'Allow',
-            Principal: { AWS: `arn:aws:iam::${trustedAccountId}:root` },
-            Action: 'sts:AssumeRole',
-            Condition: { StringEquals: { 'sts:ExternalId': WORKER_ROLE_EXTERNAL_ID } },
-          },
-        ],
-      }),
-    }),
-  );
-  return Role?.Arn ?? '';
-}
-
 const roleName = (arn: string) => arn.split('/').at(-1) ?? '';
 const keyId = (arn: string) => arn.split('/').at(-1) ?? '';
 
@@ -139,10 +119,10 @@ export async function generatedWorld(
   const clientOptions = { ...SDK_RETRIES, ...(options.endpoint ? { endpoint: options.endpoint } : {}) };
   const source = newAccount(clientOptions);
   const target = cross ? newAccount(clientOptions) : source;
-  const suffix = randomUUID().slice(0, 8);
-  const workerRoleArn = await createRole(source, `Worker-${suffix}`, source.id);
+  // Roles with no policy yet (apply() puts the generated ones); the worker role is assumed by the source root.
+  const workerRoleArn = await createRestoreRole(source, source.id, WORKER_ROLE_EXTERNAL_ID, null);
   const externalId = cross ? `ext-${randomUUID()}` : undefined;
-  const restoreRoleArn = cross ? await createRole(target, `Restore-${suffix}`, source.id) : undefined;
+  const restoreRoleArn = cross ? await createRestoreRole(target, source.id, externalId, null) : undefined;
   const targetKey = await createKeyWithRootOnly(target);
   let sourceDefaultKey: string | undefined;
   if (cross) {
@@ -161,14 +141,6 @@ export async function generatedWorld(
   const generated = generatePolicies(config);
   const subnetId = (await defaultSubnet(target)).subnetId;
 
-  const putRolePolicy = (account: Account, arn: string, document: PolicyDocument) =>
-    account.aws.iam.send(
-      new PutRolePolicyCommand({
-        RoleName: roleName(arn),
-        PolicyName: 'ec2-restore',
-        PolicyDocument: JSON.stringify(document),
-      }),
-    );
   const putKeyPolicy = (account: Account, arn: string, statements: PolicyStatement[]) =>
     account.aws.kms.send(
       new PutKeyPolicyCommand({
@@ -191,11 +163,11 @@ export async function generatedWorld(
     subnetId,
     generated,
     async apply(policies) {
-      await putRolePolicy(source, workerRoleArn, policies.workerRolePolicy);
+      await putRolePolicy(source, workerRoleArn, JSON.stringify(policies.workerRolePolicy));
       await putKeyPolicy(target, targetKey, policies.targetKeyStatements);
       if (sourceDefaultKey) await putKeyPolicy(source, sourceDefaultKey, policies.sourceDefaultKeyStatements);
       if (restoreRoleArn && policies.restoreRolePolicy) {
-        await putRolePolicy(target, restoreRoleArn, policies.restoreRolePolicy);
+        await putRolePolicy(target, restoreRoleArn, JSON.stringify(policies.restoreRolePolicy));
         await target.aws.iam.send(
           new UpdateAssumeRolePolicyCommand({
             RoleName: roleName(restoreRoleArn),
