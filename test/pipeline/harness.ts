@@ -151,7 +151,8 @@ const GENERATOR_GAPS: PolicyStatement[] = [
 /**
  * The restore role's IAM policy as the product's policy generator writes it, for every data path
  * and KMS grant mode (a world serves restores of each): the restores then prove the generated
- * policy is enough.
+ * policy is enough. A world whose source keeps aws/ebs gets the policy of transfer key restores; the
+ * key is not created yet, so its statements name the source account's keys of the region.
  */
 export function generatedRestoreRolePolicy(w: {
   source: Account;
@@ -162,8 +163,16 @@ export function generatedRestoreRolePolicy(w: {
 }): string {
   const statements = new Map<string, PolicyStatement>();
   for (const dataPath of ['ebs-direct', 'worker-volume'] as const) {
-    for (const kmsGrant of ['none', 'auto'] as const) {
+    for (const [kmsGrant, transferKey] of [
+      ['none', false],
+      ['auto', false],
+      ['none', true],
+      ['auto', true],
+    ] as const) {
+      // An aws/ebs source serves only restores with the transfer key; a shareable one only those without.
+      if (transferKey === w.sourceDefaultKey.startsWith('arn:')) continue;
       const generated = generatePolicies({
+        transferKey,
         mode: 'cross-account',
         region: REGION,
         dataPath,
@@ -433,13 +442,19 @@ export interface CrossAccountWorld {
   externalId: string;
   /** The target key, in the target account. */
   targetKey: string;
-  /** The source default key: customer managed, usable by the target account. */
+  /** The source default key: customer managed, usable by the target account; or `alias/aws/ebs`. */
   sourceDefaultKey: string;
   targetSubnetId: string;
 }
 
-/** Two fresh accounts set up as docs/architecture.md#the-two-flows requires for a restore into another account. */
-export async function crossAccountWorld(): Promise<CrossAccountWorld> {
+/**
+ * Two fresh accounts set up as docs/architecture.md#the-two-flows requires for a restore into another
+ * account; with `sourceDefaultKey: 'aws/ebs'` the source keeps the AWS managed EBS default key
+ * (restores then need the transfer key).
+ */
+export async function crossAccountWorld(
+  options: { sourceDefaultKey?: 'shareable' | 'aws/ebs' } = {},
+): Promise<CrossAccountWorld> {
   const source = newAccount();
   const target = newAccount();
   const externalId = `ext-${randomUUID()}`;
@@ -451,7 +466,10 @@ export async function crossAccountWorld(): Promise<CrossAccountWorld> {
     roleArn,
     // The target key's policy names the restore role (docs/architecture.md#pre-flight-checks: it creates the volumes).
     targetKey: await createKey(target, roleArn),
-    sourceDefaultKey: await useShareableDefaultKey(source, target.id),
+    sourceDefaultKey:
+      options.sourceDefaultKey === 'aws/ebs'
+        ? 'alias/aws/ebs'
+        : await useShareableDefaultKey(source, target.id),
     targetSubnetId: (await defaultSubnet(target)).subnetId,
   };
   await putRestoreRolePolicy(target, roleArn, generatedRestoreRolePolicy(world));

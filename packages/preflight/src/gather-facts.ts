@@ -19,7 +19,7 @@ import {
 import { DescribeKeyCommand, GetKeyPolicyCommand, ListGrantsCommand } from '@aws-sdk/client-kms';
 import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
 import type { AwsClients } from '@ec2-restore/aws-clients';
-import { parseKmsKeyReference, type RestoreRequest } from '@ec2-restore/contracts';
+import { parseKmsKeyReference, type RestoreRequest, transferKeyAliasFor } from '@ec2-restore/contracts';
 import { parseCaller } from './caller.ts';
 import type {
   AwsErrorFact,
@@ -537,17 +537,28 @@ export async function gatherFactsWith(
     );
 
   // Then everything else at once: the roles' policies, the target's facts, the source default key.
-  const [workerPrincipal, restorePrincipal, targetFacts, sourceDefaultKey, workerDryRun, restoreDryRun] =
-    await Promise.all([
-      workerIdentity.ok ? roleDetails(g, worker.scope, worker.clients, workerIdentity.principal) : undefined,
-      restore && restoreIdentity?.ok
-        ? roleDetails(g, restore.scope, restore.clients, restoreIdentity.principal)
-        : undefined,
-      target ? gatherTarget(g, request, restorePoint, target) : undefined,
-      crossAccount ? gatherSourceDefaultKey(g, worker.scope, worker.clients, region) : undefined,
-      workerIdentity.ok ? atMost(DRY_RUN_BUDGET_MS, dryRun(worker, 'worker-role')) : undefined,
-      restore && restoreIdentity?.ok ? atMost(DRY_RUN_BUDGET_MS, dryRun(restore, 'restore-role')) : undefined,
-    ]);
+  const transferKeyAlias =
+    crossAccount && request.transferKey && roleArn ? transferKeyAliasFor(roleArn) : undefined;
+  const [
+    workerPrincipal,
+    restorePrincipal,
+    targetFacts,
+    sourceDefaultKey,
+    workerDryRun,
+    restoreDryRun,
+    transferKey,
+  ] = await Promise.all([
+    workerIdentity.ok ? roleDetails(g, worker.scope, worker.clients, workerIdentity.principal) : undefined,
+    restore && restoreIdentity?.ok
+      ? roleDetails(g, restore.scope, restore.clients, restoreIdentity.principal)
+      : undefined,
+    target ? gatherTarget(g, request, restorePoint, target) : undefined,
+    crossAccount ? gatherSourceDefaultKey(g, worker.scope, worker.clients, region) : undefined,
+    workerIdentity.ok ? atMost(DRY_RUN_BUDGET_MS, dryRun(worker, 'worker-role')) : undefined,
+    restore && restoreIdentity?.ok ? atMost(DRY_RUN_BUDGET_MS, dryRun(restore, 'restore-role')) : undefined,
+    // The transfer key by its alias (NotFoundException: it is created on first use).
+    transferKeyAlias ? keyFacts(g, worker.scope, worker.clients, transferKeyAlias) : undefined,
+  ]);
   if (workerPrincipal && workerDryRun) workerPrincipal.dryRun = workerDryRun;
   if (restorePrincipal && restoreDryRun) restorePrincipal.dryRun = restoreDryRun;
 
@@ -580,5 +591,6 @@ export async function gatherFactsWith(
     };
   }
   if (sourceDefaultKey) facts.sourceDefaultKey = sourceDefaultKey;
+  if (transferKey) facts.transferKey = transferKey;
   return facts;
 }

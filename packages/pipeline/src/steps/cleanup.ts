@@ -15,6 +15,7 @@ import { classifyAwsError } from '@ec2-restore/aws-clients';
 import { type CleanupJobInput, type CleanupJobResult, JobName } from '@ec2-restore/contracts';
 import { pollUntil } from '../aws/poll.ts';
 import { findTaggedInstances, findTaggedSnapshots, findTaggedVolumes } from '../aws/restore-tags.ts';
+import { describeTransferKey } from '../aws/transfer-key.ts';
 import { PermanentStepError } from '../errors/permanent-step-error.ts';
 import { StepPendingError } from '../errors/step-pending-error.ts';
 import { LAUNCH_ROOT_STEP, LAUNCH_VOLUME_STEP } from './instance.ts';
@@ -188,10 +189,13 @@ export async function cleanupRestore(input: CleanupJobInput, ctx: StepContext): 
     removal,
   );
 
-  // The grant of `kmsGrant: auto`, on the source default key (and any key a snapshot used).
+  // The grant of `kmsGrant: auto`, on the source default key, the transfer key and any key a snapshot used.
   if (input.mode === 'cross-account') {
     const { KmsKeyId } = await source.ec2.send(new GetEbsDefaultKmsKeyIdCommand({}));
     if (KmsKeyId) snapshotKeys.add(KmsKeyId);
+    // The transfer key of the restore role, when it has one (a restore with `transferKey`).
+    const transferKey = input.roleArn ? await describeTransferKey(source.kms, input.roleArn) : null;
+    if (transferKey) snapshotKeys.add(transferKey.Arn);
     for (const keyId of snapshotKeys) {
       for (const grant of await findGrants(source.kms, keyId, grantNameFor(restoreId))) {
         const revoke = () =>
