@@ -115,6 +115,9 @@ export class RestoreLifecycle {
     if (!resumed) {
       await this.store.startStep(restoreId, run.stepName);
       this.logger.info(this.fields(run, { attempt: run.attemptsMade + 1 }), 'step started');
+    } else {
+      // The same attempt goes on: back from the delayed set, or taken over from a worker that died.
+      this.logger.info(this.fields(run, { attempt: step.attempts }), 'step resumed');
     }
   }
 
