@@ -1,0 +1,64 @@
+/** The EBS direct data plane as tests call it: one block written, one block read back. */
+import { createHash, randomBytes } from 'node:crypto';
+import {
+  type EBSClient,
+  GetSnapshotBlockCommand,
+  ListSnapshotBlocksCommand,
+  PutSnapshotBlockCommand,
+} from '@aws-sdk/client-ebs';
+import type { AwsClients } from '@ec2-restore/aws-clients';
+import type { BackupRepository } from '@ec2-restore/backup-repository';
+import { EbsDirectWriter } from '@ec2-restore/snapshot-writers';
+
+/** SHA-256 of a block, base64, as PutSnapshotBlock and GetSnapshotBlock carry it. */
+export function blockChecksum(data: Buffer): string {
+  return createHash('sha256').update(data).digest('base64');
+}
+
+/** PutSnapshotBlock of `data` at `index` (with its checksum, or the one given). */
+export function putBlock(
+  ebs: EBSClient,
+  snapshotId: string,
+  index: number,
+  data: Buffer,
+  checksum = blockChecksum(data),
+) {
+  return ebs.send(
+    new PutSnapshotBlockCommand({
+      SnapshotId: snapshotId,
+      BlockIndex: index,
+      BlockData: data,
+      DataLength: data.length,
+      Checksum: checksum,
+      ChecksumAlgorithm: 'SHA256',
+    }),
+  );
+}
+
+/** ListSnapshotBlocks for the block's token, then GetSnapshotBlock: its bytes and checksum. */
+export async function readBlock(
+  ebs: EBSClient,
+  snapshotId: string,
+  index: number,
+): Promise<{ data: Buffer; checksum: string | undefined }> {
+  const listed = await ebs.send(new ListSnapshotBlocksCommand({ SnapshotId: snapshotId }));
+  const token = listed.Blocks?.find((b) => b.BlockIndex === index)?.BlockToken;
+  const out = await ebs.send(
+    new GetSnapshotBlockCommand({ SnapshotId: snapshotId, BlockIndex: index, BlockToken: token }),
+  );
+  return { data: Buffer.from((await out.BlockData?.transformToByteArray()) ?? []), checksum: out.Checksum };
+}
+
+/** The EBS direct writer of a one-volume restore point, with `aws`'s clients, `inFlight` blocks at once. */
+export function ebsDirectWriter(
+  rp: { repository: BackupRepository },
+  aws: AwsClients,
+  options: { inFlight: number; completionPollMs?: number },
+): EbsDirectWriter {
+  return new EbsDirectWriter({ repository: rp.repository, ebs: aws.ebs, ec2: aws.ec2, ...options });
+}
+
+/** A write target of a restore of its own (a random restore id), encrypted with `kmsKeyArn`. */
+export function writeTarget(kmsKeyArn: string): { restoreId: string; kmsKeyArn: string } {
+  return { restoreId: `r-${randomBytes(4).toString('hex')}`, kmsKeyArn };
+}
