@@ -230,6 +230,7 @@ describe('step rules on retry and failure', () => {
         dataPath: 'worker-volume',
         volume: { deviceName: volume.deviceName, sizeGiB: volume.sizeGiB, volumeType: 'gp3' },
         verify: false,
+        transferKey: false,
       },
       {
         clients,
