@@ -235,8 +235,9 @@ function preflightReadStatement(keyArns: string[], roleArn: string): PolicyState
     {
       Sid: 'PreflightReadKeys',
       Effect: 'Allow',
-      // DescribeKey: the steps too. Not ListGrants: the generated key statements allow without a grant.
-      Action: ['kms:DescribeKey', 'kms:GetKeyPolicy'],
+      // DescribeKey: the steps too. ListGrants: the cleanup of a restore into another account looks for
+      // its grant whatever kmsGrant was (a request may be changed), and the pre-flight reads grants.
+      Action: ['kms:DescribeKey', 'kms:GetKeyPolicy', 'kms:ListGrants'],
       Resource: keyArns,
     },
     {
