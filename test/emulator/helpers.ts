@@ -1,4 +1,9 @@
 import { randomUUID } from 'node:crypto';
+import {
+  ListSnapshotBlocksCommand,
+  StartSnapshotCommand,
+  type StartSnapshotCommandInput,
+} from '@aws-sdk/client-ebs';
 import { CreateRoleCommand, PutRolePolicyCommand } from '@aws-sdk/client-iam';
 import { CreateKeyCommand, type KeyMetadata } from '@aws-sdk/client-kms';
 import {
@@ -165,4 +170,25 @@ export async function eventually<T>(check: () => Promise<T | undefined>, timeout
     if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 200));
   }
+}
+
+/**
+ * StartSnapshot, then waits until the EBS direct data plane knows the new snapshot: like AWS, the
+ * emulator answers "does not exist" for a moment after StartSnapshot (eventual-consistency.test.ts).
+ */
+export async function startVisibleSnapshot(
+  aws: AwsClients,
+  input: StartSnapshotCommandInput,
+): Promise<string> {
+  const { SnapshotId } = await aws.ebs.send(new StartSnapshotCommand(input));
+  await eventually(() =>
+    aws.ebs.send(new ListSnapshotBlocksCommand({ SnapshotId })).then(
+      () => true,
+      (error: Error) => {
+        if (error.name === 'ResourceNotFoundException') return undefined;
+        throw error;
+      },
+    ),
+  );
+  return SnapshotId!;
 }

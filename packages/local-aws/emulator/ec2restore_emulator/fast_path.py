@@ -27,6 +27,7 @@ import os
 import re
 import uuid
 from typing import Any
+from urllib.parse import parse_qs
 
 from . import ebs_direct
 from .errors import RestJsonError
@@ -116,7 +117,8 @@ class EbsDirectFastPath:
             return refusal(environ, start_response)
         snapshot = self._own_snapshot(self._account(environ, access_key), region, snapshot_id)
         if block_index is None:
-            body = json.dumps(ebs_direct.list_blocks(snapshot)).encode()
+            query = {k: v[0] for k, v in parse_qs(environ.get("QUERY_STRING", "")).items()}
+            body = json.dumps(ebs_direct.list_blocks(snapshot, query)).encode()
             return _answer(start_response, "200 OK", "application/json", body, {})
         if method == "PUT":
             data = environ["wsgi.input"].read()
