@@ -3,7 +3,6 @@ import {
   GetSnapshotBlockCommand,
   ListSnapshotBlocksCommand,
   PutSnapshotBlockCommand,
-  StartSnapshotCommand,
 } from '@aws-sdk/client-ebs';
 import { DeleteSnapshotCommand } from '@aws-sdk/client-ec2';
 import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
@@ -14,6 +13,7 @@ import {
   expectAwsError,
   newAccount,
   putRolePolicy,
+  startVisibleSnapshot,
   type TestAccount,
 } from './helpers.ts';
 
@@ -51,8 +51,8 @@ async function read(clients: TestAccount['aws'], snapshotId: string, index: numb
   return Buffer.from(await out.BlockData!.transformToByteArray());
 }
 
-async function start(account: TestAccount): Promise<string> {
-  return (await account.aws.ebs.send(new StartSnapshotCommand({ VolumeSize: 1 }))).SnapshotId!;
+function start(account: TestAccount): Promise<string> {
+  return startVisibleSnapshot(account.aws, { VolumeSize: 1 });
 }
 
 describe('EBS direct data plane', () => {

@@ -13,7 +13,14 @@ import {
   ModifyEbsDefaultKmsKeyIdCommand,
 } from '@aws-sdk/client-ec2';
 import { describe, expect, it } from 'vitest';
-import { createKey, expectAwsError, newAccount, policy, type TestAccount } from './helpers.ts';
+import {
+  createKey,
+  expectAwsError,
+  newAccount,
+  policy,
+  type TestAccount,
+  untilSnapshotVisible,
+} from './helpers.ts';
 
 const BLOCK_SIZE = 524288;
 
@@ -66,6 +73,7 @@ describe('EBS direct APIs', () => {
       VolumeSize: 1,
     });
     const snapshotId = started.SnapshotId!;
+    await untilSnapshotVisible(account.aws, snapshotId);
     expect(await snapshotState(account, snapshotId)).toMatchObject({
       State: 'pending',
       Encrypted: true,

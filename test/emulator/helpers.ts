@@ -181,6 +181,12 @@ export async function startVisibleSnapshot(
   input: StartSnapshotCommandInput,
 ): Promise<string> {
   const { SnapshotId } = await aws.ebs.send(new StartSnapshotCommand(input));
+  await untilSnapshotVisible(aws, SnapshotId!);
+  return SnapshotId!;
+}
+
+/** Waits until the EBS direct data plane knows a snapshot StartSnapshot just made. */
+export async function untilSnapshotVisible(aws: AwsClients, SnapshotId: string): Promise<void> {
   await eventually(() =>
     aws.ebs.send(new ListSnapshotBlocksCommand({ SnapshotId })).then(
       () => true,
@@ -190,5 +196,4 @@ export async function startVisibleSnapshot(
       },
     ),
   );
-  return SnapshotId!;
 }
