@@ -1,7 +1,7 @@
 import { CreateSnapshotCommand, CreateVolumeCommand, DescribeVolumesCommand } from '@aws-sdk/client-ec2';
 import { createAwsClients } from '@ec2-restore/aws-clients';
 import type { InstanceJobInput, SnapshotJobResult } from '@ec2-restore/contracts';
-import { credentialsForAccount } from '@ec2-restore/local-aws';
+import { credentialsForAccount, onceVisible } from '@ec2-restore/local-aws';
 import { createStepClients, restoreInstance, type StepClients } from '@ec2-restore/pipeline';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type FaultProxy, startFaultProxy } from '../support/fault-proxy.ts';
@@ -36,7 +36,9 @@ describe('instance step: new ids that are not visible yet', () => {
     const keyArn = await createKey(account);
     const { zone } = await defaultSubnet(account);
     const source = await account.aws.ec2.send(new CreateVolumeCommand({ AvailabilityZone: zone, Size: 1 }));
-    const snapshot = await account.aws.ec2.send(new CreateSnapshotCommand({ VolumeId: source.VolumeId }));
+    const snapshot = await onceVisible(() =>
+      account.aws.ec2.send(new CreateSnapshotCommand({ VolumeId: source.VolumeId })),
+    );
     proxy = await startFaultProxy({
       target: process.env.AWS_ENDPOINT_URL!,
       faultRate: 0,

@@ -1,6 +1,6 @@
 import { CreateSnapshotCommand, CreateVolumeCommand, DescribeVolumesCommand } from '@aws-sdk/client-ec2';
 import { CreateKeyCommand } from '@aws-sdk/client-kms';
-import { credentialsForAccount } from '@ec2-restore/local-aws';
+import { credentialsForAccount, onceVisible } from '@ec2-restore/local-aws';
 import {
   createStepClients,
   PermanentStepError,
@@ -43,7 +43,9 @@ describe('instance step: KMS failure after CreateVolume (docs/architecture.md#wh
     );
     const keyArn = KeyMetadata?.Arn ?? '';
     const source = await ec2.send(new CreateVolumeCommand({ AvailabilityZone: `${REGION}a`, Size: 1 }));
-    const snapshot = await ec2.send(new CreateSnapshotCommand({ VolumeId: source.VolumeId }));
+    const snapshot = await onceVisible(() =>
+      ec2.send(new CreateSnapshotCommand({ VolumeId: source.VolumeId })),
+    );
 
     clients = createStepClients({ credentials: credentialsForAccount(account.id) });
     const restoreId = 'kms-failure-test';
