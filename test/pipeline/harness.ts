@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
   DescribeImagesCommand,
+  DescribeInstancesCommand,
   DescribeSubnetsCommand,
   ModifyEbsDefaultKmsKeyIdCommand,
   RunInstancesCommand,
@@ -25,7 +26,7 @@ import {
 } from '@ec2-restore/backup-repository';
 import type { RestoreRequestInput } from '@ec2-restore/contracts';
 import { restoreRequestSchema } from '@ec2-restore/contracts';
-import { credentialsForAccount, randomAccountId } from '@ec2-restore/local-aws';
+import { credentialsForAccount, onceVisible, randomAccountId } from '@ec2-restore/local-aws';
 import { addRestoreFlow, stepNameOf } from '@ec2-restore/pipeline';
 import { generatePolicies, type PolicyStatement } from '@ec2-restore/preflight';
 import { type Restore, RestoreStore, terminalRestoreStatuses } from '@ec2-restore/restore-state';
@@ -192,7 +193,10 @@ export async function launchInstance(account: Account): Promise<string> {
       SubnetId: subnetId,
     }),
   );
-  return Instances[0]?.InstanceId ?? '';
+  const instanceId = Instances[0]?.InstanceId ?? '';
+  // A new id answers NotFound for a moment: the product takes this one as given (WORKER_INSTANCE_ID).
+  await onceVisible(() => account.aws.ec2.send(new DescribeInstancesCommand({ InstanceIds: [instanceId] })));
+  return instanceId;
 }
 
 // ---------------------------------------------------------------------------------------------
