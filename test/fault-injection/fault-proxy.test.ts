@@ -9,7 +9,7 @@ import {
 import { CreateVolumeCommand, DescribeVolumesCommand } from '@aws-sdk/client-ec2';
 import { CreateKeyCommand } from '@aws-sdk/client-kms';
 import { type AwsClients, classifyAwsError, createAwsClients } from '@ec2-restore/aws-clients';
-import { credentialsForAccount, randomAccountId } from '@ec2-restore/local-aws';
+import { credentialsForAccount, onceVisible, randomAccountId } from '@ec2-restore/local-aws';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type FaultProxy, injectedFor, seededRandom, startFaultProxy } from '../support/fault-proxy.ts';
 
@@ -108,13 +108,19 @@ describe('fault proxy', () => {
 
   it('passes other services through unchanged, binary EBS direct blocks included, even at 100% EC2 faults', async () => {
     const faulty = await proxy({ target: process.env.AWS_ENDPOINT_URL!, faultRate: 1 });
-    const once = clients(faulty.endpoint, randomAccountId(), 1);
+    const accountId = randomAccountId();
+    const once = clients(faulty.endpoint, accountId, 1);
 
     const key = await once.kms.send(new CreateKeyCommand({}));
     expect(key.KeyMetadata?.Arn).toMatch(/^arn:aws:kms:/);
 
     const started = await once.ebs.send(
       new StartSnapshotCommand({ VolumeSize: 1, Encrypted: true, KmsKeyArn: key.KeyMetadata!.Arn! }),
+    );
+    // A new snapshot does not exist for a moment: wait for it beside the proxy (its counts stay exact).
+    const direct = clients(process.env.AWS_ENDPOINT_URL!, accountId, 1);
+    await onceVisible(() =>
+      direct.ebs.send(new ListSnapshotBlocksCommand({ SnapshotId: started.SnapshotId! })),
     );
     const blockSize = started.BlockSize!;
     const data = randomBytes(blockSize);

@@ -1,4 +1,9 @@
-import { CreateSnapshotCommand, CreateVolumeCommand, DescribeVolumesCommand } from '@aws-sdk/client-ec2';
+import {
+  CreateSnapshotCommand,
+  CreateVolumeCommand,
+  DescribeSnapshotsCommand,
+  DescribeVolumesCommand,
+} from '@aws-sdk/client-ec2';
 import { createAwsClients } from '@ec2-restore/aws-clients';
 import type { InstanceJobInput, SnapshotJobResult } from '@ec2-restore/contracts';
 import { credentialsForAccount, onceVisible } from '@ec2-restore/local-aws';
@@ -38,6 +43,10 @@ describe('instance step: new ids that are not visible yet', () => {
     const source = await account.aws.ec2.send(new CreateVolumeCommand({ AvailabilityZone: zone, Size: 1 }));
     const snapshot = await onceVisible(() =>
       account.aws.ec2.send(new CreateSnapshotCommand({ VolumeId: source.VolumeId })),
+    );
+    // As the snapshot step hands over only snapshots it has seen (a new id answers NotFound for a moment).
+    await onceVisible(() =>
+      account.aws.ec2.send(new DescribeSnapshotsCommand({ SnapshotIds: [snapshot.SnapshotId!] })),
     );
     proxy = await startFaultProxy({
       target: process.env.AWS_ENDPOINT_URL!,

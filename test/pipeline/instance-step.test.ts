@@ -1,4 +1,9 @@
-import { CreateSnapshotCommand, CreateVolumeCommand, DescribeVolumesCommand } from '@aws-sdk/client-ec2';
+import {
+  CreateSnapshotCommand,
+  CreateVolumeCommand,
+  DescribeSnapshotsCommand,
+  DescribeVolumesCommand,
+} from '@aws-sdk/client-ec2';
 import { CreateKeyCommand } from '@aws-sdk/client-kms';
 import { credentialsForAccount, onceVisible } from '@ec2-restore/local-aws';
 import {
@@ -46,6 +51,8 @@ describe('instance step: KMS failure after CreateVolume (docs/architecture.md#wh
     const snapshot = await onceVisible(() =>
       ec2.send(new CreateSnapshotCommand({ VolumeId: source.VolumeId })),
     );
+    // As the snapshot step hands over only snapshots it has seen (a new id answers NotFound for a moment).
+    await onceVisible(() => ec2.send(new DescribeSnapshotsCommand({ SnapshotIds: [snapshot.SnapshotId!] })));
 
     clients = createStepClients({ credentials: credentialsForAccount(account.id) });
     const restoreId = 'kms-failure-test';
