@@ -2,8 +2,9 @@ import type { RestorePointShape, RestoreRequest } from '@ec2-restore/contracts';
 import type { KmsGrant, PolicyDocument } from './policy-types.ts';
 
 /**
- * The facts the pre-flight checks run on. The gatherer (gather-facts.ts) collects them from AWS with
- * the credentials each step really uses; tests build them by hand. Every field that AWS may refuse
+ * The facts the pre-flight checks run on. The gatherer (gather-facts.ts and the gather-*-facts.ts
+ * files it calls) collects them from AWS with the credentials each step really uses; tests build
+ * them by hand. Every field that AWS may refuse
  * to tell has an `…Error` twin, so a check can say "could not read X" instead of guessing.
  */
 

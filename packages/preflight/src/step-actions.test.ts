@@ -25,12 +25,16 @@ const callers: Array<[file: string, who: Who[]]> = [
   ['packages/pipeline/src/steps/cleanup.ts', ['worker', 'restore']],
   ['packages/pipeline/src/aws/ensure-volume.ts', ['worker', 'restore']],
   ['packages/pipeline/src/aws/launch-image.ts', ['restore']],
-  ['packages/pipeline/src/aws/restore-tags.ts', ['worker', 'restore']],
   ['packages/pipeline/src/aws/source-default-key.ts', ['worker']],
   ['packages/snapshot-writers/src/ebs-direct-writer.ts', ['worker']],
   ['packages/snapshot-writers/src/verify-snapshot.ts', ['worker']],
-  ['packages/sweeper/src/sweep-leftovers.ts', ['worker', 'restore']],
-  ['packages/preflight/src/gather-facts.ts', ['worker', 'restore']],
+  ['packages/aws-resources/src/tagged-resources.ts', ['worker', 'restore']],
+  ['packages/aws-resources/src/remove-snapshot.ts', ['worker', 'restore']],
+  ['packages/aws-resources/src/remove-volumes.ts', ['worker', 'restore']],
+  ['packages/aws-resources/src/kms-grants.ts', ['worker']],
+  ['packages/preflight/src/gather-principal-facts.ts', ['worker', 'restore']],
+  ['packages/preflight/src/gather-key-facts.ts', ['worker', 'restore']],
+  ['packages/preflight/src/gather-target-facts.ts', ['worker', 'restore']],
   ['packages/preflight/src/gather-permissions.ts', ['worker', 'restore']],
 ];
 
@@ -42,7 +46,10 @@ const services: Record<string, string> = {
   'client-iam': 'iam',
 };
 
-/** `ec2:DescribeImages` for each `new DescribeImagesCommand(` of a file, by the package it is imported from. */
+/**
+ * `ec2:DescribeImages` for each `new DescribeImagesCommand(` (or `paginateDescribeImages(`, the SDK's
+ * paginator) of a file, by the package it is imported from.
+ */
 function sdkActionsIn(file: string): string[] {
   const source = readFileSync(`${REPO}/${file}`, 'utf8');
   const serviceOf = new Map<string, string>();
@@ -51,13 +58,16 @@ function sdkActionsIn(file: string): string[] {
     if (!service) continue;
     for (const name of match[1]!.split(',')) {
       const command = name.replace(/^\s*type\s+/, '').trim();
-      if (command.endsWith('Command')) serviceOf.set(command, service);
+      if (command.endsWith('Command') || command.startsWith('paginate')) serviceOf.set(command, service);
     }
   }
   const actions = new Set<string>();
-  for (const match of source.matchAll(/new\s+([A-Z][A-Za-z0-9]*Command)\(/g)) {
-    const service = serviceOf.get(match[1]!);
-    if (service) actions.add(`${service}:${match[1]!.replace(/Command$/, '')}`);
+  for (const match of source.matchAll(
+    /(?:new\s+([A-Z][A-Za-z0-9]*Command)|\b(paginate[A-Z][A-Za-z0-9]*))\(/g,
+  )) {
+    const name = match[1] ?? match[2]!;
+    const service = serviceOf.get(name);
+    if (service) actions.add(`${service}:${name.replace(/Command$/, '').replace(/^paginate/, '')}`);
   }
   return [...actions].sort();
 }

@@ -68,15 +68,17 @@ function workerNeeds(shape: StepShape): Need[] {
     [ec2('DeleteSnapshot'), ['cleanup', 'sweep']],
     [ec2('DeleteVolume'), ['snapshot', 'cleanup', 'sweep']],
     [ec2('DetachVolume'), ['cleanup', 'sweep']],
-    // Cleanup marks a volume it asked to detach (the start of its bounded wait).
-    [ec2('CreateTags'), ['cleanup']],
+    // Cleanup and the sweep mark a volume they asked to detach (the start of its bounded wait).
+    [ec2('CreateTags'), ['cleanup', 'sweep']],
+    // Removing a snapshot withdraws every share it has first (aws-resources removeSnapshot).
+    [ec2('DescribeSnapshotAttribute'), ['cleanup', 'sweep']],
+    [ec2('ModifySnapshotAttribute'), ['cleanup', 'sweep']],
   );
   if (cross) {
     needs.push(
       [ec2('GetEbsDefaultKmsKeyId'), ['snapshot', 'share', 'cleanup', 'preflight']],
       [ec2('GetEbsEncryptionByDefault'), ['preflight']],
-      [ec2('ModifySnapshotAttribute'), ['share', 'cleanup', 'sweep']],
-      [ec2('DescribeSnapshotAttribute'), ['sweep']],
+      [ec2('ModifySnapshotAttribute'), ['share']],
     );
   }
   if (shape.hasRestoreRole) needs.push(['sts:AssumeRole', ['instance', 'cleanup', 'share', 'preflight']]);
@@ -95,7 +97,7 @@ function targetNeeds(shape: RestoreShape): Need[] {
     // The instance step.
     [ec2('DescribeImages'), ['instance']],
     [ec2('RunInstances'), ['instance']],
-    [ec2('CreateTags'), ['instance', 'cleanup']],
+    [ec2('CreateTags'), ['instance', 'cleanup', 'sweep']],
     [ec2('DescribeInstances'), ['instance', 'cleanup', 'preflight']],
     [ec2('StopInstances'), ['instance']],
     [ec2('StartInstances'), ['instance']],

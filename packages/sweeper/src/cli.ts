@@ -41,9 +41,11 @@ function printText(report: SweepReport): void {
   }
   for (const s of report.skipped)
     console.log(`  kept ${s.resource.kind} ${s.resource.id}: ${s.reason} (${s.detail})`);
+  for (const d of report.detaching)
+    console.log(`  detaching ${d.resource.kind} ${d.resource.id}: ${d.detail}`);
   for (const f of report.failed) console.log(`  FAILED ${f.resource.kind} ${f.resource.id}: ${f.error}`);
   console.log(
-    `found ${report.found.length}, ${report.dryRun ? 'would remove' : 'removed'} ${report.dryRun ? report.planned.length : report.removed.length}, kept ${report.skipped.length}, failed ${report.failed.length}`,
+    `found ${report.found.length}, ${report.dryRun ? 'would remove' : 'removed'} ${report.dryRun ? report.planned.length : report.removed.length}, kept ${report.skipped.length}, detaching ${report.detaching.length}, failed ${report.failed.length}`,
   );
 }
 

@@ -1,24 +1,14 @@
-import {
-  DescribeInstancesCommand,
-  DescribeSnapshotsCommand,
-  DescribeVolumesCommand,
-  type EC2Client,
-  type Filter,
-  type Instance,
-  type ResourceType,
-  type Snapshot,
-  type Tag,
-  type TagSpecification,
-  type Volume,
-} from '@aws-sdk/client-ec2';
+import type { ResourceType, Tag, TagSpecification } from '@aws-sdk/client-ec2';
+import type { RestoreResourceTag } from '@ec2-restore/aws-resources';
 import { RestoreTag } from '@ec2-restore/contracts';
 
-/** Which restore and step made a resource (and for which device, when per volume). */
-export interface RestoreResourceTag {
-  restoreId: string;
-  step: string;
-  deviceName?: string;
-}
+// Finding by these tags lives with removing, in the AWS resource module (cleanup and the sweeper use it too).
+export {
+  findTaggedInstances,
+  findTaggedSnapshots,
+  findTaggedVolumes,
+  type RestoreResourceTag,
+} from '@ec2-restore/aws-resources';
 
 export function restoreTags(owner: RestoreResourceTag, extra: Record<string, string> = {}): Tag[] {
   const tags: Tag[] = Object.entries(extra).map(([Key, Value]) => ({ Key, Value }));
@@ -33,66 +23,4 @@ export function restoreTags(owner: RestoreResourceTag, extra: Record<string, str
 /** Tags applied by the create call itself, so a resource never exists untagged (no leak on a crash). */
 export function tagSpecification(resourceType: ResourceType, tags: Tag[]): TagSpecification[] {
   return [{ ResourceType: resourceType, Tags: tags }];
-}
-
-function tagFilters(owner: Partial<RestoreResourceTag> & { restoreId: string }): Filter[] {
-  const filters: Filter[] = [{ Name: `tag:${RestoreTag.RestoreId}`, Values: [owner.restoreId] }];
-  if (owner.step) filters.push({ Name: `tag:${RestoreTag.Step}`, Values: [owner.step] });
-  if (owner.deviceName) filters.push({ Name: `tag:${RestoreTag.Device}`, Values: [owner.deviceName] });
-  return filters;
-}
-
-/** Volumes a restore (step, device) made, not deleted. */
-export async function findTaggedVolumes(
-  ec2: EC2Client,
-  owner: Partial<RestoreResourceTag> & { restoreId: string },
-): Promise<Volume[]> {
-  const volumes: Volume[] = [];
-  let NextToken: string | undefined;
-  do {
-    const page = await ec2.send(new DescribeVolumesCommand({ Filters: tagFilters(owner), NextToken }));
-    volumes.push(...(page.Volumes ?? []).filter((v) => v.State !== 'deleting' && v.State !== 'deleted'));
-    NextToken = page.NextToken;
-  } while (NextToken);
-  return volumes;
-}
-
-/** Snapshots a restore (step, device) made in the caller's own account. */
-export async function findTaggedSnapshots(
-  ec2: EC2Client,
-  owner: Partial<RestoreResourceTag> & { restoreId: string },
-): Promise<Snapshot[]> {
-  const snapshots: Snapshot[] = [];
-  let NextToken: string | undefined;
-  do {
-    const page = await ec2.send(
-      new DescribeSnapshotsCommand({ OwnerIds: ['self'], Filters: tagFilters(owner), NextToken }),
-    );
-    snapshots.push(...(page.Snapshots ?? []));
-    NextToken = page.NextToken;
-  } while (NextToken);
-  return snapshots;
-}
-
-/** Instances a restore made that are not terminated. */
-export async function findTaggedInstances(
-  ec2: EC2Client,
-  owner: Partial<RestoreResourceTag> & { restoreId: string },
-): Promise<Instance[]> {
-  const instances: Instance[] = [];
-  let NextToken: string | undefined;
-  do {
-    const page = await ec2.send(
-      new DescribeInstancesCommand({
-        Filters: [
-          ...tagFilters(owner),
-          { Name: 'instance-state-name', Values: ['pending', 'running', 'stopping', 'stopped'] },
-        ],
-        NextToken,
-      }),
-    );
-    for (const reservation of page.Reservations ?? []) instances.push(...(reservation.Instances ?? []));
-    NextToken = page.NextToken;
-  } while (NextToken);
-  return instances;
 }

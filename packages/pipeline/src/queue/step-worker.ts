@@ -55,8 +55,8 @@ export interface StepWorkerOptions {
   prefix?: string;
   logger?: StepLogger;
   /**
-   * How long a job's lock lasts without renewal; a worker that dies loses its jobs to another after it.
-   * @defaultValue 30000
+   * How long a job's lock lasts without renewal, and how often stalled jobs are looked for; a worker
+   * that dies loses its jobs to another within about twice this. @defaultValue 30000
    */
   lockDurationMs?: number;
 }
@@ -203,6 +203,8 @@ export function startStepWorker(options: StepWorkerOptions): RunningStepWorker {
     prefix,
     concurrency: options.concurrency ?? 1,
     lockDuration: options.lockDurationMs ?? 30_000,
+    // A dead worker's job is noticed one lock duration after its lock expired, at the latest.
+    stalledInterval: options.lockDurationMs ?? 30_000,
     // A job whose worker died is moved back by the stalled-job check; BullMQ's default fails it for good
     // after one such stall. Steps are idempotent (tags, ClientTokens), so a job may outlive several
     // worker crashes in a row (a rolling restart, an OOM loop) and still finish without duplicates.

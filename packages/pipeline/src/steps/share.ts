@@ -1,12 +1,7 @@
 import { type EC2Client, ModifySnapshotAttributeCommand } from '@aws-sdk/client-ec2';
-import {
-  CreateGrantCommand,
-  DescribeKeyCommand,
-  type GrantOperation,
-  type KMSClient,
-  ListGrantsCommand,
-} from '@aws-sdk/client-kms';
+import { CreateGrantCommand, DescribeKeyCommand, type GrantOperation } from '@aws-sdk/client-kms';
 import { classifyAwsError } from '@ec2-restore/aws-clients';
+import { findGrantsByName, findTaggedSnapshots } from '@ec2-restore/aws-resources';
 import {
   type KmsGrantRef,
   parseRoleArn,
@@ -16,7 +11,6 @@ import {
   type SnapshotJobResult,
 } from '@ec2-restore/contracts';
 import { pollUntil } from '../aws/poll.ts';
-import { findTaggedSnapshots } from '../aws/restore-tags.ts';
 import { sourceDefaultKey } from '../aws/source-default-key.ts';
 import { PermanentStepError } from '../errors/permanent-step-error.ts';
 import { StepPendingError } from '../errors/step-pending-error.ts';
@@ -42,28 +36,6 @@ const GRANT_SHORT_WAIT_MS = 20_000;
 /** Name of a restore's grant: with a Name, CreateGrant is idempotent and ListGrants finds it again. */
 export function grantNameFor(restoreId: string): string {
   return `ec2-restore-${restoreId}`;
-}
-
-export async function findGrants(
-  kms: KMSClient,
-  keyId: string,
-  name: string,
-): Promise<Array<KmsGrantRef & { createdAt?: Date }>> {
-  const found: Array<KmsGrantRef & { createdAt?: Date }> = [];
-  let Marker: string | undefined;
-  do {
-    const page = await kms.send(new ListGrantsCommand({ KeyId: keyId, Marker }));
-    for (const grant of page.Grants ?? []) {
-      if (grant.Name === name && grant.GrantId)
-        found.push({
-          keyId,
-          grantId: grant.GrantId,
-          ...(grant.CreationDate ? { createdAt: grant.CreationDate } : {}),
-        });
-    }
-    Marker = page.Truncated ? page.NextMarker : undefined;
-  } while (Marker);
-  return found;
 }
 
 function refuse(message: string): PermanentStepError {
@@ -138,7 +110,7 @@ export async function shareSnapshots(
     // Every snapshot is encrypted with this key (checked above): the grant is on it alone.
     const name = grantNameFor(input.restoreId);
     for (const keyId of [key.Arn]) {
-      let [made] = await findGrants(kms, keyId, name);
+      let [made] = await findGrantsByName(kms, keyId, name);
       if (!made) {
         const created = await kms.send(
           new CreateGrantCommand({

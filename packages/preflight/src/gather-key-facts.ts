@@ -1,0 +1,98 @@
+import { GetEbsDefaultKmsKeyIdCommand, GetEbsEncryptionByDefaultCommand } from '@aws-sdk/client-ec2';
+import { DescribeKeyCommand, GetKeyPolicyCommand, ListGrantsCommand } from '@aws-sdk/client-kms';
+import type { AwsClients } from '@ec2-restore/aws-clients';
+import type { EbsDefaultKeyFacts, KeyFacts } from './facts.ts';
+import { attempt, type Gathering, type Http, type Scope } from './gathering.ts';
+import type { KmsGrant, PolicyDocument } from './policy-types.ts';
+
+/* The KMS keys of a restore: the target key, and the source account's EBS default key and its settings. */
+
+/** DescribeKey, then GetKeyPolicy and ListGrants of one key, as the clients' principal sees it. */
+export async function keyFacts(
+  g: Gathering,
+  scope: Scope,
+  clients: AwsClients,
+  keyId: string,
+): Promise<KeyFacts> {
+  return g.fact(
+    `KMS key ${keyId} (${scope.name})`,
+    `key|${scope.key}|${keyId}`,
+    'changing',
+    (http) => gatherKeyFacts(clients, keyId, http),
+    // Only a key that is fully readable and enabled is kept: a person fixing it sees the fix at once.
+    (facts) => facts.metadata?.keyState === 'Enabled' && facts.policy !== undefined,
+  );
+}
+
+/** DescribeKey, GetKeyPolicy and ListGrants of one key, as the clients' principal sees it. */
+export async function gatherKeyFacts(
+  clients: AwsClients,
+  keyId: string,
+  http: Http = { abortSignal: AbortSignal.timeout(10_000) },
+): Promise<KeyFacts> {
+  const facts: KeyFacts = { requested: keyId };
+  const described = await attempt(() => clients.kms.send(new DescribeKeyCommand({ KeyId: keyId }), http));
+  if (!described.ok) return { ...facts, describeError: described.error };
+  const m = described.value.KeyMetadata;
+  const arn = m?.Arn ?? keyId;
+  facts.metadata = {
+    arn,
+    keyId: m?.KeyId ?? '',
+    accountId: m?.AWSAccountId ?? arn.split(':')[4] ?? '',
+    region: arn.split(':')[3] ?? '',
+    keyState: m?.KeyState ?? 'Unavailable',
+    keyManager: m?.KeyManager === 'AWS' ? 'AWS' : 'CUSTOMER',
+    keySpec: m?.KeySpec ?? 'SYMMETRIC_DEFAULT',
+    keyUsage: m?.KeyUsage ?? 'ENCRYPT_DECRYPT',
+    multiRegion: m?.MultiRegion ?? false,
+    ...(m?.MultiRegionConfiguration?.MultiRegionKeyType
+      ? { multiRegionKeyType: m.MultiRegionConfiguration.MultiRegionKeyType }
+      : {}),
+    ...(m?.DeletionDate ? { deletionDate: m.DeletionDate.toISOString() } : {}),
+  };
+  const [policy, grants] = await Promise.all([
+    attempt(() => clients.kms.send(new GetKeyPolicyCommand({ KeyId: arn, PolicyName: 'default' }), http)),
+    attempt(() => clients.kms.send(new ListGrantsCommand({ KeyId: arn }), http)),
+  ]);
+  if (policy.ok) facts.policy = JSON.parse(policy.value.Policy ?? '{"Statement":[]}') as PolicyDocument;
+  else facts.policyError = policy.error;
+  if (grants.ok) {
+    facts.grants = (grants.value.Grants ?? []).map(
+      (g): KmsGrant => ({
+        ...(g.GrantId ? { grantId: g.GrantId } : {}),
+        granteePrincipal: g.GranteePrincipal ?? '',
+        operations: g.Operations ?? [],
+      }),
+    );
+  }
+  return facts;
+}
+
+export async function gatherSourceDefaultKey(
+  g: Gathering,
+  scope: Scope,
+  clients: AwsClients,
+  region: string,
+): Promise<EbsDefaultKeyFacts> {
+  const settings = await g.fact(
+    `EC2 EBS encryption defaults (${scope.name})`,
+    `ebs-defaults|${scope.key}`,
+    'changing',
+    async (http) => {
+      const [byDefault, defaultKey] = await Promise.all([
+        attempt(() => clients.ec2.send(new GetEbsEncryptionByDefaultCommand({}), http)),
+        attempt(() => clients.ec2.send(new GetEbsDefaultKmsKeyIdCommand({}), http)),
+      ]);
+      return { byDefault, defaultKey };
+    },
+    (s) => s.byDefault.ok && s.defaultKey.ok,
+  );
+  const facts: EbsDefaultKeyFacts = { region };
+  if (settings.byDefault.ok)
+    facts.encryptionByDefault = settings.byDefault.value.EbsEncryptionByDefault ?? false;
+  if (!settings.defaultKey.ok) return { ...facts, error: settings.defaultKey.error };
+  // GetEbsDefaultKmsKeyId answers alias/aws/ebs or a key ARN: https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_GetEbsDefaultKmsKeyId.html
+  facts.defaultKmsKeyId = settings.defaultKey.value.KmsKeyId ?? 'alias/aws/ebs';
+  facts.key = await keyFacts(g, scope, clients, facts.defaultKmsKeyId);
+  return facts;
+}

@@ -1,0 +1,65 @@
+import type { AwsClients } from '@ec2-restore/aws-clients';
+import type { AwsErrorFact } from './facts.ts';
+
+/*
+ * The machinery every fact reader of the pre-flight shares (gather-facts.ts and the gather-*-facts.ts
+ * files): the plan's view of its session, whose facts a read is about, and how an AWS refusal becomes a
+ * fact instead of an exception.
+ */
+
+/** Options of each AWS call: the signal that aborts it at the plan's deadline. */
+export type Http = { abortSignal: AbortSignal };
+
+/**
+ * One plan's view of its session (preflight-session.ts): the clients of each principal, and `fact`,
+ * through which every read goes.
+ */
+export interface Gathering {
+  /** The worker role's clients in a region. */
+  workerClients(region: string): AwsClients;
+  /** The restore role's clients in a region (STS AssumeRole with the ExternalId when given). */
+  restoreRoleClients(region: string, roleArn: string, externalId?: string): AwsClients;
+  /**
+   * Runs `load` (its calls abort at the deadline), naming it `label` while it is outstanding. With a
+   * `cacheKey`, plans share the answer for a short while (`stable`: longer) when `keep` accepts it.
+   */
+  fact<T>(
+    label: string,
+    cacheKey: string | undefined,
+    kind: 'changing' | 'stable',
+    load: (http: Http) => Promise<T>,
+    keep?: (value: T) => boolean,
+  ): Promise<T>;
+}
+
+export function errorFact(error: unknown): AwsErrorFact {
+  const e = error as { name?: string; Code?: string; message?: string };
+  return { code: e.Code ?? e.name ?? 'Error', message: e.message ?? String(error) };
+}
+
+/**
+ * Errors that end the whole plan instead of becoming a fact: the deadline (the call was aborted) and
+ * the EC2 call budget refusing to wait that long (too many calls queued for the account).
+ */
+function endsThePlan(error: unknown): boolean {
+  const name = (error as { name?: string } | null)?.name;
+  return name === 'AbortError' || name === 'TimeoutError' || name === 'Ec2CallBudgetTimeoutError';
+}
+
+/** Runs a call; an AWS error becomes a value, so one refusal does not hide the other facts. */
+export async function attempt<T>(
+  call: () => Promise<T>,
+): Promise<{ ok: true; value: T } | { ok: false; error: AwsErrorFact }> {
+  try {
+    return { ok: true, value: await call() };
+  } catch (error) {
+    if (endsThePlan(error)) throw error;
+    return { ok: false, error: errorFact(error) };
+  }
+}
+
+/** Whose facts: `key` tells cached facts apart, `name` is shown in messages. */
+export interface Scope {
+  key: string;
+  name: string;
+}
