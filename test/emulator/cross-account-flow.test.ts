@@ -13,7 +13,6 @@ import {
   EnableEbsEncryptionByDefaultCommand,
   GetEbsDefaultKmsKeyIdCommand,
   ModifyEbsDefaultKmsKeyIdCommand,
-  ModifySnapshotAttributeCommand,
   RunInstancesCommand,
 } from '@aws-sdk/client-ec2';
 import { DescribeKeyCommand } from '@aws-sdk/client-kms';
@@ -31,6 +30,7 @@ import {
   expectAwsError,
   newAccount,
   policy,
+  share,
   type TestAccount,
   ZONE,
 } from './helpers.ts';
@@ -48,19 +48,6 @@ async function snapshotWithDefaultKey(source: TestAccount): Promise<{ snapshotId
     ec2.send(new CreateSnapshotCommand({ VolumeId: volume.VolumeId! })),
   );
   return { snapshotId: snapshot.SnapshotId!, keyArn };
-}
-
-/** Shares (or unshares) a snapshot, once its new id is visible. */
-function share(source: TestAccount, snapshotId: string, accountId: string, op: 'Add' | 'Remove' = 'Add') {
-  return onceVisible(() =>
-    source.aws.ec2.send(
-      new ModifySnapshotAttributeCommand({
-        SnapshotId: snapshotId,
-        Attribute: 'createVolumePermission',
-        CreateVolumePermission: { [op]: [{ UserId: accountId }] },
-      }),
-    ),
-  );
 }
 
 async function newInstance(target: AwsClients): Promise<string> {

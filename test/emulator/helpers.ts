@@ -4,6 +4,7 @@ import {
   StartSnapshotCommand,
   type StartSnapshotCommandInput,
 } from '@aws-sdk/client-ebs';
+import { ModifySnapshotAttributeCommand } from '@aws-sdk/client-ec2';
 import { CreateRoleCommand, PutRolePolicyCommand } from '@aws-sdk/client-iam';
 import { CreateKeyCommand, type KeyMetadata } from '@aws-sdk/client-kms';
 import {
@@ -12,7 +13,7 @@ import {
   assumeRoleCredentials,
   createAwsClients,
 } from '@ec2-restore/aws-clients';
-import { credentialsForAccount, randomAccountId } from '@ec2-restore/local-aws';
+import { credentialsForAccount, onceVisible, randomAccountId } from '@ec2-restore/local-aws';
 import { afterAll, expect } from 'vitest';
 
 /** Every contract test works in this region; a fresh random account per test isolates its state. */
@@ -194,6 +195,24 @@ export async function untilSnapshotVisible(aws: AwsClients, SnapshotId: string):
         if (error.name === 'ResourceNotFoundException') return undefined;
         throw error;
       },
+    ),
+  );
+}
+
+/** Shares (or unshares) `owner`'s snapshot with an account, once its new id is visible to the owner. */
+export function share(
+  owner: TestAccount,
+  snapshotId: string,
+  accountId: string,
+  op: 'Add' | 'Remove' = 'Add',
+) {
+  return onceVisible(() =>
+    owner.aws.ec2.send(
+      new ModifySnapshotAttributeCommand({
+        SnapshotId: snapshotId,
+        Attribute: 'createVolumePermission',
+        CreateVolumePermission: { [op]: [{ UserId: accountId }] },
+      }),
     ),
   );
 }

@@ -5,7 +5,6 @@ import {
   DeleteSnapshotCommand,
   DescribeSnapshotsCommand,
   DescribeVolumesCommand,
-  ModifySnapshotAttributeCommand,
 } from '@aws-sdk/client-ec2';
 import { onceVisible } from '@ec2-restore/local-aws';
 import { describe, expect, it } from 'vitest';
@@ -16,6 +15,7 @@ import {
   expectAwsError,
   newAccount,
   policy,
+  share,
   type TestAccount,
   ZONE,
 } from './helpers.ts';
@@ -42,18 +42,6 @@ async function sharedKeySnapshot(owner: TestAccount, reader: TestAccount) {
     owner.aws.ec2.send(new DescribeSnapshotsCommand({ SnapshotIds: [snapshot.SnapshotId!] })),
   );
   return { key, snapshotId: snapshot.SnapshotId! };
-}
-
-function share(owner: TestAccount, snapshotId: string, accountId: string, op: 'Add' | 'Remove' = 'Add') {
-  return onceVisible(() =>
-    owner.aws.ec2.send(
-      new ModifySnapshotAttributeCommand({
-        SnapshotId: snapshotId,
-        Attribute: 'createVolumePermission',
-        CreateVolumePermission: { [op]: [{ UserId: accountId }] },
-      }),
-    ),
-  );
 }
 
 /** Shares with `reader` and waits until the share shows there (a new share takes a moment). */
