@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { stopChild } from './durable-redis.ts';
 
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const READY_WITHIN_MS = 300_000;
 
 export interface ApiProcess {
   baseUrl: string;
@@ -38,7 +39,8 @@ export async function startApiProcess(port: number, env: Record<string, string>)
     };
     child.stdout?.on('data', keep);
     child.stderr?.on('data', keep);
-    const deadline = Date.now() + 60_000;
+    // Generous: on a loaded machine node + tsx take long to load the API's modules.
+    const deadline = Date.now() + READY_WITHIN_MS;
     for (;;) {
       if (child.exitCode !== null)
         throw new Error(`the API exited (${child.exitCode}):\n${lines.join('\n')}`);
@@ -47,7 +49,8 @@ export async function startApiProcess(port: number, env: Record<string, string>)
         () => false,
       );
       if (ok) return child;
-      if (Date.now() > deadline) throw new Error(`the API did not answer in 60 s:\n${lines.join('\n')}`);
+      if (Date.now() > deadline)
+        throw new Error(`the API did not answer in ${READY_WITHIN_MS / 1000} s:\n${lines.join('\n')}`);
       await new Promise((r) => setTimeout(r, 200));
     }
   };

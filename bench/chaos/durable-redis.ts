@@ -50,10 +50,10 @@ async function launch(port: number, dir: string): Promise<ChildProcess> {
   ];
   // Tied to this process (Linux): a killed run leaves no redis-server behind.
   const child = spawn('setpriv', ['--pdeathsig', 'KILL', 'redis-server', ...args], { stdio: 'ignore' });
-  const deadline = Date.now() + 30_000;
+  const deadline = Date.now() + 120_000;
   while ((await ping(port)) !== '+PONG') {
     if (child.exitCode !== null) throw new Error(`redis-server on port ${port} exited (${child.exitCode})`);
-    if (Date.now() > deadline) throw new Error(`redis-server on port ${port} did not answer PING in 30 s`);
+    if (Date.now() > deadline) throw new Error(`redis-server on port ${port} did not answer PING in 120 s`);
     await new Promise((r) => setTimeout(r, 100));
   }
   return child;

@@ -1,5 +1,6 @@
 /**
- * Which jobs each worker process runs, from its logs (`step started` ... `step succeeded`), so a kill
+ * Which jobs each worker process runs, from its logs (`step started` or `step resumed` ... `step
+ * succeeded`), so a kill
  * can be counted against the jobs it interrupted, and the next kill can aim at a process running a
  * job that was killed before: a job must survive its worker dying twice.
  */
@@ -25,7 +26,7 @@ export class JobKills {
     const slot = line.slice(0, space);
     const jobs = this.running.get(slot) ?? new Set<string>();
     this.running.set(slot, jobs);
-    if (entry.msg === 'step started') jobs.add(entry.jobId);
+    if (entry.msg === 'step started' || entry.msg === 'step resumed') jobs.add(entry.jobId);
     else if (ENDS.has(entry.msg)) jobs.delete(entry.jobId);
   }
 

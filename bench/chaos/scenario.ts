@@ -12,9 +12,9 @@ import { join } from 'node:path';
 import type { RestoreRequest } from '@ec2-restore/contracts';
 import { credentialsForAccount, findFreePort } from '@ec2-restore/local-aws';
 import type { Restore } from '@ec2-restore/restore-state';
-import { openPipeline, REGION } from '../../test/pipeline/harness.ts';
 import { type ChaosWorkerGroup, startChaos } from '../../test/support/chaos.ts';
 import { seededRandom, startFaultProxy } from '../../test/support/fault-proxy.ts';
+import { openPipeline, REGION } from '../../test/support/index.ts';
 import { startApiProcess } from './api-process.ts';
 import { checkRestores, type Findings, type TrackedRestore } from './checks.ts';
 import { startDurableRedis } from './durable-redis.ts';
@@ -201,8 +201,12 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       for (const event of events) {
         await sleep(Math.max(0, event.at - Date.now()));
         log(`restarting ${event.what}`);
-        if (event.what === 'api') await api.killAndRestart(1_000);
-        else await redis.restart(2_000);
+        try {
+          if (event.what === 'api') await api.killAndRestart(1_000);
+          else await redis.restart(2_000);
+        } catch (error) {
+          problems.push(`${event.what} restart: ${(error as Error).message.slice(0, 2_000)}`);
+        }
       }
     })();
 
@@ -320,6 +324,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       );
     if (report.kills.workers < options.workerKills * 0.8)
       problems.push(`only ${report.kills.workers} worker kills (aimed at ${options.workerKills})`);
+    if (options.workerKills >= 30 && report.kills.jobsHitTwice === 0)
+      problems.push('no job was interrupted twice (kills aimed at a job killed before never hit)');
     if (report.apiRestarts < options.apiRestarts) problems.push(`only ${report.apiRestarts} API restarts`);
     if (report.redisRestarts < options.redisRestarts)
       problems.push(`only ${report.redisRestarts} Redis restarts`);

@@ -6,7 +6,7 @@ import {
   PutSnapshotBlockCommand,
 } from '@aws-sdk/client-ebs';
 import { describe, expect, it } from 'vitest';
-import { expectAwsError, newAccount, startVisibleSnapshot } from './helpers.ts';
+import { expectAwsError, newAccount, startVisibleSnapshot } from '../support/index.ts';
 
 // ListSnapshotBlocks and ListChangedBlocks answer in pages, in ascending block index order:
 // "MaxResults ... Valid Range: Minimum value of 100. Maximum value of 10000", "The value of NextToken is
@@ -48,7 +48,7 @@ const range = (from: number, to: number) => Array.from({ length: to - from }, (_
 describe('EBS direct listings in pages', () => {
   it('ListSnapshotBlocks: pages of MaxResults (at least 100) in block order, NextToken until the last, StartingBlockIndex', async () => {
     const { aws } = newAccount();
-    const snapshotId = await startVisibleSnapshot(aws, { VolumeSize: 1 });
+    const snapshotId = await startVisibleSnapshot(aws.ebs, { VolumeSize: 1 });
     await putBlocks(aws.ebs, snapshotId, range(0, 130), ZEROS);
     const list = (input: { MaxResults?: number; NextToken?: string; StartingBlockIndex?: number }) =>
       aws.ebs.send(new ListSnapshotBlocksCommand({ SnapshotId: snapshotId, ...input }));
@@ -72,8 +72,8 @@ describe('EBS direct listings in pages', () => {
 
   it('ListChangedBlocks: the blocks whose data differs, with the tokens of each side, in pages', async () => {
     const { aws } = newAccount();
-    const first = await startVisibleSnapshot(aws, { VolumeSize: 1 });
-    const second = await startVisibleSnapshot(aws, { VolumeSize: 1 });
+    const first = await startVisibleSnapshot(aws.ebs, { VolumeSize: 1 });
+    const second = await startVisibleSnapshot(aws.ebs, { VolumeSize: 1 });
     await putBlocks(aws.ebs, first, range(0, 120), ZEROS);
     // Same data in 0-9, other data in 10-119, and 120-124 only in the second.
     await putBlocks(aws.ebs, second, range(0, 10), ZEROS);

@@ -11,7 +11,7 @@ import {
 import { CreateAliasCommand, DescribeKeyCommand } from '@aws-sdk/client-kms';
 import { onceVisible } from '@ec2-restore/local-aws';
 import { describe, expect, it } from 'vitest';
-import { createKey, newAccount, ZONE } from './helpers.ts';
+import { createKey, newAccount, ZONE } from '../support/index.ts';
 
 // docs/architecture.md#what-the-emulator-adds-to-moto: the EBS default key, AWS-managed keys, KmsKeyId on volumes and snapshots.
 describe('EBS default KMS key', () => {

@@ -5,32 +5,24 @@ import {
   DeleteSnapshotCommand,
   DescribeSnapshotsCommand,
   DescribeVolumesCommand,
+  ModifySnapshotAttributeCommand,
 } from '@aws-sdk/client-ec2';
 import { onceVisible } from '@ec2-restore/local-aws';
 import { describe, expect, it } from 'vitest';
 import {
-  accountRootStatement,
+  type Account,
+  accountRoot,
+  allowEbsUse,
   createKey,
-  EBS_KEY_ACTIONS,
   expectAwsError,
+  keyPolicy,
   newAccount,
-  policy,
-  share,
-  type TestAccount,
   ZONE,
-} from './helpers.ts';
+} from '../support/index.ts';
 
 /** An encrypted snapshot in `owner` with a customer managed key whose policy lets `reader` use it. */
-async function sharedKeySnapshot(owner: TestAccount, reader: TestAccount) {
-  const key = await createKey(
-    owner,
-    policy(accountRootStatement(owner.id), {
-      Sid: 'Let the target account use the key for EBS',
-      Effect: 'Allow',
-      Principal: { AWS: reader.rootArn },
-      Action: EBS_KEY_ACTIONS,
-    }),
-  );
+async function sharedKeySnapshot(owner: Account, reader: Account) {
+  const key = await createKey(owner, keyPolicy(accountRoot(owner.id), allowEbsUse(reader.rootArn)));
   const volume = await owner.aws.ec2.send(
     new CreateVolumeCommand({ AvailabilityZone: ZONE, Size: 2, Encrypted: true, KmsKeyId: key.Arn! }),
   );
@@ -44,8 +36,20 @@ async function sharedKeySnapshot(owner: TestAccount, reader: TestAccount) {
   return { key, snapshotId: snapshot.SnapshotId! };
 }
 
+function share(owner: Account, snapshotId: string, accountId: string, op: 'Add' | 'Remove' = 'Add') {
+  return onceVisible(() =>
+    owner.aws.ec2.send(
+      new ModifySnapshotAttributeCommand({
+        SnapshotId: snapshotId,
+        Attribute: 'createVolumePermission',
+        CreateVolumePermission: { [op]: [{ UserId: accountId }] },
+      }),
+    ),
+  );
+}
+
 /** Shares with `reader` and waits until the share shows there (a new share takes a moment). */
-async function shareVisible(owner: TestAccount, snapshotId: string, reader: TestAccount) {
+async function shareVisible(owner: Account, snapshotId: string, reader: Account) {
   await share(owner, snapshotId, reader.id);
   await onceVisible(() => reader.aws.ec2.send(new DescribeSnapshotsCommand({ SnapshotIds: [snapshotId] })));
 }

@@ -1,0 +1,68 @@
+/** The EBS direct data plane as tests call it: one block written, one block read back. */
+import { createHash } from 'node:crypto';
+import {
+  type EBSClient,
+  GetSnapshotBlockCommand,
+  ListSnapshotBlocksCommand,
+  PutSnapshotBlockCommand,
+  StartSnapshotCommand,
+  type StartSnapshotCommandInput,
+} from '@aws-sdk/client-ebs';
+import { onceVisible } from '@ec2-restore/local-aws';
+
+/** SHA-256 of a block, base64, as PutSnapshotBlock and GetSnapshotBlock carry it. */
+export function blockChecksum(data: Buffer): string {
+  return createHash('sha256').update(data).digest('base64');
+}
+
+/** PutSnapshotBlock of `data` at `index` (with its checksum, or the one given). */
+export function putBlock(
+  ebs: EBSClient,
+  snapshotId: string,
+  index: number,
+  data: Buffer,
+  checksum = blockChecksum(data),
+) {
+  return ebs.send(
+    new PutSnapshotBlockCommand({
+      SnapshotId: snapshotId,
+      BlockIndex: index,
+      BlockData: data,
+      DataLength: data.length,
+      Checksum: checksum,
+      ChecksumAlgorithm: 'SHA256',
+    }),
+  );
+}
+
+/** ListSnapshotBlocks for the block's token, then GetSnapshotBlock: its bytes and checksum. */
+export async function readBlock(
+  ebs: EBSClient,
+  snapshotId: string,
+  index: number,
+): Promise<{ data: Buffer; checksum: string | undefined }> {
+  const listed = await ebs.send(new ListSnapshotBlocksCommand({ SnapshotId: snapshotId }));
+  const token = listed.Blocks?.find((b) => b.BlockIndex === index)?.BlockToken;
+  const out = await ebs.send(
+    new GetSnapshotBlockCommand({ SnapshotId: snapshotId, BlockIndex: index, BlockToken: token }),
+  );
+  return { data: Buffer.from((await out.BlockData?.transformToByteArray()) ?? []), checksum: out.Checksum };
+}
+
+/**
+ * StartSnapshot, then waits until the EBS direct data plane knows the new snapshot: like AWS, the
+ * emulator answers "does not exist" for a moment after StartSnapshot (test/emulator/eventual-consistency.test.ts).
+ */
+export async function startVisibleSnapshot(
+  ebs: EBSClient,
+  input: StartSnapshotCommandInput,
+): Promise<string> {
+  const { SnapshotId } = await ebs.send(new StartSnapshotCommand(input));
+  await untilSnapshotVisible(ebs, SnapshotId!);
+  return SnapshotId!;
+}
+
+/** Waits (bounded) until the EBS direct data plane knows a snapshot StartSnapshot just made. */
+export async function untilSnapshotVisible(ebs: EBSClient, snapshotId: string): Promise<void> {
+  await onceVisible(() => ebs.send(new ListSnapshotBlocksCommand({ SnapshotId: snapshotId })));
+}
