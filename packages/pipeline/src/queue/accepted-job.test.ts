@@ -85,6 +85,9 @@ describe('jobMismatches: a job must be what the API accepted', () => {
     ['snapshot', { targetKmsKeyId: 'alias/other' }, 'snapshot.targetKmsKeyId'],
     ['snapshot', { dataPath: 'worker-volume' }, 'snapshot.dataPath'],
     ['snapshot', { verify: true }, 'snapshot.verify'],
+    // Writing with the source default key instead of the transfer key (or the other way round).
+    ['snapshot', { transferKey: true }, 'snapshot.transferKey'],
+    ['share', { transferKey: true }, 'share.transferKey'],
     [
       'snapshot',
       { volume: { deviceName: '/dev/xvdz', sizeGiB: 8, volumeType: 'gp3' } },
