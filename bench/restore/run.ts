@@ -94,8 +94,9 @@ async function main(): Promise<void> {
     };
     log('starting the API and the workers…');
     const names: ServiceName[] = ['api', 'snapshot-worker', 'share-worker', 'instance-worker'];
-    services.push(...(await Promise.all(names.map((name) => startService(name, env)))));
-    const url = services[0]!.url;
+    // Each service joins the list as it comes up, so the finally block stops those that did.
+    await Promise.all(names.map(async (name) => services.push(await startService(name, env))));
+    const url = services.find((s) => s.name === 'api')!.url;
     const headers = { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' };
 
     const create = async (restorePointId: string): Promise<{ id: string; postedAt: number }> => {
