@@ -6,7 +6,8 @@ import { BackupRepositoryError } from './errors.ts';
 import { instanceMetadataSchema, type VolumeType, volumeTypeSchema } from './manifest.ts';
 import { openBackupRepository } from './open-repository.ts';
 import { ProgressBar } from './progress-bar.ts';
-import type { BackupRepository, SourceBlock, VolumeSpec } from './repository.ts';
+import type { BackupRepository } from './repository.ts';
+import type { SourceBlock, VolumeSpec } from './restore-point-builder.ts';
 import {
   ebsSnapshotVolumeSizeGiB,
   rawImageSize,
