@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import type { RestoreRequestInput, RestoreStatus } from '@ec2-restore/contracts';
+import type { RestoreRequestInput } from '@ec2-restore/contracts';
+import { type RestoreStatus, restoreStatuses } from '@ec2-restore/contracts/statuses';
 import { UsageError } from './exit-codes.ts';
 
 export const commandNames = ['plan', 'restore', 'watch', 'list', 'show', 'cancel', 'points'] as const;
@@ -83,15 +84,6 @@ const commandArgument: Record<CommandName, 'required' | 'optional' | 'none'> = {
   cancel: 'required',
   points: 'optional',
 };
-
-const restoreStatuses: readonly RestoreStatus[] = [
-  'queued',
-  'running',
-  'succeeded',
-  'failed',
-  'cancelling',
-  'cancelled',
-];
 
 export interface Connection {
   endpoint: string;

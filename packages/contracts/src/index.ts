@@ -1,3 +1,4 @@
+export * from './aws-error-codes.ts';
 export * from './aws-names.ts';
 export * from './checks.ts';
 export * from './errors.ts';
@@ -9,3 +10,4 @@ export * from './queues.ts';
 export * from './request.ts';
 export * from './restore.ts';
 export * from './restore-point.ts';
+export * from './statuses.ts';
