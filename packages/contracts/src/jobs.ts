@@ -122,8 +122,6 @@ export type RestoreOutcome = z.infer<typeof restoreOutcomeSchema>;
 export const cleanupJobInputSchema = z.object({
   ...targetFields,
   outcome: restoreOutcomeSchema,
-  /** The instance step's result (outcome `succeeded`): the restore succeeds with it once cleanup is done. */
-  result: instanceJobResultSchema.optional(),
 });
 export type CleanupJobInput = z.infer<typeof cleanupJobInputSchema>;
 

@@ -51,7 +51,7 @@ return {'created'}
 /**
  * KEYS: record hash, event stream, then one index per status in the order of restoreStatuses.
  * ARGV: target status, space-separated statuses it may be reached from, now ISO, result JSON ('' =
- *       keep), error JSON ('' = keep), '1' when the target is terminal (adds an end event),
+ *       keep; for `succeeded`, the result held by holdResult), error JSON ('' = keep), '1' when the target is terminal (adds an end event),
  *       ...statuses in the order of KEYS[3..].
  */
 export const transitionScript = `
@@ -65,7 +65,12 @@ for from in string.gmatch(ARGV[2], '%S+') do
 end
 if not allowed then return {'illegal', current} end
 redis.call('HSET', KEYS[1], 'status', target, 'updatedAt', ARGV[3])
-if ARGV[4] ~= '' then redis.call('HSET', KEYS[1], 'result', ARGV[4]) end
+if ARGV[4] ~= '' then
+  redis.call('HSET', KEYS[1], 'result', ARGV[4])
+elseif target == 'succeeded' then
+  local held = redis.call('HGET', KEYS[1], 'heldResult')
+  if held then redis.call('HSET', KEYS[1], 'result', held) end
+end
 if ARGV[5] ~= '' then redis.call('HSET', KEYS[1], 'error', ARGV[5]) end
 local id = redis.call('HGET', KEYS[1], 'id')
 local score = redis.call('HGET', KEYS[1], 'createdAtMs')

@@ -17,7 +17,7 @@ import type { Restore } from '@ec2-restore/restore-state';
 import { PermanentStepError } from '../errors/permanent-step-error.ts';
 
 /** The target fields every job carries, as the restore record says they must be. */
-export type AcceptedTarget = Omit<CleanupJobInput, 'sourceAccountId' | 'outcome' | 'result'>;
+export type AcceptedTarget = Omit<CleanupJobInput, 'sourceAccountId' | 'outcome'>;
 
 export function acceptedTargetOf(restore: Restore, request: RestoreRequest): AcceptedTarget {
   const { target } = request;
