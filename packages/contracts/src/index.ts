@@ -9,5 +9,6 @@ export * from './plan.ts';
 export * from './queues.ts';
 export * from './request.ts';
 export * from './restore.ts';
+export type * from './restore-events.ts';
 export * from './restore-point.ts';
 export * from './statuses.ts';

@@ -3,14 +3,15 @@
  * (docs/architecture.md#the-restore-lifecycle), with the request stored as given (the API validated it).
  */
 import type {
+  RestoreEvent,
   RestoreProgress,
   Restore as RestoreResource,
-  RestoreStatus,
   StepStatus,
 } from '@ec2-restore/contracts';
 
 export {
   type RestoreError,
+  type RestoreEvent,
   type RestoreMode,
   type RestoreProgress,
   type RestoreResult,
@@ -40,32 +41,5 @@ export interface NewRestore<Request = unknown> {
   /** Volumes known up front with their size in bytes, so progress has a total from the start. */
   volumes?: readonly { deviceName: string; bytesTotal: number }[];
 }
-
-/**
- * One change of a restore, as delivered by {@link RestoreStore.subscribe}. `id` is the Redis stream
- * entry id: pass it back as `after` to resume (it is also the SSE event id).
- */
-export type RestoreEvent =
-  | { id: string; type: 'status'; data: { status: RestoreStatus; previous: RestoreStatus } }
-  | { id: string; type: 'step'; data: { name: string; status: StepStatus; attempts: number } }
-  | {
-      id: string;
-      type: 'progress';
-      data: {
-        deviceName: string;
-        bytesDone: number;
-        bytesTotal: number;
-        totalDone: number;
-        total: number;
-        /** Present on events of the verify phase. */
-        phase?: 'verify';
-        bytesVerified?: number;
-      };
-    }
-  | {
-      id: string;
-      type: 'end';
-      data: { status: RestoreStatus; result: RestoreResource['result']; error: RestoreResource['error'] };
-    };
 
 export type RestoreEventType = RestoreEvent['type'];
