@@ -151,6 +151,15 @@ end
 return {'ok', attempts}
 `;
 
+/** Lua: `done` and `total`, the bytes written and to write of every volume in the progress hash KEYS[2]. */
+const SUM_PROGRESS = `local fields = redis.call('HGETALL', KEYS[2])
+local done, total = 0, 0
+for k = 1, #fields, 2 do
+  local name = fields[k]
+  if string.sub(name, 1, 5) == 'done:' then done = done + tonumber(fields[k + 1]) end
+  if string.sub(name, 1, 6) == 'total:' then total = total + tonumber(fields[k + 1]) end
+end`;
+
 /**
  * KEYS: record hash, progress hash, event stream, metrics hash.
  * ARGV: device name, bytes done, bytes total ('' = keep), now ISO.
@@ -169,13 +178,7 @@ local growth = tonumber(ARGV[2]) - before
 if growth > 0 then redis.call('HINCRBY', KEYS[4], 'bytes-written', growth) end
 redis.call('HSET', KEYS[2], 'done:' .. device, ARGV[2])
 redis.call('HSET', KEYS[1], 'updatedAt', ARGV[4])
-local fields = redis.call('HGETALL', KEYS[2])
-local done, total = 0, 0
-for k = 1, #fields, 2 do
-  local name = fields[k]
-  if string.sub(name, 1, 5) == 'done:' then done = done + tonumber(fields[k + 1]) end
-  if string.sub(name, 1, 6) == 'total:' then total = total + tonumber(fields[k + 1]) end
-end
+${SUM_PROGRESS}
 local volumeTotal = redis.call('HGET', KEYS[2], 'total:' .. device)
 redis.call('XADD', KEYS[3], 'MAXLEN', '~', ${EVENT_STREAM_MAXLEN}, '*', 'type', 'progress',
   'data', '{"deviceName":' .. cjson.encode(device) .. ',"bytesDone":' .. ARGV[2] .. ',"bytesTotal":' ..
@@ -201,13 +204,7 @@ local growth = tonumber(ARGV[2]) - before
 if growth > 0 then redis.call('HINCRBY', KEYS[4], 'bytes-verified', growth) end
 redis.call('HSET', KEYS[2], 'verified:' .. device, ARGV[2], 'phase:' .. device, 'verify')
 redis.call('HSET', KEYS[1], 'updatedAt', ARGV[3])
-local fields = redis.call('HGETALL', KEYS[2])
-local done, total = 0, 0
-for k = 1, #fields, 2 do
-  local name = fields[k]
-  if string.sub(name, 1, 5) == 'done:' then done = done + tonumber(fields[k + 1]) end
-  if string.sub(name, 1, 6) == 'total:' then total = total + tonumber(fields[k + 1]) end
-end
+${SUM_PROGRESS}
 local volumeTotal = redis.call('HGET', KEYS[2], 'total:' .. device)
 local volumeDone = redis.call('HGET', KEYS[2], 'done:' .. device) or '0'
 redis.call('XADD', KEYS[3], 'MAXLEN', '~', ${EVENT_STREAM_MAXLEN}, '*', 'type', 'progress',
