@@ -1,6 +1,5 @@
-import type { Check, PlanResult, Restore } from '@ec2-restore/contracts';
+import type { Check, PlanResult, Restore, RestorePointSummary } from '@ec2-restore/contracts';
 import { terminalRestoreStatuses } from '@ec2-restore/contracts/statuses';
-import type { RestorePointSummary } from './client.ts';
 import { styles } from './output.ts';
 import { formatBytes, formatDuration } from './units.ts';
 

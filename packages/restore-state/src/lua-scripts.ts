@@ -151,6 +151,17 @@ end
 return {'ok', attempts}
 `;
 
+/**
+ * Lua: stops (`missing`) when the restore record KEYS[1] is gone; `device` (ARGV[1]) gets its entry in
+ * the progress hash KEYS[2] (index, total 0) the first time it is seen.
+ */
+const VOLUME_ENTRY = `if redis.call('EXISTS', KEYS[1]) == 0 then return {'missing'} end
+local device = ARGV[1]
+if redis.call('HEXISTS', KEYS[2], 'index:' .. device) == 0 then
+  local index = redis.call('HINCRBY', KEYS[2], 'count', 1)
+  redis.call('HSET', KEYS[2], 'index:' .. device, index, 'total:' .. device, 0)
+end`;
+
 /** Lua: `done` and `total`, the bytes written and to write of every volume in the progress hash KEYS[2]. */
 const SUM_PROGRESS = `local fields = redis.call('HGETALL', KEYS[2])
 local done, total = 0, 0
@@ -166,12 +177,7 @@ end`;
  * Bytes done growing adds the growth to the bytes-written counter of the metrics hash.
  */
 export const progressScript = `
-if redis.call('EXISTS', KEYS[1]) == 0 then return {'missing'} end
-local device = ARGV[1]
-if redis.call('HEXISTS', KEYS[2], 'index:' .. device) == 0 then
-  local index = redis.call('HINCRBY', KEYS[2], 'count', 1)
-  redis.call('HSET', KEYS[2], 'index:' .. device, index, 'total:' .. device, 0)
-end
+${VOLUME_ENTRY}
 if ARGV[3] ~= '' then redis.call('HSET', KEYS[2], 'total:' .. device, ARGV[3]) end
 local before = tonumber(redis.call('HGET', KEYS[2], 'done:' .. device) or '0')
 local growth = tonumber(ARGV[2]) - before
@@ -193,12 +199,7 @@ return {'ok'}
  * counter of the metrics hash (a job that verifies again from 0 counts only what it verifies beyond).
  */
 export const verifyProgressScript = `
-if redis.call('EXISTS', KEYS[1]) == 0 then return {'missing'} end
-local device = ARGV[1]
-if redis.call('HEXISTS', KEYS[2], 'index:' .. device) == 0 then
-  local index = redis.call('HINCRBY', KEYS[2], 'count', 1)
-  redis.call('HSET', KEYS[2], 'index:' .. device, index, 'total:' .. device, 0)
-end
+${VOLUME_ENTRY}
 local before = tonumber(redis.call('HGET', KEYS[2], 'verified:' .. device) or '0')
 local growth = tonumber(ARGV[2]) - before
 if growth > 0 then redis.call('HINCRBY', KEYS[4], 'bytes-verified', growth) end
