@@ -9,6 +9,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import {
   type CleanupJobInput,
+  GIB,
   JobName,
   type RestoreRequest,
   restoreRequestSchema,
@@ -35,8 +36,6 @@ export function acceptedTargetOf(restore: Restore, request: RestoreRequest): Acc
 function normalized(value: unknown): unknown {
   return value === undefined ? undefined : JSON.parse(JSON.stringify(value));
 }
-
-const GIB = 2 ** 30;
 
 /**
  * The differences between a job's data and the restore it belongs to, one line per field

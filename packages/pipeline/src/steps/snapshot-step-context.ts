@@ -1,9 +1,6 @@
 import type { BackupRepository } from '@ec2-restore/backup-repository';
-import type { SnapshotJobInput, VolumePhase } from '@ec2-restore/contracts';
+import { GIB, type SnapshotJobInput, type VolumePhase } from '@ec2-restore/contracts';
 import type { ProgressSink, StepContext } from './step-context.ts';
-
-/** Bytes in a GiB: volume sizes are in GiB, progress in bytes. */
-export const GIB = 1024 ** 3;
 
 export interface SnapshotStepContext extends StepContext {
   repository: BackupRepository;

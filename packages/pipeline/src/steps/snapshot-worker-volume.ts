@@ -11,7 +11,7 @@ import {
   type Snapshot,
 } from '@aws-sdk/client-ec2';
 import { classifyAwsError } from '@ec2-restore/aws-clients';
-import { clientTokenFor, JobName, type SnapshotJobInput } from '@ec2-restore/contracts';
+import { clientTokenFor, GIB, JobName, type SnapshotJobInput } from '@ec2-restore/contracts';
 import { WorkerVolumeWriter } from '@ec2-restore/snapshot-writers';
 import { ensureVolume } from '../aws/ensure-volume.ts';
 import { pollUntil } from '../aws/poll.ts';
@@ -25,12 +25,7 @@ import { waitForSnapshotCompleted } from '../aws/wait-for-snapshot.ts';
 import { PermanentStepError } from '../errors/permanent-step-error.ts';
 import { StepPendingError } from '../errors/step-pending-error.ts';
 import { assertDeviceMatchesRestorePoint } from './read-back.ts';
-import {
-  GIB,
-  readBackSubject,
-  type SnapshotStepContext,
-  throttledProgress,
-} from './snapshot-step-context.ts';
+import { readBackSubject, type SnapshotStepContext, throttledProgress } from './snapshot-step-context.ts';
 
 const STEP = JobName.Snapshot;
 const SHORT_WAIT_MS = 30_000;

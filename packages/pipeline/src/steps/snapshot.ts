@@ -1,19 +1,14 @@
 import { CreateTagsCommand, type Snapshot } from '@aws-sdk/client-ec2';
 import { DescribeKeyCommand } from '@aws-sdk/client-kms';
 import { classifyAwsError } from '@ec2-restore/aws-clients';
-import { JobName, type SnapshotJobInput, type SnapshotJobResult } from '@ec2-restore/contracts';
+import { GIB, JobName, type SnapshotJobInput, type SnapshotJobResult } from '@ec2-restore/contracts';
 import { EbsDirectWriter } from '@ec2-restore/snapshot-writers';
 import { findTaggedSnapshots } from '../aws/restore-tags.ts';
 import { sourceDefaultKey } from '../aws/source-default-key.ts';
 import { waitForSnapshotCompleted } from '../aws/wait-for-snapshot.ts';
 import { PermanentStepError } from '../errors/permanent-step-error.ts';
 import { assertSnapshotMatchesRestorePoint } from './read-back.ts';
-import {
-  GIB,
-  readBackSubject,
-  type SnapshotStepContext,
-  throttledProgress,
-} from './snapshot-step-context.ts';
+import { readBackSubject, type SnapshotStepContext, throttledProgress } from './snapshot-step-context.ts';
 import { workerVolume } from './snapshot-worker-volume.ts';
 
 const STEP = JobName.Snapshot;
