@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { CompleteSnapshotCommand, PutSnapshotBlockCommand, StartSnapshotCommand } from '@aws-sdk/client-ebs';
+import { RegisterImageCommand, RunInstancesCommand } from '@aws-sdk/client-ec2';
 import {
   BLOCK_SIZE,
   blockKey,
@@ -41,6 +42,15 @@ async function backup(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run>
   }
 }
 
+/** Runs the CLI with the credentials of an emulator account (the snapshots and instances are there). */
+function backupAs(accountId: string, args: string[]): Promise<Run> {
+  const credentials = credentialsForAccount(accountId);
+  return backup(args, {
+    AWS_ACCESS_KEY_ID: credentials.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
+  });
+}
+
 describe('ec2-restore-backup CLI', () => {
   let work: Awaited<ReturnType<typeof tempDir>>;
   let repo: string;
@@ -66,9 +76,17 @@ describe('ec2-restore-backup CLI', () => {
         '--repository',
         repo,
         '--volume',
-        `/dev/xvda=${image},type=gp3,iops=3000`,
+        `/dev/xvda=${image},type=gp3,iops=3000,delete-on-termination=false`,
         '--instance-type',
         'm6i.large',
+        '--boot-mode',
+        'uefi',
+        '--ena-support',
+        'true',
+        '--imds',
+        'required',
+        '--usage-operation',
+        'RunInstances',
         '--subnet-id',
         'subnet-0abc1234',
         '--security-group-id',
@@ -83,8 +101,25 @@ describe('ec2-restore-backup CLI', () => {
       expect(created.code).toBe(0);
       expect(JSON.parse(created.stdout)).toMatchObject({
         id: 'rp-cli-1',
-        instance: { instanceType: 'm6i.large', rootDeviceName: '/dev/xvda', tags: { Name: 'web-1' } },
-        volumes: [{ deviceName: '/dev/xvda', sizeGiB: 2, volumeType: 'gp3', iops: 3000, root: true }],
+        instance: {
+          instanceType: 'm6i.large',
+          rootDeviceName: '/dev/xvda',
+          tags: { Name: 'web-1' },
+          bootMode: 'uefi',
+          enaSupport: true,
+          imdsHttpTokens: 'required',
+          billing: { usageOperation: 'RunInstances' },
+        },
+        volumes: [
+          {
+            deviceName: '/dev/xvda',
+            sizeGiB: 2,
+            volumeType: 'gp3',
+            iops: 3000,
+            root: true,
+            deleteOnTermination: false,
+          },
+        ],
         dataBytes: 3 * BLOCK_SIZE,
       });
 
@@ -117,18 +152,21 @@ describe('ec2-restore-backup CLI', () => {
       const noType = await backup(['create', '--repository', repo, '--volume', `/dev/xvda=${image}`]);
       expect(noType).toMatchObject({ code: 2, stderr: expect.stringMatching(/--instance-type/) });
 
-      const badArch = await backup([
-        'create',
-        '--repository',
-        repo,
-        '--volume',
-        `/dev/xvda=${image}`,
-        '--instance-type',
-        't3.micro',
-        '--architecture',
-        'sparc',
-      ]);
-      expect(badArch).toMatchObject({ code: 2, stderr: expect.stringMatching(/--architecture: /) });
+      // A wrong attribute option is named with what it expects.
+      for (const [option, value] of [
+        ['--architecture', 'sparc'],
+        ['--boot-mode', 'bios'],
+      ]) {
+        const run = await backup(
+          ['create', '--repository', repo, '--volume', `/dev/xvda=${image}`].concat([
+            '--instance-type',
+            't3.micro',
+            option as string,
+            value as string,
+          ]),
+        );
+        expect(run).toMatchObject({ code: 2, stderr: expect.stringContaining(`${option}: `) });
+      }
 
       const missing = await backup(['show', 'rp-nope', '--repository', repo]);
       expect(missing).toMatchObject({
@@ -166,22 +204,18 @@ describe('ec2-restore-backup CLI', () => {
       );
       aws.destroy();
 
-      const credentials = credentialsForAccount(accountId);
-      const created = await backup(
-        [
-          'create',
-          '--repository',
-          repo,
-          '--snapshot',
-          `/dev/xvdf=${started.SnapshotId}`,
-          '--instance-type',
-          't3.micro',
-          '--id',
-          'rp-from-snapshot',
-          '--json',
-        ],
-        { AWS_ACCESS_KEY_ID: credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey },
-      );
+      const created = await backupAs(accountId, [
+        'create',
+        '--repository',
+        repo,
+        '--snapshot',
+        `/dev/xvdf=${started.SnapshotId}`,
+        '--instance-type',
+        't3.micro',
+        '--id',
+        'rp-from-snapshot',
+        '--json',
+      ]);
       expect(created.stderr).not.toMatch(/error/);
       expect(JSON.parse(created.stdout)).toMatchObject({
         id: 'rp-from-snapshot',
@@ -198,6 +232,70 @@ describe('ec2-restore-backup CLI', () => {
           [5, sha256Hex(blocks.get(5)!)],
         ]),
       );
+    },
+    SLOW,
+  );
+  it(
+    'reads the boot and licensing attributes of the backed-up instance from EC2 (--from-instance)',
+    async () => {
+      const { accountId, aws } = freshAccount();
+      const started = await aws.ebs.send(new StartSnapshotCommand({ VolumeSize: 1 }));
+      await aws.ebs.send(
+        new CompleteSnapshotCommand({ SnapshotId: started.SnapshotId, ChangedBlocksCount: 0 }),
+      );
+      const { ImageId } = await aws.ec2.send(
+        new RegisterImageCommand({
+          Name: `rp-cli-image-${accountId}`,
+          Architecture: 'arm64',
+          BootMode: 'uefi',
+          EnaSupport: true,
+          VirtualizationType: 'hvm',
+          RootDeviceName: '/dev/xvda',
+          BlockDeviceMappings: [
+            { DeviceName: '/dev/xvda', Ebs: { SnapshotId: started.SnapshotId, DeleteOnTermination: false } },
+          ],
+        }),
+      );
+      const { Instances = [] } = await aws.ec2.send(
+        new RunInstancesCommand({
+          ImageId,
+          InstanceType: 'm7g.medium',
+          MinCount: 1,
+          MaxCount: 1,
+          MetadataOptions: { HttpTokens: 'required' },
+          TagSpecifications: [{ ResourceType: 'instance', Tags: [{ Key: 'Name', Value: 'graviton-1' }] }],
+        }),
+      );
+      aws.destroy();
+
+      const created = await backupAs(accountId, [
+        'create',
+        '--repository',
+        repo,
+        '--snapshot',
+        `/dev/xvda=${started.SnapshotId}`,
+        '--from-instance',
+        Instances[0]?.InstanceId ?? '',
+        '--id',
+        'rp-from-instance',
+        '--json',
+      ]);
+      expect(created.stderr).not.toMatch(/error/);
+      expect(JSON.parse(created.stdout)).toMatchObject({
+        id: 'rp-from-instance',
+        instance: {
+          instanceType: 'm7g.medium',
+          architecture: 'arm64',
+          platform: 'linux',
+          rootDeviceName: '/dev/xvda',
+          bootMode: 'uefi',
+          enaSupport: true,
+          imdsHttpTokens: 'required',
+          billing: { platformDetails: 'Linux/UNIX', usageOperation: 'RunInstances' },
+          tags: { Name: 'graviton-1' },
+        },
+        volumes: [{ deviceName: '/dev/xvda', root: true }],
+      });
     },
     SLOW,
   );

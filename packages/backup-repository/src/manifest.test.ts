@@ -49,11 +49,81 @@ describe('parseManifest', () => {
   });
 
   it('refuses an unknown format version with the remedy', () => {
-    const parsed = parseManifest({ ...validManifest(), formatVersion: 2 });
+    const parsed = parseManifest({ ...validManifest(), formatVersion: MANIFEST_FORMAT_VERSION + 1 });
     expect(parsed).toEqual({
       ok: false,
-      error: expect.stringMatching(/formatVersion 2 .*upgrade ec2-restore/),
+      error: expect.stringMatching(/formatVersion 3 .*upgrade ec2-restore/),
     });
+  });
+
+  it('keeps the boot and licensing attributes and DeleteOnTermination', () => {
+    const m = validManifest();
+    const instance = {
+      ...m.instance,
+      bootMode: 'uefi',
+      enaSupport: true,
+      imdsHttpTokens: 'required',
+      virtualizationType: 'hvm',
+      billing: { platformDetails: 'Windows', usageOperation: 'RunInstances:0002' },
+    };
+    const volumes = [{ ...m.volumes[0], deleteOnTermination: false }, m.volumes[1]];
+    const parsed = parseManifest({ ...m, instance, volumes });
+    if (!parsed.ok) throw new Error(parsed.error);
+    const summary = summarizeManifest(parsed.manifest);
+    expect(summary.instance).toMatchObject({
+      bootMode: 'uefi',
+      enaSupport: true,
+      imdsHttpTokens: 'required',
+    });
+    expect(summary.instance.billing).toEqual({
+      platformDetails: 'Windows',
+      usageOperation: 'RunInstances:0002',
+    });
+    expect(summary.volumes.map((v) => v.deleteOnTermination)).toEqual([false, undefined]);
+  });
+
+  it('names the field of a wrong boot or billing attribute', () => {
+    const m = validManifest();
+    const parsed = parseManifest({
+      ...m,
+      instance: { ...m.instance, bootMode: 'bios', billing: { usageOperation: 'Windows' } },
+    });
+    expect(parsed.ok).toBe(false);
+    if (!parsed.ok) {
+      expect(parsed.error).toMatch(/instance\.bootMode/);
+      expect(parsed.error).toMatch(
+        /instance\.billing\.usageOperation: a usage operation looks like RunInstances/,
+      );
+    }
+  });
+});
+
+describe('format 1 manifests (before boot and licensing attributes)', () => {
+  function version1(architecture: string) {
+    const m = validManifest();
+    return { ...m, formatVersion: 1, instance: { ...m.instance, architecture } };
+  }
+
+  it('load as the current format with the attributes unrecorded', () => {
+    const parsed = parseManifest(version1('x86_64'));
+    if (!parsed.ok) throw new Error(parsed.error);
+    expect(parsed.manifest.formatVersion).toBe(MANIFEST_FORMAT_VERSION);
+    expect(parsed.manifest.instance.bootMode).toBeUndefined();
+    expect(parsed.manifest.instance.billing).toBeUndefined();
+    expect(parsed.manifest.volumes[0]?.deleteOnTermination).toBeUndefined();
+    expect(parsed.manifest.volumes[0]?.blockList.key).toBe('restore-points/rp-1/xvda.blocks');
+  });
+
+  it('record UEFI for arm64, the only mode Graviton boots', () => {
+    const parsed = parseManifest(version1('arm64'));
+    if (!parsed.ok) throw new Error(parsed.error);
+    expect(parsed.manifest.instance.bootMode).toBe('uefi');
+  });
+
+  it('are still checked after the migration', () => {
+    const m = version1('x86_64');
+    const parsed = parseManifest({ ...m, instance: { ...m.instance, rootDeviceName: '/dev/xvdz' } });
+    expect(parsed).toEqual({ ok: false, error: expect.stringMatching(/instance\.rootDeviceName/) });
   });
 
   it('names the field when the block count does not match the size', () => {

@@ -10,12 +10,14 @@ import {
 } from '@ec2-restore/contracts';
 import { z } from 'zod';
 import { BLOCK_SIZE, BLOCKS_PER_GIB } from './block.ts';
+import { migrateManifest } from './manifest-migrations.ts';
 
 /**
- * Manifest format version. Bump it on any change a reader of the previous version would misread; readers
- * refuse versions they do not know instead of guessing.
+ * Manifest format version. Bump it on any change a reader of the previous version would misread (and add
+ * a migration from it to manifest-migrations.ts); readers refuse versions they do not know instead of
+ * guessing. 2: boot and licensing attributes of the instance, DeleteOnTermination of each volume.
  */
-export const MANIFEST_FORMAT_VERSION = 1;
+export const MANIFEST_FORMAT_VERSION = 2;
 
 export { deviceNameSchema, restorePointIdSchema, type VolumeType, volumeTypeSchema };
 
@@ -91,6 +93,7 @@ export function parseManifest(
   raw: unknown,
 ): { ok: true; manifest: RestorePointManifest } | { ok: false; error: string } {
   if (typeof raw === 'object' && raw !== null && 'formatVersion' in raw) {
+    raw = migrateManifest(raw as Record<string, unknown>, MANIFEST_FORMAT_VERSION);
     const version = (raw as { formatVersion: unknown }).formatVersion;
     if (version !== MANIFEST_FORMAT_VERSION) {
       return {
@@ -119,6 +122,7 @@ export function summarizeManifest(manifest: RestorePointManifest): RestorePointS
     };
     if (v.iops !== undefined) summary.iops = v.iops;
     if (v.throughput !== undefined) summary.throughput = v.throughput;
+    if (v.deleteOnTermination !== undefined) summary.deleteOnTermination = v.deleteOnTermination;
     return summary;
   });
   const summary: RestorePointSummary = {

@@ -23,6 +23,7 @@ export interface VolumeSpec {
   volumeType: VolumeType;
   iops?: number;
   throughput?: number;
+  deleteOnTermination?: boolean;
 }
 
 /** A block handed to RestorePointBuilder.addVolume: its data, or null for a block known to be zero. */
@@ -191,6 +192,7 @@ export class RestorePointBuilder {
         volumeType: spec.volumeType,
         ...(spec.iops !== undefined ? { iops: spec.iops } : {}),
         ...(spec.throughput !== undefined ? { throughput: spec.throughput } : {}),
+        ...(spec.deleteOnTermination !== undefined ? { deleteOnTermination: spec.deleteOnTermination } : {}),
         blockSize: BLOCK_SIZE,
         blockCount,
         zeroBlockCount: list.zeroBlocks,

@@ -33,10 +33,28 @@ const restoreIdSchema = z
 export const flowVolumeSchema = restorePointVolumeSchema;
 export type FlowVolume = z.infer<typeof flowVolumeSchema>;
 
-/** What the instance step needs to know about the backed-up instance (its boot attributes). */
+/**
+ * What the instance step needs to know about the backed-up instance: its boot and licensing
+ * attributes, its tags (defaults under the request's) and each volume's DeleteOnTermination.
+ */
 export const flowRestorePointInstanceSchema = restorePointInstanceSchema
-  .pick({ instanceType: true, rootDeviceName: true, architecture: true, platform: true })
-  .partial({ platform: true });
+  .pick({
+    instanceType: true,
+    rootDeviceName: true,
+    architecture: true,
+    platform: true,
+    bootMode: true,
+    enaSupport: true,
+    imdsHttpTokens: true,
+    virtualizationType: true,
+    billing: true,
+  })
+  .partial({ platform: true })
+  .extend({
+    tags: z.record(z.string(), z.string()).optional(),
+    deleteOnTermination: z.record(z.string(), z.boolean()).optional(),
+  });
+export type FlowRestorePointInstance = z.infer<typeof flowRestorePointInstanceSchema>;
 
 const targetFields = {
   restoreId: restoreIdSchema,

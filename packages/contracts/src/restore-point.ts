@@ -31,12 +31,56 @@ export type VolumeType = z.infer<typeof volumeTypeSchema>;
 export const platformSchema = z.enum(['linux', 'windows']);
 export const architectureSchema = z.enum(['x86_64', 'arm64', 'i386', 'x86_64_mac', 'arm64_mac']);
 
+/**
+ * How the instance's firmware boots its root volume: the image fixes it and a root swap cannot change
+ * it (https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/ami-boot.html). `uefi-preferred` is an image
+ * setting: UEFI where the instance type supports it.
+ */
+export const bootModeSchema = z.enum(['legacy-bios', 'uefi', 'uefi-preferred']);
+export type BootMode = z.infer<typeof bootModeSchema>;
+
+/** IMDS: `required` is IMDSv2 only (the image's `ImdsSupport v2.0`), `optional` allows IMDSv1 too. */
+export const imdsHttpTokensSchema = z.enum(['required', 'optional']);
+export const virtualizationTypeSchema = z.enum(['hvm', 'paravirtual']);
+
+/**
+ * What AWS bills the instance as, as DescribeImages / DescribeInstances report it
+ * (https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/billing-info-fields.html): `Linux/UNIX` with
+ * `RunInstances` is unlicensed; Windows is `RunInstances:0002`, SQL Server and RHEL/SUSE have their own.
+ */
+export const billingSchema = z.object({
+  platformDetails: z
+    .string()
+    .min(1)
+    .optional()
+    .describe('e.g. "Linux/UNIX", "Windows", "Red Hat Enterprise Linux".'),
+  usageOperation: z
+    .string()
+    .regex(
+      /^RunInstances(:[0-9A-Za-z]{4})?$/,
+      'a usage operation looks like RunInstances or RunInstances:0002',
+    )
+    .optional(),
+  billingProducts: z
+    .array(z.string().regex(/^bp-[0-9a-f]+$/, 'a billing product code looks like bp-6fa54006'))
+    .optional()
+    .describe('Billing product codes (RHEL, SUSE, Windows BYOL…) where AWS exposes them.'),
+});
+export type Billing = z.infer<typeof billingSchema>;
+
 /** The backed-up instance: what a restore needs to launch one that boots like it. */
 export const restorePointInstanceSchema = z.object({
   instanceType: z.string().min(1),
   platform: platformSchema,
   architecture: architectureSchema,
   rootDeviceName: recordedDeviceNameSchema,
+  // Boot and licensing attributes (manifest format 2). Absent in restore points made before they were
+  // recorded: the restore then falls back to the image's or instance type's defaults and says so.
+  bootMode: bootModeSchema.optional(),
+  enaSupport: z.boolean().optional(),
+  imdsHttpTokens: imdsHttpTokensSchema.optional(),
+  virtualizationType: virtualizationTypeSchema.optional(),
+  billing: billingSchema.optional(),
   network: z.object({
     vpcId: z.string().optional(),
     subnetId: z.string().optional(),
@@ -48,6 +92,9 @@ export const restorePointInstanceSchema = z.object({
 });
 export type RestorePointInstance = z.infer<typeof restorePointInstanceSchema>;
 
+/** The attributes a launch strategy reads (besides architecture, platform and root device name). */
+export type LaunchAttribute = 'bootMode' | 'enaSupport' | 'imdsHttpTokens' | 'virtualizationType' | 'billing';
+
 /** One backed-up volume as EBS must recreate it. */
 export const restorePointVolumeSchema = z.object({
   deviceName: recordedDeviceNameSchema,
@@ -55,6 +102,8 @@ export const restorePointVolumeSchema = z.object({
   volumeType: volumeTypeSchema,
   iops: z.number().int().positive().optional(),
   throughput: z.number().int().positive().optional(),
+  /** As the backed-up instance had it; absent in older restore points (root: true, others: false). */
+  deleteOnTermination: z.boolean().optional(),
 });
 export type RestorePointVolume = z.infer<typeof restorePointVolumeSchema>;
 
@@ -82,7 +131,8 @@ export type RestorePointVolumeSummary = RestorePointSummary['volumes'][number];
  * attributes and the volumes. The pre-flight facts, the flow and the API take this.
  */
 export interface RestorePointShape {
-  instance: Pick<RestorePointInstance, 'instanceType' | 'rootDeviceName' | 'architecture' | 'platform'>;
+  instance: Pick<RestorePointInstance, 'instanceType' | 'rootDeviceName' | 'architecture' | 'platform'> &
+    Partial<Pick<RestorePointInstance, LaunchAttribute | 'tags'>>;
   volumes: readonly RestorePointVolume[];
 }
 

@@ -11,6 +11,7 @@
  */
 import {
   type CleanupJobInput,
+  type FlowRestorePointInstance,
   type FlowVolume,
   flowVolumeSchema,
   type InstanceJobInput,
@@ -96,6 +97,29 @@ export function selectedVolumes(restore: FlowRestore, restorePoint: FlowRestoreP
   return selected;
 }
 
+/** The instance job's view of the restore point: boot and licensing attributes, tags, DeleteOnTermination. */
+export function flowRestorePointInstance(restorePoint: FlowRestorePoint): FlowRestorePointInstance {
+  const { instance } = restorePoint;
+  const deleteOnTermination = Object.fromEntries(
+    restorePoint.volumes.flatMap((v) =>
+      v.deleteOnTermination === undefined ? [] : [[v.deviceName, v.deleteOnTermination] as const],
+    ),
+  );
+  return {
+    instanceType: instance.instanceType,
+    rootDeviceName: instance.rootDeviceName,
+    architecture: instance.architecture,
+    ...(instance.platform ? { platform: instance.platform } : {}),
+    ...(instance.bootMode ? { bootMode: instance.bootMode } : {}),
+    ...(instance.enaSupport !== undefined ? { enaSupport: instance.enaSupport } : {}),
+    ...(instance.imdsHttpTokens ? { imdsHttpTokens: instance.imdsHttpTokens } : {}),
+    ...(instance.virtualizationType ? { virtualizationType: instance.virtualizationType } : {}),
+    ...(instance.billing ? { billing: instance.billing } : {}),
+    ...(instance.tags && Object.keys(instance.tags).length > 0 ? { tags: instance.tags } : {}),
+    ...(Object.keys(deleteOnTermination).length > 0 ? { deleteOnTermination } : {}),
+  };
+}
+
 /** The flow tree of a restore, without adding it (pure; tested without Redis). */
 export function buildRestoreFlow(
   restore: FlowRestore,
@@ -142,18 +166,12 @@ export function buildRestoreFlow(
     ];
   }
 
-  const { instance } = context.restorePoint;
   const instanceData: InstanceJobInput = {
     ...target,
     restorePointId: request.restorePointId,
     targetKmsKeyId: request.target.kmsKeyId,
     instance: request.instance,
-    restorePoint: {
-      instanceType: instance.instanceType,
-      rootDeviceName: instance.rootDeviceName,
-      architecture: instance.architecture,
-      ...(instance.platform ? { platform: instance.platform } : {}),
-    },
+    restorePoint: flowRestorePointInstance(context.restorePoint),
     ...(request.volumes ? { volumes: request.volumes } : {}),
   };
   return {

@@ -3,7 +3,17 @@ Each module comments every behaviour with the AWS document or error text it foll
 
 
 def install_all() -> None:
-    from . import consistency, ebs_direct, ec2_rules, iam_rules, idempotency, images, kms_rules, sts_rules
+    from . import (
+        consistency,
+        ebs_direct,
+        ec2_rules,
+        iam_rules,
+        idempotency,
+        images,
+        kms_rules,
+        public_images,
+        sts_rules,
+    )
     from .identity import install_request_caller
 
     install_request_caller()
@@ -15,5 +25,6 @@ def install_all() -> None:
     kms_rules.install()
     ec2_rules.install()
     images.install()
+    public_images.install()
     ebs_direct.install()
     sts_rules.install()

@@ -1,0 +1,135 @@
+"""AWS's public base images as a launch finds them: boot mode and billing of the catalogue images,
+the SSM public parameters that name the latest Windows images, and DescribeImages by snapshot.
+
+- moto's catalogue images all say BootMode `uefi` and carry no billing fields. AWS reports what each
+  image is: Windows images bill as `Windows` / `RunInstances:0002`, with SQL Server as `Windows with
+  SQL Server Standard` / `RunInstances:0006`, Enterprise `RunInstances:0102`, Web `RunInstances:0202`
+  (https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/billing-info-fields.html); SQL Server Express
+  is free and bills as Windows. Amazon's Windows images boot legacy BIOS except the `TPM-` ones
+  (https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/launch-instance-boot-mode.html), Amazon Linux
+  2023 is `uefi-preferred` on x86_64, and every arm64 (Graviton) image boots UEFI
+  (https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/ami-boot.html); older Amazon Linux boots
+  legacy BIOS. RHEL bills `RunInstances:0010`, SUSE `RunInstances:000g`.
+- SSM public parameters `/aws/service/ami-windows-latest/<image name without its date>` name the
+  latest Amazon Windows images (https://docs.aws.amazon.com/systems-manager/latest/userguide/parameter-store-public-parameters-ami.html);
+  moto serves only `/aws/service/ami-amazon-linux-latest`.
+- DescribeImages filter `block-device-mapping.snapshot-id` ("The ID of the snapshot used for the
+  Amazon EBS volume", https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DescribeImages.html);
+  moto refuses it as not implemented.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from typing import Any
+
+from moto.core.utils import utcnow
+
+WINDOWS_PARAMETER_PATH = "/aws/service/ami-windows-latest"
+_SQL_BILLING = {
+    "Standard": ("Windows with SQL Server Standard", "RunInstances:0006"),
+    "Enterprise": ("Windows with SQL Server Enterprise", "RunInstances:0102"),
+    "Web": ("Windows with SQL Server Web", "RunInstances:0202"),
+}
+_DATE_SUFFIX = re.compile(r"-\d{4}\.\d{2}\.\d{2}$")
+
+
+def _billing_and_boot(ami: Any) -> tuple[str, str, str]:
+    """(PlatformDetails, UsageOperation, BootMode) of a catalogue image, from its name."""
+    name = ami.name or ""
+    arm = ami.architecture == "arm64"
+    if (ami.platform or "").lower() == "windows":
+        edition = re.search(r"SQL_\d{4}(?:_SP\d)?_(Standard|Enterprise|Web|Express)", name)
+        details, operation = _SQL_BILLING.get(edition.group(1) if edition else "", ("Windows", "RunInstances:0002"))
+        return details, operation, "uefi" if name.startswith("TPM-") else "legacy-bios"
+    if name.startswith("RHEL"):
+        details, operation = "Red Hat Enterprise Linux", "RunInstances:0010"
+    elif name.startswith("suse"):
+        details, operation = "SUSE Linux", "RunInstances:000g"
+    else:
+        details, operation = "Linux/UNIX", "RunInstances"
+    if arm:
+        return details, operation, "uefi"
+    return details, operation, "uefi-preferred" if name.startswith("al2023") else "legacy-bios"
+
+
+def _describe_catalogue(backend: Any) -> None:
+    for ami in list(backend.amis.values()):
+        if getattr(ami, "ec2restore_bdm", None) is not None or getattr(ami, "ec2restore_catalogued", False):
+            continue  # registered through the API: RegisterImage set its attributes (images.py)
+        details, operation, boot_mode = _billing_and_boot(ami)
+        ami.platform_details = details
+        ami.usage_operation = operation
+        ami.boot_mode = boot_mode
+        # Amazon's HVM images support ENA; paravirtual ones cannot.
+        ami.ena_support = ami.virtualization_type == "hvm"
+        ami.ec2restore_catalogued = True
+
+
+def _windows_parameters(account_id: str, region: str) -> list[tuple[str, str]]:
+    """(parameter name, image id) of the region's Amazon Windows images, newest name winning."""
+    from moto.ec2.models import ec2_backends
+
+    backend = ec2_backends[account_id][region]
+    latest: dict[str, Any] = {}
+    for ami in backend.amis.values():
+        if (ami.platform or "").lower() != "windows" or ami.owner_alias != "amazon":
+            continue
+        key = _DATE_SUFFIX.sub("", ami.name or "")
+        if key and (key not in latest or (ami.name or "") > (latest[key].name or "")):
+            latest[key] = ami
+    return sorted((f"{WINDOWS_PARAMETER_PATH}/{key}", ami.id) for key, ami in latest.items())
+
+
+def install() -> None:
+    from moto.ec2.models.amis import Ami, AmiBackend
+    from moto.ssm.models import Parameter, ParameterDict
+
+    original_load = AmiBackend._load_amis
+
+    def load_amis(self: Any) -> None:
+        original_load(self)
+        _describe_catalogue(self)
+
+    AmiBackend._load_amis = load_amis
+
+    original_filter = Ami.get_filter_value
+
+    def get_filter_value(self: Any, filter_name: str, method_name: str | None = None) -> Any:
+        if filter_name == "block-device-mapping.snapshot-id":
+            return [(m.get("Ebs") or {}).get("SnapshotId") for m in self.block_device_mappings]
+        return original_filter(self, filter_name, method_name)
+
+    Ami.get_filter_value = get_filter_value
+
+    original_check = ParameterDict._check_loading_status
+
+    def check_loading_status(self: Any, key: str) -> None:
+        original_check(self, key)
+        wanted = str(key or "").rstrip("/")
+        # The parameter itself, its path, or a path above it (GetParametersByPath /aws/service).
+        if not wanted.startswith("/aws") or not (
+            wanted.startswith(WINDOWS_PARAMETER_PATH) or WINDOWS_PARAMETER_PATH.startswith(wanted)
+        ):
+            return
+        if getattr(self, "ec2restore_windows_loaded", False):
+            return
+        self.ec2restore_windows_loaded = True
+        for name, image_id in _windows_parameters(self.account_id, self.region_name):
+            defaultdict.__getitem__(self, name).append(
+                Parameter(
+                    account_id=self.account_id,
+                    name=name,
+                    value=image_id,
+                    parameter_type="String",
+                    description=None,
+                    allowed_pattern=None,
+                    keyid=None,
+                    last_modified_date=utcnow(),
+                    version=1,
+                    data_type="aws:ec2:image",
+                )
+            )
+
+    ParameterDict._check_loading_status = check_loading_status
