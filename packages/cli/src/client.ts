@@ -6,7 +6,7 @@ import type {
   RestoreRequestInput,
   RestoreStatus,
 } from '@ec2-restore/contracts';
-import type { Connection } from './args.ts';
+import type { Connection } from './connection.ts';
 import { CliError, ExitCode } from './exit-codes.ts';
 
 /** How long one request may take before the CLI gives up (event streams excepted). */
