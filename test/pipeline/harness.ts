@@ -255,9 +255,15 @@ export interface Backup {
   images: VolumeImage[];
 }
 
-/** A backup repository (folder) with one restore point of a 3-volume Linux instance, root /dev/xvda. */
-export async function createBackup(devices = ['/dev/xvda', '/dev/xvdb', '/dev/xvdc']): Promise<Backup> {
-  const folder = await mkdtemp(join(tmpdir(), 'ec2r-pipeline-'));
+/**
+ * A backup repository (folder) with one restore point of a 3-volume Linux instance, root /dev/xvda;
+ * given the folder of another Backup, one more restore point in that repository.
+ */
+export async function createBackup(
+  devices = ['/dev/xvda', '/dev/xvdb', '/dev/xvdc'],
+  inFolder?: string,
+): Promise<Backup> {
+  const folder = inFolder ?? (await mkdtemp(join(tmpdir(), 'ec2r-pipeline-')));
   const repository = openBackupRepository(join(folder, 'repo'));
   const builder = repository.createRestorePoint({
     source: { kind: 'raw-images' },

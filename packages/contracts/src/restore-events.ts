@@ -1,4 +1,4 @@
-import type { RestoreError, RestoreResult } from './restore.ts';
+import type { ProgressEventData, RestoreError, RestoreResult } from './restore.ts';
 import type { RestoreStatus, StepStatus } from './statuses.ts';
 
 /**
@@ -12,16 +12,7 @@ export type RestoreEvent =
   | {
       id: string;
       type: 'progress';
-      data: {
-        deviceName: string;
-        bytesDone: number;
-        bytesTotal: number;
-        totalDone: number;
-        total: number;
-        /** Present on events of the verify phase. */
-        phase?: 'verify';
-        bytesVerified?: number;
-      };
+      data: ProgressEventData;
     }
   | {
       id: string;

@@ -10,7 +10,7 @@ import {
 } from './lua-scripts.ts';
 import { RestoreEventHub, type RestoreEventHubOptions } from './restore-event-hub.ts';
 import { RestoreKeys } from './restore-keys.ts';
-import { assertByteCount, parseMetrics, stepKind, toRestore } from './restore-record.ts';
+import { assertByteCount, parseMetrics, readRestores, stepKind } from './restore-record.ts';
 import type {
   AwsCallScope,
   CreateOutcome,
@@ -132,16 +132,7 @@ export class RestoreStore {
 
   /** The restore, or null when there is none with this id. */
   async get<Request = unknown>(id: string): Promise<Restore<Request> | null> {
-    const [recordReply, progressReply] = (await this.redis
-      .multi()
-      .hgetall(this.keys.record(id))
-      .hgetall(this.keys.progress(id))
-      .exec()) as [[Error | null, Record<string, string>], [Error | null, Record<string, string>]];
-    if (recordReply[0]) throw recordReply[0];
-    if (progressReply[0]) throw progressReply[0];
-    const fields = recordReply[1];
-    if (fields['id'] === undefined) return null;
-    return toRestore<Request>(fields, progressReply[1]);
+    return (await readRestores<Request>(this.redis, this.keys, [id]))[0] ?? null;
   }
 
   /** The current status only (cheap; workers call it between steps to notice a cancel). */
@@ -153,8 +144,7 @@ export class RestoreStore {
   async list<Request = unknown>(options: ListOptions = {}): Promise<Restore<Request>[]> {
     const limit = options.limit ?? 50;
     const ids = await this.redis.zrevrange(this.keys.index(options.status ?? 'all'), 0, limit - 1);
-    const restores = await Promise.all(ids.map((id) => this.get<Request>(id)));
-    return restores.filter((restore): restore is Restore<Request> => restore !== null);
+    return readRestores<Request>(this.redis, this.keys, ids);
   }
 
   /**
