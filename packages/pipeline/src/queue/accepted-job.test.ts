@@ -1,7 +1,8 @@
-import { JobName, type RestorePointShape, restoreRequestSchema } from '@ec2-restore/contracts';
+import { JobName, restoreRequestSchema } from '@ec2-restore/contracts';
 import type { Restore } from '@ec2-restore/restore-state';
 import { describe, expect, it } from 'vitest';
 import { buildRestoreFlow } from '../restore-flow.ts';
+import { testRestorePoint } from '../test-restore-point.ts';
 import { assertJobAccepted, jobMismatches } from './accepted-job.ts';
 
 const GIB = 2 ** 30;
@@ -17,18 +18,7 @@ const request = restoreRequestSchema.parse({
   instance: { subnetId: 'subnet-0123456789abcdef0' },
   kmsGrant: 'auto',
 });
-const restorePoint: RestorePointShape = {
-  instance: {
-    instanceType: 't3.micro',
-    rootDeviceName: '/dev/xvda',
-    architecture: 'x86_64',
-    platform: 'linux',
-  },
-  volumes: [
-    { deviceName: '/dev/xvda', sizeGiB: 8, volumeType: 'gp3' },
-    { deviceName: '/dev/xvdb', sizeGiB: 2, volumeType: 'gp3' },
-  ],
-};
+const restorePoint = testRestorePoint;
 const restore: Restore = {
   id: 'r-1',
   status: 'running',
