@@ -68,6 +68,7 @@ describe('parseInvocation', () => {
         'worker-volume',
         '--kms-grant',
         'auto',
+        '--transfer-key',
         '--detach',
         '--idempotency-key',
         'k1',
@@ -101,6 +102,7 @@ describe('parseInvocation', () => {
         volumes: ['/dev/xvdf'],
         dataPath: 'worker-volume',
         kmsGrant: 'auto',
+        transferKey: true,
       },
     });
   });

@@ -34,6 +34,7 @@ const options = {
   volume: { type: 'string', multiple: true },
   'data-path': { type: 'string' },
   'kms-grant': { type: 'string' },
+  'transfer-key': { type: 'boolean' },
 } as const;
 type OptionName = keyof typeof options;
 

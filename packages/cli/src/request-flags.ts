@@ -23,6 +23,10 @@ export const requestFlags = {
   volume: { field: 'volumes', help: 'device name to restore, e.g. /dev/xvdf (repeatable; volume-level)' },
   'data-path': { field: 'dataPath', help: 'ebs-direct (default) or worker-volume' },
   'kms-grant': { field: 'kmsGrant', help: 'none (default) or auto' },
+  'transfer-key': {
+    field: 'transferKey',
+    help: "another account: share snapshots encrypted with the product's transfer key, not the source default key",
+  },
 } as const;
 export type RequestFlag = keyof typeof requestFlags;
 

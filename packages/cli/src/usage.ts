@@ -30,7 +30,7 @@ export function usage(command?: CommandName): string {
     '  -f, --file PATH       the request as JSON (- reads standard input); flags below override its fields',
     ...Object.entries(requestFlags).map(
       ([flag, { help, field }]) =>
-        `  --${`${flag}${flag === 'power-on' ? '' : ' V'}`.padEnd(19)} ${help} [${field}]`,
+        `  --${`${flag}${flag === 'power-on' || flag === 'transfer-key' ? '' : ' V'}`.padEnd(19)} ${help} [${field}]`,
     ),
   ];
   if (command === undefined) {

@@ -12,3 +12,4 @@ export * from './restore.ts';
 export type * from './restore-events.ts';
 export * from './restore-point.ts';
 export * from './statuses.ts';
+export * from './transfer-key.ts';

@@ -1,6 +1,9 @@
 import type { RestorePointShape } from '@ec2-restore/contracts';
 
-/** A restore point of two volumes (root and data), for the pipeline's unit tests. */
+/**
+ * For the unit tests of this package: a restore point of a Linux instance with three volumes, root
+ * /dev/xvda (8 GiB gp3), /dev/xvdb (2 GiB gp3), /dev/xvdc (1 GiB io2, 3000 IOPS).
+ */
 export const testRestorePoint: RestorePointShape = {
   instance: {
     instanceType: 't3.micro',
@@ -11,5 +14,6 @@ export const testRestorePoint: RestorePointShape = {
   volumes: [
     { deviceName: '/dev/xvda', sizeGiB: 8, volumeType: 'gp3' },
     { deviceName: '/dev/xvdb', sizeGiB: 2, volumeType: 'gp3' },
+    { deviceName: '/dev/xvdc', sizeGiB: 1, volumeType: 'io2', iops: 3000 },
   ],
 };

@@ -8,6 +8,7 @@ import type {
 } from '@ec2-restore/contracts';
 import { determineMode, restoredVolumes, runChecks } from './checks.ts';
 import type { PreflightFacts } from './facts.ts';
+import { sharedKeyOf } from './transfer-key-checks.ts';
 
 /**
  * The ordered steps of a restore and the resources each creates (docs/architecture.md#the-two-flows), from the
@@ -20,8 +21,9 @@ export function planSteps(facts: PreflightFacts, mode: RestoreMode): Pick<PlanRe
   const sourceAccount = facts.worker.principal?.identity.accountId ?? null;
   const targetAccount = request.target.accountId;
   const targetKey = facts.targetKey.metadata?.arn ?? request.target.kmsKeyId;
-  const sourceKey =
-    facts.sourceDefaultKey?.key?.metadata?.arn ?? facts.sourceDefaultKey?.defaultKmsKeyId ?? null;
+  const shared = sharedKeyOf(facts, mode);
+  // The key the shared snapshots are written with: the transfer key (by its alias until it exists) or the source default key.
+  const sourceKey = shared ? (shared.keyId ?? shared.alias) : null;
   const volumes = restoredVolumes(facts);
   const existingInstance = request.instance.instanceId;
   const instancePrincipal: StepPrincipal = request.target.roleArn ? 'restore-role' : 'worker-role';
@@ -45,9 +47,26 @@ export function planSteps(facts: PreflightFacts, mode: RestoreMode): Pick<PlanRe
   };
   const resource = (r: Omit<PlannedResource, 'region'>) => resources.push({ ...r, region });
 
-  // Where the data is written: the source default key for another account, else the target key.
+  // Where the data is written: the shared key for another account, else the target key.
   const writeKey = mode === 'cross-account' ? sourceKey : targetKey;
   const writeAccount = sourceAccount;
+  if (shared?.createdOnFirstUse) {
+    step(
+      'create-transfer-key',
+      'worker-role',
+      `Create the transfer key ${shared.alias} (its key policy names no principal of another account but ${request.target.roleArn}); kept for later restores with this role.`,
+    );
+    resource({
+      kind: 'kms-key',
+      step: 'create-transfer-key',
+      accountId: writeAccount,
+      deviceName: null,
+      kmsKeyId: shared.alias,
+      sizeGiB: null,
+      temporary: false,
+      description: `Transfer key ${shared.alias}: encrypts the snapshots shared with ${request.target.roleArn}.`,
+    });
+  }
   for (const volume of volumes) {
     const device = volume.deviceName;
     const temporarySnapshot = (made: PlanStepName) =>
@@ -137,7 +156,7 @@ export function planSteps(facts: PreflightFacts, mode: RestoreMode): Pick<PlanRe
     step(
       'grant-source-key',
       'worker-role',
-      `Grant ${request.target.roleArn} the source default key for the length of the restore.`,
+      `Grant ${request.target.roleArn} the ${shared?.kind === 'transfer' ? 'transfer' : 'source default'} key for the length of the restore.`,
     );
     resource({
       kind: 'kms-grant',
@@ -212,5 +231,6 @@ export function planFromFacts(facts: PreflightFacts): PlanResult {
   const checks = runChecks(facts);
   const mode = determineMode(facts) ?? null;
   const { steps, resources } = mode ? planSteps(facts, mode) : { steps: [], resources: [] };
-  return { ok: checks.every((c) => c.status !== 'fail'), mode, checks, steps, resources };
+  const sharedKey = sharedKeyOf(facts, mode ?? undefined);
+  return { ok: checks.every((c) => c.status !== 'fail'), mode, checks, steps, resources, sharedKey };
 }

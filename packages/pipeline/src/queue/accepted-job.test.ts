@@ -1,4 +1,4 @@
-import { JobName, restoreRequestSchema } from '@ec2-restore/contracts';
+import { JobName, type RestorePointShape, restoreRequestSchema } from '@ec2-restore/contracts';
 import type { Restore } from '@ec2-restore/restore-state';
 import { describe, expect, it } from 'vitest';
 import { buildRestoreFlow } from '../restore-flow.ts';
@@ -18,7 +18,11 @@ const request = restoreRequestSchema.parse({
   instance: { subnetId: 'subnet-0123456789abcdef0' },
   kmsGrant: 'auto',
 });
-const restorePoint = testRestorePoint;
+// Two volumes: /dev/xvda and /dev/xvdb.
+const restorePoint: RestorePointShape = {
+  ...testRestorePoint,
+  volumes: testRestorePoint.volumes.slice(0, 2),
+};
 const restore: Restore = {
   id: 'r-1',
   status: 'running',
@@ -75,6 +79,9 @@ describe('jobMismatches: a job must be what the API accepted', () => {
     ['snapshot', { targetKmsKeyId: 'alias/other' }, 'snapshot.targetKmsKeyId'],
     ['snapshot', { dataPath: 'worker-volume' }, 'snapshot.dataPath'],
     ['snapshot', { verify: true }, 'snapshot.verify'],
+    // Writing with the source default key instead of the transfer key (or the other way round).
+    ['snapshot', { transferKey: true }, 'snapshot.transferKey'],
+    ['share', { transferKey: true }, 'share.transferKey'],
     [
       'snapshot',
       { volume: { deviceName: '/dev/xvdz', sizeGiB: 8, volumeType: 'gp3' } },
