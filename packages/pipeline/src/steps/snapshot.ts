@@ -14,8 +14,8 @@ import { workerVolume } from './snapshot-worker-volume.ts';
 
 const STEP = JobName.Snapshot;
 
-export type { SnapshotStepContext } from './snapshot-step-context.ts';
 export { SOURCE_VOLUME_TAG } from '../aws/restore-tags.ts';
+export type { SnapshotStepContext } from './snapshot-step-context.ts';
 
 /**
  * Tag an EBS direct snapshot gets once every block is written, before CompleteSnapshot: a later
