@@ -32,6 +32,7 @@ import {
   generatePolicies,
   type PolicyConfiguration,
   type PolicyStatement,
+  plan,
 } from '@ec2-restore/preflight';
 import type { Restore } from '@ec2-restore/restore-state';
 import { expect } from 'vitest';
@@ -43,6 +44,7 @@ import {
   jobResult,
   launchInstance,
   newAccount,
+  openPipeline,
   type Pipeline,
   putRolePolicy,
   REGION,
@@ -296,5 +298,53 @@ export async function expectRestoredVolumes(world: GeneratedWorld, restore: Rest
   for (const volume of Volumes) {
     expect(volume).toMatchObject({ Encrypted: true, KmsKeyId: world.targetKey });
     expect(volume.Attachments?.[0]?.InstanceId).toBe(restore.result?.instanceId);
+  }
+}
+
+/** A restore of one shape: whole instance, or one volume into an existing instance of the target account. */
+export interface GeneratedRestoreCase extends GeneratedWorldShape {
+  volumeLevel?: boolean;
+}
+
+/**
+ * One restore of `c` in a world of its own, on a pipeline of its own (so restores of several shapes
+ * run at once): the pre-flight as the generated principals passes every check, the restore succeeds,
+ * nothing temporary is left, the restored volumes are encrypted with the target key and attached.
+ */
+export async function restoreGeneratedCase(
+  c: GeneratedRestoreCase,
+  backup: Backup,
+  options: { endpoint?: string } = {},
+): Promise<void> {
+  const pipeline = openPipeline();
+  const world = await generatedWorld(c, options.endpoint ? { endpoint: options.endpoint } : {});
+  try {
+    const existing = c.volumeLevel ? await launchInstance(world.target) : undefined;
+    const request = world.request(backup.restorePoint.id, {
+      // Volume-level: the last volume of the restore point (not its root).
+      ...(existing
+        ? {
+            instance: { instanceId: existing },
+            volumes: [backup.restorePoint.volumes.at(-1)?.deviceName ?? ''],
+          }
+        : {}),
+    });
+    const preflight = await plan(request, {
+      sourceCredentials: world.workerCredentials(),
+      restorePoint: backup.restorePoint,
+    });
+    expect(preflight.checks.filter((check) => check.status !== 'pass')).toEqual([]);
+
+    const restore = await restoreAsGeneratedPrincipals(world, {
+      pipeline,
+      backup,
+      request,
+      ...(options.endpoint ? { endpoint: options.endpoint } : {}),
+    });
+    if (existing) expect(restore.result?.instanceId).toBe(existing);
+    await expectRestoredVolumes(world, restore, c.volumeLevel ? 1 : backup.restorePoint.volumes.length);
+  } finally {
+    await pipeline.close();
+    world.destroy();
   }
 }

@@ -1,16 +1,19 @@
 import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
 import {
   AttachVolumeCommand,
   CreateSnapshotCommand,
+  CreateTagsCommand,
   CreateVolumeCommand,
   DescribeInstancesCommand,
   DescribeSnapshotsCommand,
   DescribeVolumesCommand,
 } from '@aws-sdk/client-ec2';
 import { openBackupRepository } from '@ec2-restore/backup-repository';
-import { type CleanupJobInput, JobName } from '@ec2-restore/contracts';
+import { type CleanupJobInput, JobName, type SnapshotJobInput } from '@ec2-restore/contracts';
 import { credentialsForAccount } from '@ec2-restore/local-aws';
 import {
+  BLOCKS_WRITTEN_TAG,
   cleanupRestore,
   createStepClients,
   restoreTags,
@@ -20,6 +23,7 @@ import {
   tagSpecification,
   writeVolumeSnapshot,
 } from '@ec2-restore/pipeline';
+import { EbsDirectWriter } from '@ec2-restore/snapshot-writers';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   type Account,
@@ -212,6 +216,72 @@ describe('step rules on retry and failure', () => {
       new DescribeSnapshotsCommand({ OwnerIds: ['self'] }),
     );
     expect(Snapshots.map((s) => s.SnapshotId)).toEqual([foreign.SnapshotId]);
+  });
+
+  it('ebs-direct: a step that finds its snapshot with every block written only completes it and waits; the data is the restore point', async () => {
+    const { account, clients } = world();
+    const keyArn = (await createKey(account)).Arn;
+    const restoreId = randomUUID();
+    const repository = openBackupRepository(join(backup.folder, 'repo'));
+    const volume = backup.restorePoint.volumes[0]!;
+    const input: SnapshotJobInput = {
+      restoreId,
+      mode: 'same-account',
+      region: REGION,
+      sourceAccountId: account.id,
+      targetAccountId: account.id,
+      restorePointId: backup.restorePoint.id,
+      targetKmsKeyId: keyArn,
+      dataPath: 'ebs-direct',
+      volume: { deviceName: volume.deviceName, sizeGiB: volume.sizeGiB, volumeType: 'gp3' },
+      verify: true,
+      transferKey: false,
+    };
+
+    // The earlier attempt: every block written and marked, then the worker died before CompleteSnapshot.
+    const { ec2, ebs } = clients.source(REGION);
+    const died = new Error('worker killed after the blocks-written mark');
+    const earlier = new EbsDirectWriter({ repository, ebs, ec2, awaitCompletion: false });
+    await expect(
+      earlier.writeVolume({
+        restorePointId: input.restorePointId,
+        deviceName: volume.deviceName,
+        target: {
+          restoreId,
+          step: JobName.Snapshot,
+          kmsKeyArn: keyArn,
+          onBlocksWritten: async (id) => {
+            await ec2.send(
+              new CreateTagsCommand({ Resources: [id], Tags: [{ Key: BLOCKS_WRITTEN_TAG, Value: 'true' }] }),
+            );
+            throw died;
+          },
+        },
+      }),
+    ).rejects.toBe(died);
+    const { Snapshots: [pending] = [] } = await account.aws.ec2.send(
+      new DescribeSnapshotsCommand({ OwnerIds: ['self'] }),
+    );
+    expect(pending?.State).toBe('pending');
+
+    // The retry.
+    const sent = record(clients, restoreId);
+    const result = await writeVolumeSnapshot(input, {
+      clients,
+      checkpoint: async () => {},
+      repository,
+      progress: () => {},
+    });
+    expect(named(sent, 'PutSnapshotBlockCommand')).toEqual([]);
+    expect(named(sent, 'StartSnapshotCommand').length).toBeLessThanOrEqual(1);
+    expect(named(sent, 'CompleteSnapshotCommand')).toHaveLength(1);
+    expect(result.snapshotId).toBe(pending?.SnapshotId);
+    // verify: true read every block back and found it equal to the restore point.
+    expect(named(sent, 'GetSnapshotBlockCommand').length).toBeGreaterThan(0);
+    const { Snapshots: [after] = [] } = await account.aws.ec2.send(
+      new DescribeSnapshotsCommand({ SnapshotIds: [result.snapshotId] }),
+    );
+    expect(after?.State).toBe('completed');
   });
 
   it('worker-volume on a snapshot worker without WORKER_INSTANCE_ID fails at once, saying what to configure, and creates nothing', async () => {
