@@ -332,6 +332,7 @@ export async function restoreGeneratedCase(
     const preflight = await plan(request, {
       sourceCredentials: world.workerCredentials(),
       restorePoint: backup.restorePoint,
+      ...(options.endpoint ? { endpoint: options.endpoint } : {}),
     });
     expect(preflight.checks.filter((check) => check.status !== 'pass')).toEqual([]);
 

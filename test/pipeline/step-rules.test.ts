@@ -16,6 +16,7 @@ import {
   BLOCKS_WRITTEN_TAG,
   cleanupRestore,
   createStepClients,
+  type RestoreResourceTag,
   restoreTags,
   SOURCE_VOLUME_TAG,
   type StepClients,
@@ -98,17 +99,14 @@ describe('step rules on retry and failure', () => {
     return { account, clients };
   }
 
-  /** A volume of the instance step of `restoreId`, attached to `instanceId`. */
-  async function restoredVolumeOn(account: Account, restoreId: string, instanceId: string, device: string) {
+  /** A 1 GiB volume tagged for `owner`, once it is `available` (a new id may answer NotFound for a moment). */
+  async function availableVolume(account: Account, owner: RestoreResourceTag): Promise<string> {
     const { zone } = await defaultSubnet(account);
     const { VolumeId = '' } = await account.aws.ec2.send(
       new CreateVolumeCommand({
         AvailabilityZone: zone,
         Size: 1,
-        TagSpecifications: tagSpecification(
-          'volume',
-          restoreTags({ restoreId, step: JobName.Instance, deviceName: device }),
-        ),
+        TagSpecifications: tagSpecification('volume', restoreTags(owner)),
       }),
     );
     await eventually(async () => {
@@ -116,6 +114,16 @@ describe('step rules on retry and failure', () => {
         .send(new DescribeVolumesCommand({ VolumeIds: [VolumeId] }))
         .catch(() => ({ Volumes: [] }));
       return Volumes[0]?.State === 'available' ? true : undefined;
+    });
+    return VolumeId;
+  }
+
+  /** A volume of the instance step of `restoreId`, attached to `instanceId`. */
+  async function restoredVolumeOn(account: Account, restoreId: string, instanceId: string, device: string) {
+    const VolumeId = await availableVolume(account, {
+      restoreId,
+      step: JobName.Instance,
+      deviceName: device,
     });
     await account.aws.ec2.send(new AttachVolumeCommand({ VolumeId, InstanceId: instanceId, Device: device }));
     return VolumeId;
@@ -177,14 +185,7 @@ describe('step rules on retry and failure', () => {
     const { account, clients } = world();
     const restoreId = randomUUID();
     const owner = { restoreId, step: JobName.Snapshot, deviceName: '/dev/xvda' };
-    const { zone } = await defaultSubnet(account);
-    const { VolumeId = '' } = await account.aws.ec2.send(
-      new CreateVolumeCommand({
-        AvailabilityZone: zone,
-        Size: 1,
-        TagSpecifications: tagSpecification('volume', restoreTags(owner)),
-      }),
-    );
+    const VolumeId = await availableVolume(account, owner);
     // The step's snapshot of its temporary volume, as the worker-volume path makes it.
     const own = await account.aws.ec2.send(
       new CreateSnapshotCommand({
