@@ -96,6 +96,9 @@ export class SnapshotBlockSender {
   private readonly timeoutMs: number;
 
   private readonly record: (error?: unknown) => void;
+  /** Where every call goes, as request options (not the URL, which would be converted on each call). */
+  private readonly target: { protocol: string; hostname: string; port?: number; agent: HttpAgent };
+  private readonly basePath: string;
 
   private constructor(
     client: DirectCallReporting,
@@ -109,6 +112,13 @@ export class SnapshotBlockSender {
     this.agent = https ? new HttpsAgent(agentOptions) : new HttpAgent(agentOptions);
     this.httpRequest = https ? httpsRequest : httpRequest;
     this.timeoutMs = options.requestTimeoutMs ?? 30_000;
+    this.target = {
+      protocol: endpoint.protocol,
+      hostname: endpoint.hostname,
+      ...(endpoint.port ? { port: Number(endpoint.port) } : {}),
+      agent: this.agent,
+    };
+    this.basePath = endpoint.pathname.replace(/\/$/, '');
     const report = client.recordDirectCall;
     this.record = report ? (error) => report('EBS.PutSnapshotBlock', error) : () => {};
   }
@@ -146,8 +156,7 @@ export class SnapshotBlockSender {
   }
 
   private async attempt(block: SnapshotBlock, signal?: AbortSignal, onBodySent?: () => void): Promise<void> {
-    const base = this.endpoint.pathname.replace(/\/$/, '');
-    const path = `${base}/snapshots/${encodeURIComponent(block.snapshotId)}/blocks/${block.blockIndex}`;
+    const path = `${this.basePath}/snapshots/${encodeURIComponent(block.snapshotId)}/blocks/${block.blockIndex}`;
     const host = this.endpoint.host;
     const signed = await this.signer.sign(
       {
@@ -171,8 +180,7 @@ export class SnapshotBlockSender {
     );
     const response = await new Promise<IncomingMessage>((resolve, reject) => {
       const req = this.httpRequest(
-        this.endpoint,
-        { method: 'PUT', path, headers: signed.headers, agent: this.agent, ...(signal ? { signal } : {}) },
+        { ...this.target, method: 'PUT', path, headers: signed.headers, ...(signal ? { signal } : {}) },
         resolve,
       );
       req.setTimeout(this.timeoutMs, () => req.destroy(new TimeoutError(this.timeoutMs)));
