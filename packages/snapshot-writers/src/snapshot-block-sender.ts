@@ -1,4 +1,9 @@
-import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
+import {
+  type ClientRequest,
+  Agent as HttpAgent,
+  request as httpRequest,
+  type IncomingMessage,
+} from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { EBSClient } from '@aws-sdk/client-ebs';
 
@@ -73,6 +78,12 @@ export class EbsDirectHttpError extends Error {
   }
 }
 
+function abortError(signal: AbortSignal): Error {
+  const error = new Error('PutSnapshotBlock: the call was aborted', { cause: signal.reason });
+  error.name = 'AbortError';
+  return error;
+}
+
 class TimeoutError extends Error {
   constructor(ms: number) {
     super(`PutSnapshotBlock: no answer for ${ms} ms; the connection was closed`);
@@ -99,6 +110,11 @@ export class SnapshotBlockSender {
   /** Where every call goes, as request options (not the URL, which would be converted on each call). */
   private readonly target: { protocol: string; hostname: string; port?: number; agent: HttpAgent };
   private readonly basePath: string;
+  /**
+   * The calls in flight per signal, with the one listener that ends them when it aborts: cheaper than a
+   * listener per call (the writer passes the same signal to every call of a volume).
+   */
+  private readonly watched = new Map<AbortSignal, { calls: Set<ClientRequest>; onAbort: () => void }>();
 
   private constructor(
     client: DirectCallReporting,
@@ -178,11 +194,42 @@ export class SnapshotBlockSender {
       },
       { signingDate: new Date(Date.now() + (this.config.systemClockOffset ?? 0)) },
     );
+    if (signal?.aborted) throw abortError(signal);
+    let req: ClientRequest | undefined;
+    try {
+      return await this.exchange(signed.headers, path, block.data, onBodySent, (made) => {
+        req = made;
+        if (signal) this.callsOn(signal).add(made);
+      });
+    } finally {
+      if (signal && req) this.watched.get(signal)?.calls.delete(req);
+    }
+  }
+
+  private callsOn(signal: AbortSignal): Set<ClientRequest> {
+    let entry = this.watched.get(signal);
+    if (!entry) {
+      const calls = new Set<ClientRequest>();
+      const onAbort = (): void => {
+        for (const call of calls) call.destroy(abortError(signal));
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+      entry = { calls, onAbort };
+      this.watched.set(signal, entry);
+    }
+    return entry.calls;
+  }
+
+  private async exchange(
+    headers: Record<string, string>,
+    path: string,
+    data: Buffer,
+    onBodySent: (() => void) | undefined,
+    onRequest: (req: ClientRequest) => void,
+  ): Promise<void> {
     const response = await new Promise<IncomingMessage>((resolve, reject) => {
-      const req = this.httpRequest(
-        { ...this.target, method: 'PUT', path, headers: signed.headers, ...(signal ? { signal } : {}) },
-        resolve,
-      );
+      const req = this.httpRequest({ ...this.target, method: 'PUT', path, headers }, resolve);
+      onRequest(req);
       req.setTimeout(this.timeoutMs, () => req.destroy(new TimeoutError(this.timeoutMs)));
       req.on('error', reject);
       if (onBodySent) {
@@ -193,7 +240,7 @@ export class SnapshotBlockSender {
         // `close` covers a call that failed before its body went out.
         req.once('finish', sent).once('close', sent);
       }
-      req.end(block.data);
+      req.end(data);
     });
     if (response.statusCode === 201 || response.statusCode === 200) {
       // Drained, so the socket goes back to the agent for the next call.
@@ -207,8 +254,10 @@ export class SnapshotBlockSender {
     throw await errorOf(response);
   }
 
-  /** Closes the sockets. */
+  /** Closes the sockets and stops listening on the calls' signals. */
   close(): void {
+    for (const [signal, { onAbort }] of this.watched) signal.removeEventListener('abort', onAbort);
+    this.watched.clear();
     this.agent.destroy();
   }
 }
