@@ -6,6 +6,7 @@ import {
 } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { EBSClient } from '@aws-sdk/client-ebs';
+import { BlockRequestSigner, type SigningCredentials } from './block-request-signer.ts';
 
 /** One PutSnapshotBlock call. */
 export interface SnapshotBlock {
@@ -28,24 +29,10 @@ export interface SnapshotBlockSenderOptions {
   requestTimeoutMs?: number;
 }
 
-/** What the SDK's SigV4 signer needs of a request (an HttpRequest of @smithy/protocol-http). */
-interface SignableRequest {
-  method: string;
-  protocol: string;
-  hostname: string;
-  port?: number;
-  path: string;
-  query: Record<string, string>;
-  headers: Record<string, string>;
-}
-
-interface Signer {
-  sign(request: SignableRequest, options?: { signingDate?: Date }): Promise<SignableRequest>;
-}
-
-/** The parts of an EBS client's resolved configuration the sender reuses: its signer and endpoint. */
+/** The parts of an EBS client's resolved configuration the sender reuses: credentials, signing name, endpoint. */
 interface EbsClientConfig {
-  signer: () => Promise<Signer>;
+  credentials: () => Promise<SigningCredentials>;
+  signingName?: string;
   region: () => Promise<string>;
   useFipsEndpoint: () => Promise<boolean>;
   useDualstackEndpoint: () => Promise<boolean>;
@@ -119,7 +106,7 @@ export class SnapshotBlockSender {
   private constructor(
     client: DirectCallReporting,
     private readonly config: EbsClientConfig,
-    private readonly signer: Signer,
+    private readonly signer: BlockRequestSigner,
     private readonly endpoint: URL,
     options: SnapshotBlockSenderOptions,
   ) {
@@ -154,7 +141,8 @@ export class SnapshotBlockSender {
           }
         : {}),
     });
-    return new SnapshotBlockSender(ebs as DirectCallReporting, config, await config.signer(), url, options);
+    const signer = new BlockRequestSigner(await config.region(), config.signingName ?? 'ebs');
+    return new SnapshotBlockSender(ebs as DirectCallReporting, config, signer, url, options);
   }
 
   /**
@@ -173,31 +161,26 @@ export class SnapshotBlockSender {
 
   private async attempt(block: SnapshotBlock, signal?: AbortSignal, onBodySent?: () => void): Promise<void> {
     const path = `${this.basePath}/snapshots/${encodeURIComponent(block.snapshotId)}/blocks/${block.blockIndex}`;
-    const host = this.endpoint.host;
-    const signed = await this.signer.sign(
+    const headers = this.signer.sign(
+      'PUT',
+      path,
       {
-        method: 'PUT',
-        protocol: this.endpoint.protocol,
-        hostname: this.endpoint.hostname,
-        ...(this.endpoint.port ? { port: Number(this.endpoint.port) } : {}),
-        path,
-        query: {},
-        headers: {
-          host,
-          'content-type': 'application/octet-stream',
-          'content-length': String(block.data.length),
-          'x-amz-content-sha256': 'UNSIGNED-PAYLOAD',
-          'x-amz-data-length': String(block.data.length),
-          'x-amz-checksum': block.checksumBase64,
-          'x-amz-checksum-algorithm': 'SHA256',
-        },
+        host: this.endpoint.host,
+        'content-type': 'application/octet-stream',
+        'content-length': String(block.data.length),
+        'x-amz-content-sha256': 'UNSIGNED-PAYLOAD',
+        'x-amz-data-length': String(block.data.length),
+        'x-amz-checksum': block.checksumBase64,
+        'x-amz-checksum-algorithm': 'SHA256',
       },
-      { signingDate: new Date(Date.now() + (this.config.systemClockOffset ?? 0)) },
+      // The client's credentials, refreshed as the client refreshes them.
+      await this.config.credentials(),
+      new Date(Date.now() + (this.config.systemClockOffset ?? 0)),
     );
     if (signal?.aborted) throw abortError(signal);
     let req: ClientRequest | undefined;
     try {
-      return await this.exchange(signed.headers, path, block.data, onBodySent, (made) => {
+      return await this.exchange(headers, path, block.data, onBodySent, (made) => {
         req = made;
         if (signal) this.callsOn(signal).add(made);
       });
