@@ -6,7 +6,6 @@ import {
   CreateVolumeCommand,
   CreateVpcCommand,
   DeleteSnapshotCommand,
-  DescribeImagesCommand,
   DescribeInstancesCommand,
   DescribeSnapshotsCommand,
   DescribeVolumesCommand,
@@ -25,6 +24,7 @@ import {
   type Account,
   accountRoot,
   allowEbsUse,
+  amazonImageId,
   assumedRoleClients,
   createKey,
   createRestoreRole,
@@ -68,10 +68,9 @@ async function newInstance(target: AwsClients): Promise<string> {
   const subnet = await target.ec2.send(
     new CreateSubnetCommand({ VpcId: vpc.Vpc!.VpcId!, CidrBlock: '10.20.1.0/24', AvailabilityZone: ZONE }),
   );
-  const images = await target.ec2.send(new DescribeImagesCommand({ Owners: ['amazon'] }));
   const run = await target.ec2.send(
     new RunInstancesCommand({
-      ImageId: images.Images![0]!.ImageId!,
+      ImageId: await amazonImageId(target.ec2),
       InstanceType: 't3.micro',
       MinCount: 1,
       MaxCount: 1,

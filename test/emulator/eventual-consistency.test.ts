@@ -4,7 +4,6 @@ import {
   CreateSnapshotCommand,
   CreateTagsCommand,
   CreateVolumeCommand,
-  DescribeImagesCommand,
   DescribeInstancesCommand,
   DescribeSnapshotsCommand,
   DescribeVolumesCommand,
@@ -21,7 +20,7 @@ import {
   startEmulator,
 } from '@ec2-restore/local-aws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventually, expectAwsError, newAccount, REGION, ZONE } from '../support/index.ts';
+import { amazonImageId, eventually, expectAwsError, newAccount, REGION, ZONE } from '../support/index.ts';
 
 // "Amazon EC2 API follows an eventual consistency model ... the results of an API command you run
 // might not be immediately visible to all subsequent commands you run"
@@ -100,10 +99,9 @@ describe('eventual consistency of new ids', () => {
 
   it('a new instance, snapshot and image likewise', async () => {
     const { aws } = await account();
-    const { Images = [] } = await aws.ec2.send(new DescribeImagesCommand({ Owners: ['amazon'] }));
     const run = await aws.ec2.send(
       new RunInstancesCommand({
-        ImageId: Images[0]!.ImageId!,
+        ImageId: await amazonImageId(aws.ec2),
         InstanceType: 't3.micro',
         MinCount: 1,
         MaxCount: 1,

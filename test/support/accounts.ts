@@ -9,6 +9,7 @@ import {
   DescribeInstancesCommand,
   DescribeSubnetsCommand,
   DescribeVolumesCommand,
+  type EC2Client,
   type Instance,
   RunInstancesCommand,
 } from '@aws-sdk/client-ec2';
@@ -90,13 +91,18 @@ export async function defaultSubnet(account: Account): Promise<{ subnetId: strin
   return { subnetId: subnet?.SubnetId ?? '', zone: subnet?.AvailabilityZone ?? '' };
 }
 
+/** The id of an Amazon-owned image every account may launch. */
+export async function amazonImageId(ec2: EC2Client): Promise<string> {
+  const { Images = [] } = await ec2.send(new DescribeImagesCommand({ Owners: ['amazon'] }));
+  return Images[0]!.ImageId!;
+}
+
 /** An instance launched by hand (the worker instance of worker-volume, or an existing instance). */
 export async function launchInstance(account: Account): Promise<string> {
   const { subnetId } = await defaultSubnet(account);
-  const { Images = [] } = await account.aws.ec2.send(new DescribeImagesCommand({ Owners: ['amazon'] }));
   const { Instances = [] } = await account.aws.ec2.send(
     new RunInstancesCommand({
-      ImageId: Images[0]?.ImageId,
+      ImageId: await amazonImageId(account.aws.ec2),
       InstanceType: 't3.micro',
       MinCount: 1,
       MaxCount: 1,
