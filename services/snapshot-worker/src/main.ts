@@ -5,8 +5,7 @@ import { QueueName } from '@ec2-restore/contracts';
 import {
   baseWorkerEnvSchema,
   concurrencySchema,
-  loadWorkerConfigOrExit,
-  runWorkerService,
+  serveQueue,
   snapshotProcessors,
 } from '@ec2-restore/pipeline';
 import { z } from 'zod';
@@ -30,13 +29,7 @@ const envSchema = baseWorkerEnvSchema.extend({
     .optional(),
 });
 
-const config = loadWorkerConfigOrExit('snapshot-worker', envSchema);
-const { env } = config;
-
-runWorkerService({
-  name: 'snapshot-worker',
-  queue: QueueName.Snapshot,
-  config,
+serveQueue(QueueName.Snapshot, envSchema, (env) => ({
   concurrency: env.SNAPSHOT_WORKER_CONCURRENCY,
   processors: snapshotProcessors({
     repository: openBackupRepository(env.BACKUP_REPOSITORY),
@@ -44,4 +37,4 @@ runWorkerService({
     ...(env.WORKER_DEVICE_DIR ? { deviceFolder: env.WORKER_DEVICE_DIR } : {}),
     ...(env.EBS_DIRECT_IN_FLIGHT ? { inFlight: env.EBS_DIRECT_IN_FLIGHT } : {}),
   }),
-});
+}));
