@@ -1,6 +1,6 @@
 /** The snapshot worker: `node --import tsx services/snapshot-worker/src/main.ts` (variables in README.md). */
 import { openBackupRepository } from '@ec2-restore/backup-repository';
-import { backupRepositoryField } from '@ec2-restore/config';
+import { backupRepositoryField, wholeNumberField } from '@ec2-restore/config';
 import { QueueName } from '@ec2-restore/contracts';
 import {
   baseWorkerEnvSchema,
@@ -21,12 +21,11 @@ const envSchema = baseWorkerEnvSchema.extend({
     )
     .optional(),
   WORKER_DEVICE_DIR: z.string().min(1).optional(),
-  EBS_DIRECT_IN_FLIGHT: z.coerce
-    .number({ error: 'must be a whole number of PutSnapshotBlock calls, e.g. 64' })
-    .int()
-    .min(1)
-    .max(1000)
-    .optional(),
+  EBS_DIRECT_IN_FLIGHT: wholeNumberField(
+    'a whole number of PutSnapshotBlock calls, e.g. 64',
+    1,
+    1000,
+  ).optional(),
 });
 
 serveQueue(QueueName.Snapshot, envSchema, (env) => ({
