@@ -11,6 +11,7 @@ import {
   DescribeVolumesCommand,
   type EC2Client,
   type Instance,
+  ModifySnapshotAttributeCommand,
   RunInstancesCommand,
 } from '@aws-sdk/client-ec2';
 import { CreateBucketCommand } from '@aws-sdk/client-s3';
@@ -113,6 +114,27 @@ export async function launchInstance(account: Account): Promise<string> {
   // A new id answers NotFound for a moment: the product takes this one as given (WORKER_INSTANCE_ID).
   await onceVisible(() => account.aws.ec2.send(new DescribeInstancesCommand({ InstanceIds: [instanceId] })));
   return instanceId;
+}
+
+/**
+ * Shares (`Add`) or unshares (`Remove`) a snapshot of `owner` with an account, once its new id is
+ * visible (test/emulator/eventual-consistency.test.ts).
+ */
+export function shareSnapshot(
+  owner: Account,
+  snapshotId: string,
+  accountId: string,
+  op: 'Add' | 'Remove' = 'Add',
+) {
+  return onceVisible(() =>
+    owner.aws.ec2.send(
+      new ModifySnapshotAttributeCommand({
+        SnapshotId: snapshotId,
+        Attribute: 'createVolumePermission',
+        CreateVolumePermission: { [op]: [{ UserId: accountId }] },
+      }),
+    ),
+  );
 }
 
 /** A new S3 bucket of the account, in REGION. */
