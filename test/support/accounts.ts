@@ -13,6 +13,7 @@ import {
   type Instance,
   ModifySnapshotAttributeCommand,
   RunInstancesCommand,
+  type Tag,
 } from '@aws-sdk/client-ec2';
 import { CreateBucketCommand } from '@aws-sdk/client-s3';
 import {
@@ -98,8 +99,8 @@ export async function amazonImageId(ec2: EC2Client): Promise<string> {
   return Images[0]!.ImageId!;
 }
 
-/** An instance launched by hand (the worker instance of worker-volume, or an existing instance). */
-export async function launchInstance(account: Account): Promise<string> {
+/** An instance launched by hand (the worker instance of worker-volume, or an existing instance), with `tags`. */
+export async function launchInstance(account: Account, tags?: Tag[]): Promise<string> {
   const { subnetId } = await defaultSubnet(account);
   const { Instances = [] } = await account.aws.ec2.send(
     new RunInstancesCommand({
@@ -108,6 +109,7 @@ export async function launchInstance(account: Account): Promise<string> {
       MinCount: 1,
       MaxCount: 1,
       SubnetId: subnetId,
+      ...(tags ? { TagSpecifications: [{ ResourceType: 'instance', Tags: tags }] } : {}),
     }),
   );
   const instanceId = Instances[0]?.InstanceId ?? '';

@@ -16,6 +16,7 @@ import {
 import { createAwsClients } from '@ec2-restore/aws-clients';
 import { RestoreTag } from '@ec2-restore/contracts';
 import { credentialsForAccount, onceVisible } from '@ec2-restore/local-aws';
+import { SOURCE_VOLUME_TAG } from '@ec2-restore/pipeline';
 import { RestoreStore } from '@ec2-restore/restore-state';
 import { startPeriodicSweep, sweepLeftovers } from '@ec2-restore/sweeper';
 import { Redis } from 'ioredis';
@@ -45,6 +46,11 @@ function restoreTags(restoreId: string, step: string): Tag[] {
     { Key: RestoreTag.RestoreId, Value: restoreId },
     { Key: RestoreTag.Step, Value: step },
   ];
+}
+
+/** Tags of a snapshot the worker-volume path made of its temporary volume (it names the volume). */
+function stepSnapshotTags(restoreId: string, volumeId: string): Tag[] {
+  return [...restoreTags(restoreId, 'snapshot'), { Key: SOURCE_VOLUME_TAG, Value: volumeId }];
 }
 
 async function createVolume(account: Account, tags: Tag[]): Promise<string> {
@@ -147,7 +153,9 @@ describe('sweepLeftovers', () => {
     const { SnapshotId } = await source.aws.ec2.send(
       new CreateSnapshotCommand({
         VolumeId: ids.sourceWorkerVolume,
-        TagSpecifications: [{ ResourceType: 'snapshot', Tags: restoreTags(failedId, 'snapshot') }],
+        TagSpecifications: [
+          { ResourceType: 'snapshot', Tags: stepSnapshotTags(failedId, ids.sourceWorkerVolume) },
+        ],
       }),
     );
     ids.sharedSnapshot = SnapshotId ?? '';
@@ -172,7 +180,9 @@ describe('sweepLeftovers', () => {
       source.aws.ec2.send(
         new CreateSnapshotCommand({
           VolumeId: ids.runningVolume,
-          TagSpecifications: [{ ResourceType: 'snapshot', Tags: restoreTags(runningId, 'snapshot') }],
+          TagSpecifications: [
+            { ResourceType: 'snapshot', Tags: stepSnapshotTags(runningId, ids.runningVolume) },
+          ],
         }),
       ),
     );

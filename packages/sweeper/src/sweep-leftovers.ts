@@ -10,7 +10,7 @@ import { type AwsClients, classifyAwsError } from '@ec2-restore/aws-clients';
 import {
   anyRestoreFilter,
   describeVolumeRemoval,
-  findTaggedSnapshots,
+  findStepSnapshots,
   findTaggedVolumes,
   removeSnapshot,
   removeVolumes,
@@ -58,7 +58,7 @@ async function findTaggedResources(location: SweepLocation): Promise<Found> {
       state: v.State,
     });
   }
-  for (const s of await findTaggedSnapshots(location.clients.ec2, anyRestoreFilter)) {
+  for (const s of await findStepSnapshots(location.clients.ec2, anyRestoreFilter)) {
     found.resources.push({
       kind: 'snapshot',
       id: s.SnapshotId ?? '',

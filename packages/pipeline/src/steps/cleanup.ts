@@ -3,8 +3,8 @@ import {
   DETACH_GRACE_MS,
   describeVolumeRemoval,
   findGrantsByName,
+  findStepSnapshots,
   findTaggedInstances,
-  findTaggedSnapshots,
   findTaggedVolumes,
   removeSnapshot,
   removeVolumes,
@@ -55,8 +55,9 @@ export async function cleanupRestore(input: CleanupJobInput, ctx: StepContext): 
     }
   };
 
-  // Source account: temporary snapshots (every share withdrawn first) and worker volumes.
-  const snapshots = await findTaggedSnapshots(source.ec2, { restoreId, step: JobName.Snapshot });
+  // Source account: temporary snapshots (withdraw the share first) and worker volumes. Only those the
+  // snapshot step made: a snapshot another tool took of a worker volume, or copied, keeps its tags.
+  const snapshots = await findStepSnapshots(source.ec2, { restoreId, step: JobName.Snapshot });
   const snapshotKeys = new Set(snapshots.flatMap((s) => (s.KmsKeyId ? [s.KmsKeyId] : [])));
   for (const snapshot of snapshots) {
     const removal = await removeSnapshot(source.ec2, snapshot.SnapshotId ?? '');
