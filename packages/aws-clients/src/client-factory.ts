@@ -3,6 +3,7 @@ import { EC2Client } from '@aws-sdk/client-ec2';
 import { IAMClient } from '@aws-sdk/client-iam';
 import { KMSClient } from '@aws-sdk/client-kms';
 import { S3Client } from '@aws-sdk/client-s3';
+import { SSMClient } from '@aws-sdk/client-ssm';
 import { STSClient } from '@aws-sdk/client-sts';
 import { fromTemporaryCredentials } from '@aws-sdk/credential-providers';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
@@ -56,6 +57,8 @@ export interface AwsClients {
   ebs: EBSClient;
   s3: S3Client;
   iam: IAMClient;
+  /** AWS's public parameters (the base images of a launch). */
+  ssm: SSMClient;
   /** The options the clients were built from, with defaults filled in. */
   options: Required<Omit<AwsClientOptions, 'credentials' | 'endpoint' | 'ebsMaxAttempts'>> &
     Pick<AwsClientOptions, 'credentials' | 'endpoint'>;
@@ -102,6 +105,7 @@ export function createAwsClients(options: AwsClientOptions): AwsClients {
     // Path-style addressing: the emulator (and S3-compatible stores) serve buckets under the path.
     s3: new S3Client({ ...common, forcePathStyle: endpoint !== undefined }),
     iam: new IAMClient(common),
+    ssm: new SSMClient(common),
   };
   return {
     ...clients,

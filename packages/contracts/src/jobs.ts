@@ -151,6 +151,8 @@ export const cleanupJobResultSchema = z.object({
   deletedVolumes: z.array(z.string()),
   terminatedInstances: z.array(z.string()),
   retiredGrants: z.array(z.string()),
+  /** The temporary images of the register-image launch strategy. */
+  deregisteredImages: z.array(z.string()).default([]),
 });
 export type CleanupJobResult = z.infer<typeof cleanupJobResultSchema>;
 

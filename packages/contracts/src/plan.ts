@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { checkSchema } from './checks.ts';
+import { launchStrategySchema } from './launch-strategy.ts';
 import { accountIdSchema, deviceNameSchema, regionSchema } from './request.ts';
 import { restoreModeSchema } from './restore.ts';
 
@@ -21,6 +22,8 @@ export const planStepNames = [
   'verify-snapshot',
   'share-snapshot',
   'grant-source-key',
+  'copy-root-snapshot',
+  'register-image',
   'create-instance',
   'create-volume',
   'attach-volume',
@@ -48,6 +51,7 @@ export const plannedResourceKindSchema = z.enum([
   'snapshot-share',
   'kms-grant',
   'ec2-instance',
+  'ec2-image',
 ]);
 export type PlannedResourceKind = z.infer<typeof plannedResourceKindSchema>;
 
@@ -72,5 +76,11 @@ export const planResultSchema = z.object({
   checks: z.array(checkSchema),
   steps: z.array(planStepSchema),
   resources: z.array(plannedResourceSchema),
+  launch: z
+    .object({ strategy: launchStrategySchema, reason: z.string() })
+    .nullable()
+    .describe(
+      'How the instance will be launched (docs/architecture.md#launch-strategies) and why; null for a volume-level restore.',
+    ),
 });
 export type PlanResult = z.infer<typeof planResultSchema>;

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { errorCategorySchema } from './errors.ts';
+import { launchStrategySchema } from './launch-strategy.ts';
 import { accountIdSchema, deviceNameSchema, regionSchema, restoreRequestSchema } from './request.ts';
 
 /** Same account (worker role's account is the target account) or another account. */
@@ -81,6 +82,11 @@ export const restoreResultSchema = z.object({
   accountId: accountIdSchema,
   region: regionSchema,
   volumes: z.array(restoredVolumeSchema),
+  launchStrategy: launchStrategySchema
+    .optional()
+    .describe(
+      'How the instance was launched (docs/architecture.md#launch-strategies); absent for a volume-level restore.',
+    ),
 });
 export type RestoreResult = z.infer<typeof restoreResultSchema>;
 

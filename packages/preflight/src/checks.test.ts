@@ -43,6 +43,7 @@ describe('runChecks: same account', () => {
       'target-key.region',
       'target-key.access.worker-role',
       'permissions.worker-role',
+      'instance.launch-strategy',
       'restore-point.volumes',
       'restore-point.volume-limits',
       'restore-point.attachments',
@@ -203,6 +204,7 @@ describe('runChecks: another account', () => {
       'source-default-key.access.restore-role',
       'permissions.worker-role',
       'permissions.restore-role',
+      'instance.launch-strategy',
       'restore-point.volumes',
       'restore-point.volume-limits',
       'restore-point.attachments',
@@ -503,6 +505,7 @@ describe('planFromFacts: steps and resources', () => {
     expect(plan.steps.map((s) => s.name)).toEqual([
       'write-snapshot',
       'write-snapshot',
+      'register-image',
       'create-instance',
       'create-volume',
       'attach-volume',
@@ -532,11 +535,14 @@ describe('planFromFacts: steps and resources', () => {
       `attach-volume@${TARGET}`,
     ]);
     const temporary = plan.resources.filter((r) => r.temporary).map((r) => r.kind);
+    // register-image: the target-owned copy of the root snapshot and the image are temporary too.
     expect(temporary.sort()).toEqual([
       'ebs-snapshot',
       'ebs-snapshot',
+      'ebs-snapshot',
       'ebs-volume',
       'ebs-volume',
+      'ec2-image',
       'kms-grant',
       'snapshot-share',
       'snapshot-share',

@@ -15,6 +15,7 @@ import {
   checkKeyState,
   checkSourceDefaultKeyCustomerManaged,
 } from './key-checks.ts';
+import { checkInstanceBoot, checkLaunchStrategy } from './launch-checks.ts';
 import { checkStepPermissions } from './permission-checks.ts';
 import { keyUseRequirements } from './requirements.ts';
 import {
@@ -90,6 +91,7 @@ export function runChecks(facts: PreflightFacts): Check[] {
   }
 
   checks.push(...checkNetwork(facts), checkInstanceType(facts), checkExistingInstance(facts));
+  checks.push(checkLaunchStrategy(facts), checkInstanceBoot(facts));
   checks.push(checkRestorePointVolumes(facts), checkVolumeLimits(facts), checkAttachments(facts));
   return checks.filter((c): c is Check => c !== undefined);
 }

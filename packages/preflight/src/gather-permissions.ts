@@ -1,10 +1,12 @@
 import {
   AttachVolumeCommand,
+  CopySnapshotCommand,
   CreateSnapshotCommand,
   CreateTagsCommand,
   CreateVolumeCommand,
   DeleteSnapshotCommand,
   DeleteVolumeCommand,
+  DeregisterImageCommand,
   DescribeAvailabilityZonesCommand,
   DescribeImagesCommand,
   DescribeInstancesCommand,
@@ -19,7 +21,9 @@ import {
   type EC2Client,
   GetEbsDefaultKmsKeyIdCommand,
   GetEbsEncryptionByDefaultCommand,
+  ModifyInstanceAttributeCommand,
   ModifySnapshotAttributeCommand,
+  RegisterImageCommand,
   RunInstancesCommand,
   StartInstancesCommand,
   StopInstancesCommand,
@@ -63,6 +67,16 @@ const probes: Record<string, Probe> = {
       }),
     (ec2, c, http) => ec2.send(c, http),
   ),
+  'ec2:CopySnapshot': probe(
+    (zone) =>
+      new CopySnapshotCommand({
+        DryRun: true,
+        SourceSnapshotId: NOTHING.snapshot,
+        SourceRegion: zone.replace(/[a-z]$/, ''),
+        Encrypted: true,
+      }),
+    (ec2, c, http) => ec2.send(c, http),
+  ),
   'ec2:CreateSnapshot': probe(
     () => new CreateSnapshotCommand({ DryRun: true, VolumeId: NOTHING.volume }),
     (ec2, c, http) => ec2.send(c, http),
@@ -86,6 +100,10 @@ const probes: Record<string, Probe> = {
   ),
   'ec2:DeleteVolume': probe(
     () => new DeleteVolumeCommand({ DryRun: true, VolumeId: NOTHING.volume }),
+    (ec2, c, http) => ec2.send(c, http),
+  ),
+  'ec2:DeregisterImage': probe(
+    () => new DeregisterImageCommand({ DryRun: true, ImageId: NOTHING.image }),
     (ec2, c, http) => ec2.send(c, http),
   ),
   'ec2:DescribeAvailabilityZones': probe(
@@ -145,6 +163,15 @@ const probes: Record<string, Probe> = {
     () => new GetEbsEncryptionByDefaultCommand({ DryRun: true }),
     (ec2, c, http) => ec2.send(c, http),
   ),
+  'ec2:ModifyInstanceAttribute': probe(
+    () =>
+      new ModifyInstanceAttributeCommand({
+        DryRun: true,
+        InstanceId: NOTHING.instance,
+        BlockDeviceMappings: [{ DeviceName: '/dev/xvda', Ebs: { DeleteOnTermination: true } }],
+      }),
+    (ec2, c, http) => ec2.send(c, http),
+  ),
   'ec2:ModifySnapshotAttribute': probe(
     () =>
       new ModifySnapshotAttributeCommand({
@@ -152,6 +179,16 @@ const probes: Record<string, Probe> = {
         SnapshotId: NOTHING.snapshot,
         Attribute: 'createVolumePermission',
         CreateVolumePermission: { Add: [{ UserId: '000000000000' }] },
+      }),
+    (ec2, c, http) => ec2.send(c, http),
+  ),
+  'ec2:RegisterImage': probe(
+    () =>
+      new RegisterImageCommand({
+        DryRun: true,
+        Name: 'ec2-restore-preflight-dry-run',
+        RootDeviceName: '/dev/xvda',
+        BlockDeviceMappings: [{ DeviceName: '/dev/xvda', Ebs: { SnapshotId: NOTHING.snapshot } }],
       }),
     (ec2, c, http) => ec2.send(c, http),
   ),

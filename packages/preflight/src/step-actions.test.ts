@@ -25,6 +25,10 @@ const callers: Array<[file: string, who: Who[]]> = [
   ['packages/pipeline/src/steps/cleanup.ts', ['worker', 'restore']],
   ['packages/pipeline/src/aws/ensure-volume.ts', ['worker', 'restore']],
   ['packages/pipeline/src/aws/launch-image.ts', ['restore']],
+  ['packages/pipeline/src/aws/instance-state.ts', ['restore']],
+  ['packages/pipeline/src/steps/launch-and-swap.ts', ['restore']],
+  ['packages/pipeline/src/steps/register-image.ts', ['restore']],
+  ['packages/aws-resources/src/remove-image.ts', ['restore']],
   ['packages/pipeline/src/aws/source-default-key.ts', ['worker']],
   ['packages/snapshot-writers/src/ebs-direct-writer.ts', ['worker']],
   ['packages/snapshot-writers/src/verify-snapshot.ts', ['worker']],
@@ -44,6 +48,7 @@ const services: Record<string, string> = {
   'client-kms': 'kms',
   'client-sts': 'sts',
   'client-iam': 'iam',
+  'client-ssm': 'ssm',
 };
 
 /**

@@ -106,6 +106,17 @@ function targetNeeds(shape: RestoreShape): Need[] {
     [ec2('AttachVolume'), ['instance']],
     [ec2('DetachVolume'), ['instance', 'cleanup', 'sweep']],
     [ec2('DeleteVolume'), ['instance', 'cleanup', 'sweep']],
+    // Launch strategies (docs/architecture.md#launch-strategies). register-image: the root snapshot
+    // copied with the target key (another account), the temporary image, both removed by cleanup.
+    [ec2('CopySnapshot'), ['instance']],
+    [ec2('DescribeSnapshots'), ['instance', 'cleanup', 'sweep']],
+    [ec2('RegisterImage'), ['instance']],
+    [ec2('DeregisterImage'), ['cleanup', 'sweep']],
+    [ec2('DescribeSnapshotAttribute'), ['cleanup', 'sweep']],
+    [ec2('DeleteSnapshot'), ['cleanup', 'sweep']],
+    // launch-and-swap: AWS's public parameters name the base image; DeleteOnTermination as recorded.
+    ['ssm:GetParametersByPath', ['instance']],
+    [ec2('ModifyInstanceAttribute'), ['instance']],
     // Cleanup of a restore that did not succeed.
     [ec2('TerminateInstances'), ['cleanup']],
     ...(shape.mode === 'cross-account' ? [] : ([] as Need[])),

@@ -3,9 +3,11 @@ import {
   DETACH_GRACE_MS,
   describeVolumeRemoval,
   findGrantsByName,
+  findTaggedImages,
   findTaggedInstances,
   findTaggedSnapshots,
   findTaggedVolumes,
+  removeImage,
   removeSnapshot,
   removeVolumes,
   revokeGrant,
@@ -14,7 +16,7 @@ import {
 import { type CleanupJobInput, type CleanupJobResult, JobName } from '@ec2-restore/contracts';
 import { PermanentStepError } from '../errors/permanent-step-error.ts';
 import { StepPendingError } from '../errors/step-pending-error.ts';
-import { LAUNCH_ROOT_STEP, LAUNCH_VOLUME_STEP } from './instance.ts';
+import { IMAGE_STEP, LAUNCH_ROOT_STEP, LAUNCH_VOLUME_STEP } from './instance.ts';
 import { grantNameFor } from './share.ts';
 import type { StepContext } from './step-context.ts';
 
@@ -35,6 +37,7 @@ export async function cleanupRestore(input: CleanupJobInput, ctx: StepContext): 
     deletedVolumes: [],
     terminatedInstances: [],
     retiredGrants: [],
+    deregisteredImages: [],
   };
   const source = ctx.clients.source(input.region);
   const restoreId = input.restoreId;
@@ -53,6 +56,18 @@ export async function cleanupRestore(input: CleanupJobInput, ctx: StepContext): 
       }
     }
   };
+
+  // Target account: the temporary image (before any snapshot it names) and the root snapshot copy.
+  for (const image of await findTaggedImages(target.ec2, { restoreId, step: IMAGE_STEP })) {
+    if (await removeImage(target.ec2, image.ImageId ?? ''))
+      result.deregisteredImages.push(image.ImageId ?? '');
+  }
+  if (input.mode === 'cross-account') {
+    for (const copy of await findTaggedSnapshots(target.ec2, { restoreId, step: IMAGE_STEP })) {
+      const removal = await removeSnapshot(target.ec2, copy.SnapshotId ?? '');
+      if (removal.outcome === 'deleted') result.deletedSnapshots.push(removal.snapshotId);
+    }
+  }
 
   // Source account: temporary snapshots (every share withdrawn first) and worker volumes.
   const snapshots = await findTaggedSnapshots(source.ec2, { restoreId, step: JobName.Snapshot });
