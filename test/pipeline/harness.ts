@@ -256,7 +256,11 @@ export interface Backup {
 }
 
 /** A backup repository (folder) with one restore point of a 3-volume Linux instance, root /dev/xvda. */
-export async function createBackup(devices = ['/dev/xvda', '/dev/xvdb', '/dev/xvdc']): Promise<Backup> {
+export async function createBackup(
+  devices = ['/dev/xvda', '/dev/xvdb', '/dev/xvdc'],
+  attributes: Partial<RestorePointSummary['instance']> = {},
+  deleteOnTermination: Record<string, boolean> = {},
+): Promise<Backup> {
   const folder = await mkdtemp(join(tmpdir(), 'ec2r-pipeline-'));
   const repository = openBackupRepository(join(folder, 'repo'));
   const builder = repository.createRestorePoint({
@@ -268,13 +272,23 @@ export async function createBackup(devices = ['/dev/xvda', '/dev/xvdb', '/dev/xv
       rootDeviceName: devices[0] ?? '/dev/xvda',
       network: { securityGroupIds: [] },
       tags: { Name: 'backed-up' },
+      ...attributes,
     },
   });
   const images: VolumeImage[] = [];
   for (const [n, deviceName] of devices.entries()) {
     const path = join(folder, `${deviceName.replace('/dev/', '')}.img`);
     await writeImage(path, 1, 6 + n * 3);
-    await builder.addVolume({ deviceName, sizeGiB: 1, volumeType: 'gp3' }, readRawImage(path));
+    const keep = deleteOnTermination[deviceName];
+    await builder.addVolume(
+      {
+        deviceName,
+        sizeGiB: 1,
+        volumeType: 'gp3',
+        ...(keep === undefined ? {} : { deleteOnTermination: keep }),
+      },
+      readRawImage(path),
+    );
     images.push({ deviceName, sizeGiB: 1, path });
   }
   const manifest = await builder.commit();

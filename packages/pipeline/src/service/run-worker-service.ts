@@ -57,6 +57,9 @@ export function runWorkerService(options: WorkerServiceOptions): RunningWorkerSe
     concurrency: options.concurrency,
     prefix: env.QUEUE_PREFIX,
     logger,
+    ...(env.STEP_PENDING_LIMIT_MINUTES !== undefined
+      ? { pendingLimitMs: env.STEP_PENDING_LIMIT_MINUTES * 60_000 }
+      : {}),
   });
   logger.info(
     { queue: options.queue, concurrency: options.concurrency, prefix: env.QUEUE_PREFIX },
