@@ -10,7 +10,7 @@
  */
 import { rmSync, statSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
-import { build } from 'esbuild';
+import { bundle } from './bundle.ts';
 
 const root = resolve(import.meta.dirname, '..');
 
@@ -39,30 +39,12 @@ const targets: Record<string, Target> = {
   cli: { entry: 'packages/cli/src/main.ts', outfile: 'packages/cli/dist/ec2-restore.js', external: [] },
 };
 
-// Bundled CommonJS packages call require(); an ES module has none, so the bundle makes one.
-const banner = [
-  "import { createRequire as __ec2RestoreCreateRequire } from 'node:module';",
-  'const require = __ec2RestoreCreateRequire(import.meta.url);',
-].join('\n');
-
 async function buildTarget(name: string, target: Target): Promise<void> {
   const outfile = join(root, target.outfile);
   rmSync(join(outfile, '..'), { recursive: true, force: true });
   const started = Date.now();
-  const result = await build({
-    entryPoints: [join(root, target.entry)],
-    outfile,
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node20',
-    sourcemap: 'linked',
-    external: target.external,
-    banner: { js: banner },
-    logLevel: 'warning',
-    metafile: true,
-  });
-  const inputs = Object.keys(result.metafile.inputs).length;
+  const metafile = await bundle({ entry: join(root, target.entry), outfile, external: target.external });
+  const inputs = Object.keys(metafile.inputs).length;
   console.log(
     `built ${name}: ${relative(process.cwd(), outfile)} (${(statSync(outfile).size / 1024).toFixed(0)} KiB from ${inputs} files, ${Date.now() - started} ms)`,
   );

@@ -10,18 +10,16 @@
  * - the GET routes at `--get-rate` requests per second in total.
  * Nothing is timed by a test: this prints figures next to the targets.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { createInterface } from 'node:readline';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { openBackupRepository } from '@ec2-restore/backup-repository';
-import { createDemoRestorePoint, demoRestoreRequest, seedDemoScenario } from '@ec2-restore/demo';
-import { credentialsForAccount, randomAccountId, startLocalStack } from '@ec2-restore/local-aws';
+import { createDemoRestorePoint, demoRestoreRequest } from '@ec2-restore/demo';
+import { startLocalStack } from '@ec2-restore/local-aws';
 import autocannon from 'autocannon';
+import { type RunningService, seedDemoAccounts, startService } from '../support/services.ts';
 
-const root = resolve(import.meta.dirname, '..', '..');
 const REGION = 'eu-west-1';
 const TOKEN = 'bench-api-token';
 
@@ -40,24 +38,6 @@ const restorePointCount = Number(values['restore-points']);
 
 function log(line: string): void {
   process.stderr.write(`${line}\n`);
-}
-
-/** The API service in its own process; resolves with its URL once it listens. */
-async function startApi(env: Record<string, string>): Promise<{ url: string; child: ChildProcess }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'services/api/src/main.ts')], {
-    env: { ...process.env, PORT: '0', ...env },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const url = await new Promise<string>((resolvePort, reject) => {
-    const lines = createInterface({ input: child.stdout! });
-    lines.on('line', (line) => {
-      const port = /"port":(\d+)/.exec(line)?.[1];
-      if (port) resolvePort(`http://127.0.0.1:${port}`);
-    });
-    child.once('exit', (code) => reject(new Error(`the API exited (${code}) before listening`)));
-    setTimeout(() => reject(new Error('the API did not listen within 60 s')), 60_000).unref();
-  });
-  return { url, child };
 }
 
 interface Figures {
@@ -101,38 +81,26 @@ async function load(
 async function main(): Promise<void> {
   const stack = await startLocalStack();
   const folder = await mkdtemp(join(tmpdir(), 'bench-api-'));
-  let api: ChildProcess | undefined;
+  let api: RunningService | undefined;
   try {
-    const sourceAccountId = randomAccountId();
-    const targetAccountId = randomAccountId();
     log('seeding the demo scenario and the repository…');
-    const scenario = await seedDemoScenario({
-      region: REGION,
-      sourceAccountId,
-      targetAccountId,
-      sourceCredentials: credentialsForAccount(sourceAccountId),
-      targetCredentials: credentialsForAccount(targetAccountId),
-      endpoint: stack.awsEndpoint,
-    });
+    const { scenario, workerEnv } = await seedDemoAccounts(REGION, stack.awsEndpoint);
     const repository = openBackupRepository(folder);
     const { id: restorePointId } = await createDemoRestorePoint(repository, { id: 'bench-demo' });
     for (let i = 1; i < restorePointCount; i++) {
       await createDemoRestorePoint(repository, { id: `bench-${String(i).padStart(4, '0')}` });
     }
-    const worker = credentialsForAccount(sourceAccountId);
-    const started = await startApi({
+    const started = await startService('api', {
+      ...workerEnv,
       REDIS_URL: stack.redisUrl,
-      AWS_REGION: REGION,
       AWS_ENDPOINT_URL: stack.awsEndpoint,
-      AWS_ACCESS_KEY_ID: worker.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: worker.secretAccessKey,
       BACKUP_REPOSITORY: folder,
       API_TOKENS: TOKEN,
       // The per-token POST rate limit protects AWS from one client; the benchmark measures latency.
       API_POST_RATE_PER_MINUTE: '1000000',
       LOG_LEVEL: 'info',
     });
-    api = started.child;
+    api = started;
     const url = started.url;
     const body = JSON.stringify(demoRestoreRequest(scenario, restorePointId));
     const headers = { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' };
@@ -206,7 +174,7 @@ async function main(): Promise<void> {
     const bad = figures.filter((f) => f.non2xx + f.errors > 0);
     if (bad.length > 0) console.log(`  unexpected answers: ${bad.map((f) => f.route).join(', ')}`);
   } finally {
-    api?.kill('SIGTERM');
+    await api?.stop();
     await stack.stop();
     await rm(folder, { recursive: true, force: true });
   }

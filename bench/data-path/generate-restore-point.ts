@@ -10,9 +10,12 @@ import {
 
 const GIB = 1024 ** 3;
 
-/** Writes `<dir>/repo` (a folder repository) with restore point `id` and `<dir>/<id>.img` (the same bytes, sparse).
- * Every third block is zero; the others are random (unique, so content addressing cannot fold them). */
-export async function generate(dir: string, id: string, gib: number): Promise<string> {
+/**
+ * Writes `<dir>/repo` (a folder repository) with restore point `id` and `<dir>/<id>.img` (the same bytes,
+ * sparse). Every `zeroEvery`th block is zero (0: none); the others are random (unique, so content
+ * addressing cannot fold them).
+ */
+export async function generate(dir: string, id: string, gib: number, zeroEvery = 3): Promise<string> {
   const repository = openBackupRepository(join(dir, 'repo'));
   const imagePath = join(dir, `${id}.img`);
   const image = await open(imagePath, 'w');
@@ -21,7 +24,7 @@ export async function generate(dir: string, id: string, gib: number): Promise<st
   const buffer = Buffer.allocUnsafe(BLOCK_SIZE);
   async function* blocks(): AsyncGenerator<SourceBlock> {
     for (let index = 0; index < blockCount; index++) {
-      if (index % 3 === 2) continue;
+      if (zeroEvery > 0 && index % zeroEvery === zeroEvery - 1) continue;
       randomFillSync(buffer);
       await image.write(buffer, 0, BLOCK_SIZE, index * BLOCK_SIZE);
       yield { index, data: buffer };

@@ -1,11 +1,15 @@
 /**
  * One measured write, run in its own process so its CPU time and peak RSS are its own:
  *   --mode writer        the product's EbsDirectWriter restoring a volume from the repository
- *   --mode minimal-loop  the least a client can do: StartSnapshot, PutSnapshotBlock of one pre-made block
- *                        for every index with N in flight, CompleteSnapshot (the backend's ceiling)
+ *   --mode minimal-loop  the least an SDK client can do: StartSnapshot, PutSnapshotBlock of one pre-made
+ *                        block for every index with N in flight, CompleteSnapshot
+ *   --mode plain-http    the same PUTs from a plain node:http loop (keep-alive agent, N sockets, no SDK, no
+ *                        signing, no reading or hashing): what this machine's HTTP stack allows at best
+ * The benchmark runs it compiled (esbuild, as production runs the workers), with plain node.
  * Prints one JSON line: { seconds, cpuSeconds, maxRssBytes, bytes, blocks }.
  */
 import { createHash, randomBytes } from 'node:crypto';
+import { Agent, request } from 'node:http';
 import { parseArgs } from 'node:util';
 import { CompleteSnapshotCommand, PutSnapshotBlockCommand, StartSnapshotCommand } from '@aws-sdk/client-ebs';
 import { createAwsClients } from '@ec2-restore/aws-clients';
@@ -53,6 +57,8 @@ if (values.mode === 'writer') {
   });
   bytes = result.bytesWritten;
   blocks = result.blocksWritten;
+} else if (values.mode === 'plain-http') {
+  ({ bytes, blocks } = await plainHttpLoop(new URL(values.endpoint!), Number(values['size-gib']), inFlight));
 } else {
   const sizeGiB = Number(values['size-gib']);
   const block = randomBytes(BLOCK_SIZE);
@@ -100,3 +106,72 @@ process.stdout.write(
     blocks,
   })}\n`,
 );
+
+/** One HTTP call on `agent`; resolves with the drained body. */
+function call(
+  endpoint: URL,
+  agent: Agent,
+  method: string,
+  path: string,
+  headers: Record<string, string>,
+  body: Buffer,
+): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const req = request(endpoint, { method, path, headers, agent }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('end', () =>
+        (res.statusCode ?? 0) < 300
+          ? resolve(Buffer.concat(chunks))
+          : reject(new Error(`${method} ${path}: HTTP ${res.statusCode}`)),
+      );
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+async function plainHttpLoop(
+  endpoint: URL,
+  sizeGiB: number,
+  inFlight: number,
+): Promise<{ bytes: number; blocks: number }> {
+  const agent = new Agent({ keepAlive: true, maxSockets: inFlight, maxFreeSockets: inFlight });
+  const json = { 'content-type': 'application/json' };
+  const started = JSON.parse(
+    (
+      await call(
+        endpoint,
+        agent,
+        'POST',
+        '/snapshots',
+        json,
+        Buffer.from(JSON.stringify({ VolumeSize: sizeGiB })),
+      )
+    ).toString(),
+  ) as { SnapshotId: string };
+  const block = randomBytes(BLOCK_SIZE);
+  const headers = {
+    'content-type': 'application/octet-stream',
+    'content-length': String(BLOCK_SIZE),
+    'x-amz-data-length': String(BLOCK_SIZE),
+    'x-amz-checksum': createHash('sha256').update(block).digest('base64'),
+    'x-amz-checksum-algorithm': 'SHA256',
+  };
+  const count = sizeGiB * BLOCKS_PER_GIB;
+  let done = 0;
+  await runPool(
+    (function* () {
+      for (let i = 0; i < count; i++) yield i;
+    })(),
+    inFlight,
+    async (index) => {
+      await call(endpoint, agent, 'PUT', `/snapshots/${started.SnapshotId}/blocks/${index}`, headers, block);
+      done += 1;
+    },
+  );
+  await call(endpoint, agent, 'POST', `/snapshots/completion/${started.SnapshotId}`, json, Buffer.alloc(0));
+  agent.destroy();
+  return { bytes: done * BLOCK_SIZE, blocks: done };
+}

@@ -58,6 +58,7 @@ describe('the Grafana dashboard', () => {
       'ec2restore_restores',
       'ec2restore_step_duration_seconds',
       'ec2restore_bytes_restored_total',
+      'ec2restore_bytes_verified_total',
       'ec2restore_aws_calls_total',
       'ec2restore_aws_throttles_total',
     ]) {

@@ -255,13 +255,20 @@ export interface Backup {
   images: VolumeImage[];
 }
 
-/** A backup repository (folder) with one restore point of a 3-volume Linux instance, root /dev/xvda. */
+/**
+ * A backup repository (folder) with one restore point of a 3-volume Linux instance, root /dev/xvda;
+ * given the folder of another Backup, one more restore point in that repository.
+ */
 export async function createBackup(
   devices = ['/dev/xvda', '/dev/xvdb', '/dev/xvdc'],
-  attributes: Partial<RestorePointSummary['instance']> = {},
-  deleteOnTermination: Record<string, boolean> = {},
+  inFolder?: string,
+  recorded: {
+    /** Boot and licensing attributes of the backed-up instance. */
+    instance?: Partial<RestorePointSummary['instance']>;
+    deleteOnTermination?: Record<string, boolean>;
+  } = {},
 ): Promise<Backup> {
-  const folder = await mkdtemp(join(tmpdir(), 'ec2r-pipeline-'));
+  const folder = inFolder ?? (await mkdtemp(join(tmpdir(), 'ec2r-pipeline-')));
   const repository = openBackupRepository(join(folder, 'repo'));
   const builder = repository.createRestorePoint({
     source: { kind: 'raw-images' },
@@ -272,14 +279,14 @@ export async function createBackup(
       rootDeviceName: devices[0] ?? '/dev/xvda',
       network: { securityGroupIds: [] },
       tags: { Name: 'backed-up' },
-      ...attributes,
+      ...recorded.instance,
     },
   });
   const images: VolumeImage[] = [];
   for (const [n, deviceName] of devices.entries()) {
     const path = join(folder, `${deviceName.replace('/dev/', '')}.img`);
     await writeImage(path, 1, 6 + n * 3);
-    const keep = deleteOnTermination[deviceName];
+    const keep = recorded.deleteOnTermination?.[deviceName];
     await builder.addVolume(
       {
         deviceName,

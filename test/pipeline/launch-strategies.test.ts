@@ -67,9 +67,8 @@ describe('launch strategies: the restored instance boots and bills as the origin
     timeout: 600_000,
   }, async () => {
     pipeline = openPipeline();
-    backup = await createBackup(
-      ['/dev/xvda', '/dev/xvdb'],
-      {
+    backup = await createBackup(['/dev/xvda', '/dev/xvdb'], undefined, {
+      instance: {
         instanceType: 'm6i.large',
         bootMode: 'uefi',
         enaSupport: true,
@@ -77,8 +76,8 @@ describe('launch strategies: the restored instance boots and bills as the origin
         virtualizationType: 'hvm',
         billing: { platformDetails: 'Linux/UNIX', usageOperation: 'RunInstances' },
       },
-      { '/dev/xvda': true, '/dev/xvdb': false },
-    );
+      deleteOnTermination: { '/dev/xvda': true, '/dev/xvdb': false },
+    });
     source = newAccount();
     const targetKey = await createKey(source);
     const { subnetId } = await defaultSubnet(source);
@@ -127,11 +126,13 @@ describe('launch strategies: the restored instance boots and bills as the origin
     timeout: 600_000,
   }, async () => {
     pipeline = openPipeline();
-    backup = await createBackup(['/dev/sda1', '/dev/xvdf'], {
-      platform: 'windows',
-      bootMode: 'legacy-bios',
-      enaSupport: true,
-      billing: { platformDetails: 'Windows', usageOperation: 'RunInstances:0002' },
+    backup = await createBackup(['/dev/sda1', '/dev/xvdf'], undefined, {
+      instance: {
+        platform: 'windows',
+        bootMode: 'legacy-bios',
+        enaSupport: true,
+        billing: { platformDetails: 'Windows', usageOperation: 'RunInstances:0002' },
+      },
     });
     source = newAccount();
     const targetKey = await createKey(source);
@@ -173,7 +174,9 @@ describe('launch strategies: the restored instance boots and bills as the origin
     timeout: 600_000,
   }, async () => {
     pipeline = openPipeline();
-    backup = await createBackup(['/dev/xvda'], { bootMode: 'uefi', enaSupport: true });
+    backup = await createBackup(['/dev/xvda'], undefined, {
+      instance: { bootMode: 'uefi', enaSupport: true },
+    });
     source = newAccount();
     const targetKey = await createKey(source);
     const id = await startRestore(

@@ -1,10 +1,11 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { DescribeVolumesCommand } from '@aws-sdk/client-ec2';
 import { DescribeKeyCommand } from '@aws-sdk/client-kms';
 import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
 import { createAwsClients } from '@ec2-restore/aws-clients';
 import { credentialsForAccount, randomAccountId } from '@ec2-restore/local-aws';
 import { RestoreStore, recordAwsCalls } from '@ec2-restore/restore-state';
+import { SnapshotBlockSender } from '@ec2-restore/snapshot-writers';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, expect, it } from 'vitest';
 import { startFaultProxy } from '../support/fault-proxy.ts';
@@ -89,4 +90,37 @@ it('counts every throttled attempt, also those the SDK retried to success, by ac
   // Three calls, each retried once after its throttle: three calls, no error.
   expect((await store.readMetrics()).awsCalls).toEqual([{ ...where, count: 3 }]);
   expect((await store.readMetrics()).awsErrors).toEqual([]);
+});
+
+it("counts the EBS direct writer's PutSnapshotBlock calls, sent beside the SDK, like the SDK's", async () => {
+  const store = new RestoreStore(redis, { prefix });
+  const account = randomAccountId();
+  const aws = createAwsClients({ region: 'eu-west-1', credentials: credentialsForAccount(account) });
+  recordAwsCalls(aws.ebs, store, { accountId: account, region: 'eu-west-1' });
+  const sender = await SnapshotBlockSender.forClient(aws.ebs, { sockets: 1 });
+  try {
+    const block = Buffer.alloc(512 * 1024);
+    await expect(
+      sender.put({
+        snapshotId: 'snap-0000000000000dead',
+        blockIndex: 0,
+        data: block,
+        checksumBase64: createHash('sha256').update(block).digest('base64'),
+      }),
+    ).rejects.toMatchObject({ name: 'ResourceNotFoundException' });
+  } finally {
+    sender.close();
+    aws.destroy();
+  }
+  await expect
+    .poll(async () => (await store.readMetrics()).awsErrors)
+    .toEqual([
+      {
+        operation: 'EBS.PutSnapshotBlock',
+        code: 'ResourceNotFoundException',
+        accountId: account,
+        region: 'eu-west-1',
+        count: 1,
+      },
+    ]);
 });

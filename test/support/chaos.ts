@@ -39,6 +39,11 @@ export interface ChaosOptions {
   random?: () => number;
   /** Receives every line a process prints, prefixed with `service#index`. @defaultValue discard */
   log?: (line: string) => void;
+  /**
+   * Picks the next process to kill among those alive (e.g. the one running a job killed before);
+   * undefined falls back to a random one. @defaultValue a random one
+   */
+  chooseVictim?: (alive: ChaosProcess[]) => ChaosProcess | undefined;
 }
 
 export interface ChaosProcess {
@@ -181,7 +186,10 @@ export function startChaos(options: ChaosOptions): ChaosRun {
     const pause = minPause + random() * (maxPause - minPause);
     killTimer = setTimeout(() => {
       const alive = slots.filter((s) => s.child.exitCode === null && s.child.signalCode === null);
-      const victim = alive[Math.floor(random() * alive.length)];
+      const chosen = options.chooseVictim?.(alive.map(describe));
+      const victim =
+        alive.find((s) => s.group.service === chosen?.service && s.index === chosen.index) ??
+        alive[Math.floor(random() * alive.length)];
       if (victim?.child.pid !== undefined) {
         victim.killedByChaos = true;
         kills.push({
@@ -209,14 +217,7 @@ export function startChaos(options: ChaosOptions): ChaosRun {
 
   return {
     processes: () =>
-      slots
-        .filter((s) => s.child.exitCode === null && s.child.signalCode === null)
-        .map((s) => ({
-          service: s.group.service,
-          index: s.index,
-          pid: s.child.pid ?? -1,
-          restarts: s.restarts,
-        })),
+      slots.filter((s) => s.child.exitCode === null && s.child.signalCode === null).map(describe),
     kills: () => [...kills],
     unexpectedExits: () => [...unexpected],
     killingDone,
@@ -228,6 +229,15 @@ export function startChaos(options: ChaosOptions): ChaosRun {
       restartTimers.clear();
       await Promise.all(slots.map((slot) => stopChild(slot.child, graceMs)));
     },
+  };
+}
+
+function describe(slot: Slot): ChaosProcess {
+  return {
+    service: slot.group.service,
+    index: slot.index,
+    pid: slot.child.pid ?? -1,
+    restarts: slot.restarts,
   };
 }
 

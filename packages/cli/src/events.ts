@@ -1,4 +1,10 @@
-import type { RestoreError, RestoreResult, RestoreStatus, StepStatus } from '@ec2-restore/contracts';
+import type {
+  ProgressEventData,
+  RestoreError,
+  RestoreResult,
+  RestoreStatus,
+  StepStatus,
+} from '@ec2-restore/contracts';
 import { type ApiClient, ApiRequestError } from './client.ts';
 import { CliError, ExitCode } from './exit-codes.ts';
 
@@ -9,7 +15,7 @@ export type RestoreEvent =
   | {
       id: string;
       type: 'progress';
-      data: { deviceName: string; bytesDone: number; bytesTotal: number; totalDone: number; total: number };
+      data: ProgressEventData;
     }
   | {
       id: string;

@@ -63,6 +63,49 @@ describe('the live view', () => {
     expect(lines[4]).toBe('  steps:  ▸ snapshot:/dev/xvda');
   });
 
+  it('shows the read-back of a verified restore: written volumes wait for it, then verified bytes and rate', () => {
+    const verified = restore();
+    verified.request.verify = true;
+    const progress = new RestoreProgress(verified, () => 0);
+    const t0 = 1_764_000_000_000;
+    progress.apply(progressEvent(t0, '/dev/xvda', GiB, GiB));
+    progress.apply(progressEvent(t0, '/dev/xvdb', 2 * GiB, 2 * GiB));
+    const verifyEvent = (ms: number, bytesVerified: number) => ({
+      id: `${ms}-0`,
+      type: 'progress' as const,
+      data: {
+        deviceName: '/dev/xvda',
+        phase: 'verify' as const,
+        bytesDone: GiB,
+        bytesVerified,
+        bytesTotal: GiB,
+        totalDone: 0,
+        total: 0,
+      },
+    });
+    progress.apply(verifyEvent(t0 + 1_000, 0));
+    progress.apply(verifyEvent(t0 + 11_000, GiB / 2));
+    const lines = renderProgress(progress, false, 100);
+    // Half of 1 GiB read back in 10 s: 51.2 MiB/s, 10 s to go.
+    expect(lines[2]).toMatch(
+      /^ {2}\/dev\/xvda █{15}░{15} {2}50% 512 MiB\/1\.00 GiB verified {2}51\.2 MiB\/s {2}ETA 10s$/,
+    );
+    // Written but not read back yet: not done.
+    expect(lines[3]).toMatch(/^ {2}\/dev\/xvdb █{30} 100% 2\.00 GiB\/2\.00 GiB {2}written, to verify$/);
+
+    let text = '';
+    const view = new LineProgressView({
+      write: (t) => {
+        text += t;
+      },
+      isTty: false,
+      color: false,
+      columns: 80,
+    });
+    view.update(progress, verifyEvent(t0 + 11_000, GiB / 2));
+    expect(text).toBe('/dev/xvda: verified 512 MiB / 1.00 GiB (50%), ETA 10s\n');
+  });
+
   it('wraps the steps to the terminal width', () => {
     const progress = new RestoreProgress(restore());
     for (const name of ['snapshot:/dev/xvdb', 'share', 'instance', 'cleanup']) {

@@ -1,4 +1,4 @@
-import type { Restore, RestoreStatus, StepStatus } from '@ec2-restore/contracts';
+import type { Restore, RestoreStatus, StepStatus, VolumePhase } from '@ec2-restore/contracts';
 import type { RestoreEvent } from './events.ts';
 import { type Output, styles, truncate, visibleLength } from './output.ts';
 import { formatBytes, formatDuration, RateEstimator } from './units.ts';
@@ -7,7 +7,16 @@ interface VolumeState {
   deviceName: string;
   bytesDone: number;
   bytesTotal: number;
+  /** `verify` once a verified restore reads the written data back. */
+  phase: VolumePhase;
+  bytesVerified: number;
+  /** Rate of writing, then of reading back. */
   rate: RateEstimator;
+}
+
+/** The bytes of the volume's current phase: written, or read back and compared. */
+function phaseBytes(volume: VolumeState): number {
+  return volume.phase === 'verify' ? volume.bytesVerified : volume.bytesDone;
 }
 
 /** What a view shows while a restore runs: built from the restore, then from its events. */
@@ -41,16 +50,29 @@ export class RestoreProgress {
         const { deviceName, bytesDone, bytesTotal } = event.data;
         let volume = this.volumes.get(deviceName);
         if (!volume) {
-          volume = { deviceName, bytesDone: 0, bytesTotal, rate: new RateEstimator() };
+          volume = {
+            deviceName,
+            bytesDone: 0,
+            bytesTotal,
+            phase: 'write',
+            bytesVerified: 0,
+            rate: new RateEstimator(),
+          };
           this.volumes.set(deviceName, volume);
         }
         volume.bytesDone = bytesDone;
         volume.bytesTotal = bytesTotal;
+        if (event.data.phase === 'verify') {
+          // The read-back starts over from zero: its rate is its own, not the write's.
+          if (volume.phase !== 'verify') volume.rate = new RateEstimator();
+          volume.phase = 'verify';
+          volume.bytesVerified = event.data.bytesVerified ?? 0;
+        }
         // The event id is the Redis stream id, `<milliseconds>-<sequence>`, stamped when the worker
         // reported the progress: rates stay right for a replayed history and over a slow network.
         const at = eventTime(event.id) ?? this.now();
-        volume.rate.add(at, bytesDone);
-        this.total.add(at, this.bytesDone());
+        volume.rate.add(at, phaseBytes(volume));
+        if (volume.phase === 'write') this.total.add(at, this.bytesDone());
         break;
       }
       case 'end':
@@ -107,18 +129,24 @@ export function renderProgress(progress: RestoreProgress, color: boolean, column
   const nameWidth = Math.max(0, ...[...progress.volumes.keys()].map((name) => name.length));
   const barWidth = Math.max(10, Math.min(30, columns - nameWidth - 56));
   for (const volume of progress.volumes.values()) {
-    const fraction = volume.bytesTotal > 0 ? Math.min(1, volume.bytesDone / volume.bytesTotal) : 0;
+    const verifying = volume.phase === 'verify';
+    const bytes = phaseBytes(volume);
+    const fraction = volume.bytesTotal > 0 ? Math.min(1, bytes / volume.bytesTotal) : 0;
     const filled = Math.round(fraction * barWidth);
     const bar = `${s.cyan('█'.repeat(filled))}${s.dim('░'.repeat(barWidth - filled))}`;
     const rate = volume.rate.bytesPerSecond();
     const left = volume.rate.secondsLeft(volume.bytesTotal);
-    const finished = volume.bytesTotal > 0 && volume.bytesDone >= volume.bytesTotal;
+    const phaseDone = volume.bytesTotal > 0 && bytes >= volume.bytesTotal;
+    // A verified restore's volume is done once read back; written, it waits for the read-back.
+    const finished = phaseDone && (verifying || !restore.request.verify);
     lines.push(
       `  ${volume.deviceName.padEnd(nameWidth)} ${bar} ${`${Math.floor(fraction * 100)}%`.padStart(4)} ` +
-        `${formatBytes(volume.bytesDone)}/${formatBytes(volume.bytesTotal)}` +
+        `${formatBytes(bytes)}/${formatBytes(volume.bytesTotal)}${verifying ? ' verified' : ''}` +
         (finished
           ? `  ${s.green('done')}`
-          : `${rate !== undefined ? `  ${formatBytes(rate)}/s` : ''}${left !== undefined ? `  ETA ${formatDuration(left)}` : ''}`),
+          : phaseDone
+            ? `  ${s.dim('written, to verify')}`
+            : `${rate !== undefined ? `  ${formatBytes(rate)}/s` : ''}${left !== undefined ? `  ETA ${formatDuration(left)}` : ''}`),
     );
   }
   if (progress.steps.size > 0) {
@@ -241,14 +269,17 @@ export class LineProgressView implements ProgressView {
         );
         break;
       case 'progress': {
-        const { deviceName, bytesDone, bytesTotal } = event.data;
-        const quarter = bytesTotal > 0 ? Math.floor((4 * bytesDone) / bytesTotal) : 4;
-        if (quarter > (this.reported.get(deviceName) ?? 0)) {
-          this.reported.set(deviceName, quarter);
+        const { deviceName, bytesTotal } = event.data;
+        const verifying = event.data.phase === 'verify';
+        const bytes = verifying ? (event.data.bytesVerified ?? 0) : event.data.bytesDone;
+        const key = `${deviceName}${verifying ? ' verify' : ''}`;
+        const quarter = bytesTotal > 0 ? Math.floor((4 * bytes) / bytesTotal) : 4;
+        if (quarter > (this.reported.get(key) ?? 0)) {
+          this.reported.set(key, quarter);
           const eta = progress.volumes.get(deviceName)?.rate.secondsLeft(bytesTotal);
           this.output.write(
-            `${deviceName}: ${formatBytes(bytesDone)} / ${formatBytes(bytesTotal)} (${quarter * 25}%)` +
-              `${eta !== undefined && bytesDone < bytesTotal ? `, ETA ${formatDuration(eta)}` : ''}\n`,
+            `${deviceName}: ${verifying ? 'verified ' : ''}${formatBytes(bytes)} / ${formatBytes(bytesTotal)} (${quarter * 25}%)` +
+              `${eta !== undefined && bytes < bytesTotal ? `, ETA ${formatDuration(eta)}` : ''}\n`,
           );
         }
         break;

@@ -61,6 +61,12 @@ export const errorCodes = {
     httpStatus: 422,
     description: 'The restore point does not exist in the repository.',
   },
+  restore_point_corrupt: {
+    category: 'input',
+    httpStatus: 422,
+    description:
+      'A block or block list of the restore point is missing or does not match its checksum; the message names the volume and block. Run `pnpm backup verify` and restore from an intact restore point.',
+  },
   kms_key_not_found: {
     category: 'kms',
     httpStatus: 422,

@@ -62,6 +62,18 @@ export const restoreProgressSchema = z.object({
 });
 export type RestoreProgress = z.infer<typeof restoreProgressSchema>;
 
+/** The data of a `progress` event (GET /v1/restores/{id}/events): one volume's bytes and the total. */
+export interface ProgressEventData {
+  deviceName: string;
+  bytesDone: number;
+  bytesTotal: number;
+  totalDone: number;
+  total: number;
+  /** Present on events of the verify phase. */
+  phase?: 'verify';
+  bytesVerified?: number;
+}
+
 /** One volume a restore made, encrypted with the target key. */
 export const restoredVolumeSchema = z.object({
   deviceName: deviceNameSchema,

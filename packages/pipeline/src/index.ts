@@ -5,6 +5,7 @@ export * from './errors/permanent-step-error.ts';
 export * from './errors/restore-ended-error.ts';
 export * from './errors/step-pending-error.ts';
 export * from './lifecycle/accept-restore.ts';
+export * from './lifecycle/relaunch-stranded.ts';
 export * from './lifecycle/restore-lifecycle.ts';
 export * from './queue/step-worker.ts';
 export * from './restore-flow.ts';

@@ -21,6 +21,15 @@ export interface InstrumentableClient {
   middlewareStack: { add(middleware: never, options: never): void };
 }
 
+/**
+ * What recordAwsCalls adds to a client: calls a product module sends beside the SDK with the client's
+ * own signer and endpoint (SnapshotBlockSender's PutSnapshotBlock in @ec2-restore/snapshot-writers)
+ * report each attempt here, and are counted like the SDK's (a throttled attempt as a throttle too).
+ */
+export interface DirectCallReporting {
+  recordDirectCall?: (operation: string, error?: unknown) => void;
+}
+
 /** Where a client's calls go: its region, and its account, known or found out once (e.g. by STS). */
 export interface AwsCallScopeSource {
   accountId?: string | (() => Promise<string>);
@@ -92,6 +101,15 @@ export function recordAwsCalls(
           .catch(() => {});
       }
       throw err;
+    }
+  };
+  (client as DirectCallReporting).recordDirectCall = (operation, error) => {
+    const code = error === undefined ? undefined : errorCode(error);
+    record(operation, code);
+    if (code !== undefined && store.recordAwsThrottle && THROTTLING_CODES.has(code)) {
+      void where()
+        .then((at) => store.recordAwsThrottle?.(operation, at))
+        .catch(() => {});
     }
   };
   const options = { step: 'initialize', name: 'ec2RestoreAwsCallMetrics', override: true };

@@ -1,4 +1,9 @@
-export { type AwsCallScopeSource, type InstrumentableClient, recordAwsCalls } from './aws-call-metrics.ts';
+export {
+  type AwsCallScopeSource,
+  type DirectCallReporting,
+  type InstrumentableClient,
+  recordAwsCalls,
+} from './aws-call-metrics.ts';
 export { IllegalTransitionError, RestoreExistsError, RestoreNotFoundError } from './errors.ts';
 export {
   type HubSubscriber,

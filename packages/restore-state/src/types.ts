@@ -3,6 +3,7 @@
  * (docs/architecture.md#the-restore-lifecycle), with the request stored as given (the API validated it).
  */
 import type {
+  ProgressEventData,
   RestoreProgress,
   Restore as RestoreResource,
   RestoreStatus,
@@ -51,16 +52,7 @@ export type RestoreEvent =
   | {
       id: string;
       type: 'progress';
-      data: {
-        deviceName: string;
-        bytesDone: number;
-        bytesTotal: number;
-        totalDone: number;
-        total: number;
-        /** Present on events of the verify phase. */
-        phase?: 'verify';
-        bytesVerified?: number;
-      };
+      data: ProgressEventData;
     }
   | {
       id: string;

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import {
   CompleteSnapshotCommand,
   type EBSClient,
-  PutSnapshotBlockCommand,
+  type PutSnapshotBlockCommand,
   StartSnapshotCommand,
   type Tag,
 } from '@aws-sdk/client-ebs';
@@ -17,7 +17,9 @@ import {
 } from '@ec2-restore/backup-repository';
 import { clientTokenFor, RestoreTag } from '@ec2-restore/contracts';
 import { withAbortScope } from './abort-scope.ts';
+import { BufferPool } from './buffer-pool.ts';
 import { DEFAULT_RETRY_POLICY, type RetryPolicy, withRetries } from './retry-policy.ts';
+import { SnapshotBlockSender } from './snapshot-block-sender.ts';
 import type { SnapshotWriter, WriteVolumeRequest } from './snapshot-writer.ts';
 
 export interface EbsDirectTarget {
@@ -55,15 +57,24 @@ export interface EbsDirectResult {
 
 export interface EbsDirectWriterOptions {
   repository: BackupRepository;
-  /** EBS client from createAwsClients, with enough sockets for `inFlight` (its default 256 is). */
+  /**
+   * EBS client from createAwsClients (built with ebsMaxAttempts 1: the writer retries each block itself).
+   * PutSnapshotBlock goes through SnapshotBlockSender with this client's signer and endpoint.
+   */
   ebs: EBSClient;
   ec2: EC2Client;
   /**
    * PutSnapshotBlock calls in flight. AWS allows about 1,000 per second per snapshot; with ~100 ms per call
-   * 128 in flight reach ~640 MiB/s. Memory: one 512 KiB buffer per call in flight.
+   * 128 in flight reach ~640 MiB/s. Memory: `blockBuffers` x 512 KiB.
    * @defaultValue 64
    */
   inFlight?: number;
+  /**
+   * Block buffers (512 KiB each). A buffer is held while a block is read and sent, not while EBS
+   * answers, so far fewer than `inFlight` keep every call busy.
+   * @defaultValue 8 (at most `inFlight`)
+   */
+  blockBuffers?: number;
   retryPolicy?: RetryPolicy;
   /** How long to wait for EC2 to report the snapshot `completed`. @defaultValue 1800000 (30 min) */
   completionTimeoutMs?: number;
@@ -75,6 +86,11 @@ export interface EbsDirectWriterOptions {
   awaitCompletion?: boolean;
   /** @defaultValue 2000 */
   completionPollMs?: number;
+  /**
+   * Socket inactivity timeout of each PutSnapshotBlock call; a call that times out is retried.
+   * @defaultValue 30000
+   */
+  requestTimeoutMs?: number;
 }
 
 const ZERO_BLOCK_SHA256 = Buffer.from(ZERO_BLOCK_SHA256_HEX, 'hex');
@@ -132,10 +148,12 @@ export class EbsDirectWriter implements SnapshotWriter<EbsDirectTarget, EbsDirec
   readonly kind = 'ebs-direct' as const;
   private readonly inFlight: number;
   private readonly policy: RetryPolicy;
+  private readonly blockBuffers: number;
 
   constructor(private readonly options: EbsDirectWriterOptions) {
     this.inFlight = options.inFlight ?? 64;
     this.policy = options.retryPolicy ?? DEFAULT_RETRY_POLICY;
+    this.blockBuffers = options.blockBuffers ?? 8;
     if (!Number.isInteger(this.inFlight) || this.inFlight < 1) {
       throw new RangeError(`inFlight must be a positive integer, got ${options.inFlight}`);
     }
@@ -201,43 +219,47 @@ export class EbsDirectWriter implements SnapshotWriter<EbsDirectTarget, EbsDirec
       );
     }
 
-    const buffers = Array.from({ length: this.inFlight }, () => Buffer.allocUnsafe(BLOCK_SIZE));
+    // A buffer is held while its block is read, checked and handed to the socket, not while EBS
+    // answers: a few buffers keep many calls in flight, and memory stays small at 128 in flight.
+    const buffers = new BufferPool(Math.min(this.inFlight, this.blockBuffers), BLOCK_SIZE);
     let bytesDone = target.blocksWritten ? totalBytes : 0;
-    // Blocks an earlier attempt wrote (and marked) are not written again: the snapshot may be sealed.
-    await runPool(
-      target.blocksWritten ? [] : reader.blocks(),
-      this.inFlight,
-      async (ref: BlockRef, slot: number) => {
-        const data =
-          ref.sha256 === null
-            ? ZERO_BLOCK
-            : await reader.readBlock({ index: ref.index, sha256: ref.sha256 }, buffers[slot]!);
-        // The repository's SHA-256 of the block is exactly the checksum PutSnapshotBlock wants (base64): the
-        // data is hashed once, on read, where it is verified.
-        const blockChecksum =
-          ref.sha256 === null ? ZERO_BLOCK_CHECKSUM : Buffer.from(ref.sha256, 'hex').toString('base64');
-        await withRetries(
-          () =>
-            ebs.send(
-              withUnsignedPayload(
-                new PutSnapshotBlockCommand({
-                  SnapshotId: snapshotId,
-                  BlockIndex: ref.index,
-                  BlockData: data,
-                  DataLength: BLOCK_SIZE,
-                  Checksum: blockChecksum,
-                  ChecksumAlgorithm: 'SHA256',
-                }),
-              ),
-              { abortSignal: signal },
-            ),
-          { policy: this.policy, snapshotStartedAt: startedAt, ...(signal ? { signal } : {}) },
-        );
-        bytesDone += BLOCK_SIZE;
-        request.onProgress?.(bytesDone);
-      },
-      signal,
-    );
+    const sender = await SnapshotBlockSender.forClient(ebs, {
+      sockets: this.inFlight,
+      ...(this.options.requestTimeoutMs ? { requestTimeoutMs: this.options.requestTimeoutMs } : {}),
+    });
+    const putBlock = (ref: BlockRef): Promise<void> => {
+      const block = { snapshotId, blockIndex: ref.index };
+      if (ref.sha256 === null) {
+        return sender.put({ ...block, data: ZERO_BLOCK, checksumBase64: ZERO_BLOCK_CHECKSUM }, signal);
+      }
+      const sha256 = ref.sha256;
+      // The repository's SHA-256 of the block is exactly the checksum PutSnapshotBlock wants (base64):
+      // the data is hashed once, on read, where it is verified. A retry reads (and checks) it again.
+      return buffers.with(async (buffer, release) => {
+        const data = await reader.readBlock({ index: ref.index, sha256 }, buffer);
+        const checksumBase64 = Buffer.from(sha256, 'hex').toString('base64');
+        await sender.put({ ...block, data, checksumBase64 }, signal, release);
+      });
+    };
+    try {
+      // Blocks an earlier attempt wrote (and marked) are not written again: the snapshot may be sealed.
+      await runPool(
+        target.blocksWritten ? [] : reader.blocks(),
+        this.inFlight,
+        async (ref: BlockRef) => {
+          await withRetries(() => putBlock(ref), {
+            policy: this.policy,
+            snapshotStartedAt: startedAt,
+            ...(signal ? { signal } : {}),
+          });
+          bytesDone += BLOCK_SIZE;
+          request.onProgress?.(bytesDone);
+        },
+        signal,
+      );
+    } finally {
+      sender.close();
+    }
     if (!target.blocksWritten) await target.onBlocksWritten?.(snapshotId);
 
     await withRetries(

@@ -3,6 +3,7 @@ export * from './block-mismatches.ts';
 export * from './device-path.ts';
 export * from './ebs-direct-writer.ts';
 export * from './retry-policy.ts';
+export * from './snapshot-block-sender.ts';
 export * from './snapshot-writer.ts';
 export * from './verify-device.ts';
 export * from './verify-snapshot.ts';

@@ -4,8 +4,8 @@
  */
 import { openBackupRepository, RepositoryLocationError } from '@ec2-restore/backup-repository';
 import { exitOnConfigError } from '@ec2-restore/config';
-import { queueNames } from '@ec2-restore/contracts';
-import { FlowRestoreLauncher } from '@ec2-restore/pipeline';
+import { JobName, jobIdFor, QueueName, queueNames } from '@ec2-restore/contracts';
+import { FlowRestoreLauncher, startRelaunchingStranded } from '@ec2-restore/pipeline';
 import { inspectRedisDurability } from '@ec2-restore/redis-config';
 import { RestoreStore } from '@ec2-restore/restore-state';
 import { FlowProducer, Queue } from 'bullmq';
@@ -15,6 +15,9 @@ import { createLogger } from './logger.ts';
 import { ApiMetrics } from './metrics.ts';
 import { PreflightPlanner } from './preflight-planner.ts';
 import { createApiRedis } from './redis-connection.ts';
+
+/** A restore still `queued` with every step pending this long after its POST has lost its flow. */
+const STRANDED_AFTER_MS = 60_000;
 
 function readConfig(): ApiConfig {
   try {
@@ -66,11 +69,12 @@ async function main(): Promise<void> {
     // The workers' budget (same Redis, same keys): pre-flight's EC2 reads spend from it too.
     ec2Budget: { redis },
   });
+  const launcher = new FlowRestoreLauncher(flowProducer);
   const app = createApp({
     store,
     redis,
     planner,
-    launcher: new FlowRestoreLauncher(flowProducer),
+    launcher,
     repository,
     queues,
     apiTokens: config.apiTokens,
@@ -92,6 +96,26 @@ async function main(): Promise<void> {
     process.exit(1);
   });
 
+  const instanceQueue = new Queue(QueueName.Instance, { connection, prefix: config.queuePrefix });
+  // A restore recorded by a process that died before adding its flow is started here (see the module).
+  const stopRelaunching = startRelaunchingStranded(
+    { store, planner, launcher },
+    {
+      flowExists: async (restoreId) =>
+        (await instanceQueue.getJobState(jobIdFor(restoreId, JobName.Instance))) !== 'unknown',
+      olderThanMs: STRANDED_AFTER_MS,
+      intervalMs: STRANDED_AFTER_MS / 2,
+      onReport: ({ relaunched, refused, deferred }) => {
+        if (relaunched.length + refused.length + deferred.length > 0)
+          logger.warn(
+            { relaunched, refused, deferred },
+            'restores accepted without their flow: added it again',
+          );
+      },
+      onError: (err) => logger.warn({ err: err.message }, 'looking for restores without their flow failed'),
+    },
+  );
+
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
@@ -102,6 +126,8 @@ async function main(): Promise<void> {
     // Event streams stay open until their restore ends: do not wait for them.
     setTimeout(() => server.closeAllConnections(), 5_000).unref();
     await closed;
+    await stopRelaunching();
+    await instanceQueue.close();
     await Promise.allSettled([
       ...queues.map((queue) => queue.close()),
       flowProducer.close(),

@@ -8,7 +8,7 @@ import {
   loadWorkerConfig,
   runWorkerService,
 } from '@ec2-restore/pipeline';
-import { checkTargetRoles, parseTargetRoles, startPeriodicSweep } from '@ec2-restore/sweeper';
+import { checkTargetRoles, intervalClaim, parseTargetRoles, startPeriodicSweep } from '@ec2-restore/sweeper';
 import { z } from 'zod';
 
 const envSchema = baseWorkerEnvSchema
@@ -37,17 +37,19 @@ runWorkerService({
   config,
   concurrency: env.INSTANCE_WORKER_CONCURRENCY,
   processors: instanceProcessors(),
-  // Every instance-worker replica sweeps; that is safe (a resource already gone counts as removed),
-  // only redundant. Cleanup after each restore stays the cleanup step's job: this is the safety net.
-  background: ({ store, logger }) => {
+  // One sweep per interval across all instance-worker replicas (a Redis claim per interval). Cleanup
+  // after each restore stays the cleanup step's job: this is the safety net.
+  background: ({ store, redis, logger }) => {
     if (env.SWEEP_INTERVAL_MINUTES === 0) return async () => {};
+    const intervalMs = env.SWEEP_INTERVAL_MINUTES * 60_000;
     return startPeriodicSweep({
+      claim: intervalClaim(redis, `${env.STATE_PREFIX}periodic-sweep`, intervalMs),
       store,
       source: { region: env.AWS_REGION, ...(env.AWS_ENDPOINT_URL ? { endpoint: env.AWS_ENDPOINT_URL } : {}) },
       targets: parseTargetRoles(env.SWEEP_TARGET_ROLES, env.AWS_REGION),
       minAgeMinutes: env.SWEEP_MIN_AGE_MINUTES,
       dryRun: false,
-      intervalMs: env.SWEEP_INTERVAL_MINUTES * 60_000,
+      intervalMs,
       logger,
     });
   },

@@ -1,24 +1,45 @@
+import { isNewResourceNotFound } from '@ec2-restore/aws-clients';
+
 export interface PollOptions {
   /** Give up (return undefined) after this long. */
   timeoutMs: number;
-  /** @defaultValue 500 */
+  /**
+   * The longest pause between two checks. The first check after a miss comes sooner (`firstIntervalMs`)
+   * and the pause grows by half each time up to this: AWS states that last a moment (a volume
+   * `creating` for 300 ms) are seen at once, long ones are not polled hard.
+   * @defaultValue 1000
+   */
   intervalMs?: number;
+  /** @defaultValue 100 */
+  firstIntervalMs?: number;
 }
 
 /**
  * Calls `check` until it returns a value or the time is up: a short, bounded wait inside a job.
  * Longer waits are handed back to the queue with `StepPendingError`.
+ *
+ * An id the step itself just created may answer "does not exist" for a while (EC2 is eventually
+ * consistent: https://docs.aws.amazon.com/ec2/latest/devguide/eventual-consistency.html); such an
+ * answer counts as "not yet", within the same time bound.
  */
 export async function pollUntil<T>(
   check: () => Promise<T | undefined>,
   options: PollOptions,
 ): Promise<T | undefined> {
   const deadline = Date.now() + options.timeoutMs;
-  const interval = options.intervalMs ?? 500;
+  const longest = options.intervalMs ?? 1000;
+  let pause = Math.min(options.firstIntervalMs ?? 100, longest);
   for (;;) {
-    const value = await check();
+    let value: T | undefined;
+    try {
+      value = await check();
+    } catch (error) {
+      if (!isNewResourceNotFound(error)) throw error;
+    }
     if (value !== undefined) return value;
-    if (Date.now() + interval > deadline) return undefined;
-    await new Promise((resolve) => setTimeout(resolve, interval));
+    const now = Date.now();
+    if (now >= deadline) return undefined;
+    await new Promise((resolve) => setTimeout(resolve, Math.min(pause, deadline - now)));
+    pause = Math.min(longest, Math.ceil(pause * 1.5));
   }
 }

@@ -1,3 +1,4 @@
+import { BlockIntegrityError, BlockListCorruptError } from '@ec2-restore/backup-repository';
 import { describe, expect, it } from 'vitest';
 import { classifyStepError, restoreErrorOf } from './classify-step-error.ts';
 import { PermanentStepError } from './permanent-step-error.ts';
@@ -28,6 +29,27 @@ describe('classifyStepError', () => {
       awsError('OperationNotPermitted', 'Encrypted snapshots with EBS default key cannot be shared', 400),
     );
     expect(error).toMatchObject({ code: 'kms_key_not_shareable' });
+  });
+
+  it('a corrupt or missing block fails the restore at once, naming the block and the remedy', () => {
+    const corrupt = new BlockIntegrityError({
+      restorePointId: 'rp-1',
+      deviceName: '/dev/xvda',
+      blockIndex: 7,
+      expectedSha256: 'a'.repeat(64),
+      actualSha256: 'b'.repeat(64),
+    });
+    const error = classifyStepError(corrupt);
+    // Permanent: BullMQ does not retry it (reading the same block again gives the same bytes).
+    expect(error).toBeInstanceOf(PermanentStepError);
+    expect(restoreErrorOf(error, 'snapshot')).toMatchObject({
+      code: 'restore_point_corrupt',
+      category: 'input',
+      step: 'snapshot',
+      message: expect.stringMatching(/block 7 .*pnpm backup verify/),
+    });
+    const list = classifyStepError(new BlockListCorruptError('rp-1', '/dev/xvdb', 'line 3 is neither'));
+    expect(list).toMatchObject({ code: 'restore_point_corrupt', category: 'input' });
   });
 
   it('steering errors pass through untouched', () => {

@@ -1,4 +1,10 @@
 import { classifyAwsError } from '@ec2-restore/aws-clients';
+import {
+  BlockIntegrityError,
+  BlockListCorruptError,
+  ManifestInvalidError,
+  RestorePointNotFoundError,
+} from '@ec2-restore/backup-repository';
 import type { ErrorCode } from '@ec2-restore/contracts';
 import type { RestoreError } from '@ec2-restore/restore-state';
 import { PermanentStepError } from './permanent-step-error.ts';
@@ -30,7 +36,8 @@ function errorCodeFor(category: string, awsCode: string): ErrorCode {
  * The one place a step's failure is classified: errors that steer the job
  * (pending, ended, permanent) pass through; an AWS error is either retryable (returned as is, so
  * BullMQ retries with backoff) or permanent (a `PermanentStepError` with category and request id);
- * anything else is a bug and is retried like a transient error, up to the job's attempts.
+ * a restore point that is missing, corrupt or incomplete is permanent too (reading it again gives the
+ * same bytes); anything else is a bug and is retried like a transient error, up to the job's attempts.
  */
 export function classifyStepError(error: unknown): Error {
   if (
@@ -39,6 +46,10 @@ export function classifyStepError(error: unknown): Error {
     error instanceof RestoreEndedError
   ) {
     return error;
+  }
+  const repositoryCode = restorePointErrorCode(error);
+  if (repositoryCode) {
+    return new PermanentStepError((error as Error).message, { code: repositoryCode, category: 'input' });
   }
   const looksLikeAws =
     typeof error === 'object' && error !== null && ('$metadata' in error || '$fault' in error);
@@ -51,6 +62,18 @@ export function classifyStepError(error: unknown): Error {
     awsCode: classified.code,
     ...(classified.requestId ? { awsRequestId: classified.requestId } : {}),
   });
+}
+
+function restorePointErrorCode(error: unknown): ErrorCode | undefined {
+  if (error instanceof RestorePointNotFoundError) return 'restore_point_not_found';
+  if (
+    error instanceof BlockIntegrityError ||
+    error instanceof BlockListCorruptError ||
+    error instanceof ManifestInvalidError
+  ) {
+    return 'restore_point_corrupt';
+  }
+  return undefined;
 }
 
 /** The restore's `error` for a job that failed for good. */

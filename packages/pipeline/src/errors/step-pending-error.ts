@@ -14,3 +14,13 @@ export class StepPendingError extends Error {
     this.name = 'StepPendingError';
   }
 }
+
+/**
+ * How long a pending step waits in the delayed set before it looks again: a fifth of how long the
+ * step has run so far, at least 500 ms and at most the error's `retryAfterMs`. A step that has just
+ * found AWS still working looks again soon; one that has waited for minutes looks every
+ * `retryAfterMs`, so a long wait does not poll AWS hard.
+ */
+export function pendingDelayMs(error: StepPendingError, stepRunningForMs: number): number {
+  return Math.round(Math.min(error.retryAfterMs, Math.max(500, stepRunningForMs / 5)));
+}

@@ -96,8 +96,11 @@ export class RestoreLifecycle {
     return this.scheduleCleanup(input, cleanupJobIdFor(input.restoreId, pass));
   }
 
-  /** A job starts (or resumes): stops at once when the restore ended, else records the step running. */
-  async start(run: StepRun): Promise<void> {
+  /**
+   * A job starts (or resumes): stops at once when the restore ended, else records the step running.
+   * @returns when the step first started (epoch ms): a resumed step has been waiting since then.
+   */
+  async start(run: StepRun): Promise<number> {
     const { restoreId } = run;
     if (run.jobName !== JobName.Cleanup) await this.checkpoint(run);
     const restore = await this.store.get(restoreId);
@@ -115,7 +118,11 @@ export class RestoreLifecycle {
     if (!resumed) {
       await this.store.startStep(restoreId, run.stepName);
       this.logger.info(this.fields(run, { attempt: run.attemptsMade + 1 }), 'step started');
+      return Date.now();
     }
+    // The same attempt goes on: back from the delayed set, or taken over from a worker that died.
+    this.logger.info(this.fields(run, { attempt: step.attempts }), 'step resumed');
+    return step.startedAt ? Date.parse(step.startedAt) : Date.now();
   }
 
   /** Throws `RestoreEndedError` (after requesting cleanup) when the restore ended while the job ran. */

@@ -2,7 +2,8 @@
  * The BullMQ adapter of a step worker: the one place (with restore-flow.ts) that knows BullMQ. It runs
  * the job's processor and turns the outcome into queue behaviour; what the outcome means for the
  * restore (statuses, cleanup) is decided by `RestoreLifecycle` (../lifecycle/restore-lifecycle.ts):
- * - `StepPendingError` → the job is moved to the delayed set (no worker slot held, no attempt used);
+ * - `StepPendingError` → the job is moved to the delayed set (no worker slot held, no attempt used)
+ *   for a time that grows with how long the step has run (`pendingDelayMs`);
  * - `PermanentStepError` / `RestoreEndedError` → failed at once (BullMQ `UnrecoverableError`);
  * - any other error → retried with backoff, up to the job's attempts.
  */
@@ -23,7 +24,7 @@ import type { StepClients } from '../aws/step-clients.ts';
 import { classifyStepError } from '../errors/classify-step-error.ts';
 import { PermanentStepError } from '../errors/permanent-step-error.ts';
 import { RestoreEndedError } from '../errors/restore-ended-error.ts';
-import { StepPendingError } from '../errors/step-pending-error.ts';
+import { pendingDelayMs, StepPendingError } from '../errors/step-pending-error.ts';
 import { RestoreLifecycle, type StepLogger, type StepRun } from '../lifecycle/restore-lifecycle.ts';
 import { cleanupJob } from '../restore-flow.ts';
 import type { StepContext } from '../steps/step-context.ts';
@@ -55,8 +56,8 @@ export interface StepWorkerOptions {
   prefix?: string;
   logger?: StepLogger;
   /**
-   * How long a job's lock lasts without renewal; a worker that dies loses its jobs to another after it.
-   * @defaultValue 30000
+   * How long a job's lock lasts without renewal, and how often stalled jobs are looked for; a worker
+   * that dies loses its jobs to another within about twice this. @defaultValue 30000
    */
   lockDurationMs?: number;
   /**
@@ -153,7 +154,7 @@ export function startStepWorker(options: StepWorkerOptions): RunningStepWorker {
       data: job.data as StepRun['data'],
     };
     const isCleanup = job.name === JobName.Cleanup;
-    await lifecycle.start(run);
+    const stepStartedAt = await lifecycle.start(run);
 
     // Notice a cancel within seconds, even in the middle of a long write.
     const abort = new AbortController();
@@ -203,7 +204,7 @@ export function startStepWorker(options: StepWorkerOptions): RunningStepWorker {
           { restoreId: run.restoreId, jobId: job.id, step: run.stepName, reason: error.reason },
           'step waits',
         );
-        await job.moveToDelayed(Date.now() + error.retryAfterMs, token);
+        await job.moveToDelayed(Date.now() + pendingDelayMs(error, Date.now() - stepStartedAt), token);
         throw new DelayedError();
       }
       if (error instanceof RestoreEndedError) throw error;
@@ -225,6 +226,8 @@ export function startStepWorker(options: StepWorkerOptions): RunningStepWorker {
     prefix,
     concurrency: options.concurrency ?? 1,
     lockDuration: options.lockDurationMs ?? 30_000,
+    // A dead worker's job is noticed one lock duration after its lock expired, at the latest.
+    stalledInterval: options.lockDurationMs ?? 30_000,
     // A job whose worker died is moved back by the stalled-job check; BullMQ's default fails it for good
     // after one such stall. Steps are idempotent (tags, ClientTokens), so a job may outlive several
     // worker crashes in a row (a rolling restart, an OOM loop) and still finish without duplicates.

@@ -1,6 +1,7 @@
 import type { JobName, QueueName } from '@ec2-restore/contracts';
 import { createRedisConnection, inspectRedisDurability } from '@ec2-restore/redis-config';
 import { RestoreStore, recordAwsCalls } from '@ec2-restore/restore-state';
+import type { Redis } from 'ioredis';
 import { type Logger, pino } from 'pino';
 import { createStepClients } from '../aws/step-clients.ts';
 import { type StepProcessor, startStepWorker } from '../queue/step-worker.ts';
@@ -17,17 +18,18 @@ export interface WorkerServiceOptions {
    * Background work beside the queue (the instance worker's periodic sweep of leftovers); returns its
    * stop function, awaited on shutdown.
    */
-  background?: (deps: { store: RestoreStore; logger: Logger }) => () => Promise<void>;
+  background?: (deps: { store: RestoreStore; redis: Redis; logger: Logger }) => () => Promise<void>;
 }
 
 export interface RunningWorkerService {
-  /** Finishes or hands back running jobs, then closes every connection. */
+  /** Finishes running jobs (bounded by WORKER_STOP_TIMEOUT_SECONDS; rejects past it), then closes every connection. */
   stop(): Promise<void>;
 }
 
 /**
  * Runs a step worker as a service: Redis, restore store, AWS clients, the BullMQ worker, JSON logs,
- * and a graceful stop on SIGTERM/SIGINT (running jobs finish; a second signal exits at once).
+ * and a graceful stop on SIGTERM/SIGINT: running jobs finish, for at most WORKER_STOP_TIMEOUT_SECONDS;
+ * a stop that cannot finish (Redis gone, a job stuck) exits 1, and a second signal exits 1 at once.
  */
 export function runWorkerService(options: WorkerServiceOptions): RunningWorkerService {
   const { env, ec2Limits: limits } = options.config;
@@ -56,6 +58,7 @@ export function runWorkerService(options: WorkerServiceOptions): RunningWorkerSe
     clients,
     concurrency: options.concurrency,
     prefix: env.QUEUE_PREFIX,
+    lockDurationMs: env.WORKER_LOCK_SECONDS * 1000,
     logger,
     ...(env.STEP_PENDING_LIMIT_MINUTES !== undefined
       ? { pendingLimitMs: env.STEP_PENDING_LIMIT_MINUTES * 60_000 }
@@ -65,16 +68,40 @@ export function runWorkerService(options: WorkerServiceOptions): RunningWorkerSe
     { queue: options.queue, concurrency: options.concurrency, prefix: env.QUEUE_PREFIX },
     'worker started',
   );
-  const stopBackground = options.background?.({ store, logger });
+  const stopBackground = options.background?.({ store, redis, logger });
 
+  const stopTimeoutMs = env.WORKER_STOP_TIMEOUT_SECONDS * 1000;
   let stopping: Promise<void> | undefined;
   const stop = () => {
     stopping ??= (async () => {
       logger.info('stopping: waiting for running jobs');
-      await running.close();
-      await stopBackground?.();
-      clients.destroy();
-      await redis.quit();
+      let timer: NodeJS.Timeout | undefined;
+      const timedOut = new Promise<never>((_resolve, reject) => {
+        timer = setTimeout(
+          () =>
+            reject(
+              new Error(
+                `running jobs did not finish within ${env.WORKER_STOP_TIMEOUT_SECONDS} s (WORKER_STOP_TIMEOUT_SECONDS); they go back to the queue when their lock expires`,
+              ),
+            ),
+          stopTimeoutMs,
+        );
+      });
+      try {
+        // Bounded: with Redis gone, closing the BullMQ worker can wait for ever.
+        await Promise.race([
+          (async () => {
+            await running.close();
+            await stopBackground?.();
+          })(),
+          timedOut,
+        ]);
+      } finally {
+        clearTimeout(timer);
+        clients.destroy();
+        // Not quit(): it waits for a Redis that may not come back.
+        redis.disconnect();
+      }
       logger.info('stopped');
     })();
     return stopping;
@@ -85,7 +112,7 @@ export function runWorkerService(options: WorkerServiceOptions): RunningWorkerSe
     stop().then(
       () => process.exit(0),
       (error: unknown) => {
-        logger.error({ err: String(error) }, 'stop failed');
+        logger.error({ err: (error as Error).message ?? String(error) }, 'stop failed: exiting with code 1');
         process.exit(1);
       },
     );

@@ -10,7 +10,19 @@ describe('worker configuration from the environment', () => {
       QUEUE_PREFIX: 'bull',
       STATE_PREFIX: 'ec2-restore:',
       SHARE_WORKER_CONCURRENCY: 8,
+      WORKER_STOP_TIMEOUT_SECONDS: 25,
+      WORKER_LOCK_SECONDS: 30,
     });
+  });
+
+  it('bounds the graceful stop: WORKER_STOP_TIMEOUT_SECONDS must be a positive number of seconds', () => {
+    const env = { AWS_REGION: 'eu-west-1' };
+    expect(parseEnv('share-worker', schema, { ...env, WORKER_STOP_TIMEOUT_SECONDS: '2.5' })).toMatchObject({
+      WORKER_STOP_TIMEOUT_SECONDS: 2.5,
+    });
+    expect(() => parseEnv('share-worker', schema, { ...env, WORKER_STOP_TIMEOUT_SECONDS: '0' })).toThrow(
+      'WORKER_STOP_TIMEOUT_SECONDS must be more than 0 (got "0")',
+    );
   });
 
   it('names every wrong variable, what it must be, and the value given', () => {

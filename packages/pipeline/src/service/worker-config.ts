@@ -4,12 +4,31 @@
  */
 import { ec2CallLimitsFromEnv } from '@ec2-restore/aws-budget';
 import { ConfigError, concurrencyField, parseEnv, serviceEnvSchema } from '@ec2-restore/config';
-import type { z } from 'zod';
+import { z } from 'zod';
 
 export { ConfigError, exitOnConfigError, parseEnv } from '@ec2-restore/config';
 
-/** Variables every worker reads (the same names and rules in every service). */
-export const baseWorkerEnvSchema = serviceEnvSchema;
+/** Variables every worker reads: those of every service, and how long a graceful stop may take. */
+export const baseWorkerEnvSchema = serviceEnvSchema.extend({
+  /**
+   * Seconds a SIGTERM waits for running jobs; past it the worker exits 1 and its jobs go back to the
+   * queue when their lock expires (steps are idempotent). Keep it below the platform's kill grace.
+   */
+  WORKER_STOP_TIMEOUT_SECONDS: z.coerce
+    .number({ error: 'must be a number of seconds, e.g. 25' })
+    .positive('must be more than 0')
+    .max(3600, 'must be at most 3600')
+    .default(25),
+  /**
+   * Seconds a job's lock lasts without renewal (renewed at half of it): a job whose worker died goes
+   * back to the queue within about twice this (the stalled-job check runs as often).
+   */
+  WORKER_LOCK_SECONDS: z.coerce
+    .number({ error: 'must be a number of seconds, e.g. 30' })
+    .min(2, 'must be at least 2')
+    .max(600, 'must be at most 600')
+    .default(30),
+});
 export type BaseWorkerEnv = z.infer<typeof baseWorkerEnvSchema>;
 
 /** A concurrency variable: jobs one process runs at once. */

@@ -1,0 +1,236 @@
+/**
+ * Restore benchmark: `pnpm bench:restore [--at-once 10,50,100] [--skip-single]`.
+ *
+ * Starts Redis, the AWS emulator behind a timing proxy (every AWS call's start, end and operation,
+ * measured outside the product), seeds the demo cross-account scenario, and runs the API and the
+ * three workers in their own processes, as deployed. Then:
+ * 1. One demo restore (2 x 1 GiB, ebs-direct, into another account): its wall time split into
+ *    writing data (a PutSnapshotBlock in flight), other AWS calls, waiting inside a step, and
+ *    between steps (queue hops); orchestration overhead = wall time minus the data-write time.
+ * 2. N restores at once for each N of --at-once (1 GiB each): wall time p50/p95/max, how many
+ *    succeeded, the blocks per second the emulator took, and EC2 throttles.
+ * Prints the figures next to the target (overhead <= 2 s).
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { openBackupRepository } from '@ec2-restore/backup-repository';
+import { createDemoRestorePoint, demoRestoreRequest } from '@ec2-restore/demo';
+import { startLocalStack } from '@ec2-restore/local-aws';
+import {
+  type RunningService,
+  type ServiceName,
+  seedDemoAccounts,
+  startService,
+} from '../support/services.ts';
+import { type Interval, percentile, splitWallTime, union } from './timeline.ts';
+import { type AwsCallRecord, startTimingProxy } from './timing-proxy.ts';
+
+const REGION = 'eu-west-1';
+const TOKEN = 'bench-restore-token';
+const TERMINAL = new Set(['succeeded', 'failed', 'cancelled']);
+
+const { values } = parseArgs({
+  options: {
+    'at-once': { type: 'string', default: '10,50,100' },
+    'skip-single': { type: 'boolean', default: false },
+    'timeout-minutes': { type: 'string', default: '30' },
+    /** Snapshot jobs one snapshot worker runs at once (SNAPSHOT_WORKER_CONCURRENCY). */
+    'snapshot-concurrency': { type: 'string', default: '4' },
+  },
+});
+const atOnce = (values['at-once'] ?? '')
+  .split(',')
+  .filter(Boolean)
+  .map((n) => Number(n));
+const timeoutMs = Number(values['timeout-minutes']) * 60_000;
+
+interface RestoreView {
+  id: string;
+  status: string;
+  createdAt: string;
+  steps: {
+    name: string;
+    status: string;
+    attempts: number;
+    startedAt: string | null;
+    finishedAt: string | null;
+  }[];
+  error: { code: string; message: string } | null;
+}
+
+function log(line: string): void {
+  process.stderr.write(`${line}\n`);
+}
+
+const seconds = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
+
+async function main(): Promise<void> {
+  const stack = await startLocalStack();
+  const proxy = await startTimingProxy(stack.awsEndpoint);
+  const folder = await mkdtemp(join(tmpdir(), 'bench-restore-'));
+  const services: RunningService[] = [];
+  try {
+    log('seeding the demo scenario and the repository…');
+    const { scenario, workerEnv } = await seedDemoAccounts(REGION, stack.awsEndpoint);
+    const repository = openBackupRepository(folder);
+    const demo = await createDemoRestorePoint(repository, { id: 'bench-demo' });
+    const small = await createDemoRestorePoint(repository, {
+      id: 'bench-one-volume',
+      volumes: [{ deviceName: '/dev/xvda', sizeGiB: 1, dataBlocks: [0, 1, 2, 3, 2047] }],
+    });
+    const env = {
+      ...workerEnv,
+      REDIS_URL: stack.redisUrl,
+      AWS_ENDPOINT_URL: proxy.endpoint,
+      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+      BACKUP_REPOSITORY: folder,
+      API_TOKENS: TOKEN,
+      API_POST_RATE_PER_MINUTE: '1000000',
+      // info: the services say they are ready in an info line (their logs are read, not printed).
+      LOG_LEVEL: 'info',
+      SNAPSHOT_WORKER_CONCURRENCY: values['snapshot-concurrency'] ?? '4',
+    };
+    log('starting the API and the workers…');
+    const names: ServiceName[] = ['api', 'snapshot-worker', 'share-worker', 'instance-worker'];
+    services.push(...(await Promise.all(names.map((name) => startService(name, env)))));
+    const url = services[0]!.url;
+    const headers = { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' };
+
+    const create = async (restorePointId: string): Promise<{ id: string; postedAt: number }> => {
+      const postedAt = Date.now();
+      const response = await fetch(`${url}/v1/restores`, {
+        method: 'POST',
+        headers,
+        body: JSON.stringify(demoRestoreRequest(scenario, restorePointId)),
+      });
+      const body = (await response.json()) as { id?: string };
+      if (response.status !== 202 || !body.id) {
+        throw new Error(`POST /v1/restores answered ${response.status}: ${JSON.stringify(body)}`);
+      }
+      return { id: body.id, postedAt };
+    };
+    const get = async (id: string): Promise<RestoreView> =>
+      (await (await fetch(`${url}/v1/restores/${id}`, { headers })).json()) as RestoreView;
+
+    /** Polls until every restore ended; returns when each was first seen ended. */
+    const awaitEnd = async (ids: string[], pollMs: number): Promise<Map<string, number>> => {
+      const ended = new Map<string, number>();
+      const wanted = new Set(ids);
+      const deadline = Date.now() + timeoutMs;
+      while (ended.size < ids.length) {
+        if (Date.now() > deadline) throw new Error(`${ids.length - ended.size} restores still running`);
+        const page = (await (await fetch(`${url}/v1/restores?limit=500`, { headers })).json()) as {
+          restores: RestoreView[];
+        };
+        const now = Date.now();
+        for (const r of page.restores) {
+          if (wanted.has(r.id) && TERMINAL.has(r.status) && !ended.has(r.id)) ended.set(r.id, now);
+        }
+        await new Promise((resolve) => setTimeout(resolve, pollMs));
+      }
+      return ended;
+    };
+
+    const lines: string[] = [];
+    let overheadMs: number | undefined;
+    if (!values['skip-single']) {
+      log('one demo restore (2 x 1 GiB, ebs-direct, cross-account)…');
+      const from = proxy.calls.length;
+      const { id, postedAt } = await create(demo.id);
+      const endedAt = (await awaitEnd([id], 50)).get(id)!;
+      const restore = await get(id);
+      const calls = proxy.calls.slice(from);
+      const data = calls.filter((c) => c.operation === 'EBS.PutSnapshotBlock');
+      const aws = calls.filter((c) => c.operation !== 'EBS.PutSnapshotBlock');
+      const steps: Interval[] = restore.steps
+        .filter((s) => s.startedAt)
+        .map((s) => ({
+          start: Date.parse(s.startedAt!),
+          end: Date.parse(s.finishedAt ?? new Date(endedAt).toISOString()),
+        }));
+      const split = splitWallTime({ start: postedAt, end: endedAt }, data, aws, steps);
+      overheadMs = split.wallMs - split.dataMs;
+      lines.push(
+        `One demo restore ${id}: ${restore.status}${restore.error ? ` (${restore.error.code}: ${restore.error.message})` : ''}`,
+      );
+      lines.push(`  wall time          ${seconds(split.wallMs)}`);
+      lines.push(`  writing data       ${seconds(split.dataMs)} (${data.length} PutSnapshotBlock calls)`);
+      lines.push(`  other AWS calls    ${seconds(split.awsMs)} (${aws.length} calls)`);
+      lines.push(`  waiting in a step  ${seconds(split.waitingMs)}`);
+      lines.push(`  between steps      ${seconds(split.queueMs)} (API accepting, queue hops)`);
+      lines.push(`  overhead (wall - data) ${seconds(overheadMs)}`);
+      lines.push('  steps:');
+      for (const s of restore.steps) {
+        const took =
+          s.startedAt && s.finishedAt ? Date.parse(s.finishedAt) - Date.parse(s.startedAt) : Number.NaN;
+        const startsAt = s.startedAt ? Date.parse(s.startedAt) - postedAt : Number.NaN;
+        lines.push(
+          `    ${s.name.padEnd(22)} +${seconds(startsAt).padStart(8)}  ${seconds(took).padStart(8)}  ${s.status}, ${s.attempts} attempt(s)`,
+        );
+      }
+      lines.push('  slowest AWS operations outside the data write (total time, calls):');
+      for (const [operation, total, count] of byOperation(aws).slice(0, 8)) {
+        lines.push(`    ${operation.padEnd(36)} ${seconds(total).padStart(9)}  ${count}`);
+      }
+    }
+
+    for (const n of atOnce) {
+      log(`${n} restores at once (1 GiB each)…`);
+      const from = proxy.calls.length;
+      const started = Date.now();
+      const created = await Promise.all(Array.from({ length: n }, () => create(small.id)));
+      const ended = await awaitEnd(
+        created.map((c) => c.id),
+        500,
+      );
+      const walls = created.map((c) => ended.get(c.id)! - c.postedAt);
+      const finals = await Promise.all(created.map((c) => get(c.id)));
+      const succeeded = finals.filter((r) => r.status === 'succeeded').length;
+      const calls = proxy.calls.slice(from);
+      const blocks = calls.filter((c) => c.operation === 'EBS.PutSnapshotBlock');
+      const blockTime = union(blocks).reduce((sum, i) => sum + i.end - i.start, 0);
+      const throttled = calls.filter((c) => c.status === 503 || c.status === 429).length;
+      const failures = [...new Set(finals.filter((r) => r.error).map((r) => r.error!.code))];
+      lines.push(
+        `${n} restores at once: ${succeeded}/${n} succeeded${failures.length ? ` (failed: ${failures.join(', ')})` : ''}; ` +
+          `all done in ${seconds(Date.now() - started)}; wall p50 ${seconds(percentile(walls, 0.5))}, ` +
+          `p95 ${seconds(percentile(walls, 0.95))}, max ${seconds(Math.max(...walls))}; ` +
+          `${blocks.length} blocks at ${(blocks.length / (blockTime / 1000)).toFixed(0)} blocks/s while writing; ` +
+          `${calls.length - blocks.length} other AWS calls, ${throttled} throttled`,
+      );
+    }
+
+    console.log(
+      `\nRestore benchmark (emulator as AWS; the API and one worker of each kind in their own processes, ` +
+        `snapshot worker concurrency ${values['snapshot-concurrency']})\n`,
+    );
+    for (const line of lines) console.log(line);
+    if (overheadMs !== undefined) {
+      console.log('\nTarget:');
+      console.log(
+        `  [${overheadMs <= 2000 ? 'met' : 'MISSED'}] orchestration overhead <= 2 s for the demo restore: ${seconds(overheadMs)}`,
+      );
+    }
+  } finally {
+    await Promise.all(services.map((s) => s.stop()));
+    await proxy.close();
+    await stack.stop();
+    await rm(folder, { recursive: true, force: true });
+  }
+}
+
+/** Total time and count of calls per operation, slowest first. */
+function byOperation(calls: readonly AwsCallRecord[]): [string, number, number][] {
+  const totals = new Map<string, [number, number]>();
+  for (const c of calls) {
+    const [time, count] = totals.get(c.operation) ?? [0, 0];
+    totals.set(c.operation, [time + (c.end - c.start), count + 1]);
+  }
+  return [...totals]
+    .map(([op, [time, count]]) => [op, time, count] as [string, number, number])
+    .sort((a, b) => b[1] - a[1]);
+}
+
+await main();

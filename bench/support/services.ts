@@ -1,0 +1,86 @@
+/**
+ * The product's services run by benchmarks as in production: each in its own process, configured by
+ * environment variables, ready once its log says so.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { type DemoScenario, seedDemoScenario } from '@ec2-restore/demo';
+import { credentialsForAccount, randomAccountId } from '@ec2-restore/local-aws';
+
+const root = resolve(import.meta.dirname, '..', '..');
+
+export type ServiceName = 'api' | 'snapshot-worker' | 'share-worker' | 'instance-worker';
+
+export interface RunningService {
+  name: ServiceName;
+  child: ChildProcess;
+  /** The API's URL (`http://127.0.0.1:PORT`); empty for a worker. */
+  url: string;
+  /** SIGTERM, then waits for the exit (SIGKILL after 10 s). */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts `services/<name>/src/main.ts` and resolves once it is ready: the API when it logs its
+ * port, a worker when it logs `worker started`. Its JSON log lines go to `onLog` (default: dropped).
+ */
+export async function startService(
+  name: ServiceName,
+  env: Record<string, string>,
+  onLog: (line: string) => void = () => {},
+): Promise<RunningService> {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'services', name, 'src', 'main.ts')], {
+    env: { ...process.env, ...(name === 'api' ? { PORT: '0' } : {}), ...env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const url = await new Promise<string>((ready, reject) => {
+    const lines = createInterface({ input: child.stdout! });
+    lines.on('line', (line) => {
+      onLog(line);
+      const port = /"port":(\d+)/.exec(line)?.[1];
+      if (name === 'api' && port) ready(`http://127.0.0.1:${port}`);
+      if (name !== 'api' && line.includes('"worker started"')) ready('');
+    });
+    child.once('exit', (code) => reject(new Error(`${name} exited (${code}) before it was ready`)));
+    setTimeout(() => reject(new Error(`${name} was not ready within 60 s`)), 60_000).unref();
+  });
+  return {
+    name,
+    child,
+    url,
+    stop: () =>
+      new Promise<void>((done) => {
+        if (child.exitCode !== null || child.signalCode !== null) return done();
+        child.once('exit', () => done());
+        child.kill('SIGTERM');
+        setTimeout(() => child.kill('SIGKILL'), 10_000).unref();
+      }),
+  };
+}
+
+/** Two fresh emulator accounts seeded with the demo cross-account scenario; the workers act as the source. */
+export async function seedDemoAccounts(
+  region: string,
+  awsEndpoint: string,
+): Promise<{ scenario: DemoScenario; workerEnv: Record<string, string> }> {
+  const sourceAccountId = randomAccountId();
+  const targetAccountId = randomAccountId();
+  const scenario = await seedDemoScenario({
+    region,
+    sourceAccountId,
+    targetAccountId,
+    sourceCredentials: credentialsForAccount(sourceAccountId),
+    targetCredentials: credentialsForAccount(targetAccountId),
+    endpoint: awsEndpoint,
+  });
+  const worker = credentialsForAccount(sourceAccountId);
+  return {
+    scenario,
+    workerEnv: {
+      AWS_REGION: region,
+      AWS_ACCESS_KEY_ID: worker.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: worker.secretAccessKey,
+    },
+  };
+}

@@ -1,0 +1,61 @@
+import { describe, expect, it } from 'vitest';
+import { pollUntil } from './poll.ts';
+
+const notFound = () =>
+  Object.assign(new Error('The volume does not exist.'), { name: 'InvalidVolume.NotFound' });
+
+describe('pollUntil', () => {
+  it('looks again soon after a miss, then less and less often up to intervalMs', async () => {
+    const at: number[] = [];
+    const start = Date.now();
+    const value = await pollUntil(
+      async () => {
+        at.push(Date.now() - start);
+        return at.length === 6 ? 'ready' : undefined;
+      },
+      { timeoutMs: 5_000, firstIntervalMs: 20, intervalMs: 60 },
+    );
+    expect(value).toBe('ready');
+    const pauses = at.slice(1).map((t, i) => t - at[i]!);
+    // 20, 30, 45, then capped at 60 (timers may fire a little late, never early).
+    expect(pauses[0]).toBeGreaterThanOrEqual(19);
+    expect(pauses[1]).toBeGreaterThanOrEqual(29);
+    expect(pauses[3]).toBeGreaterThanOrEqual(59);
+    expect(pauses[4]).toBeGreaterThanOrEqual(59);
+  });
+
+  it("takes a new id's NotFound as not yet, and gives up at the deadline with undefined", async () => {
+    let calls = 0;
+    const found = await pollUntil(
+      async () => {
+        calls += 1;
+        if (calls < 3) throw notFound();
+        return 'visible';
+      },
+      { timeoutMs: 2_000, firstIntervalMs: 5 },
+    );
+    expect(found).toBe('visible');
+
+    const start = Date.now();
+    const never = await pollUntil(
+      async () => {
+        throw notFound();
+      },
+      { timeoutMs: 150, firstIntervalMs: 10, intervalMs: 50 },
+    );
+    expect(never).toBeUndefined();
+    expect(Date.now() - start).toBeGreaterThanOrEqual(149);
+  });
+
+  it('lets any other error through at once', async () => {
+    const denied = Object.assign(new Error('not authorized'), { name: 'UnauthorizedOperation' });
+    await expect(
+      pollUntil(
+        async () => {
+          throw denied;
+        },
+        { timeoutMs: 5_000 },
+      ),
+    ).rejects.toBe(denied);
+  });
+});

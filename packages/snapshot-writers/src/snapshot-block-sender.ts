@@ -1,0 +1,231 @@
+import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import type { EBSClient } from '@aws-sdk/client-ebs';
+
+/** One PutSnapshotBlock call. */
+export interface SnapshotBlock {
+  snapshotId: string;
+  blockIndex: number;
+  /** Exactly one block (512 KiB). */
+  data: Buffer;
+  /** The block's SHA-256, base64: EBS checks the body against it. */
+  checksumBase64: string;
+}
+
+export interface SnapshotBlockSenderOptions {
+  /** Sockets kept open: the writer's calls in flight, so no call waits for a socket. */
+  sockets: number;
+  /**
+   * Socket inactivity timeout per call (connecting included), so a stalled connection cannot hang a
+   * write; the call then fails with TimeoutError, which the writer retries.
+   * @defaultValue 30000 (the AWS client factory's)
+   */
+  requestTimeoutMs?: number;
+}
+
+/** What the SDK's SigV4 signer needs of a request (an HttpRequest of @smithy/protocol-http). */
+interface SignableRequest {
+  method: string;
+  protocol: string;
+  hostname: string;
+  port?: number;
+  path: string;
+  query: Record<string, string>;
+  headers: Record<string, string>;
+}
+
+interface Signer {
+  sign(request: SignableRequest, options?: { signingDate?: Date }): Promise<SignableRequest>;
+}
+
+/** The parts of an EBS client's resolved configuration the sender reuses: its signer and endpoint. */
+interface EbsClientConfig {
+  signer: () => Promise<Signer>;
+  region: () => Promise<string>;
+  useFipsEndpoint: () => Promise<boolean>;
+  useDualstackEndpoint: () => Promise<boolean>;
+  endpoint?: () => Promise<{ protocol: string; hostname: string; port?: number; path: string }>;
+  endpointProvider: (params: Record<string, unknown>) => { url: URL };
+  systemClockOffset?: number;
+}
+
+/** Set by recordAwsCalls (@ec2-restore/restore-state) on an instrumented client: the AWS call metrics. */
+interface DirectCallReporting {
+  recordDirectCall?: (operation: string, error?: unknown) => void;
+}
+
+/**
+ * An EBS direct API error, shaped like the SDK's service exceptions (name is AWS's error code,
+ * `$metadata` the status and request id), so classifyAwsError and the retry policy treat it the same.
+ */
+export class EbsDirectHttpError extends Error {
+  readonly $metadata: { httpStatusCode: number; requestId?: string };
+  readonly $fault: 'client' | 'server';
+  /** EBS direct's reason field, e.g. SNAPSHOT_NOT_FOUND. */
+  readonly Reason: string | undefined;
+
+  constructor(code: string, message: string, status: number, requestId?: string, reason?: string) {
+    super(message);
+    this.name = code;
+    this.$metadata = { httpStatusCode: status, ...(requestId ? { requestId } : {}) };
+    this.$fault = status >= 500 ? 'server' : 'client';
+    this.Reason = reason;
+  }
+}
+
+class TimeoutError extends Error {
+  constructor(ms: number) {
+    super(`PutSnapshotBlock: no answer for ${ms} ms; the connection was closed`);
+    this.name = 'TimeoutError';
+  }
+}
+
+/**
+ * PutSnapshotBlock without the SDK's per-call machinery: the EBS client's own SigV4 signer (same
+ * credentials, refreshed as the client refreshes them; same region and signing name) on a keep-alive
+ * node:http(s) agent with one socket per call in flight. The SDK builds a middleware stack and several
+ * objects per `send`; with 512 KiB bodies at hundreds of calls per second that was a quarter of the
+ * writer's CPU. The request is the one the API reference defines
+ * (https://docs.aws.amazon.com/ebs/latest/APIReference/API_PutSnapshotBlock.html): the body is not
+ * signed (`UNSIGNED-PAYLOAD`), its integrity is the x-amz-Checksum header, as the service model's
+ * `v4-unsigned-body` says. Retries are the caller's: one budget per block.
+ */
+export class SnapshotBlockSender {
+  private readonly agent: HttpAgent;
+  private readonly httpRequest: typeof httpRequest;
+  private readonly timeoutMs: number;
+
+  private readonly record: (error?: unknown) => void;
+
+  private constructor(
+    client: DirectCallReporting,
+    private readonly config: EbsClientConfig,
+    private readonly signer: Signer,
+    private readonly endpoint: URL,
+    options: SnapshotBlockSenderOptions,
+  ) {
+    const https = endpoint.protocol === 'https:';
+    const agentOptions = { keepAlive: true, maxSockets: options.sockets, maxFreeSockets: options.sockets };
+    this.agent = https ? new HttpsAgent(agentOptions) : new HttpAgent(agentOptions);
+    this.httpRequest = https ? httpsRequest : httpRequest;
+    this.timeoutMs = options.requestTimeoutMs ?? 30_000;
+    const report = client.recordDirectCall;
+    this.record = report ? (error) => report('EBS.PutSnapshotBlock', error) : () => {};
+  }
+
+  /** A sender that signs and addresses its calls exactly as `ebs` would. */
+  static async forClient(ebs: EBSClient, options: SnapshotBlockSenderOptions): Promise<SnapshotBlockSender> {
+    const config = ebs.config as unknown as EbsClientConfig;
+    const override = config.endpoint ? await config.endpoint() : undefined;
+    // The SDK's own endpoint rules: the override (the emulator), else the regional, FIPS or dual-stack one.
+    const { url } = config.endpointProvider({
+      Region: await config.region(),
+      UseFIPS: await config.useFipsEndpoint(),
+      UseDualStack: await config.useDualstackEndpoint(),
+      ...(override
+        ? {
+            Endpoint: `${override.protocol}//${override.hostname}${override.port ? `:${override.port}` : ''}${override.path}`,
+          }
+        : {}),
+    });
+    return new SnapshotBlockSender(ebs as DirectCallReporting, config, await config.signer(), url, options);
+  }
+
+  /**
+   * Sends one block. `onBodySent` is called once the body is handed to the operating system (or the
+   * call failed before that): from then on the caller may reuse `block.data` while EBS answers.
+   */
+  async put(block: SnapshotBlock, signal?: AbortSignal, onBodySent?: () => void): Promise<void> {
+    try {
+      await this.attempt(block, signal, onBodySent);
+      this.record();
+    } catch (error) {
+      this.record(error);
+      throw error;
+    }
+  }
+
+  private async attempt(block: SnapshotBlock, signal?: AbortSignal, onBodySent?: () => void): Promise<void> {
+    const base = this.endpoint.pathname.replace(/\/$/, '');
+    const path = `${base}/snapshots/${encodeURIComponent(block.snapshotId)}/blocks/${block.blockIndex}`;
+    const host = this.endpoint.host;
+    const signed = await this.signer.sign(
+      {
+        method: 'PUT',
+        protocol: this.endpoint.protocol,
+        hostname: this.endpoint.hostname,
+        ...(this.endpoint.port ? { port: Number(this.endpoint.port) } : {}),
+        path,
+        query: {},
+        headers: {
+          host,
+          'content-type': 'application/octet-stream',
+          'content-length': String(block.data.length),
+          'x-amz-content-sha256': 'UNSIGNED-PAYLOAD',
+          'x-amz-data-length': String(block.data.length),
+          'x-amz-checksum': block.checksumBase64,
+          'x-amz-checksum-algorithm': 'SHA256',
+        },
+      },
+      { signingDate: new Date(Date.now() + (this.config.systemClockOffset ?? 0)) },
+    );
+    const response = await new Promise<IncomingMessage>((resolve, reject) => {
+      const req = this.httpRequest(
+        this.endpoint,
+        { method: 'PUT', path, headers: signed.headers, agent: this.agent, ...(signal ? { signal } : {}) },
+        resolve,
+      );
+      req.setTimeout(this.timeoutMs, () => req.destroy(new TimeoutError(this.timeoutMs)));
+      req.on('error', reject);
+      if (onBodySent) {
+        const sent = (): void => {
+          req.off('finish', sent).off('close', sent);
+          onBodySent();
+        };
+        // `close` covers a call that failed before its body went out.
+        req.once('finish', sent).once('close', sent);
+      }
+      req.end(block.data);
+    });
+    if (response.statusCode === 201 || response.statusCode === 200) {
+      // Drained, so the socket goes back to the agent for the next call.
+      response.resume();
+      await new Promise<void>((resolve, reject) => {
+        response.on('end', resolve);
+        response.on('error', reject);
+      });
+      return;
+    }
+    throw await errorOf(response);
+  }
+
+  /** Closes the sockets. */
+  close(): void {
+    this.agent.destroy();
+  }
+}
+
+/** The restJson1 error of an EBS direct call: type in x-amzn-ErrorType, message and Reason in the body. */
+async function errorOf(response: IncomingMessage): Promise<EbsDirectHttpError> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of response) chunks.push(chunk as Buffer);
+  const status = response.statusCode ?? 0;
+  let body: { message?: string; Message?: string; Reason?: string; __type?: string; code?: string } = {};
+  try {
+    body = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}');
+  } catch {
+    // Not JSON (a proxy's page): the status speaks.
+  }
+  const header = response.headers['x-amzn-errortype'];
+  const rawType = (Array.isArray(header) ? header[0] : header) ?? body.__type ?? body.code ?? '';
+  // "ValidationException:http://internal.amazon.com/..." or "aws.ebs#ValidationException".
+  const type = rawType.split(':')[0]!.split('#').pop() || `Http${status}`;
+  const requestId = response.headers['x-amzn-requestid'] as string | undefined;
+  return new EbsDirectHttpError(
+    type,
+    body.message ?? body.Message ?? `PutSnapshotBlock answered HTTP ${status}`,
+    status,
+    requestId,
+    body.Reason,
+  );
+}
