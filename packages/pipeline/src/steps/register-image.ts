@@ -126,7 +126,9 @@ async function ensureImage(
         RootDeviceName: recorded.rootDeviceName,
         VirtualizationType: recorded.virtualizationType ?? 'hvm',
         ...(recorded.bootMode ? { BootMode: recorded.bootMode } : {}),
-        ...(recorded.enaSupport !== undefined ? { EnaSupport: recorded.enaSupport } : {}),
+        // Not recorded (an older restore point): ENA on, as on every current instance type; EC2 refuses
+        // an image without it on the many types that require it (the instance.ena check warns).
+        EnaSupport: recorded.enaSupport ?? true,
         ...(recorded.imdsHttpTokens === 'required' ? { ImdsSupport: 'v2.0' } : {}),
         BlockDeviceMappings: [
           {
