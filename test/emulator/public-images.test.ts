@@ -7,7 +7,7 @@ import {
   RegisterImageCommand,
   RunInstancesCommand,
 } from '@aws-sdk/client-ec2';
-import { GetParametersByPathCommand, SSMClient } from '@aws-sdk/client-ssm';
+import { type Parameter, paginateGetParametersByPath, SSMClient } from '@aws-sdk/client-ssm';
 import { credentialsForAccount } from '@ec2-restore/local-aws';
 import { describe, expect, it } from 'vitest';
 import { createKey, eventually, newAccount, REGION, ZONE } from './helpers.ts';
@@ -28,13 +28,11 @@ describe('public base images', () => {
       endpoint: process.env.AWS_ENDPOINT_URL,
       credentials: credentialsForAccount(account.id),
     });
-    const { Parameters = [] } = await ssm.send(
-      new GetParametersByPathCommand({
-        Path: '/aws/service/ami-windows-latest',
-        Recursive: true,
-        MaxResults: 10,
-      }),
-    );
+    const Parameters: Parameter[] = [];
+    const input = { Path: '/aws/service/ami-windows-latest', Recursive: true };
+    for await (const page of paginateGetParametersByPath({ client: ssm }, input)) {
+      Parameters.push(...(page.Parameters ?? []));
+    }
     ssm.destroy();
     const byName = new Map(Parameters.map((p) => [p.Name?.split('/').at(-1), p.Value]));
     expect(byName.has('Windows_Server-2016-English-Full-Base')).toBe(true);

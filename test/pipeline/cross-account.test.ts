@@ -132,9 +132,14 @@ describe('restore into another account through the API, real worker processes (d
       new DescribeVolumesCommand({ VolumeIds: result?.volumes.map((v) => v.volumeId) ?? [] }),
     );
     expect(Volumes).toHaveLength(3);
+    // register-image (docs/architecture.md#launch-strategies): the data volumes come from the shared
+    // snapshots, the root from the target-owned copy the image was registered from (deleted by cleanup).
+    expect(result?.launchStrategy).toBe('register-image');
+    const rootVolume = result?.volumes.find((v) => v.deviceName === instance?.RootDeviceName)?.volumeId;
     for (const volume of Volumes) {
       expect(volume).toMatchObject({ Encrypted: true, KmsKeyId: world.targetKey, State: 'in-use' });
-      expect(shared.snapshots.map((s) => s.snapshotId)).toContain(volume.SnapshotId);
+      const fromShared = shared.snapshots.map((s) => s.snapshotId).includes(volume.SnapshotId ?? '');
+      expect(fromShared, volume.VolumeId).toBe(volume.VolumeId !== rootVolume);
     }
     for (const v of result?.volumes ?? []) expect(v.kmsKeyId).toBe(world.targetKey);
 
@@ -147,7 +152,10 @@ describe('restore into another account through the API, real worker processes (d
     )) as CleanupJobResult;
     const snapshotIds = shared.snapshots.map((s) => s.snapshotId).sort();
     expect([...cleanup.unsharedSnapshots].sort()).toEqual(snapshotIds);
-    expect([...cleanup.deletedSnapshots].sort()).toEqual(snapshotIds);
+    // Also deleted: the target account's copy of the root snapshot, after its image was deregistered.
+    expect(cleanup.deletedSnapshots).toEqual(expect.arrayContaining(snapshotIds));
+    expect(cleanup.deletedSnapshots).toHaveLength(snapshotIds.length + 1);
+    expect(cleanup.deregisteredImages).toHaveLength(1);
     expect(cleanup.retiredGrants).toEqual([shared.grant?.grantId]);
     const { Snapshots: left = [] } = await source.aws.ec2.send(
       new DescribeSnapshotsCommand({
@@ -156,6 +164,13 @@ describe('restore into another account through the API, real worker processes (d
       }),
     );
     expect(left).toEqual([]);
+    const { Snapshots: leftInTarget = [] } = await target.aws.ec2.send(
+      new DescribeSnapshotsCommand({
+        OwnerIds: ['self'],
+        Filters: [{ Name: `tag:${RestoreTag.RestoreId}`, Values: [id] }],
+      }),
+    );
+    expect(leftInTarget).toEqual([]);
     for (const snapshotId of snapshotIds) {
       await expect(
         target.aws.ec2.send(new DescribeSnapshotsCommand({ SnapshotIds: [snapshotId] })),

@@ -226,6 +226,12 @@ describe('launch strategies: the restored instance boots and bills as the origin
     workers.push(startWorker('instance-worker', env));
     const restore = await waitForEnd(pipeline.store, id, 300_000);
     expect(restore.status, workers.map((w) => w.output()).join('\n')).toBe('failed');
+    // The restore is failed at once; its cleanup runs after.
+    await expect
+      .poll(async () => (await pipeline?.store.get(id))?.steps.find((s) => s.name === 'cleanup')?.status, {
+        timeout: 120_000,
+      })
+      .toBe('succeeded');
     expect(restore.error).toMatchObject({ category: 'kms', step: 'instance' });
     expect(restore.error?.message).toMatch(/StateReason Client\.InvalidKMSKey\.InvalidState/);
     expect(restore.error?.message).toContain(targetKey);
