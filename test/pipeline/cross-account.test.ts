@@ -54,7 +54,10 @@ describe('restore into another account through the API, real worker processes (d
     timeout: 600_000,
   }, async () => {
     pipeline = openPipeline();
-    backup = await createBackup(DEVICES);
+    // A UEFI Linux instance with IMDSv2 required (docs/architecture.md#launch-strategies).
+    backup = await createBackup(DEVICES, undefined, {
+      instance: { bootMode: 'uefi', enaSupport: true, imdsHttpTokens: 'required', virtualizationType: 'hvm' },
+    });
     world = await crossAccountWorld();
     const { source, target } = world;
     api = await startApiServer(pipeline, backup, source.id);
@@ -125,6 +128,12 @@ describe('restore into another account through the API, real worker processes (d
     );
     const instance = Reservations[0]?.Instances?.[0];
     expect(instance?.State?.Name).toBe('running');
+    // It boots as the original: the image registered in the target account carried the recorded attributes.
+    expect(instance).toMatchObject({
+      BootMode: 'uefi',
+      EnaSupport: true,
+      MetadataOptions: expect.objectContaining({ HttpTokens: 'required' }),
+    });
     expect(Reservations[0]?.OwnerId).toBe(target.id);
     expect(instance?.Tags).toEqual(expect.arrayContaining([{ Key: 'Name', Value: 'restored-cross' }]));
     expect((instance?.BlockDeviceMappings ?? []).map((m) => m.DeviceName).sort()).toEqual(DEVICES);
