@@ -1,12 +1,26 @@
 import { defineConfig } from 'vitest/config';
+import LongFilesFirst from './test/reporters/long-files-first.ts';
 
 // Two projects: `unit` is pure code beside the sources (no Redis, no emulator);
 // `integration` is everything under test/ and talks to a real redis-server and the
 // local AWS emulator started by @ec2-restore/local-aws. At the end of a run the slowest test files are
 // listed (test/reporters/slowest-files.ts) and the global teardown prints the emulator's peak memory.
+// Integration test files mostly wait (on the emulator, Redis, worker processes), and each isolates
+// itself (fresh random accounts, its own queue and state prefixes, ephemeral ports), so several run at
+// once even on a 2-core machine, where vitest's default is one at a time (cores - 1). In CI: 3 at
+// once; elsewhere vitest's default (a development machine may be shared).
+// EC2_RESTORE_INTEGRATION_WORKERS overrides both (1: one file at a time).
+const integrationWorkers = Number(process.env.EC2_RESTORE_INTEGRATION_WORKERS ?? (process.env.CI ? 3 : 0));
+if (!Number.isInteger(integrationWorkers) || integrationWorkers < 0) {
+  throw new Error(
+    `EC2_RESTORE_INTEGRATION_WORKERS must be a whole number of test files at once, e.g. 3 (got "${process.env.EC2_RESTORE_INTEGRATION_WORKERS}")`,
+  );
+}
+
 export default defineConfig({
   test: {
     reporters: ['default', './test/reporters/slowest-files.ts'],
+    sequence: { sequencer: LongFilesFirst },
     projects: [
       {
         test: {
@@ -22,6 +36,9 @@ export default defineConfig({
           hookTimeout: 180_000,
           globalSetup: ['test/global-setup.ts'],
           setupFiles: ['test/setup-env.ts'],
+          ...(integrationWorkers > 0 ? { maxWorkers: integrationWorkers } : {}),
+          // Its own group after the unit tests: vitest runs projects of one group with one worker count.
+          sequence: { groupOrder: 1 },
         },
       },
     ],

@@ -15,7 +15,7 @@ import {
 import { ListGrantsCommand } from '@aws-sdk/client-kms';
 import { type RestoreRequest, RestoreTag } from '@ec2-restore/contracts';
 import type { Restore } from '@ec2-restore/restore-state';
-import type { Account } from '../../test/pipeline/harness.ts';
+import type { Account } from '../../test/support/index.ts';
 import type { ChaosWorld, PlannedRestore, RestoreTarget } from './world.ts';
 
 /** A restore the run knows of: POSTed and answered 202, or found in Redis (a POST cut by an API kill). */

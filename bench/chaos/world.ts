@@ -10,18 +10,19 @@ import type { RestorePointSummary } from '@ec2-restore/backup-repository';
 import type { RestoreRequestInput } from '@ec2-restore/contracts';
 import {
   type Account,
-  type CrossAccountWorld,
+  type CrossAccounts,
   createBackup,
   createKey,
-  crossAccountWorld,
+  crossAccount,
   defaultSubnet,
+  keyUsableBy,
   launchInstance,
   REGION,
   removeBackup,
-} from '../../test/pipeline/harness.ts';
+} from '../../test/support/index.ts';
 
 export interface ChaosWorld {
-  accounts: CrossAccountWorld;
+  accounts: CrossAccounts;
   /** The same-account target key (in the source account). */
   sourceTargetKey: string;
   sourceSubnetId: string;
@@ -38,12 +39,12 @@ export interface ChaosWorld {
 export async function openChaosWorld(snapshotWorkers: number): Promise<ChaosWorld> {
   const single = await createBackup(['/dev/xvda']);
   const pair = await createBackup(['/dev/xvda', '/dev/xvdb'], single.folder);
-  const accounts = await crossAccountWorld();
+  const accounts = await crossAccount();
   const workerInstanceIds: string[] = [];
   for (let i = 0; i < snapshotWorkers; i++) workerInstanceIds.push(await launchInstance(accounts.source));
   return {
     accounts,
-    sourceTargetKey: await createKey(accounts.source),
+    sourceTargetKey: (await createKey(accounts.source)).Arn,
     sourceSubnetId: (await defaultSubnet(accounts.source)).subnetId,
     repositoryPath: join(single.folder, 'repo'),
     single: single.restorePoint,
@@ -111,7 +112,9 @@ export async function requestOf(
       ? cross
         ? targetKey
         : world.sourceTargetKey
-      : await createKey(account, cross ? roleArn : undefined);
+      : cross
+        ? await keyUsableBy(account, roleArn)
+        : (await createKey(account)).Arn;
   const volumeLevel = plan.level === 'volumes';
   const body: RestoreRequestInput = {
     restorePointId: (volumeLevel ? world.pair : world.single).id,

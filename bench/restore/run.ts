@@ -166,8 +166,16 @@ async function main(): Promise<void> {
         const took =
           s.startedAt && s.finishedAt ? Date.parse(s.finishedAt) - Date.parse(s.startedAt) : Number.NaN;
         const startsAt = s.startedAt ? Date.parse(s.startedAt) - postedAt : Number.NaN;
+        // The same split inside this step alone (another step running beside it is not subtracted).
+        const own =
+          s.startedAt && s.finishedAt
+            ? splitWallTime({ start: Date.parse(s.startedAt), end: Date.parse(s.finishedAt) }, data, aws, [])
+            : undefined;
+        const inside = own
+          ? `data ${seconds(own.dataMs)}, AWS ${seconds(own.awsMs)}, other ${seconds(own.queueMs)}`
+          : '';
         lines.push(
-          `    ${s.name.padEnd(22)} +${seconds(startsAt).padStart(8)}  ${seconds(took).padStart(8)}  ${s.status}, ${s.attempts} attempt(s)`,
+          `    ${s.name.padEnd(22)} +${seconds(startsAt).padStart(8)}  ${seconds(took).padStart(8)}  ${s.status}, ${s.attempts} attempt(s)  ${inside}`,
         );
       }
       lines.push('  slowest AWS operations outside the data write (total time, calls):');

@@ -1,15 +1,7 @@
-import { credentialsForAccount, randomAccountId } from '@ec2-restore/local-aws';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ApiHarness, startApi, TOKEN } from './harness.ts';
+import { describe, expect, it } from 'vitest';
+import { apiPerFile, TOKEN } from '../support/index.ts';
 
-let api: ApiHarness;
-
-beforeAll(async () => {
-  api = await startApi({ workerCredentials: credentialsForAccount(randomAccountId()) });
-});
-afterAll(async () => {
-  await api?.close();
-});
+const api = apiPerFile();
 
 interface ErrorBody {
   error: { code: string; message: string; category: string; details: Record<string, unknown> };
@@ -90,15 +82,12 @@ describe('authentication', () => {
 
 describe('validation', () => {
   it('answers 400 invalid_request naming each bad field with what is expected', async () => {
-    const res = await api.call('/v1/restores', {
-      method: 'POST',
-      json: {
-        restorePointId: '',
-        target: { accountId: '12345', region: 'mars-1', kmsKeyId: 'not a key' },
-        volumes: ['/dev/nope'],
-        dataPath: 'carrier-pigeon',
-        instance: { securityGroupIds: ['sg-x'] },
-      },
+    const res = await api.post('/v1/restores', {
+      restorePointId: '',
+      target: { accountId: '12345', region: 'mars-1', kmsKeyId: 'not a key' },
+      volumes: ['/dev/nope'],
+      dataPath: 'carrier-pigeon',
+      instance: { securityGroupIds: ['sg-x'] },
     });
     expect(res.status).toBe(400);
     const body = (await res.json()) as ErrorBody;
@@ -154,12 +143,9 @@ describe('validation', () => {
 
 describe('restore point and logs', () => {
   it('answers 422 restore_point_not_found for a restore point the repository lacks', async () => {
-    const res = await api.call('/v1/restores/plan', {
-      method: 'POST',
-      json: {
-        restorePointId: 'rp-does-not-exist',
-        target: { accountId: '222222222222', region: 'eu-west-1', kmsKeyId: 'alias/restore' },
-      },
+    const res = await api.post('/v1/restores/plan', {
+      restorePointId: 'rp-does-not-exist',
+      target: { accountId: '222222222222', region: 'eu-west-1', kmsKeyId: 'alias/restore' },
     });
     expect(res.status).toBe(422);
     const body = (await res.json()) as ErrorBody;

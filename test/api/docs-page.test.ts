@@ -1,10 +1,9 @@
 import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { credentialsForAccount, randomAccountId } from '@ec2-restore/local-aws';
 import { type BrowserContext, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ApiHarness, startApi, TOKEN } from './harness.ts';
+import { type ApiHarness, startApi, TOKEN } from '../support/index.ts';
 
 /**
  * GET /docs in a real browser: Debian's Chromium, headless, driven by playwright-core. CI installs
@@ -21,7 +20,7 @@ let api: ApiHarness;
 let context: BrowserContext | undefined;
 
 beforeAll(async () => {
-  api = await startApi({ workerCredentials: credentialsForAccount(randomAccountId()) });
+  api = await startApi();
   if (!haveChromium) return;
   // A fresh profile each run (playwright passes it as --user-data-dir).
   context = await chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), 'ec2-restore-chromium-')), {

@@ -7,11 +7,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ApiMetrics, createApiRedis, createApp, createLogger } from '@ec2-restore/api';
 import { openBackupRepository } from '@ec2-restore/backup-repository';
-import { credentialsForAccount, findFreePort, randomAccountId } from '@ec2-restore/local-aws';
+import { findFreePort } from '@ec2-restore/local-aws';
 import { RestoreStore } from '@ec2-restore/restore-state';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { type ApiHarness, startApi, TOKEN } from './harness.ts';
+import { type ApiHarness, startApi, TOKEN } from '../support/index.ts';
 import { readEventStream } from './sse.ts';
 
 const request = {
@@ -25,8 +25,8 @@ async function storedRestore(store: RestoreStore) {
   return id;
 }
 
-async function finish(store: RestoreStore, id: string) {
-  await store.startStep(id, 'instance');
+/** The running instance step fails, and with it the restore (its stream's end event). */
+async function failInstanceStep(store: RestoreStore, id: string) {
   await store.finishStep(id, 'instance', 'failed');
   await store.fail(id, {
     code: 'aws_error',
@@ -37,11 +37,26 @@ async function finish(store: RestoreStore, id: string) {
   });
 }
 
+async function finish(store: RestoreStore, id: string) {
+  await store.startStep(id, 'instance');
+  await failInstanceStep(store, id);
+}
+
 /** Connections Redis lists under the event reader's name. */
 async function eventReaders(redis: Redis): Promise<number> {
   const list = (await redis.client('LIST')) as string;
   return list.split('\n').filter((line) => line.includes(' name=ec2-restore-events ')).length;
 }
+
+// A Redis of the file's own: the first tests count the connections Redis lists (other test files may
+// run at once on the run's Redis), the others restart and freeze it.
+let redis: OwnRedis;
+beforeAll(async () => {
+  redis = await ownRedis();
+});
+afterAll(async () => {
+  await redis?.dispose();
+});
 
 describe('event streams: one shared Redis reader, capped per token and per process', () => {
   const OTHER = `other-${randomUUID()}`;
@@ -50,11 +65,11 @@ describe('event streams: one shared Redis reader, capped per token and per proce
 
   beforeAll(async () => {
     api = await startApi({
-      workerCredentials: credentialsForAccount(randomAccountId()),
+      redisUrl: redis.url,
       apiTokens: [TOKEN, { token: OTHER, role: 'read' }],
       limits: { maxEventStreamsPerToken: 25, maxEventStreams: 30 },
     });
-    admin = new Redis(process.env.REDIS_URL as string);
+    admin = new Redis(redis.url);
   });
   afterAll(async () => {
     admin?.disconnect();
@@ -185,21 +200,18 @@ async function ownRedis(): Promise<OwnRedis> {
 }
 
 describe('event streams and data routes across a Redis restart or freeze', () => {
-  let redis: OwnRedis;
   let writer: Redis;
   const closers: (() => Promise<void>)[] = [];
 
   beforeAll(async () => {
-    redis = await ownRedis();
     writer = new Redis(redis.url, { retryStrategy: () => 100, maxRetriesPerRequest: null });
     writer.on('error', () => {});
   });
   afterEach(async () => {
     for (const close of closers.splice(0)) await close();
   });
-  afterAll(async () => {
+  afterAll(() => {
     writer?.disconnect();
-    await redis?.dispose();
   });
 
   async function api(options: { outageGraceMs: number; redisTimeoutMs?: number }) {
@@ -258,14 +270,7 @@ describe('event streams and data routes across a Redis restart or freeze', () =>
       await new Promise((r) => setTimeout(r, 1500));
       await redis.start();
 
-      await store.finishStep(id, 'instance', 'failed');
-      await store.fail(id, {
-        code: 'aws_error',
-        message: 'x',
-        category: 'aws',
-        step: 'instance',
-        awsRequestId: null,
-      });
+      await failInstanceStep(store, id);
       const events = await reading;
       expect(events.map((e) => e.event)).toEqual(['step', 'status', 'step', 'status', 'end']);
       const printed = consoleError.mock.calls.map((call) => String(call[0])).join('\n');

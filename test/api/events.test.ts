@@ -1,18 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { type RestoreResult, restoreSchema } from '@ec2-restore/contracts';
-import { credentialsForAccount, randomAccountId } from '@ec2-restore/local-aws';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ApiHarness, startApi } from './harness.ts';
+import { describe, expect, it } from 'vitest';
+import { apiPerFile } from '../support/index.ts';
 import { readEventStream } from './sse.ts';
 
-let api: ApiHarness;
-
-beforeAll(async () => {
-  api = await startApi({ workerCredentials: credentialsForAccount(randomAccountId()) });
-});
-afterAll(async () => {
-  await api?.close();
-});
+const api = apiPerFile();
 
 const request = {
   restorePointId: 'rp-1',

@@ -1,9 +1,8 @@
 import { request as httpRequest } from 'node:http';
 import { brotliCompressSync, gzipSync } from 'node:zlib';
-import { credentialsForAccount, randomAccountId } from '@ec2-restore/local-aws';
 import fc from 'fast-check';
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import { type ApiHarness, startApi, TOKEN } from './harness.ts';
+import { expect, it } from 'vitest';
+import { apiPerFile, TOKEN } from '../support/index.ts';
 
 // Hostile and careless clients: thousands of requests with random methods, paths (bad
 // percent-encoding, traversal, long ids), headers (charsets, encodings, ids, keys) and bodies
@@ -12,15 +11,8 @@ import { type ApiHarness, startApi, TOKEN } from './harness.ts';
 
 const RUNS = Number(process.env.FUZZ_RUNS ?? 2500);
 
-let api: ApiHarness;
-beforeAll(async () => {
-  api = await startApi({
-    workerCredentials: credentialsForAccount(randomAccountId()),
-    limits: { postsPerMinutePerToken: 1_000_000 },
-  });
-});
-afterAll(async () => {
-  await api?.close();
+const api = apiPerFile({
+  limits: { postsPerMinutePerToken: 1_000_000 },
 });
 
 const pathPiece = fc.oneof(

@@ -2,8 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { restoreSchema } from '@ec2-restore/contracts';
 import { credentialsForAccount } from '@ec2-restore/local-aws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { accountRoot, closeAccounts, createKey, keyPolicy, newAccount } from './aws-fixtures.ts';
-import { type ApiHarness, REGION, startApi } from './harness.ts';
+import { type ApiHarness, createKey, newAccount, REGION, startApi } from '../support/index.ts';
 
 let api: ApiHarness;
 let request: { restorePointId: string; target: { accountId: string; region: string; kmsKeyId: string } };
@@ -11,7 +10,7 @@ let request: { restorePointId: string; target: { accountId: string; region: stri
 beforeAll(async () => {
   // Same account: the worker role's account is the target; its key policy delegates to the account.
   const account = newAccount();
-  const kmsKeyId = await createKey(account, keyPolicy(accountRoot(account.id)));
+  const { Arn: kmsKeyId } = await createKey(account);
   api = await startApi({ workerCredentials: credentialsForAccount(account.id) });
   request = {
     restorePointId: api.restorePointId,
@@ -20,7 +19,6 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await api?.close();
-  closeAccounts();
 });
 
 function post(json: unknown, key?: string) {

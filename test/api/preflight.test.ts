@@ -2,18 +2,20 @@ import { credentialsForAccount } from '@ec2-restore/local-aws';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   type Account,
+  type ApiHarness,
   accountRoot,
   adminOnly,
   allowEbsUse,
-  closeAccounts,
   createKey,
   createRestoreRole,
+  EBS_KEY_ACTIONS,
   keyPolicy,
   newAccount,
+  REGION,
   resourcesOf,
   setEbsDefaultKey,
-} from './aws-fixtures.ts';
-import { type ApiHarness, REGION, startApi } from './harness.ts';
+  startApi,
+} from '../support/index.ts';
 
 interface Check {
   id: string;
@@ -34,7 +36,17 @@ let api: ApiHarness | undefined;
 afterEach(async () => {
   await api?.close();
   api = undefined;
-  closeAccounts();
+});
+
+/**
+ * The restore role's identity policy: EC2 and what EBS needs of keys. A principal using a key of
+ * another account needs its own IAM policy to allow it as well as the key policy
+ * (https://docs.aws.amazon.com/kms/latest/developerguide/key-policy-modifying-external-accounts.html);
+ * which keys is then up to the key policies.
+ */
+const EC2_AND_EBS_KEY_USE = JSON.stringify({
+  Version: '2012-10-17',
+  Statement: [{ Effect: 'Allow', Action: ['ec2:*', ...EBS_KEY_ACTIONS], Resource: '*' }],
 });
 
 /** A cross-account setup where everything is right except what the test breaks. */
@@ -46,8 +58,9 @@ async function crossAccount(options: {
   const source = newAccount();
   const target = newAccount();
   const stranger = newAccount();
-  const roleArn = await createRestoreRole(target, options.roleTrustsSource ? source.id : stranger.id);
-  const targetKeyArn = await createKey(
+  const trusted = options.roleTrustsSource ? source.id : stranger.id;
+  const roleArn = await createRestoreRole(target, trusted, undefined, EC2_AND_EBS_KEY_USE);
+  const { Arn: targetKeyArn } = await createKey(
     target,
     keyPolicy(
       adminOnly(target.id),
@@ -55,7 +68,10 @@ async function crossAccount(options: {
     ),
   );
   if (options.sourceDefaultKey === 'customer') {
-    const sourceKeyArn = await createKey(source, keyPolicy(accountRoot(source.id), allowEbsUse([roleArn])));
+    const { Arn: sourceKeyArn } = await createKey(
+      source,
+      keyPolicy(accountRoot(source.id), allowEbsUse([roleArn])),
+    );
     await setEbsDefaultKey(source, sourceKeyArn);
   }
   api = await startApi({ workerCredentials: credentialsForAccount(source.id) });
@@ -74,20 +90,21 @@ async function expectNothingCreated(harness: ApiHarness, ...accounts: Account[])
   }
 }
 
-async function post(harness: ApiHarness, path: string, json: unknown) {
-  return harness.call(path, { method: 'POST', json });
+/** A cross-account setup with something broken: POST /v1/restores answers 422; its error body. */
+async function refused(options: Parameters<typeof crossAccount>[0]) {
+  const setup = await crossAccount(options);
+  const res = await setup.api.post('/v1/restores', setup.request);
+  expect(res.status).toBe(422);
+  return { ...setup, body: (await res.json()) as ErrorBody };
 }
 
 describe('pre-flight checks refuse a restore that cannot work, before anything is created', () => {
   it('source default key aws/ebs: 422 naming the check and the remedy; /plan says ok=false', async () => {
-    const { source, target, request, api } = await crossAccount({
+    const { source, target, api, body, request } = await refused({
       sourceDefaultKey: 'aws/ebs',
       targetKeyAllowsRole: true,
       roleTrustsSource: true,
     });
-    const res = await post(api, '/v1/restores', request);
-    expect(res.status).toBe(422);
-    const body = (await res.json()) as ErrorBody;
     expect(body.error.code).toBe('preflight_failed');
     expect(body.error.message).toContain('source-default-key.customer-managed');
     const check = body.error.details.checks?.find((c) => c.id === 'source-default-key.customer-managed');
@@ -102,7 +119,7 @@ describe('pre-flight checks refuse a restore that cannot work, before anything i
       'ec2restore_preflight_failures_total{check="source-default-key.customer-managed"} 1',
     );
 
-    const plan = await post(api, '/v1/restores/plan', request);
+    const plan = await api.post('/v1/restores/plan', request);
     expect(plan.status).toBe(200);
     const result = (await plan.json()) as { ok: boolean; mode: string; checks: Check[] };
     expect(result.ok).toBe(false);
@@ -112,14 +129,11 @@ describe('pre-flight checks refuse a restore that cannot work, before anything i
   });
 
   it('target key policy without the restore role: 422 with the target key access check', async () => {
-    const { source, target, request, api, roleArn, targetKeyArn } = await crossAccount({
+    const { source, target, api, roleArn, targetKeyArn, body } = await refused({
       sourceDefaultKey: 'customer',
       targetKeyAllowsRole: false,
       roleTrustsSource: true,
     });
-    const res = await post(api, '/v1/restores', request);
-    expect(res.status).toBe(422);
-    const body = (await res.json()) as ErrorBody;
     // The restore role may not even describe the key: the failing check is about the target key and
     // names the restore role; its remedy is the key policy.
     expect(body.error.details.failed).toHaveLength(1);
@@ -133,14 +147,11 @@ describe('pre-flight checks refuse a restore that cannot work, before anything i
   });
 
   it('restore role trust policy refusing the source account: 422 with the assume-role check', async () => {
-    const { source, target, request, api } = await crossAccount({
+    const { source, target, api, body } = await refused({
       sourceDefaultKey: 'customer',
       targetKeyAllowsRole: true,
       roleTrustsSource: false,
     });
-    const res = await post(api, '/v1/restores', request);
-    expect(res.status).toBe(422);
-    const body = (await res.json()) as ErrorBody;
     expect(body.error.details.failed).toContain('restore-role-assumable');
     const check = body.error.details.checks?.find((c) => c.id === 'restore-role-assumable');
     expect(check?.message).toMatch(/AccessDenied|trust/i);
@@ -154,13 +165,13 @@ describe('pre-flight checks refuse a restore that cannot work, before anything i
       targetKeyAllowsRole: true,
       roleTrustsSource: true,
     });
-    const plan = (await (await post(api, '/v1/restores/plan', request)).json()) as {
+    const plan = (await (await api.post('/v1/restores/plan', request)).json()) as {
       ok: boolean;
       checks: Check[];
     };
     expect(plan.checks.filter((c) => c.status === 'fail')).toEqual([]);
     expect(plan.ok).toBe(true);
-    const res = await post(api, '/v1/restores', request);
+    const res = await api.post('/v1/restores', request);
     expect(res.status).toBe(202);
     const restore = (await res.json()) as {
       id: string;

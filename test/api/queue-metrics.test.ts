@@ -1,15 +1,7 @@
-import { credentialsForAccount, randomAccountId } from '@ec2-restore/local-aws';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ApiHarness, startApi } from './harness.ts';
+import { describe, expect, it } from 'vitest';
+import { apiPerFile } from '../support/index.ts';
 
-let api: ApiHarness;
-
-beforeAll(async () => {
-  api = await startApi({ workerCredentials: credentialsForAccount(randomAccountId()) });
-});
-afterAll(async () => {
-  await api?.close();
-});
+const api = apiPerFile();
 
 function sample(text: string, name: string, labels: string): number | undefined {
   const line = text.split('\n').find((candidate) => candidate.startsWith(`${name}{${labels}} `));

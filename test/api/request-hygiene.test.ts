@@ -1,24 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
 import { brotliCompressSync, gzipSync } from 'node:zlib';
-import { credentialsForAccount, randomAccountId } from '@ec2-restore/local-aws';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ApiHarness, startApi, TOKEN } from './harness.ts';
+import { describe, expect, it } from 'vitest';
+import { apiPerFile, TOKEN } from '../support/index.ts';
 
 const OTHER = `other-${randomUUID()}`;
 // Used by the rate-limit test only, so the other tests' POSTs do not count against it.
 const RATE = `rate-${randomUUID()}`;
-let api: ApiHarness;
-
-beforeAll(async () => {
-  api = await startApi({
-    workerCredentials: credentialsForAccount(randomAccountId()),
-    apiTokens: [TOKEN, OTHER, RATE],
-    limits: { postsPerMinutePerToken: 5 },
-  });
-});
-afterAll(async () => {
-  await api?.close();
+const api = apiPerFile({
+  apiTokens: [TOKEN, OTHER, RATE],
+  limits: { postsPerMinutePerToken: 5 },
 });
 
 interface RawResponse {
@@ -143,12 +134,9 @@ describe('POST rate limit per token', () => {
 
 describe('what errors and logs reveal', () => {
   it('restore_point_not_found does not name the repository location', async () => {
-    const res = await api.call('/v1/restores/plan', {
-      method: 'POST',
-      json: {
-        restorePointId: 'rp-does-not-exist',
-        target: { accountId: '222222222222', region: 'eu-west-1', kmsKeyId: 'alias/x' },
-      },
+    const res = await api.post('/v1/restores/plan', {
+      restorePointId: 'rp-does-not-exist',
+      target: { accountId: '222222222222', region: 'eu-west-1', kmsKeyId: 'alias/x' },
     });
     const text = await res.text();
     expect(text).toContain('rp-does-not-exist');

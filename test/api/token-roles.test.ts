@@ -1,8 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { credentialsForAccount, randomAccountId } from '@ec2-restore/local-aws';
 import type { Queue } from 'bullmq';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { type ApiHarness, startApi, TOKEN } from './harness.ts';
+import { type ApiHarness, startApi, TOKEN } from '../support/index.ts';
 
 const READ = `read-${randomUUID()}`;
 const ADMIN = `admin-${randomUUID()}`;
@@ -14,7 +13,6 @@ let shareQueue: Queue;
 
 beforeAll(async () => {
   api = await startApi({
-    workerCredentials: credentialsForAccount(randomAccountId()),
     apiTokens: tokens,
   });
   shareQueue = api.queues.find((queue) => queue.name === 'restore.share') as Queue;

@@ -1,10 +1,10 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { spawn } from 'node:child_process';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { openBackupRepository } from '@ec2-restore/backup-repository';
 import { createDemoRestorePoint } from '@ec2-restore/demo';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Embedded, REPO_ROOT, startEmbedded } from '../support/embedded.ts';
 
 /**
  * The `ec2-restore` CLI as a user runs it: against the embedded default (`scripts/start.ts`, as
@@ -12,13 +12,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
  * through a pseudo-terminal (util-linux `script`), every exit code.
  */
 
-const root = resolve(import.meta.dirname, '..', '..');
-const dataDir = mkdtempSync(join(tmpdir(), 'ec2-restore-cli-'));
-let start: ChildProcess | undefined;
-let startOutput = '';
+let embedded: Embedded;
+let dataDir = '';
+let demoRequestFile = '';
 let apiUrl = '';
 let token = '';
-const demoRequestFile = join(dataDir, 'demo-request.json');
 
 interface CliRun {
   code: number | null;
@@ -42,7 +40,7 @@ function cli(args: string[], options: { env?: NodeJS.ProcessEnv; tty?: boolean }
     : [command[0]!, command.slice(1)];
   return new Promise((done, fail) => {
     const child = spawn(file as string, argv as string[], {
-      cwd: root,
+      cwd: REPO_ROOT,
       env,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -69,53 +67,18 @@ function plain(text: string): string {
   return text.replace(/\x1b\[[0-9;]*[A-Za-z]/g, '').replace(/\r/g, '');
 }
 
-async function waitForStart(pattern: RegExp, timeoutMs: number): Promise<RegExpExecArray> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const match = pattern.exec(startOutput);
-    if (match) return match;
-    if (start?.exitCode !== null) throw new Error(`the start command exited early:\n${startOutput}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(`timed out waiting for ${pattern}:\n${startOutput}`);
-}
-
 beforeAll(async () => {
-  const env: NodeJS.ProcessEnv = { ...process.env, EC2_RESTORE_DATA_DIR: dataDir };
-  for (const name of [
-    'REDIS_URL',
-    'AWS_ENDPOINT_URL',
-    'AWS_ACCESS_KEY_ID',
-    'AWS_SECRET_ACCESS_KEY',
-    'AWS_PROFILE',
-  ]) {
-    delete env[name];
-  }
-  start = spawn(process.execPath, ['--import', 'tsx', 'scripts/start.ts'], { cwd: root, env });
-  start.stdout?.on('data', (chunk: Buffer) => {
-    startOutput += chunk.toString();
-  });
-  start.stderr?.on('data', (chunk: Buffer) => {
-    startOutput += chunk.toString();
-  });
-  await waitForStart(/Ctrl-C stops everything this command started/, 240_000);
-  const embedded = JSON.parse(readFileSync(join(dataDir, 'embedded.json'), 'utf8')) as {
+  embedded = startEmbedded();
+  dataDir = embedded.dataDir;
+  demoRequestFile = join(dataDir, 'demo-request.json');
+  await embedded.waitForOutput(/Ctrl-C stops everything this command started/, 240_000);
+  ({ apiUrl, token } = JSON.parse(readFileSync(join(dataDir, 'embedded.json'), 'utf8')) as {
     apiUrl: string;
     token: string;
-  };
-  apiUrl = embedded.apiUrl;
-  token = embedded.token;
+  });
 }, 300_000);
 
-afterAll(async () => {
-  if (start && start.exitCode === null) {
-    const exited = new Promise((done) => start!.once('exit', done));
-    start.kill('SIGINT');
-    await Promise.race([exited, new Promise((r) => setTimeout(r, 20_000))]);
-    if (start.exitCode === null) start.kill('SIGKILL');
-  }
-  rmSync(dataDir, { recursive: true, force: true });
-});
+afterAll(() => embedded?.stop());
 
 describe('the ec2-restore CLI against the embedded default', () => {
   it('lists restore points and plans the demo restore (--json parses, exit 0)', async () => {
@@ -134,7 +97,7 @@ describe('the ec2-restore CLI against the embedded default', () => {
 
   it('restores the demo with live progress in a terminal, with --json for scripts, and a damaged backup fails (exit 1)', async () => {
     // The banner tells a new user how to run the demo restore with the CLI.
-    expect(startOutput).toContain('pnpm ec2-restore restore --file');
+    expect(embedded.output()).toContain('pnpm ec2-restore restore --file');
 
     // A restore point with a block missing from the repository: the pre-flight checks pass (they read
     // the manifest), the snapshot step cannot read the block.

@@ -1,45 +1,25 @@
 import { randomBytes } from 'node:crypto';
 import { getEventListeners } from 'node:events';
-import { join } from 'node:path';
 import type { AwsClients } from '@ec2-restore/aws-clients';
-import {
-  type BackupRepository,
-  GIB,
-  openBackupRepository,
-  readRawImage,
-} from '@ec2-restore/backup-repository';
 import { EbsDirectWriter, verifySnapshotAgainstRestorePoint } from '@ec2-restore/snapshot-writers';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { customerManagedKeyArn, freshAccount, INSTANCE, sparseImage, tempDir } from './helpers.ts';
+import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { accountWithKey, restorePointPerFile } from '../support/index.ts';
 
 // A snapshot step hands the writer its job's abort signal. Dozens of AWS calls in flight on one signal
 // used to leave Node printing "MaxListenersExceededWarning: Possible EventTarget memory leak detected.
 // 11 abort listeners added to [AbortSignal]" on every restore. Here any process warning of that kind
 // fails the test, and the caller's signal must hold at most one listener of the write, none after it.
 describe('abort listeners of the EBS direct writer and read-back', () => {
-  let work: Awaited<ReturnType<typeof tempDir>>;
+  const rp = restorePointPerFile([1, 700]);
   let aws: AwsClients;
   let keyArn: string;
-  let repository: BackupRepository;
-  let restorePointId: string;
   let warnings: Error[];
   const onWarning = (warning: Error): void => {
     warnings.push(warning);
   };
 
   beforeAll(async () => {
-    work = await tempDir();
-    ({ aws } = freshAccount());
-    keyArn = await customerManagedKeyArn(aws);
-    repository = openBackupRepository(join(work.path, 'repo'));
-    const image = await sparseImage(join(work.path, 'disk.img'), GIB, [{ index: 1 }, { index: 700 }]);
-    const builder = repository.createRestorePoint({ source: { kind: 'raw-images' }, instance: INSTANCE });
-    await builder.addVolume({ deviceName: '/dev/xvda', sizeGiB: 1, volumeType: 'gp3' }, readRawImage(image));
-    restorePointId = (await builder.commit()).id;
-  });
-  afterAll(async () => {
-    aws.destroy();
-    await work.remove();
+    ({ aws, keyArn } = await accountWithKey());
   });
   beforeEach(() => {
     warnings = [];
@@ -58,14 +38,14 @@ describe('abort listeners of the EBS direct writer and read-back', () => {
       mostListeners = Math.max(mostListeners, getEventListeners(caller.signal, 'abort').length);
     };
     const writer = new EbsDirectWriter({
-      repository,
+      repository: rp.repository,
       ebs: aws.ebs,
       ec2: aws.ec2,
       inFlight: 64,
       completionPollMs: 100,
     });
     const written = await writer.writeVolume({
-      restorePointId,
+      restorePointId: rp.restorePointId,
       deviceName: '/dev/xvda',
       target: { restoreId: `r-${randomBytes(4).toString('hex')}`, kmsKeyArn: keyArn },
       signal: caller.signal,
@@ -76,8 +56,8 @@ describe('abort listeners of the EBS direct writer and read-back', () => {
 
     const verification = await verifySnapshotAgainstRestorePoint({
       ebs: aws.ebs,
-      repository,
-      restorePointId,
+      repository: rp.repository,
+      restorePointId: rp.restorePointId,
       deviceName: '/dev/xvda',
       snapshotId: written.snapshotId,
       concurrency: 64,
@@ -95,10 +75,15 @@ describe('abort listeners of the EBS direct writer and read-back', () => {
   it('a cancel still stops the write at once, with the caller reason, and leaves no listener', async () => {
     const caller = new AbortController();
     const reason = new Error('restore cancelled');
-    const writer = new EbsDirectWriter({ repository, ebs: aws.ebs, ec2: aws.ec2, inFlight: 32 });
+    const writer = new EbsDirectWriter({
+      repository: rp.repository,
+      ebs: aws.ebs,
+      ec2: aws.ec2,
+      inFlight: 32,
+    });
     const error = await writer
       .writeVolume({
-        restorePointId,
+        restorePointId: rp.restorePointId,
         deviceName: '/dev/xvda',
         target: { restoreId: `r-${randomBytes(4).toString('hex')}`, kmsKeyArn: keyArn },
         signal: caller.signal,

@@ -15,7 +15,7 @@ import {
 } from '@ec2-restore/backup-repository';
 import { credentialsForAccount } from '@ec2-restore/local-aws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { blockOfFile, freshAccount, sparseImage, tempDir } from './helpers.ts';
+import { blockOfFile, newAccount, SDK_RETRIES, sparseImage, tempDir } from '../support/index.ts';
 
 // Each run starts a Node process with tsx: seconds each on a busy machine.
 const SLOW = 300_000;
@@ -180,7 +180,7 @@ describe('ec2-restore-backup CLI', () => {
   it(
     'creates a restore point from an EBS snapshot through the EBS direct APIs',
     async () => {
-      const { accountId, aws } = freshAccount();
+      const { id: accountId, aws } = newAccount(SDK_RETRIES);
       const blocks = new Map([
         [2, randomBytes(BLOCK_SIZE)],
         [5, randomBytes(BLOCK_SIZE)],
@@ -238,7 +238,7 @@ describe('ec2-restore-backup CLI', () => {
   it(
     'reads the boot and licensing attributes of the backed-up instance from EC2 (--from-instance)',
     async () => {
-      const { accountId, aws } = freshAccount();
+      const { id: accountId, aws } = newAccount(SDK_RETRIES);
       const started = await aws.ebs.send(new StartSnapshotCommand({ VolumeSize: 1 }));
       await aws.ebs.send(
         new CompleteSnapshotCommand({ SnapshotId: started.SnapshotId, ChangedBlocksCount: 0 }),

@@ -3,28 +3,18 @@ import { join } from 'node:path';
 import { GetSnapshotBlockCommand, ListSnapshotBlocksCommand } from '@aws-sdk/client-ebs';
 import { DescribeSnapshotsCommand } from '@aws-sdk/client-ec2';
 import type { AwsClients } from '@ec2-restore/aws-clients';
-import {
-  type BackupRepository,
-  BLOCK_SIZE,
-  BlockIntegrityError,
-  blockKey,
-  GIB,
-  openBackupRepository,
-  readRawImage,
-  runPool,
-  sha256Hex,
-} from '@ec2-restore/backup-repository';
+import { BLOCK_SIZE, blockKey, GIB, readRawImage, runPool, sha256Hex } from '@ec2-restore/backup-repository';
 import { RestoreTag } from '@ec2-restore/contracts';
 import { EbsDirectWriter, verifySnapshotAgainstRestorePoint } from '@ec2-restore/snapshot-writers';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import {
+  accountWithKey,
   blockOfFile,
-  customerManagedKeyArn,
-  freshAccount,
+  expectBlockIntegrityError,
   INSTANCE,
+  restorePointPerFile,
   sparseImage,
-  tempDir,
-} from './helpers.ts';
+} from '../support/index.ts';
 
 // The emulator (moto) takes tens of milliseconds per PutSnapshotBlock/GetSnapshotBlock, and the smallest
 // volume is 1 GiB (2,048 blocks): a write or a full read-back takes a minute or more on a busy machine.
@@ -32,35 +22,14 @@ const SLOW = 600_000;
 
 // Raw image -> restore point -> encrypted snapshot through the EBS direct APIs of the emulator -> read back.
 describe('ebs-direct writer', () => {
-  let work: Awaited<ReturnType<typeof tempDir>>;
   let aws: AwsClients;
   let keyArn: string;
-  let repository: BackupRepository;
-  let imagePath: string;
-  let restorePointId: string;
   const dataBlocks = [0, 3, 4, 1000, 2047];
+  const rp = restorePointPerFile(dataBlocks);
   let snapshotId: string | undefined;
 
   beforeAll(async () => {
-    work = await tempDir();
-    ({ aws } = freshAccount());
-    keyArn = await customerManagedKeyArn(aws);
-    repository = openBackupRepository(join(work.path, 'repo'));
-    imagePath = await sparseImage(
-      join(work.path, 'disk.img'),
-      GIB,
-      dataBlocks.map((index) => ({ index })),
-    );
-    const builder = repository.createRestorePoint({ source: { kind: 'raw-images' }, instance: INSTANCE });
-    await builder.addVolume(
-      { deviceName: '/dev/xvda', sizeGiB: 1, volumeType: 'gp3' },
-      readRawImage(imagePath),
-    );
-    restorePointId = (await builder.commit()).id;
-  });
-  afterAll(async () => {
-    aws.destroy();
-    await work.remove();
+    ({ aws, keyArn } = await accountWithKey());
   });
 
   it(
@@ -68,7 +37,7 @@ describe('ebs-direct writer', () => {
     async () => {
       const progress: number[] = [];
       const writer = new EbsDirectWriter({
-        repository,
+        repository: rp.repository,
         ebs: aws.ebs,
         ec2: aws.ec2,
         inFlight: 16,
@@ -76,7 +45,7 @@ describe('ebs-direct writer', () => {
       });
       const restoreId = `r-${randomBytes(4).toString('hex')}`;
       const result = await writer.writeVolume({
-        restorePointId,
+        restorePointId: rp.restorePointId,
         deviceName: '/dev/xvda',
         target: { restoreId, kmsKeyArn: keyArn, tags: { Team: 'infra' } },
         onProgress: (bytes) => progress.push(bytes),
@@ -128,7 +97,7 @@ describe('ebs-direct writer', () => {
         );
       });
       for (let index = 0; index < 2048; index++) {
-        const expected = await blockOfFile(imagePath, index);
+        const expected = await blockOfFile(rp.imagePath, index);
         imageHash.update(createHash('sha256').update(expected).digest());
         snapshotHash.update(readBack.get(index) ?? Buffer.alloc(0));
         if (dataBlocks.includes(index))
@@ -143,31 +112,30 @@ describe('ebs-direct writer', () => {
 
   it('a corrupted block in the repository fails the restore with the block named', async () => {
     // An early block, so the restore reaches it after a few writes.
-    const expected = sha256Hex(await blockOfFile(imagePath, 3));
-    const store = (repository as unknown as { store: { put(k: string, b: Buffer): Promise<void> } }).store;
-    const original = await blockOfFile(imagePath, 3);
+    const expected = sha256Hex(await blockOfFile(rp.imagePath, 3));
+    const store = (rp.repository as unknown as { store: { put(k: string, b: Buffer): Promise<void> } }).store;
+    const original = await blockOfFile(rp.imagePath, 3);
     const corrupt = Buffer.from(original);
     corrupt[0] = (corrupt[0] ?? 0) ^ 1;
     await store.put(blockKey(expected), corrupt);
     try {
-      const writer = new EbsDirectWriter({ repository, ebs: aws.ebs, ec2: aws.ec2, inFlight: 8 });
+      const writer = new EbsDirectWriter({
+        repository: rp.repository,
+        ebs: aws.ebs,
+        ec2: aws.ec2,
+        inFlight: 8,
+      });
       const error = await writer
         .writeVolume({
-          restorePointId,
+          restorePointId: rp.restorePointId,
           deviceName: '/dev/xvda',
           target: { restoreId: `r-${randomBytes(4).toString('hex')}`, kmsKeyArn: keyArn },
         })
         .catch((e: unknown) => e);
-      expect(error).toBeInstanceOf(BlockIntegrityError);
-      expect(error).toMatchObject({
-        restorePointId,
-        deviceName: '/dev/xvda',
-        blockIndex: 3,
-        expectedSha256: expected,
-      });
+      expectBlockIntegrityError(error, rp.restorePointId, 3, expected);
       expect((error as Error).message).toMatch(
         new RegExp(
-          `Restore point '${restorePointId}', volume /dev/xvda, block 3 \\(expected SHA-256 ${expected}\\)`,
+          `Restore point '${rp.restorePointId}', volume /dev/xvda, block 3 \\(expected SHA-256 ${expected}\\)`,
         ),
       );
     } finally {
@@ -182,15 +150,18 @@ describe('ebs-direct writer', () => {
       const verify = (id: string) =>
         verifySnapshotAgainstRestorePoint({
           ebs: aws.ebs,
-          repository,
+          repository: rp.repository,
           restorePointId: id,
           deviceName: '/dev/xvda',
           snapshotId: snapshotId!,
         });
       // (The first test already proved the snapshot equals the image; one read-back here keeps the suite short.)
 
-      const otherImage = await sparseImage(join(work.path, 'other.img'), GIB, [{ index: 3 }]);
-      const builder = repository.createRestorePoint({ source: { kind: 'raw-images' }, instance: INSTANCE });
+      const otherImage = await sparseImage(join(rp.work.path, 'other.img'), GIB, [{ index: 3 }]);
+      const builder = rp.repository.createRestorePoint({
+        source: { kind: 'raw-images' },
+        instance: INSTANCE,
+      });
       await builder.addVolume(
         { deviceName: '/dev/xvda', sizeGiB: 1, volumeType: 'gp3' },
         readRawImage(otherImage),
@@ -204,7 +175,7 @@ describe('ebs-direct writer', () => {
       // Block 3 holds other data in each restore point; the others are zeros in `other`.
       const zeroHash = sha256Hex(Buffer.alloc(BLOCK_SIZE));
       for (const m of verification.mismatches) {
-        expect(m.actualSha256).toBe(sha256Hex(await blockOfFile(imagePath, m.blockIndex)));
+        expect(m.actualSha256).toBe(sha256Hex(await blockOfFile(rp.imagePath, m.blockIndex)));
         if (m.blockIndex !== 3) expect(m.expectedSha256).toBe(zeroHash);
       }
     },

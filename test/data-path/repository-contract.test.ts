@@ -4,7 +4,6 @@ import { join } from 'node:path';
 import {
   BackupRepository,
   BLOCK_SIZE,
-  BlockIntegrityError,
   blockKey,
   FolderObjectStore,
   GIB,
@@ -16,7 +15,16 @@ import {
   verifyRestorePoint,
 } from '@ec2-restore/backup-repository';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { blockOfFile, freshAccount, INSTANCE, newBucket, sparseImage, tempDir } from './helpers.ts';
+import {
+  blockOfFile,
+  expectBlockIntegrityError,
+  INSTANCE,
+  newAccount,
+  newBucket,
+  SDK_RETRIES,
+  sparseImage,
+  tempDir,
+} from '../support/index.ts';
 
 // One contract, two backends: the local folder (embedded default) and S3 on the emulator.
 interface Backend {
@@ -35,8 +43,9 @@ const backends: Backend[] = [
   {
     name: 's3',
     async open() {
-      const { aws } = freshAccount();
-      const bucket = await newBucket(aws);
+      const account = newAccount(SDK_RETRIES);
+      const { aws } = account;
+      const bucket = await newBucket(account);
       return {
         store: new S3ObjectStore(aws.s3, bucket, 'backups/prod'),
         close: async () => aws.destroy(),
@@ -259,13 +268,7 @@ describe.each(backends)('$name backend', (backend) => {
       const error = await reader
         .readBlock({ index: 7, sha256: expected }, Buffer.alloc(BLOCK_SIZE))
         .catch((e) => e);
-      expect(error).toBeInstanceOf(BlockIntegrityError);
-      expect(error).toMatchObject({
-        restorePointId,
-        deviceName: '/dev/xvda',
-        blockIndex: 7,
-        expectedSha256: expected,
-      });
+      expectBlockIntegrityError(error, restorePointId, 7, expected);
       expect(error.message).toContain(`Restore point '${restorePointId}', volume /dev/xvda, block 7`);
       expect(error.message).toContain(expected);
 

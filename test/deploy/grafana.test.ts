@@ -1,8 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { credentialsForAccount, randomAccountId } from '@ec2-restore/local-aws';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ApiHarness, startApi } from '../api/harness.ts';
+import { describe, expect, it } from 'vitest';
+import { apiPerFile } from '../support/index.ts';
 
 /** The Grafana dashboard asks only for metrics the API's /metrics really exposes. */
 
@@ -10,13 +9,7 @@ const dashboard = JSON.parse(
   readFileSync(resolve(import.meta.dirname, '..', '..', 'deploy', 'grafana', 'ec2-restore.json'), 'utf8'),
 ) as { uid: string; panels: { type: string; title: string; targets?: { expr: string }[] }[] };
 
-let api: ApiHarness;
-beforeAll(async () => {
-  api = await startApi({ workerCredentials: credentialsForAccount(randomAccountId()) });
-});
-afterAll(async () => {
-  await api?.close();
-});
+const api = apiPerFile();
 
 describe('the Grafana dashboard', () => {
   it('queries only metric families that GET /metrics exposes, with their labels', async () => {

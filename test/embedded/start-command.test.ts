@@ -1,55 +1,19 @@
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { execFileSync } from 'node:child_process';
 import { DescribeInstancesCommand, DescribeVolumesCommand } from '@aws-sdk/client-ec2';
 import { createAwsClients } from '@ec2-restore/aws-clients';
 import { credentialsForAccount, DEMO_TARGET_ACCOUNT_ID, isPortOpen } from '@ec2-restore/local-aws';
 import { afterAll, describe, expect, it } from 'vitest';
+import { type Embedded, startEmbedded } from '../support/embedded.ts';
 
-const root = resolve(import.meta.dirname, '..', '..');
-const dataDir = mkdtempSync(join(tmpdir(), 'ec2-restore-start-'));
-let start: ChildProcess | undefined;
-let output = '';
-
-afterAll(async () => {
-  if (start && start.exitCode === null) {
-    start.kill('SIGKILL');
-  }
-  rmSync(dataDir, { recursive: true, force: true });
-});
-
-async function waitForOutput(pattern: RegExp, timeoutMs: number): Promise<RegExpExecArray> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const match = pattern.exec(output);
-    if (match) return match;
-    if (start?.exitCode !== null) throw new Error(`the start command exited early:\n${output}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(`timed out waiting for ${pattern}:\n${output}`);
-}
+let embedded: Embedded | undefined;
+afterAll(() => embedded?.stop());
 
 describe('the README start command', () => {
   it('reaches ready, its printed curl restores the demo instance, and Ctrl-C stops everything', async () => {
     // As a newcomer runs it: no REDIS_URL, no AWS endpoint, no credentials.
-    const env: NodeJS.ProcessEnv = { ...process.env, EC2_RESTORE_DATA_DIR: dataDir };
-    for (const name of [
-      'REDIS_URL',
-      'AWS_ENDPOINT_URL',
-      'AWS_ACCESS_KEY_ID',
-      'AWS_SECRET_ACCESS_KEY',
-      'AWS_PROFILE',
-    ]) {
-      delete env[name];
-    }
-    start = spawn(process.execPath, ['--import', 'tsx', 'scripts/start.ts'], { cwd: root, env });
-    start.stdout?.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-    });
-    start.stderr?.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-    });
+    embedded = startEmbedded();
+    const { waitForOutput } = embedded;
+    const start = embedded.process;
 
     await waitForOutput(/ec2-restore is ready\./, 240_000);
     const endpoint = (await waitForOutput(/local AWS emulator: (http:\/\/127\.0\.0\.1:\d+)/, 1_000))[1]!;
@@ -71,7 +35,7 @@ describe('the README start command', () => {
     } = { status: 'queued' };
     const deadline = Date.now() + 240_000;
     while (!['succeeded', 'failed', 'cancelled'].includes(restore.status) && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 1_000));
+      await new Promise((r) => setTimeout(r, 250));
       const response = await fetch(`${apiUrl}/v1/restores/${accepted.id}`, {
         headers: { authorization: `Bearer ${token}` },
       });
@@ -100,7 +64,7 @@ describe('the README start command', () => {
     target.destroy();
 
     // Ctrl-C: everything it started stops.
-    const exited = new Promise<number | null>((done) => start!.once('exit', (code) => done(code)));
+    const exited = new Promise<number | null>((done) => start.once('exit', (code) => done(code)));
     start.kill('SIGINT');
     expect(await exited).toBe(0);
     expect(await isPortOpen(redisPort)).toBe(false);

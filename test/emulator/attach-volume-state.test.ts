@@ -6,7 +6,7 @@ import {
   RunInstancesCommand,
 } from '@aws-sdk/client-ec2';
 import { describe, expect, it } from 'vitest';
-import { eventually, expectAwsError, newAccount } from './helpers.ts';
+import { eventually, expectAwsError, newAccount } from '../support/index.ts';
 
 // "The volume state must be available before you can attach it"
 // (https://docs.aws.amazon.com/ebs/latest/userguide/ebs-attaching-volume.html); AWS answers

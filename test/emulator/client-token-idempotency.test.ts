@@ -7,7 +7,7 @@ import {
   RunInstancesCommand,
 } from '@aws-sdk/client-ec2';
 import { describe, expect, it } from 'vitest';
-import { expectAwsError, newAccount, ZONE } from './helpers.ts';
+import { expectAwsError, newAccount, ZONE } from '../support/index.ts';
 
 // "If you repeat a request with the same client token and the same parameters, Amazon EC2 returns
 // the same result ... If you repeat a request with the same client token, but change one or more of

@@ -21,23 +21,23 @@ import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
 import type { AwsClients } from '@ec2-restore/aws-clients';
 import { describe, expect, it } from 'vitest';
 import {
-  accountRootStatement,
+  type Account,
+  accountRoot,
+  allowEbsUse,
   assumedRoleClients,
   createKey,
   createRestoreRole,
-  EBS_KEY_ACTIONS,
   eventually,
   expectAwsError,
+  keyPolicy,
   newAccount,
-  policy,
-  type TestAccount,
   ZONE,
-} from './helpers.ts';
+} from '../support/index.ts';
 
 // docs/architecture.md#the-two-flows, "Another account", done by hand through the SDK against the emulator.
 
 /** Source account steps 1-3: an encrypted volume with the region's default key, and its snapshot. */
-async function snapshotWithDefaultKey(source: TestAccount): Promise<{ snapshotId: string; keyArn: string }> {
+async function snapshotWithDefaultKey(source: Account): Promise<{ snapshotId: string; keyArn: string }> {
   const { ec2 } = source.aws;
   await ec2.send(new EnableEbsEncryptionByDefaultCommand({}));
   const keyArn = (await ec2.send(new GetEbsDefaultKmsKeyIdCommand({}))).KmsKeyId!;
@@ -47,7 +47,7 @@ async function snapshotWithDefaultKey(source: TestAccount): Promise<{ snapshotId
   return { snapshotId: snapshot.SnapshotId!, keyArn };
 }
 
-function share(source: TestAccount, snapshotId: string, accountId: string, op: 'Add' | 'Remove' = 'Add') {
+function share(source: Account, snapshotId: string, accountId: string, op: 'Add' | 'Remove' = 'Add') {
   return source.aws.ec2.send(
     new ModifySnapshotAttributeCommand({
       SnapshotId: snapshotId,
@@ -75,6 +75,16 @@ async function newInstance(target: AwsClients): Promise<string> {
   return run.Instances![0]!.InstanceId!;
 }
 
+/** CreateVolume from a (shared) snapshot, re-encrypted with `keyArn`. */
+function reEncrypted(snapshotId: string, keyArn: string): CreateVolumeCommand {
+  return new CreateVolumeCommand({
+    AvailabilityZone: ZONE,
+    SnapshotId: snapshotId,
+    Encrypted: true,
+    KmsKeyId: keyArn,
+  });
+}
+
 describe('restore into another account (docs/architecture.md#the-two-flows)', () => {
   it('source default key is customer managed and names the target: share, assume role, re-encrypt, attach', async () => {
     const source = newAccount();
@@ -82,15 +92,7 @@ describe('restore into another account (docs/architecture.md#the-two-flows)', ()
     const externalId = randomUUID();
 
     // The source default key: customer managed, its policy lets the target account use it for EBS.
-    const sourceKey = await createKey(
-      source,
-      policy(accountRootStatement(source.id), {
-        Sid: 'Allow the target account to use the key for EBS',
-        Effect: 'Allow',
-        Principal: { AWS: target.rootArn },
-        Action: EBS_KEY_ACTIONS,
-      }),
-    );
+    const sourceKey = await createKey(source, keyPolicy(accountRoot(source.id), allowEbsUse(target.rootArn)));
     await source.aws.ec2.send(new ModifyEbsDefaultKmsKeyIdCommand({ KmsKeyId: sourceKey.Arn! }));
     const { snapshotId, keyArn } = await snapshotWithDefaultKey(source);
     expect(keyArn).toBe(sourceKey.Arn);
@@ -115,14 +117,7 @@ describe('restore into another account (docs/architecture.md#the-two-flows)', ()
     });
 
     // Step 6: a volume from the shared snapshot, re-encrypted with the target key, attached.
-    const volume = await restore.ec2.send(
-      new CreateVolumeCommand({
-        AvailabilityZone: ZONE,
-        SnapshotId: snapshotId,
-        Encrypted: true,
-        KmsKeyId: targetKey.Arn!,
-      }),
-    );
+    const volume = await restore.ec2.send(reEncrypted(snapshotId, targetKey.Arn));
     expect(volume).toMatchObject({ State: 'creating', KmsKeyId: targetKey.Arn, Size: 2 });
     await eventually(async () => {
       const out = await restore.ec2.send(new DescribeVolumesCommand({ VolumeIds: [volume.VolumeId!] }));
@@ -181,14 +176,7 @@ describe('restore into another account (docs/architecture.md#the-two-flows)', ()
     );
 
     const targetKey = await createKey(target);
-    const volume = await restore.ec2.send(
-      new CreateVolumeCommand({
-        AvailabilityZone: ZONE,
-        SnapshotId: snapshotId,
-        Encrypted: true,
-        KmsKeyId: targetKey.Arn!,
-      }),
-    );
+    const volume = await restore.ec2.send(reEncrypted(snapshotId, targetKey.Arn));
     expect(volume.State).toBe('creating');
     const gone = await eventually(async () => {
       try {

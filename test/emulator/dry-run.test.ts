@@ -8,7 +8,7 @@ import {
 } from '@aws-sdk/client-ec2';
 import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
 import { describe, expect, it } from 'vitest';
-import { assumedRoleClients, createRestoreRole, expectAwsError, newAccount, ZONE } from './helpers.ts';
+import { assumedRoleClients, createRestoreRole, expectAwsError, newAccount, ZONE } from '../support/index.ts';
 
 // Every EC2 action's DryRun parameter: "Checks whether you have the required permissions for the
 // action, without actually making the request, and provides an error response. If you have the

@@ -1,21 +1,22 @@
-import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import {
   GetSnapshotBlockCommand,
   ListSnapshotBlocksCommand,
-  PutSnapshotBlockCommand,
   StartSnapshotCommand,
 } from '@aws-sdk/client-ebs';
 import { DeleteSnapshotCommand } from '@aws-sdk/client-ec2';
 import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
 import { describe, expect, it } from 'vitest';
 import {
+  type Account,
   assumedRoleClients,
   createRestoreRole,
   expectAwsError,
   newAccount,
+  putBlock,
   putRolePolicy,
-  type TestAccount,
-} from './helpers.ts';
+  readBlock,
+} from '../support/index.ts';
 
 // The EBS direct data plane (PutSnapshotBlock, GetSnapshotBlock, ListSnapshotBlocks), which the
 // emulator serves ahead of moto's generic request handling: the same rules as every other request.
@@ -25,33 +26,11 @@ import {
 
 const BLOCK_SIZE = 524288;
 
-function sha256(data: Buffer): string {
-  return createHash('sha256').update(data).digest('base64');
+async function read(clients: Account['aws'], snapshotId: string, index: number): Promise<Buffer> {
+  return (await readBlock(clients.ebs, snapshotId, index)).data;
 }
 
-function put(clients: TestAccount['aws'], snapshotId: string, index: number, data: Buffer) {
-  return clients.ebs.send(
-    new PutSnapshotBlockCommand({
-      SnapshotId: snapshotId,
-      BlockIndex: index,
-      BlockData: data,
-      DataLength: data.length,
-      Checksum: sha256(data),
-      ChecksumAlgorithm: 'SHA256',
-    }),
-  );
-}
-
-async function read(clients: TestAccount['aws'], snapshotId: string, index: number): Promise<Buffer> {
-  const listed = await clients.ebs.send(new ListSnapshotBlocksCommand({ SnapshotId: snapshotId }));
-  const token = listed.Blocks!.find((b) => b.BlockIndex === index)!.BlockToken!;
-  const out = await clients.ebs.send(
-    new GetSnapshotBlockCommand({ SnapshotId: snapshotId, BlockIndex: index, BlockToken: token }),
-  );
-  return Buffer.from(await out.BlockData!.transformToByteArray());
-}
-
-async function start(account: TestAccount): Promise<string> {
+async function start(account: Account): Promise<string> {
   return (await account.aws.ebs.send(new StartSnapshotCommand({ VolumeSize: 1 }))).SnapshotId!;
 }
 
@@ -61,12 +40,12 @@ describe('EBS direct data plane', () => {
     const [first, second] = [await start(account), await start(account)];
     const shared = randomBytes(BLOCK_SIZE);
     const replaced = randomBytes(BLOCK_SIZE);
-    await put(account.aws, first, 0, shared);
-    await put(account.aws, second, 5, shared);
+    await putBlock(account.aws.ebs, first, 0, shared);
+    await putBlock(account.aws.ebs, second, 5, shared);
     // "If the specified block contains data, the existing data is overwritten."
-    await put(account.aws, first, 1, replaced);
+    await putBlock(account.aws.ebs, first, 1, replaced);
     const newer = randomBytes(BLOCK_SIZE);
-    await put(account.aws, first, 1, newer);
+    await putBlock(account.aws.ebs, first, 1, newer);
     expect((await read(account.aws, first, 1)).equals(newer)).toBe(true);
 
     // Deleting one snapshot (EC2 DeleteSnapshot) deletes its EBS direct view, not the other's blocks.
@@ -83,7 +62,7 @@ describe('EBS direct data plane', () => {
     const account = newAccount();
     const snapshotId = await start(account);
     const error = await expectAwsError(
-      put(account.aws, snapshotId, 0, randomBytes(4096)),
+      putBlock(account.aws.ebs, snapshotId, 0, randomBytes(4096)),
       'ValidationException',
       /524288 bytes/,
     );
@@ -94,7 +73,7 @@ describe('EBS direct data plane', () => {
     const account = newAccount();
     const snapshotId = await start(account);
     const data = randomBytes(BLOCK_SIZE);
-    await put(account.aws, snapshotId, 2, data);
+    await putBlock(account.aws.ebs, snapshotId, 2, data);
     const externalId = randomUUID();
     const roleArn = await createRestoreRole(account, account.id, externalId, null);
     const session = assumedRoleClients(account, roleArn, externalId);
@@ -104,7 +83,7 @@ describe('EBS direct data plane', () => {
       `User: ${sessionArn} is not authorized to perform: ebs:${action} on resource: ${resource} because no identity-based policy allows the ebs:${action} action`;
 
     const refused = await expectAwsError(
-      put(session, snapshotId, 3, data),
+      putBlock(session.ebs, snapshotId, 3, data),
       'AccessDeniedException',
       denied('PutSnapshotBlock'),
     );
@@ -129,7 +108,7 @@ describe('EBS direct data plane', () => {
         ],
       }),
     );
-    await put(session, snapshotId, 3, data);
+    await putBlock(session.ebs, snapshotId, 3, data);
     const listed = await session.ebs.send(new ListSnapshotBlocksCommand({ SnapshotId: snapshotId }));
     expect(listed.Blocks!.map((b) => b.BlockIndex)).toEqual([2, 3]);
     await expectAwsError(

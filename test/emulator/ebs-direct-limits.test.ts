@@ -3,7 +3,7 @@ import { PutSnapshotBlockCommand, StartSnapshotCommand } from '@aws-sdk/client-e
 import type { AwsClients } from '@ec2-restore/aws-clients';
 import type { RunningEmulator } from '@ec2-restore/local-aws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { accountOn, startEmulatorWith } from './own-emulator.ts';
+import { accountOn, startEmulatorWith } from '../support/own-emulator.ts';
 
 // AWS throttles the EBS direct APIs: RequestThrottledException "The number of API requests has
 // exceeded the maximum allowed API request throttling limit for the snapshot." and

@@ -1,9 +1,7 @@
 import { createHash } from 'node:crypto';
 import {
   CompleteSnapshotCommand,
-  GetSnapshotBlockCommand,
   ListSnapshotBlocksCommand,
-  PutSnapshotBlockCommand,
   StartSnapshotCommand,
 } from '@aws-sdk/client-ebs';
 import {
@@ -13,34 +11,20 @@ import {
   ModifyEbsDefaultKmsKeyIdCommand,
 } from '@aws-sdk/client-ec2';
 import { describe, expect, it } from 'vitest';
-import { createKey, expectAwsError, newAccount, policy, type TestAccount } from './helpers.ts';
+import {
+  type Account,
+  blockChecksum,
+  createKey,
+  expectAwsError,
+  keyPolicy,
+  newAccount,
+  putBlock,
+  readBlock,
+} from '../support/index.ts';
 
 const BLOCK_SIZE = 524288;
 
-function sha256(data: Buffer): string {
-  return createHash('sha256').update(data).digest('base64');
-}
-
-function putBlock(
-  account: TestAccount,
-  snapshotId: string,
-  index: number,
-  data: Buffer,
-  checksum = sha256(data),
-) {
-  return account.aws.ebs.send(
-    new PutSnapshotBlockCommand({
-      SnapshotId: snapshotId,
-      BlockIndex: index,
-      BlockData: data,
-      DataLength: data.length,
-      Checksum: checksum,
-      ChecksumAlgorithm: 'SHA256',
-    }),
-  );
-}
-
-async function snapshotState(account: TestAccount, snapshotId: string) {
+async function snapshotState(account: Account, snapshotId: string) {
   const out = await account.aws.ec2.send(new DescribeSnapshotsCommand({ SnapshotIds: [snapshotId] }));
   return out.Snapshots![0]!;
 }
@@ -73,30 +57,24 @@ describe('EBS direct APIs', () => {
     });
 
     const blocks = [Buffer.alloc(BLOCK_SIZE, 1), Buffer.alloc(BLOCK_SIZE, 0)];
-    const put = await putBlock(account, snapshotId, 0, blocks[0]!);
-    expect(put.Checksum).toBe(sha256(blocks[0]!));
-    await putBlock(account, snapshotId, 3, blocks[1]!);
+    const put = await putBlock(account.aws.ebs, snapshotId, 0, blocks[0]!);
+    expect(put.Checksum).toBe(blockChecksum(blocks[0]!));
+    await putBlock(account.aws.ebs, snapshotId, 3, blocks[1]!);
     await expectAwsError(
-      putBlock(account, snapshotId, 5, blocks[0]!, sha256(blocks[1]!)),
+      putBlock(account.aws.ebs, snapshotId, 5, blocks[0]!, blockChecksum(blocks[1]!)),
       'ValidationException',
     );
 
     const listed = await account.aws.ebs.send(new ListSnapshotBlocksCommand({ SnapshotId: snapshotId }));
     expect(listed.BlockSize).toBe(BLOCK_SIZE);
     expect(listed.Blocks!.map((b) => b.BlockIndex)).toEqual([0, 3]);
-    const read = await account.aws.ebs.send(
-      new GetSnapshotBlockCommand({
-        SnapshotId: snapshotId,
-        BlockIndex: 0,
-        BlockToken: listed.Blocks![0]!.BlockToken!,
-      }),
-    );
-    expect(read.Checksum).toBe(sha256(blocks[0]!));
-    expect(Buffer.from(await read.BlockData!.transformToByteArray()).equals(blocks[0]!)).toBe(true);
+    const read = await readBlock(account.aws.ebs, snapshotId, 0);
+    expect(read.checksum).toBe(blockChecksum(blocks[0]!));
+    expect(read.data.equals(blocks[0]!)).toBe(true);
 
     // Aggregated checksum, LINEAR: SHA-256 over the blocks' checksums in index order.
     const aggregate = createHash('sha256')
-      .update(Buffer.concat(blocks.map((b) => Buffer.from(sha256(b), 'base64'))))
+      .update(Buffer.concat(blocks.map((b) => Buffer.from(blockChecksum(b), 'base64'))))
       .digest('base64');
     await account.aws.ebs.send(
       new CompleteSnapshotCommand({
@@ -130,7 +108,7 @@ describe('EBS direct APIs', () => {
     const other = newAccount();
     const key = await createKey(
       account,
-      policy({ Effect: 'Allow', Principal: { AWS: other.rootArn }, Action: 'kms:*' }), // not the caller's account
+      keyPolicy({ Effect: 'Allow', Principal: { AWS: other.rootArn }, Action: 'kms:*' }), // not the caller's account
     );
     await expectAwsError(
       account.aws.ebs.send(new StartSnapshotCommand({ VolumeSize: 1, Encrypted: true, KmsKeyArn: key.Arn! })),

@@ -10,7 +10,7 @@ import {
 } from '@aws-sdk/client-ec2';
 import { CreateAliasCommand, DescribeKeyCommand } from '@aws-sdk/client-kms';
 import { describe, expect, it } from 'vitest';
-import { createKey, newAccount, ZONE } from './helpers.ts';
+import { createKey, newAccount, ZONE } from '../support/index.ts';
 
 // docs/architecture.md#what-the-emulator-adds-to-moto: the EBS default key, AWS-managed keys, KmsKeyId on volumes and snapshots.
 describe('EBS default KMS key', () => {

@@ -21,7 +21,7 @@ import {
   startEmulator,
 } from '@ec2-restore/local-aws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventually, expectAwsError, REGION, ZONE } from './helpers.ts';
+import { eventually, expectAwsError, REGION, ZONE } from '../support/index.ts';
 
 // "Amazon EC2 API follows an eventual consistency model ... the results of an API command you run
 // might not be immediately visible to all subsequent commands you run"

@@ -10,17 +10,17 @@ import { DescribeKeyCommand } from '@aws-sdk/client-kms';
 import { AssumeRoleCommand, GetCallerIdentityCommand } from '@aws-sdk/client-sts';
 import { describe, expect, it } from 'vitest';
 import {
-  accountRootStatement,
+  type Account,
+  accountRoot,
   assumedRoleClients,
   createKey,
   createRestoreRole,
   expectAwsError,
+  keyPolicy,
   newAccount,
-  policy,
   putRolePolicy,
-  type TestAccount,
   ZONE,
-} from './helpers.ts';
+} from '../support/index.ts';
 
 // AWS allows a role session's request only when the role's identity policies allow the action on
 // every resource it names, and no statement denies it; across accounts the resource's own policy
@@ -36,7 +36,7 @@ function identity(...statements: Record<string, unknown>[]): string {
 }
 
 /** A role of `account` that the account itself may assume, with `document` as identity policy. */
-async function roleSession(account: TestAccount, document: string | null) {
+async function roleSession(account: Account, document: string | null) {
   const externalId = randomUUID();
   const roleArn = await createRestoreRole(account, account.id, externalId, document);
   const session = assumedRoleClients(account, roleArn, externalId);
@@ -148,7 +148,7 @@ describe('IAM identity policies on KMS, EBS direct and STS', () => {
     );
     const naming = await createKey(
       account,
-      policy(accountRootStatement(account.id), {
+      keyPolicy(accountRoot(account.id), {
         Effect: 'Allow',
         Principal: { AWS: roleArn },
         Action: 'kms:DescribeKey',
@@ -169,7 +169,7 @@ describe('IAM identity policies on KMS, EBS direct and STS', () => {
     const { session, sessionArn, roleName } = await roleSession(user, null);
     const key = await createKey(
       owner,
-      policy(accountRootStatement(owner.id), {
+      keyPolicy(accountRoot(owner.id), {
         Effect: 'Allow',
         Principal: { AWS: user.rootArn },
         Action: 'kms:DescribeKey',

@@ -9,7 +9,7 @@ import {
 } from '@aws-sdk/client-ec2';
 import { DisableKeyCommand } from '@aws-sdk/client-kms';
 import { describe, expect, it } from 'vitest';
-import { createKey, eventually, expectAwsError, newAccount, type TestAccount, ZONE } from './helpers.ts';
+import { type Account, createKey, eventually, expectAwsError, newAccount, ZONE } from '../support/index.ts';
 
 // RegisterImage keeps what it is given (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_RegisterImage.html)
 // and DescribeImages reports PlatformDetails / UsageOperation
@@ -21,7 +21,7 @@ import { createKey, eventually, expectAwsError, newAccount, type TestAccount, ZO
 // Plain moto 5.2.1 keeps only Name and Description, launches any image on any type, and runs an
 // instance whatever its root volume key.
 
-async function encryptedSnapshot(account: TestAccount, keyArn: string): Promise<string> {
+async function encryptedSnapshot(account: Account, keyArn: string): Promise<string> {
   const { VolumeId } = await account.aws.ec2.send(
     new CreateVolumeCommand({ AvailabilityZone: ZONE, Size: 2, Encrypted: true, KmsKeyId: keyArn }),
   );
@@ -35,7 +35,7 @@ async function encryptedSnapshot(account: TestAccount, keyArn: string): Promise<
   return SnapshotId!;
 }
 
-async function register(account: TestAccount, snapshotId: string, keyArn: string, ena: boolean) {
+async function register(account: Account, snapshotId: string, keyArn: string, ena: boolean) {
   const { ImageId } = await account.aws.ec2.send(
     new RegisterImageCommand({
       Name: `restored-${Date.now()}-${ena}`,

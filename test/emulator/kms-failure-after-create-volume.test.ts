@@ -7,18 +7,18 @@ import {
 import { DisableKeyCommand, ScheduleKeyDeletionCommand } from '@aws-sdk/client-kms';
 import { describe, expect, it } from 'vitest';
 import {
-  accountRootStatement,
+  type Account,
+  accountRoot,
   createKey,
   eventually,
+  keyPolicy,
   newAccount,
-  policy,
-  type TestAccount,
   ZONE,
-} from './helpers.ts';
+} from '../support/index.ts';
 
 /** CreateVolume succeeds (`creating`); then the volume is gone: InvalidVolume.NotFound. */
 async function expectVolumeToDisappear(
-  account: TestAccount,
+  account: Account,
   create: Promise<{ VolumeId?: string; State?: string }>,
 ) {
   const volume = await create;
@@ -34,7 +34,7 @@ async function expectVolumeToDisappear(
   expect(error.name).toBe('InvalidVolume.NotFound');
 }
 
-function encryptedVolume(account: TestAccount, keyArn: string) {
+function encryptedVolume(account: Account, keyArn: string) {
   return account.aws.ec2.send(
     new CreateVolumeCommand({ AvailabilityZone: ZONE, Size: 1, Encrypted: true, KmsKeyId: keyArn }),
   );
@@ -58,7 +58,7 @@ describe('a volume whose KMS key is unusable fails after CreateVolume returned',
   it('key whose policy does not allow the caller', async () => {
     const account = newAccount();
     const other = newAccount();
-    const key = await createKey(account, policy(accountRootStatement(other.id)));
+    const key = await createKey(account, keyPolicy(accountRoot(other.id)));
     await expectVolumeToDisappear(account, encryptedVolume(account, key.Arn!));
   });
 

@@ -13,34 +13,69 @@ import {
 import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
 import { describe, expect, it } from 'vitest';
 import {
-  accountRootStatement,
+  type Account,
+  accountRoot,
   assumedRoleClients,
   createKey,
   createRestoreRole,
   EBS_KEY_ACTIONS,
   expectAwsError,
+  keyPolicy,
   newAccount,
-  policy,
   ZONE,
-} from './helpers.ts';
+} from '../support/index.ts';
 
 /** AWS's AccessDeniedException text for a key policy that does not allow the caller. */
 function notAllowed(callerArn: string, action: string, keyArn: string): string {
   return `User: ${callerArn} is not authorized to perform: ${action} on resource: ${keyArn} because no resource-based policy allows the ${action} action`;
 }
 
+/** DescribeKey as `caller`'s root: AccessDeniedException, no resource-based policy allows it. */
+async function expectDescribeKeyDenied(caller: Account, keyArn: string): Promise<void> {
+  await expectAwsError(
+    caller.aws.kms.send(new DescribeKeyCommand({ KeyId: keyArn })),
+    'AccessDeniedException',
+    notAllowed(caller.rootArn, 'kms:DescribeKey', keyArn),
+  );
+}
+
+/** A key whose policy names only a role of its account (the account root is not delegated to). */
+async function keyOfRoleOnly() {
+  const owner = newAccount();
+  const externalId = randomUUID();
+  const roleArn = await createRestoreRole(owner, owner.id, externalId);
+  const key = await createKey(
+    owner,
+    keyPolicy({ Effect: 'Allow', Principal: { AWS: roleArn }, Action: 'kms:*' }),
+  );
+  return { owner, externalId, roleArn, key };
+}
+
+/**
+ * A key of `owner` (its IAM decides, as in AWS's default key policy) with one more statement:
+ * `effect` on `action` for principal "*" when kms:CallerAccount is `callerAccountId`.
+ */
+function keyWithCallerAccountRule(
+  owner: Account,
+  effect: 'Allow' | 'Deny',
+  action: string | string[],
+  callerAccountId: string,
+) {
+  return createKey(
+    owner,
+    keyPolicy(accountRoot(owner.id), {
+      Effect: effect,
+      Principal: '*',
+      Action: action,
+      Condition: { StringEquals: { 'kms:CallerAccount': callerAccountId } },
+    }),
+  );
+}
+
 describe('KMS key policies are enforced on use', () => {
   it('an explicit Deny wins over an Allow', async () => {
     const owner = newAccount();
-    const key = await createKey(
-      owner,
-      policy(accountRootStatement(owner.id), {
-        Effect: 'Deny',
-        Principal: '*',
-        Action: 'kms:GenerateDataKey*',
-        Condition: { StringEquals: { 'kms:CallerAccount': owner.id } },
-      }),
-    );
+    const key = await keyWithCallerAccountRule(owner, 'Deny', 'kms:GenerateDataKey*', owner.id);
     await owner.aws.kms.send(
       new EncryptCommand({ KeyId: key.Arn!, Plaintext: Buffer.from('still allowed') }),
     );
@@ -52,42 +87,20 @@ describe('KMS key policies are enforced on use', () => {
   });
 
   it('a key policy naming a role allows its sessions and nobody else of the account', async () => {
-    const owner = newAccount();
-    const externalId = randomUUID();
-    const roleArn = await createRestoreRole(owner, owner.id, externalId);
-    const key = await createKey(
-      owner,
-      policy({ Effect: 'Allow', Principal: { AWS: roleArn }, Action: 'kms:*' }),
-    );
+    const { owner, externalId, roleArn, key } = await keyOfRoleOnly();
     const session = assumedRoleClients(owner, roleArn, externalId);
     const described = await session.kms.send(new DescribeKeyCommand({ KeyId: key.Arn! }));
     expect(described.KeyMetadata!.Arn).toBe(key.Arn);
-    await expectAwsError(
-      owner.aws.kms.send(new DescribeKeyCommand({ KeyId: key.Arn! })),
-      'AccessDeniedException',
-      notAllowed(owner.rootArn, 'kms:DescribeKey', key.Arn!),
-    );
+    await expectDescribeKeyDenied(owner, key.Arn);
   });
 
   it('principal "*" with a kms:CallerAccount condition allows exactly that account', async () => {
     const owner = newAccount();
     const allowed = newAccount();
     const other = newAccount();
-    const key = await createKey(
-      owner,
-      policy(accountRootStatement(owner.id), {
-        Effect: 'Allow',
-        Principal: '*',
-        Action: ['kms:Describe*', 'kms:Encrypt'],
-        Condition: { StringEquals: { 'kms:CallerAccount': allowed.id } },
-      }),
-    );
+    const key = await keyWithCallerAccountRule(owner, 'Allow', ['kms:Describe*', 'kms:Encrypt'], allowed.id);
     await allowed.aws.kms.send(new DescribeKeyCommand({ KeyId: key.Arn! }));
-    await expectAwsError(
-      other.aws.kms.send(new DescribeKeyCommand({ KeyId: key.Arn! })),
-      'AccessDeniedException',
-      notAllowed(other.rootArn, 'kms:DescribeKey', key.Arn!),
-    );
+    await expectDescribeKeyDenied(other, key.Arn);
   });
 
   it('kms:ViaService lets EBS use the key for the account but not direct calls; kms:GrantIsForAWSResource likewise', async () => {
@@ -95,8 +108,8 @@ describe('KMS key policies are enforced on use', () => {
     const user = newAccount();
     const key = await createKey(
       owner,
-      policy(
-        accountRootStatement(owner.id),
+      keyPolicy(
+        accountRoot(owner.id),
         {
           Effect: 'Allow',
           Principal: { AWS: user.rootArn },
@@ -111,11 +124,7 @@ describe('KMS key policies are enforced on use', () => {
         },
       ),
     );
-    await expectAwsError(
-      user.aws.kms.send(new DescribeKeyCommand({ KeyId: key.Arn! })),
-      'AccessDeniedException',
-      notAllowed(user.rootArn, 'kms:DescribeKey', key.Arn!),
-    );
+    await expectDescribeKeyDenied(user, key.Arn);
     await expectAwsError(
       user.aws.kms.send(
         new CreateGrantCommand({ KeyId: key.Arn!, GranteePrincipal: user.rootArn, Operations: ['Decrypt'] }),
@@ -161,13 +170,7 @@ describe('KMS key states', () => {
 
 describe('KMS key management follows the key policy too', () => {
   it('the account cannot manage a key whose policy names only a role; the aws/ebs key is readable, not manageable', async () => {
-    const owner = newAccount();
-    const externalId = randomUUID();
-    const roleArn = await createRestoreRole(owner, owner.id, externalId);
-    const key = await createKey(
-      owner,
-      policy({ Effect: 'Allow', Principal: { AWS: roleArn }, Action: 'kms:*' }),
-    );
+    const { owner, externalId, roleArn, key } = await keyOfRoleOnly();
     await expectAwsError(
       owner.aws.kms.send(new GetKeyPolicyCommand({ KeyId: key.KeyId!, PolicyName: 'default' })),
       'AccessDeniedException',
@@ -198,11 +201,7 @@ describe('KMS across accounts', () => {
     const owner = newAccount();
     const stranger = newAccount();
     const key = await createKey(owner); // default policy: the owner account only
-    await expectAwsError(
-      stranger.aws.kms.send(new DescribeKeyCommand({ KeyId: key.Arn! })),
-      'AccessDeniedException',
-      notAllowed(stranger.rootArn, 'kms:DescribeKey', key.Arn!),
-    );
+    await expectDescribeKeyDenied(stranger, key.Arn);
     // By key id alone the key is looked up in the caller's own account, where it does not exist.
     await expectAwsError(
       stranger.aws.kms.send(new DescribeKeyCommand({ KeyId: key.KeyId! })),
@@ -217,7 +216,7 @@ describe('KMS across accounts', () => {
     const roleArn = await createRestoreRole(grantee, grantee.id, externalId);
     const key = await createKey(
       owner,
-      policy(accountRootStatement(owner.id), {
+      keyPolicy(accountRoot(owner.id), {
         Effect: 'Allow',
         Principal: { AWS: grantee.rootArn },
         Action: ['kms:CreateGrant', 'kms:DescribeKey'],

@@ -3,16 +3,7 @@ import { GetEbsDefaultKmsKeyIdCommand } from '@aws-sdk/client-ec2';
 import { createAwsClients } from '@ec2-restore/aws-clients';
 import { credentialsForAccount, randomAccountId, startEmulator } from '@ec2-restore/local-aws';
 import { describe, expect, it } from 'vitest';
-import { REGION } from './helpers.ts';
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
+import { isAlive, REGION } from '../support/index.ts';
 
 async function freePort(): Promise<number> {
   const server = createServer();

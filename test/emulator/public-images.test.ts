@@ -10,7 +10,7 @@ import {
 import { type Parameter, paginateGetParametersByPath, SSMClient } from '@aws-sdk/client-ssm';
 import { credentialsForAccount } from '@ec2-restore/local-aws';
 import { describe, expect, it } from 'vitest';
-import { createKey, eventually, newAccount, REGION, ZONE } from './helpers.ts';
+import { createKey, eventually, newAccount, REGION, ZONE } from '../support/index.ts';
 
 // AWS's public base images (packages/local-aws/emulator/ec2restore_emulator/public_images.py): SSM
 // public parameters name the latest Windows images

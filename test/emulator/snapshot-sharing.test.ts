@@ -9,27 +9,19 @@ import {
 } from '@aws-sdk/client-ec2';
 import { describe, expect, it } from 'vitest';
 import {
-  accountRootStatement,
+  type Account,
+  accountRoot,
+  allowEbsUse,
   createKey,
-  EBS_KEY_ACTIONS,
   expectAwsError,
+  keyPolicy,
   newAccount,
-  policy,
-  type TestAccount,
   ZONE,
-} from './helpers.ts';
+} from '../support/index.ts';
 
 /** An encrypted snapshot in `owner` with a customer managed key whose policy lets `reader` use it. */
-async function sharedKeySnapshot(owner: TestAccount, reader: TestAccount) {
-  const key = await createKey(
-    owner,
-    policy(accountRootStatement(owner.id), {
-      Sid: 'Let the target account use the key for EBS',
-      Effect: 'Allow',
-      Principal: { AWS: reader.rootArn },
-      Action: EBS_KEY_ACTIONS,
-    }),
-  );
+async function sharedKeySnapshot(owner: Account, reader: Account) {
+  const key = await createKey(owner, keyPolicy(accountRoot(owner.id), allowEbsUse(reader.rootArn)));
   const volume = await owner.aws.ec2.send(
     new CreateVolumeCommand({ AvailabilityZone: ZONE, Size: 2, Encrypted: true, KmsKeyId: key.Arn! }),
   );
@@ -37,7 +29,7 @@ async function sharedKeySnapshot(owner: TestAccount, reader: TestAccount) {
   return { key, snapshotId: snapshot.SnapshotId! };
 }
 
-function share(owner: TestAccount, snapshotId: string, accountId: string, op: 'Add' | 'Remove' = 'Add') {
+function share(owner: Account, snapshotId: string, accountId: string, op: 'Add' | 'Remove' = 'Add') {
   return owner.aws.ec2.send(
     new ModifySnapshotAttributeCommand({
       SnapshotId: snapshotId,

@@ -4,14 +4,14 @@ import { CreateKeyCommand } from '@aws-sdk/client-kms';
 import { AssumeRoleCommand, GetCallerIdentityCommand } from '@aws-sdk/client-sts';
 import { describe, expect, it } from 'vitest';
 import {
+  type Account,
   assumedRoleClients,
   createRestoreRole,
   expectAwsError,
   newAccount,
-  type TestAccount,
-} from './helpers.ts';
+} from '../support/index.ts';
 
-function assumeRole(caller: TestAccount, roleArn: string, externalId?: string) {
+function assumeRole(caller: Account, roleArn: string, externalId?: string) {
   return caller.aws.sts.send(
     new AssumeRoleCommand({
       RoleArn: roleArn,
@@ -21,7 +21,7 @@ function assumeRole(caller: TestAccount, roleArn: string, externalId?: string) {
   );
 }
 
-function denied(caller: TestAccount, roleArn: string) {
+function denied(caller: Account, roleArn: string) {
   return `User: ${caller.rootArn} is not authorized to perform: sts:AssumeRole on resource: ${roleArn}`;
 }
 

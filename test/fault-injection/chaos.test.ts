@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type ChaosRun, startChaos } from '../support/chaos.ts';
 import { seededRandom } from '../support/fault-proxy.ts';
+import { isAlive } from '../support/index.ts';
 
 const STAND_IN = 'test/support/fixtures/stand-in-worker.ts';
 const runs: ChaosRun[] = [];
@@ -17,15 +18,6 @@ function notesDir(): string {
   const dir = mkdtempSync(join(tmpdir(), 'chaos-test-'));
   dirs.push(dir);
   return dir;
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 const waitFor = async (probe: () => boolean, timeoutMs: number) => {

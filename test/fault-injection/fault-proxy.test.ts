@@ -1,17 +1,12 @@
-import { createHash, randomBytes } from 'node:crypto';
-import {
-  CompleteSnapshotCommand,
-  GetSnapshotBlockCommand,
-  ListSnapshotBlocksCommand,
-  PutSnapshotBlockCommand,
-  StartSnapshotCommand,
-} from '@aws-sdk/client-ebs';
+import { randomBytes } from 'node:crypto';
+import { CompleteSnapshotCommand, StartSnapshotCommand } from '@aws-sdk/client-ebs';
 import { CreateVolumeCommand, DescribeVolumesCommand } from '@aws-sdk/client-ec2';
 import { CreateKeyCommand } from '@aws-sdk/client-kms';
 import { type AwsClients, classifyAwsError, createAwsClients } from '@ec2-restore/aws-clients';
 import { credentialsForAccount, randomAccountId } from '@ec2-restore/local-aws';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type FaultProxy, injectedFor, seededRandom, startFaultProxy } from '../support/fault-proxy.ts';
+import { blockChecksum, putBlock, readBlock } from '../support/index.ts';
 
 const REGION = 'eu-west-1';
 const cleanups: Array<() => unknown> = [];
@@ -118,32 +113,13 @@ describe('fault proxy', () => {
     );
     const blockSize = started.BlockSize!;
     const data = randomBytes(blockSize);
-    const checksum = createHash('sha256').update(data).digest('base64');
-    await once.ebs.send(
-      new PutSnapshotBlockCommand({
-        SnapshotId: started.SnapshotId!,
-        BlockIndex: 2,
-        BlockData: data,
-        DataLength: data.length,
-        Checksum: checksum,
-        ChecksumAlgorithm: 'SHA256',
-      }),
-    );
+    await putBlock(once.ebs, started.SnapshotId!, 2, data);
     await once.ebs.send(
       new CompleteSnapshotCommand({ SnapshotId: started.SnapshotId!, ChangedBlocksCount: 1 }),
     );
-    const listed = await once.ebs.send(new ListSnapshotBlocksCommand({ SnapshotId: started.SnapshotId! }));
-    const block = listed.Blocks?.find((b) => b.BlockIndex === 2);
-    const read = await once.ebs.send(
-      new GetSnapshotBlockCommand({
-        SnapshotId: started.SnapshotId!,
-        BlockIndex: 2,
-        BlockToken: block!.BlockToken!,
-      }),
-    );
-    const bytes = Buffer.from(await read.BlockData!.transformToByteArray());
-    expect(bytes.equals(data)).toBe(true);
-    expect(read.Checksum).toBe(checksum);
+    const read = await readBlock(once.ebs, started.SnapshotId!, 2);
+    expect(read.data.equals(data)).toBe(true);
+    expect(read.checksum).toBe(blockChecksum(data));
 
     const counts = faulty.counts();
     expect(counts.ec2Calls).toEqual({});

@@ -6,7 +6,7 @@
 import { credentialsForAccount, randomAccountId } from '@ec2-restore/local-aws';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type DurableRedis, startDurableRedis } from '../../bench/chaos/durable-redis.ts';
-import { openPipeline, type Pipeline, startWorker, type WorkerProcess } from '../pipeline/harness.ts';
+import { openPipeline, type Pipeline, startWorker, type WorkerProcess } from '../support/index.ts';
 
 const workers: WorkerProcess[] = [];
 let redis: DurableRedis | undefined;

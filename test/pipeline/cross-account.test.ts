@@ -1,106 +1,53 @@
-import {
-  DescribeInstancesCommand,
-  DescribeSnapshotsCommand,
-  DescribeVolumesCommand,
-} from '@aws-sdk/client-ec2';
+import { DescribeSnapshotsCommand, DescribeVolumesCommand } from '@aws-sdk/client-ec2';
 import { ListGrantsCommand } from '@aws-sdk/client-kms';
-import {
-  type CleanupJobResult,
-  jobIdFor,
-  QueueName,
-  RestoreTag,
-  type ShareJobResult,
-} from '@ec2-restore/contracts';
-import type { Restore } from '@ec2-restore/restore-state';
-import { afterEach, describe, expect, it } from 'vitest';
+import { type CleanupJobResult, jobIdFor, QueueName, type ShareJobResult } from '@ec2-restore/contracts';
+import { describe, expect, it } from 'vitest';
 import { readEventStream } from '../api/sse.ts';
-import { type ApiServer, startApiServer } from './api-server.ts';
-import {
-  type Backup,
-  type CrossAccountWorld,
-  createBackup,
-  crossAccountWorld,
-  jobResult,
-  openPipeline,
-  type Pipeline,
-  REGION,
-  removeBackup,
-  startWorker,
-  type WorkerProcess,
-  waitForEnd,
-  workerEnv,
-} from './harness.ts';
+import { describeInstance, GIB, REGION, snapshotsOf, worldPerTest } from '../support/index.ts';
 
-const GIB = 2 ** 30;
 const DEVICES = ['/dev/xvda', '/dev/xvdb', '/dev/xvdc'];
 
-describe('restore into another account through the API, real worker processes (docs/architecture.md#the-two-flows)', () => {
-  let pipeline: Pipeline | undefined;
-  let backup: Backup | undefined;
-  let world: CrossAccountWorld | undefined;
-  let api: ApiServer | undefined;
-  const workers: WorkerProcess[] = [];
+const openWorld = worldPerTest();
 
-  afterEach(async () => {
-    await Promise.all(workers.splice(0).map((w) => w.stop()));
-    await api?.close();
-    await pipeline?.close();
-    world?.source.aws.destroy();
-    world?.target.aws.destroy();
-    await removeBackup(backup);
-  });
-
-  it('ebs-direct with kmsGrant auto: instance and volumes in the target account with the target key; shares withdrawn, snapshots deleted, grant revoked; steps, progress and events right', {
-    timeout: 600_000,
-  }, async () => {
-    pipeline = openPipeline();
+describe('restore into another account through the API, real worker processes (docs/architecture.md#the-two-flows)', {
+  timeout: 600_000,
+}, () => {
+  it('ebs-direct with kmsGrant auto: instance and volumes in the target account with the target key; shares withdrawn, snapshots deleted, grant revoked; steps, progress and events right', async () => {
     // A UEFI Linux instance with IMDSv2 required (docs/architecture.md#launch-strategies).
-    backup = await createBackup(DEVICES, undefined, {
-      instance: { bootMode: 'uefi', enaSupport: true, imdsHttpTokens: 'required', virtualizationType: 'hvm' },
-    });
-    world = await crossAccountWorld();
-    const { source, target } = world;
-    api = await startApiServer(pipeline, backup, source.id);
-    const env = workerEnv(pipeline, source, backup);
-    workers.push(
-      startWorker('snapshot-worker', env),
-      startWorker('share-worker', env),
-      startWorker('instance-worker', env),
-    );
-
-    const response = await api.call('/v1/restores', {
-      method: 'POST',
-      json: {
-        restorePointId: backup.restorePoint.id,
-        target: {
-          accountId: target.id,
-          region: REGION,
-          roleArn: world.roleArn,
-          externalId: world.externalId,
-          kmsKeyId: world.targetKey,
+    const world = await openWorld({
+      accounts: 'cross',
+      devices: DEVICES,
+      api: true,
+      recorded: {
+        instance: {
+          bootMode: 'uefi',
+          enaSupport: true,
+          imdsHttpTokens: 'required',
+          virtualizationType: 'hvm',
         },
-        instance: { name: 'restored-cross', subnetId: world.targetSubnetId, powerOn: true },
-        kmsGrant: 'auto',
       },
     });
-    const accepted = (await response.json()) as Restore;
-    expect(response.status, JSON.stringify(accepted)).toBe(202);
+    const { source, target, api } = world;
+    world.startWorkers(['snapshot-worker', 'share-worker', 'instance-worker']);
+
+    const { status, restore: accepted } = await world.postRestore(
+      world.request({
+        instance: { name: 'restored-cross', subnetId: world.targetSubnetId, powerOn: true },
+        kmsGrant: 'auto',
+      }),
+    );
+    expect(status, JSON.stringify(accepted)).toBe(202);
     expect(accepted).toMatchObject({ status: 'queued', mode: 'cross-account' });
     const id = accepted.id;
 
     // The share step saw every snapshot and made the grant; the instance step used the shared snapshots.
-    const shared = (await jobResult(
-      pipeline,
-      QueueName.Share,
-      jobIdFor(id, 'share'),
-      workers,
-    )) as ShareJobResult;
+    const shared = (await world.jobResult(QueueName.Share, jobIdFor(id, 'share'))) as ShareJobResult;
     expect(shared.snapshots.map((s) => s.deviceName)).toEqual(DEVICES);
     for (const snapshot of shared.snapshots) expect(snapshot.kmsKeyId).toBe(world.sourceDefaultKey);
     expect(shared.grant?.keyId).toBe(world.sourceDefaultKey);
 
-    const restore = await waitForEnd(pipeline.store, id, 300_000);
-    expect(restore.status, workers.map((w) => w.output()).join('\n')).toBe('succeeded');
+    const restore = await world.waitForEnd(id, 300_000);
+    expect(restore.status, world.output()).toBe('succeeded');
     expect(restore.steps.map((s) => [s.name, s.status])).toEqual([
       ...DEVICES.map((d) => [`snapshot:${d}`, 'succeeded']),
       ['share', 'succeeded'],
@@ -123,10 +70,7 @@ describe('restore into another account through the API, real worker processes (d
     // The instance and its volumes are in the target account, encrypted with the target key.
     const result = restore.result;
     expect(result).toMatchObject({ accountId: target.id, region: REGION });
-    const { Reservations = [] } = await target.aws.ec2.send(
-      new DescribeInstancesCommand({ InstanceIds: [result?.instanceId ?? ''] }),
-    );
-    const instance = Reservations[0]?.Instances?.[0];
+    const { instance, ownerId } = await describeInstance(target, result?.instanceId ?? '');
     expect(instance?.State?.Name).toBe('running');
     // It boots as the original: the image registered in the target account carried the recorded attributes.
     expect(instance).toMatchObject({
@@ -134,7 +78,7 @@ describe('restore into another account through the API, real worker processes (d
       EnaSupport: true,
       MetadataOptions: expect.objectContaining({ HttpTokens: 'required' }),
     });
-    expect(Reservations[0]?.OwnerId).toBe(target.id);
+    expect(ownerId).toBe(target.id);
     expect(instance?.Tags).toEqual(expect.arrayContaining([{ Key: 'Name', Value: 'restored-cross' }]));
     expect((instance?.BlockDeviceMappings ?? []).map((m) => m.DeviceName).sort()).toEqual(DEVICES);
     const { Volumes = [] } = await target.aws.ec2.send(
@@ -153,12 +97,7 @@ describe('restore into another account through the API, real worker processes (d
     for (const v of result?.volumes ?? []) expect(v.kmsKeyId).toBe(world.targetKey);
 
     // Source account: the temporary snapshots were unshared and deleted; the grant is gone.
-    const cleanup = (await jobResult(
-      pipeline,
-      QueueName.Instance,
-      jobIdFor(id, 'cleanup'),
-      workers,
-    )) as CleanupJobResult;
+    const cleanup = (await world.jobResult(QueueName.Instance, jobIdFor(id, 'cleanup'))) as CleanupJobResult;
     const snapshotIds = shared.snapshots.map((s) => s.snapshotId).sort();
     expect([...cleanup.unsharedSnapshots].sort()).toEqual(snapshotIds);
     // Also deleted: the target account's copy of the root snapshot, after its image was deregistered.
@@ -166,27 +105,15 @@ describe('restore into another account through the API, real worker processes (d
     expect(cleanup.deletedSnapshots).toHaveLength(snapshotIds.length + 1);
     expect(cleanup.deregisteredImages).toHaveLength(1);
     expect(cleanup.retiredGrants).toEqual([shared.grant?.grantId]);
-    const { Snapshots: left = [] } = await source.aws.ec2.send(
-      new DescribeSnapshotsCommand({
-        OwnerIds: ['self'],
-        Filters: [{ Name: `tag:${RestoreTag.RestoreId}`, Values: [id] }],
-      }),
-    );
-    expect(left).toEqual([]);
-    const { Snapshots: leftInTarget = [] } = await target.aws.ec2.send(
-      new DescribeSnapshotsCommand({
-        OwnerIds: ['self'],
-        Filters: [{ Name: `tag:${RestoreTag.RestoreId}`, Values: [id] }],
-      }),
-    );
-    expect(leftInTarget).toEqual([]);
+    expect(await snapshotsOf(source.aws.ec2, [id])).toEqual([]);
+    expect(await snapshotsOf(target.aws.ec2, [id])).toEqual([]);
     for (const snapshotId of snapshotIds) {
       await expect(
         target.aws.ec2.send(new DescribeSnapshotsCommand({ SnapshotIds: [snapshotId] })),
       ).rejects.toMatchObject({ name: 'InvalidSnapshot.NotFound' });
     }
     const { Grants = [] } = await source.aws.kms.send(
-      new ListGrantsCommand({ KeyId: world.sourceDefaultKey }),
+      new ListGrantsCommand({ KeyId: world.sourceDefaultKey ?? '' }),
     );
     expect(Grants.filter((g) => g.Name === `ec2-restore-${id}`)).toEqual([]);
 

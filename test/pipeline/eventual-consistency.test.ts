@@ -1,11 +1,18 @@
 import { CreateSnapshotCommand, CreateVolumeCommand, DescribeVolumesCommand } from '@aws-sdk/client-ec2';
 import { createAwsClients } from '@ec2-restore/aws-clients';
-import type { InstanceJobInput, SnapshotJobResult } from '@ec2-restore/contracts';
 import { credentialsForAccount } from '@ec2-restore/local-aws';
 import { createStepClients, restoreInstance, type StepClients } from '@ec2-restore/pipeline';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type FaultProxy, startFaultProxy } from '../support/fault-proxy.ts';
-import { type Account, createKey, defaultSubnet, newAccount, REGION } from './harness.ts';
+import {
+  type Account,
+  createKey,
+  defaultSubnet,
+  instanceJobInput,
+  newAccount,
+  REGION,
+  snapshotJobResult,
+} from '../support/index.ts';
 
 /*
  * EC2 is eventually consistent: a volume or instance id CreateVolume / RunInstances just returned may
@@ -32,8 +39,7 @@ describe('instance step: new ids that are not visible yet', () => {
     snapshot: string;
   }> {
     const account = newAccount();
-    opened.push(account.aws);
-    const keyArn = await createKey(account);
+    const keyArn = (await createKey(account)).Arn;
     const { zone } = await defaultSubnet(account);
     const source = await account.aws.ec2.send(new CreateVolumeCommand({ AvailabilityZone: zone, Size: 1 }));
     const snapshot = await account.aws.ec2.send(new CreateSnapshotCommand({ VolumeId: source.VolumeId }));
@@ -50,32 +56,12 @@ describe('instance step: new ids that are not visible yet', () => {
     return { account, clients, keyArn, snapshot: snapshot.SnapshotId ?? '' };
   }
 
-  const input = (account: Account, keyArn: string, restoreId: string): InstanceJobInput => ({
-    restoreId,
-    mode: 'same-account',
-    region: REGION,
-    sourceAccountId: account.id,
-    targetAccountId: account.id,
-    restorePointId: 'rp-test',
-    targetKmsKeyId: keyArn,
-    instance: { powerOn: false },
-    restorePoint: { instanceType: 't3.micro', rootDeviceName: '/dev/xvda', architecture: 'x86_64' },
-  });
-  const snapshotResult = (deviceName: string, snapshotId: string): SnapshotJobResult => ({
-    deviceName,
-    snapshotId,
-    kmsKeyId: '',
-    sizeGiB: 1,
-    volumeType: 'gp3',
-    bytesWritten: 2 ** 30,
-  });
-
   it('a volume invisible for a few seconds after CreateVolume is waited for: the restore succeeds', async () => {
     const { account, clients, keyArn, snapshot } = await world();
     const restoreId = `ec-volume-${Date.now()}`;
     const result = await restoreInstance(
-      { ...input(account, keyArn, restoreId), volumes: ['/dev/xvdb'] },
-      [snapshotResult('/dev/xvdb', snapshot)],
+      { ...instanceJobInput(account.id, keyArn, restoreId), volumes: ['/dev/xvdb'] },
+      [snapshotJobResult('/dev/xvdb', snapshot)],
       { clients, checkpoint: async () => {} },
     );
     expect(proxy!.counts().hiddenNewIds.DescribeVolumes ?? 0).toBeGreaterThan(0);
@@ -90,8 +76,8 @@ describe('instance step: new ids that are not visible yet', () => {
     const { account, clients, keyArn, snapshot } = await world();
     const restoreId = `ec-instance-${Date.now()}`;
     const result = await restoreInstance(
-      input(account, keyArn, restoreId),
-      [snapshotResult('/dev/xvda', snapshot)],
+      instanceJobInput(account.id, keyArn, restoreId),
+      [snapshotJobResult('/dev/xvda', snapshot)],
       {
         clients,
         checkpoint: async () => {},
@@ -99,10 +85,14 @@ describe('instance step: new ids that are not visible yet', () => {
     ).catch(async (error: unknown) => {
       // A wait handed back to the queue: run the step again, as the queue would.
       if ((error as Error).name !== 'StepPendingError') throw error;
-      return restoreInstance(input(account, keyArn, restoreId), [snapshotResult('/dev/xvda', snapshot)], {
-        clients,
-        checkpoint: async () => {},
-      });
+      return restoreInstance(
+        instanceJobInput(account.id, keyArn, restoreId),
+        [snapshotJobResult('/dev/xvda', snapshot)],
+        {
+          clients,
+          checkpoint: async () => {},
+        },
+      );
     });
     expect(proxy!.counts().hiddenNewIds.DescribeInstances ?? 0).toBeGreaterThan(0);
     expect(result.instanceId).toMatch(/^i-/);

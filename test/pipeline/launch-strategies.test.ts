@@ -7,24 +7,8 @@ import {
 } from '@aws-sdk/client-ec2';
 import { PutKeyPolicyCommand } from '@aws-sdk/client-kms';
 import { RestoreTag } from '@ec2-restore/contracts';
-import { afterEach, describe, expect, it } from 'vitest';
-import {
-  type Account,
-  type Backup,
-  createBackup,
-  createKey,
-  defaultSubnet,
-  newAccount,
-  openPipeline,
-  type Pipeline,
-  REGION,
-  removeBackup,
-  startRestore,
-  startWorker,
-  type WorkerProcess,
-  waitForEnd,
-  workerEnv,
-} from './harness.ts';
+import { describe, expect, it } from 'vitest';
+import { type Account, type World, worldPerTest } from '../support/index.ts';
 
 // Launch strategies (docs/architecture.md#launch-strategies), with real worker processes.
 
@@ -50,50 +34,38 @@ async function leftovers(account: Account, restoreId: string) {
   };
 }
 
-describe('launch strategies: the restored instance boots and bills as the original', () => {
-  let pipeline: Pipeline | undefined;
-  let backup: Backup | undefined;
-  let source: Account | undefined;
-  const workers: WorkerProcess[] = [];
+const openWorld = worldPerTest();
 
-  afterEach(async () => {
-    await Promise.all(workers.splice(0).map((w) => w.stop()));
-    await pipeline?.close();
-    source?.aws.destroy();
-    await removeBackup(backup);
-  });
+/** Starts a restore of the world's restore point and both workers; returns its end. */
+async function restoreIn(world: World, overrides: Parameters<World['request']>[0] = {}) {
+  const id = await world.startRestore(world.request(overrides));
+  world.startWorkers(['snapshot-worker', 'instance-worker']);
+  return { id, restore: await world.waitForEnd(id, 300_000) };
+}
 
+describe('launch strategies: the restored instance boots and bills as the original', {
+  timeout: 600_000,
+}, () => {
   it('a UEFI Linux restore point (same account): register-image, BootMode uefi, IMDSv2 and DeleteOnTermination as recorded, no image or snapshot left', {
     timeout: 600_000,
   }, async () => {
-    pipeline = openPipeline();
-    backup = await createBackup(['/dev/xvda', '/dev/xvdb'], undefined, {
-      instance: {
-        instanceType: 'm6i.large',
-        bootMode: 'uefi',
-        enaSupport: true,
-        imdsHttpTokens: 'required',
-        virtualizationType: 'hvm',
-        billing: { platformDetails: 'Linux/UNIX', usageOperation: 'RunInstances' },
+    const world = await openWorld({
+      devices: ['/dev/xvda', '/dev/xvdb'],
+      recorded: {
+        instance: {
+          instanceType: 'm6i.large',
+          bootMode: 'uefi',
+          enaSupport: true,
+          imdsHttpTokens: 'required',
+          virtualizationType: 'hvm',
+          billing: { platformDetails: 'Linux/UNIX', usageOperation: 'RunInstances' },
+        },
+        deleteOnTermination: { '/dev/xvda': true, '/dev/xvdb': false },
       },
-      deleteOnTermination: { '/dev/xvda': true, '/dev/xvdb': false },
     });
-    source = newAccount();
-    const targetKey = await createKey(source);
-    const { subnetId } = await defaultSubnet(source);
-    const id = await startRestore(
-      pipeline,
-      {
-        restorePointId: backup.restorePoint.id,
-        target: { accountId: source.id, region: REGION, kmsKeyId: targetKey },
-        instance: { subnetId },
-      },
-      { restorePoint: backup.restorePoint, sourceAccountId: source.id },
-    );
-    const env = workerEnv(pipeline, source, backup);
-    workers.push(startWorker('snapshot-worker', env), startWorker('instance-worker', env));
-    const restore = await waitForEnd(pipeline.store, id, 300_000);
-    expect(restore.status, workers.map((w) => w.output()).join('\n')).toBe('succeeded');
+    const { source, targetKey } = world;
+    const { id, restore } = await restoreIn(world);
+    expect(restore.status, world.output()).toBe('succeeded');
     expect(restore.result?.launchStrategy).toBe('register-image');
 
     const instance = await describeInstance(source, restore.result?.instanceId ?? '');
@@ -125,29 +97,20 @@ describe('launch strategies: the restored instance boots and bills as the origin
   it('a Windows restore point: launch-and-swap from the Windows base edition (legacy BIOS, RunInstances:0002), never SQL Server', {
     timeout: 600_000,
   }, async () => {
-    pipeline = openPipeline();
-    backup = await createBackup(['/dev/sda1', '/dev/xvdf'], undefined, {
-      instance: {
-        platform: 'windows',
-        bootMode: 'legacy-bios',
-        enaSupport: true,
-        billing: { platformDetails: 'Windows', usageOperation: 'RunInstances:0002' },
+    const world = await openWorld({
+      devices: ['/dev/sda1', '/dev/xvdf'],
+      recorded: {
+        instance: {
+          platform: 'windows',
+          bootMode: 'legacy-bios',
+          enaSupport: true,
+          billing: { platformDetails: 'Windows', usageOperation: 'RunInstances:0002' },
+        },
       },
     });
-    source = newAccount();
-    const targetKey = await createKey(source);
-    const id = await startRestore(
-      pipeline,
-      {
-        restorePointId: backup.restorePoint.id,
-        target: { accountId: source.id, region: REGION, kmsKeyId: targetKey },
-      },
-      { restorePoint: backup.restorePoint, sourceAccountId: source.id },
-    );
-    const env = workerEnv(pipeline, source, backup);
-    workers.push(startWorker('snapshot-worker', env), startWorker('instance-worker', env));
-    const restore = await waitForEnd(pipeline.store, id, 300_000);
-    expect(restore.status, workers.map((w) => w.output()).join('\n')).toBe('succeeded');
+    const { source, targetKey } = world;
+    const { restore } = await restoreIn(world);
+    expect(restore.status, world.output()).toBe('succeeded');
     expect(restore.result?.launchStrategy).toBe('launch-and-swap');
 
     const instance = await describeInstance(source, restore.result?.instanceId ?? '');
@@ -173,32 +136,20 @@ describe('launch strategies: the restored instance boots and bills as the origin
   it('a launch whose root key the account cannot use: failed, category kms, with the StateReason; nothing left behind', {
     timeout: 600_000,
   }, async () => {
-    pipeline = openPipeline();
-    backup = await createBackup(['/dev/xvda'], undefined, {
-      instance: { bootMode: 'uefi', enaSupport: true },
+    const world = await openWorld({
+      devices: ['/dev/xvda'],
+      recorded: { instance: { bootMode: 'uefi', enaSupport: true } },
     });
-    source = newAccount();
-    const targetKey = await createKey(source);
-    const id = await startRestore(
-      pipeline,
-      {
-        restorePointId: backup.restorePoint.id,
-        target: { accountId: source.id, region: REGION, kmsKeyId: targetKey },
-      },
-      { restorePoint: backup.restorePoint, sourceAccountId: source.id },
-    );
-    const env = workerEnv(pipeline, source, backup);
-    workers.push(startWorker('snapshot-worker', env));
+    const { source, targetKey } = world;
+    const id = await world.startRestore(world.request());
+    world.startWorkers(['snapshot-worker']);
     // The snapshot is written; then the key policy changes (after the pre-flight): the account may
     // still describe the key and read the snapshot, but not create volumes with it.
-    const deadline = Date.now() + 300_000;
-    while (
-      (await pipeline.store.get(id))?.steps.find((s) => s.name === 'snapshot:/dev/xvda')?.status !==
-      'succeeded'
-    ) {
-      if (Date.now() > deadline) throw new Error(workers[0]?.output());
-      await new Promise((r) => setTimeout(r, 250));
-    }
+    await world.waitUntil(
+      id,
+      (r) => r.steps.find((s) => s.name === 'snapshot:/dev/xvda')?.status === 'succeeded',
+      300_000,
+    );
     await source.aws.kms.send(
       new PutKeyPolicyCommand({
         KeyId: targetKey,
@@ -223,15 +174,15 @@ describe('launch strategies: the restored instance boots and bills as the origin
         }),
       }),
     );
-    workers.push(startWorker('instance-worker', env));
-    const restore = await waitForEnd(pipeline.store, id, 300_000);
-    expect(restore.status, workers.map((w) => w.output()).join('\n')).toBe('failed');
+    world.startWorkers(['instance-worker']);
+    const restore = await world.waitForEnd(id, 300_000);
+    expect(restore.status, world.output()).toBe('failed');
     // The restore is failed at once; its cleanup runs after.
-    await expect
-      .poll(async () => (await pipeline?.store.get(id))?.steps.find((s) => s.name === 'cleanup')?.status, {
-        timeout: 120_000,
-      })
-      .toBe('succeeded');
+    await world.waitUntil(
+      id,
+      (r) => r.steps.find((s) => s.name === 'cleanup')?.status === 'succeeded',
+      120_000,
+    );
     expect(restore.error).toMatchObject({ category: 'kms', step: 'instance' });
     expect(restore.error?.message).toMatch(/StateReason Client\.InvalidKMSKey\.InvalidState/);
     expect(restore.error?.message).toContain(targetKey);

@@ -1,91 +1,30 @@
-import { join } from 'node:path';
-import {
-  DescribeInstancesCommand,
-  DescribeSnapshotsCommand,
-  DescribeVolumesCommand,
-} from '@aws-sdk/client-ec2';
+import { DescribeSnapshotsCommand, DescribeVolumesCommand } from '@aws-sdk/client-ec2';
 import { openBackupRepository } from '@ec2-restore/backup-repository';
 import { jobIdFor, QueueName, RestoreTag, type SnapshotJobResult } from '@ec2-restore/contracts';
 import { verifySnapshotAgainstRestorePoint } from '@ec2-restore/snapshot-writers';
-import { Queue } from 'bullmq';
-import { afterEach, describe, expect, it } from 'vitest';
-import {
-  type Account,
-  type Backup,
-  createBackup,
-  createKey,
-  defaultSubnet,
-  newAccount,
-  openPipeline,
-  type Pipeline,
-  REGION,
-  removeBackup,
-  startRestore,
-  startWorker,
-  type WorkerProcess,
-  waitForEnd,
-  workerEnv,
-} from './harness.ts';
+import { describe, expect, it } from 'vitest';
+import { describeInstance, GIB, REGION, worldPerTest } from '../support/index.ts';
 
-const GIB = 2 ** 30;
+const openWorld = worldPerTest();
 
-describe('same-account restore, real worker processes (docs/architecture.md#the-two-flows)', () => {
-  let pipeline: Pipeline | undefined;
-  let backup: Backup | undefined;
-  let source: Account | undefined;
-  const workers: WorkerProcess[] = [];
-
-  afterEach(async () => {
-    await Promise.all(workers.splice(0).map((w) => w.stop()));
-    await pipeline?.close();
-    source?.aws.destroy();
-    await removeBackup(backup);
-  });
-
-  it('ebs-direct: an instance with 3 volumes at their devices, encrypted with the target key, data verified, nothing temporary left', {
-    timeout: 600_000,
-  }, async () => {
-    pipeline = openPipeline();
-    backup = await createBackup();
-    source = newAccount();
-    const targetKey = await createKey(source);
-    const { subnetId } = await defaultSubnet(source);
-    const env = workerEnv(pipeline, source, backup);
-
-    const id = await startRestore(
-      pipeline,
-      {
-        restorePointId: backup.restorePoint.id,
-        target: { accountId: source.id, region: REGION, kmsKeyId: targetKey },
-        instance: { name: 'restored-same', subnetId, tags: { team: 'e2e' } },
-      },
-      { restorePoint: backup.restorePoint, sourceAccountId: source.id },
+describe('same-account restore, real worker processes (docs/architecture.md#the-two-flows)', {
+  timeout: 600_000,
+}, () => {
+  it('ebs-direct: an instance with 3 volumes at their devices, encrypted with the target key, data verified, nothing temporary left', async () => {
+    const w = await openWorld();
+    const { source, targetKey, backup } = w;
+    const id = await w.startRestore(
+      w.request({ instance: { name: 'restored-same', subnetId: w.targetSubnetId, tags: { team: 'e2e' } } }),
     );
 
     // Stage 1: only the snapshot worker runs, so the snapshots can be read back before cleanup.
-    workers.push(startWorker('snapshot-worker', env));
-    const snapshotQueue = new Queue(QueueName.Snapshot, {
-      connection: pipeline.redis,
-      prefix: pipeline.queuePrefix,
-    });
+    w.startWorkers(['snapshot-worker']);
     const results: SnapshotJobResult[] = [];
     for (const image of backup.images) {
       const jobId = jobIdFor(id, 'snapshot', image.deviceName);
-      const deadline = Date.now() + 400_000;
-      for (;;) {
-        const job = await snapshotQueue.getJob(jobId);
-        if (job && (await job.isCompleted())) {
-          results.push(job.returnvalue as SnapshotJobResult);
-          break;
-        }
-        if (job && (await job.isFailed()))
-          throw new Error(`${jobId} failed: ${job.failedReason}\n${workers[0]?.output()}`);
-        if (Date.now() > deadline) throw new Error(`${jobId} not done\n${workers[0]?.output()}`);
-        await new Promise((r) => setTimeout(r, 250));
-      }
+      results.push((await w.jobResult(QueueName.Snapshot, jobId)) as SnapshotJobResult);
     }
-    await snapshotQueue.close();
-    const repository = openBackupRepository(join(backup.folder, 'repo'));
+    const repository = openBackupRepository(backup.repositoryPath);
     for (const result of results) {
       expect(result.kmsKeyId).toBe(targetKey);
       const verification = await verifySnapshotAgainstRestorePoint({
@@ -103,9 +42,9 @@ describe('same-account restore, real worker processes (docs/architecture.md#the-
     }
 
     // Stage 2: the instance worker creates the instance, the volumes, and cleans up.
-    workers.push(startWorker('instance-worker', env));
-    const restore = await waitForEnd(pipeline.store, id, 180_000);
-    expect(restore.status, workers.map((w) => w.output()).join('\n')).toBe('succeeded');
+    w.startWorkers(['instance-worker']);
+    const restore = await w.waitForEnd(id, 180_000);
+    expect(restore.status, w.output()).toBe('succeeded');
     expect(restore.error).toBeNull();
     expect(restore.steps.map((s) => [s.name, s.status])).toEqual([
       ['snapshot:/dev/xvda', 'succeeded'],
@@ -118,10 +57,7 @@ describe('same-account restore, real worker processes (docs/architecture.md#the-
 
     const result = restore.result;
     expect(result).toMatchObject({ accountId: source.id, region: REGION });
-    const { Reservations = [] } = await source.aws.ec2.send(
-      new DescribeInstancesCommand({ InstanceIds: [result?.instanceId ?? ''] }),
-    );
-    const instance = Reservations[0]?.Instances?.[0];
+    const { instance } = await describeInstance(source, result?.instanceId ?? '');
     expect(instance?.State?.Name).toBe('stopped');
     expect(instance?.Tags).toEqual(
       expect.arrayContaining([

@@ -12,7 +12,7 @@ import { RestoreStore } from '@ec2-restore/restore-state';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
-import { waitForEnd } from './harness.ts';
+import { waitForEnd } from '../support/index.ts';
 
 // The queue wiring of a step worker on a real Redis, with processors written for the test (no AWS):
 // how each kind of error steers the job, and what the restore record says afterwards.

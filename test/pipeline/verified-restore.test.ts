@@ -1,8 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { copyFile, mkdtemp, open, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { DescribeInstancesCommand, DescribeSnapshotsCommand } from '@aws-sdk/client-ec2';
+import { copyFile, open, rm } from 'node:fs/promises';
+import { DescribeInstancesCommand } from '@aws-sdk/client-ec2';
 import {
   type BackupRepository,
   BLOCK_SIZE,
@@ -14,27 +12,9 @@ import { RestoreTag, type SnapshotJobInput } from '@ec2-restore/contracts';
 import { credentialsForAccount } from '@ec2-restore/local-aws';
 import { createStepClients, PermanentStepError, writeVolumeSnapshot } from '@ec2-restore/pipeline';
 import { EbsDirectWriter } from '@ec2-restore/snapshot-writers';
-import { afterEach, describe, expect, it } from 'vitest';
-import {
-  type Account,
-  type Backup,
-  createBackup,
-  createKey,
-  defaultSubnet,
-  launchInstance,
-  newAccount,
-  openPipeline,
-  type Pipeline,
-  REGION,
-  removeBackup,
-  startRestore,
-  startWorker,
-  type WorkerProcess,
-  waitForEnd,
-  workerEnv,
-} from './harness.ts';
+import { describe, expect, it } from 'vitest';
+import { type Backup, GIB, REGION, snapshotsOf, type World, worldPerTest } from '../support/index.ts';
 
-const GIB = 2 ** 30;
 const DEVICES = ['/dev/xvda', '/dev/xvdb'];
 /** Blocks of /dev/xvdb changed after its data was written, deliberately not in ascending order. */
 const CHANGED_BLOCKS = [900, 5, 17];
@@ -49,7 +29,7 @@ async function changeRestorePointBlocks(
   deviceName: string,
   blocks: number[],
 ): Promise<Map<number, string>> {
-  const repository = openBackupRepository(join(backup.folder, 'repo'));
+  const repository = openBackupRepository(backup.repositoryPath);
   const image = backup.images.find((i) => i.deviceName === deviceName)!;
   const changedImage = `${image.path}.changed`;
   await copyFile(image.path, changedImage);
@@ -92,61 +72,27 @@ function storeOf(repository: BackupRepository) {
   return repository.store as unknown as { put(key: string, data: Buffer): Promise<void> };
 }
 
-async function snapshotsOf(account: Account, restoreId: string) {
-  const { Snapshots = [] } = await account.aws.ec2.send(
-    new DescribeSnapshotsCommand({
-      OwnerIds: ['self'],
-      Filters: [{ Name: `tag:${RestoreTag.RestoreId}`, Values: [restoreId] }],
-    }),
-  );
-  return Snapshots;
-}
-
 const listenerWarning = /MaxListenersExceededWarning/;
 
-describe('verified restores: every block read back before the instance is built', () => {
-  let pipeline: Pipeline | undefined;
-  let backup: Backup | undefined;
-  let deviceDir: string | undefined;
-  const accounts: Account[] = [];
-  const workers: WorkerProcess[] = [];
+const openWorld = worldPerTest();
 
-  afterEach(async () => {
-    await Promise.all(workers.splice(0).map((w) => w.stop()));
-    await pipeline?.close();
-    pipeline = undefined;
-    for (const account of accounts.splice(0)) account.aws.destroy();
-    await removeBackup(backup);
-    backup = undefined;
-    if (deviceDir) await rm(deviceDir, { recursive: true, force: true });
-    deviceDir = undefined;
-  });
+describe('verified restores: every block read back before the instance is built', {
+  timeout: 900_000,
+}, () => {
+  /** Runs a verified restore to its end with the snapshot and instance workers. */
+  async function verifiedRestore(world: World, dataPath: 'ebs-direct' | 'worker-volume') {
+    world.startWorkers(['snapshot-worker', 'instance-worker']);
+    const id = await world.startRestore(world.request({ dataPath, verify: true }));
+    const restore = await world.waitForEnd(id, 800_000);
+    expect(restore.status, world.output()).toBe('succeeded');
+    expect(world.output()).not.toMatch(listenerWarning);
+    return restore;
+  }
 
-  it('ebs-direct, good restore point: succeeds; each volume went through the verify phase; bytes verified counted', {
-    timeout: 900_000,
-  }, async () => {
-    backup = await createBackup(DEVICES);
-    pipeline = openPipeline();
-    const source = newAccount();
-    accounts.push(source);
-    const targetKey = await createKey(source);
-    const env = workerEnv(pipeline, source, backup);
-    workers.push(startWorker('snapshot-worker', env), startWorker('instance-worker', env));
-    const before = (await pipeline.store.readMetrics()).bytesVerified;
-
-    const id = await startRestore(
-      pipeline,
-      {
-        restorePointId: backup.restorePoint.id,
-        target: { accountId: source.id, region: REGION, kmsKeyId: targetKey },
-        instance: { subnetId: (await defaultSubnet(source)).subnetId },
-        verify: true,
-      },
-      { restorePoint: backup.restorePoint, sourceAccountId: source.id },
-    );
-    const restore = await waitForEnd(pipeline.store, id, 800_000);
-    const output = workers.map((w) => w.output()).join('\n');
-    expect(restore.status, output).toBe('succeeded');
+  it('ebs-direct, good restore point: succeeds; each volume went through the verify phase; bytes verified counted', async () => {
+    const w = await openWorld({ devices: DEVICES });
+    const before = (await w.pipeline.store.readMetrics()).bytesVerified;
+    const restore = await verifiedRestore(w, 'ebs-direct');
     expect(restore.request).toMatchObject({ verify: true });
     expect(restore.progress.volumes).toEqual(
       DEVICES.map((deviceName) => ({
@@ -157,33 +103,18 @@ describe('verified restores: every block read back before the instance is built'
         bytesVerified: GIB,
       })),
     );
-    expect((await pipeline.store.readMetrics()).bytesVerified - before).toBe(DEVICES.length * GIB);
-    expect(output).toMatch(/step succeeded/);
-    expect(output).not.toMatch(listenerWarning);
+    expect((await w.pipeline.store.readMetrics()).bytesVerified - before).toBe(DEVICES.length * GIB);
+    expect(w.output()).toMatch(/step succeeded/);
   });
 
-  it('ebs-direct, blocks changed after the snapshot was written: fails naming the blocks, cleanup removes the snapshots', {
-    timeout: 900_000,
-  }, async () => {
-    backup = await createBackup(DEVICES);
-    pipeline = openPipeline();
-    const source = newAccount();
-    accounts.push(source);
-    const targetKey = await createKey(source);
-    const id = await startRestore(
-      pipeline,
-      {
-        restorePointId: backup.restorePoint.id,
-        target: { accountId: source.id, region: REGION, kmsKeyId: targetKey },
-        instance: { subnetId: (await defaultSubnet(source)).subnetId },
-        verify: true,
-      },
-      { restorePoint: backup.restorePoint, sourceAccountId: source.id },
-    );
+  it('ebs-direct, blocks changed after the snapshot was written: fails naming the blocks, cleanup removes the snapshots', async () => {
+    const w = await openWorld({ devices: DEVICES });
+    const { source, targetKey, backup } = w;
+    const id = await w.startRestore(w.request({ verify: true }));
     // The snapshot of /dev/xvdb is written as the snapshot step writes it (same restore, step and device
     // tags), as if a worker had written it and stopped before its read-back; then the restore point
     // changes. The worker that takes the job over keeps the completed snapshot and reads it back.
-    const repository = openBackupRepository(join(backup.folder, 'repo'));
+    const repository = openBackupRepository(backup.repositoryPath);
     const written = await new EbsDirectWriter({
       repository,
       ebs: source.aws.ebs,
@@ -199,10 +130,9 @@ describe('verified restores: every block read back before the instance is built'
     for await (const ref of originalReader.blocks()) original.set(ref.index, ref.sha256);
     const changed = await changeRestorePointBlocks(backup, '/dev/xvdb', CHANGED_BLOCKS);
 
-    const env = workerEnv(pipeline, source, backup);
-    workers.push(startWorker('snapshot-worker', env), startWorker('instance-worker', env));
-    const restore = await waitForEnd(pipeline.store, id, 800_000);
-    const output = workers.map((w) => w.output()).join('\n');
+    w.startWorkers(['snapshot-worker', 'instance-worker']);
+    const restore = await w.waitForEnd(id, 800_000);
+    const output = w.output();
     expect(restore.status, output).toBe('failed');
     expect(restore.error).toMatchObject({
       code: 'verification_failed',
@@ -228,63 +158,26 @@ describe('verified restores: every block read back before the instance is built'
     expect(restore.error?.message).toMatch(/block 5 \(expected SHA-256 [0-9a-f]{64}, found [0-9a-f]{64}\)/);
     // No instance was built, and the cleanup deleted every snapshot of the restore.
     const { Reservations = [] } = await source.aws.ec2.send(
-      new DescribeInstancesCommand({
-        Filters: [{ Name: `tag:${RestoreTag.RestoreId}`, Values: [id] }],
-      }),
+      new DescribeInstancesCommand({ Filters: [{ Name: `tag:${RestoreTag.RestoreId}`, Values: [id] }] }),
     );
     expect(Reservations.flatMap((r) => r.Instances ?? [])).toEqual([]);
-    const deadline = Date.now() + 60_000;
-    while ((await snapshotsOf(source, id)).length > 0 && Date.now() < deadline) {
-      await new Promise((resolve) => setTimeout(resolve, 500));
-    }
-    expect(await snapshotsOf(source, id)).toEqual([]);
+    await expect
+      .poll(() => snapshotsOf(source.aws.ec2, [id]), { timeout: 60_000, interval: 250 })
+      .toEqual([]);
     expect(output).not.toMatch(listenerWarning);
   });
 
-  it('worker-volume, good restore point: succeeds through the verify phase', {
-    timeout: 900_000,
-  }, async () => {
-    backup = await createBackup(DEVICES);
-    pipeline = openPipeline();
-    const source = newAccount();
-    accounts.push(source);
-    const targetKey = await createKey(source);
-    const workerInstanceId = await launchInstance(source);
-    deviceDir = await mkdtemp(join(tmpdir(), 'ec2r-devices-'));
-    const env = workerEnv(pipeline, source, backup, {
-      WORKER_INSTANCE_ID: workerInstanceId,
-      WORKER_DEVICE_DIR: deviceDir,
-    });
-    workers.push(startWorker('snapshot-worker', env), startWorker('instance-worker', env));
-    const id = await startRestore(
-      pipeline,
-      {
-        restorePointId: backup.restorePoint.id,
-        target: { accountId: source.id, region: REGION, kmsKeyId: targetKey },
-        instance: { subnetId: (await defaultSubnet(source)).subnetId },
-        dataPath: 'worker-volume',
-        verify: true,
-      },
-      { restorePoint: backup.restorePoint, sourceAccountId: source.id },
-    );
-    const restore = await waitForEnd(pipeline.store, id, 800_000);
-    const output = workers.map((w) => w.output()).join('\n');
-    expect(restore.status, output).toBe('succeeded');
+  it('worker-volume, good restore point: succeeds through the verify phase', async () => {
+    const w = await openWorld({ devices: DEVICES, workerInstance: true });
+    const restore = await verifiedRestore(w, 'worker-volume');
     for (const volume of restore.progress.volumes) {
       expect(volume).toMatchObject({ phase: 'verify', bytesVerified: GIB, bytesDone: GIB });
     }
-    expect(output).not.toMatch(listenerWarning);
   });
 
-  it('worker-volume, blocks changed after the volume was written: the snapshot step fails naming the blocks, before any snapshot', {
-    timeout: 600_000,
-  }, async () => {
-    backup = await createBackup(['/dev/xvda']);
-    const source = newAccount();
-    accounts.push(source);
-    const targetKey = await createKey(source);
-    const workerInstanceId = await launchInstance(source);
-    deviceDir = await mkdtemp(join(tmpdir(), 'ec2r-devices-'));
+  it('worker-volume, blocks changed after the volume was written: the snapshot step fails naming the blocks, before any snapshot', async () => {
+    const w = await openWorld({ devices: ['/dev/xvda'], workerInstance: true });
+    const { source, targetKey, backup, workerInstanceId = '', deviceDir = '' } = w;
     const clients = createStepClients({ credentials: credentialsForAccount(source.id) });
     const restoreId = `verify-${randomBytes(4).toString('hex')}`;
     const input: SnapshotJobInput = {
@@ -303,7 +196,7 @@ describe('verified restores: every block read back before the instance is built'
     let changed: Map<number, string> | undefined;
     const failure = await writeVolumeSnapshot(input, {
       clients,
-      repository: openBackupRepository(join(backup.folder, 'repo')),
+      repository: openBackupRepository(backup.repositoryPath),
       workerInstanceId,
       deviceFolder: deviceDir,
       checkpoint: async () => {},
@@ -312,7 +205,7 @@ describe('verified restores: every block read back before the instance is built'
       progress: async (bytesDone, _total, phase = 'write') => {
         if (phases.at(-1) !== phase) phases.push(phase);
         if (phase === 'verify' && bytesDone === 0 && changed === undefined) {
-          changed = await changeRestorePointBlocks(backup!, '/dev/xvda', CHANGED_BLOCKS);
+          changed = await changeRestorePointBlocks(backup, '/dev/xvda', CHANGED_BLOCKS);
         }
       },
     }).then(
@@ -336,6 +229,6 @@ describe('verified restores: every block read back before the instance is built'
       [...CHANGED_BLOCKS].sort((a, b) => a - b).map((index) => [index, changed?.get(index)]),
     );
     // The data never became a snapshot.
-    expect(await snapshotsOf(source, restoreId)).toEqual([]);
+    expect(await snapshotsOf(source.aws.ec2, [restoreId])).toEqual([]);
   });
 });

@@ -1,59 +1,23 @@
 import { DescribeInstancesCommand, DescribeVolumesCommand } from '@aws-sdk/client-ec2';
-import { afterEach, describe, expect, it } from 'vitest';
-import {
-  type Account,
-  type Backup,
-  createBackup,
-  createKey,
-  launchInstance,
-  newAccount,
-  openPipeline,
-  type Pipeline,
-  REGION,
-  removeBackup,
-  startRestore,
-  startWorker,
-  type WorkerProcess,
-  waitForEnd,
-  workerEnv,
-} from './harness.ts';
+import { describe, expect, it } from 'vitest';
+import { launchInstance, worldPerTest } from '../support/index.ts';
 
-describe('volume-level restore (docs/architecture.md#the-public-interface: `volumes`)', () => {
-  let pipeline: Pipeline | undefined;
-  let backup: Backup | undefined;
-  let source: Account | undefined;
-  const workers: WorkerProcess[] = [];
+const openWorld = worldPerTest();
 
-  afterEach(async () => {
-    await Promise.all(workers.splice(0).map((w) => w.stop()));
-    await pipeline?.close();
-    source?.aws.destroy();
-    await removeBackup(backup);
-  });
-
-  it('one volume into an existing instance: attached at its device name, encrypted with the target key, no new instance', {
-    timeout: 600_000,
-  }, async () => {
-    pipeline = openPipeline();
-    backup = await createBackup(['/dev/xvda', '/dev/xvdb']);
-    source = newAccount();
-    const targetKey = await createKey(source);
+describe('volume-level restore (docs/architecture.md#the-public-interface: `volumes`)', {
+  timeout: 600_000,
+}, () => {
+  it('one volume into an existing instance: attached at its device name, encrypted with the target key, no new instance', async () => {
+    const w = await openWorld({ devices: ['/dev/xvda', '/dev/xvdb'] });
+    const { source, targetKey } = w;
     const existing = await launchInstance(source);
-    const env = workerEnv(pipeline, source, backup);
-    workers.push(startWorker('snapshot-worker', env), startWorker('instance-worker', env));
+    w.startWorkers(['snapshot-worker', 'instance-worker']);
 
-    const id = await startRestore(
-      pipeline,
-      {
-        restorePointId: backup.restorePoint.id,
-        target: { accountId: source.id, region: REGION, kmsKeyId: targetKey },
-        instance: { instanceId: existing },
-        volumes: ['/dev/xvdb'],
-      },
-      { restorePoint: backup.restorePoint, sourceAccountId: source.id },
+    const id = await w.startRestore(
+      w.request({ instance: { instanceId: existing }, volumes: ['/dev/xvdb'] }),
     );
-    const restore = await waitForEnd(pipeline.store, id, 400_000);
-    expect(restore.status, workers.map((w) => w.output()).join('\n')).toBe('succeeded');
+    const restore = await w.waitForEnd(id, 400_000);
+    expect(restore.status, w.output()).toBe('succeeded');
     expect(restore.steps.map((s) => s.name)).toEqual(['snapshot:/dev/xvdb', 'instance', 'cleanup']);
     expect(restore.result?.instanceId).toBe(existing);
     expect(restore.result?.volumes).toHaveLength(1);

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { ModifyEbsDefaultKmsKeyIdCommand } from '@aws-sdk/client-ec2';
-import { CreateRoleCommand, PutRolePolicyCommand, UpdateAssumeRolePolicyCommand } from '@aws-sdk/client-iam';
+import { PutRolePolicyCommand, UpdateAssumeRolePolicyCommand } from '@aws-sdk/client-iam';
 import {
   CreateAliasCommand,
   CreateKeyCommand,
@@ -8,124 +8,57 @@ import {
   PutKeyPolicyCommand,
   ScheduleKeyDeletionCommand,
 } from '@aws-sdk/client-kms';
-import { type AwsClients, assumeRoleCredentials, createAwsClients } from '@ec2-restore/aws-clients';
+import { assumeRoleCredentials, createAwsClients } from '@ec2-restore/aws-clients';
 import { type Check, type CheckId, type PlanResult, restoreRequestSchema } from '@ec2-restore/contracts';
 import { credentialsForAccount, randomAccountId } from '@ec2-restore/local-aws';
-import { generatePolicies, plan, type RestorePointFacts } from '@ec2-restore/preflight';
-import { afterAll, describe, expect, it } from 'vitest';
+import { generatePolicies, plan } from '@ec2-restore/preflight';
+import { describe, expect, it } from 'vitest';
+// The restore point of the preflight unit tests (two volumes, one of them gp2).
+import { restorePoint } from '../../packages/preflight/src/test-facts.ts';
+import {
+  type Account,
+  accountRoot,
+  allowEbsUse,
+  createKey,
+  createRestoreRole,
+  keyPolicy,
+  newAccount,
+  type PolicyStatement,
+  REGION,
+} from '../support/index.ts';
 
 /*
  * plan() against the local AWS emulator: real SDK calls, real STS AssumeRole with ExternalId, real
  * key policies enforced by the emulator. Each test uses fresh random accounts.
  */
 
-const REGION = 'eu-west-1';
-const opened: AwsClients[] = [];
-afterAll(() => {
-  for (const clients of opened) clients.destroy();
-});
-
-interface Account {
-  id: string;
-  aws: AwsClients;
-}
-
-function newAccount(): Account {
-  const id = randomAccountId();
-  const aws = createAwsClients({ region: REGION, credentials: credentialsForAccount(id), maxAttempts: 1 });
-  opened.push(aws);
-  return { id, aws };
-}
-
-const restorePoint: RestorePointFacts = {
-  instance: {
-    instanceType: 't3.micro',
-    architecture: 'x86_64',
-    platform: 'linux',
-    rootDeviceName: '/dev/xvda',
-  },
-  volumes: [
-    { deviceName: '/dev/xvda', sizeGiB: 8, volumeType: 'gp3' },
-    { deviceName: '/dev/xvdf', sizeGiB: 4, volumeType: 'gp3' },
+/**
+ * A role policy without KMS use: only what pre-flight reads of keys (the emulator enforces identity
+ * policies, so a role that may not even DescribeKey would fail target-key.exists instead).
+ */
+const KEY_READS_ONLY = JSON.stringify({
+  Version: '2012-10-17',
+  Statement: [
+    {
+      Effect: 'Allow',
+      Action: ['ec2:*', 'ebs:*', 'kms:DescribeKey', 'kms:GetKeyPolicy', 'kms:ListGrants'],
+      Resource: '*',
+    },
   ],
-};
-
-const rootStatement = (accountId: string) => ({
-  Sid: 'Enable IAM User Permissions',
-  Effect: 'Allow',
-  Principal: { AWS: `arn:aws:iam::${accountId}:root` },
-  Action: 'kms:*',
-  Resource: '*',
-});
-const ebsUse = (principalArn: string) => ({
-  Sid: 'AllowEbsUse',
-  Effect: 'Allow',
-  Principal: { AWS: principalArn },
-  Action: [
-    'kms:CreateGrant',
-    'kms:Decrypt',
-    'kms:DescribeKey',
-    'kms:GenerateDataKeyWithoutPlaintext',
-    'kms:ReEncrypt*',
-  ],
-  Resource: '*',
 });
 
-async function createKey(account: Account, ...statements: object[]): Promise<string> {
-  const out = await account.aws.kms.send(
-    new CreateKeyCommand({
-      Description: 'preflight test key',
-      Policy: JSON.stringify({ Version: '2012-10-17', Statement: statements }),
-    }),
-  );
-  return out.KeyMetadata!.Arn!;
+/** A key of `account` with a policy of `statements`; its ARN. */
+async function keyArnOf(account: Account, ...statements: PolicyStatement[]): Promise<string> {
+  return (await createKey(account, keyPolicy(...statements))).Arn;
 }
 
-/** A restore role in `target` that `trusted` may assume with the ExternalId; its IAM policy allows KMS. */
-async function createRestoreRole(
-  target: Account,
-  trusted: string,
-  externalId: string,
-  options: { kms: boolean } = { kms: true },
-): Promise<string> {
-  const roleName = `Restore-${randomUUID().slice(0, 8)}`;
-  const role = await target.aws.iam.send(
-    new CreateRoleCommand({
-      RoleName: roleName,
-      AssumeRolePolicyDocument: JSON.stringify({
-        Version: '2012-10-17',
-        Statement: [
-          {
-            Effect: 'Allow',
-            Principal: { AWS: `arn:aws:iam::${trusted}:root` },
-            Action: 'sts:AssumeRole',
-            Condition: { StringEquals: { 'sts:ExternalId': externalId } },
-          },
-        ],
-      }),
-    }),
-  );
-  await target.aws.iam.send(
-    new PutRolePolicyCommand({
-      RoleName: roleName,
-      PolicyName: 'restore-kms',
-      PolicyDocument: JSON.stringify({
-        Version: '2012-10-17',
-        // Without `kms`: only what pre-flight reads of keys (the emulator enforces identity policies,
-        // so a role that may not even DescribeKey would fail target-key.exists instead).
-        Statement: [
-          {
-            Effect: 'Allow',
-            Action: options.kms
-              ? ['kms:*', 'ec2:*', 'ebs:*']
-              : ['ec2:*', 'ebs:*', 'kms:DescribeKey', 'kms:GetKeyPolicy', 'kms:ListGrants'],
-            Resource: '*',
-          },
-        ],
-      }),
-    }),
-  );
-  return role.Role!.Arn!;
+/** plan() of a same-account restore into `account` with `kmsKeyId`, as the account's root. */
+function planSameAccount(account: Account, kmsKeyId: string): Promise<PlanResult> {
+  const request = restoreRequestSchema.parse({
+    restorePointId: 'rp-preflight',
+    target: { accountId: account.id, region: REGION, kmsKeyId },
+  });
+  return plan(request, { sourceCredentials: credentialsForAccount(account.id), restorePoint });
 }
 
 function byId(result: PlanResult, id: CheckId): Check {
@@ -134,6 +67,12 @@ function byId(result: PlanResult, id: CheckId): Check {
   return check;
 }
 const notPassing = (result: PlanResult) => result.checks.filter((c) => c.status !== 'pass');
+
+function expectEveryCheckPasses(result: PlanResult, mode: PlanResult['mode']): void {
+  expect(notPassing(result)).toEqual([]);
+  expect(result.ok).toBe(true);
+  expect(result.mode).toBe(mode);
+}
 
 /** Two accounts: the source default key customer managed (or aws/ebs), a restore role, a target key. */
 async function crossAccountSetup(options: {
@@ -146,9 +85,9 @@ async function crossAccountSetup(options: {
   const externalId = options.externalId ?? randomUUID();
   const trusted = options.trust === 'stranger' ? randomAccountId() : source.id;
   const roleArn = await createRestoreRole(target, trusted, externalId);
-  const targetKeyArn = await createKey(target, rootStatement(target.id), ebsUse(roleArn));
+  const targetKeyArn = await keyArnOf(target, accountRoot(target.id), allowEbsUse(roleArn));
   if (options.defaultKey === 'customer') {
-    const sourceKeyArn = await createKey(source, rootStatement(source.id), ebsUse(roleArn));
+    const sourceKeyArn = await keyArnOf(source, accountRoot(source.id), allowEbsUse(roleArn));
     await source.aws.ec2.send(new ModifyEbsDefaultKmsKeyIdCommand({ KmsKeyId: sourceKeyArn }));
   }
   const request = restoreRequestSchema.parse({
@@ -161,18 +100,9 @@ async function crossAccountSetup(options: {
 describe('plan() against the emulator', () => {
   it('same account: mode same-account, every check passes, nothing is created', async () => {
     const account = newAccount();
-    const keyArn = await createKey(account, rootStatement(account.id));
-    const request = restoreRequestSchema.parse({
-      restorePointId: 'rp-preflight',
-      target: { accountId: account.id, region: REGION, kmsKeyId: keyArn },
-    });
-    const result = await plan(request, {
-      sourceCredentials: credentialsForAccount(account.id),
-      restorePoint,
-    });
-    expect(notPassing(result)).toEqual([]);
-    expect(result.ok).toBe(true);
-    expect(result.mode).toBe('same-account');
+    const keyArn = await keyArnOf(account, accountRoot(account.id));
+    const result = await planSameAccount(account, keyArn);
+    expectEveryCheckPasses(result, 'same-account');
     expect(byId(result, 'target-key.exists').message).toContain(keyArn);
     expect(byId(result, 'instance.type').status).toBe('pass');
     expect(byId(result, 'network.subnet').message).toContain('default VPC');
@@ -184,8 +114,8 @@ describe('plan() against the emulator', () => {
 
   it('same account as a worker role: its IAM policies are read and decide a key that delegates to IAM', async () => {
     const account = newAccount();
-    const keyArn = await createKey(account, rootStatement(account.id));
-    const workerRoleArn = await createRestoreRole(account, account.id, 'worker', { kms: false });
+    const keyArn = await keyArnOf(account, accountRoot(account.id));
+    const workerRoleArn = await createRestoreRole(account, account.id, 'worker', KEY_READS_ONLY);
     const request = restoreRequestSchema.parse({
       restorePointId: 'rp-preflight',
       target: { accountId: account.id, region: REGION, kmsKeyId: keyArn },
@@ -222,34 +152,20 @@ describe('plan() against the emulator', () => {
 
   it('same account: a key given by alias resolves to its ARN', async () => {
     const account = newAccount();
-    const keyArn = await createKey(account, rootStatement(account.id));
+    const keyArn = await keyArnOf(account, accountRoot(account.id));
     const alias = `alias/preflight-${randomUUID().slice(0, 8)}`;
     await account.aws.kms.send(new CreateAliasCommand({ AliasName: alias, TargetKeyId: keyArn }));
-    const request = restoreRequestSchema.parse({
-      restorePointId: 'rp-preflight',
-      target: { accountId: account.id, region: REGION, kmsKeyId: alias },
-    });
-    const result = await plan(request, {
-      sourceCredentials: credentialsForAccount(account.id),
-      restorePoint,
-    });
+    const result = await planSameAccount(account, alias);
     expect(result.ok).toBe(true);
     expect(byId(result, 'target-key.exists').message).toContain(keyArn);
   });
 
   it('same account: a disabled target key fails target-key.state', async () => {
     const account = newAccount();
-    const keyArn = await createKey(account, rootStatement(account.id));
+    const keyArn = await keyArnOf(account, accountRoot(account.id));
     // By key id: the emulator answers DisableKey by key ARN with an HTML 500 (reported to local-aws).
     await account.aws.kms.send(new DisableKeyCommand({ KeyId: keyArn.split('/').at(-1) }));
-    const request = restoreRequestSchema.parse({
-      restorePointId: 'rp-preflight',
-      target: { accountId: account.id, region: REGION, kmsKeyId: keyArn },
-    });
-    const result = await plan(request, {
-      sourceCredentials: credentialsForAccount(account.id),
-      restorePoint,
-    });
+    const result = await planSameAccount(account, keyArn);
     expect(result.ok).toBe(false);
     expect(notPassing(result).map((c) => c.id)).toEqual(['target-key.state']);
     expect(byId(result, 'target-key.state').remedy?.commands).toEqual([
@@ -259,18 +175,11 @@ describe('plan() against the emulator', () => {
 
   it('same account: a key pending deletion fails target-key.state with cancel-key-deletion', async () => {
     const account = newAccount();
-    const keyArn = await createKey(account, rootStatement(account.id));
+    const keyArn = await keyArnOf(account, accountRoot(account.id));
     await account.aws.kms.send(
       new ScheduleKeyDeletionCommand({ KeyId: keyArn.split('/').at(-1), PendingWindowInDays: 7 }),
     );
-    const request = restoreRequestSchema.parse({
-      restorePointId: 'rp-preflight',
-      target: { accountId: account.id, region: REGION, kmsKeyId: keyArn },
-    });
-    const result = await plan(request, {
-      sourceCredentials: credentialsForAccount(account.id),
-      restorePoint,
-    });
+    const result = await planSameAccount(account, keyArn);
     expect(result.ok).toBe(false);
     const check = byId(result, 'target-key.state');
     expect(check.message).toContain('PendingDeletion');
@@ -286,21 +195,14 @@ describe('plan() against the emulator', () => {
       credentials: credentialsForAccount(account.id),
       maxAttempts: 1,
     });
-    opened.push(elsewhere);
     const created = await elsewhere.kms.send(
       new CreateKeyCommand({
-        Policy: JSON.stringify({ Version: '2012-10-17', Statement: [rootStatement(account.id)] }),
+        Policy: JSON.stringify({ Version: '2012-10-17', Statement: [accountRoot(account.id)] }),
       }),
     );
+    elsewhere.destroy();
     const keyArn = created.KeyMetadata!.Arn!;
-    const request = restoreRequestSchema.parse({
-      restorePointId: 'rp-preflight',
-      target: { accountId: account.id, region: REGION, kmsKeyId: keyArn },
-    });
-    const result = await plan(request, {
-      sourceCredentials: credentialsForAccount(account.id),
-      restorePoint,
-    });
+    const result = await planSameAccount(account, keyArn);
     expect(result.ok).toBe(false);
     const check = byId(result, 'target-key.region');
     expect(check.status).toBe('fail');
@@ -309,14 +211,7 @@ describe('plan() against the emulator', () => {
 
   it('same account: a key that does not exist fails target-key.exists', async () => {
     const account = newAccount();
-    const request = restoreRequestSchema.parse({
-      restorePointId: 'rp-preflight',
-      target: { accountId: account.id, region: REGION, kmsKeyId: 'alias/does-not-exist' },
-    });
-    const result = await plan(request, {
-      sourceCredentials: credentialsForAccount(account.id),
-      restorePoint,
-    });
+    const result = await planSameAccount(account, 'alias/does-not-exist');
     expect(result.ok).toBe(false);
     expect(byId(result, 'target-key.exists').message).toContain('NotFoundException');
   });
@@ -324,9 +219,7 @@ describe('plan() against the emulator', () => {
   it('another account with a customer managed default key: mode cross-account, every check passes', async () => {
     const { source, request, roleArn } = await crossAccountSetup({ defaultKey: 'customer' });
     const result = await plan(request, { sourceCredentials: credentialsForAccount(source.id), restorePoint });
-    expect(notPassing(result)).toEqual([]);
-    expect(result.ok).toBe(true);
-    expect(result.mode).toBe('cross-account');
+    expectEveryCheckPasses(result, 'cross-account');
     expect(byId(result, 'restore-role-assumable').message).toContain(roleArn);
     expect(byId(result, 'source-default-key.customer-managed').status).toBe('pass');
     expect(byId(result, 'source-default-key.access.restore-role').status).toBe('pass');
@@ -341,8 +234,8 @@ describe('plan() against the emulator', () => {
     const target = newAccount();
     const externalId = randomUUID();
     const roleArn = await createRestoreRole(target, source.id, externalId);
-    const targetKeyArn = await createKey(target, rootStatement(target.id), ebsUse(roleArn));
-    const sourceKeyArn = await createKey(source, rootStatement(source.id));
+    const targetKeyArn = await keyArnOf(target, accountRoot(target.id), allowEbsUse(roleArn));
+    const sourceKeyArn = await keyArnOf(source, accountRoot(source.id));
     await source.aws.ec2.send(new ModifyEbsDefaultKmsKeyIdCommand({ KmsKeyId: sourceKeyArn }));
     const base = {
       restorePointId: 'rp-preflight',
@@ -383,10 +276,10 @@ describe('plan() against the emulator', () => {
     const source = newAccount();
     const target = newAccount();
     const externalId = randomUUID();
-    const workerRoleArn = await createRestoreRole(source, source.id, 'worker', { kms: false });
-    const restoreRoleArn = await createRestoreRole(target, source.id, externalId, { kms: false });
-    const sourceKeyArn = await createKey(source, rootStatement(source.id));
-    const targetKeyArn = await createKey(target, rootStatement(target.id));
+    const workerRoleArn = await createRestoreRole(source, source.id, 'worker', KEY_READS_ONLY);
+    const restoreRoleArn = await createRestoreRole(target, source.id, externalId, KEY_READS_ONLY);
+    const sourceKeyArn = await keyArnOf(source, accountRoot(source.id));
+    const targetKeyArn = await keyArnOf(target, accountRoot(target.id));
     await source.aws.ec2.send(new ModifyEbsDefaultKmsKeyIdCommand({ KmsKeyId: sourceKeyArn }));
     const generated = generatePolicies({
       mode: 'cross-account',
@@ -406,7 +299,7 @@ describe('plan() against the emulator', () => {
           PolicyName: 'default',
           Policy: JSON.stringify({
             Version: '2012-10-17',
-            Statement: [rootStatement(account.id), ...statements],
+            Statement: [accountRoot(account.id), ...statements],
           }),
         }),
       );
@@ -479,8 +372,8 @@ describe('plan() against the emulator', () => {
 
   it('another account: the target key policy must let the restore role in', async () => {
     const setup = await crossAccountSetup({ defaultKey: 'customer' });
-    const closedKey = await createKey(setup.target, {
-      ...rootStatement(setup.target.id),
+    const closedKey = await keyArnOf(setup.target, {
+      ...accountRoot(setup.target.id),
       Principal: { AWS: `arn:aws:iam::${setup.target.id}:role/KeyAdmin` },
     });
     const request = { ...setup.request, target: { ...setup.request.target, kmsKeyId: closedKey } };

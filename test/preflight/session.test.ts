@@ -1,65 +1,29 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type Server, type Socket } from 'node:net';
 import { CreateRoleCommand, PutRolePolicyCommand } from '@aws-sdk/client-iam';
-import { CreateKeyCommand } from '@aws-sdk/client-kms';
-import { type AwsClients, assumeRoleCredentials, createAwsClients } from '@ec2-restore/aws-clients';
+import { assumeRoleCredentials } from '@ec2-restore/aws-clients';
 import { restoreRequestSchema } from '@ec2-restore/contracts';
 import { credentialsForAccount, randomAccountId } from '@ec2-restore/local-aws';
-import { PreflightDeadlineError, PreflightSession, type RestorePointFacts } from '@ec2-restore/preflight';
+import { PreflightDeadlineError, PreflightSession } from '@ec2-restore/preflight';
 import { recordAwsCalls } from '@ec2-restore/restore-state';
 import { Redis } from 'ioredis';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
+import { restorePoint } from '../../packages/preflight/src/test-facts.ts';
+import { type Account, accountRoot, createKey, keyPolicy, newAccount, REGION } from '../support/index.ts';
 
 /*
  * A PreflightSession (what the API keeps) against the emulator: facts shared between plans, a fix
  * seen at the next plan, a deadline instead of a hang, and EC2 reads spending the call budget.
  */
 
-const REGION = 'eu-west-1';
-const opened: AwsClients[] = [];
 const sessions: PreflightSession[] = [];
 afterEach(() => {
   for (const session of sessions.splice(0)) session.close();
 });
-afterAll(() => {
-  for (const clients of opened) clients.destroy();
-});
-
-const restorePoint: RestorePointFacts = {
-  instance: {
-    instanceType: 't3.micro',
-    architecture: 'x86_64',
-    platform: 'linux',
-    rootDeviceName: '/dev/xvda',
-  },
-  volumes: [{ deviceName: '/dev/xvda', sizeGiB: 8, volumeType: 'gp3' }],
-};
-
-function newAccount() {
-  const id = randomAccountId();
-  const aws = createAwsClients({ region: REGION, credentials: credentialsForAccount(id), maxAttempts: 1 });
-  opened.push(aws);
-  return { id, aws };
-}
 
 /** A key whose policy delegates to IAM (the account root may use it, so IAM policies decide). */
-async function iamDelegatedKey(account: ReturnType<typeof newAccount>): Promise<string> {
-  const out = await account.aws.kms.send(
-    new CreateKeyCommand({
-      Policy: JSON.stringify({
-        Version: '2012-10-17',
-        Statement: [
-          {
-            Effect: 'Allow',
-            Principal: { AWS: `arn:aws:iam::${account.id}:root` },
-            Action: 'kms:*',
-            Resource: '*',
-          },
-        ],
-      }),
-    }),
-  );
-  return out.KeyMetadata!.Arn!;
+async function iamDelegatedKey(account: Account): Promise<string> {
+  return (await createKey(account, keyPolicy(accountRoot(account.id)))).Arn;
 }
 
 function session(options: ConstructorParameters<typeof PreflightSession>[0]): {

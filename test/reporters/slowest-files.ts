@@ -4,9 +4,16 @@ const SHOWN = 10;
 
 /**
  * Prints, at the end of a run of more than one test file, the slowest files: the time each spent importing
- * (collect), in setup files, and in its tests and hooks, so a slow CI points at its cause.
+ * (collect), in setup files, and in its tests and hooks, so a slow CI points at its cause; and the sum
+ * of all files' times beside the run's wall time (how much running files at once saved).
  */
 export default class SlowestFilesReporter implements Reporter {
+  private startedAt = Date.now();
+
+  onTestRunStart(): void {
+    this.startedAt = Date.now();
+  }
+
   onTestRunEnd(testModules: ReadonlyArray<TestModule>): void {
     if (testModules.length < 2) return;
     const rows = testModules.map((module) => {
@@ -29,8 +36,12 @@ export default class SlowestFilesReporter implements Reporter {
           `  ${seconds(r.total).padStart(8)}  ${r.file} (tests and hooks ${seconds(r.tests)}, import and setup ${seconds(r.importing)})` +
           (r.state === 'passed' ? '' : ` [${r.state}]`),
       );
+    const sum = rows.reduce((total, r) => total + r.total, 0);
+    const wall = Date.now() - this.startedAt;
     process.stdout.write(
-      `\nSlowest ${Math.min(SHOWN, rows.length)} of ${rows.length} test files:\n${lines.join('\n')}\n`,
+      `\nSlowest ${Math.min(SHOWN, rows.length)} of ${rows.length} test files:\n${lines.join('\n')}\n` +
+        `Sum of the ${rows.length} files' times ${seconds(sum)}; wall time of the run ${seconds(wall)}` +
+        ` (${(sum / Math.max(wall, 1)).toFixed(1)} files at once on average)\n`,
     );
   }
 }

@@ -6,10 +6,9 @@ import {
 import { RestoreTag } from '@ec2-restore/contracts';
 import type { Restore } from '@ec2-restore/restore-state';
 import { afterEach, describe, expect, it } from 'vitest';
-import { removeBackup, waitForEnd, workerEnv } from '../pipeline/harness.ts';
 import { type ChaosRun, startChaos } from '../support/chaos.ts';
 import { type FaultProxy, startFaultProxy } from '../support/fault-proxy.ts';
-import { census, openWorld, postRestore, type ResilienceWorld, restoreBody } from './world.ts';
+import { stepStatus, worldPerTest } from '../support/index.ts';
 
 /**
  * The fault test of issue 6: N cross-account restores at once while a random worker process is
@@ -22,17 +21,21 @@ const RESTORES = Number(process.env.FAULT_TEST_RESTORES ?? 3);
 const KILL_FOR_MS = Number(process.env.FAULT_TEST_KILL_MS ?? 60_000);
 /** The bound on the whole run, after the POSTs. */
 const BOUND_MS = Number(process.env.FAULT_TEST_BOUND_MS ?? 300_000 + RESTORES * 30_000);
+/**
+ * The workers' job lock (WORKER_LOCK_SECONDS): a SIGKILLed worker's job goes to another worker within
+ * about twice this. The product's 30 s would make the test wait a minute per kill; the recovery is the same.
+ */
+const WORKER_LOCK_SECONDS = '10';
+
+const openWorld = worldPerTest();
 
 describe('fault test: concurrent cross-account restores, killed workers, a throttling EC2 (issue 6)', () => {
-  let w: ResilienceWorld | undefined;
   let proxy: FaultProxy | undefined;
   let chaos: ChaosRun | undefined;
 
   afterEach(async () => {
     await chaos?.stop(2_000);
     await proxy?.close();
-    await w?.close();
-    await removeBackup(w?.backup);
   });
 
   it(`${RESTORES} restores all succeed; exactly one instance and one volume per device each, with the target key; nothing temporary left`, {
@@ -42,8 +45,7 @@ describe('fault test: concurrent cross-account restores, killed workers, a throt
       Number.isInteger(RESTORES) && RESTORES >= 1,
       'FAULT_TEST_RESTORES must be a whole number >= 1',
     ).toBe(true);
-    w = await openWorld();
-    const world = w;
+    const world = await openWorld({ accounts: 'cross', devices: ['/dev/xvda'], api: true });
     proxy = await startFaultProxy({ target: process.env.AWS_ENDPOINT_URL ?? '', faultRate: 0.1 });
     const tail: string[] = [];
     chaos = startChaos({
@@ -52,7 +54,7 @@ describe('fault test: concurrent cross-account restores, killed workers, a throt
         { service: 'share-worker', count: 1 },
         { service: 'instance-worker', count: 2 },
       ],
-      env: workerEnv(w.pipeline, w.world.source, w.backup, { AWS_ENDPOINT_URL: proxy.endpoint }),
+      env: world.workerEnv({ AWS_ENDPOINT_URL: proxy.endpoint, WORKER_LOCK_SECONDS }),
       killForMs: KILL_FOR_MS,
       killEveryMs: [2_000, 5_000],
       log: (line) => {
@@ -64,18 +66,20 @@ describe('fault test: concurrent cross-account restores, killed workers, a throt
     const started = Date.now();
     const ids: string[] = [];
     for (let i = 0; i < RESTORES; i++) {
-      const { status, restore } = await postRestore(w, restoreBody(world, `fault-${i}`));
+      const { status, restore } = await world.postRestore(
+        world.request({ instance: { name: `fault-${i}`, subnetId: world.targetSubnetId, powerOn: true } }),
+      );
       expect(status, JSON.stringify(restore)).toBe(202);
       ids.push(restore.id);
     }
     const ended: Restore[] = [];
     const deadline = started + BOUND_MS;
     for (const id of ids) {
-      const restore = await waitForEnd(w.pipeline.store, id, Math.max(1_000, deadline - Date.now())).catch(
-        (error: Error) => {
+      const restore = await world
+        .waitForEnd(id, Math.max(1_000, deadline - Date.now()))
+        .catch((error: Error) => {
           throw new Error(`${error.message}\n${tail.join('\n')}`);
-        },
-      );
+        });
       ended.push(restore);
     }
     const elapsedMs = Date.now() - started;
@@ -87,16 +91,19 @@ describe('fault test: concurrent cross-account restores, killed workers, a throt
 
     // Every cleanup step has ended too (it runs after `succeeded` is set).
     for (const id of ids) {
-      const restore = await waitForEnd(w.pipeline.store, id, 1_000);
+      const restore = await world.waitForEnd(id, 1_000);
       await expect
-        .poll(async () => cleanupOf(await w?.pipeline.store.get(id)), { timeout: 120_000, interval: 500 })
+        .poll(async () => stepStatus(await world.pipeline.store.get(id), 'cleanup'), {
+          timeout: 120_000,
+          interval: 250,
+        })
         .toBe('succeeded');
       expect(restore.status).toBe('succeeded');
     }
 
     // Target account (fresh): exactly N instances, one per restore, each with one volume per device
     // encrypted with the target key; no other instance or volume (no duplicates, no launch roots).
-    const { target, source } = world.world;
+    const { target, source } = world;
     const { Reservations = [] } = await target.aws.ec2.send(new DescribeInstancesCommand({}));
     const instances = Reservations.flatMap((r) => r.Instances ?? []).filter(
       (i) => i.State?.Name !== 'terminated',
@@ -116,7 +123,7 @@ describe('fault test: concurrent cross-account restores, killed workers, a throt
         world.backup.restorePoint.volumes.map((v) => v.deviceName).sort(),
       );
       for (const volume of volumes) {
-        expect(volume).toMatchObject({ Encrypted: true, KmsKeyId: world.world.targetKey, State: 'in-use' });
+        expect(volume).toMatchObject({ Encrypted: true, KmsKeyId: world.targetKey, State: 'in-use' });
       }
     }
 
@@ -127,7 +134,7 @@ describe('fault test: concurrent cross-account restores, killed workers, a throt
     expect(sourceSnapshots).toEqual([]);
     const { Volumes: sourceVolumes = [] } = await source.aws.ec2.send(new DescribeVolumesCommand({}));
     expect(sourceVolumes).toEqual([]);
-    const left = await census(world, ids);
+    const left = await world.census(ids);
     expect(left.sharedWithTarget).toEqual([]);
 
     // The faults really happened.
@@ -143,7 +150,3 @@ describe('fault test: concurrent cross-account restores, killed workers, a throt
     );
   });
 });
-
-function cleanupOf(restore: Restore | null | undefined): string | undefined {
-  return restore?.steps.find((s) => s.name === 'cleanup')?.status;
-}

@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { stopProcess } from '@ec2-restore/local-aws';
 
 /**
  * Worker chaos for the fault test: runs N worker processes
@@ -227,7 +228,7 @@ export function startChaos(options: ChaosOptions): ChaosRun {
       stopping = true;
       for (const timer of restartTimers) clearTimeout(timer);
       restartTimers.clear();
-      await Promise.all(slots.map((slot) => stopChild(slot.child, graceMs)));
+      await Promise.all(slots.map((slot) => stopProcess(slot.child, graceMs)));
     },
   };
 }
@@ -243,13 +244,4 @@ function describe(slot: Slot): ChaosProcess {
 
 function entryOf(group: ChaosWorkerGroup): string {
   return group.entry ?? `services/${group.service}/src/main.ts`;
-}
-
-async function stopChild(child: ChildProcess, graceMs: number): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
-  await exited;
-  clearTimeout(timer);
 }

@@ -11,7 +11,7 @@ import { RestoreTag } from '@ec2-restore/contracts';
 import { credentialsForAccount } from '@ec2-restore/local-aws';
 import type { SweepReport } from '@ec2-restore/sweeper';
 import { describe, expect, it } from 'vitest';
-import { createRestoreRole, defaultSubnet, newAccount, REGION } from '../pipeline/harness.ts';
+import { createRestoreRole, defaultSubnet, newAccount, REGION } from '../support/index.ts';
 
 const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const run = promisify(execFile);

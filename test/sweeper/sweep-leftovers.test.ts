@@ -27,7 +27,7 @@ import {
   launchInstance,
   newAccount,
   REGION,
-} from '../pipeline/harness.ts';
+} from '../support/index.ts';
 
 const redis = new Redis(process.env.REDIS_URL as string);
 const prefix = `test-sweeper-${randomUUID()}:`;

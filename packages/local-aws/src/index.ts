@@ -1,5 +1,5 @@
 export * from './accounts.ts';
 export * from './emulator.ts';
 export * from './local-stack.ts';
-export { findFreePort, isPortOpen } from './process-utils.ts';
+export { findFreePort, isPortOpen, stopProcess } from './process-utils.ts';
 export * from './redis.ts';

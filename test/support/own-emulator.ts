@@ -1,11 +1,5 @@
-import { type AwsClients, createAwsClients } from '@ec2-restore/aws-clients';
-import {
-  credentialsForAccount,
-  type RunningEmulator,
-  randomAccountId,
-  startEmulator,
-} from '@ec2-restore/local-aws';
-import { REGION } from './helpers.ts';
+import { type RunningEmulator, startEmulator } from '@ec2-restore/local-aws';
+import { type Account, newAccount } from './accounts.ts';
 
 /**
  * An emulator of the test file's own, started with `env` (settings the shared emulator of the
@@ -25,13 +19,6 @@ export async function startEmulatorWith(env: Record<string, string>): Promise<Ru
 }
 
 /** Root clients of a fresh account on `emulator`, one attempt per call. */
-export function accountOn(emulator: RunningEmulator): { id: string; aws: AwsClients } {
-  const id = randomAccountId();
-  const aws = createAwsClients({
-    region: REGION,
-    endpoint: emulator.endpoint,
-    credentials: credentialsForAccount(id),
-    maxAttempts: 1,
-  });
-  return { id, aws };
+export function accountOn(emulator: RunningEmulator): Account {
+  return newAccount({ endpoint: emulator.endpoint });
 }

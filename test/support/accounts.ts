@@ -1,0 +1,126 @@
+/**
+ * Emulator accounts for tests: a fresh random account per use (no state shared with any other test),
+ * clients acting as its root user or as an assumed role, and its default network.
+ * Every client made here is closed after the test file (afterAll, registered on import).
+ */
+import { randomBytes } from 'node:crypto';
+import {
+  DescribeImagesCommand,
+  DescribeInstancesCommand,
+  DescribeSubnetsCommand,
+  type Instance,
+  RunInstancesCommand,
+} from '@aws-sdk/client-ec2';
+import { CreateBucketCommand } from '@aws-sdk/client-s3';
+import {
+  type AwsClients,
+  type AwsCredentials,
+  assumeRoleCredentials,
+  createAwsClients,
+} from '@ec2-restore/aws-clients';
+import { credentialsForAccount, randomAccountId } from '@ec2-restore/local-aws';
+import { afterAll } from 'vitest';
+
+/** Every test works in this region. */
+export const REGION = 'eu-west-1';
+export const ZONE = `${REGION}a`;
+
+const opened: AwsClients[] = [];
+// In a test file (not when a benchmark imports this): close every client after the file.
+if (process.env.VITEST) {
+  afterAll(() => {
+    for (const clients of opened.splice(0)) clients.destroy();
+  });
+}
+
+export interface ClientOptions {
+  /**
+   * Attempts per call. A contract test must see AWS's first answer, not a retried one; end-to-end
+   * worlds let the SDK retry like the product does.
+   * @defaultValue 1
+   */
+  maxAttempts?: number;
+  /** @defaultValue the run's emulator (AWS_ENDPOINT_URL) */
+  endpoint?: string;
+}
+
+/** Clients that retry as the product's do (the SDK's standard mode, 4 attempts): for end-to-end worlds. */
+export const SDK_RETRIES: ClientOptions = { maxAttempts: 4 };
+
+export function clientsFor(credentials: AwsCredentials, options: ClientOptions = {}): AwsClients {
+  const clients = createAwsClients({
+    region: REGION,
+    credentials,
+    maxAttempts: options.maxAttempts ?? 1,
+    ...(options.endpoint ? { endpoint: options.endpoint } : {}),
+  });
+  opened.push(clients);
+  return clients;
+}
+
+export interface Account {
+  id: string;
+  /** Clients acting as the account's root user. */
+  aws: AwsClients;
+  rootArn: string;
+}
+
+export function newAccount(options: ClientOptions = {}): Account {
+  const id = randomAccountId();
+  return { id, aws: clientsFor(credentialsForAccount(id), options), rootArn: `arn:aws:iam::${id}:root` };
+}
+
+/** Clients acting as a session of `roleArn`, assumed by `caller`'s root user. */
+export function assumedRoleClients(caller: Account, roleArn: string, externalId?: string): AwsClients {
+  return clientsFor(
+    assumeRoleCredentials({
+      region: REGION,
+      roleArn,
+      sessionName: 'test',
+      sourceCredentials: credentialsForAccount(caller.id),
+      ...(externalId ? { externalId } : {}),
+    }),
+  );
+}
+
+export async function defaultSubnet(account: Account): Promise<{ subnetId: string; zone: string }> {
+  const { Subnets = [] } = await account.aws.ec2.send(new DescribeSubnetsCommand({}));
+  const subnet = Subnets.find((s) => s.AvailabilityZone === ZONE) ?? Subnets[0];
+  return { subnetId: subnet?.SubnetId ?? '', zone: subnet?.AvailabilityZone ?? '' };
+}
+
+/** An instance launched by hand (the worker instance of worker-volume, or an existing instance). */
+export async function launchInstance(account: Account): Promise<string> {
+  const { subnetId } = await defaultSubnet(account);
+  const { Images = [] } = await account.aws.ec2.send(new DescribeImagesCommand({ Owners: ['amazon'] }));
+  const { Instances = [] } = await account.aws.ec2.send(
+    new RunInstancesCommand({
+      ImageId: Images[0]?.ImageId,
+      InstanceType: 't3.micro',
+      MinCount: 1,
+      MaxCount: 1,
+      SubnetId: subnetId,
+    }),
+  );
+  return Instances[0]?.InstanceId ?? '';
+}
+
+/** A new S3 bucket of the account, in REGION. */
+export async function newBucket(account: Account): Promise<string> {
+  const bucket = `ec2r-test-${randomBytes(6).toString('hex')}`;
+  await account.aws.s3.send(
+    new CreateBucketCommand({ Bucket: bucket, CreateBucketConfiguration: { LocationConstraint: REGION } }),
+  );
+  return bucket;
+}
+
+/** An instance of the account, with its reservation's owner. */
+export async function describeInstance(
+  account: Account,
+  instanceId: string,
+): Promise<{ instance: Instance | undefined; ownerId: string | undefined }> {
+  const { Reservations = [] } = await account.aws.ec2.send(
+    new DescribeInstancesCommand({ InstanceIds: [instanceId] }),
+  );
+  return { instance: Reservations[0]?.Instances?.[0], ownerId: Reservations[0]?.OwnerId };
+}
