@@ -1,9 +1,8 @@
-import { randomBytes } from 'node:crypto';
 import { getEventListeners } from 'node:events';
 import type { AwsClients } from '@ec2-restore/aws-clients';
-import { EbsDirectWriter, verifySnapshotAgainstRestorePoint } from '@ec2-restore/snapshot-writers';
+import { verifySnapshotAgainstRestorePoint } from '@ec2-restore/snapshot-writers';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { accountWithKey, restorePointPerFile } from '../support/index.ts';
+import { accountWithKey, ebsDirectWriter, restorePointPerFile, writeTarget } from '../support/index.ts';
 
 // A snapshot step hands the writer its job's abort signal. Dozens of AWS calls in flight on one signal
 // used to leave Node printing "MaxListenersExceededWarning: Possible EventTarget memory leak detected.
@@ -37,17 +36,11 @@ describe('abort listeners of the EBS direct writer and read-back', () => {
     const sample = (): void => {
       mostListeners = Math.max(mostListeners, getEventListeners(caller.signal, 'abort').length);
     };
-    const writer = new EbsDirectWriter({
-      repository: rp.repository,
-      ebs: aws.ebs,
-      ec2: aws.ec2,
-      inFlight: 64,
-      completionPollMs: 100,
-    });
+    const writer = ebsDirectWriter(rp, aws, { inFlight: 64, completionPollMs: 100 });
     const written = await writer.writeVolume({
       restorePointId: rp.restorePointId,
       deviceName: '/dev/xvda',
-      target: { restoreId: `r-${randomBytes(4).toString('hex')}`, kmsKeyArn: keyArn },
+      target: writeTarget(keyArn),
       signal: caller.signal,
       onProgress: sample,
     });
@@ -75,17 +68,12 @@ describe('abort listeners of the EBS direct writer and read-back', () => {
   it('a cancel still stops the write at once, with the caller reason, and leaves no listener', async () => {
     const caller = new AbortController();
     const reason = new Error('restore cancelled');
-    const writer = new EbsDirectWriter({
-      repository: rp.repository,
-      ebs: aws.ebs,
-      ec2: aws.ec2,
-      inFlight: 32,
-    });
+    const writer = ebsDirectWriter(rp, aws, { inFlight: 32 });
     const error = await writer
       .writeVolume({
         restorePointId: rp.restorePointId,
         deviceName: '/dev/xvda',
-        target: { restoreId: `r-${randomBytes(4).toString('hex')}`, kmsKeyArn: keyArn },
+        target: writeTarget(keyArn),
         signal: caller.signal,
         onProgress: (bytes) => {
           if (bytes >= 64 * 512 * 1024) caller.abort(reason);

@@ -5,15 +5,17 @@ import { DescribeSnapshotsCommand } from '@aws-sdk/client-ec2';
 import type { AwsClients } from '@ec2-restore/aws-clients';
 import { BLOCK_SIZE, blockKey, GIB, readRawImage, runPool, sha256Hex } from '@ec2-restore/backup-repository';
 import { RestoreTag } from '@ec2-restore/contracts';
-import { EbsDirectWriter, verifySnapshotAgainstRestorePoint } from '@ec2-restore/snapshot-writers';
+import { verifySnapshotAgainstRestorePoint } from '@ec2-restore/snapshot-writers';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
   accountWithKey,
   blockOfFile,
+  ebsDirectWriter,
   expectBlockIntegrityError,
   INSTANCE,
   restorePointPerFile,
   sparseImage,
+  writeTarget,
 } from '../support/index.ts';
 
 // The emulator (moto) takes tens of milliseconds per PutSnapshotBlock/GetSnapshotBlock, and the smallest
@@ -36,13 +38,7 @@ describe('ebs-direct writer', () => {
     'writes every block into a snapshot encrypted with the given key; the blocks read back equal the image',
     async () => {
       const progress: number[] = [];
-      const writer = new EbsDirectWriter({
-        repository: rp.repository,
-        ebs: aws.ebs,
-        ec2: aws.ec2,
-        inFlight: 16,
-        completionPollMs: 100,
-      });
+      const writer = ebsDirectWriter(rp, aws, { inFlight: 16, completionPollMs: 100 });
       const restoreId = `r-${randomBytes(4).toString('hex')}`;
       const result = await writer.writeVolume({
         restorePointId: rp.restorePointId,
@@ -119,17 +115,12 @@ describe('ebs-direct writer', () => {
     corrupt[0] = (corrupt[0] ?? 0) ^ 1;
     await store.put(blockKey(expected), corrupt);
     try {
-      const writer = new EbsDirectWriter({
-        repository: rp.repository,
-        ebs: aws.ebs,
-        ec2: aws.ec2,
-        inFlight: 8,
-      });
+      const writer = ebsDirectWriter(rp, aws, { inFlight: 8 });
       const error = await writer
         .writeVolume({
           restorePointId: rp.restorePointId,
           deviceName: '/dev/xvda',
-          target: { restoreId: `r-${randomBytes(4).toString('hex')}`, kmsKeyArn: keyArn },
+          target: writeTarget(keyArn),
         })
         .catch((e: unknown) => e);
       expectBlockIntegrityError(error, rp.restorePointId, 3, expected);

@@ -191,6 +191,7 @@ describe('verified restores: every block read back before the instance is built'
       dataPath: 'worker-volume',
       volume: { deviceName: '/dev/xvda', sizeGiB: 1, volumeType: 'gp3' },
       verify: true,
+      transferKey: false,
     };
     const phases: string[] = [];
     let changed: Map<number, string> | undefined;

@@ -8,6 +8,7 @@ import {
   DescribeImagesCommand,
   DescribeInstancesCommand,
   DescribeSubnetsCommand,
+  DescribeVolumesCommand,
   type Instance,
   RunInstancesCommand,
 } from '@aws-sdk/client-ec2';
@@ -123,4 +124,30 @@ export async function describeInstance(
     new DescribeInstancesCommand({ InstanceIds: [instanceId] }),
   );
   return { instance: Reservations[0]?.Instances?.[0], ownerId: Reservations[0]?.OwnerId };
+}
+
+/**
+ * Waits until a volume is in `state` (a new volume is `creating` for a moment, and its id may answer
+ * InvalidVolume.NotFound right after CreateVolume, as in AWS); AttachVolume wants it `available`.
+ */
+export async function volumeInState(
+  account: Account,
+  volumeId: string,
+  state = 'available',
+  timeoutMs = 15_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const current = await account.aws.ec2.send(new DescribeVolumesCommand({ VolumeIds: [volumeId] })).then(
+      (out) => out.Volumes?.[0]?.State,
+      (error: Error) => {
+        if (error.name === 'InvalidVolume.NotFound') return undefined;
+        throw error;
+      },
+    );
+    if (current === state) return;
+    if (Date.now() > deadline)
+      throw new Error(`volume ${volumeId} not ${state} within ${timeoutMs} ms (${current})`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
 }

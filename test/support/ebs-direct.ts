@@ -1,11 +1,14 @@
 /** The EBS direct data plane as tests call it: one block written, one block read back. */
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import {
   type EBSClient,
   GetSnapshotBlockCommand,
   ListSnapshotBlocksCommand,
   PutSnapshotBlockCommand,
 } from '@aws-sdk/client-ebs';
+import type { AwsClients } from '@ec2-restore/aws-clients';
+import type { BackupRepository } from '@ec2-restore/backup-repository';
+import { EbsDirectWriter } from '@ec2-restore/snapshot-writers';
 
 /** SHA-256 of a block, base64, as PutSnapshotBlock and GetSnapshotBlock carry it. */
 export function blockChecksum(data: Buffer): string {
@@ -44,4 +47,18 @@ export async function readBlock(
     new GetSnapshotBlockCommand({ SnapshotId: snapshotId, BlockIndex: index, BlockToken: token }),
   );
   return { data: Buffer.from((await out.BlockData?.transformToByteArray()) ?? []), checksum: out.Checksum };
+}
+
+/** The EBS direct writer of a one-volume restore point, with `aws`'s clients, `inFlight` blocks at once. */
+export function ebsDirectWriter(
+  rp: { repository: BackupRepository },
+  aws: AwsClients,
+  options: { inFlight: number; completionPollMs?: number },
+): EbsDirectWriter {
+  return new EbsDirectWriter({ repository: rp.repository, ebs: aws.ebs, ec2: aws.ec2, ...options });
+}
+
+/** A write target of a restore of its own (a random restore id), encrypted with `kmsKeyArn`. */
+export function writeTarget(kmsKeyArn: string): { restoreId: string; kmsKeyArn: string } {
+  return { restoreId: `r-${randomBytes(4).toString('hex')}`, kmsKeyArn };
 }

@@ -54,7 +54,7 @@ export function openPipeline(redisUrl = process.env.REDIS_URL ?? ''): Pipeline {
     async close() {
       await store.closeSubscriptions();
       await flowProducer.close();
-      const keys = await redis.keys(`${queuePrefix}*`);
+      const keys = await redis.keys(`${queuePrefix}:*`);
       if (keys.length > 0) await redis.del(...keys);
       await redis.quit();
     },

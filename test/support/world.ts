@@ -48,7 +48,10 @@ export interface Accounts {
   /** Cross-account only: the restore role in the target account the source may assume. */
   roleArn?: string;
   externalId?: string;
-  /** Cross-account only: the source default key, customer managed, usable by the target account. */
+  /**
+   * Cross-account only: the source default key, customer managed, usable by the target account; or
+   * `alias/aws/ebs` (a world opened with `sourceDefaultKey: 'aws/ebs'`, for transfer key restores).
+   */
   sourceDefaultKey?: string;
 }
 
@@ -74,13 +77,16 @@ const GENERATOR_GAPS: PolicyStatement[] = [
 /**
  * The restore role's IAM policy as the product's policy generator writes it, for every data path
  * and KMS grant mode (a world serves restores of each): the restores then prove the generated
- * policy is enough.
+ * policy is enough. A source that keeps aws/ebs serves restores with the transfer key (`transferKey`),
+ * which does not exist yet: its statements name the source account's keys of the region.
  */
 export function generatedRestoreRolePolicy(w: CrossAccounts): string {
   const statements = new Map<string, PolicyStatement>();
+  const transferKey = !w.sourceDefaultKey.startsWith('arn:');
   for (const dataPath of ['ebs-direct', 'worker-volume'] as const) {
     for (const kmsGrant of ['none', 'auto'] as const) {
       const generated = generatePolicies({
+        transferKey,
         mode: 'cross-account',
         region: REGION,
         dataPath,
@@ -120,15 +126,20 @@ export async function sameAccount(): Promise<Accounts> {
 /**
  * Two fresh accounts: in the target a restore role the source may assume (its IAM policy the generated
  * one) and a target key the role may use; in the source a customer managed EBS default key the target
- * may use.
+ * may use, or (`sourceDefaultKey: 'aws/ebs'`) the AWS managed default key left as it is.
  */
-export async function crossAccount(): Promise<CrossAccounts> {
+export async function crossAccount(
+  options: { sourceDefaultKey?: 'shareable' | 'aws/ebs' } = {},
+): Promise<CrossAccounts> {
   const source = newAccount(SDK_RETRIES);
   const target = newAccount(SDK_RETRIES);
   const externalId = `ext-${randomUUID()}`;
   const roleArn = await createRestoreRole(target, source.id, externalId);
-  const sourceDefaultKey = await keyUsableBy(source, target.id);
-  await source.aws.ec2.send(new ModifyEbsDefaultKmsKeyIdCommand({ KmsKeyId: sourceDefaultKey }));
+  let sourceDefaultKey = 'alias/aws/ebs';
+  if (options.sourceDefaultKey !== 'aws/ebs') {
+    sourceDefaultKey = await keyUsableBy(source, target.id);
+    await source.aws.ec2.send(new ModifyEbsDefaultKmsKeyIdCommand({ KmsKeyId: sourceDefaultKey }));
+  }
   const accounts = {
     source,
     target,
@@ -148,6 +159,8 @@ export async function crossAccount(): Promise<CrossAccounts> {
 export interface WorldOptions {
   /** @defaultValue 'same' */
   accounts?: 'same' | 'cross';
+  /** Cross-account: the source's EBS default key. @defaultValue 'shareable' (customer managed, usable by the target) */
+  sourceDefaultKey?: 'shareable' | 'aws/ebs';
   /** Devices of the backed-up instance (one 1 GiB volume each). @defaultValue /dev/xvda, /dev/xvdb, /dev/xvdc */
   devices?: string[];
   /** A backup to use instead (not removed by close). */
@@ -202,7 +215,10 @@ export interface World extends Accounts {
 export async function openWorld(options: WorldOptions = {}): Promise<World> {
   const pipeline = openPipeline();
   const backup = options.backup ?? (await createBackup(options.devices, undefined, options.recorded));
-  const accounts = options.accounts === 'cross' ? await crossAccount() : await sameAccount();
+  const accounts =
+    options.accounts === 'cross'
+      ? await crossAccount(options.sourceDefaultKey ? { sourceDefaultKey: options.sourceDefaultKey } : {})
+      : await sameAccount();
   const api = options.api
     ? await startApi({
         pipeline,

@@ -27,6 +27,7 @@ import {
   launchInstance,
   newAccount,
   REGION,
+  volumeInState,
 } from '../support/index.ts';
 
 const redis = new Redis(process.env.REDIS_URL as string);
@@ -134,6 +135,8 @@ describe('sweepLeftovers', () => {
     ids.sourceWorkerVolume = await createVolume(source, restoreTags(failedId, 'snapshot'));
     ids.sourceAttachedWorkerVolume = await createVolume(source, restoreTags(failedId, 'snapshot'));
     const workerInstance = await launchInstance(source);
+    // AWS attaches only an `available` volume; a new one is `creating` for a moment.
+    await volumeInState(source, ids.sourceAttachedWorkerVolume);
     await source.aws.ec2.send(
       new AttachVolumeCommand({
         VolumeId: ids.sourceAttachedWorkerVolume,

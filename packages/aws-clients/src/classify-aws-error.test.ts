@@ -9,20 +9,14 @@ describe('classifyAwsError', () => {
   it.each([
     ['RequestLimitExceeded', 'Request limit exceeded.', 503, 'throttling', true],
     ['ThrottlingException', 'Rate exceeded', 400, 'throttling', true],
-    [
-      'ConcurrentLimitExceededException',
-      'You have reached the limit for concurrent API requests',
-      400,
-      'throttling',
-      true,
-    ],
+    ['ConcurrentLimitExceededException', 'the limit for concurrent API requests', 400, 'throttling', true],
     ['InternalError', 'An internal error has occurred', 500, 'aws', true],
     ['ServiceUnavailable', 'Service Unavailable', 503, 'aws', true],
     ['DisabledException', 'arn:aws:kms:eu-west-1:111111111111:key/k is disabled.', 400, 'kms', false],
     ['KMSInvalidStateException', 'key is pending deletion', 400, 'kms', false],
     [
       'AccessDeniedException',
-      'User: arn:aws:sts::2:assumed-role/R/s is not authorized to perform: kms:DescribeKey on resource: arn',
+      'User: R is not authorized to perform: kms:DescribeKey on resource: k',
       400,
       'kms',
       false,

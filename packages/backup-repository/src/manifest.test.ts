@@ -126,28 +126,35 @@ describe('format 1 manifests (before boot and licensing attributes)', () => {
     expect(parsed).toEqual({ ok: false, error: expect.stringMatching(/instance\.rootDeviceName/) });
   });
 
-  it('names the field when the block count does not match the size', () => {
+  type Manifest = ReturnType<typeof validManifest>;
+  it.each<[string, (m: Manifest) => void, string]>([
+    [
+      'a block count that does not match the size',
+      (m) => {
+        m.volumes[0]!.blockCount = 12;
+      },
+      'volumes.0.blockCount',
+    ],
+    [
+      'a block size other than 512 KiB',
+      (m) => {
+        m.volumes[0]!.blockSize = 512;
+      },
+      'volumes.0.blockSize',
+    ],
+    [
+      'a root device that is none of the volumes',
+      (m) => {
+        m.instance.rootDeviceName = '/dev/sda1';
+      },
+      'instance.rootDeviceName',
+    ],
+  ])('refuses %s, naming the field', (_, change, field) => {
     const m = validManifest();
-    m.volumes[0]!.blockCount = 12;
+    change(m);
     const parsed = parseManifest(m);
     expect(parsed.ok).toBe(false);
-    if (!parsed.ok) expect(parsed.error).toContain('volumes.0.blockCount');
-  });
-
-  it('refuses a block size other than 512 KiB', () => {
-    const m = validManifest();
-    m.volumes[0]!.blockSize = 512;
-    const parsed = parseManifest(m);
-    expect(parsed.ok).toBe(false);
-    if (!parsed.ok) expect(parsed.error).toContain('volumes.0.blockSize');
-  });
-
-  it('requires the root device to be one of the volumes', () => {
-    const m = validManifest();
-    m.instance.rootDeviceName = '/dev/sda1';
-    const parsed = parseManifest(m);
-    expect(parsed.ok).toBe(false);
-    if (!parsed.ok) expect(parsed.error).toContain('instance.rootDeviceName');
+    if (!parsed.ok) expect(parsed.error).toContain(field);
   });
 
   it('refuses duplicate device names and ids with ":"', () => {

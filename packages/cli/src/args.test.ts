@@ -67,6 +67,7 @@ describe('parseInvocation', () => {
         'worker-volume',
         '--kms-grant',
         'auto',
+        '--transfer-key',
         '--detach',
         '--idempotency-key',
         'k1',
@@ -100,6 +101,7 @@ describe('parseInvocation', () => {
         volumes: ['/dev/xvdf'],
         dataPath: 'worker-volume',
         kmsGrant: 'auto',
+        transferKey: true,
       },
     });
   });

@@ -25,6 +25,10 @@ const requestFlags = {
   volume: { field: 'volumes', help: 'device name to restore, e.g. /dev/xvdf (repeatable; volume-level)' },
   'data-path': { field: 'dataPath', help: 'ebs-direct (default) or worker-volume' },
   'kms-grant': { field: 'kmsGrant', help: 'none (default) or auto' },
+  'transfer-key': {
+    field: 'transferKey',
+    help: "another account: share snapshots encrypted with the product's transfer key, not the source default key",
+  },
 } as const;
 type RequestFlag = keyof typeof requestFlags;
 
@@ -56,6 +60,7 @@ const options = {
   volume: { type: 'string', multiple: true },
   'data-path': { type: 'string' },
   'kms-grant': { type: 'string' },
+  'transfer-key': { type: 'boolean' },
 } as const;
 type OptionName = keyof typeof options;
 
@@ -359,7 +364,7 @@ export function usage(command?: CommandName): string {
     '  -f, --file PATH       the request as JSON (- reads standard input); flags below override its fields',
     ...Object.entries(requestFlags).map(
       ([flag, { help, field }]) =>
-        `  --${`${flag}${flag === 'power-on' ? '' : ' V'}`.padEnd(19)} ${help} [${field}]`,
+        `  --${`${flag}${flag === 'power-on' || flag === 'transfer-key' ? '' : ' V'}`.padEnd(19)} ${help} [${field}]`,
     ),
   ];
   if (command === undefined) {

@@ -19,6 +19,7 @@ function restore(): Restore {
       dataPath: 'ebs-direct',
       kmsGrant: 'none',
       verify: false,
+      transferKey: false,
     },
     steps: [
       { name: 'snapshot:/dev/xvda', status: 'running', attempts: 1, startedAt: null, finishedAt: null },

@@ -10,3 +10,4 @@ export * from './queues.ts';
 export * from './request.ts';
 export * from './restore.ts';
 export * from './restore-point.ts';
+export * from './transfer-key.ts';

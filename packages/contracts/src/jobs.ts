@@ -78,6 +78,8 @@ export const snapshotJobInputSchema = z.object({
   volume: flowVolumeSchema,
   /** Read the written data back and compare it with the restore point (the request's `verify`). */
   verify: z.boolean().default(false),
+  /** Another account: write with the transfer key, not the source default key (the request's `transferKey`). */
+  transferKey: z.boolean().default(false),
 });
 export type SnapshotJobInput = z.infer<typeof snapshotJobInputSchema>;
 
@@ -101,6 +103,8 @@ export const shareJobInputSchema = z.object({
   ...targetFields,
   roleArn: roleArnSchema,
   kmsGrant: kmsGrantSchema,
+  /** Share (and grant) the transfer key, not the source default key (the request's `transferKey`). */
+  transferKey: z.boolean().default(false),
 });
 export type ShareJobInput = z.infer<typeof shareJobInputSchema>;
 

@@ -14,6 +14,7 @@ export type StepPrincipal = z.infer<typeof stepPrincipalSchema>;
 
 /** The names of the steps a plan lists, in the order they may run. */
 export const planStepNames = [
+  'create-transfer-key',
   'create-worker-volume',
   'write-volume',
   'snapshot-volume',
@@ -50,6 +51,7 @@ export const plannedResourceKindSchema = z.enum([
   'ebs-snapshot',
   'snapshot-share',
   'kms-grant',
+  'kms-key',
   'ec2-instance',
   'ec2-image',
 ]);
@@ -69,6 +71,19 @@ export const plannedResourceSchema = z.object({
 });
 export type PlannedResource = z.infer<typeof plannedResourceSchema>;
 
+/** The key the shared snapshots are encrypted with (another account only): the one the target gets rights on. */
+export const sharedKeySchema = z.object({
+  kind: z
+    .enum(['source-default', 'transfer'])
+    .describe(
+      "source-default: the source account's EBS default key; transfer: the product's transfer key for the restore role (request option transferKey).",
+    ),
+  keyId: z.string().nullable().describe('Its key ARN; null when it does not exist yet or could not be read.'),
+  alias: z.string().nullable().describe('The alias it is found by (the transfer key), else null.'),
+  createdOnFirstUse: z.boolean().describe('The transfer key does not exist yet: this restore creates it.'),
+});
+export type SharedKey = z.infer<typeof sharedKeySchema>;
+
 /** The answer of `POST /v1/restores/plan`: creates nothing. `ok` is true when no check failed. */
 export const planResultSchema = z.object({
   ok: z.boolean(),
@@ -76,6 +91,9 @@ export const planResultSchema = z.object({
   checks: z.array(checkSchema),
   steps: z.array(planStepSchema),
   resources: z.array(plannedResourceSchema),
+  sharedKey: sharedKeySchema
+    .nullable()
+    .describe('Another account: the key the shared snapshots are encrypted with; null for the same account.'),
   launch: z
     .object({ strategy: launchStrategySchema, reason: z.string() })
     .nullable()

@@ -235,6 +235,12 @@ export const restoreRequestSchema = z
         .describe("A subset of the restore point's device names: makes it a volume-level restore."),
       dataPath: dataPathSchema.default('ebs-direct'),
       kmsGrant: kmsGrantSchema.default('none'),
+      transferKey: z
+        .boolean({ error: expected('true or false') })
+        .default(false)
+        .describe(
+          "Another account only: encrypt the shared snapshots with the product's transfer key for the restore role (a customer managed key in the source account, created on first use, whose key policy names only that role) instead of the source account's EBS default key. The target then never gets rights on the source default key, and a source whose default key is aws/ebs can restore into another account.",
+        ),
       verify: z
         .boolean({ error: expected('true or false') })
         .default(false)

@@ -1,20 +1,9 @@
 import { restoreRequestSchema } from '@ec2-restore/contracts';
 import { describe, expect, it } from 'vitest';
-import { buildRestoreFlow, type FlowRestore, type FlowRestorePoint } from './restore-flow.ts';
+import { buildRestoreFlow, type FlowRestore } from './restore-flow.ts';
+import { testRestorePoint } from './test-restore-point.ts';
 
-const restorePoint: FlowRestorePoint = {
-  instance: {
-    instanceType: 't3.micro',
-    rootDeviceName: '/dev/xvda',
-    architecture: 'x86_64',
-    platform: 'linux',
-  },
-  volumes: [
-    { deviceName: '/dev/xvda', sizeGiB: 8, volumeType: 'gp3' },
-    { deviceName: '/dev/xvdb', sizeGiB: 2, volumeType: 'gp3' },
-    { deviceName: '/dev/xvdc', sizeGiB: 1, volumeType: 'io2', iops: 3000 },
-  ],
-};
+const restorePoint = testRestorePoint;
 
 function restoreOf(target: Record<string, unknown>, extra: Record<string, unknown> = {}): FlowRestore {
   const request = restoreRequestSchema.parse({

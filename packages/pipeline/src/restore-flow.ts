@@ -137,6 +137,7 @@ export function buildRestoreFlow(
       volume,
       // A request stored before `verify` existed has none: not verified.
       verify: request.verify === true,
+      transferKey: request.transferKey === true,
     };
     return {
       name: JobName.Snapshot,
@@ -154,7 +155,12 @@ export function buildRestoreFlow(
     const roleArn = request.target.roleArn;
     if (!roleArn)
       throw new Error('target.roleArn is required when the target account is not the source account');
-    const data: ShareJobInput = { ...target, roleArn, kmsGrant: request.kmsGrant };
+    const data: ShareJobInput = {
+      ...target,
+      roleArn,
+      kmsGrant: request.kmsGrant,
+      transferKey: request.transferKey === true,
+    };
     children = [
       {
         name: JobName.Share,

@@ -4,8 +4,7 @@ import { runChecks } from './checks.ts';
 import type { PreflightFacts } from './facts.ts';
 import { planFromFacts } from './plan-steps.ts';
 import {
-  AWS_EBS_KEY,
-  awsManagedEbsKeyPolicy,
+  awsEbsDefaultKeyFacts,
   crossAccountFacts,
   keyFacts,
   keyMetadata,
@@ -213,16 +212,7 @@ describe('runChecks: another account', () => {
 
   it('fails the aws/ebs default key before anything is created, with the KB3057 remedy', () => {
     const facts = crossAccountFacts();
-    facts.sourceDefaultKey = {
-      region: REGION,
-      encryptionByDefault: false,
-      defaultKmsKeyId: 'alias/aws/ebs',
-      key: {
-        requested: 'alias/aws/ebs',
-        metadata: keyMetadata(AWS_EBS_KEY, { keyManager: 'AWS' }),
-        policy: awsManagedEbsKeyPolicy(SOURCE, REGION),
-      },
-    };
+    facts.sourceDefaultKey = awsEbsDefaultKeyFacts();
     const plan = planFromFacts(facts);
     expect(plan.ok).toBe(false);
     const check = byId(plan.checks, 'source-default-key.customer-managed');

@@ -26,10 +26,12 @@ import {
   checkRestorePointVolumes,
   checkVolumeLimits,
 } from './target-checks.ts';
+import { checkTransferKey, usesTransferKey } from './transfer-key-checks.ts';
 
 export * from './identity-checks.ts';
 export * from './key-checks.ts';
 export * from './target-checks.ts';
+export * from './transfer-key-checks.ts';
 
 /*
  * The pre-flight checks of docs/architecture.md#pre-flight-checks, as pure functions over gathered facts. Each returns
@@ -56,7 +58,9 @@ export function runChecks(facts: PreflightFacts): Check[] {
     checks.push(checkKeyRegion(target.metadata, region));
   }
 
-  if (mode === 'cross-account') {
+  const transfer = usesTransferKey(facts, mode);
+  if (transfer) checks.push(checkTransferKey(facts));
+  if (mode === 'cross-account' && !transfer) {
     const defaults = facts.sourceDefaultKey;
     if (defaults?.error || !defaults?.key) {
       checks.push(
@@ -84,6 +88,7 @@ export function runChecks(facts: PreflightFacts): Check[] {
       kmsGrant: facts.request.kmsGrant,
       hasRestoreRole: facts.request.target.roleArn !== undefined,
       ...(facts.request.verify ? { verify: true } : {}),
+      ...(transfer ? { transferKey: true } : {}),
     };
     for (const requirement of keyUseRequirements(shape)) checks.push(checkKeyAccess(requirement, facts));
     checks.push(checkStepPermissions(facts, shape, 'worker-role'));

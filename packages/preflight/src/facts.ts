@@ -159,6 +159,11 @@ export interface PreflightFacts {
   targetKey: KeyFacts;
   /** Another account only: the source default key. */
   sourceDefaultKey?: EbsDefaultKeyFacts;
+  /**
+   * Another account with `transferKey`: the transfer key, described by its alias as the worker role
+   * sees it (`describeError` NotFoundException when it does not exist yet).
+   */
+  transferKey?: KeyFacts;
   network?: NetworkFacts;
   instanceType?: InstanceTypeFacts;
   existingInstance?: ExistingInstanceFacts;

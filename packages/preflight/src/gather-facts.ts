@@ -1,6 +1,6 @@
-import type { RestoreRequest } from '@ec2-restore/contracts';
+import { type RestoreRequest, transferKeyAliasFor } from '@ec2-restore/contracts';
 import type { AwsErrorFact, PreflightFacts, RestorePointFacts, RestoreRoleFacts } from './facts.ts';
-import { gatherSourceDefaultKey } from './gather-key-facts.ts';
+import { gatherSourceDefaultKey, keyFacts } from './gather-key-facts.ts';
 import { probeWithDryRun, probeZone } from './gather-permissions.ts';
 import { callerIdentity, roleDetails } from './gather-principal-facts.ts';
 import { gatherTarget } from './gather-target-facts.ts';
@@ -99,17 +99,28 @@ export async function gatherFactsWith(
     );
 
   // Then everything else at once: the roles' policies, the target's facts, the source default key.
-  const [workerPrincipal, restorePrincipal, targetFacts, sourceDefaultKey, workerDryRun, restoreDryRun] =
-    await Promise.all([
-      workerIdentity.ok ? roleDetails(g, worker.scope, worker.clients, workerIdentity.principal) : undefined,
-      restore && restoreIdentity?.ok
-        ? roleDetails(g, restore.scope, restore.clients, restoreIdentity.principal)
-        : undefined,
-      target ? gatherTarget(g, request, restorePoint, target) : undefined,
-      crossAccount ? gatherSourceDefaultKey(g, worker.scope, worker.clients, region) : undefined,
-      workerIdentity.ok ? atMost(DRY_RUN_BUDGET_MS, dryRun(worker, 'worker-role')) : undefined,
-      restore && restoreIdentity?.ok ? atMost(DRY_RUN_BUDGET_MS, dryRun(restore, 'restore-role')) : undefined,
-    ]);
+  const transferKeyAlias =
+    crossAccount && request.transferKey && roleArn ? transferKeyAliasFor(roleArn) : undefined;
+  const [
+    workerPrincipal,
+    restorePrincipal,
+    targetFacts,
+    sourceDefaultKey,
+    workerDryRun,
+    restoreDryRun,
+    transferKey,
+  ] = await Promise.all([
+    workerIdentity.ok ? roleDetails(g, worker.scope, worker.clients, workerIdentity.principal) : undefined,
+    restore && restoreIdentity?.ok
+      ? roleDetails(g, restore.scope, restore.clients, restoreIdentity.principal)
+      : undefined,
+    target ? gatherTarget(g, request, restorePoint, target) : undefined,
+    crossAccount ? gatherSourceDefaultKey(g, worker.scope, worker.clients, region) : undefined,
+    workerIdentity.ok ? atMost(DRY_RUN_BUDGET_MS, dryRun(worker, 'worker-role')) : undefined,
+    restore && restoreIdentity?.ok ? atMost(DRY_RUN_BUDGET_MS, dryRun(restore, 'restore-role')) : undefined,
+    // The transfer key by its alias (NotFoundException: it is created on first use).
+    transferKeyAlias ? keyFacts(g, worker.scope, worker.clients, transferKeyAlias) : undefined,
+  ]);
   if (workerPrincipal && workerDryRun) workerPrincipal.dryRun = workerDryRun;
   if (restorePrincipal && restoreDryRun) restorePrincipal.dryRun = restoreDryRun;
 
@@ -142,5 +153,6 @@ export async function gatherFactsWith(
     };
   }
   if (sourceDefaultKey) facts.sourceDefaultKey = sourceDefaultKey;
+  if (transferKey) facts.transferKey = transferKey;
   return facts;
 }

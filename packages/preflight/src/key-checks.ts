@@ -12,6 +12,7 @@ import {
 import { type AccessDecision, decideKeyAccess } from './policy-evaluator.ts';
 import { identityStatementsFor, keyPolicyStatementsFor, restoreRoleGrant } from './policy-generator.ts';
 import { type KeyUseRequirement, keyUseRequirements } from './requirements.ts';
+import { effectiveTransferKey } from './transfer-key-checks.ts';
 
 /** The KMS keys: existence, state, spec, region, customer managed, and who may use them (pure). */
 
@@ -166,7 +167,7 @@ export function checkSourceDefaultKeyCustomerManaged(facts: PreflightFacts): Che
     'source-default-key.customer-managed',
     `The EBS default key of ${region} in the source account ${key.accountId} is the AWS managed key aws/ebs (${key.arn}). AWS refuses to share snapshots encrypted with it ("Encrypted snapshots with EBS default key cannot be shared", KB3057), so a restore into another account cannot work.`,
     {
-      summary: `In account ${key.accountId}, create a customer managed key in ${region} whose key policy lets the worker role and the target account's restore role use it, and set it as the EBS default key of ${region}. Nothing was created.`,
+      summary: `Restore with "transferKey": true: the snapshots are then encrypted with the product's transfer key for the restore role (created on first use in ${region} of account ${key.accountId}, its key policy naming only that role), and the target gets no rights on the source default key. Or, in account ${key.accountId}, create a customer managed key in ${region} whose key policy lets the worker role and the target account's restore role use it, and set it as the EBS default key of ${region} (the commands below). Nothing was created.`,
       policy: { attachTo: 'key policy of the new customer managed key', statements },
       commands: [
         `aws kms create-key --description "EBS default key for ec2-restore" --key-spec SYMMETRIC_DEFAULT --key-usage ENCRYPT_DECRYPT --policy '${JSON.stringify(policy)}' --region ${region}`,
@@ -232,12 +233,21 @@ export function evaluateKeyUse(input: {
 }
 
 const principalLabel = { 'worker-role': 'worker role', 'restore-role': 'restore role' } as const;
-const keyLabel = { target: 'target key', 'source-default': 'source default key' } as const;
+const keyLabel = {
+  target: 'target key',
+  'source-default': 'source default key',
+  transfer: 'transfer key',
+} as const;
 
 /** `*.access.*`: a principal may use a key for what the restore makes it do. */
 export function checkKeyAccess(requirement: KeyUseRequirement, facts: PreflightFacts): Check | undefined {
   const id = requirement.checkId;
-  const key = requirement.key === 'target' ? facts.targetKey : facts.sourceDefaultKey?.key;
+  const key =
+    requirement.key === 'target'
+      ? facts.targetKey
+      : requirement.key === 'transfer'
+        ? effectiveTransferKey(facts)
+        : facts.sourceDefaultKey?.key;
   const principal =
     requirement.principal === 'worker-role' ? facts.worker.principal : facts.restoreRole?.principal;
   const who = principalLabel[requirement.principal];

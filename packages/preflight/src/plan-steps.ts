@@ -9,6 +9,7 @@ import {
 } from '@ec2-restore/contracts';
 import { determineMode, restoredVolumes, runChecks } from './checks.ts';
 import type { PreflightFacts } from './facts.ts';
+import { sharedKeyOf } from './transfer-key-checks.ts';
 
 /** The launch strategy and why (null for a volume-level restore, which launches nothing). */
 export function launchOf(facts: PreflightFacts): PlanResult['launch'] {
@@ -31,8 +32,9 @@ export function planSteps(facts: PreflightFacts, mode: RestoreMode): Pick<PlanRe
   const sourceAccount = facts.worker.principal?.identity.accountId ?? null;
   const targetAccount = request.target.accountId;
   const targetKey = facts.targetKey.metadata?.arn ?? request.target.kmsKeyId;
-  const sourceKey =
-    facts.sourceDefaultKey?.key?.metadata?.arn ?? facts.sourceDefaultKey?.defaultKmsKeyId ?? null;
+  const shared = sharedKeyOf(facts, mode);
+  // The key the shared snapshots are written with: the transfer key (by its alias until it exists) or the source default key.
+  const sourceKey = shared ? (shared.keyId ?? shared.alias) : null;
   const volumes = restoredVolumes(facts);
   const existingInstance = request.instance.instanceId;
   const instancePrincipal: StepPrincipal = request.target.roleArn ? 'restore-role' : 'worker-role';
@@ -56,9 +58,26 @@ export function planSteps(facts: PreflightFacts, mode: RestoreMode): Pick<PlanRe
   };
   const resource = (r: Omit<PlannedResource, 'region'>) => resources.push({ ...r, region });
 
-  // Where the data is written: the source default key for another account, else the target key.
+  // Where the data is written: the shared key for another account, else the target key.
   const writeKey = mode === 'cross-account' ? sourceKey : targetKey;
   const writeAccount = sourceAccount;
+  if (shared?.createdOnFirstUse) {
+    step(
+      'create-transfer-key',
+      'worker-role',
+      `Create the transfer key ${shared.alias} (its key policy names no principal of another account but ${request.target.roleArn}); kept for later restores with this role.`,
+    );
+    resource({
+      kind: 'kms-key',
+      step: 'create-transfer-key',
+      accountId: writeAccount,
+      deviceName: null,
+      kmsKeyId: shared.alias,
+      sizeGiB: null,
+      temporary: false,
+      description: `Transfer key ${shared.alias}: encrypts the snapshots shared with ${request.target.roleArn}.`,
+    });
+  }
   for (const volume of volumes) {
     const device = volume.deviceName;
     if (request.dataPath === 'ebs-direct') {
@@ -155,7 +174,7 @@ export function planSteps(facts: PreflightFacts, mode: RestoreMode): Pick<PlanRe
     step(
       'grant-source-key',
       'worker-role',
-      `Grant ${request.target.roleArn} the source default key for the length of the restore.`,
+      `Grant ${request.target.roleArn} the ${shared?.kind === 'transfer' ? 'transfer' : 'source default'} key for the length of the restore.`,
     );
     resource({
       kind: 'kms-grant',
@@ -277,12 +296,14 @@ export function planFromFacts(facts: PreflightFacts): PlanResult {
   const checks = runChecks(facts);
   const mode = determineMode(facts) ?? null;
   const { steps, resources } = mode ? planSteps(facts, mode) : { steps: [], resources: [] };
+  const sharedKey = sharedKeyOf(facts, mode ?? undefined);
   return {
     ok: checks.every((c) => c.status !== 'fail'),
     mode,
     checks,
     steps,
     resources,
+    sharedKey,
     launch: launchOf(facts),
   };
 }

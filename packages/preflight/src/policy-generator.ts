@@ -1,4 +1,10 @@
-import type { DataPath, KmsGrantMode, RestoreMode } from '@ec2-restore/contracts';
+import {
+  type DataPath,
+  type KmsGrantMode,
+  type RestoreMode,
+  TRANSFER_KEY_ALIAS_PREFIX,
+  transferKeyPolicy,
+} from '@ec2-restore/contracts';
 import {
   type GrantRequest,
   type KeyOperationId,
@@ -28,6 +34,17 @@ export interface PolicyConfiguration {
   targetKeyArn: string;
   /** Another account only: the customer managed key set as the EBS default key of the source account. */
   sourceDefaultKeyArn?: string;
+  /**
+   * Another account: the snapshots are shared encrypted with the transfer key (request option
+   * `transferKey`) instead of the source default key, which is then not used at all. @defaultValue false
+   */
+  transferKey?: boolean;
+  /**
+   * The transfer key's ARN once it exists (`POST /v1/restores/plan` shows it as `sharedKey.keyId`).
+   * Before, the statements name every key of the source account in the region (`key/*`): the key
+   * policies in the source account stay the boundary, and only the transfer key's names the restore role.
+   */
+  transferKeyArn?: string;
 }
 
 /** Everything to set up for one restore configuration. */
@@ -42,6 +59,8 @@ export interface GeneratedPolicies {
   targetKeyStatements: PolicyStatement[];
   /** Statements to add to the source default key's policy (another account only). */
   sourceDefaultKeyStatements: PolicyStatement[];
+  /** The key policy the product gives the transfer key when it creates it (`transferKey` only). */
+  transferKeyPolicy?: PolicyDocument;
 }
 
 function pascal(value: string): string {
@@ -189,6 +208,23 @@ export function identityStatementsFor(
   return statements;
 }
 
+/**
+ * The worker role creates the transfer key on first use: CreateKey (no resource: the key does not
+ * exist yet) and CreateAlias, which needs the permission on the alias and on the key
+ * (https://docs.aws.amazon.com/kms/latest/developerguide/alias-access.html), only for the product's aliases.
+ */
+function transferKeyStatements(region: string, accountId: string, keyResource: string): PolicyStatement[] {
+  return [
+    { Sid: 'TransferKeyCreate', Effect: 'Allow', Action: 'kms:CreateKey', Resource: '*' },
+    {
+      Sid: 'TransferKeyAlias',
+      Effect: 'Allow',
+      Action: 'kms:CreateAlias',
+      Resource: [`arn:aws:kms:${region}:${accountId}:${TRANSFER_KEY_ALIAS_PREFIX}*`, keyResource],
+    },
+  ];
+}
+
 /** The pre-flight checks read keys and the principal's own policies. */
 function preflightReadStatement(keyArns: string[], roleArn: string): PolicyStatement[] {
   const roleName = roleArn.split('/').at(-1) ?? '';
@@ -221,14 +257,20 @@ function preflightReadStatement(keyArns: string[], roleArn: string): PolicyState
  * key and the source default key. Fed back to the evaluator, they make every access check pass.
  */
 export function generatePolicies(config: PolicyConfiguration): GeneratedPolicies {
+  const transfer = config.mode === 'cross-account' && config.transferKey === true;
   const requirements = keyUseRequirements({
     mode: config.mode,
     dataPath: config.dataPath,
     kmsGrant: config.kmsGrant,
     hasRestoreRole: config.restoreRoleArn !== undefined,
+    ...(transfer ? { transferKey: true } : {}),
   });
-  const keyArnOf = (key: 'target' | 'source-default') => {
+  const sourceAccountId = config.workerRoleArn.split(':')[4] ?? '';
+  const transferKeyResource =
+    config.transferKeyArn ?? `arn:aws:kms:${config.region}:${sourceAccountId}:key/*`;
+  const keyArnOf = (key: 'target' | 'source-default' | 'transfer') => {
     if (key === 'target') return config.targetKeyArn;
+    if (key === 'transfer') return transferKeyResource;
     if (!config.sourceDefaultKeyArn) throw new Error('sourceDefaultKeyArn is required for another account');
     return config.sourceDefaultKeyArn;
   };
@@ -262,11 +304,16 @@ export function generatePolicies(config: PolicyConfiguration): GeneratedPolicies
     const grant = config.restoreRoleArn ? restoreRoleGrant(config.restoreRoleArn) : undefined;
     const identity = identityStatementsFor(keyArn, requirement.operations, prefix, grant);
     (requirement.principal === 'worker-role' ? workerStatements : restoreStatements).push(...identity);
+    // The transfer key's policy is the product's own (transferKeyPolicy): nothing to add to it.
+    if (requirement.key === 'transfer') continue;
     const keyStatements = keyPolicyStatementsFor(principalArn, requirement.operations, prefix, grant);
     (requirement.key === 'target' ? targetKeyStatements : sourceDefaultKeyStatements).push(...keyStatements);
   }
 
-  if (config.mode === 'same-account' || !config.sourceDefaultKeyArn) {
+  if (transfer) {
+    workerStatements.push(...transferKeyStatements(config.region, sourceAccountId, transferKeyResource));
+    workerStatements.push(...preflightReadStatement([transferKeyResource], config.workerRoleArn));
+  } else if (config.mode === 'same-account' || !config.sourceDefaultKeyArn) {
     workerStatements.push(...preflightReadStatement([config.targetKeyArn], config.workerRoleArn));
   } else {
     workerStatements.push(...preflightReadStatement([config.sourceDefaultKeyArn], config.workerRoleArn));
@@ -277,6 +324,9 @@ export function generatePolicies(config: PolicyConfiguration): GeneratedPolicies
     targetKeyStatements,
     sourceDefaultKeyStatements,
   };
+  if (transfer && config.restoreRoleArn) {
+    result.transferKeyPolicy = transferKeyPolicy({ sourceAccountId, restoreRoleArn: config.restoreRoleArn });
+  }
   if (config.restoreRoleArn) {
     workerStatements.push({
       Sid: 'AssumeRestoreRole',

@@ -5,7 +5,7 @@ import type { KeyOperationId } from './operations.ts';
 export interface KeyUseRequirement {
   checkId: CheckId;
   principal: 'worker-role' | 'restore-role';
-  key: 'target' | 'source-default';
+  key: 'target' | 'source-default' | 'transfer';
   operations: KeyOperationId[];
 }
 
@@ -16,6 +16,8 @@ export interface RestoreShape {
   kmsGrant: KmsGrantMode;
   /** A restore role is named in the request (always for another account). */
   hasRestoreRole: boolean;
+  /** Another account: the snapshots are written with the transfer key, not the source default key. */
+  transferKey?: boolean;
 }
 
 /**
@@ -27,6 +29,8 @@ export interface RestoreShape {
  *   volumes from the shared snapshots, which uses the source default key and the target key. With
  *   kmsGrant "auto" the worker role grants the restore role the source default key instead of
  *   relying on its key policy.
+ * - another account with the transfer key: the same, with the transfer key in place of the source
+ *   default key; its key policy (written by the product) always names the restore role.
  */
 export function keyUseRequirements(shape: RestoreShape): KeyUseRequirement[] {
   const write: KeyOperationId =
@@ -55,6 +59,28 @@ export function keyUseRequirements(shape: RestoreShape): KeyUseRequirement[] {
   }
   const workerOps: KeyOperationId[] = [write];
   if (shape.kmsGrant === 'auto') workerOps.push('grant-key-to-restore-role');
+  if (shape.transferKey) {
+    return [
+      {
+        checkId: 'transfer-key.access.worker-role',
+        principal: 'worker-role',
+        key: 'transfer',
+        operations: workerOps,
+      },
+      {
+        checkId: 'target-key.access.restore-role',
+        principal: 'restore-role',
+        key: 'target',
+        operations: ['create-volume-from-shared-snapshot'],
+      },
+      {
+        checkId: 'transfer-key.access.restore-role',
+        principal: 'restore-role',
+        key: 'transfer',
+        operations: ['share-encrypted-snapshot'],
+      },
+    ];
+  }
   const requirements: KeyUseRequirement[] = [
     {
       checkId: 'source-default-key.access.worker-role',

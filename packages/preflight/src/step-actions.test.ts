@@ -30,6 +30,7 @@ const callers: Array<[file: string, who: Who[]]> = [
   ['packages/pipeline/src/steps/register-image.ts', ['restore']],
   ['packages/aws-resources/src/remove-image.ts', ['restore']],
   ['packages/pipeline/src/aws/source-default-key.ts', ['worker']],
+  ['packages/pipeline/src/aws/transfer-key.ts', ['worker']],
   ['packages/snapshot-writers/src/ebs-direct-writer.ts', ['worker']],
   ['packages/snapshot-writers/src/verify-snapshot.ts', ['worker']],
   ['packages/aws-resources/src/tagged-resources.ts', ['worker', 'restore']],
@@ -85,12 +86,15 @@ interface Config {
   mode: RestoreMode;
   dataPath: DataPath;
   kmsGrant: KmsGrantMode;
+  transferKey?: boolean;
 }
 const configs: Config[] = [];
 for (const mode of ['same-account', 'cross-account'] as const)
   for (const dataPath of ['ebs-direct', 'worker-volume'] as const)
-    for (const kmsGrant of ['none', 'auto'] as const)
+    for (const kmsGrant of ['none', 'auto'] as const) {
       if (mode === 'cross-account' || kmsGrant === 'none') configs.push({ mode, dataPath, kmsGrant });
+      if (mode === 'cross-account') configs.push({ mode, dataPath, kmsGrant, transferKey: true });
+    }
 
 const ROLE = (account: string, name: string) => `arn:aws:iam::${account}:role/${name}`;
 function policiesFor(config: Config): GeneratedPolicies {

@@ -1,5 +1,6 @@
 import { type RestoreRequestInput, restoreRequestSchema } from '@ec2-restore/contracts';
 import type {
+  EbsDefaultKeyFacts,
   KeyFacts,
   KeyMetadataFacts,
   PreflightFacts,
@@ -189,5 +190,19 @@ export function crossAccountFacts(request: Partial<RestoreRequestInput> = {}): P
       ]),
     },
     restorePoint,
+  };
+}
+
+/** The source default key facts of a source account that kept the AWS managed aws/ebs key. */
+export function awsEbsDefaultKeyFacts(): EbsDefaultKeyFacts {
+  return {
+    region: REGION,
+    encryptionByDefault: false,
+    defaultKmsKeyId: 'alias/aws/ebs',
+    key: {
+      requested: 'alias/aws/ebs',
+      metadata: keyMetadata(AWS_EBS_KEY, { keyManager: 'AWS' }),
+      policy: awsManagedEbsKeyPolicy(SOURCE, REGION),
+    },
   };
 }

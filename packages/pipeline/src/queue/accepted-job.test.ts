@@ -2,6 +2,7 @@ import { JobName, type RestorePointShape, restoreRequestSchema } from '@ec2-rest
 import type { Restore } from '@ec2-restore/restore-state';
 import { describe, expect, it } from 'vitest';
 import { buildRestoreFlow } from '../restore-flow.ts';
+import { testRestorePoint } from '../test-restore-point.ts';
 import { assertJobAccepted, jobMismatches } from './accepted-job.ts';
 
 const GIB = 2 ** 30;
@@ -17,17 +18,10 @@ const request = restoreRequestSchema.parse({
   instance: { subnetId: 'subnet-0123456789abcdef0' },
   kmsGrant: 'auto',
 });
+// Two volumes: /dev/xvda and /dev/xvdb.
 const restorePoint: RestorePointShape = {
-  instance: {
-    instanceType: 't3.micro',
-    rootDeviceName: '/dev/xvda',
-    architecture: 'x86_64',
-    platform: 'linux',
-  },
-  volumes: [
-    { deviceName: '/dev/xvda', sizeGiB: 8, volumeType: 'gp3' },
-    { deviceName: '/dev/xvdb', sizeGiB: 2, volumeType: 'gp3' },
-  ],
+  ...testRestorePoint,
+  volumes: testRestorePoint.volumes.slice(0, 2),
 };
 const restore: Restore = {
   id: 'r-1',
@@ -85,6 +79,9 @@ describe('jobMismatches: a job must be what the API accepted', () => {
     ['snapshot', { targetKmsKeyId: 'alias/other' }, 'snapshot.targetKmsKeyId'],
     ['snapshot', { dataPath: 'worker-volume' }, 'snapshot.dataPath'],
     ['snapshot', { verify: true }, 'snapshot.verify'],
+    // Writing with the source default key instead of the transfer key (or the other way round).
+    ['snapshot', { transferKey: true }, 'snapshot.transferKey'],
+    ['share', { transferKey: true }, 'share.transferKey'],
     [
       'snapshot',
       { volume: { deviceName: '/dev/xvdz', sizeGiB: 8, volumeType: 'gp3' } },

@@ -58,6 +58,15 @@ export function jobMismatches(name: string, data: unknown, restore: Restore): st
     }
   };
 
+  // A flag a job queued before it existed does not carry counts as false.
+  const checkFlag = (field: string, accepted: boolean | undefined) => {
+    if ((job[field] ?? false) !== (accepted ?? false)) {
+      problems.push(
+        `${name}.${field}: the job says ${JSON.stringify(job[field] ?? false)}, the restore was accepted with ${accepted ?? false}`,
+      );
+    }
+  };
+
   const target = acceptedTargetOf(restore, request);
   for (const [field, value] of Object.entries({
     ...target,
@@ -75,11 +84,7 @@ export function jobMismatches(name: string, data: unknown, restore: Restore): st
     check('targetKmsKeyId', request.target.kmsKeyId);
     check('dataPath', request.dataPath);
     // A verified restore must not lose its read-back (a job queued before `verify` existed has none).
-    if ((job.verify ?? false) !== request.verify) {
-      problems.push(
-        `${name}.verify: the job says ${JSON.stringify(job.verify ?? false)}, the restore was accepted with ${request.verify}`,
-      );
-    }
+    checkFlag('verify', request.verify);
     // The record knows each selected volume with its size (the progress totals the API stored).
     const volume = (job.volume ?? {}) as { deviceName?: unknown; sizeGiB?: unknown };
     const known = restore.progress.volumes.find((v) => v.deviceName === volume.deviceName);
@@ -92,8 +97,10 @@ export function jobMismatches(name: string, data: unknown, restore: Restore): st
         `${name}.volume.sizeGiB: the job says ${JSON.stringify(volume.sizeGiB)}, the restore was accepted with ${known.bytesTotal / GIB}`,
       );
     }
+    checkFlag('transferKey', request.transferKey);
   } else if (name === JobName.Share) {
     check('kmsGrant', request.kmsGrant);
+    checkFlag('transferKey', request.transferKey);
   } else if (name === JobName.Instance) {
     check('restorePointId', request.restorePointId);
     check('targetKmsKeyId', request.target.kmsKeyId);

@@ -14,6 +14,7 @@ import {
   type VolumeRemoval,
 } from '@ec2-restore/aws-resources';
 import { type CleanupJobInput, type CleanupJobResult, JobName } from '@ec2-restore/contracts';
+import { describeTransferKey } from '../aws/transfer-key.ts';
 import { PermanentStepError } from '../errors/permanent-step-error.ts';
 import { StepPendingError } from '../errors/step-pending-error.ts';
 import { IMAGE_STEP, LAUNCH_ROOT_STEP, LAUNCH_VOLUME_STEP } from './instance.ts';
@@ -79,10 +80,13 @@ export async function cleanupRestore(input: CleanupJobInput, ctx: StepContext): 
   }
   await removeVolumesOf(source.ec2, [JobName.Snapshot]);
 
-  // The grant of `kmsGrant: auto`, on the source default key (and any key a snapshot used).
+  // The grant of `kmsGrant: auto`, on the source default key, the transfer key and any key a snapshot used.
   if (input.mode === 'cross-account') {
     const { KmsKeyId } = await source.ec2.send(new GetEbsDefaultKmsKeyIdCommand({}));
     if (KmsKeyId) snapshotKeys.add(KmsKeyId);
+    // The transfer key of the restore role, when it has one (a restore with `transferKey`).
+    const transferKey = input.roleArn ? await describeTransferKey(source.kms, input.roleArn) : null;
+    if (transferKey) snapshotKeys.add(transferKey.Arn);
     for (const keyId of snapshotKeys) {
       for (const grant of await findGrantsByName(source.kms, keyId, grantNameFor(restoreId))) {
         if (await revokeGrant(source.kms, grant)) result.retiredGrants.push(grant.grantId);

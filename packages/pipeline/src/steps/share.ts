@@ -12,6 +12,7 @@ import {
 } from '@ec2-restore/contracts';
 import { pollUntil } from '../aws/poll.ts';
 import { sourceDefaultKey } from '../aws/source-default-key.ts';
+import { transferKeyToShare } from '../aws/transfer-key.ts';
 import { PermanentStepError } from '../errors/permanent-step-error.ts';
 import { StepPendingError } from '../errors/step-pending-error.ts';
 import type { StepContext } from './step-context.ts';
@@ -83,7 +84,8 @@ export async function assertShareOfThisRestore(
 /**
  * The share step (docs/architecture.md#the-two-flows, step 2), in the source account: shares each snapshot
  * with the target account (createVolumePermission) and, with `kmsGrant: auto`, grants the restore
- * role the use of the source default key until cleanup retires the grant. Both are idempotent.
+ * role the use of the key the snapshots are encrypted with (the transfer key with `transferKey`, else
+ * the source default key) until cleanup retires the grant. Both are idempotent.
  */
 export async function shareSnapshots(
   input: ShareJobInput,
@@ -92,7 +94,9 @@ export async function shareSnapshots(
 ): Promise<ShareJobResult> {
   const { ec2, kms } = ctx.clients.source(input.region);
   await ctx.checkpoint();
-  const key = await sourceDefaultKey({ ec2, kms }, { mustBeShareable: true });
+  const key = input.transferKey
+    ? await transferKeyToShare(ctx.clients.source(input.region), input.roleArn)
+    : await sourceDefaultKey({ ec2, kms }, { mustBeShareable: true });
   await assertShareOfThisRestore(input, snapshots, key.Arn, ec2);
 
   for (const snapshot of snapshots) {

@@ -32,6 +32,7 @@ import {
   tagSpecification,
 } from '../aws/restore-tags.ts';
 import { sourceDefaultKey } from '../aws/source-default-key.ts';
+import { ensureTransferKey } from '../aws/transfer-key.ts';
 import { PermanentStepError } from '../errors/permanent-step-error.ts';
 import { StepPendingError } from '../errors/step-pending-error.ts';
 import { assertDeviceMatchesRestorePoint, assertSnapshotMatchesRestorePoint } from './read-back.ts';
@@ -81,11 +82,13 @@ export const BLOCKS_WRITTEN_TAG = 'ec2-restore:blocks-written';
 
 /**
  * The key the snapshot is encrypted with, re-checked now (keys change after the pre-flight): the
- * target key for the same account; for another account the source default key, which must be
- * customer managed so the snapshot can be shared.
+ * target key for the same account; for another account the transfer key (`transferKey`, created on
+ * first use), else the source default key, which must be customer managed so the snapshot can be shared.
  */
 async function snapshotKeyArn(input: SnapshotJobInput, ctx: SnapshotStepContext): Promise<string> {
   const clients = ctx.clients.source(input.region);
+  if (input.mode === 'cross-account' && input.transferKey && input.roleArn)
+    return (await ensureTransferKey(clients, input.roleArn)).Arn;
   if (input.mode === 'cross-account') return (await sourceDefaultKey(clients, { mustBeShareable: true })).Arn;
   const { KeyMetadata } = await clients.kms.send(new DescribeKeyCommand({ KeyId: input.targetKmsKeyId }));
   if (!KeyMetadata?.Arn || KeyMetadata.KeyState !== 'Enabled') {
