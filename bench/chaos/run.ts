@@ -59,6 +59,7 @@ function formatReport(r: ChaosReport): string {
         .map(([k, v]) => `${k} ${v}`)
         .join(', ') || 'none'
     }`,
+    ...r.otherFailures.map((line) => `  failed (key not revoked): ${line}`),
     `lost ${f.lost.length}, not ended ${f.notEnded.length}, unexplained ${f.unexplained.length}, wrong result ${f.wrongResult.length}, duplicated ${f.duplicates.length}, leftovers ${f.leftovers.length}`,
     `event streams: ${r.streams.followed} followed, ${r.streams.delivered} delivered the end, ${r.streams.hung.length} hung; connections ended: ${Object.entries(
       r.streams.connections,

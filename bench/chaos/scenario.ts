@@ -51,6 +51,8 @@ export interface ChaosReport {
   acceptedUnseen: number;
   outcomes: Record<string, number>;
   failures: Record<string, number>;
+  /** Each failed restore whose key was not revoked: its step and error, to read why. */
+  otherFailures: string[];
   findings: Findings;
   streams: { followed: number; delivered: number; hung: string[]; connections: Record<string, number> };
   postToEndMs: { p50: number; p95: number; max: number };
@@ -266,12 +268,19 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     const findings = await checkRestores(world, all);
     const outcomes: Record<string, number> = {};
     const failures: Record<string, number> = {};
+    const otherFailures: string[] = [];
     for (const t of all) {
       const status = t.record?.status ?? 'lost';
       outcomes[status] = (outcomes[status] ?? 0) + 1;
       if (t.record?.status === 'failed') {
         const cause = `${t.record.error?.category}/${t.record.error?.code}${t.plan?.revokeAfterMs != null ? ' (key revoked)' : ''}${t.plan?.cancelAfterMs != null ? ' (cancel asked)' : ''}`;
         failures[cause] = (failures[cause] ?? 0) + 1;
+        if (t.plan?.revokeAfterMs == null) {
+          const e = t.record.error;
+          otherFailures.push(
+            `${t.id} (${t.plan?.name ?? 'unseen'}, ${t.plan?.dataPath ?? ''}) at ${e?.step}: ${e?.code}: ${e?.message?.slice(0, 400)}`,
+          );
+        }
       }
     }
     const durations = all
@@ -291,6 +300,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       acceptedUnseen: all.filter((t) => t.plan === null).length,
       outcomes,
       failures,
+      otherFailures,
       findings,
       streams: {
         followed: streams.length,

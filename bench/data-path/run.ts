@@ -188,6 +188,9 @@ try {
 
   if (!values['skip-emulator']) {
     log('starting the local AWS emulator ...');
+    // The minimal loop writes right after StartSnapshot and does not retry: without the emulator's
+    // moment in which a new snapshot "does not exist" (eventual consistency, on by default).
+    process.env.EC2RESTORE_EMULATOR_CONSISTENCY_MS ??= '0';
     const emulator = await startEmulator();
     try {
       const accountId = randomAccountId();

@@ -45,6 +45,9 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 // snapshot, which the emulator enforces by default, would cap what it can show. Set the variable to
 // measure with the limit on.
 process.env.EC2RESTORE_EMULATOR_EBS_PUT_RATE ??= '0';
+// Likewise the moment after StartSnapshot in which a new snapshot "does not exist" (eventual consistency,
+// on by default): the raw client writes at once and does not retry.
+process.env.EC2RESTORE_EMULATOR_CONSISTENCY_MS ??= '0';
 const MIB = 1024 * 1024;
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 

@@ -94,8 +94,12 @@ async function main(): Promise<void> {
     };
     log('starting the API and the workers…');
     const names: ServiceName[] = ['api', 'snapshot-worker', 'share-worker', 'instance-worker'];
-    services.push(...(await Promise.all(names.map((name) => startService(name, env)))));
-    const url = services[0]!.url;
+    // All settle before going on, so the finally block stops every service that came up.
+    const startedServices = await Promise.allSettled(names.map((name) => startService(name, env)));
+    for (const result of startedServices) if (result.status === 'fulfilled') services.push(result.value);
+    const failed = startedServices.find((result) => result.status === 'rejected');
+    if (failed) throw failed.reason;
+    const url = services.find((s) => s.name === 'api')!.url;
     const headers = { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' };
 
     const create = async (restorePointId: string): Promise<{ id: string; postedAt: number }> => {

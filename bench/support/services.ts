@@ -34,6 +34,7 @@ export async function startService(
     env: { ...process.env, ...(name === 'api' ? { PORT: '0' } : {}), ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
+  let timer: NodeJS.Timeout | undefined;
   const url = await new Promise<string>((ready, reject) => {
     const lines = createInterface({ input: child.stdout! });
     lines.on('line', (line) => {
@@ -43,8 +44,14 @@ export async function startService(
       if (name !== 'api' && line.includes('"worker started"')) ready('');
     });
     child.once('exit', (code) => reject(new Error(`${name} exited (${code}) before it was ready`)));
-    setTimeout(() => reject(new Error(`${name} was not ready within 60 s`)), 60_000).unref();
+    // A loaded machine compiles and starts a service slowly; the bound only catches a hung one.
+    timer = setTimeout(() => reject(new Error(`${name} was not ready within 180 s`)), 180_000);
+  }).catch((error: unknown) => {
+    // Not left behind: a service that did not come up is stopped here, the caller never sees it.
+    child.kill('SIGKILL');
+    throw error;
   });
+  clearTimeout(timer);
   return {
     name,
     child,

@@ -7,7 +7,7 @@ import {
   EC2_CALL_BUDGET_MIDDLEWARE,
 } from '@ec2-restore/aws-budget';
 import { type AwsClients, classifyAwsError, createAwsClients } from '@ec2-restore/aws-clients';
-import { credentialsForAccount, randomAccountId } from '@ec2-restore/local-aws';
+import { credentialsForAccount, onceVisible, randomAccountId } from '@ec2-restore/local-aws';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startFaultProxy } from '../support/fault-proxy.ts';
@@ -60,6 +60,10 @@ describe('an EC2 client with the call budget attached', () => {
     const volume = await ec2.send(createVolume());
     // AWS's default mutating bucket (100) minus this call, plus at most a few ms of refill.
     expect(Number(await redis.hget(await budget.bucketKey('mutating'), 'tokens'))).toBeCloseTo(99, 0);
+    // A new id answers NotFound for a moment: wait for it without the budget, so one describe spends one token.
+    await onceVisible(() =>
+      clientsFor(accountId).ec2.send(new DescribeVolumesCommand({ VolumeIds: [volume.VolumeId!] })),
+    );
     const described = await ec2.send(new DescribeVolumesCommand({ VolumeIds: [volume.VolumeId!] }));
     expect(Number(await redis.hget(await budget.bucketKey('nonMutating'), 'tokens'))).toBeCloseTo(99, 0);
     expect(described.Volumes?.[0]?.VolumeId).toBe(volume.VolumeId);

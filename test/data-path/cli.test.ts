@@ -13,7 +13,7 @@ import {
   openBackupRepository,
   sha256Hex,
 } from '@ec2-restore/backup-repository';
-import { credentialsForAccount } from '@ec2-restore/local-aws';
+import { credentialsForAccount, onceVisible } from '@ec2-restore/local-aws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { blockOfFile, newAccount, SDK_RETRIES, sparseImage, tempDir } from '../support/index.ts';
 
@@ -188,15 +188,18 @@ describe('ec2-restore-backup CLI', () => {
       ]);
       const started = await aws.ebs.send(new StartSnapshotCommand({ VolumeSize: 1 }));
       for (const [index, data] of blocks) {
-        await aws.ebs.send(
-          new PutSnapshotBlockCommand({
-            SnapshotId: started.SnapshotId,
-            BlockIndex: index,
-            BlockData: data,
-            DataLength: BLOCK_SIZE,
-            Checksum: createHash('sha256').update(data).digest('base64'),
-            ChecksumAlgorithm: 'SHA256',
-          }),
+        // The first write waits out the moment in which a new snapshot does not exist yet.
+        await onceVisible(() =>
+          aws.ebs.send(
+            new PutSnapshotBlockCommand({
+              SnapshotId: started.SnapshotId,
+              BlockIndex: index,
+              BlockData: data,
+              DataLength: BLOCK_SIZE,
+              Checksum: createHash('sha256').update(data).digest('base64'),
+              ChecksumAlgorithm: 'SHA256',
+            }),
+          ),
         );
       }
       await aws.ebs.send(

@@ -2,9 +2,11 @@ import {
   AttachVolumeCommand,
   CreateVolumeCommand,
   DescribeImagesCommand,
+  DescribeInstancesCommand,
   DescribeVolumesCommand,
   RunInstancesCommand,
 } from '@aws-sdk/client-ec2';
+import { onceVisible } from '@ec2-restore/local-aws';
 import { describe, expect, it } from 'vitest';
 import { eventually, expectAwsError, newAccount } from '../support/index.ts';
 
@@ -30,6 +32,11 @@ describe('AttachVolume', () => {
       new CreateVolumeCommand({ AvailabilityZone: instance.Placement!.AvailabilityZone!, Size: 1 }),
     );
     expect(State).toBe('creating');
+    // New ids answer NotFound for a moment (eventual-consistency.test.ts); the volume is `creating` longer.
+    await onceVisible(() => account.aws.ec2.send(new DescribeVolumesCommand({ VolumeIds: [VolumeId!] })));
+    await onceVisible(() =>
+      account.aws.ec2.send(new DescribeInstancesCommand({ InstanceIds: [instance.InstanceId!] })),
+    );
     const attach = () =>
       account.aws.ec2.send(
         new AttachVolumeCommand({ VolumeId, InstanceId: instance.InstanceId, Device: '/dev/sdf' }),

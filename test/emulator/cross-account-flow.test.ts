@@ -19,6 +19,7 @@ import {
 import { DescribeKeyCommand } from '@aws-sdk/client-kms';
 import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
 import type { AwsClients } from '@ec2-restore/aws-clients';
+import { onceVisible } from '@ec2-restore/local-aws';
 import { describe, expect, it } from 'vitest';
 import {
   type Account,
@@ -43,17 +44,22 @@ async function snapshotWithDefaultKey(source: Account): Promise<{ snapshotId: st
   const keyArn = (await ec2.send(new GetEbsDefaultKmsKeyIdCommand({}))).KmsKeyId!;
   const volume = await ec2.send(new CreateVolumeCommand({ AvailabilityZone: ZONE, Size: 2 }));
   expect(volume).toMatchObject({ Encrypted: true, KmsKeyId: keyArn });
-  const snapshot = await ec2.send(new CreateSnapshotCommand({ VolumeId: volume.VolumeId! }));
+  const snapshot = await onceVisible(() =>
+    ec2.send(new CreateSnapshotCommand({ VolumeId: volume.VolumeId! })),
+  );
   return { snapshotId: snapshot.SnapshotId!, keyArn };
 }
 
+/** Shares (or unshares) a snapshot, once its new id is visible (eventual-consistency.test.ts). */
 function share(source: Account, snapshotId: string, accountId: string, op: 'Add' | 'Remove' = 'Add') {
-  return source.aws.ec2.send(
-    new ModifySnapshotAttributeCommand({
-      SnapshotId: snapshotId,
-      Attribute: 'createVolumePermission',
-      CreateVolumePermission: { [op]: [{ UserId: accountId }] },
-    }),
+  return onceVisible(() =>
+    source.aws.ec2.send(
+      new ModifySnapshotAttributeCommand({
+        SnapshotId: snapshotId,
+        Attribute: 'createVolumePermission',
+        CreateVolumePermission: { [op]: [{ UserId: accountId }] },
+      }),
+    ),
   );
 }
 
@@ -109,7 +115,10 @@ describe('restore into another account (docs/architecture.md#the-two-flows)', ()
     expect(described.KeyMetadata!.KeyManager).toBe('CUSTOMER');
 
     const instanceId = await newInstance(restore); // step 5
-    const shared = await restore.ec2.send(new DescribeSnapshotsCommand({ SnapshotIds: [snapshotId] }));
+    // A new share shows in the other account after a moment.
+    const shared = await onceVisible(() =>
+      restore.ec2.send(new DescribeSnapshotsCommand({ SnapshotIds: [snapshotId] })),
+    );
     expect(shared.Snapshots![0]).toMatchObject({
       OwnerId: source.id,
       Encrypted: true,
@@ -120,7 +129,9 @@ describe('restore into another account (docs/architecture.md#the-two-flows)', ()
     const volume = await restore.ec2.send(reEncrypted(snapshotId, targetKey.Arn));
     expect(volume).toMatchObject({ State: 'creating', KmsKeyId: targetKey.Arn, Size: 2 });
     await eventually(async () => {
-      const out = await restore.ec2.send(new DescribeVolumesCommand({ VolumeIds: [volume.VolumeId!] }));
+      const out = await onceVisible(() =>
+        restore.ec2.send(new DescribeVolumesCommand({ VolumeIds: [volume.VolumeId!] })),
+      );
       return out.Volumes![0]!.State === 'available' ? true : undefined;
     });
     await restore.ec2.send(
@@ -176,8 +187,10 @@ describe('restore into another account (docs/architecture.md#the-two-flows)', ()
     );
 
     const targetKey = await createKey(target);
-    const volume = await restore.ec2.send(reEncrypted(snapshotId, targetKey.Arn));
+    const volume = await onceVisible(() => restore.ec2.send(reEncrypted(snapshotId, targetKey.Arn)));
     expect(volume.State).toBe('creating');
+    // Visible first (a new id answers NotFound for a moment), then gone.
+    await onceVisible(() => restore.ec2.send(new DescribeVolumesCommand({ VolumeIds: [volume.VolumeId!] })));
     const gone = await eventually(async () => {
       try {
         await restore.ec2.send(new DescribeVolumesCommand({ VolumeIds: [volume.VolumeId!] }));

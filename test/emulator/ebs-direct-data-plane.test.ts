@@ -1,9 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import {
-  GetSnapshotBlockCommand,
-  ListSnapshotBlocksCommand,
-  StartSnapshotCommand,
-} from '@aws-sdk/client-ebs';
+import { GetSnapshotBlockCommand, ListSnapshotBlocksCommand } from '@aws-sdk/client-ebs';
 import { DeleteSnapshotCommand } from '@aws-sdk/client-ec2';
 import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
 import { describe, expect, it } from 'vitest';
@@ -16,6 +12,7 @@ import {
   putBlock,
   putRolePolicy,
   readBlock,
+  startVisibleSnapshot,
 } from '../support/index.ts';
 
 // The EBS direct data plane (PutSnapshotBlock, GetSnapshotBlock, ListSnapshotBlocks), which the
@@ -30,8 +27,8 @@ async function read(clients: Account['aws'], snapshotId: string, index: number):
   return (await readBlock(clients.ebs, snapshotId, index)).data;
 }
 
-async function start(account: Account): Promise<string> {
-  return (await account.aws.ebs.send(new StartSnapshotCommand({ VolumeSize: 1 }))).SnapshotId!;
+function start(account: Account): Promise<string> {
+  return startVisibleSnapshot(account.aws.ebs, { VolumeSize: 1 });
 }
 
 describe('EBS direct data plane', () => {

@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
-import { PutSnapshotBlockCommand, StartSnapshotCommand } from '@aws-sdk/client-ebs';
+import { PutSnapshotBlockCommand } from '@aws-sdk/client-ebs';
 import type { AwsClients } from '@ec2-restore/aws-clients';
 import type { RunningEmulator } from '@ec2-restore/local-aws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startVisibleSnapshot } from '../support/index.ts';
 import { accountOn, startEmulatorWith } from '../support/own-emulator.ts';
 
 // AWS throttles the EBS direct APIs: RequestThrottledException "The number of API requests has
@@ -49,13 +50,13 @@ describe('EBS direct limits', () => {
 
   it('more PutSnapshotBlock per second on one snapshot than the rate: RequestThrottledException; a second later it works', async () => {
     const { aws } = accountOn(emulator);
-    const { SnapshotId } = await aws.ebs.send(new StartSnapshotCommand({ VolumeSize: 1 }));
+    const SnapshotId = await startVisibleSnapshot(aws.ebs, { VolumeSize: 1 });
     const errors = await errorsOf(Array.from({ length: 12 }, (_, i) => put(aws, SnapshotId!, i)));
     expect(errors.length).toBeGreaterThan(0);
     expect(new Set(errors)).toEqual(new Set(['RequestThrottledException']));
     // Another snapshot has its own budget.
-    const other = await aws.ebs.send(new StartSnapshotCommand({ VolumeSize: 1 }));
-    await put(aws, other.SnapshotId!, 0);
+    const other = await startVisibleSnapshot(aws.ebs, { VolumeSize: 1 });
+    await put(aws, other, 0);
     await new Promise((r) => setTimeout(r, 1100));
     await put(aws, SnapshotId!, 0);
     aws.destroy();
@@ -76,7 +77,7 @@ describe('EBS direct requests in flight per account', () => {
 
   it('more block requests at once than the account may have in flight: ConcurrentLimitExceededException', async () => {
     const { aws } = accountOn(emulator);
-    const { SnapshotId } = await aws.ebs.send(new StartSnapshotCommand({ VolumeSize: 1 }));
+    const SnapshotId = await startVisibleSnapshot(aws.ebs, { VolumeSize: 1 });
     const errors = await errorsOf(Array.from({ length: 32 }, (_, i) => put(aws, SnapshotId!, i)));
     expect(errors.length).toBeGreaterThan(0);
     expect(new Set(errors)).toEqual(new Set(['ConcurrentLimitExceededException']));

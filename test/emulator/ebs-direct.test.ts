@@ -20,6 +20,7 @@ import {
   newAccount,
   putBlock,
   readBlock,
+  untilSnapshotVisible,
 } from '../support/index.ts';
 
 const BLOCK_SIZE = 524288;
@@ -50,6 +51,7 @@ describe('EBS direct APIs', () => {
       VolumeSize: 1,
     });
     const snapshotId = started.SnapshotId!;
+    await untilSnapshotVisible(account.aws.ebs, snapshotId);
     expect(await snapshotState(account, snapshotId)).toMatchObject({
       State: 'pending',
       Encrypted: true,

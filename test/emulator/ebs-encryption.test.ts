@@ -9,6 +9,7 @@ import {
   ResetEbsDefaultKmsKeyIdCommand,
 } from '@aws-sdk/client-ec2';
 import { CreateAliasCommand, DescribeKeyCommand } from '@aws-sdk/client-kms';
+import { onceVisible } from '@ec2-restore/local-aws';
 import { describe, expect, it } from 'vitest';
 import { createKey, newAccount, ZONE } from '../support/index.ts';
 
@@ -74,13 +75,19 @@ describe('KmsKeyId on volumes and snapshots', () => {
     const byKeyId = await ec2.send(
       new CreateVolumeCommand({ AvailabilityZone: ZONE, Size: 1, Encrypted: true, KmsKeyId: key.KeyId! }),
     );
-    const described = await ec2.send(new DescribeVolumesCommand({ VolumeIds: [byKeyId.VolumeId!] }));
+    const described = await onceVisible(() =>
+      ec2.send(new DescribeVolumesCommand({ VolumeIds: [byKeyId.VolumeId!] })),
+    );
     expect(described.Volumes![0]!.KmsKeyId).toBe(key.Arn);
 
-    const snapshot = await ec2.send(new CreateSnapshotCommand({ VolumeId: byAlias.VolumeId! }));
+    const snapshot = await onceVisible(() =>
+      ec2.send(new CreateSnapshotCommand({ VolumeId: byAlias.VolumeId! })),
+    );
     expect(snapshot.Encrypted).toBe(true);
     expect(snapshot.KmsKeyId).toBe(key.Arn);
-    const listed = await ec2.send(new DescribeSnapshotsCommand({ SnapshotIds: [snapshot.SnapshotId!] }));
+    const listed = await onceVisible(() =>
+      ec2.send(new DescribeSnapshotsCommand({ SnapshotIds: [snapshot.SnapshotId!] })),
+    );
     expect(listed.Snapshots![0]!.KmsKeyId).toBe(key.Arn);
   });
 });

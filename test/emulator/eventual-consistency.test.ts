@@ -21,7 +21,7 @@ import {
   startEmulator,
 } from '@ec2-restore/local-aws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventually, expectAwsError, REGION, ZONE } from '../support/index.ts';
+import { eventually, expectAwsError, newAccount, REGION, ZONE } from '../support/index.ts';
 
 // "Amazon EC2 API follows an eventual consistency model ... the results of an API command you run
 // might not be immediately visible to all subsequent commands you run"
@@ -31,8 +31,9 @@ import { eventually, expectAwsError, REGION, ZONE } from '../support/index.ts';
 // (https://docs.aws.amazon.com/kms/latest/developerguide/grant-tokens.html). Plain moto 5.2.1
 // answers every new id, grant and share at once.
 //
-// The window is EC2RESTORE_EMULATOR_CONSISTENCY_MS; this file runs its own emulator with a window
-// long enough (1.5-3 s per id) for the first answer to be the NotFound even on a loaded machine.
+// The window is EC2RESTORE_EMULATOR_CONSISTENCY_MS, on by default (200-400 ms per id: every test runs
+// with it); this file runs its own emulator with a window long enough (1.5-3 s per id) for the first
+// answer to be the NotFound even on a loaded machine, and checks the default on the shared one.
 
 const WINDOW_MS = 3000;
 let emulator: RunningEmulator;
@@ -214,5 +215,25 @@ describe('eventual consistency of new ids', () => {
         ),
       WINDOW_MS * 3,
     );
+  });
+});
+
+describe('on by default', () => {
+  it('the emulator every test runs on hides a new volume id for a moment', async () => {
+    const { aws } = newAccount();
+    await aws.ec2.send(new DescribeVolumesCommand({}));
+    // 200-400 ms per id: a describe right after the create lands inside it unless the machine stalls,
+    // so a few tries are enough to see it.
+    const answers: string[] = [];
+    for (let i = 0; i < 3 && !answers.includes('InvalidVolume.NotFound'); i++) {
+      const { VolumeId } = await aws.ec2.send(new CreateVolumeCommand({ AvailabilityZone: ZONE, Size: 1 }));
+      answers.push(
+        await aws.ec2.send(new DescribeVolumesCommand({ VolumeIds: [VolumeId!] })).then(
+          () => 'found',
+          (error: Error) => error.name,
+        ),
+      );
+    }
+    expect(answers).toContain('InvalidVolume.NotFound');
   });
 });

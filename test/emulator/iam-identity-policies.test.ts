@@ -8,6 +8,7 @@ import {
 } from '@aws-sdk/client-ec2';
 import { DescribeKeyCommand } from '@aws-sdk/client-kms';
 import { AssumeRoleCommand, GetCallerIdentityCommand } from '@aws-sdk/client-sts';
+import { onceVisible } from '@ec2-restore/local-aws';
 import { describe, expect, it } from 'vitest';
 import {
   type Account,
@@ -102,7 +103,7 @@ describe('IAM identity policies on EC2 (UnauthorizedOperation, HTTP 403)', () =>
       ),
     );
     // The root user of the account is not subject to identity policies.
-    await account.aws.ec2.send(new DeleteVolumeCommand({ VolumeId }));
+    await onceVisible(() => account.aws.ec2.send(new DeleteVolumeCommand({ VolumeId })));
   });
 
   it('Action wildcards, NotAction and Resource ARN patterns', async () => {
@@ -117,8 +118,8 @@ describe('IAM identity policies on EC2 (UnauthorizedOperation, HTTP 403)', () =>
       ),
     );
     const { VolumeId } = await session.ec2.send(new CreateVolumeCommand({ AvailabilityZone: ZONE, Size: 1 }));
-    await session.ec2.send(
-      new CreateTagsCommand({ Resources: [VolumeId!], Tags: [{ Key: 'k', Value: 'v' }] }),
+    await onceVisible(() =>
+      session.ec2.send(new CreateTagsCommand({ Resources: [VolumeId!], Tags: [{ Key: 'k', Value: 'v' }] })),
     );
     await expectAwsError(
       session.ec2.send(new DeleteVolumeCommand({ VolumeId })),

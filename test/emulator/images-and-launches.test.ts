@@ -8,6 +8,7 @@ import {
   RunInstancesCommand,
 } from '@aws-sdk/client-ec2';
 import { DisableKeyCommand } from '@aws-sdk/client-kms';
+import { onceVisible } from '@ec2-restore/local-aws';
 import { describe, expect, it } from 'vitest';
 import { type Account, createKey, eventually, expectAwsError, newAccount, ZONE } from '../support/index.ts';
 
@@ -36,22 +37,25 @@ async function encryptedSnapshot(account: Account, keyArn: string): Promise<stri
 }
 
 async function register(account: Account, snapshotId: string, keyArn: string, ena: boolean) {
-  const { ImageId } = await account.aws.ec2.send(
-    new RegisterImageCommand({
-      Name: `restored-${Date.now()}-${ena}`,
-      Architecture: 'arm64',
-      BootMode: 'uefi',
-      EnaSupport: ena,
-      ImdsSupport: 'v2.0',
-      RootDeviceName: '/dev/xvda',
-      VirtualizationType: 'hvm',
-      BlockDeviceMappings: [
-        {
-          DeviceName: '/dev/xvda',
-          Ebs: { SnapshotId: snapshotId, Encrypted: true, KmsKeyId: keyArn, DeleteOnTermination: true },
-        },
-      ],
-    }),
+  // New ids (the snapshot here, the image and instance below) answer NotFound for a moment.
+  const { ImageId } = await onceVisible(() =>
+    account.aws.ec2.send(
+      new RegisterImageCommand({
+        Name: `restored-${Date.now()}-${ena}`,
+        Architecture: 'arm64',
+        BootMode: 'uefi',
+        EnaSupport: ena,
+        ImdsSupport: 'v2.0',
+        RootDeviceName: '/dev/xvda',
+        VirtualizationType: 'hvm',
+        BlockDeviceMappings: [
+          {
+            DeviceName: '/dev/xvda',
+            Ebs: { SnapshotId: snapshotId, Encrypted: true, KmsKeyId: keyArn, DeleteOnTermination: true },
+          },
+        ],
+      }),
+    ),
   );
   return ImageId!;
 }
@@ -62,7 +66,9 @@ describe('images and launches', () => {
     const key = await createKey(account);
     const snapshotId = await encryptedSnapshot(account, key.Arn!);
     const imageId = await register(account, snapshotId, key.Arn!, true);
-    const { Images = [] } = await account.aws.ec2.send(new DescribeImagesCommand({ ImageIds: [imageId] }));
+    const { Images = [] } = await onceVisible(() =>
+      account.aws.ec2.send(new DescribeImagesCommand({ ImageIds: [imageId] })),
+    );
     const image = Images[0]!;
     expect({
       Architecture: image.Architecture,
@@ -99,8 +105,8 @@ describe('images and launches', () => {
       new RunInstancesCommand({ ImageId: imageId, InstanceType: 't4g.micro', MinCount: 1, MaxCount: 1 }),
     );
     const instanceId = run.Instances![0]!.InstanceId!;
-    const { Reservations = [] } = await account.aws.ec2.send(
-      new DescribeInstancesCommand({ InstanceIds: [instanceId] }),
+    const { Reservations = [] } = await onceVisible(() =>
+      account.aws.ec2.send(new DescribeInstancesCommand({ InstanceIds: [instanceId] })),
     );
     const instance = Reservations[0]!.Instances![0]!;
     expect({
@@ -117,8 +123,10 @@ describe('images and launches', () => {
     const snapshotId = await encryptedSnapshot(account, key.Arn!);
     const imageId = await register(account, snapshotId, key.Arn!, false);
     await expectAwsError(
-      account.aws.ec2.send(
-        new RunInstancesCommand({ ImageId: imageId, InstanceType: 't3.micro', MinCount: 1, MaxCount: 1 }),
+      onceVisible(() =>
+        account.aws.ec2.send(
+          new RunInstancesCommand({ ImageId: imageId, InstanceType: 't3.micro', MinCount: 1, MaxCount: 1 }),
+        ),
       ),
       'InvalidParameterCombination',
       "Enhanced networking with the Elastic Network Adapter (ENA) is required for the 't3.micro' instance type. Ensure that you are using an AMI that is enabled for ENA.",
@@ -133,14 +141,16 @@ describe('images and launches', () => {
     const snapshotId = await encryptedSnapshot(account, key.Arn!);
     const imageId = await register(account, snapshotId, key.Arn!, true);
     await account.aws.kms.send(new DisableKeyCommand({ KeyId: key.KeyId! }));
-    const run = await account.aws.ec2.send(
-      new RunInstancesCommand({ ImageId: imageId, InstanceType: 't3.micro', MinCount: 1, MaxCount: 1 }),
+    const run = await onceVisible(() =>
+      account.aws.ec2.send(
+        new RunInstancesCommand({ ImageId: imageId, InstanceType: 't3.micro', MinCount: 1, MaxCount: 1 }),
+      ),
     );
     const launched = run.Instances![0]!;
     expect(launched.State?.Name).toBe('pending');
     const terminated = await eventually(async () => {
-      const { Reservations = [] } = await account.aws.ec2.send(
-        new DescribeInstancesCommand({ InstanceIds: [launched.InstanceId!] }),
+      const { Reservations = [] } = await onceVisible(() =>
+        account.aws.ec2.send(new DescribeInstancesCommand({ InstanceIds: [launched.InstanceId!] })),
       );
       const instance = Reservations[0]?.Instances?.[0];
       expect(instance?.State?.Name).not.toBe('running');

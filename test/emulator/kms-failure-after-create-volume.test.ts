@@ -5,6 +5,7 @@ import {
   ModifySnapshotAttributeCommand,
 } from '@aws-sdk/client-ec2';
 import { DisableKeyCommand, ScheduleKeyDeletionCommand } from '@aws-sdk/client-kms';
+import { onceVisible } from '@ec2-restore/local-aws';
 import { describe, expect, it } from 'vitest';
 import {
   type Account,
@@ -23,6 +24,11 @@ async function expectVolumeToDisappear(
 ) {
   const volume = await create;
   expect(volume.State).toBe('creating');
+  // First visible (a new id answers NotFound for a moment), still `creating`; then gone.
+  const seen = await onceVisible(() =>
+    account.aws.ec2.send(new DescribeVolumesCommand({ VolumeIds: [volume.VolumeId!] })),
+  );
+  expect(seen.Volumes![0]!.State).toBe('creating');
   const error = await eventually(async () => {
     try {
       await account.aws.ec2.send(new DescribeVolumesCommand({ VolumeIds: [volume.VolumeId!] }));
@@ -68,23 +74,29 @@ describe('a volume whose KMS key is unusable fails after CreateVolume returned',
     // Usable by the owner, not by the target: the key policy names only the owner account.
     const key = await createKey(owner);
     const source = await encryptedVolume(owner, key.Arn!);
-    const snapshot = await owner.aws.ec2.send(new CreateSnapshotCommand({ VolumeId: source.VolumeId! }));
-    await owner.aws.ec2.send(
-      new ModifySnapshotAttributeCommand({
-        SnapshotId: snapshot.SnapshotId!,
-        CreateVolumePermission: { Add: [{ UserId: target.id }] },
-      }),
+    const snapshot = await onceVisible(() =>
+      owner.aws.ec2.send(new CreateSnapshotCommand({ VolumeId: source.VolumeId! })),
+    );
+    await onceVisible(() =>
+      owner.aws.ec2.send(
+        new ModifySnapshotAttributeCommand({
+          SnapshotId: snapshot.SnapshotId!,
+          CreateVolumePermission: { Add: [{ UserId: target.id }] },
+        }),
+      ),
     );
     const targetKey = await createKey(target);
     await expectVolumeToDisappear(
       target,
-      target.aws.ec2.send(
-        new CreateVolumeCommand({
-          AvailabilityZone: ZONE,
-          SnapshotId: snapshot.SnapshotId!,
-          Encrypted: true,
-          KmsKeyId: targetKey.Arn!,
-        }),
+      onceVisible(() =>
+        target.aws.ec2.send(
+          new CreateVolumeCommand({
+            AvailabilityZone: ZONE,
+            SnapshotId: snapshot.SnapshotId!,
+            Encrypted: true,
+            KmsKeyId: targetKey.Arn!,
+          }),
+        ),
       ),
     );
   });

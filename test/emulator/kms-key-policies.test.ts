@@ -19,6 +19,7 @@ import {
   createKey,
   createRestoreRole,
   EBS_KEY_ACTIONS,
+  eventually,
   expectAwsError,
   keyPolicy,
   newAccount,
@@ -224,8 +225,10 @@ describe('KMS across accounts', () => {
     );
     const session = assumedRoleClients(grantee, roleArn, externalId);
     const sessionArn = (await session.sts.send(new GetCallerIdentityCommand({}))).Arn!;
-    const generate = () =>
-      session.kms.send(new GenerateDataKeyWithoutPlaintextCommand({ KeyId: key.Arn!, KeySpec: 'AES_256' }));
+    const generate = (GrantTokens?: string[]) =>
+      session.kms.send(
+        new GenerateDataKeyWithoutPlaintextCommand({ KeyId: key.Arn!, KeySpec: 'AES_256', GrantTokens }),
+      );
     await expectAwsError(
       generate(),
       'AccessDeniedException',
@@ -239,8 +242,15 @@ describe('KMS across accounts', () => {
         Operations: ['GenerateDataKeyWithoutPlaintext', 'Decrypt'],
       }),
     );
-    const generated = await generate();
+    // At once with its grant token; without it once the grant is in effect (grant-tokens.html).
+    const generated = await generate([grant.GrantToken!]);
     expect(generated.KeyId).toBe(key.Arn);
+    await eventually(() =>
+      generate().then(
+        () => true,
+        () => undefined,
+      ),
+    );
     // The grant covers only its operations.
     await expectAwsError(
       session.kms.send(new EncryptCommand({ KeyId: key.Arn!, Plaintext: Buffer.from('x') })),

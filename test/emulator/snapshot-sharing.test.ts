@@ -7,6 +7,7 @@ import {
   DescribeVolumesCommand,
   ModifySnapshotAttributeCommand,
 } from '@aws-sdk/client-ec2';
+import { onceVisible } from '@ec2-restore/local-aws';
 import { describe, expect, it } from 'vitest';
 import {
   type Account,
@@ -25,18 +26,32 @@ async function sharedKeySnapshot(owner: Account, reader: Account) {
   const volume = await owner.aws.ec2.send(
     new CreateVolumeCommand({ AvailabilityZone: ZONE, Size: 2, Encrypted: true, KmsKeyId: key.Arn! }),
   );
-  const snapshot = await owner.aws.ec2.send(new CreateSnapshotCommand({ VolumeId: volume.VolumeId! }));
+  // New ids answer NotFound for a moment (eventual-consistency.test.ts): wait until the owner sees both.
+  const snapshot = await onceVisible(() =>
+    owner.aws.ec2.send(new CreateSnapshotCommand({ VolumeId: volume.VolumeId! })),
+  );
+  await onceVisible(() =>
+    owner.aws.ec2.send(new DescribeSnapshotsCommand({ SnapshotIds: [snapshot.SnapshotId!] })),
+  );
   return { key, snapshotId: snapshot.SnapshotId! };
 }
 
 function share(owner: Account, snapshotId: string, accountId: string, op: 'Add' | 'Remove' = 'Add') {
-  return owner.aws.ec2.send(
-    new ModifySnapshotAttributeCommand({
-      SnapshotId: snapshotId,
-      Attribute: 'createVolumePermission',
-      CreateVolumePermission: { [op]: [{ UserId: accountId }] },
-    }),
+  return onceVisible(() =>
+    owner.aws.ec2.send(
+      new ModifySnapshotAttributeCommand({
+        SnapshotId: snapshotId,
+        Attribute: 'createVolumePermission',
+        CreateVolumePermission: { [op]: [{ UserId: accountId }] },
+      }),
+    ),
   );
+}
+
+/** Shares with `reader` and waits until the share shows there (a new share takes a moment). */
+async function shareVisible(owner: Account, snapshotId: string, reader: Account) {
+  await share(owner, snapshotId, reader.id);
+  await onceVisible(() => reader.aws.ec2.send(new DescribeSnapshotsCommand({ SnapshotIds: [snapshotId] })));
 }
 
 describe('sharing a snapshot encrypted with an AWS managed key', () => {
@@ -46,7 +61,9 @@ describe('sharing a snapshot encrypted with an AWS managed key', () => {
     const volume = await owner.aws.ec2.send(
       new CreateVolumeCommand({ AvailabilityZone: ZONE, Size: 1, Encrypted: true }), // default key: aws/ebs
     );
-    const snapshot = await owner.aws.ec2.send(new CreateSnapshotCommand({ VolumeId: volume.VolumeId! }));
+    const snapshot = await onceVisible(() =>
+      owner.aws.ec2.send(new CreateSnapshotCommand({ VolumeId: volume.VolumeId! })),
+    );
     const error = await expectAwsError(
       share(owner, snapshot.SnapshotId!, target.id),
       'OperationNotPermitted',
@@ -61,7 +78,7 @@ describe('a snapshot shared with another account', () => {
     const owner = newAccount();
     const target = newAccount();
     const { snapshotId } = await sharedKeySnapshot(owner, target);
-    await share(owner, snapshotId, target.id);
+    await shareVisible(owner, snapshotId, target);
 
     const byId = await target.aws.ec2.send(new DescribeSnapshotsCommand({ SnapshotIds: [snapshotId] }));
     expect(byId.Snapshots!.map((s) => [s.SnapshotId, s.OwnerId])).toEqual([[snapshotId, owner.id]]);
@@ -79,7 +96,7 @@ describe('a snapshot shared with another account', () => {
     const owner = newAccount();
     const target = newAccount();
     const { snapshotId } = await sharedKeySnapshot(owner, target);
-    await share(owner, snapshotId, target.id);
+    await shareVisible(owner, snapshotId, target);
     const targetKey = await createKey(target);
 
     const volume = await target.aws.ec2.send(
@@ -107,8 +124,8 @@ describe('a snapshot shared with another account', () => {
         KmsKeyId: targetKey.Arn!,
       }),
     );
-    const copied = await target.aws.ec2.send(
-      new DescribeSnapshotsCommand({ SnapshotIds: [copy.SnapshotId!] }),
+    const copied = await onceVisible(() =>
+      target.aws.ec2.send(new DescribeSnapshotsCommand({ SnapshotIds: [copy.SnapshotId!] })),
     );
     expect(copied.Snapshots![0]).toMatchObject({
       OwnerId: target.id,
@@ -127,8 +144,7 @@ describe('a snapshot shared with another account', () => {
       'InvalidSnapshot.NotFound',
       notFound,
     );
-    await share(owner, snapshotId, target.id);
-    await target.aws.ec2.send(new DescribeSnapshotsCommand({ SnapshotIds: [snapshotId] }));
+    await shareVisible(owner, snapshotId, target);
     await share(owner, snapshotId, target.id, 'Remove');
     await expectAwsError(
       target.aws.ec2.send(new DescribeSnapshotsCommand({ SnapshotIds: [snapshotId] })),
@@ -147,7 +163,7 @@ describe('a snapshot shared with another account', () => {
     const target = newAccount();
     const third = newAccount();
     const { snapshotId } = await sharedKeySnapshot(owner, target);
-    await share(owner, snapshotId, target.id);
+    await shareVisible(owner, snapshotId, target);
     await expectAwsError(
       target.aws.ec2.send(new DeleteSnapshotCommand({ SnapshotId: snapshotId })),
       'UnauthorizedOperation',

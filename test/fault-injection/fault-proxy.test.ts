@@ -6,7 +6,7 @@ import { type AwsClients, classifyAwsError, createAwsClients } from '@ec2-restor
 import { credentialsForAccount, randomAccountId } from '@ec2-restore/local-aws';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type FaultProxy, injectedFor, seededRandom, startFaultProxy } from '../support/fault-proxy.ts';
-import { blockChecksum, putBlock, readBlock } from '../support/index.ts';
+import { blockChecksum, putBlock, readBlock, untilSnapshotVisible } from '../support/index.ts';
 
 const REGION = 'eu-west-1';
 const cleanups: Array<() => unknown> = [];
@@ -103,7 +103,8 @@ describe('fault proxy', () => {
 
   it('passes other services through unchanged, binary EBS direct blocks included, even at 100% EC2 faults', async () => {
     const faulty = await proxy({ target: process.env.AWS_ENDPOINT_URL!, faultRate: 1 });
-    const once = clients(faulty.endpoint, randomAccountId(), 1);
+    const accountId = randomAccountId();
+    const once = clients(faulty.endpoint, accountId, 1);
 
     const key = await once.kms.send(new CreateKeyCommand({}));
     expect(key.KeyMetadata?.Arn).toMatch(/^arn:aws:kms:/);
@@ -111,6 +112,9 @@ describe('fault proxy', () => {
     const started = await once.ebs.send(
       new StartSnapshotCommand({ VolumeSize: 1, Encrypted: true, KmsKeyArn: key.KeyMetadata!.Arn! }),
     );
+    // A new snapshot does not exist for a moment: wait for it beside the proxy (its counts stay exact).
+    const direct = clients(process.env.AWS_ENDPOINT_URL!, accountId, 1);
+    await untilSnapshotVisible(direct.ebs, started.SnapshotId!);
     const blockSize = started.BlockSize!;
     const data = randomBytes(blockSize);
     await putBlock(once.ebs, started.SnapshotId!, 2, data);

@@ -1,6 +1,11 @@
-import { CreateSnapshotCommand, CreateVolumeCommand, DescribeVolumesCommand } from '@aws-sdk/client-ec2';
+import {
+  CreateSnapshotCommand,
+  CreateVolumeCommand,
+  DescribeSnapshotsCommand,
+  DescribeVolumesCommand,
+} from '@aws-sdk/client-ec2';
 import { createAwsClients } from '@ec2-restore/aws-clients';
-import { credentialsForAccount } from '@ec2-restore/local-aws';
+import { credentialsForAccount, onceVisible } from '@ec2-restore/local-aws';
 import { createStepClients, restoreInstance, type StepClients } from '@ec2-restore/pipeline';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type FaultProxy, startFaultProxy } from '../support/fault-proxy.ts';
@@ -42,7 +47,13 @@ describe('instance step: new ids that are not visible yet', () => {
     const keyArn = (await createKey(account)).Arn;
     const { zone } = await defaultSubnet(account);
     const source = await account.aws.ec2.send(new CreateVolumeCommand({ AvailabilityZone: zone, Size: 1 }));
-    const snapshot = await account.aws.ec2.send(new CreateSnapshotCommand({ VolumeId: source.VolumeId }));
+    const snapshot = await onceVisible(() =>
+      account.aws.ec2.send(new CreateSnapshotCommand({ VolumeId: source.VolumeId })),
+    );
+    // As the snapshot step hands over only snapshots it has seen (a new id answers NotFound for a moment).
+    await onceVisible(() =>
+      account.aws.ec2.send(new DescribeSnapshotsCommand({ SnapshotIds: [snapshot.SnapshotId!] })),
+    );
     proxy = await startFaultProxy({
       target: process.env.AWS_ENDPOINT_URL!,
       faultRate: 0,

@@ -1,5 +1,10 @@
-import { CreateSnapshotCommand, CreateVolumeCommand, DescribeVolumesCommand } from '@aws-sdk/client-ec2';
-import { credentialsForAccount } from '@ec2-restore/local-aws';
+import {
+  CreateSnapshotCommand,
+  CreateVolumeCommand,
+  DescribeSnapshotsCommand,
+  DescribeVolumesCommand,
+} from '@aws-sdk/client-ec2';
+import { credentialsForAccount, onceVisible } from '@ec2-restore/local-aws';
 import {
   createStepClients,
   PermanentStepError,
@@ -35,7 +40,11 @@ describe('instance step: KMS failure after CreateVolume (docs/architecture.md#wh
       }),
     );
     const source = await ec2.send(new CreateVolumeCommand({ AvailabilityZone: ZONE, Size: 1 }));
-    const snapshot = await ec2.send(new CreateSnapshotCommand({ VolumeId: source.VolumeId }));
+    const snapshot = await onceVisible(() =>
+      ec2.send(new CreateSnapshotCommand({ VolumeId: source.VolumeId })),
+    );
+    // As the snapshot step hands over only snapshots it has seen (a new id answers NotFound for a moment).
+    await onceVisible(() => ec2.send(new DescribeSnapshotsCommand({ SnapshotIds: [snapshot.SnapshotId!] })));
 
     clients = createStepClients({ credentials: credentialsForAccount(account.id) });
     const restoreId = 'kms-failure-test';

@@ -3,6 +3,8 @@ import {
   DescribeKeyCommand,
   GetKeyPolicyCommand,
   ListGrantsCommand,
+  ListKeysCommand,
+  PutKeyPolicyCommand,
   paginateListKeys,
 } from '@aws-sdk/client-kms';
 import {
@@ -14,9 +16,10 @@ import {
   type ShareJobResult,
   transferKeyAliasFor,
 } from '@ec2-restore/contracts';
+import { ensureTransferKey, transferKeyToShare } from '@ec2-restore/pipeline';
 import type { Restore } from '@ec2-restore/restore-state';
 import { describe, expect, it } from 'vitest';
-import { type CrossAccounts, type World, worldPerTest } from '../support/index.ts';
+import { type CrossAccounts, newAccount, SDK_RETRIES, type World, worldPerTest } from '../support/index.ts';
 
 const DEVICES = ['/dev/xvda', '/dev/xvdb'];
 
@@ -147,5 +150,43 @@ describe('transfer key: another account from a source whose EBS default key is a
     expect(restore.status, world.output()).toBe('succeeded');
     await expectRestoredWithTargetKey(world, restore);
     await expectTargetHoldsOnlyTheTransferKey(accounts, transferKeyArn);
+  });
+});
+
+describe('transfer key: created once, shared only while its policy is the product’s', () => {
+  it('two snapshot jobs at once create one key; a policy widened afterwards makes the share refuse', async () => {
+    const source = newAccount(SDK_RETRIES);
+    try {
+      const roleArn = 'arn:aws:iam::222222222222:role/Restore';
+      const keysBefore = (await source.aws.kms.send(new ListKeysCommand({}))).Keys?.length ?? 0;
+      const [a, b] = await Promise.all([
+        ensureTransferKey(source.aws, roleArn),
+        ensureTransferKey(source.aws, roleArn),
+      ]);
+      expect(a.Arn).toBe(b.Arn);
+      expect((await source.aws.kms.send(new ListKeysCommand({}))).Keys?.length).toBe(keysBefore + 1);
+      expect((await transferKeyToShare(source.aws, roleArn)).Arn).toBe(a.Arn);
+
+      // Someone lets another account use it: the share step refuses, naming that principal.
+      const { Policy = '{}' } = await source.aws.kms.send(
+        new GetKeyPolicyCommand({ KeyId: a.Arn, PolicyName: 'default' }),
+      );
+      const policy = JSON.parse(Policy) as { Statement: object[] };
+      policy.Statement.push({
+        Effect: 'Allow',
+        Principal: { AWS: 'arn:aws:iam::999999999999:root' },
+        Action: 'kms:Decrypt',
+        Resource: '*',
+      });
+      await source.aws.kms.send(
+        new PutKeyPolicyCommand({ KeyId: a.Arn, PolicyName: 'default', Policy: JSON.stringify(policy) }),
+      );
+      await expect(transferKeyToShare(source.aws, roleArn)).rejects.toMatchObject({
+        code: 'job_refused',
+        message: expect.stringContaining('arn:aws:iam::999999999999:root'),
+      });
+    } finally {
+      source.aws.destroy();
+    }
   });
 });

@@ -19,7 +19,7 @@ import {
   assumeRoleCredentials,
   createAwsClients,
 } from '@ec2-restore/aws-clients';
-import { credentialsForAccount, randomAccountId } from '@ec2-restore/local-aws';
+import { credentialsForAccount, onceVisible, randomAccountId } from '@ec2-restore/local-aws';
 import { afterAll } from 'vitest';
 
 /** Every test works in this region. */
@@ -103,7 +103,10 @@ export async function launchInstance(account: Account): Promise<string> {
       SubnetId: subnetId,
     }),
   );
-  return Instances[0]?.InstanceId ?? '';
+  const instanceId = Instances[0]?.InstanceId ?? '';
+  // A new id answers NotFound for a moment: the product takes this one as given (WORKER_INSTANCE_ID).
+  await onceVisible(() => account.aws.ec2.send(new DescribeInstancesCommand({ InstanceIds: [instanceId] })));
+  return instanceId;
 }
 
 /** A new S3 bucket of the account, in REGION. */

@@ -5,9 +5,12 @@ import {
   GetSnapshotBlockCommand,
   ListSnapshotBlocksCommand,
   PutSnapshotBlockCommand,
+  StartSnapshotCommand,
+  type StartSnapshotCommandInput,
 } from '@aws-sdk/client-ebs';
 import type { AwsClients } from '@ec2-restore/aws-clients';
 import type { BackupRepository } from '@ec2-restore/backup-repository';
+import { onceVisible } from '@ec2-restore/local-aws';
 import { EbsDirectWriter } from '@ec2-restore/snapshot-writers';
 
 /** SHA-256 of a block, base64, as PutSnapshotBlock and GetSnapshotBlock carry it. */
@@ -47,6 +50,24 @@ export async function readBlock(
     new GetSnapshotBlockCommand({ SnapshotId: snapshotId, BlockIndex: index, BlockToken: token }),
   );
   return { data: Buffer.from((await out.BlockData?.transformToByteArray()) ?? []), checksum: out.Checksum };
+}
+
+/**
+ * StartSnapshot, then waits until the EBS direct data plane knows the new snapshot: like AWS, the
+ * emulator answers "does not exist" for a moment after StartSnapshot (test/emulator/eventual-consistency.test.ts).
+ */
+export async function startVisibleSnapshot(
+  ebs: EBSClient,
+  input: StartSnapshotCommandInput,
+): Promise<string> {
+  const { SnapshotId } = await ebs.send(new StartSnapshotCommand(input));
+  await untilSnapshotVisible(ebs, SnapshotId!);
+  return SnapshotId!;
+}
+
+/** Waits (bounded) until the EBS direct data plane knows a snapshot StartSnapshot just made. */
+export async function untilSnapshotVisible(ebs: EBSClient, snapshotId: string): Promise<void> {
+  await onceVisible(() => ebs.send(new ListSnapshotBlocksCommand({ SnapshotId: snapshotId })));
 }
 
 /** The EBS direct writer of a one-volume restore point, with `aws`'s clients, `inFlight` blocks at once. */

@@ -15,7 +15,7 @@ import {
 } from '@aws-sdk/client-ec2';
 import { createAwsClients } from '@ec2-restore/aws-clients';
 import { RestoreTag } from '@ec2-restore/contracts';
-import { credentialsForAccount } from '@ec2-restore/local-aws';
+import { credentialsForAccount, onceVisible } from '@ec2-restore/local-aws';
 import { RestoreStore } from '@ec2-restore/restore-state';
 import { startPeriodicSweep, sweepLeftovers } from '@ec2-restore/sweeper';
 import { Redis } from 'ioredis';
@@ -151,12 +151,15 @@ describe('sweepLeftovers', () => {
       }),
     );
     ids.sharedSnapshot = SnapshotId ?? '';
-    await source.aws.ec2.send(
-      new ModifySnapshotAttributeCommand({
-        SnapshotId: ids.sharedSnapshot,
-        Attribute: 'createVolumePermission',
-        CreateVolumePermission: { Add: [{ UserId: target.id }] },
-      }),
+    // New ids answer NotFound for a moment (the emulator is eventually consistent, as AWS).
+    await onceVisible(() =>
+      source.aws.ec2.send(
+        new ModifySnapshotAttributeCommand({
+          SnapshotId: ids.sharedSnapshot,
+          Attribute: 'createVolumePermission',
+          CreateVolumePermission: { Add: [{ UserId: target.id }] },
+        }),
+      ),
     );
     // Target account: the launch root volume (temporary) and a restored volume (what the user gets).
     ids.targetLaunchRoot = await createVolume(target, restoreTags(failedId, 'instance-launch-root'));
@@ -165,11 +168,13 @@ describe('sweepLeftovers', () => {
     ids.sourceUntagged = await createVolume(source, [{ Key: 'Name', Value: 'someone else' }]);
     ids.targetUntagged = await createVolume(target, []);
     ids.runningVolume = await createVolume(source, restoreTags(runningId, 'snapshot'));
-    const running = await source.aws.ec2.send(
-      new CreateSnapshotCommand({
-        VolumeId: ids.runningVolume,
-        TagSpecifications: [{ ResourceType: 'snapshot', Tags: restoreTags(runningId, 'snapshot') }],
-      }),
+    const running = await onceVisible(() =>
+      source.aws.ec2.send(
+        new CreateSnapshotCommand({
+          VolumeId: ids.runningVolume,
+          TagSpecifications: [{ ResourceType: 'snapshot', Tags: restoreTags(runningId, 'snapshot') }],
+        }),
+      ),
     );
     ids.runningSnapshot = running.SnapshotId ?? '';
   });
@@ -311,6 +316,8 @@ describe('sweepLeftovers in other regions', () => {
           ],
         }),
       );
+      // A leftover is older than a moment: visible by its id, as the sweep's DeleteVolume needs.
+      await onceVisible(() => there.ec2.send(new DescribeVolumesCommand({ VolumeIds: [VolumeId!] })));
       const report = await sweepLeftovers({
         store,
         source: { region: REGION, credentials: credentialsForAccount(source.id) },

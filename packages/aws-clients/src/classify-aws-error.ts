@@ -1,3 +1,4 @@
+import { AWS_THROTTLING_CODES } from '@ec2-restore/contracts';
 /** The error categories of the public API (docs/architecture.md#the-public-interface) that an AWS failure can fall in. */
 export type AwsErrorCategory = 'input' | 'kms' | 'permission' | 'quota' | 'throttling' | 'aws';
 
@@ -12,27 +13,6 @@ export interface ClassifiedAwsError {
   requestId?: string;
   httpStatus?: number;
 }
-
-// https://docs.aws.amazon.com/AWSEC2/latest/APIReference/throttling.html and the SDK's own list of
-// throttling codes: all of these mean "slow down and try again".
-const THROTTLING_CODES = new Set([
-  'RequestLimitExceeded',
-  'Throttling',
-  'ThrottlingException',
-  'ThrottledException',
-  'TooManyRequestsException',
-  'RequestThrottled',
-  'RequestThrottledException',
-  'SlowDown',
-  'ProvisionedThroughputExceededException',
-  'BandwidthLimitExceeded',
-  'PriorRequestNotComplete',
-  'EC2ThrottledException',
-  // EBS direct: "You have reached the limit for concurrent API requests"; it passes as the requests in
-  // flight finish, so it is a "slow down", not a quota to raise
-  // (https://docs.aws.amazon.com/ebs/latest/APIReference/API_PutSnapshotBlock.html#API_PutSnapshotBlock_Errors).
-  'ConcurrentLimitExceededException',
-]);
 
 const TRANSIENT_CODES = new Set([
   'InternalError',
@@ -158,7 +138,7 @@ export function classifyAwsError(error: unknown): ClassifiedAwsError {
     ...(httpStatus !== undefined ? { httpStatus } : {}),
   };
 
-  if (THROTTLING_CODES.has(code) || httpStatus === 429)
+  if (AWS_THROTTLING_CODES.has(code) || httpStatus === 429)
     return { ...base, category: 'throttling', retryable: true };
   if (TRANSIENT_CODES.has(code) || (httpStatus !== undefined && httpStatus >= 500) || e.$fault === 'server') {
     return { ...base, category: 'aws', retryable: true };

@@ -1,11 +1,4 @@
-import {
-  CreateTagsCommand,
-  DeleteVolumeCommand,
-  DescribeVolumesCommand,
-  DetachVolumeCommand,
-  type EC2Client,
-  type Volume,
-} from '@aws-sdk/client-ec2';
+import type { EC2Client, Volume } from '@aws-sdk/client-ec2';
 import { describe, expect, it } from 'vitest';
 import { DETACH_REQUESTED_TAG, removeVolumes } from './remove-volumes.ts';
 
@@ -24,26 +17,29 @@ interface FakeVolume {
 function fakeEc2(volumes: Record<string, FakeVolume>) {
   const calls: Array<{ command: string; input: Record<string, unknown> }> = [];
   const send = async (command: { input: Record<string, unknown> }) => {
-    calls.push({ command: command.constructor.name, input: command.input });
-    const id = (command.input.VolumeId ?? (command.input.VolumeIds as string[] | undefined)?.[0]) as string;
-    if (command instanceof CreateTagsCommand) {
-      const [resource] = command.input.Resources ?? [];
-      for (const tag of command.input.Tags ?? [])
-        volumes[resource ?? '']!.tags[tag.Key ?? ''] = tag.Value ?? '';
-      return {};
+    const name = command.constructor.name;
+    const { input } = command;
+    calls.push({ command: name, input });
+    const id = (input.VolumeId ?? (input.VolumeIds as string[] | undefined)?.[0]) as string;
+    switch (name) {
+      case 'CreateTagsCommand': {
+        const [resource] = input.Resources as string[];
+        for (const tag of input.Tags as { Key: string; Value: string }[])
+          volumes[resource ?? '']!.tags[tag.Key] = tag.Value;
+        return {};
+      }
+      case 'DetachVolumeCommand':
+        // Only a forced detach ends: the instance holding the volume never lets go of it.
+        if (input.Force) volumes[id]!.state = 'available';
+        return {};
+      case 'DescribeVolumesCommand':
+        return { Volumes: [{ VolumeId: id, State: volumes[id]!.state }] };
+      case 'DeleteVolumeCommand':
+        delete volumes[id];
+        return {};
+      default:
+        throw new Error(`unexpected ${name}`);
     }
-    if (command instanceof DetachVolumeCommand) {
-      // Only a forced detach ends: the instance holding the volume never lets go of it.
-      if (command.input.Force) volumes[id]!.state = 'available';
-      return {};
-    }
-    if (command instanceof DescribeVolumesCommand)
-      return { Volumes: [{ VolumeId: id, State: volumes[id]!.state }] };
-    if (command instanceof DeleteVolumeCommand) {
-      delete volumes[id];
-      return {};
-    }
-    throw new Error(`unexpected ${command.constructor.name}`);
   };
   return { ec2: { send } as unknown as EC2Client, calls };
 }

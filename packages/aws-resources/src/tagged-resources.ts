@@ -38,43 +38,32 @@ export function restoreFilters(owner: RestoreOwner): Filter[] {
 
 const filtersOf = (owner: RestoreOwner | Filter[]) => (Array.isArray(owner) ? owner : restoreFilters(owner));
 
+/** Every item of every page. */
+async function collect<Page, Item>(pages: AsyncIterable<Page>, items: (page: Page) => Item[] | undefined) {
+  const all: Item[] = [];
+  for await (const page of pages) all.push(...(items(page) ?? []));
+  return all;
+}
+
 /** Volumes matching the filters (a restore's, or any restore's), not being deleted. */
 export async function findTaggedVolumes(ec2: EC2Client, owner: RestoreOwner | Filter[]): Promise<Volume[]> {
-  const volumes: Volume[] = [];
-  for await (const page of paginateDescribeVolumes({ client: ec2 }, { Filters: filtersOf(owner) })) {
-    volumes.push(...(page.Volumes ?? []).filter((v) => v.State !== 'deleting' && v.State !== 'deleted'));
-  }
-  return volumes;
+  const pages = paginateDescribeVolumes({ client: ec2 }, { Filters: filtersOf(owner) });
+  const volumes = await collect(pages, (page) => page.Volumes);
+  return volumes.filter((v) => v.State !== 'deleting' && v.State !== 'deleted');
 }
 
 /**
  * Snapshots matching the filters that the caller's account owns (`OwnerIds: self`): a snapshot
  * shared with this account by another is not this account's to remove.
  */
-export async function findTaggedSnapshots(
-  ec2: EC2Client,
-  owner: RestoreOwner | Filter[],
-): Promise<Snapshot[]> {
-  const snapshots: Snapshot[] = [];
-  const input = { OwnerIds: ['self'], Filters: filtersOf(owner) };
-  for await (const page of paginateDescribeSnapshots({ client: ec2 }, input)) {
-    snapshots.push(...(page.Snapshots ?? []));
-  }
-  return snapshots;
+export function findTaggedSnapshots(ec2: EC2Client, owner: RestoreOwner | Filter[]): Promise<Snapshot[]> {
+  const pages = paginateDescribeSnapshots({ client: ec2 }, { OwnerIds: ['self'], Filters: filtersOf(owner) });
+  return collect(pages, (page) => page.Snapshots);
 }
 
 /** Instances matching the filters that are not terminated (nor shutting down). */
-export async function findTaggedInstances(
-  ec2: EC2Client,
-  owner: RestoreOwner | Filter[],
-): Promise<Instance[]> {
-  const instances: Instance[] = [];
-  const Filters = [
-    ...filtersOf(owner),
-    { Name: 'instance-state-name', Values: ['pending', 'running', 'stopping', 'stopped'] },
-  ];
-  for await (const page of paginateDescribeInstances({ client: ec2 }, { Filters })) {
-    for (const reservation of page.Reservations ?? []) instances.push(...(reservation.Instances ?? []));
-  }
-  return instances;
+export function findTaggedInstances(ec2: EC2Client, owner: RestoreOwner | Filter[]): Promise<Instance[]> {
+  const live = { Name: 'instance-state-name', Values: ['pending', 'running', 'stopping', 'stopped'] };
+  const pages = paginateDescribeInstances({ client: ec2 }, { Filters: [...filtersOf(owner), live] });
+  return collect(pages, (page) => page.Reservations?.flatMap((r) => r.Instances ?? []));
 }

@@ -1,8 +1,10 @@
 import { createHash } from 'node:crypto';
+import { GIB } from '@ec2-restore/contracts';
+
+export { GIB };
 
 /** EBS direct APIs address snapshots in 512 KiB blocks; the repository uses the same unit. */
 export const BLOCK_SIZE = 524_288;
-export const GIB = 1024 ** 3;
 export const BLOCKS_PER_GIB = GIB / BLOCK_SIZE;
 
 export const ZERO_BLOCK: Buffer = Buffer.alloc(BLOCK_SIZE);

@@ -15,7 +15,7 @@ import {
   readInstanceAttributes,
 } from './instance-attributes.ts';
 import { type InstanceMetadataInput, instanceMetadataSchema } from './manifest.ts';
-import type { SourceBlock, VolumeSpec } from './repository.ts';
+import type { SourceBlock, VolumeSpec } from './restore-point-builder.ts';
 import {
   ebsSnapshotVolumeSizeGiB,
   rawImageSize,

@@ -1,7 +1,7 @@
 import { open, stat } from 'node:fs/promises';
 import { type EBSClient, GetSnapshotBlockCommand, ListSnapshotBlocksCommand } from '@aws-sdk/client-ebs';
 import { BLOCK_SIZE, GIB, isZeroBlock, sha256 } from './block.ts';
-import type { SourceBlock } from './repository.ts';
+import type { SourceBlock } from './restore-point-builder.ts';
 
 /** Size of a raw image rounded up to whole GiB (EBS volumes are sized in GiB). */
 export function volumeSizeGiBForBytes(bytes: number): number {

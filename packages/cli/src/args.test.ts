@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { type Environment, parseInvocation } from './args.ts';
+import { parseInvocation } from './args.ts';
+import type { Environment } from './connection.ts';
 import { UsageError } from './exit-codes.ts';
 
 function environment(files: Record<string, string> = {}, env: NodeJS.ProcessEnv = {}): Environment {

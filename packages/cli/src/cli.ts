@@ -1,6 +1,6 @@
 /** One run of the command line: parse, call the API, print, and return the exit code. */
 import { readFileSync } from 'node:fs';
-import { type Invocation, parseInvocation, usage } from './args.ts';
+import { type Invocation, parseInvocation } from './args.ts';
 import { ApiClient, ApiRequestError } from './client.ts';
 import {
   cancelCommand,
@@ -14,6 +14,7 @@ import {
 import type { CommandContext } from './context.ts';
 import { CliError, ExitCode, UsageError } from './exit-codes.ts';
 import { type Output, styles } from './output.ts';
+import { usage } from './usage.ts';
 
 export interface Io {
   stdout: Output;

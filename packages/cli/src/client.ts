@@ -2,22 +2,12 @@ import type {
   ApiError,
   PlanResult,
   Restore,
+  RestorePointSummary,
   RestoreRequestInput,
   RestoreStatus,
 } from '@ec2-restore/contracts';
-import type { Connection } from './args.ts';
+import type { Connection } from './connection.ts';
 import { CliError, ExitCode } from './exit-codes.ts';
-
-/** A restore point of the catalogue, as GET /v1/restore-points lists it. */
-export interface RestorePointSummary {
-  id: string;
-  createdAt: string;
-  description?: string;
-  instance: Record<string, unknown>;
-  volumes: { deviceName: string; sizeGiB: number; volumeType: string; root: boolean }[];
-  totalBytes: number;
-  dataBytes: number;
-}
 
 /** How long one request may take before the CLI gives up (event streams excepted). */
 const REQUEST_TIMEOUT_MS = 60_000;

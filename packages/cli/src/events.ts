@@ -1,27 +1,9 @@
-import type {
-  ProgressEventData,
-  RestoreError,
-  RestoreResult,
-  RestoreStatus,
-  StepStatus,
-} from '@ec2-restore/contracts';
+import type { RestoreEvent } from '@ec2-restore/contracts';
+
+export type { RestoreEvent };
+
 import { type ApiClient, ApiRequestError } from './client.ts';
 import { CliError, ExitCode } from './exit-codes.ts';
-
-/** The events of GET /v1/restores/{id}/events. */
-export type RestoreEvent =
-  | { id: string; type: 'status'; data: { status: RestoreStatus; previous: RestoreStatus } }
-  | { id: string; type: 'step'; data: { name: string; status: StepStatus; attempts: number } }
-  | {
-      id: string;
-      type: 'progress';
-      data: ProgressEventData;
-    }
-  | {
-      id: string;
-      type: 'end';
-      data: { status: RestoreStatus; result: RestoreResult | null; error: RestoreError | null };
-    };
 
 const eventTypes = new Set(['status', 'step', 'progress', 'end']);
 

@@ -1,5 +1,5 @@
-import type { Check, PlanResult, Restore } from '@ec2-restore/contracts';
-import type { RestorePointSummary } from './client.ts';
+import type { Check, PlanResult, Restore, RestorePointSummary } from '@ec2-restore/contracts';
+import { terminalRestoreStatuses } from '@ec2-restore/contracts/statuses';
 import { styles } from './output.ts';
 import { formatBytes, formatDuration } from './units.ts';
 
@@ -128,7 +128,7 @@ export function formatRestore(restore: Restore, color: boolean): string {
       `  step      ${step.name.padEnd(22)} ${step.status}${step.attempts > 1 ? ` (attempt ${step.attempts})` : ''}`,
     );
   }
-  if (['succeeded', 'failed', 'cancelled'].includes(restore.status)) {
+  if (terminalRestoreStatuses.includes(restore.status)) {
     lines.push('', formatOutcome(restore, color));
   }
   return lines.join('\n');

@@ -1,3 +1,4 @@
+export * from './aws-error-codes.ts';
 export * from './aws-names.ts';
 export * from './checks.ts';
 export * from './errors.ts';
@@ -9,5 +10,7 @@ export * from './plan.ts';
 export * from './queues.ts';
 export * from './request.ts';
 export * from './restore.ts';
+export type * from './restore-events.ts';
 export * from './restore-point.ts';
+export * from './statuses.ts';
 export * from './transfer-key.ts';

@@ -66,14 +66,19 @@ const targetFields = {
   externalId: z.string().optional(),
 };
 
-// ---------------------------------------------------------------------------------------------
-// snapshot: one job per volume, in the target region of the source account.
-
-export const snapshotJobInputSchema = z.object({
+/** The jobs that read the restore point: what to restore, and the target key. */
+const restorePointFields = {
   ...targetFields,
   restorePointId: z.string().min(1),
   /** Same account: the snapshot is encrypted with this key. Another account: the source default key is used. */
   targetKmsKeyId: kmsKeyIdSchema,
+};
+
+// ---------------------------------------------------------------------------------------------
+// snapshot: one job per volume, in the target region of the source account.
+
+export const snapshotJobInputSchema = z.object({
+  ...restorePointFields,
   dataPath: dataPathSchema,
   volume: flowVolumeSchema,
   /** Read the written data back and compare it with the restore point (the request's `verify`). */
@@ -121,9 +126,7 @@ export type ShareJobResult = z.infer<typeof shareJobResultSchema>;
 // instance: target account; the flow's root. Its children are the share job or the snapshot jobs.
 
 export const instanceJobInputSchema = z.object({
-  ...targetFields,
-  restorePointId: z.string().min(1),
-  targetKmsKeyId: kmsKeyIdSchema,
+  ...restorePointFields,
   instance: instanceOptionsSchema,
   restorePoint: flowRestorePointInstanceSchema,
   /** Volume-level restore: only these device names, attached to `instance.instanceId` or to none. */
@@ -144,8 +147,6 @@ export type RestoreOutcome = z.infer<typeof restoreOutcomeSchema>;
 export const cleanupJobInputSchema = z.object({
   ...targetFields,
   outcome: restoreOutcomeSchema,
-  /** The instance step's result (outcome `succeeded`): the restore succeeds with it once cleanup is done. */
-  result: instanceJobResultSchema.optional(),
 });
 export type CleanupJobInput = z.infer<typeof cleanupJobInputSchema>;
 

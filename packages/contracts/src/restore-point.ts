@@ -22,6 +22,9 @@ export const recordedDeviceNameSchema = z
   .string()
   .regex(/^\/dev\/[a-z0-9]+$/, 'a device name looks like /dev/xvda, /dev/sdf or /dev/nvme1n1');
 
+/** Bytes in a GiB: volume sizes are whole GiB, progress and data are bytes. */
+export const GIB = 2 ** 30;
+
 export const volumeTypeSchema = z.enum(['gp2', 'gp3', 'io1', 'io2', 'st1', 'sc1', 'standard']);
 export type VolumeType = z.infer<typeof volumeTypeSchema>;
 

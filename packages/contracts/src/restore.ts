@@ -2,28 +2,14 @@ import { z } from 'zod';
 import { errorCategorySchema } from './errors.ts';
 import { launchStrategySchema } from './launch-strategy.ts';
 import { accountIdSchema, deviceNameSchema, regionSchema, restoreRequestSchema } from './request.ts';
+import { restoreStatuses, stepStatuses } from './statuses.ts';
 
 /** Same account (worker role's account is the target account) or another account. */
 export const restoreModeSchema = z.enum(['same-account', 'cross-account']);
 export type RestoreMode = z.infer<typeof restoreModeSchema>;
 
-export const restoreStatusSchema = z.enum([
-  'queued',
-  'running',
-  'succeeded',
-  'failed',
-  'cancelling',
-  'cancelled',
-]);
-export type RestoreStatus = z.infer<typeof restoreStatusSchema>;
-export const restoreStatuses: readonly RestoreStatus[] = restoreStatusSchema.options;
-
-/** Statuses after which nothing changes any more. */
-export const terminalRestoreStatuses: readonly RestoreStatus[] = ['succeeded', 'failed', 'cancelled'];
-
-export const stepStatusSchema = z.enum(['pending', 'running', 'succeeded', 'failed', 'skipped', 'cancelled']);
-export type StepStatus = z.infer<typeof stepStatusSchema>;
-export const stepStatuses: readonly StepStatus[] = stepStatusSchema.options;
+export const restoreStatusSchema = z.enum(restoreStatuses);
+export const stepStatusSchema = z.enum(stepStatuses);
 
 const timestampSchema = z.iso.datetime({ offset: true }).describe('ISO 8601 timestamp');
 

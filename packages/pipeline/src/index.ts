@@ -1,5 +1,6 @@
 export * from './aws/restore-tags.ts';
 export * from './aws/step-clients.ts';
+export * from './aws/transfer-key.ts';
 export * from './errors/classify-step-error.ts';
 export * from './errors/permanent-step-error.ts';
 export * from './errors/restore-ended-error.ts';

@@ -1,4 +1,4 @@
-import type { AwsClients } from '@ec2-restore/aws-clients';
+import { type AwsClients, classifyAwsError, isNewResourceNotFound } from '@ec2-restore/aws-clients';
 import type { AwsErrorFact } from './facts.ts';
 
 /*
@@ -38,12 +38,31 @@ export function errorFact(error: unknown): AwsErrorFact {
 }
 
 /**
- * Errors that end the whole plan instead of becoming a fact: the deadline (the call was aborted) and
- * the EC2 call budget refusing to wait that long (too many calls queued for the account).
+ * AWS throttling or a server error (5xx) still there after the SDK's retries: it says nothing about
+ * the account, so it must not become a failed check with a permission remedy; the plan ends and the
+ * caller may try again.
+ */
+export function isAwsOutage(error: unknown): boolean {
+  const classified = classifyAwsError(error);
+  return (
+    classified.category === 'throttling' ||
+    (classified.retryable && classified.category === 'aws' && !isNewResourceNotFound(error))
+  );
+}
+
+/**
+ * Errors that end the whole plan instead of becoming a fact: the deadline (the call was aborted),
+ * the EC2 call budget refusing to wait that long (too many calls queued for the account), and an AWS
+ * outage ({@link isAwsOutage}).
  */
 function endsThePlan(error: unknown): boolean {
   const name = (error as { name?: string } | null)?.name;
-  return name === 'AbortError' || name === 'TimeoutError' || name === 'Ec2CallBudgetTimeoutError';
+  return (
+    name === 'AbortError' ||
+    name === 'TimeoutError' ||
+    name === 'Ec2CallBudgetTimeoutError' ||
+    isAwsOutage(error)
+  );
 }
 
 /** Runs a call; an AWS error becomes a value, so one refusal does not hide the other facts. */

@@ -11,6 +11,7 @@ export type * from './facts.ts';
 export type { Gathering, Http } from './gather-facts.ts';
 export { gatherFactsWith, gatherKeyFacts } from './gather-facts.ts';
 export { dryRunnableActions, dryRunOutcome } from './gather-permissions.ts';
+export { isAwsOutage } from './gathering.ts';
 export * from './operations.ts';
 export * from './permission-checks.ts';
 export type { PlanContext } from './plan.ts';

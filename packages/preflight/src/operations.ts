@@ -21,17 +21,23 @@ export interface KeyOperation {
   documentation: string;
 }
 
+/**
+ * What EC2 does with a key to create (or re-encrypt into) an encrypted volume on the caller's behalf
+ * (https://docs.aws.amazon.com/ebs/latest/userguide/ebs-encryption-requirements.html#ebs-encryption-permissions).
+ */
+const CREATE_VOLUME_ACTIONS = [
+  'kms:CreateGrant',
+  'kms:Decrypt',
+  'kms:DescribeKey',
+  'kms:GenerateDataKeyWithoutPlaintext',
+  'kms:ReEncrypt*',
+];
+
 export const keyOperations: Readonly<Record<KeyOperationId, KeyOperation>> = {
   'create-encrypted-volume': {
     id: 'create-encrypted-volume',
     description: 'create EBS volumes encrypted with the key',
-    policyActions: [
-      'kms:CreateGrant',
-      'kms:Decrypt',
-      'kms:DescribeKey',
-      'kms:GenerateDataKeyWithoutPlaintext',
-      'kms:ReEncrypt*',
-    ],
+    policyActions: CREATE_VOLUME_ACTIONS,
     viaService: 'ec2',
     documentation:
       'https://docs.aws.amazon.com/ebs/latest/userguide/ebs-encryption-requirements.html#ebs-encryption-permissions',
@@ -39,13 +45,7 @@ export const keyOperations: Readonly<Record<KeyOperationId, KeyOperation>> = {
   'create-volume-from-shared-snapshot': {
     id: 'create-volume-from-shared-snapshot',
     description: 'create EBS volumes from a shared encrypted snapshot, re-encrypted with another key',
-    policyActions: [
-      'kms:CreateGrant',
-      'kms:Decrypt',
-      'kms:DescribeKey',
-      'kms:GenerateDataKeyWithoutPlaintext',
-      'kms:ReEncrypt*',
-    ],
+    policyActions: CREATE_VOLUME_ACTIONS,
     viaService: 'ec2',
     documentation: 'https://docs.aws.amazon.com/ebs/latest/userguide/ebs-modifying-snapshot-permissions.html',
   },
@@ -67,13 +67,7 @@ export const keyOperations: Readonly<Record<KeyOperationId, KeyOperation>> = {
   'share-encrypted-snapshot': {
     id: 'share-encrypted-snapshot',
     description: 'use the key of a snapshot shared with it (the target account)',
-    policyActions: [
-      'kms:CreateGrant',
-      'kms:Decrypt',
-      'kms:DescribeKey',
-      'kms:GenerateDataKeyWithoutPlaintext',
-      'kms:ReEncrypt*',
-    ],
+    policyActions: CREATE_VOLUME_ACTIONS,
     viaService: 'ec2',
     documentation: 'https://docs.aws.amazon.com/ebs/latest/userguide/share-kms-key.html',
   },

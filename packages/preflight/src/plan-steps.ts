@@ -80,16 +80,10 @@ export function planSteps(facts: PreflightFacts, mode: RestoreMode): Pick<PlanRe
   }
   for (const volume of volumes) {
     const device = volume.deviceName;
-    if (request.dataPath === 'ebs-direct') {
-      step(
-        'write-snapshot',
-        'worker-role',
-        `Write ${device} (${volume.sizeGiB} GiB) into a new encrypted snapshot with the EBS direct APIs.`,
-        device,
-      );
+    const temporarySnapshot = (made: PlanStepName) =>
       resource({
         kind: 'ebs-snapshot',
-        step: 'write-snapshot',
+        step: made,
         accountId: writeAccount,
         deviceName: device,
         kmsKeyId: writeKey,
@@ -97,6 +91,14 @@ export function planSteps(facts: PreflightFacts, mode: RestoreMode): Pick<PlanRe
         temporary: true,
         description: `Snapshot of ${device}, encrypted with ${writeKey}.`,
       });
+    if (request.dataPath === 'ebs-direct') {
+      step(
+        'write-snapshot',
+        'worker-role',
+        `Write ${device} (${volume.sizeGiB} GiB) into a new encrypted snapshot with the EBS direct APIs.`,
+        device,
+      );
+      temporarySnapshot('write-snapshot');
       if (request.verify) {
         step(
           'verify-snapshot',
@@ -139,16 +141,7 @@ export function planSteps(facts: PreflightFacts, mode: RestoreMode): Pick<PlanRe
       }
       if (!final) {
         step('snapshot-volume', 'worker-role', `Detach the volume of ${device} and snapshot it.`, device);
-        resource({
-          kind: 'ebs-snapshot',
-          step: 'snapshot-volume',
-          accountId: writeAccount,
-          deviceName: device,
-          kmsKeyId: writeKey,
-          sizeGiB: volume.sizeGiB,
-          temporary: true,
-          description: `Snapshot of ${device}, encrypted with ${writeKey}.`,
-        });
+        temporarySnapshot('snapshot-volume');
       }
     }
     if (mode === 'cross-account') {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { type AccessDecision, decideKeyAccess, type KeyAccessInput } from './policy-evaluator.ts';
 import type { KmsGrant, PolicyDocument, PolicyStatement, RequestContext } from './policy-types.ts';
+import { awsManagedEbsKeyPolicy } from './test-facts.ts';
 
 /*
  * Table-driven cases from AWS's documented key policies:
@@ -86,30 +87,7 @@ const keyAdmins: PolicyStatement = {
   Resource: '*',
 };
 /** The key policy of an AWS managed key such as aws/ebs. */
-const awsEbsKeyPolicy = policy(
-  {
-    Sid: 'Allow access through EBS for all principals in the account that are authorized to use EBS',
-    Effect: 'Allow',
-    Principal: { AWS: '*' },
-    Action: [
-      'kms:Encrypt',
-      'kms:Decrypt',
-      'kms:ReEncrypt*',
-      'kms:GenerateDataKey*',
-      'kms:CreateGrant',
-      'kms:DescribeKey',
-    ],
-    Resource: '*',
-    Condition: { StringEquals: { 'kms:CallerAccount': A, 'kms:ViaService': 'ec2.us-east-2.amazonaws.com' } },
-  },
-  {
-    Sid: 'Allow direct access to key metadata to the account',
-    Effect: 'Allow',
-    Principal: { AWS: ROOT_A },
-    Action: ['kms:Describe*', 'kms:Get*', 'kms:List*', 'kms:RevokeGrant'],
-    Resource: '*',
-  },
-);
+const awsEbsKeyPolicy = awsManagedEbsKeyPolicy(A, 'us-east-2');
 const iamAllowAll = policy({ Effect: 'Allow', Action: 'kms:*', Resource: '*' });
 const iamAllowKey = (actions: string | string[], resource = KEY) =>
   policy({ Effect: 'Allow', Action: actions, Resource: resource });

@@ -20,6 +20,8 @@ type Who = 'worker' | 'restore';
 /** The files that call AWS during a restore, and as whom. */
 const callers: Array<[file: string, who: Who[]]> = [
   ['packages/pipeline/src/steps/snapshot.ts', ['worker']],
+  ['packages/pipeline/src/steps/snapshot-worker-volume.ts', ['worker']],
+  ['packages/pipeline/src/aws/wait-for-snapshot.ts', ['worker']],
   ['packages/pipeline/src/steps/share.ts', ['worker']],
   ['packages/pipeline/src/steps/instance.ts', ['restore']],
   ['packages/pipeline/src/steps/cleanup.ts', ['worker', 'restore']],

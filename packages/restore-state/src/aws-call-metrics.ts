@@ -3,6 +3,7 @@
  * API's /metrics shows `ec2restore_aws_calls_total` and `ec2restore_aws_errors_total` for every
  * process. Typed structurally: this package does not depend on the AWS SDK.
  */
+import { AWS_THROTTLING_CODES } from '@ec2-restore/contracts';
 import type { AwsCallScope, RestoreStore } from './restore-store.ts';
 
 interface HandlerContext {
@@ -35,20 +36,6 @@ export interface AwsCallScopeSource {
   accountId?: string | (() => Promise<string>);
   region?: string;
 }
-
-// AWS's throttling error codes (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/throttling.html
-// and the SDK's own list); kept here because this package does not depend on the AWS clients.
-const THROTTLING_CODES = new Set([
-  'RequestLimitExceeded',
-  'Throttling',
-  'ThrottlingException',
-  'ThrottledException',
-  'TooManyRequestsException',
-  'RequestThrottled',
-  'RequestThrottledException',
-  'SlowDown',
-  'EC2ThrottledException',
-]);
 
 /**
  * Adds two middlewares: one records each call once (at the initialize step, so SDK retries of one call
@@ -94,7 +81,7 @@ export function recordAwsCalls(
     try {
       return await next(args);
     } catch (err) {
-      if (store.recordAwsThrottle && THROTTLING_CODES.has(errorCode(err))) {
+      if (store.recordAwsThrottle && AWS_THROTTLING_CODES.has(errorCode(err))) {
         const operation = operationName(context);
         void where()
           .then((at) => store.recordAwsThrottle?.(operation, at))
@@ -106,7 +93,7 @@ export function recordAwsCalls(
   (client as DirectCallReporting).recordDirectCall = (operation, error) => {
     const code = error === undefined ? undefined : errorCode(error);
     record(operation, code);
-    if (code !== undefined && store.recordAwsThrottle && THROTTLING_CODES.has(code)) {
+    if (code !== undefined && store.recordAwsThrottle && AWS_THROTTLING_CODES.has(code)) {
       void where()
         .then((at) => store.recordAwsThrottle?.(operation, at))
         .catch(() => {});

@@ -51,7 +51,7 @@ return {'created'}
 /**
  * KEYS: record hash, event stream, then one index per status in the order of restoreStatuses.
  * ARGV: target status, space-separated statuses it may be reached from, now ISO, result JSON ('' =
- *       keep), error JSON ('' = keep), '1' when the target is terminal (adds an end event),
+ *       keep; for `succeeded`, the result held by holdResult), error JSON ('' = keep), '1' when the target is terminal (adds an end event),
  *       ...statuses in the order of KEYS[3..].
  */
 export const transitionScript = `
@@ -65,7 +65,12 @@ for from in string.gmatch(ARGV[2], '%S+') do
 end
 if not allowed then return {'illegal', current} end
 redis.call('HSET', KEYS[1], 'status', target, 'updatedAt', ARGV[3])
-if ARGV[4] ~= '' then redis.call('HSET', KEYS[1], 'result', ARGV[4]) end
+if ARGV[4] ~= '' then
+  redis.call('HSET', KEYS[1], 'result', ARGV[4])
+elseif target == 'succeeded' then
+  local held = redis.call('HGET', KEYS[1], 'heldResult')
+  if held then redis.call('HSET', KEYS[1], 'result', held) end
+end
 if ARGV[5] ~= '' then redis.call('HSET', KEYS[1], 'error', ARGV[5]) end
 local id = redis.call('HGET', KEYS[1], 'id')
 local score = redis.call('HGET', KEYS[1], 'createdAtMs')
@@ -147,30 +152,39 @@ return {'ok', attempts}
 `;
 
 /**
+ * Lua: stops (`missing`) when the restore record KEYS[1] is gone; `device` (ARGV[1]) gets its entry in
+ * the progress hash KEYS[2] (index, total 0) the first time it is seen.
+ */
+const VOLUME_ENTRY = `if redis.call('EXISTS', KEYS[1]) == 0 then return {'missing'} end
+local device = ARGV[1]
+if redis.call('HEXISTS', KEYS[2], 'index:' .. device) == 0 then
+  local index = redis.call('HINCRBY', KEYS[2], 'count', 1)
+  redis.call('HSET', KEYS[2], 'index:' .. device, index, 'total:' .. device, 0)
+end`;
+
+/** Lua: `done` and `total`, the bytes written and to write of every volume in the progress hash KEYS[2]. */
+const SUM_PROGRESS = `local fields = redis.call('HGETALL', KEYS[2])
+local done, total = 0, 0
+for k = 1, #fields, 2 do
+  local name = fields[k]
+  if string.sub(name, 1, 5) == 'done:' then done = done + tonumber(fields[k + 1]) end
+  if string.sub(name, 1, 6) == 'total:' then total = total + tonumber(fields[k + 1]) end
+end`;
+
+/**
  * KEYS: record hash, progress hash, event stream, metrics hash.
  * ARGV: device name, bytes done, bytes total ('' = keep), now ISO.
  * Bytes done growing adds the growth to the bytes-written counter of the metrics hash.
  */
 export const progressScript = `
-if redis.call('EXISTS', KEYS[1]) == 0 then return {'missing'} end
-local device = ARGV[1]
-if redis.call('HEXISTS', KEYS[2], 'index:' .. device) == 0 then
-  local index = redis.call('HINCRBY', KEYS[2], 'count', 1)
-  redis.call('HSET', KEYS[2], 'index:' .. device, index, 'total:' .. device, 0)
-end
+${VOLUME_ENTRY}
 if ARGV[3] ~= '' then redis.call('HSET', KEYS[2], 'total:' .. device, ARGV[3]) end
 local before = tonumber(redis.call('HGET', KEYS[2], 'done:' .. device) or '0')
 local growth = tonumber(ARGV[2]) - before
 if growth > 0 then redis.call('HINCRBY', KEYS[4], 'bytes-written', growth) end
 redis.call('HSET', KEYS[2], 'done:' .. device, ARGV[2])
 redis.call('HSET', KEYS[1], 'updatedAt', ARGV[4])
-local fields = redis.call('HGETALL', KEYS[2])
-local done, total = 0, 0
-for k = 1, #fields, 2 do
-  local name = fields[k]
-  if string.sub(name, 1, 5) == 'done:' then done = done + tonumber(fields[k + 1]) end
-  if string.sub(name, 1, 6) == 'total:' then total = total + tonumber(fields[k + 1]) end
-end
+${SUM_PROGRESS}
 local volumeTotal = redis.call('HGET', KEYS[2], 'total:' .. device)
 redis.call('XADD', KEYS[3], 'MAXLEN', '~', ${EVENT_STREAM_MAXLEN}, '*', 'type', 'progress',
   'data', '{"deviceName":' .. cjson.encode(device) .. ',"bytesDone":' .. ARGV[2] .. ',"bytesTotal":' ..
@@ -185,24 +199,13 @@ return {'ok'}
  * counter of the metrics hash (a job that verifies again from 0 counts only what it verifies beyond).
  */
 export const verifyProgressScript = `
-if redis.call('EXISTS', KEYS[1]) == 0 then return {'missing'} end
-local device = ARGV[1]
-if redis.call('HEXISTS', KEYS[2], 'index:' .. device) == 0 then
-  local index = redis.call('HINCRBY', KEYS[2], 'count', 1)
-  redis.call('HSET', KEYS[2], 'index:' .. device, index, 'total:' .. device, 0)
-end
+${VOLUME_ENTRY}
 local before = tonumber(redis.call('HGET', KEYS[2], 'verified:' .. device) or '0')
 local growth = tonumber(ARGV[2]) - before
 if growth > 0 then redis.call('HINCRBY', KEYS[4], 'bytes-verified', growth) end
 redis.call('HSET', KEYS[2], 'verified:' .. device, ARGV[2], 'phase:' .. device, 'verify')
 redis.call('HSET', KEYS[1], 'updatedAt', ARGV[3])
-local fields = redis.call('HGETALL', KEYS[2])
-local done, total = 0, 0
-for k = 1, #fields, 2 do
-  local name = fields[k]
-  if string.sub(name, 1, 5) == 'done:' then done = done + tonumber(fields[k + 1]) end
-  if string.sub(name, 1, 6) == 'total:' then total = total + tonumber(fields[k + 1]) end
-end
+${SUM_PROGRESS}
 local volumeTotal = redis.call('HGET', KEYS[2], 'total:' .. device)
 local volumeDone = redis.call('HGET', KEYS[2], 'done:' .. device) or '0'
 redis.call('XADD', KEYS[3], 'MAXLEN', '~', ${EVENT_STREAM_MAXLEN}, '*', 'type', 'progress',

@@ -2,7 +2,9 @@
  * How a restore is laid out in Redis and read back: the record hash (`step:<name>:<attribute>` fields),
  * the progress hash (`index:`, `total:`, `done:` per device) and the shared metrics hash.
  */
+import type { Redis } from 'ioredis';
 import { STEP_DURATION_BUCKETS } from './lua-scripts.ts';
+import type { RestoreKeys } from './restore-keys.ts';
 import type { SharedMetrics } from './store-options.ts';
 import type {
   Restore,
@@ -141,4 +143,29 @@ export function parseMetrics(fields: Record<string, string>): SharedMetrics {
   }
   metrics.stepDurations = [...histograms.values()];
   return metrics;
+}
+
+/**
+ * The restores of `ids` that exist, in order: record and progress of each in one transaction (one
+ * round trip for a whole page, not one per restore).
+ */
+export async function readRestores<Request>(
+  redis: Redis,
+  keys: RestoreKeys,
+  ids: readonly string[],
+): Promise<Restore<Request>[]> {
+  if (ids.length === 0) return [];
+  const page = redis.multi();
+  for (const id of ids) page.hgetall(keys.record(id)).hgetall(keys.progress(id));
+  const replies = (await page.exec()) as [Error | null, Record<string, string>][];
+  const restores: Restore<Request>[] = [];
+  for (let i = 0; i < ids.length; i++) {
+    const [recordError, fields] = replies[2 * i]!;
+    const [progressError, progress] = replies[2 * i + 1]!;
+    if (recordError) throw recordError;
+    if (progressError) throw progressError;
+    // None with this id (or deleted, expired, between the index read and this one).
+    if (fields['id'] !== undefined) restores.push(toRestore<Request>(fields, progress));
+  }
+  return restores;
 }

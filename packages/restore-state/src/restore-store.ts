@@ -9,7 +9,8 @@ import {
   verifyProgressScript,
 } from './lua-scripts.ts';
 import { RestoreEventHub, type RestoreEventHubOptions } from './restore-event-hub.ts';
-import { assertByteCount, parseMetrics, stepKind, toRestore } from './restore-record.ts';
+import { RestoreKeys } from './restore-keys.ts';
+import { assertByteCount, parseMetrics, readRestores, stepKind } from './restore-record.ts';
 import type {
   AwsCallScope,
   CreateOutcome,
@@ -44,12 +45,10 @@ const DEFAULT_IDEMPOTENCY_TTL_SECONDS = 24 * 60 * 60;
  * Each change appends an event to a per-restore Redis stream that {@link RestoreStore.subscribe}
  * reads from any process.
  *
- * Keys (under the prefix): `restore:{id}` (hash), `restore:{id}:progress` (hash),
- * `restore:{id}:events` (stream), `restores:all` and `restores:{status}` (sorted sets by creation
- * time), `idempotency:{key}`.
+ * Keys: see {@link RestoreKeys}.
  */
 export class RestoreStore {
-  private readonly prefix: string;
+  private readonly keys: RestoreKeys;
   private readonly now: () => Date;
   private readonly eventHubOptions: RestoreEventHubOptions;
   private events: RestoreEventHub | undefined;
@@ -62,7 +61,7 @@ export class RestoreStore {
     private readonly redis: Redis,
     options: RestoreStoreOptions = {},
   ) {
-    this.prefix = options.prefix ?? 'ec2-restore:';
+    this.keys = new RestoreKeys(options.prefix ?? 'ec2-restore:');
     this.now = options.now ?? (() => new Date());
     this.eventHubOptions = options.events ?? {};
   }
@@ -86,11 +85,11 @@ export class RestoreStore {
       this.redis,
       createScript,
       [
-        this.recordKey(restore.id),
-        this.progressKey(restore.id),
-        this.indexKey('all'),
-        this.indexKey('queued'),
-        this.idempotencyKey(idempotency?.key ?? ''),
+        this.keys.record(restore.id),
+        this.keys.progress(restore.id),
+        this.keys.index('all'),
+        this.keys.index('queued'),
+        this.keys.idempotency(idempotency?.key ?? ''),
       ],
       [
         restore.id,
@@ -124,7 +123,7 @@ export class RestoreStore {
    * matches, or null when the key is unused (or expired).
    */
   async findIdempotencyKey(key: string, bodyHash: string): Promise<IdempotencyMatch | null> {
-    const stored = await this.redis.get(this.idempotencyKey(key));
+    const stored = await this.redis.get(this.keys.idempotency(key));
     if (stored === null) return null;
     const separator = stored.indexOf(' ');
     const restoreId = stored.slice(separator + 1);
@@ -133,43 +132,19 @@ export class RestoreStore {
 
   /** The restore, or null when there is none with this id. */
   async get<Request = unknown>(id: string): Promise<Restore<Request> | null> {
-    const [recordReply, progressReply] = (await this.redis
-      .multi()
-      .hgetall(this.recordKey(id))
-      .hgetall(this.progressKey(id))
-      .exec()) as [[Error | null, Record<string, string>], [Error | null, Record<string, string>]];
-    if (recordReply[0]) throw recordReply[0];
-    if (progressReply[0]) throw progressReply[0];
-    const fields = recordReply[1];
-    if (fields['id'] === undefined) return null;
-    return toRestore<Request>(fields, progressReply[1]);
+    return (await readRestores<Request>(this.redis, this.keys, [id]))[0] ?? null;
   }
 
   /** The current status only (cheap; workers call it between steps to notice a cancel). */
   async getStatus(id: string): Promise<RestoreStatus | null> {
-    return (await this.redis.hget(this.recordKey(id), 'status')) as RestoreStatus | null;
+    return (await this.redis.hget(this.keys.record(id), 'status')) as RestoreStatus | null;
   }
 
   /** The newest restores first, optionally only those in one status. */
   async list<Request = unknown>(options: ListOptions = {}): Promise<Restore<Request>[]> {
     const limit = options.limit ?? 50;
-    const ids = await this.redis.zrevrange(this.indexKey(options.status ?? 'all'), 0, limit - 1);
-    if (ids.length === 0) return [];
-    // One transaction for the whole page (record and progress of each restore): one round trip
-    // instead of one per restore, which made the list the slowest GET route.
-    const page = this.redis.multi();
-    for (const id of ids) page.hgetall(this.recordKey(id)).hgetall(this.progressKey(id));
-    const replies = (await page.exec()) as [Error | null, Record<string, string>][];
-    const restores: Restore<Request>[] = [];
-    for (let i = 0; i < ids.length; i++) {
-      const [recordError, fields] = replies[2 * i]!;
-      const [progressError, progress] = replies[2 * i + 1]!;
-      if (recordError) throw recordError;
-      if (progressError) throw progressError;
-      // Deleted (expired) between the index read and the page read.
-      if (fields['id'] !== undefined) restores.push(toRestore<Request>(fields, progress));
-    }
-    return restores;
+    const ids = await this.redis.zrevrange(this.keys.index(options.status ?? 'all'), 0, limit - 1);
+    return readRestores<Request>(this.redis, this.keys, ids);
   }
 
   /**
@@ -217,7 +192,7 @@ export class RestoreStore {
     const reply = await runScript(
       this.redis,
       progressScript,
-      [this.recordKey(id), this.progressKey(id), this.eventsKey(id), this.metricsKey()],
+      [this.keys.record(id), this.keys.progress(id), this.keys.events(id), this.keys.metrics()],
       [deviceName, bytesDone, bytesTotal ?? '', this.now().toISOString()],
     );
     if (reply[0] === 'missing') throw new RestoreNotFoundError(id);
@@ -233,18 +208,29 @@ export class RestoreStore {
     const reply = await runScript(
       this.redis,
       verifyProgressScript,
-      [this.recordKey(id), this.progressKey(id), this.eventsKey(id), this.metricsKey()],
+      [this.keys.record(id), this.keys.progress(id), this.keys.events(id), this.keys.metrics()],
       [deviceName, bytesVerified, this.now().toISOString()],
     );
     if (reply[0] === 'missing') throw new RestoreNotFoundError(id);
   }
 
   /**
-   * Ends the restore as succeeded with its result.
+   * Keeps the restore's result (the instance step's) while the restore still runs: not shown until
+   * {@link RestoreStore.succeed} (a restore succeeds only after its cleanup).
+   * @throws RestoreNotFoundError
+   */
+  async holdResult(id: string, result: RestoreResult): Promise<void> {
+    if ((await this.getStatus(id)) === null) throw new RestoreNotFoundError(id);
+    await this.redis.hset(this.keys.record(id), 'heldResult', JSON.stringify(result));
+  }
+
+  /**
+   * Ends the restore as succeeded with its result: the one given, else the one held by
+   * {@link RestoreStore.holdResult}.
    * @throws IllegalTransitionError unless the restore is running.
    */
-  async succeed(id: string, result: RestoreResult): Promise<void> {
-    await this.transition(id, 'succeeded', { result });
+  async succeed(id: string, result?: RestoreResult): Promise<void> {
+    await this.transition(id, 'succeeded', result ? { result } : {});
   }
 
   /**
@@ -282,7 +268,7 @@ export class RestoreStore {
     options: SubscribeOptions = {},
   ): () => Promise<void> {
     this.events ??= new RestoreEventHub(this.redis, this.eventHubOptions);
-    const stop = this.events.subscribe(this.eventsKey(id), {
+    const stop = this.events.subscribe(this.keys.events(id), {
       after: options.after ?? '0',
       onEvent,
       onError: options.onError ?? (() => {}),
@@ -309,7 +295,11 @@ export class RestoreStore {
     const reply = await runScript(
       this.redis,
       transitionScript,
-      [this.recordKey(id), this.eventsKey(id), ...restoreStatuses.map((status) => this.indexKey(status))],
+      [
+        this.keys.record(id),
+        this.keys.events(id),
+        ...restoreStatuses.map((status) => this.keys.index(status)),
+      ],
       [
         to,
         statusesLeadingTo(to).join(' '),
@@ -337,11 +327,11 @@ export class RestoreStore {
       this.redis,
       stepScript,
       [
-        this.recordKey(id),
-        this.eventsKey(id),
-        this.indexKey('queued'),
-        this.indexKey('running'),
-        this.metricsKey(),
+        this.keys.record(id),
+        this.keys.events(id),
+        this.keys.index('queued'),
+        this.keys.index('running'),
+        this.keys.metrics(),
       ],
       [operation, stepName, now.toISOString(), status ?? '', now.getTime(), stepKind(stepName)],
     );
@@ -356,22 +346,22 @@ export class RestoreStore {
    */
   async recordAwsCall(operation: string, errorCode?: string, scope: AwsCallScope = {}): Promise<void> {
     const where = `${scope.accountId || 'unknown'}|${scope.region || 'unknown'}`;
-    const pipeline = this.redis.pipeline().hincrby(this.metricsKey(), `aws-calls:${operation}|${where}`, 1);
+    const pipeline = this.redis.pipeline().hincrby(this.keys.metrics(), `aws-calls:${operation}|${where}`, 1);
     if (errorCode !== undefined)
-      pipeline.hincrby(this.metricsKey(), `aws-errors:${operation}|${errorCode}|${where}`, 1);
+      pipeline.hincrby(this.keys.metrics(), `aws-errors:${operation}|${errorCode}|${where}`, 1);
     await pipeline.exec();
   }
 
   /** Counts one attempt of an AWS call that AWS throttled (the SDK may retry it). */
   async recordAwsThrottle(operation: string, scope: AwsCallScope = {}): Promise<void> {
     const where = `${scope.accountId || 'unknown'}|${scope.region || 'unknown'}`;
-    await this.redis.hincrby(this.metricsKey(), `aws-throttles:${operation}|${where}`, 1);
+    await this.redis.hincrby(this.keys.metrics(), `aws-throttles:${operation}|${where}`, 1);
   }
 
   /** The number of restores in each status. */
   async countByStatus(): Promise<Record<RestoreStatus, number>> {
     const pipeline = this.redis.pipeline();
-    for (const status of restoreStatuses) pipeline.zcard(this.indexKey(status));
+    for (const status of restoreStatuses) pipeline.zcard(this.keys.index(status));
     const replies = (await pipeline.exec()) ?? [];
     return Object.fromEntries(
       restoreStatuses.map((status, index) => [status, Number(replies[index]?.[1] ?? 0)]),
@@ -383,31 +373,7 @@ export class RestoreStore {
    * buckets in seconds, cumulative as Prometheus expects), bytes written, AWS calls and errors.
    */
   async readMetrics(): Promise<SharedMetrics> {
-    const fields = await this.redis.hgetall(this.metricsKey());
+    const fields = await this.redis.hgetall(this.keys.metrics());
     return parseMetrics(fields);
-  }
-
-  private metricsKey(): string {
-    return `${this.prefix}metrics`;
-  }
-
-  private recordKey(id: string): string {
-    return `${this.prefix}restore:${id}`;
-  }
-
-  private progressKey(id: string): string {
-    return `${this.prefix}restore:${id}:progress`;
-  }
-
-  private eventsKey(id: string): string {
-    return `${this.prefix}restore:${id}:events`;
-  }
-
-  private indexKey(status: RestoreStatus | 'all'): string {
-    return `${this.prefix}restores:${status}`;
-  }
-
-  private idempotencyKey(key: string): string {
-    return `${this.prefix}idempotency:${key}`;
   }
 }

@@ -3,15 +3,15 @@
  * (docs/architecture.md#the-restore-lifecycle), with the request stored as given (the API validated it).
  */
 import type {
-  ProgressEventData,
+  RestoreEvent,
   RestoreProgress,
   Restore as RestoreResource,
-  RestoreStatus,
   StepStatus,
 } from '@ec2-restore/contracts';
 
 export {
   type RestoreError,
+  type RestoreEvent,
   type RestoreMode,
   type RestoreProgress,
   type RestoreResult,
@@ -41,23 +41,5 @@ export interface NewRestore<Request = unknown> {
   /** Volumes known up front with their size in bytes, so progress has a total from the start. */
   volumes?: readonly { deviceName: string; bytesTotal: number }[];
 }
-
-/**
- * One change of a restore, as delivered by {@link RestoreStore.subscribe}. `id` is the Redis stream
- * entry id: pass it back as `after` to resume (it is also the SSE event id).
- */
-export type RestoreEvent =
-  | { id: string; type: 'status'; data: { status: RestoreStatus; previous: RestoreStatus } }
-  | { id: string; type: 'step'; data: { name: string; status: StepStatus; attempts: number } }
-  | {
-      id: string;
-      type: 'progress';
-      data: ProgressEventData;
-    }
-  | {
-      id: string;
-      type: 'end';
-      data: { status: RestoreStatus; result: RestoreResource['result']; error: RestoreResource['error'] };
-    };
 
 export type RestoreEventType = RestoreEvent['type'];

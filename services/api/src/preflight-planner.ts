@@ -6,7 +6,7 @@ import {
   type RestorePointSummary,
 } from '@ec2-restore/backup-repository';
 import type { RestoreRequest } from '@ec2-restore/contracts';
-import { PreflightDeadlineError, PreflightSession } from '@ec2-restore/preflight';
+import { isAwsOutage, PreflightDeadlineError, PreflightSession } from '@ec2-restore/preflight';
 import { type RestoreStore, recordAwsCalls } from '@ec2-restore/restore-state';
 import type { PlannedRestore, RestorePlanner } from './deps.ts';
 import { HttpError } from './http/api-error.ts';
@@ -104,7 +104,7 @@ export class PreflightPlanner implements RestorePlanner {
   }
 }
 
-/** The deadline and the call budget end a plan with an answer a person can act on. */
+/** The deadline, the call budget and an AWS outage end a plan with an answer a person can act on. */
 function planError(err: unknown): unknown {
   if (err instanceof PreflightDeadlineError) {
     return new HttpError('preflight_timeout', err.message, {
@@ -114,6 +114,14 @@ function planError(err: unknown): unknown {
   }
   if ((err as { name?: string } | null)?.name === 'Ec2CallBudgetTimeoutError') {
     return new HttpError('throttled', (err as Error).message);
+  }
+  if (isAwsOutage(err)) {
+    // Throttling or a 5xx after the SDK's retries says nothing about the request: try again.
+    const { name, message } = err as Error;
+    return new HttpError(
+      'service_unavailable',
+      `AWS answered ${name} during the pre-flight checks (${message}); nothing was created. Try again.`,
+    );
   }
   return err;
 }

@@ -1,11 +1,11 @@
 /** The instance worker: `node --import tsx services/instance-worker/src/main.ts` (variables in README.md). */
-import { exitOnConfigError, minutesField } from '@ec2-restore/config';
+import { minutesField } from '@ec2-restore/config';
 import { QueueName } from '@ec2-restore/contracts';
 import {
   baseWorkerEnvSchema,
   concurrencySchema,
   instanceProcessors,
-  loadWorkerConfig,
+  loadWorkerConfigOrExit,
   runWorkerService,
 } from '@ec2-restore/pipeline';
 import { checkTargetRoles, intervalClaim, parseTargetRoles, startPeriodicSweep } from '@ec2-restore/sweeper';
@@ -23,12 +23,7 @@ const envSchema = baseWorkerEnvSchema
   })
   .superRefine(checkTargetRoles);
 
-let config: ReturnType<typeof loadWorkerConfig<typeof envSchema>>;
-try {
-  config = loadWorkerConfig('instance-worker', envSchema);
-} catch (error) {
-  exitOnConfigError(error);
-}
+const config = loadWorkerConfigOrExit('instance-worker', envSchema);
 const { env } = config;
 
 runWorkerService({

@@ -1,11 +1,11 @@
 /** The snapshot worker: `node --import tsx services/snapshot-worker/src/main.ts` (variables in README.md). */
 import { openBackupRepository } from '@ec2-restore/backup-repository';
-import { backupRepositoryField, exitOnConfigError } from '@ec2-restore/config';
+import { backupRepositoryField } from '@ec2-restore/config';
 import { QueueName } from '@ec2-restore/contracts';
 import {
   baseWorkerEnvSchema,
   concurrencySchema,
-  loadWorkerConfig,
+  loadWorkerConfigOrExit,
   runWorkerService,
   snapshotProcessors,
 } from '@ec2-restore/pipeline';
@@ -30,12 +30,7 @@ const envSchema = baseWorkerEnvSchema.extend({
     .optional(),
 });
 
-let config: ReturnType<typeof loadWorkerConfig<typeof envSchema>>;
-try {
-  config = loadWorkerConfig('snapshot-worker', envSchema);
-} catch (error) {
-  exitOnConfigError(error);
-}
+const config = loadWorkerConfigOrExit('snapshot-worker', envSchema);
 const { env } = config;
 
 runWorkerService({

@@ -9,9 +9,11 @@ take up to five minutes" to be usable everywhere unless the request passes its g
 https://docs.aws.amazon.com/kms/latest/developerguide/grants.html#terms-eventual-consistency).
 A snapshot shared with an account shows up there after a moment as well.
 
-Window: `EC2RESTORE_EMULATOR_CONSISTENCY_MS` is the longest delay in milliseconds; each new id,
-grant or share gets a random delay between half of it and all of it (0: everything at once, as
-plain moto). Plain moto answers every id at once.
+Window: `EC2RESTORE_EMULATOR_CONSISTENCY_MS` is the longest delay in milliseconds, 400 unless set;
+each new id, grant or share gets a random delay between half of it and all of it (0: everything at
+once, as plain moto). On by default so that code which reads a new id at once fails here first; short,
+so that code which waits for a new id (as it must on AWS) costs a test run little. Plain moto answers
+every id at once.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from typing import Any
 
 from .errors import Ec2Error
 
-DEFAULT_WINDOW_MS = 0.0
+DEFAULT_WINDOW_MS = 400.0
 
 
 def window_s() -> float:
@@ -104,7 +106,7 @@ def _new_ids_in_response(action: str, body: Any) -> list[str]:
 def install() -> None:
     from moto.core.responses import BaseResponse
 
-    from . import ec2_rules, kms_rules
+    from . import kms_rules
 
     original_call_action = BaseResponse.call_action
 
@@ -142,5 +144,3 @@ def install() -> None:
         return grant
 
     Key.add_grant = add_grant
-
-    ec2_rules.share_delay_s = delay_s

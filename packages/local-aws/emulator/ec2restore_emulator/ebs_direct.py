@@ -20,9 +20,9 @@ import time
 import uuid
 from typing import Any
 
-from . import consistency, ebs_limits
+from . import consistency, ebs_limits, ebs_listing, idempotency
 from .block_store import BlockStore, open_block_store
-from .ec2_rules import VOLUME_KEY_ACTIONS, default_key_arn, key_problem
+from .ebs_keys import VOLUME_KEY_ACTIONS, default_key_arn, key_problem
 from .errors import RestJsonError
 from .identity import principal_for_access_key
 from .kms_rules import find_key
@@ -173,16 +173,37 @@ def block_headers(block: StoredBlock) -> dict[str, str]:
     }
 
 
-def list_blocks(snapshot: Any) -> dict[str, Any]:
+def list_blocks(snapshot: Any, query: dict[str, str]) -> dict[str, Any]:
+    """ListSnapshotBlocks: one page of the written blocks (ebs_listing.py)."""
     check_visible(snapshot)
     with _index_lock:
-        written = [(int(i), b.block_token) for i, b in snapshot.blocks.items()]
-    written.sort()
-    return {
-        "Blocks": [{"BlockIndex": i, "BlockToken": token} for i, token in written],
-        "VolumeSize": snapshot.volume_size,
-        "BlockSize": snapshot.block_size,
-    }
+        tokens = {int(i): b.block_token for i, b in snapshot.blocks.items()}
+    page = ebs_listing.page_of(
+        snapshot.snapshot_id, sorted(tokens), query, lambda i: {"BlockIndex": i, "BlockToken": tokens[i]}
+    )
+    answer = {"Blocks": page.pop("entries"), "VolumeSize": snapshot.volume_size, "BlockSize": snapshot.block_size}
+    return {**answer, **page}
+
+
+def list_changed_blocks(first: Any, second: Any, query: dict[str, str]) -> dict[str, Any]:
+    """ListChangedBlocks: one page of the blocks that differ between two snapshots (ebs_listing.py)."""
+    check_visible(first)
+    check_visible(second)
+    with _index_lock:
+        changed = ebs_listing.changed_block_indexes(first, second)
+        first_blocks, second_blocks = dict(first.blocks), dict(second.blocks)
+
+    def entry(index: int) -> dict[str, Any]:
+        a, b = first_blocks.get(str(index)), second_blocks.get(str(index))
+        return {
+            "BlockIndex": index,
+            **({"FirstBlockToken": a.block_token} if a is not None else {}),
+            **({"SecondBlockToken": b.block_token} if b is not None else {}),
+        }
+
+    page = ebs_listing.page_of(f"{first.snapshot_id}/{second.snapshot_id}", changed, query, entry)
+    answer = {"ChangedBlocks": page.pop("entries"), "VolumeSize": second.volume_size, "BlockSize": second.block_size}
+    return {**answer, **page}
 
 
 def release_snapshot_blocks(account_id: str, region: str, snapshot_id: str) -> None:
@@ -220,6 +241,11 @@ def install() -> None:
 
     def start_snapshot(self: Any) -> str:
         params = json.loads(self.body or b"{}")
+        return idempotency.start_snapshot_once(
+            self.current_account, self.region, params, lambda: start_new_snapshot(self, params)
+        )
+
+    def start_new_snapshot(self: Any, params: dict[str, Any]) -> str:
         backend = self.ebs_backend
         ec2 = backend.ec2_backend
         caller = principal_for_access_key(self.get_access_key())
@@ -312,7 +338,14 @@ def install() -> None:
         return 202, {"status": 202}, json.dumps({"Status": "pending" if status == "completed" else status})
 
     def list_snapshot_blocks(self: Any) -> str:
-        return json.dumps(list_blocks(own_ebs_snapshot(self, self.path.split("/")[-2])))
+        snapshot = own_ebs_snapshot(self, self.path.split("/")[-2])
+        return json.dumps(list_blocks(snapshot, ebs_listing.query_of(self.querystring)))
+
+    def list_changed_blocks_response(self: Any) -> str:
+        query = ebs_listing.query_of(self.querystring)
+        first = own_ebs_snapshot(self, ebs_listing.require_first_snapshot(query.get("firstSnapshotId")))
+        second = own_ebs_snapshot(self, self.path.split("/")[-2])
+        return json.dumps(list_changed_blocks(first, second, query))
 
     def get_snapshot_block(self: Any) -> Any:
         parts = self.path.split("/")
@@ -337,4 +370,5 @@ def install() -> None:
     EBSResponse.put_snapshot_block = put_snapshot_block
     EBSResponse.complete_snapshot = complete_snapshot
     EBSResponse.list_snapshot_blocks = list_snapshot_blocks
+    EBSResponse.list_changed_blocks = list_changed_blocks_response
     EBSResponse.get_snapshot_block = get_snapshot_block

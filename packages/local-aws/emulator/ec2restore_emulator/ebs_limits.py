@@ -67,11 +67,16 @@ def forget(snapshot_id: str) -> None:
         _recent_puts.pop(snapshot_id, None)
 
 
+# Set while this thread's request is already counted (the fast path counts a write from before its body
+# is read, as AWS counts a request from its start; put_block inside it must not count it twice).
+_counted = threading.local()
+
+
 @contextmanager
 def in_flight(account_id: str) -> Iterator[None]:
     """One EBS direct block request of `account_id` being served."""
     limit = _max_in_flight()
-    if limit <= 0:
+    if limit <= 0 or getattr(_counted, "active", False):
         yield
         return
     with _lock:
@@ -80,9 +85,11 @@ def in_flight(account_id: str) -> Iterator[None]:
                 400, "ConcurrentLimitExceededException", "You have reached the limit for concurrent API requests."
             )
         _in_flight[account_id] += 1
+    _counted.active = True
     try:
         yield
     finally:
+        _counted.active = False
         with _lock:
             _in_flight[account_id] -= 1
 

@@ -27,8 +27,9 @@ import os
 import re
 import uuid
 from typing import Any
+from urllib.parse import parse_qs
 
-from . import ebs_direct
+from . import ebs_direct, ebs_limits
 from .errors import RestJsonError
 
 _BLOCKS_PATH = re.compile(r"^/snapshots/([^/]+)/blocks(?:/([^/]+))?/?$")
@@ -116,11 +117,14 @@ class EbsDirectFastPath:
             return refusal(environ, start_response)
         snapshot = self._own_snapshot(self._account(environ, access_key), region, snapshot_id)
         if block_index is None:
-            body = json.dumps(ebs_direct.list_blocks(snapshot)).encode()
+            query = {k: v[0] for k, v in parse_qs(environ.get("QUERY_STRING", "")).items()}
+            body = json.dumps(ebs_direct.list_blocks(snapshot, query)).encode()
             return _answer(start_response, "200 OK", "application/json", body, {})
         if method == "PUT":
-            data = environ["wsgi.input"].read()
-            checksum = ebs_direct.put_block(snapshot, block_index, data, environ.get("HTTP_X_AMZ_CHECKSUM", ""))
+            # In flight from before its body is read, as AWS counts a request (ebs_limits.py).
+            with ebs_limits.in_flight(getattr(snapshot, "account_id", "")):
+                data = environ["wsgi.input"].read()
+                checksum = ebs_direct.put_block(snapshot, block_index, data, environ.get("HTTP_X_AMZ_CHECKSUM", ""))
             headers = {"x-amz-Checksum": checksum, "x-amz-Checksum-Algorithm": "SHA256"}
             return _answer(start_response, "201 Created", "application/json", b"{}", headers)
         block = ebs_direct.get_block(snapshot, block_index)

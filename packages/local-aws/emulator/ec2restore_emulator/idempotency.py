@@ -1,19 +1,28 @@
-"""ClientToken idempotency for the EC2 actions ec2-restore retries: RunInstances and CreateVolume.
+"""ClientToken idempotency for the calls ec2-restore retries: EC2 RunInstances and CreateVolume, and
+EBS direct StartSnapshot. (CopySnapshot has no ClientToken in the EC2 API: nothing to emulate.)
 
 "If you repeat a request with the same client token and the same parameters, Amazon EC2 returns
 the same result ... If you repeat a request with the same client token, but change one or more of
 the parameters (other than the client token), Amazon EC2 returns an IdempotentParameterMismatch
 error" (https://docs.aws.amazon.com/ec2/latest/devguide/ec2-api-idempotency.html). The token is
-scoped to the account and region. Plain moto 5.2.1 ignores ClientToken: every retry makes one more
-volume, instance or snapshot.
+scoped to the account and region.
+
+StartSnapshot likewise: "If you retry an API request with the same client token and the same request
+parameters after it has completed successfully, the result of the original request is returned. If you
+retry a request with the same client token, but change one or more of the request parameters, the
+ConflictException error is returned" (https://docs.aws.amazon.com/ebs/latest/userguide/ebs-direct-api-idempotency.html;
+HTTP 409, https://docs.aws.amazon.com/ebs/latest/userguide/error-retries.html).
+
+Plain moto 5.2.1 ignores ClientToken: every retry makes one more volume, instance or snapshot.
 """
 
 from __future__ import annotations
 
+import json
 import threading
-from typing import Any
+from typing import Any, Callable
 
-from .errors import Ec2Error
+from .errors import Ec2Error, RestJsonError
 
 IDEMPOTENT_ACTIONS = {"RunInstances", "CreateVolume"}
 # Parameters that do not count when comparing a repeated request (the SDK may vary them per call).
@@ -69,3 +78,29 @@ def install() -> None:
             return status, headers, body
 
     BaseResponse.call_action = call_action
+
+
+# (account, region, token) -> (StartSnapshot parameters but the token, response body)
+_started: dict[tuple[str, str, str], tuple[str, str]] = {}
+
+
+def start_snapshot_once(account: str, region: str, params: dict[str, Any], start: Callable[[], str]) -> str:
+    """Runs `start` (StartSnapshot) once per ClientToken; a repeat answers the original result."""
+    token = params.get("ClientToken")
+    if not token:
+        return start()
+    key = (account, region, str(token))
+    fingerprint = json.dumps({k: v for k, v in params.items() if k != "ClientToken"}, sort_keys=True)
+    with _lock:
+        seen = _started.get(key)
+        if seen is not None:
+            if seen[0] != fingerprint:
+                raise RestJsonError(
+                    409,
+                    "ConflictException",
+                    "The request uses the same client token as a previous, but non-identical request.",
+                )
+            return seen[1]
+        body = start()
+        _started[key] = (fingerprint, body)
+        return body

@@ -26,7 +26,8 @@ from typing import Any
 
 from moto.ec2.exceptions import EC2ClientError
 
-from .ec2_rules import KMS_FAILURE_DELAY_S, SNAPSHOT_KEY_ACTIONS, VOLUME_KEY_ACTIONS, key_problem
+from .ebs_keys import SNAPSHOT_KEY_ACTIONS, VOLUME_KEY_ACTIONS, key_problem
+from .ec2_rules import KMS_FAILURE_DELAY_S
 from .identity import current_caller
 from .kms_rules import find_key
 

@@ -6,6 +6,7 @@
  */
 import { createHash, randomUUID } from 'node:crypto';
 import {
+  GIB,
   type PlanResult,
   type RestorePointSummary,
   type RestoreRequest,
@@ -13,8 +14,6 @@ import {
   selectVolumes,
 } from '@ec2-restore/contracts';
 import type { Restore, RestoreStore } from '@ec2-restore/restore-state';
-
-const GIB = 2 ** 30;
 
 /** The pre-flight result and what the flow needs besides the request. */
 export interface PlannedRestore {

@@ -8,8 +8,9 @@
  * - the restore ended or is ending when a job starts, checks in or finishes: the step is `cancelled`,
  *   cleanup is requested (and a second pass for what this job made after the first looked);
  * - a job fails for good: step `failed`, restore `failed` with the error, cleanup requested;
- * - the instance job succeeds: cleanup requested with the result; the restore becomes `succeeded` only
- *   when the cleanup is done, so nothing temporary is left behind a succeeded restore;
+ * - the instance job succeeds: its result is held in the record, cleanup is requested; the restore
+ *   becomes `succeeded` (showing the result) only when the cleanup is done, so nothing temporary is
+ *   left behind a succeeded restore;
  * - cleanup done: `succeeded` or `cancelled`; a cancel that came while a succeeded restore was being
  *   cleaned up gets one more cleanup that undoes the restore, then `cancelled`.
  */
@@ -48,7 +49,7 @@ export interface StepRun {
   /** Attempts BullMQ counted before this one. */
   attemptsMade: number;
   /** The job's data: every job carries the restore's target fields (checked against the record). */
-  data: Omit<CleanupJobInput, 'outcome' | 'result'>;
+  data: Omit<CleanupJobInput, 'outcome'>;
 }
 
 /** Why a job must not run (its data differs from the accepted request), or null. */
@@ -64,7 +65,7 @@ function refusalOf(run: StepRun, restore: Restore): PermanentStepError | null {
 
 const ENDED_OR_ENDING: readonly RestoreStatus[] = ['failed', 'cancelling', 'cancelled', 'succeeded'];
 
-function cleanupInputOf(run: StepRun, outcome: RestoreOutcome, result?: InstanceJobResult): CleanupJobInput {
+function cleanupInputOf(run: StepRun, outcome: RestoreOutcome): CleanupJobInput {
   const d = run.data;
   return {
     restoreId: d.restoreId,
@@ -75,7 +76,6 @@ function cleanupInputOf(run: StepRun, outcome: RestoreOutcome, result?: Instance
     ...(d.roleArn ? { roleArn: d.roleArn } : {}),
     ...(d.externalId ? { externalId: d.externalId } : {}),
     outcome,
-    ...(result ? { result } : {}),
   };
 }
 
@@ -205,7 +205,9 @@ export class RestoreLifecycle {
         afterJob: run.jobId,
       });
     } else if (run.jobName === JobName.Instance) {
-      await this.requestCleanup(cleanupInputOf(run, 'succeeded', value as InstanceJobResult));
+      // Held in the record, shown once the cleanup is done and the restore succeeds.
+      await this.store.holdResult(restoreId, value as InstanceJobResult);
+      await this.requestCleanup(cleanupInputOf(run, 'succeeded'));
     }
   }
 
@@ -213,10 +215,10 @@ export class RestoreLifecycle {
     const status = await this.store.getStatus(input.restoreId);
     if (input.outcome !== 'cancelled' && status === 'cancelling') {
       // Cancelled while the flow was finishing: undo the restore too, then it is `cancelled`.
-      const { result: _result, ...rest } = input;
-      await this.requestCleanup({ ...rest, outcome: 'cancelled' }, 'cancelled');
-    } else if (input.outcome === 'succeeded' && input.result && status === 'running') {
-      await this.store.succeed(input.restoreId, input.result);
+      await this.requestCleanup({ ...input, outcome: 'cancelled' }, 'cancelled');
+    } else if (input.outcome === 'succeeded' && status === 'running') {
+      // With the result the instance step's success held in the record.
+      await this.store.succeed(input.restoreId);
     } else if (input.outcome === 'cancelled' && (status === 'cancelling' || status === 'queued')) {
       await this.store.setStatus(input.restoreId, 'cancelled');
     }

@@ -9,6 +9,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import {
   type CleanupJobInput,
+  GIB,
   JobName,
   type RestoreRequest,
   restoreRequestSchema,
@@ -17,7 +18,7 @@ import type { Restore } from '@ec2-restore/restore-state';
 import { PermanentStepError } from '../errors/permanent-step-error.ts';
 
 /** The target fields every job carries, as the restore record says they must be. */
-export type AcceptedTarget = Omit<CleanupJobInput, 'sourceAccountId' | 'outcome' | 'result'>;
+export type AcceptedTarget = Omit<CleanupJobInput, 'sourceAccountId' | 'outcome'>;
 
 export function acceptedTargetOf(restore: Restore, request: RestoreRequest): AcceptedTarget {
   const { target } = request;
@@ -35,8 +36,6 @@ export function acceptedTargetOf(restore: Restore, request: RestoreRequest): Acc
 function normalized(value: unknown): unknown {
   return value === undefined ? undefined : JSON.parse(JSON.stringify(value));
 }
-
-const GIB = 2 ** 30;
 
 /**
  * The differences between a job's data and the restore it belongs to, one line per field

@@ -3,7 +3,13 @@
  * own, and the EC2 call budget. One error type and one exit code for all of them.
  */
 import { ec2CallLimitsFromEnv } from '@ec2-restore/aws-budget';
-import { ConfigError, concurrencyField, parseEnv, serviceEnvSchema } from '@ec2-restore/config';
+import {
+  ConfigError,
+  concurrencyField,
+  exitOnConfigError,
+  parseEnv,
+  serviceEnvSchema,
+} from '@ec2-restore/config';
 import { z } from 'zod';
 
 export { ConfigError, exitOnConfigError, parseEnv } from '@ec2-restore/config';
@@ -52,5 +58,17 @@ export function loadWorkerConfig<S extends z.ZodType<BaseWorkerEnv>>(
   } catch (error) {
     const message = (error as Error).message;
     throw new ConfigError(service, [{ variable: /^(\w+)=/.exec(message)?.[1] ?? 'EC2_BUDGET', message }]);
+  }
+}
+
+/** A service's entry: {@link loadWorkerConfig}, or the error printed and exit code 2. */
+export function loadWorkerConfigOrExit<S extends z.ZodType<BaseWorkerEnv>>(
+  service: string,
+  schema: S,
+): WorkerConfig<z.infer<S>> {
+  try {
+    return loadWorkerConfig(service, schema);
+  } catch (error) {
+    exitOnConfigError(error);
   }
 }

@@ -17,6 +17,7 @@ interface ReadBack {
   mismatches: VerificationFailure['mismatches'];
 }
 
+/** What is read back, and where its progress goes: the options both verifiers share. */
 interface ReadBackSubject {
   repository: BackupRepository;
   restorePointId: string;
@@ -60,15 +61,7 @@ export async function assertSnapshotMatchesRestorePoint(
   snapshotId: string,
   subject: ReadBackSubject,
 ): Promise<void> {
-  const found = await verifySnapshotAgainstRestorePoint({
-    ebs,
-    repository: subject.repository,
-    restorePointId: subject.restorePointId,
-    deviceName: subject.deviceName,
-    snapshotId,
-    onProgress: subject.onProgress,
-    ...(subject.signal ? { signal: subject.signal } : {}),
-  });
+  const found = await verifySnapshotAgainstRestorePoint({ ...subject, ebs, snapshotId });
   assertMatches(found, subject, snapshotId, 'snapshot');
 }
 
@@ -78,13 +71,6 @@ export async function assertDeviceMatchesRestorePoint(
   volumeId: string,
   subject: ReadBackSubject,
 ): Promise<void> {
-  const found = await verifyDeviceAgainstRestorePoint({
-    repository: subject.repository,
-    restorePointId: subject.restorePointId,
-    deviceName: subject.deviceName,
-    devicePath,
-    onProgress: subject.onProgress,
-    ...(subject.signal ? { signal: subject.signal } : {}),
-  });
+  const found = await verifyDeviceAgainstRestorePoint({ ...subject, devicePath });
   assertMatches(found, subject, volumeId, 'volume');
 }

@@ -1,0 +1,73 @@
+import { createHash } from 'node:crypto';
+import { BLOCK_SIZE } from './block.ts';
+import { BlockListFormatError, type BlockRef, readBlockList } from './block-list.ts';
+import { BlockIntegrityError, BlockListCorruptError } from './errors.ts';
+import type { VolumeManifest } from './manifest.ts';
+import { blockKey } from './repository-layout.ts';
+import type { ObjectStore } from './stores/object-store.ts';
+
+/** Reads one volume of a restore point block by block, verifying every block. */
+export class VolumeReader {
+  constructor(
+    private readonly store: ObjectStore,
+    readonly restorePointId: string,
+    readonly volume: VolumeManifest,
+  ) {}
+
+  get sizeBytes(): number {
+    return this.volume.blockCount * BLOCK_SIZE;
+  }
+
+  /**
+   * The volume's blocks in index order, streamed from the block list. The list's own checksum is checked
+   * when the iteration ends; call `checkBlockList()` first where acting on a bad list would do harm.
+   */
+  async *blocks(): AsyncGenerator<BlockRef> {
+    const stream = await this.store.getStream(this.volume.blockList.key);
+    if (stream === undefined) {
+      throw new BlockListCorruptError(
+        this.restorePointId,
+        this.volume.deviceName,
+        'the block list is missing',
+      );
+    }
+    try {
+      yield* readBlockList(stream, this.volume.blockCount, this.volume.blockList.sha256);
+    } catch (err) {
+      if (err instanceof BlockListFormatError) {
+        throw new BlockListCorruptError(this.restorePointId, this.volume.deviceName, err.message);
+      }
+      throw err;
+    }
+  }
+
+  /** Reads the whole block list once (streamed) and checks it; calls `onBlock` for each block. */
+  async checkBlockList(onBlock?: (ref: BlockRef) => void): Promise<void> {
+    for await (const ref of this.blocks()) onBlock?.(ref);
+  }
+
+  /**
+   * Reads a non-zero block into `into` (at least BLOCK_SIZE bytes) and verifies its SHA-256 against the
+   * block list. Returns the block's bytes (a view of `into`). Throws BlockIntegrityError naming the restore
+   * point, volume, block index and expected hash when the block is missing or corrupt.
+   */
+  async readBlock(ref: BlockRef & { sha256: string }, into: Buffer): Promise<Buffer> {
+    const location = {
+      restorePointId: this.restorePointId,
+      deviceName: this.volume.deviceName,
+      blockIndex: ref.index,
+      expectedSha256: ref.sha256,
+    };
+    const length = await this.store.readInto(blockKey(ref.sha256), into);
+    if (length === undefined) throw new BlockIntegrityError({ ...location, missing: true });
+    const data = into.subarray(0, Math.min(length, BLOCK_SIZE));
+    const actual = createHash('sha256').update(data).digest('hex');
+    if (length !== BLOCK_SIZE || actual !== ref.sha256) {
+      throw new BlockIntegrityError({
+        ...location,
+        actualSha256: length === BLOCK_SIZE ? actual : `${actual} (${length} bytes, not ${BLOCK_SIZE})`,
+      });
+    }
+    return data;
+  }
+}
