@@ -218,8 +218,9 @@ describe('event streams and data routes across a Redis restart or freeze', () =>
     const logLines: string[] = [];
     const logger = createLogger('info', { write: (line: string) => void logLines.push(line) });
     const command = createApiRedis(redis.url, { timeoutMs: options.redisTimeoutMs ?? 3000, logger });
+    const prefix = `t-${randomUUID()}:`;
     const store = new RestoreStore(command, {
-      prefix: `t-${randomUUID()}:`,
+      prefix,
       events: { outageGraceMs: options.outageGraceMs, blockMs: 500 },
     });
     const app = createApp({
@@ -243,7 +244,7 @@ describe('event streams and data routes across a Redis restart or freeze', () =>
       command.disconnect();
     });
     const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    const writerStore = new RestoreStore(writer, { prefix: (store as unknown as { prefix: string }).prefix });
+    const writerStore = new RestoreStore(writer, { prefix });
     return {
       store: writerStore,
       logs: () => logLines.join(''),

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { CompleteSnapshotCommand, PutSnapshotBlockCommand, StartSnapshotCommand } from '@aws-sdk/client-ebs';
-import { RegisterImageCommand, RunInstancesCommand } from '@aws-sdk/client-ec2';
+import { DescribeInstancesCommand, RegisterImageCommand, RunInstancesCommand } from '@aws-sdk/client-ec2';
 import {
   BLOCK_SIZE,
   blockKey,
@@ -15,7 +15,14 @@ import {
 } from '@ec2-restore/backup-repository';
 import { credentialsForAccount, onceVisible } from '@ec2-restore/local-aws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { blockOfFile, newAccount, SDK_RETRIES, sparseImage, tempDir } from '../support/index.ts';
+import {
+  blockOfFile,
+  newAccount,
+  SDK_RETRIES,
+  sparseImage,
+  startVisibleSnapshot,
+  tempDir,
+} from '../support/index.ts';
 
 // Each run starts a Node process with tsx: seconds each on a busy machine.
 const SLOW = 300_000;
@@ -242,33 +249,42 @@ describe('ec2-restore-backup CLI', () => {
     'reads the boot and licensing attributes of the backed-up instance from EC2 (--from-instance)',
     async () => {
       const { id: accountId, aws } = newAccount(SDK_RETRIES);
-      const started = await aws.ebs.send(new StartSnapshotCommand({ VolumeSize: 1 }));
+      const started = { SnapshotId: await startVisibleSnapshot(aws.ebs, { VolumeSize: 1 }) };
       await aws.ebs.send(
         new CompleteSnapshotCommand({ SnapshotId: started.SnapshotId, ChangedBlocksCount: 0 }),
       );
-      const { ImageId } = await aws.ec2.send(
-        new RegisterImageCommand({
-          Name: `rp-cli-image-${accountId}`,
-          Architecture: 'arm64',
-          BootMode: 'uefi',
-          EnaSupport: true,
-          VirtualizationType: 'hvm',
-          RootDeviceName: '/dev/xvda',
-          BlockDeviceMappings: [
-            { DeviceName: '/dev/xvda', Ebs: { SnapshotId: started.SnapshotId, DeleteOnTermination: false } },
-          ],
-        }),
+      const { ImageId } = await onceVisible(() =>
+        aws.ec2.send(
+          new RegisterImageCommand({
+            Name: `rp-cli-image-${accountId}`,
+            Architecture: 'arm64',
+            BootMode: 'uefi',
+            EnaSupport: true,
+            VirtualizationType: 'hvm',
+            RootDeviceName: '/dev/xvda',
+            BlockDeviceMappings: [
+              {
+                DeviceName: '/dev/xvda',
+                Ebs: { SnapshotId: started.SnapshotId, DeleteOnTermination: false },
+              },
+            ],
+          }),
+        ),
       );
-      const { Instances = [] } = await aws.ec2.send(
-        new RunInstancesCommand({
-          ImageId,
-          InstanceType: 'm7g.medium',
-          MinCount: 1,
-          MaxCount: 1,
-          MetadataOptions: { HttpTokens: 'required' },
-          TagSpecifications: [{ ResourceType: 'instance', Tags: [{ Key: 'Name', Value: 'graviton-1' }] }],
-        }),
+      const { Instances = [] } = await onceVisible(() =>
+        aws.ec2.send(
+          new RunInstancesCommand({
+            ImageId,
+            InstanceType: 'm7g.medium',
+            MinCount: 1,
+            MaxCount: 1,
+            MetadataOptions: { HttpTokens: 'required' },
+            TagSpecifications: [{ ResourceType: 'instance', Tags: [{ Key: 'Name', Value: 'graviton-1' }] }],
+          }),
+        ),
       );
+      const instanceId = Instances[0]?.InstanceId ?? '';
+      await onceVisible(() => aws.ec2.send(new DescribeInstancesCommand({ InstanceIds: [instanceId] })));
       aws.destroy();
 
       const created = await backupAs(accountId, [

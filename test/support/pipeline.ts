@@ -200,7 +200,9 @@ export async function jobResult(
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const job = await queue.getJob(jobId);
-      if (job && (await job.isCompleted())) return job.returnvalue;
+      // Read the job again once it is completed: the copy fetched before may predate its result (a job
+      // that completed between getJob and isCompleted has a null returnvalue in that copy).
+      if (job && (await job.isCompleted())) return (await queue.getJob(jobId))?.returnvalue;
       if (job && (await job.isFailed())) {
         throw new Error(`${jobId} failed: ${job.failedReason}\n${workers.map((w) => w.output()).join('\n')}`);
       }

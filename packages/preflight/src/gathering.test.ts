@@ -27,6 +27,12 @@ describe('attempt: an AWS refusal becomes a fact, an AWS outage ends the plan', 
     }
   });
 
+  it('keeps an endpoint that does not answer as a fact (a setting to fix, named by the checks)', async () => {
+    const error = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:9'), { code: 'ECONNREFUSED' });
+    expect(isAwsOutage(error)).toBe(false);
+    expect(await attempt(() => Promise.reject(error))).toMatchObject({ ok: false });
+  });
+
   it('keeps "not found" of a new id as a fact (not an outage)', async () => {
     const error = awsError('InvalidSubnetID.NotFound', 400, 'client');
     expect(isAwsOutage(error)).toBe(false);

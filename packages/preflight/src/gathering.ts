@@ -40,13 +40,19 @@ export function errorFact(error: unknown): AwsErrorFact {
 /**
  * AWS throttling or a server error (5xx) still there after the SDK's retries: it says nothing about
  * the account, so it must not become a failed check with a permission remedy; the plan ends and the
- * caller may try again.
+ * caller may try again. An endpoint that does not answer at all (no HTTP status: connection refused,
+ * DNS) is not an outage of AWS but a setting of ours or the caller's to fix, so it stays a fact the
+ * checks name (the worker-identity check fails with it).
  */
 export function isAwsOutage(error: unknown): boolean {
   const classified = classifyAwsError(error);
+  const httpStatus = (error as { $metadata?: { httpStatusCode?: number } } | null)?.$metadata?.httpStatusCode;
   return (
     classified.category === 'throttling' ||
-    (classified.retryable && classified.category === 'aws' && !isNewResourceNotFound(error))
+    (httpStatus !== undefined &&
+      classified.retryable &&
+      classified.category === 'aws' &&
+      !isNewResourceNotFound(error))
   );
 }
 
