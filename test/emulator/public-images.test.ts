@@ -8,9 +8,9 @@ import {
   RunInstancesCommand,
 } from '@aws-sdk/client-ec2';
 import { type Parameter, paginateGetParametersByPath, SSMClient } from '@aws-sdk/client-ssm';
-import { credentialsForAccount } from '@ec2-restore/local-aws';
+import { credentialsForAccount, onceVisible } from '@ec2-restore/local-aws';
 import { describe, expect, it } from 'vitest';
-import { createKey, eventually, newAccount, REGION, ZONE } from '../support/index.ts';
+import { createKey, newAccount, REGION, volumeInState, ZONE } from '../support/index.ts';
 
 // AWS's public base images (packages/local-aws/emulator/ec2restore_emulator/public_images.py): SSM
 // public parameters name the latest Windows images
@@ -57,21 +57,20 @@ describe('public base images', () => {
     const { ec2 } = account.aws;
     const key = await createKey(account);
     const { VolumeId } = await ec2.send(new CreateVolumeCommand({ AvailabilityZone: ZONE, Size: 2 }));
-    await eventually(() =>
-      ec2
-        .send(new DescribeVolumesCommand({ VolumeIds: [VolumeId ?? ''] }))
-        .then((o) => (o.Volumes?.[0]?.State === 'available' ? true : undefined)),
-    );
+    await volumeInState(account, VolumeId ?? '');
     const { SnapshotId } = await ec2.send(new CreateSnapshotCommand({ VolumeId }));
-    const { ImageId } = await ec2.send(
-      new RegisterImageCommand({
-        Name: `merge-${account.id}`,
-        RootDeviceName: '/dev/xvda',
-        VirtualizationType: 'hvm',
-        EnaSupport: true,
-        BlockDeviceMappings: [{ DeviceName: '/dev/xvda', Ebs: { SnapshotId, VolumeSize: 2 } }],
-        TagSpecifications: [{ ResourceType: 'image', Tags: [{ Key: 'owner', Value: 'restore-1' }] }],
-      }),
+    // New ids (the snapshot, the image, the instance) answer NotFound for a moment, as in AWS.
+    const { ImageId } = await onceVisible(() =>
+      ec2.send(
+        new RegisterImageCommand({
+          Name: `merge-${account.id}`,
+          RootDeviceName: '/dev/xvda',
+          VirtualizationType: 'hvm',
+          EnaSupport: true,
+          BlockDeviceMappings: [{ DeviceName: '/dev/xvda', Ebs: { SnapshotId, VolumeSize: 2 } }],
+          TagSpecifications: [{ ResourceType: 'image', Tags: [{ Key: 'owner', Value: 'restore-1' }] }],
+        }),
+      ),
     );
     const { Images = [] } = await ec2.send(
       new DescribeImagesCommand({
@@ -81,24 +80,29 @@ describe('public base images', () => {
     );
     expect(Images.map((i) => i.ImageId)).toEqual([ImageId]);
 
-    const { Instances = [] } = await ec2.send(
-      new RunInstancesCommand({
-        ImageId,
-        InstanceType: 't3.micro',
-        MinCount: 1,
-        MaxCount: 1,
-        BlockDeviceMappings: [
-          { DeviceName: '/dev/xvda', Ebs: { Encrypted: true, KmsKeyId: key.Arn, DeleteOnTermination: true } },
-        ],
-      }),
+    const { Instances = [] } = await onceVisible(() =>
+      ec2.send(
+        new RunInstancesCommand({
+          ImageId,
+          InstanceType: 't3.micro',
+          MinCount: 1,
+          MaxCount: 1,
+          BlockDeviceMappings: [
+            {
+              DeviceName: '/dev/xvda',
+              Ebs: { Encrypted: true, KmsKeyId: key.Arn, DeleteOnTermination: true },
+            },
+          ],
+        }),
+      ),
     );
-    const { Reservations = [] } = await ec2.send(
-      new DescribeInstancesCommand({ InstanceIds: [Instances[0]?.InstanceId ?? ''] }),
+    const { Reservations = [] } = await onceVisible(() =>
+      ec2.send(new DescribeInstancesCommand({ InstanceIds: [Instances[0]?.InstanceId ?? ''] })),
     );
     const mappings = Reservations[0]?.Instances?.[0]?.BlockDeviceMappings ?? [];
     expect(mappings.map((m) => m.DeviceName)).toEqual(['/dev/xvda']);
-    const { Volumes = [] } = await ec2.send(
-      new DescribeVolumesCommand({ VolumeIds: [mappings[0]?.Ebs?.VolumeId ?? ''] }),
+    const { Volumes = [] } = await onceVisible(() =>
+      ec2.send(new DescribeVolumesCommand({ VolumeIds: [mappings[0]?.Ebs?.VolumeId ?? ''] })),
     );
     expect(Volumes[0]).toMatchObject({ SnapshotId, Size: 2, Encrypted: true, KmsKeyId: key.Arn });
     account.aws.destroy();

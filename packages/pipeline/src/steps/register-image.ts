@@ -153,7 +153,10 @@ async function ensureImage(
   if (image.State === 'available') return imageId;
   const ready = await pollUntil(
     async () => {
-      const found = await findImage(ec2, input.restoreId);
+      // By id: a new image id answers InvalidAMIID.NotFound for a while (pollUntil's "not yet"), and
+      // RunInstances may only name it once it is visible.
+      const { Images = [] } = await ec2.send(new DescribeImagesCommand({ ImageIds: [imageId] }));
+      const found = Images[0];
       if (found?.State === 'failed' || found?.State === 'error') {
         throw new PermanentStepError(
           `image ${imageId} registered from ${rootSnapshotId} failed: ${found.StateReason?.Message ?? 'no reason given'}`,
