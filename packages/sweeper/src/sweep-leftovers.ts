@@ -10,8 +10,10 @@ import { type AwsClients, classifyAwsError } from '@ec2-restore/aws-clients';
 import {
   anyRestoreFilter,
   describeVolumeRemoval,
+  findTaggedImages,
   findTaggedSnapshots,
   findTaggedVolumes,
+  removeImage,
   removeSnapshot,
   removeVolumes,
 } from '@ec2-restore/aws-resources';
@@ -40,7 +42,7 @@ interface Found {
   volumes: Map<string, Volume>;
 }
 
-/** Every volume and snapshot (owned by the account) that carries the restore-id tag. */
+/** Every volume, snapshot and image (owned by the account) that carries the restore-id tag. */
 async function findTaggedResources(location: SweepLocation): Promise<Found> {
   const { accountId, region } = location;
   const found: Found = { resources: [], volumes: new Map() };
@@ -69,6 +71,17 @@ async function findTaggedResources(location: SweepLocation): Promise<Found> {
       state: s.State,
     });
   }
+  for (const i of await findTaggedImages(location.clients.ec2, anyRestoreFilter)) {
+    found.resources.push({
+      kind: 'image',
+      id: i.ImageId ?? '',
+      accountId,
+      region,
+      tags: tagsOf(i.Tags),
+      createdAt: i.CreationDate ? new Date(i.CreationDate) : undefined,
+      state: i.State,
+    });
+  }
   return found;
 }
 
@@ -81,6 +94,15 @@ async function removeIn(
   report: SweepReport,
 ): Promise<void> {
   const ec2 = location.clients.ec2;
+  // Images first: a snapshot an image still names cannot be deleted (its root snapshot copy).
+  for (const removal of planned.filter((p) => p.resource.kind === 'image')) {
+    try {
+      await removeImage(ec2, removal.resource.id);
+      report.removed.push({ ...removal, unsharedFrom: [] });
+    } catch (error) {
+      report.failed.push({ ...removal, error: errorText(error) });
+    }
+  }
   for (const removal of planned.filter((p) => p.resource.kind === 'snapshot')) {
     try {
       const { unsharedFrom } = await removeSnapshot(ec2, removal.resource.id);
@@ -154,7 +176,8 @@ export async function sweepLeftovers(options: SweepOptions): Promise<SweepReport
           region: location.region,
           ...(location.roleArn ? { roleArn: location.roleArn } : {}),
           volumes: found.volumes.size,
-          snapshots: found.resources.length - found.volumes.size,
+          snapshots: found.resources.filter((r) => r.kind === 'snapshot').length,
+          images: found.resources.filter((r) => r.kind === 'image').length,
         });
         foundIn.set(location, found);
         report.found.push(...found.resources);

@@ -13,11 +13,17 @@ import {
   revokeGrant,
   type VolumeRemoval,
 } from '@ec2-restore/aws-resources';
-import { type CleanupJobInput, type CleanupJobResult, JobName } from '@ec2-restore/contracts';
+import {
+  type CleanupJobInput,
+  type CleanupJobResult,
+  IMAGE_STEP,
+  JobName,
+  LAUNCH_ROOT_STEP,
+  LAUNCH_VOLUME_STEP,
+} from '@ec2-restore/contracts';
 import { describeTransferKey } from '../aws/transfer-key.ts';
 import { PermanentStepError } from '../errors/permanent-step-error.ts';
 import { StepPendingError } from '../errors/step-pending-error.ts';
-import { IMAGE_STEP, LAUNCH_ROOT_STEP, LAUNCH_VOLUME_STEP } from './instance.ts';
 import { grantNameFor } from './share.ts';
 import type { StepContext } from './step-context.ts';
 

@@ -31,9 +31,6 @@ import { attachAt, ensureStoppedInstance, swapRootVolume } from './launch-and-sw
 import { deleteOnTerminationOf, launchFromRegisteredImage } from './register-image.ts';
 import type { StepContext } from './step-context.ts';
 
-export { LAUNCH_ROOT_STEP, LAUNCH_VOLUME_STEP } from './launch-and-swap.ts';
-export { IMAGE_STEP } from './register-image.ts';
-
 const STEP = JobName.Instance;
 
 /** The key ARN of the target key (re-checked: it must still exist and be enabled). */

@@ -10,7 +10,14 @@ import {
   StopInstancesCommand,
   type Volume,
 } from '@aws-sdk/client-ec2';
-import { clientTokenFor, type InstanceJobInput, JobName, RestoreTag } from '@ec2-restore/contracts';
+import {
+  clientTokenFor,
+  type InstanceJobInput,
+  JobName,
+  LAUNCH_ROOT_STEP,
+  LAUNCH_VOLUME_STEP,
+  RestoreTag,
+} from '@ec2-restore/contracts';
 import {
   type LaunchFailureContext,
   waitForInstanceState,
@@ -33,14 +40,6 @@ import type { StepContext } from './step-context.ts';
  */
 
 const STEP = JobName.Instance;
-/** Tag step of the root volume the instance was launched with (deleted once swapped out). */
-export const LAUNCH_ROOT_STEP = 'instance-launch-root';
-/**
- * Tag step of every volume RunInstances creates from the launch image's mappings (a tag
- * specification cannot pick one device). Only the root one is re-tagged {@link LAUNCH_ROOT_STEP}
- * when it is swapped out; the others belong to the instance.
- */
-export const LAUNCH_VOLUME_STEP = 'instance-launch';
 
 /**
  * The instance this restore launched (found by tag), or a new one from the base image, stopped. The

@@ -15,6 +15,7 @@ import { isNewResourceNotFound } from '@ec2-restore/aws-clients';
 import { restoreFilters } from '@ec2-restore/aws-resources';
 import {
   clientTokenFor,
+  IMAGE_STEP,
   type InstanceJobInput,
   JobName,
   type SnapshotJobResult,
@@ -30,12 +31,6 @@ import { PermanentStepError } from '../errors/permanent-step-error.ts';
 import { StepPendingError } from '../errors/step-pending-error.ts';
 import type { StepContext } from './step-context.ts';
 
-/**
- * Tag step of the temporary image and of the target-owned copy of the root snapshot it is registered
- * from. Cleanup deregisters the image and deletes the copy whatever the outcome; the sweep finds them
- * by this tag too.
- */
-export const IMAGE_STEP = 'instance-image';
 const SHORT_WAIT_MS = 20_000;
 const RECHECK_MS = 10_000;
 
