@@ -73,6 +73,8 @@ function workerNeeds(shape: StepShape): Need[] {
     // Removing a snapshot withdraws every share it has first (aws-resources removeSnapshot).
     [ec2('DescribeSnapshotAttribute'), ['cleanup', 'sweep']],
     [ec2('ModifySnapshotAttribute'), ['cleanup', 'sweep']],
+    // The sweep looks for the register-image strategy's temporary images in every account it searches.
+    [ec2('DescribeImages'), ['sweep']],
   );
   if (cross) {
     needs.push(
@@ -95,7 +97,7 @@ function targetNeeds(shape: RestoreShape): Need[] {
     [ec2('DescribeInstanceTypes'), ['preflight']],
     [ec2('DescribeAvailabilityZones'), ['instance']],
     // The instance step.
-    [ec2('DescribeImages'), ['instance']],
+    [ec2('DescribeImages'), ['instance', 'cleanup', 'sweep']],
     [ec2('RunInstances'), ['instance']],
     [ec2('CreateTags'), ['instance', 'cleanup', 'sweep']],
     [ec2('DescribeInstances'), ['instance', 'cleanup', 'preflight']],
