@@ -106,3 +106,32 @@ describe('instance.launch-strategy and the plan', () => {
     expect(planFromFacts(facts).launch).toBeNull();
   });
 });
+
+describe('permissions of the launch strategy', () => {
+  /** The worker role may use EC2, EBS direct and KMS, but not SSM. */
+  function withoutSsm(facts: PreflightFacts): PreflightFacts {
+    const worker = facts.worker.principal;
+    if (worker) {
+      worker.identityPolicies = [
+        { Statement: [{ Effect: 'Allow', Action: ['ec2:*', 'ebs:*', 'kms:*'], Resource: '*' }] },
+      ];
+    }
+    return facts;
+  }
+
+  it("launch-and-swap (Windows) needs AWS's public SSM parameters: without them pre-flight fails naming the action", () => {
+    const facts = withoutSsm(withInstance(sameAccountFacts(), { platform: 'windows' }));
+    const permissions = check(facts, 'permissions.worker-role');
+    expect(permissions?.status).toBe('fail');
+    expect(permissions?.message).toContain('ssm:GetParametersByPath');
+    expect(permissions?.remedy?.policy?.statements[0]?.Action).toEqual(['ssm:GetParametersByPath']);
+  });
+
+  it('register-image (Linux) and a volume-level restore do not ask for SSM', () => {
+    expect(check(withoutSsm(sameAccountFacts()), 'permissions.worker-role')?.status).toBe('pass');
+    const volumes = withoutSsm(
+      withInstance(sameAccountFacts({ volumes: ['/dev/xvdf'] }), { platform: 'windows' }),
+    );
+    expect(check(volumes, 'permissions.worker-role')?.status).toBe('pass');
+  });
+});

@@ -157,6 +157,21 @@ describe('generated policies cover every AWS call of the restore', () => {
     }
   });
 
+  it("only a launch-and-swap restore (or one not known: the policy generator) needs AWS's public SSM parameters", () => {
+    const needsSsm = (launch: 'register-image' | 'launch-and-swap' | null | undefined) =>
+      stepActions({
+        mode: 'cross-account',
+        dataPath: 'ebs-direct',
+        kmsGrant: 'none',
+        hasRestoreRole: true,
+        ...(launch !== undefined ? { launch } : {}),
+      }).some((a) => a.principal === 'restore-role' && a.action === 'ssm:GetParametersByPath');
+    expect(needsSsm('launch-and-swap')).toBe(true);
+    expect(needsSsm(undefined)).toBe(true);
+    expect(needsSsm('register-image')).toBe(false);
+    expect(needsSsm(null)).toBe(false);
+  });
+
   it('every EC2 action of the steps can be tried with DryRun by the pre-flight', () => {
     const ec2 = new Set<string>();
     for (const config of configs)
