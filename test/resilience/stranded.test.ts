@@ -1,27 +1,55 @@
 import { FlowRestoreLauncher, PreflightPlanner } from '@ec2-restore/api';
 import { openBackupRepository } from '@ec2-restore/backup-repository';
-import { JobName, jobIdFor, QueueName, restoreRequestSchema } from '@ec2-restore/contracts';
+import { QueueName, queueNames, restoreRequestSchema } from '@ec2-restore/contracts';
 import { credentialsForAccount } from '@ec2-restore/local-aws';
-import { acceptRestore, relaunchStranded } from '@ec2-restore/pipeline';
+import {
+  acceptRestore,
+  flowInQueues,
+  type RelaunchReport,
+  relaunchStranded,
+  startRelaunchingStranded,
+} from '@ec2-restore/pipeline';
 import { Queue } from 'bullmq';
 import { afterEach, describe, expect, it } from 'vitest';
-import { EMPTY_CENSUS, REGION, TEST_BACKOFF_MS, worldPerTest } from '../support/index.ts';
+import { EMPTY_CENSUS, REGION, TEST_BACKOFF_MS, type World, worldPerTest } from '../support/index.ts';
 
 const openWorld = worldPerTest();
 
-describe('a restore accepted without its flow (the API died in between)', { timeout: 300_000 }, () => {
-  let queue: Queue | undefined;
+describe('restores no worker moves on: the relaunch pass of every API process', { timeout: 300_000 }, () => {
+  let queues: Queue[] = [];
+  let planner: PreflightPlanner | undefined;
   afterEach(async () => {
-    await queue?.close();
+    await Promise.all(queues.splice(0).map((q) => q.close()));
+    planner?.close();
   });
 
-  it('is started by the relaunch pass and succeeds; a cancelled one ends cancelled', async () => {
-    const world = await openWorld({ accounts: 'cross', devices: ['/dev/xvda'] });
-    const planner = new PreflightPlanner({
+  /** The pass's ports and queue functions on the world's pipeline, as the API process wires them. */
+  function passOn(world: World) {
+    planner = new PreflightPlanner({
       repository: openBackupRepository(world.backup.repositoryPath),
       region: REGION,
       credentials: credentialsForAccount(world.source.id),
     });
+    queues = queueNames.map(
+      (name) => new Queue(name, { connection: world.pipeline.redis, prefix: world.pipeline.queuePrefix }),
+    );
+    const instanceQueue = queues.find((q) => q.name === QueueName.Instance) as Queue;
+    const ports = {
+      store: world.pipeline.store,
+      planner,
+      launcher: new FlowRestoreLauncher(world.pipeline.flowProducer, { backoffMs: TEST_BACKOFF_MS }),
+    };
+    /** Jobs of any state in any of the restore queues. */
+    const jobsInQueues = async () => {
+      const counts = await Promise.all(queues.map((q) => q.getJobCounts()));
+      return counts.flatMap((c) => Object.values(c)).reduce((a, b) => a + b, 0);
+    };
+    return { ports, ...flowInQueues(instanceQueue), jobsInQueues };
+  }
+
+  it('a restore accepted without its flow (the API died in between) is started and succeeds; a cancelled one ends cancelled', async () => {
+    const world = await openWorld({ accounts: 'cross', devices: ['/dev/xvda'] });
+    const { ports, flowExists, removeFlow } = passOn(world);
     const store = world.pipeline.store;
     // The API's accept, with a launcher that never adds the flow: as if the process died right there.
     const dying = { start: async () => '' };
@@ -29,7 +57,7 @@ describe('a restore accepted without its flow (the API died in between)', { time
       const request = restoreRequestSchema.parse(
         world.request({ instance: { name, subnetId: world.targetSubnetId, powerOn: true } }),
       );
-      const outcome = await acceptRestore({ store, planner, launcher: dying }, request);
+      const outcome = await acceptRestore({ store, planner: ports.planner, launcher: dying }, request);
       if (outcome.kind !== 'accepted') throw new Error(JSON.stringify(outcome));
       return outcome.restore.id;
     };
@@ -37,37 +65,82 @@ describe('a restore accepted without its flow (the API died in between)', { time
     const cancelled = await accept('stranded-cancelled');
     await store.setStatus(cancelled, 'cancelling');
 
-    queue = new Queue(QueueName.Instance, {
-      connection: world.pipeline.redis,
-      prefix: world.pipeline.queuePrefix,
-    });
-    const instanceQueue = queue;
-    const flowExists = async (id: string) =>
-      (await instanceQueue.getJobState(jobIdFor(id, JobName.Instance))) !== 'unknown';
     expect(await flowExists(stranded)).toBe(false);
-    const ports = {
-      store,
-      planner,
-      launcher: new FlowRestoreLauncher(world.pipeline.flowProducer, { backoffMs: TEST_BACKOFF_MS }),
-    };
+    const options = { flowExists, removeFlow };
     // Too young: its POST might still be adding the flow.
-    expect(await relaunchStranded(ports, { olderThanMs: 60_000, flowExists })).toEqual({
+    expect(await relaunchStranded(ports, { olderThanMs: 60_000, ...options })).toEqual({
       relaunched: [],
       refused: [],
+      cancelled: [],
       deferred: [],
     });
-    const report = await relaunchStranded(ports, { olderThanMs: 0, flowExists });
-    expect(report.relaunched.sort()).toEqual([stranded, cancelled].sort());
+    const report = await relaunchStranded(ports, { olderThanMs: 0, ...options });
+    expect(report).toEqual({ relaunched: [stranded], refused: [], cancelled: [cancelled], deferred: [] });
     expect(await flowExists(stranded)).toBe(true);
-    // A second pass (another API replica) finds the flows there and adds nothing.
-    expect((await relaunchStranded(ports, { olderThanMs: 0, flowExists })).relaunched).toEqual([]);
+    expect(await flowExists(cancelled)).toBe(false);
+    // A second pass (another API replica) finds the flow there and adds nothing.
+    expect((await relaunchStranded(ports, { olderThanMs: 0, ...options })).relaunched).toEqual([]);
 
     world.startWorkers(['snapshot-worker', 'share-worker', 'instance-worker']);
     const done = await world.waitForEnd(stranded, 240_000);
     expect(done.status, JSON.stringify(done.error)).toBe('succeeded');
     expect(done.result?.instanceId).toMatch(/^i-/);
-    expect((await world.waitForEnd(cancelled, 120_000)).status).toBe('cancelled');
+    expect((await store.get(cancelled))?.status).toBe('cancelled');
     expect(await world.census([cancelled])).toEqual(EMPTY_CENSUS);
-    planner.close();
+  });
+
+  it('a restore cancelled before any step started while its queue has no worker ends cancelled: its jobs removed, nothing in AWS', async () => {
+    const world = await openWorld({ accounts: 'cross', devices: ['/dev/xvda'] });
+    const { ports, flowExists, removeFlow, jobsInQueues } = passOn(world);
+    const store = world.pipeline.store;
+    // Accepted and queued; no snapshot worker runs (stopped, or scaled to zero), so no step starts.
+    const id = await world.startRestore(
+      world.request({ instance: { name: 'never-started', subnetId: world.targetSubnetId, powerOn: true } }),
+    );
+    expect(await jobsInQueues()).toBe(3); // snapshot, share, instance
+    await store.setStatus(id, 'cancelling'); // what POST /v1/restores/{id}/cancel does
+
+    const passes: RelaunchReport[] = [];
+    const olderThanMs = 3_000;
+    const intervalMs = 1_000;
+    const stop = startRelaunchingStranded(ports, {
+      flowExists,
+      removeFlow,
+      olderThanMs,
+      intervalMs,
+      onReport: (report) => passes.push(report),
+      onError: (error) =>
+        passes.push({
+          relaunched: [],
+          refused: [],
+          cancelled: [],
+          deferred: [{ restoreId: '', error: error.message }],
+        }),
+    });
+    try {
+      // The first pass comes at once: the cancel is too recent (a worker may be about to see it).
+      const first = await world.waitUntil(id, () => passes.length > 0, 10_000, 20);
+      expect(first.status).toBe('cancelling');
+      expect(passes[0]).toEqual({ relaunched: [], refused: [], cancelled: [], deferred: [] });
+
+      const ended = await world.waitForEnd(id, olderThanMs + intervalMs + 10_000);
+      expect(ended.status).toBe('cancelled');
+      expect(ended.steps.map((s) => s.status)).toEqual(['pending', 'pending', 'pending', 'pending']);
+      expect(passes.flatMap((p) => [...p.cancelled, ...p.deferred.map((d) => d.error)])).toEqual([id]);
+    } finally {
+      await stop();
+    }
+    // No job is left to run when the workers come back, and nothing was made in either account.
+    expect(await jobsInQueues()).toBe(0);
+    expect(await world.census([id])).toEqual(EMPTY_CENSUS);
+    // The same pass leaves a queued restore with its flow alone (it waits for its workers).
+    const waiting = await world.startRestore(world.request());
+    expect(await relaunchStranded(ports, { olderThanMs: 0, flowExists, removeFlow })).toEqual({
+      relaunched: [],
+      refused: [],
+      cancelled: [],
+      deferred: [],
+    });
+    expect((await store.get(waiting))?.status).toBe('queued');
   });
 });

@@ -4,8 +4,8 @@
  */
 import { openBackupRepository, RepositoryLocationError } from '@ec2-restore/backup-repository';
 import { exitOnConfigError } from '@ec2-restore/config';
-import { JobName, jobIdFor, QueueName, queueNames } from '@ec2-restore/contracts';
-import { FlowRestoreLauncher, startRelaunchingStranded } from '@ec2-restore/pipeline';
+import { QueueName, queueNames } from '@ec2-restore/contracts';
+import { FlowRestoreLauncher, flowInQueues, startRelaunchingStranded } from '@ec2-restore/pipeline';
 import { inspectRedisDurability } from '@ec2-restore/redis-config';
 import { RestoreStore } from '@ec2-restore/restore-state';
 import { FlowProducer, Queue } from 'bullmq';
@@ -16,7 +16,10 @@ import { ApiMetrics } from './metrics.ts';
 import { PreflightPlanner } from './preflight-planner.ts';
 import { createApiRedis } from './redis-connection.ts';
 
-/** A restore still `queued` with every step pending this long after its POST has lost its flow. */
+/**
+ * A restore still `queued` with every step pending this long after its POST has lost its flow; one
+ * `cancelling` this long after its cancel with every step pending has no worker to end it.
+ */
 const STRANDED_AFTER_MS = 60_000;
 
 function readConfig(): ApiConfig {
@@ -97,22 +100,22 @@ async function main(): Promise<void> {
   });
 
   const instanceQueue = new Queue(QueueName.Instance, { connection, prefix: config.queuePrefix });
-  // A restore recorded by a process that died before adding its flow is started here (see the module).
+  // A restore recorded by a process that died before adding its flow is started here, and one
+  // cancelled before any step started is ended here when no worker takes its jobs (see the module).
   const stopRelaunching = startRelaunchingStranded(
     { store, planner, launcher },
     {
-      flowExists: async (restoreId) =>
-        (await instanceQueue.getJobState(jobIdFor(restoreId, JobName.Instance))) !== 'unknown',
+      ...flowInQueues(instanceQueue),
       olderThanMs: STRANDED_AFTER_MS,
       intervalMs: STRANDED_AFTER_MS / 2,
-      onReport: ({ relaunched, refused, deferred }) => {
-        if (relaunched.length + refused.length + deferred.length > 0)
+      onReport: ({ relaunched, refused, cancelled, deferred }) => {
+        if (relaunched.length + refused.length + cancelled.length + deferred.length > 0)
           logger.warn(
-            { relaunched, refused, deferred },
-            'restores accepted without their flow: added it again',
+            { relaunched, refused, cancelled, deferred },
+            'restores no worker moves on: flow added again, or cancel ended',
           );
       },
-      onError: (err) => logger.warn({ err: err.message }, 'looking for restores without their flow failed'),
+      onError: (err) => logger.warn({ err: err.message }, 'looking for restores no worker moves on failed'),
     },
   );
 

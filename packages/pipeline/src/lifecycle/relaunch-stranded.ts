@@ -1,22 +1,39 @@
 /**
- * Accepting a restore is two writes: the record, then the flow (`accept-restore.ts`). An API process
- * that dies between them (SIGKILL, OOM, a node going away) leaves a restore `queued` that no job will
- * ever start, and a cancel of it would stay `cancelling`. The API looks for such restores periodically
- * (no step started, no root job in the queue) and adds their flow after running the pre-flight checks
- * again: job ids come from the restore id, so a flow added twice by two API replicas is added once.
+ * Restores no worker will move on, looked for periodically by every API process:
+ *
+ * - Accepting a restore is two writes: the record, then the flow (`accept-restore.ts`). An API process
+ *   that dies between them (SIGKILL, OOM, a node going away) leaves a restore `queued` that no job will
+ *   ever start. Such a restore (no step started, no root job in the queue) gets its flow added after
+ *   the pre-flight checks run again: job ids come from the restore id, so a flow added twice by two API
+ *   replicas is added once.
+ * - A cancel is seen by the workers: the next job of the restore stops, cleans up and ends it
+ *   `cancelled`. While no worker of that job's queue runs (scaled to zero, crash-looping), a restore
+ *   cancelled before any step started would stay `cancelling`. Nothing of it exists in AWS then: a job
+ *   records its step `running` before its processor makes any AWS call, and one that finds the restore
+ *   cancelling records its step `cancelled` (the pre-flight only reads, or uses `DryRun`). So the pass
+ *   removes such a restore's jobs from the queues and ends it `cancelled` itself.
  */
-import type { RestoreRequest } from '@ec2-restore/contracts';
+import { JobName, jobIdFor, QueueName, type RestoreRequest } from '@ec2-restore/contracts';
 import type { Restore } from '@ec2-restore/restore-state';
+import type { Queue } from 'bullmq';
 import type { AcceptRestorePorts } from './accept-restore.ts';
 
 export interface RelaunchOptions {
-  /** Leave alone restores younger than this: their POST may still be adding the flow. */
+  /**
+   * Leave alone restores younger than this (their POST may still be adding the flow) and cancels
+   * younger than this (a worker may be about to see them).
+   */
   olderThanMs: number;
   /**
    * Whether the restore's flow is in the queues (its root job exists): cheap, asked before the
    * pre-flight checks run again, so restores merely waiting for a worker cost one Redis call.
    */
   flowExists: (restoreId: string) => Promise<boolean>;
+  /**
+   * Removes the restore's flow (its root job and every job under it) from the queues; false, removing
+   * nothing, when one of its jobs is held by a live worker (that worker will see the cancel).
+   */
+  removeFlow: (restoreId: string) => Promise<boolean>;
   /** @defaultValue Date.now */
   now?: () => number;
   /** How many restores of each status to look at per pass. @defaultValue 1000 */
@@ -26,8 +43,10 @@ export interface RelaunchOptions {
 export interface RelaunchReport {
   /** Flows added again (or found there already). */
   relaunched: string[];
-  /** Pre-flight now fails: the restore is `failed` (`cancelled` when a cancel came); nothing had been started. */
+  /** Pre-flight now fails: the restore is `failed`; nothing had been started. */
   refused: string[];
+  /** Cancelled before any step started, no worker took it: its jobs removed, the restore `cancelled`. */
+  cancelled: string[];
   /** Could not be planned or added now (AWS or Redis trouble): tried again next pass. */
   deferred: Array<{ restoreId: string; error: string }>;
 }
@@ -37,47 +56,85 @@ function untouched(restore: Restore): boolean {
   return restore.steps.every((step) => step.status === 'pending');
 }
 
-/** One pass: adds the flow of every `queued` or `cancelling` restore older than `olderThanMs` no job has touched. */
+/** One pass: ends untouched cancelled restores, adds the flow of untouched `queued` ones that lost it. */
 export async function relaunchStranded(
   ports: AcceptRestorePorts,
   options: RelaunchOptions,
 ): Promise<RelaunchReport> {
   const now = options.now ?? Date.now;
   const limit = options.limit ?? 1000;
-  const report: RelaunchReport = { relaunched: [], refused: [], deferred: [] };
-  const candidates = [
-    ...(await ports.store.list<RestoreRequest>({ status: 'queued', limit })),
-    ...(await ports.store.list<RestoreRequest>({ status: 'cancelling', limit })),
-  ].filter((r) => untouched(r) && now() - Date.parse(r.createdAt) >= options.olderThanMs);
-  for (const restore of candidates) {
+  const report: RelaunchReport = { relaunched: [], refused: [], cancelled: [], deferred: [] };
+  const old = (at: string) => now() - Date.parse(at) >= options.olderThanMs;
+  const queued = await ports.store.list<RestoreRequest>({ status: 'queued', limit });
+  // With no step started, nothing but the cancel changed the record: `updatedAt` is when it came.
+  const cancelling = await ports.store.list<RestoreRequest>({ status: 'cancelling', limit });
+  for (const restore of cancelling.filter((r) => untouched(r) && old(r.createdAt) && old(r.updatedAt))) {
+    try {
+      if (await endCancelled(ports, options, restore.id)) report.cancelled.push(restore.id);
+      else report.deferred.push({ restoreId: restore.id, error: 'a worker took one of its jobs meanwhile' });
+    } catch (error) {
+      report.deferred.push({ restoreId: restore.id, error: (error as Error).message });
+    }
+  }
+  for (const restore of queued.filter((r) => untouched(r) && old(r.createdAt))) {
     try {
       if (await options.flowExists(restore.id)) continue;
-      const planned = await ports.planner.plan(restore.request);
-      if (!planned.plan.ok && restore.status === 'cancelling') {
-        // Cancelled, and its flow cannot be built: nothing was started, so nothing is to be cleaned.
-        await ports.store.setStatus(restore.id, 'cancelled');
-        report.refused.push(restore.id);
-        continue;
-      }
-      if (!planned.plan.ok) {
-        const failedChecks = planned.plan.checks.filter((c) => c.status === 'fail');
-        await ports.store.fail(restore.id, {
-          code: 'preflight_failed',
-          message: `The restore was accepted but its flow was never added (the API stopped); checked again before adding it, a pre-flight check now fails: ${failedChecks.map((c) => `${c.id}: ${c.message}`).join('; ')}`,
-          category: 'input',
-          step: null,
-          awsRequestId: null,
-        });
-        report.refused.push(restore.id);
-        continue;
-      }
-      await ports.launcher.start(restore, planned);
-      report.relaunched.push(restore.id);
+      await relaunch(ports, restore, report);
     } catch (error) {
       report.deferred.push({ restoreId: restore.id, error: (error as Error).message });
     }
   }
   return report;
+}
+
+/** Removes the jobs of a cancelled restore no step of which started, then ends it `cancelled`. */
+async function endCancelled(
+  ports: AcceptRestorePorts,
+  options: RelaunchOptions,
+  id: string,
+): Promise<boolean> {
+  if (!(await options.removeFlow(id))) return false;
+  // Looked at again once no job of it can start: a job taken just before the removal has marked its step.
+  const restore = await ports.store.get(id);
+  if (restore?.status !== 'cancelling' || !untouched(restore)) return false;
+  await ports.store.setStatus(id, 'cancelled');
+  return true;
+}
+
+async function relaunch(
+  ports: AcceptRestorePorts,
+  restore: Restore<RestoreRequest>,
+  report: RelaunchReport,
+): Promise<void> {
+  const planned = await ports.planner.plan(restore.request);
+  if (!planned.plan.ok) {
+    const failedChecks = planned.plan.checks.filter((c) => c.status === 'fail');
+    await ports.store.fail(restore.id, {
+      code: 'preflight_failed',
+      message: `The restore was accepted but its flow was never added (the API stopped); checked again before adding it, a pre-flight check now fails: ${failedChecks.map((c) => `${c.id}: ${c.message}`).join('; ')}`,
+      category: 'input',
+      step: null,
+      awsRequestId: null,
+    });
+    report.refused.push(restore.id);
+    return;
+  }
+  await ports.launcher.start(restore, planned);
+  report.relaunched.push(restore.id);
+}
+
+/**
+ * `flowExists` and `removeFlow` on the queues: a restore's flow is rooted at its instance job
+ * (`../restore-flow.ts`), whose removal takes every job under it, in every queue.
+ */
+export function flowInQueues(instanceQueue: Queue): Pick<RelaunchOptions, 'flowExists' | 'removeFlow'> {
+  if (instanceQueue.name !== QueueName.Instance)
+    throw new Error(`not the instance queue: ${instanceQueue.name}`);
+  const rootOf = (restoreId: string) => jobIdFor(restoreId, JobName.Instance);
+  return {
+    flowExists: async (restoreId) => (await instanceQueue.getJobState(rootOf(restoreId))) !== 'unknown',
+    removeFlow: async (restoreId) => (await instanceQueue.remove(rootOf(restoreId))) === 1,
+  };
 }
 
 /** Runs {@link relaunchStranded} every `intervalMs` (first pass at once); returns stop. */
