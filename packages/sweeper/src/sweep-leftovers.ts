@@ -19,7 +19,12 @@ import {
 } from '@ec2-restore/aws-resources';
 import { RestoreTag } from '@ec2-restore/contracts';
 import type { RestoreStatus } from '@ec2-restore/restore-state';
-import { findLeftovers, type PlannedRemoval, type TaggedResource } from './find-leftovers.ts';
+import {
+  findLeftovers,
+  type PlannedRemoval,
+  type ResourceKind,
+  type TaggedResource,
+} from './find-leftovers.ts';
 import { openLocations, type SweepLocation } from './sweep-locations.ts';
 import type { SweepOptions, SweepReport } from './sweep-report.ts';
 
@@ -45,42 +50,19 @@ interface Found {
 /** Every volume, snapshot and image (owned by the account) that carries the restore-id tag. */
 async function findTaggedResources(location: SweepLocation): Promise<Found> {
   const { accountId, region } = location;
+  const ec2 = location.clients.ec2;
   const found: Found = { resources: [], volumes: new Map() };
-  for (const v of await findTaggedVolumes(location.clients.ec2, anyRestoreFilter)) {
-    const id = v.VolumeId ?? '';
-    found.volumes.set(id, v);
-    const tags = tagsOf(v.Tags);
-    found.resources.push({
-      kind: 'volume',
-      id,
-      accountId,
-      region,
-      tags,
-      createdAt: v.CreateTime,
-      state: v.State,
-    });
+  const add = (kind: ResourceKind, id: string, tags: Tag[] | undefined, createdAt?: Date, state?: string) =>
+    found.resources.push({ kind, id, accountId, region, tags: tagsOf(tags), createdAt, state });
+  for (const v of await findTaggedVolumes(ec2, anyRestoreFilter)) {
+    found.volumes.set(v.VolumeId ?? '', v);
+    add('volume', v.VolumeId ?? '', v.Tags, v.CreateTime, v.State);
   }
-  for (const s of await findTaggedSnapshots(location.clients.ec2, anyRestoreFilter)) {
-    found.resources.push({
-      kind: 'snapshot',
-      id: s.SnapshotId ?? '',
-      accountId,
-      region,
-      tags: tagsOf(s.Tags),
-      createdAt: s.StartTime,
-      state: s.State,
-    });
-  }
-  for (const i of await findTaggedImages(location.clients.ec2, anyRestoreFilter)) {
-    found.resources.push({
-      kind: 'image',
-      id: i.ImageId ?? '',
-      accountId,
-      region,
-      tags: tagsOf(i.Tags),
-      createdAt: i.CreationDate ? new Date(i.CreationDate) : undefined,
-      state: i.State,
-    });
+  for (const s of await findTaggedSnapshots(ec2, anyRestoreFilter))
+    add('snapshot', s.SnapshotId ?? '', s.Tags, s.StartTime, s.State);
+  for (const i of await findTaggedImages(ec2, anyRestoreFilter)) {
+    const created = i.CreationDate ? new Date(i.CreationDate) : undefined;
+    add('image', i.ImageId ?? '', i.Tags, created, i.State);
   }
   return found;
 }
