@@ -14,15 +14,38 @@ export interface ApiProcess {
   /** SIGKILL (no graceful stop), then start again once `downMs` passed; resolves when it answers. */
   killAndRestart(downMs: number): Promise<void>;
   kills(): number;
+  /** Restores the API's relaunch pass moved on, from its log lines, across restarts. */
+  relaunchPass(): RelaunchPassSeen;
   /** The last lines it printed. */
   tail(): string;
   stop(): Promise<void>;
 }
 
+export interface RelaunchPassSeen {
+  relaunched: Set<string>;
+  refused: Set<string>;
+  cancelled: Set<string>;
+}
+
+/** The relaunch pass's log message (`services/api/src/main.ts`), with the restore ids by what it did. */
+const RELAUNCH_PASS_MESSAGE = 'restores no worker moves on';
+
 export async function startApiProcess(port: number, env: Record<string, string>): Promise<ApiProcess> {
   const baseUrl = `http://127.0.0.1:${port}`;
   const lines: string[] = [];
   let kills = 0;
+  const pass: RelaunchPassSeen = { relaunched: new Set(), refused: new Set(), cancelled: new Set() };
+  const notePass = (line: string) => {
+    if (!line.includes(RELAUNCH_PASS_MESSAGE)) return;
+    let fields: Partial<Record<keyof RelaunchPassSeen, string[]>>;
+    try {
+      fields = JSON.parse(line);
+    } catch {
+      return;
+    }
+    for (const kind of ['relaunched', 'refused', 'cancelled'] as const)
+      for (const id of fields[kind] ?? []) pass[kind].add(id);
+  };
   const launch = async (): Promise<ChildProcess> => {
     const child = spawn(
       'setpriv',
@@ -33,12 +56,19 @@ export async function startApiProcess(port: number, env: Record<string, string>)
         stdio: ['ignore', 'pipe', 'pipe'],
       },
     );
-    const keep = (chunk: Buffer) => {
-      lines.push(...chunk.toString('utf8').split('\n').filter(Boolean));
-      lines.splice(0, Math.max(0, lines.length - 50));
+    // A chunk may end inside a line: that part waits for the next chunk of the same stream.
+    const keeper = () => {
+      let partial = '';
+      return (chunk: Buffer) => {
+        const fresh = (partial + chunk.toString('utf8')).split('\n');
+        partial = fresh.pop() ?? '';
+        for (const line of fresh.filter(Boolean)) notePass(line);
+        lines.push(...fresh.filter(Boolean));
+        lines.splice(0, Math.max(0, lines.length - 50));
+      };
     };
-    child.stdout?.on('data', keep);
-    child.stderr?.on('data', keep);
+    child.stdout?.on('data', keeper());
+    child.stderr?.on('data', keeper());
     // Generous: on a loaded machine node + tsx take long to load the API's modules.
     const deadline = Date.now() + READY_WITHIN_MS;
     for (;;) {
@@ -66,6 +96,7 @@ export async function startApiProcess(port: number, env: Record<string, string>)
       child = await launch();
     },
     kills: () => kills,
+    relaunchPass: () => pass,
     tail: () => lines.join('\n'),
     stop: () => stopChild(child),
   };

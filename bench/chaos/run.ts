@@ -76,6 +76,7 @@ function formatReport(r: ChaosReport): string {
       .join(
         ', ',
       )}); ${r.kills.jobsHit} jobs interrupted, ${r.kills.jobsHitTwice} of them twice or more; API SIGKILL+restart ${r.apiRestarts}; Redis restarts ${r.redisRestarts}; unexpected worker exits ${r.unexpectedWorkerExits}`,
+    `API relaunch pass: flows added again ${r.relaunchPass.relaunched}, refused ${r.relaunchPass.refused}, cancels ended (no worker had taken a job) ${r.relaunchPass.cancelled}`,
     r.ok ? 'verdict: OK' : `verdict: FAILED\n  ${r.problems.join('\n  ')}`,
   ].join('\n');
 }

@@ -66,6 +66,8 @@ export interface ChaosReport {
   kills: { workers: number; byService: Record<string, number>; jobsHit: number; jobsHitTwice: number };
   unexpectedWorkerExits: number;
   apiRestarts: number;
+  /** Restores the API's relaunch pass moved on: flows added again, refused, cancels it ended. */
+  relaunchPass: { relaunched: number; refused: number; cancelled: number };
   redisRestarts: number;
   elapsedMs: number;
   /** Every check passed and every chaos target was met. */
@@ -228,7 +230,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
 
     // Every restore in Redis, also those whose 202 the client never saw.
     const deadline = Date.now() + options.boundMs;
-    // Ended, and its cleanup ran (a restore that failed before any step started has nothing to clean).
+    // Ended, and its cleanup ran (a restore that ended before any step started has nothing to clean).
     const ended = (r: Restore<RestoreRequest> | null) =>
       r !== null &&
       ['succeeded', 'failed', 'cancelled'].includes(r.status) &&
@@ -325,6 +327,11 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       kills: { workers: chaos.kills().length, byService, ...jobKills },
       unexpectedWorkerExits: chaos.unexpectedExits().length,
       apiRestarts: api.kills(),
+      relaunchPass: {
+        relaunched: api.relaunchPass().relaunched.size,
+        refused: api.relaunchPass().refused.size,
+        cancelled: api.relaunchPass().cancelled.size,
+      },
       redisRestarts: redis.restarts(),
       elapsedMs: Date.now() - started,
       ok: false,
@@ -333,6 +340,11 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     for (const [name, list] of Object.entries(findings)) {
       if (list.length > 0) problems.push(`${name}: ${list.length} (${list.slice(0, 5).join('; ')})`);
     }
+    const cancelledUnasked = all.filter(
+      (t) => t.record?.status === 'cancelled' && t.plan?.cancelAfterMs == null,
+    );
+    if (cancelledUnasked.length > 0)
+      problems.push(`cancelled with no cancel asked: ${cancelledUnasked.map((t) => t.id).join(', ')}`);
     if (report.streams.delivered !== report.streams.followed)
       problems.push(
         `event streams without their end: ${streams.filter((s) => !s.delivered).map((s) => s.restoreId)}`,

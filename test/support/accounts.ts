@@ -11,6 +11,7 @@ import {
   DescribeVolumesCommand,
   type Instance,
   RunInstancesCommand,
+  type Tag,
 } from '@aws-sdk/client-ec2';
 import { CreateBucketCommand } from '@aws-sdk/client-s3';
 import {
@@ -90,8 +91,8 @@ export async function defaultSubnet(account: Account): Promise<{ subnetId: strin
   return { subnetId: subnet?.SubnetId ?? '', zone: subnet?.AvailabilityZone ?? '' };
 }
 
-/** An instance launched by hand (the worker instance of worker-volume, or an existing instance). */
-export async function launchInstance(account: Account): Promise<string> {
+/** An instance launched by hand (the worker instance of worker-volume, or an existing instance), with `tags`. */
+export async function launchInstance(account: Account, tags?: Tag[]): Promise<string> {
   const { subnetId } = await defaultSubnet(account);
   const { Images = [] } = await account.aws.ec2.send(new DescribeImagesCommand({ Owners: ['amazon'] }));
   const { Instances = [] } = await account.aws.ec2.send(
@@ -101,6 +102,7 @@ export async function launchInstance(account: Account): Promise<string> {
       MinCount: 1,
       MaxCount: 1,
       SubnetId: subnetId,
+      ...(tags ? { TagSpecifications: [{ ResourceType: 'instance', Tags: tags }] } : {}),
     }),
   );
   const instanceId = Instances[0]?.InstanceId ?? '';

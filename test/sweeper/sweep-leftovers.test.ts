@@ -19,6 +19,7 @@ import {
 import { createAwsClients } from '@ec2-restore/aws-clients';
 import { IMAGE_STEP, RestoreTag } from '@ec2-restore/contracts';
 import { credentialsForAccount, onceVisible } from '@ec2-restore/local-aws';
+import { SOURCE_VOLUME_TAG } from '@ec2-restore/pipeline';
 import { RestoreStore } from '@ec2-restore/restore-state';
 import { startPeriodicSweep, sweepLeftovers } from '@ec2-restore/sweeper';
 import { Redis } from 'ioredis';
@@ -48,6 +49,11 @@ function restoreTags(restoreId: string, step: string): Tag[] {
     { Key: RestoreTag.RestoreId, Value: restoreId },
     { Key: RestoreTag.Step, Value: step },
   ];
+}
+
+/** Tags of a snapshot the worker-volume path made of its temporary volume (it names the volume). */
+function stepSnapshotTags(restoreId: string, volumeId: string): Tag[] {
+  return [...restoreTags(restoreId, 'snapshot'), { Key: SOURCE_VOLUME_TAG, Value: volumeId }];
 }
 
 async function createVolume(account: Account, tags: Tag[]): Promise<string> {
@@ -189,7 +195,9 @@ describe('sweepLeftovers', () => {
     const { SnapshotId } = await source.aws.ec2.send(
       new CreateSnapshotCommand({
         VolumeId: ids.sourceWorkerVolume,
-        TagSpecifications: [{ ResourceType: 'snapshot', Tags: restoreTags(failedId, 'snapshot') }],
+        TagSpecifications: [
+          { ResourceType: 'snapshot', Tags: stepSnapshotTags(failedId, ids.sourceWorkerVolume) },
+        ],
       }),
     );
     ids.sharedSnapshot = SnapshotId ?? '';
@@ -214,7 +222,9 @@ describe('sweepLeftovers', () => {
       source.aws.ec2.send(
         new CreateSnapshotCommand({
           VolumeId: ids.runningVolume,
-          TagSpecifications: [{ ResourceType: 'snapshot', Tags: restoreTags(runningId, 'snapshot') }],
+          TagSpecifications: [
+            { ResourceType: 'snapshot', Tags: stepSnapshotTags(runningId, ids.runningVolume) },
+          ],
         }),
       ),
     );

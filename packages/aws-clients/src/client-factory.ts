@@ -1,13 +1,14 @@
-import { EBSClient } from '@aws-sdk/client-ebs';
-import { EC2Client } from '@aws-sdk/client-ec2';
-import { IAMClient } from '@aws-sdk/client-iam';
-import { KMSClient } from '@aws-sdk/client-kms';
-import { S3Client } from '@aws-sdk/client-s3';
-import { SSMClient } from '@aws-sdk/client-ssm';
-import { STSClient } from '@aws-sdk/client-sts';
+import type { EBSClient } from '@aws-sdk/client-ebs';
+import type { EC2Client } from '@aws-sdk/client-ec2';
+import type { IAMClient } from '@aws-sdk/client-iam';
+import type { KMSClient } from '@aws-sdk/client-kms';
+import type { S3Client } from '@aws-sdk/client-s3';
+import type { SSMClient } from '@aws-sdk/client-ssm';
+import type { STSClient } from '@aws-sdk/client-sts';
 import { fromTemporaryCredentials } from '@aws-sdk/credential-providers';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
+import { sdkPackages } from './sdk-packages.ts';
 
 export type AwsCredentials = AwsCredentialIdentity | AwsCredentialIdentityProvider;
 
@@ -97,25 +98,54 @@ export function createAwsClients(options: AwsClientOptions): AwsClients {
     ...(filled.credentials ? { credentials: filled.credentials } : {}),
     ...(endpoint ? { endpoint } : {}),
   };
-  const clients = {
-    ec2: new EC2Client(common),
-    kms: new KMSClient(common),
-    sts: new STSClient(common),
-    ebs: new EBSClient({ ...common, maxAttempts: options.ebsMaxAttempts ?? filled.maxAttempts }),
-    // Path-style addressing: the emulator (and S3-compatible stores) serve buckets under the path.
-    s3: new S3Client({ ...common, forcePathStyle: endpoint !== undefined }),
-    iam: new IAMClient(common),
-    ssm: new SSMClient(common),
+  // Each client is made (and its SDK package loaded) when first used: see sdkPackages.
+  const made: Partial<Record<ClientName, { destroy(): void }>> = {};
+  const client = <T extends { destroy(): void }>(name: ClientName, make: () => T): T => {
+    made[name] ??= make();
+    return made[name] as T;
   };
   return {
-    ...clients,
+    get ec2() {
+      return client('ec2', () => new (sdkPackages.ec2().EC2Client)(common));
+    },
+    get kms() {
+      return client('kms', () => new (sdkPackages.kms().KMSClient)(common));
+    },
+    get sts() {
+      return client('sts', () => new (sdkPackages.sts().STSClient)(common));
+    },
+    get ebs() {
+      return client(
+        'ebs',
+        () =>
+          new (sdkPackages.ebs().EBSClient)({
+            ...common,
+            maxAttempts: options.ebsMaxAttempts ?? filled.maxAttempts,
+          }),
+      );
+    },
+    get s3() {
+      // Path-style addressing: the emulator (and S3-compatible stores) serve buckets under the path.
+      return client(
+        's3',
+        () => new (sdkPackages.s3().S3Client)({ ...common, forcePathStyle: endpoint !== undefined }),
+      );
+    },
+    get iam() {
+      return client('iam', () => new (sdkPackages.iam().IAMClient)(common));
+    },
+    get ssm() {
+      return client('ssm', () => new (sdkPackages.ssm().SSMClient)(common));
+    },
     options: filled,
     destroy() {
-      for (const client of Object.values(clients)) client.destroy();
+      for (const one of Object.values(made)) one?.destroy();
       requestHandler.destroy();
     },
   };
 }
+
+type ClientName = 'ec2' | 'kms' | 'sts' | 'ebs' | 's3' | 'iam' | 'ssm';
 
 export interface AssumeRoleOptions {
   /** Region of the STS endpoint (the restore's target region). */

@@ -1,2 +1,3 @@
 export * from './classify-aws-error.ts';
 export * from './client-factory.ts';
+export * from './sdk-packages.ts';

@@ -52,22 +52,41 @@ export class VolumeReader {
    * point, volume, block index and expected hash when the block is missing or corrupt.
    */
   async readBlock(ref: BlockRef & { sha256: string }, into: Buffer): Promise<Buffer> {
-    const location = {
+    const data = await this.readBlockUnhashed(ref, into);
+    const actual = createHash('sha256').update(data).digest('hex');
+    if (actual !== ref.sha256) {
+      throw new BlockIntegrityError({ ...this.locate(ref), actualSha256: actual });
+    }
+    return data;
+  }
+
+  /**
+   * Reads a non-zero block into `into` (at least BLOCK_SIZE bytes) and checks its length, not its SHA-256:
+   * for a destination that checks the block list's SHA-256 itself (EBS PutSnapshotBlock's x-amz-Checksum),
+   * so the bytes are not hashed twice. When the destination rejects the block, `readBlock` tells a corrupt
+   * restore point from anything else. Throws BlockIntegrityError when the block is missing or not
+   * BLOCK_SIZE bytes.
+   */
+  async readBlockUnhashed(ref: BlockRef & { sha256: string }, into: Buffer): Promise<Buffer> {
+    const length = await this.store.readInto(blockKey(ref.sha256), into);
+    if (length === undefined) throw new BlockIntegrityError({ ...this.locate(ref), missing: true });
+    const data = into.subarray(0, Math.min(length, BLOCK_SIZE));
+    if (length !== BLOCK_SIZE) {
+      const actual = createHash('sha256').update(data).digest('hex');
+      throw new BlockIntegrityError({
+        ...this.locate(ref),
+        actualSha256: `${actual} (${length} bytes, not ${BLOCK_SIZE})`,
+      });
+    }
+    return data;
+  }
+
+  private locate(ref: BlockRef & { sha256: string }) {
+    return {
       restorePointId: this.restorePointId,
       deviceName: this.volume.deviceName,
       blockIndex: ref.index,
       expectedSha256: ref.sha256,
     };
-    const length = await this.store.readInto(blockKey(ref.sha256), into);
-    if (length === undefined) throw new BlockIntegrityError({ ...location, missing: true });
-    const data = into.subarray(0, Math.min(length, BLOCK_SIZE));
-    const actual = createHash('sha256').update(data).digest('hex');
-    if (length !== BLOCK_SIZE || actual !== ref.sha256) {
-      throw new BlockIntegrityError({
-        ...location,
-        actualSha256: length === BLOCK_SIZE ? actual : `${actual} (${length} bytes, not ${BLOCK_SIZE})`,
-      });
-    }
-    return data;
   }
 }

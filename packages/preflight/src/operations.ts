@@ -8,7 +8,8 @@ export type KeyOperationId =
   | 'create-volume-from-shared-snapshot'
   | 'write-snapshot-ebs-direct'
   | 'share-encrypted-snapshot'
-  | 'grant-key-to-restore-role';
+  | 'grant-key-to-restore-role'
+  | 'find-restore-grant';
 
 export interface KeyOperation {
   id: KeyOperationId;
@@ -79,6 +80,15 @@ export const keyOperations: Readonly<Record<KeyOperationId, KeyOperation>> = {
     // Called by the product itself, not through EBS: no kms:ViaService, no kms:GrantIsForAWSResource.
     viaService: undefined,
     documentation: 'https://docs.aws.amazon.com/kms/latest/developerguide/create-grant-overview.html',
+  },
+  'find-restore-grant': {
+    id: 'find-restore-grant',
+    description:
+      "find the restore's grant on the key by its name (the share step before it grants, cleanup to revoke it; " +
+      'cleanup looks whatever kmsGrant was)',
+    policyActions: ['kms:ListGrants'],
+    viaService: undefined,
+    documentation: 'https://docs.aws.amazon.com/kms/latest/APIReference/API_ListGrants.html',
   },
 };
 

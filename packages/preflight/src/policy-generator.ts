@@ -161,11 +161,16 @@ export function keyPolicyStatementsFor(
   return statements;
 }
 
-/** CreateGrant / RevokeGrant of kmsGrant "auto": CreateGrant only for the restore role and the grant's operations. */
+/**
+ * ListGrants (finding the restore's grant) and CreateGrant / RevokeGrant of kmsGrant "auto": CreateGrant
+ * only for the restore role and the grant's operations.
+ */
 function manageGrantStatements(other: readonly string[], grant: GrantRequest | undefined): PolicyStatement[] {
   if (other.length === 0) return [];
-  if (!grant || !other.includes('kms:CreateGrant'))
-    return [{ Sid: 'ManageGrants', Effect: 'Allow', Action: [...other] }];
+  if (!grant || !other.includes('kms:CreateGrant')) {
+    const findOnly = other.length === 1 && other[0] === 'kms:ListGrants';
+    return [{ Sid: findOnly ? 'FindRestoreRoleGrant' : 'ManageGrants', Effect: 'Allow', Action: [...other] }];
+  }
   const rest = other.filter((a) => a !== 'kms:CreateGrant');
   return [
     {
@@ -174,7 +179,9 @@ function manageGrantStatements(other: readonly string[], grant: GrantRequest | u
       Action: 'kms:CreateGrant',
       Condition: restoreRoleGrantCondition(grant),
     },
-    ...(rest.length > 0 ? [{ Sid: 'RevokeRestoreRoleGrant', Effect: 'Allow' as const, Action: rest }] : []),
+    ...(rest.length > 0
+      ? [{ Sid: 'FindAndRevokeRestoreRoleGrant', Effect: 'Allow' as const, Action: rest }]
+      : []),
   ];
 }
 
@@ -233,7 +240,10 @@ function preflightReadStatement(keyArns: string[], roleArn: string): PolicyState
     {
       Sid: 'PreflightReadKeys',
       Effect: 'Allow',
-      Action: ['kms:DescribeKey', 'kms:GetKeyPolicy', 'kms:ListGrants'],
+      // DescribeKey: the steps too. No kms:ListGrants: the generated key statements allow without a grant,
+      // so the pre-flight need not see grants (it reads them when it may); the steps that list grants have
+      // it from the `find-restore-grant` operation.
+      Action: ['kms:DescribeKey', 'kms:GetKeyPolicy'],
       Resource: keyArns,
     },
     {

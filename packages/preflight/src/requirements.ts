@@ -25,10 +25,10 @@ export interface RestoreShape {
  * - same account: the worker role writes the data encrypted with the target key (EBS direct
  *   snapshot, or a volume attached to the worker); the restore role, when one is given, creates
  *   the volumes and the instance (else the worker role does that too).
- * - another account: the worker role writes with the source default key; the restore role creates
- *   volumes from the shared snapshots, which uses the source default key and the target key. With
- *   kmsGrant "auto" the worker role grants the restore role the source default key instead of
- *   relying on its key policy.
+ * - another account: the worker role writes with the source default key (and lists its grants: cleanup
+ *   revokes the restore's grant); the restore role creates volumes from the shared snapshots, which uses
+ *   the source default key and the target key. With kmsGrant "auto" the worker role grants the restore
+ *   role the source default key instead of relying on its key policy.
  * - another account with the transfer key: the same, with the transfer key in place of the source
  *   default key; its key policy (written by the product) always names the restore role.
  */
@@ -57,7 +57,8 @@ export function keyUseRequirements(shape: RestoreShape): KeyUseRequirement[] {
     }
     return requirements;
   }
-  const workerOps: KeyOperationId[] = [write];
+  // Cleanup looks for the restore's grant on the key the snapshots were written with, whatever kmsGrant was.
+  const workerOps: KeyOperationId[] = [write, 'find-restore-grant'];
   if (shape.kmsGrant === 'auto') workerOps.push('grant-key-to-restore-role');
   if (shape.transferKey) {
     return [

@@ -130,6 +130,10 @@ export function withUnsignedPayload(command: PutSnapshotBlockCommand): PutSnapsh
   return command;
 }
 
+function isValidationError(error: unknown): boolean {
+  return (error as { name?: string } | undefined)?.name === 'ValidationException';
+}
+
 export class SnapshotFailedError extends Error {
   constructor(
     readonly snapshotId: string,
@@ -232,14 +236,24 @@ export class EbsDirectWriter implements SnapshotWriter<EbsDirectTarget, EbsDirec
       if (ref.sha256 === null) {
         return sender.put({ ...block, data: ZERO_BLOCK, checksumBase64: ZERO_BLOCK_CHECKSUM }, signal);
       }
-      const sha256 = ref.sha256;
-      // The repository's SHA-256 of the block is exactly the checksum PutSnapshotBlock wants (base64):
-      // the data is hashed once, on read, where it is verified. A retry reads (and checks) it again.
-      return buffers.with(async (buffer, release) => {
-        const data = await reader.readBlock({ index: ref.index, sha256 }, buffer);
-        const checksumBase64 = Buffer.from(sha256, 'hex').toString('base64');
-        await sender.put({ ...block, data, checksumBase64 }, signal, release);
-      });
+      const stored = { index: ref.index, sha256: ref.sha256 };
+      // The block list's SHA-256 of the block is exactly the checksum PutSnapshotBlock wants (base64), and
+      // EBS checks the body against it ("If the checksums do not correspond, the request fails":
+      // https://docs.aws.amazon.com/ebs/latest/userguide/ebsapis-using-checksums.html), so the bytes are
+      // not hashed here as well. A retry reads the block again.
+      const checksumBase64 = Buffer.from(stored.sha256, 'hex').toString('base64');
+      return buffers
+        .with(async (buffer, release) => {
+          const data = await reader.readBlockUnhashed(stored, buffer);
+          await sender.put({ ...block, data, checksumBase64 }, signal, release);
+        })
+        .catch(async (error: unknown) => {
+          // EBS refused the block (ValidationException, whatever its Reason): hashed here, a block that
+          // does not match the block list is a corrupt restore point (BlockIntegrityError, not retried);
+          // one that matches leaves EBS's error as it is.
+          if (isValidationError(error)) await buffers.with((buffer) => reader.readBlock(stored, buffer));
+          throw error;
+        });
     };
     try {
       // Blocks an earlier attempt wrote (and marked) are not written again: the snapshot may be sealed.

@@ -10,8 +10,8 @@ import { type AwsClients, classifyAwsError } from '@ec2-restore/aws-clients';
 import {
   anyRestoreFilter,
   describeVolumeRemoval,
+  findStepSnapshots,
   findTaggedImages,
-  findTaggedSnapshots,
   findTaggedVolumes,
   removeImage,
   removeSnapshot,
@@ -58,7 +58,7 @@ async function findTaggedResources(location: SweepLocation): Promise<Found> {
     found.volumes.set(v.VolumeId ?? '', v);
     add('volume', v.VolumeId ?? '', v.Tags, v.CreateTime, v.State);
   }
-  for (const s of await findTaggedSnapshots(ec2, anyRestoreFilter))
+  for (const s of await findStepSnapshots(ec2, anyRestoreFilter))
     add('snapshot', s.SnapshotId ?? '', s.Tags, s.StartTime, s.State);
   for (const i of await findTaggedImages(ec2, anyRestoreFilter)) {
     const created = i.CreationDate ? new Date(i.CreationDate) : undefined;

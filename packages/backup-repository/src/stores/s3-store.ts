@@ -1,14 +1,8 @@
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
-import {
-  DeleteObjectCommand,
-  GetObjectCommand,
-  HeadObjectCommand,
-  ListObjectsV2Command,
-  PutObjectCommand,
-  type S3Client,
-} from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
+import { sdkPackages } from '@ec2-restore/aws-clients';
 import type { ObjectBatch, ObjectStore } from './object-store.ts';
 
 function isNotFound(err: unknown): boolean {
@@ -38,7 +32,9 @@ export class S3ObjectStore implements ObjectStore {
 
   private async get(key: string): Promise<Readable | undefined> {
     try {
-      const out = await this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.key(key) }));
+      const out = await this.s3.send(
+        new (sdkPackages.s3().GetObjectCommand)({ Bucket: this.bucket, Key: this.key(key) }),
+      );
       return out.Body as Readable;
     } catch (err) {
       if (isNotFound(err)) return undefined;
@@ -71,13 +67,15 @@ export class S3ObjectStore implements ObjectStore {
   }
 
   async put(key: string, body: Buffer): Promise<void> {
-    await this.s3.send(new PutObjectCommand({ Bucket: this.bucket, Key: this.key(key), Body: body }));
+    await this.s3.send(
+      new (sdkPackages.s3().PutObjectCommand)({ Bucket: this.bucket, Key: this.key(key), Body: body }),
+    );
   }
 
   async putFile(key: string, path: string): Promise<void> {
     const { size } = await stat(path);
     await this.s3.send(
-      new PutObjectCommand({
+      new (sdkPackages.s3().PutObjectCommand)({
         Bucket: this.bucket,
         Key: this.key(key),
         Body: createReadStream(path),
@@ -88,7 +86,9 @@ export class S3ObjectStore implements ObjectStore {
 
   async exists(key: string): Promise<boolean> {
     try {
-      await this.s3.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.key(key) }));
+      await this.s3.send(
+        new (sdkPackages.s3().HeadObjectCommand)({ Bucket: this.bucket, Key: this.key(key) }),
+      );
       return true;
     } catch (err) {
       if (isNotFound(err)) return false;
@@ -102,7 +102,7 @@ export class S3ObjectStore implements ObjectStore {
     let token: string | undefined;
     do {
       const out = await this.s3.send(
-        new ListObjectsV2Command({
+        new (sdkPackages.s3().ListObjectsV2Command)({
           Bucket: this.bucket,
           Prefix: fullPrefix,
           Delimiter: '/',
@@ -121,7 +121,9 @@ export class S3ObjectStore implements ObjectStore {
   }
 
   async delete(key: string): Promise<void> {
-    await this.s3.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.key(key) }));
+    await this.s3.send(
+      new (sdkPackages.s3().DeleteObjectCommand)({ Bucket: this.bucket, Key: this.key(key) }),
+    );
   }
 
   /** A PutObject is durable and atomic when it returns: a batch is a set of puts, commit waits for none. */

@@ -104,6 +104,7 @@ def may_use_key(
     via_service: str | None = None,
     grant_for_aws_resource: bool | None = None,
     grant_tokens: list[str] | None = None,
+    request_context: dict[str, Any] | None = None,
 ) -> tuple[bool, bool, str]:
     """(allowed, explicit_deny, policy type that refused) for `caller` doing `action` (e.g.
     "kms:Decrypt") on `key`.
@@ -125,6 +126,7 @@ def may_use_key(
         context["kms:ViaService"] = via_service
     if grant_for_aws_resource is not None:
         context["kms:GrantIsForAWSResource"] = "true" if grant_for_aws_resource else "false"
+    context.update(request_context or {})
     decision = evaluate(key.policy, caller, action, context)
     if decision.explicit_deny:
         return False, True, "resource-based"
@@ -301,12 +303,21 @@ def install_kms_gate() -> None:
             if key is None or (same_account_only and key.account_id != self.current_account):
                 return original(self)  # moto answers NotFoundException
             grant_tokens = self._get_param("GrantTokens") or None
+            # CreateGrant's request keys (https://docs.aws.amazon.com/kms/latest/developerguide/conditions-kms.html:
+            # kms:GranteePrincipal, kms:GrantOperations), for policies that limit the grants a principal makes.
+            request_context = None
+            if method_name == "create_grant":
+                request_context = {
+                    "kms:GranteePrincipal": self._get_param("GranteePrincipal"),
+                    "kms:GrantOperations": self._get_param("Operations") or [],
+                }
             assert_may_use_key(
                 caller,
                 key,
                 action,
                 grant_for_aws_resource=False if method_name == "create_grant" else None,
                 grant_tokens=grant_tokens,
+                request_context=request_context,
             )
             if method_name == "re_encrypt":
                 source = find_key(self._get_param("SourceKeyId"), self.current_account, self.region)

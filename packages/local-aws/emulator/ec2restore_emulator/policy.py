@@ -12,7 +12,7 @@ A statement matches when its Principal, Action and Condition all match. Supporte
 - Action / NotAction with wildcards (`kms:*`, `kms:ReEncrypt*`), case-insensitive like AWS.
 - Condition operators StringEquals, StringNotEquals, StringEqualsIgnoreCase, StringLike,
   StringNotLike, Bool, ArnEquals, ArnLike, ArnNotEquals, ArnNotLike, Null, each with the
-  `...IfExists` form and the ForAnyValue:/ForAllValues: prefixes (treated as the plain operator).
+  `...IfExists` form and the ForAnyValue:/ForAllValues: prefixes (ForAllValues: every value of the key matches).
 
 Account-root principals ("arn:aws:iam::<acct>:root" or "<acct>") mean "delegated to the account's
 IAM policies" (https://docs.aws.amazon.com/kms/latest/developerguide/key-policy-default.html):
@@ -88,6 +88,9 @@ def _action_matches(statement: dict[str, Any], action: str) -> bool:
 def _condition_matches(conditions: dict[str, Any], context: dict[str, Any]) -> bool:
     lowered = {k.lower(): v for k, v in context.items()}
     for operator, tests in (conditions or {}).items():
+        # ForAllValues: every value of a multivalued key must match (and an absent key matches);
+        # ForAnyValue: one must (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-single-vs-multi-valued-context-keys.html).
+        for_all = operator.startswith("ForAllValues:")
         op = operator.split(":", 1)[-1]  # ForAnyValue:StringEquals -> StringEquals
         if_exists = op.endswith("IfExists")
         if if_exists:
@@ -100,13 +103,16 @@ def _condition_matches(conditions: dict[str, Any], context: dict[str, Any]) -> b
                 if (actual is None) != (expected_values[0].lower() == "true"):
                     return False
                 continue
-            if actual is None:
-                # A missing key: negated operators and ...IfExists match, the others do not.
-                if if_exists or op.startswith(("StringNot", "ArnNot")):
+            if actual is None or (for_all and _as_list(actual) == []):
+                # A missing key: negated operators, ...IfExists and ForAllValues match, the others do not.
+                if if_exists or for_all or op.startswith(("StringNot", "ArnNot")):
                     continue
                 return False
             actual_values = [str(v).lower() if isinstance(v, bool) else str(v) for v in _as_list(actual)]
-            if not _operator_holds(op, actual_values, expected_values):
+            if for_all:
+                if not all(_operator_holds(op, [value], expected_values) for value in actual_values):
+                    return False
+            elif not _operator_holds(op, actual_values, expected_values):
                 return False
     return True
 

@@ -95,6 +95,19 @@ class EvaluateTest(unittest.TestCase):
         self.assertTrue(evaluate(null, ROOT_A, "kms:Decrypt", {}).allowed)
         self.assertFalse(evaluate(null, ROOT_A, "kms:Decrypt", {"kms:ViaService": "x"}).allowed)
 
+    def test_for_all_values_every_value_must_match_for_any_value_one(self):
+        # A CreateGrant limited to the grant's operations (kms:GrantOperations is multivalued).
+        ops = ["Decrypt", "DescribeKey"]
+        for_all = policy(allow("*", "kms:CreateGrant", Condition={"ForAllValues:StringEquals": {"kms:GrantOperations": ops}}))
+        self.assertTrue(evaluate(for_all, ROOT_A, "kms:CreateGrant", {"kms:GrantOperations": ["Decrypt"]}).allowed)
+        self.assertFalse(
+            evaluate(for_all, ROOT_A, "kms:CreateGrant", {"kms:GrantOperations": ["Decrypt", "Encrypt"]}).allowed
+        )
+        self.assertTrue(evaluate(for_all, ROOT_A, "kms:CreateGrant", {}).allowed)
+        for_any = policy(allow("*", "kms:CreateGrant", Condition={"ForAnyValue:StringEquals": {"kms:GrantOperations": ops}}))
+        self.assertTrue(evaluate(for_any, ROOT_A, "kms:CreateGrant", {"kms:GrantOperations": ["Decrypt", "Encrypt"]}).allowed)
+        self.assertFalse(evaluate(for_any, ROOT_A, "kms:CreateGrant", {}).allowed)
+
     def test_string_like_and_external_id(self):
         p = policy(
             allow(

@@ -4,10 +4,14 @@ import { RestoreTag } from '@ec2-restore/contracts';
 
 // Finding by these tags lives with removing, in the AWS resource module (cleanup and the sweeper use it too).
 export {
+  findStepSnapshots,
   findTaggedInstances,
   findTaggedSnapshots,
   findTaggedVolumes,
+  isStepSnapshot,
   type RestoreResourceTag,
+  SOURCE_VOLUME_TAG,
+  stepSnapshotDescription,
 } from '@ec2-restore/aws-resources';
 
 export function restoreTags(owner: RestoreResourceTag, extra: Record<string, string> = {}): Tag[] {

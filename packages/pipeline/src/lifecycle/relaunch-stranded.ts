@@ -70,8 +70,10 @@ export async function relaunchStranded(
   const cancelling = await ports.store.list<RestoreRequest>({ status: 'cancelling', limit });
   for (const restore of cancelling.filter((r) => untouched(r) && old(r.createdAt) && old(r.updatedAt))) {
     try {
-      if (await endCancelled(ports, options, restore.id)) report.cancelled.push(restore.id);
-      else report.deferred.push({ restoreId: restore.id, error: 'a worker took one of its jobs meanwhile' });
+      const outcome = await endCancelled(ports, options, restore.id);
+      if (outcome === 'cancelled') report.cancelled.push(restore.id);
+      if (outcome === 'taken')
+        report.deferred.push({ restoreId: restore.id, error: 'a worker took one of its jobs meanwhile' });
     } catch (error) {
       report.deferred.push({ restoreId: restore.id, error: (error as Error).message });
     }
@@ -87,18 +89,23 @@ export async function relaunchStranded(
   return report;
 }
 
-/** Removes the jobs of a cancelled restore no step of which started, then ends it `cancelled`. */
+/**
+ * Removes the jobs of a cancelled restore no step of which started, then ends it `cancelled`; `taken`
+ * when a worker holds one of its jobs (it sees the cancel), `gone` when it ended meanwhile (another
+ * API process's pass).
+ */
 async function endCancelled(
   ports: AcceptRestorePorts,
   options: RelaunchOptions,
   id: string,
-): Promise<boolean> {
-  if (!(await options.removeFlow(id))) return false;
+): Promise<'cancelled' | 'taken' | 'gone'> {
+  if (!(await options.removeFlow(id))) return 'taken';
   // Looked at again once no job of it can start: a job taken just before the removal has marked its step.
   const restore = await ports.store.get(id);
-  if (restore?.status !== 'cancelling' || !untouched(restore)) return false;
-  await ports.store.setStatus(id, 'cancelled');
-  return true;
+  if (restore?.status !== 'cancelling') return 'gone';
+  if (!untouched(restore)) return 'taken';
+  // Already `cancelled` (no change): another process's pass got there between the read and the write.
+  return (await ports.store.setStatus(id, 'cancelled')) === 'cancelled' ? 'gone' : 'cancelled';
 }
 
 async function relaunch(

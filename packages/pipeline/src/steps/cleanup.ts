@@ -3,9 +3,9 @@ import {
   DETACH_GRACE_MS,
   describeVolumeRemoval,
   findGrantsByName,
+  findStepSnapshots,
   findTaggedImages,
   findTaggedInstances,
-  findTaggedSnapshots,
   findTaggedVolumes,
   removeImage,
   removeSnapshot,
@@ -70,14 +70,15 @@ export async function cleanupRestore(input: CleanupJobInput, ctx: StepContext): 
       result.deregisteredImages.push(image.ImageId ?? '');
   }
   if (input.mode === 'cross-account') {
-    for (const copy of await findTaggedSnapshots(target.ec2, { restoreId, step: IMAGE_STEP })) {
+    for (const copy of await findStepSnapshots(target.ec2, { restoreId, step: IMAGE_STEP })) {
       const removal = await removeSnapshot(target.ec2, copy.SnapshotId ?? '');
       if (removal.outcome === 'deleted') result.deletedSnapshots.push(removal.snapshotId);
     }
   }
 
-  // Source account: temporary snapshots (every share withdrawn first) and worker volumes.
-  const snapshots = await findTaggedSnapshots(source.ec2, { restoreId, step: JobName.Snapshot });
+  // Source account: temporary snapshots (withdraw the share first) and worker volumes. Only those the
+  // snapshot step made: a snapshot another tool took of a worker volume, or copied, keeps its tags.
+  const snapshots = await findStepSnapshots(source.ec2, { restoreId, step: JobName.Snapshot });
   const snapshotKeys = new Set(snapshots.flatMap((s) => (s.KmsKeyId ? [s.KmsKeyId] : [])));
   for (const snapshot of snapshots) {
     const removal = await removeSnapshot(source.ec2, snapshot.SnapshotId ?? '');

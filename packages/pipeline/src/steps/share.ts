@@ -1,7 +1,7 @@
 import { type EC2Client, ModifySnapshotAttributeCommand } from '@aws-sdk/client-ec2';
 import { CreateGrantCommand, DescribeKeyCommand, type GrantOperation } from '@aws-sdk/client-kms';
 import { classifyAwsError } from '@ec2-restore/aws-clients';
-import { findGrantsByName, findTaggedSnapshots } from '@ec2-restore/aws-resources';
+import { findGrantsByName, findStepSnapshots } from '@ec2-restore/aws-resources';
 import {
   type KmsGrantRef,
   parseRoleArn,
@@ -64,7 +64,7 @@ export async function assertShareOfThisRestore(
   }
   if (input.mode !== 'cross-account') throw refuse('a same-account restore shares nothing');
   const own = new Map(
-    (await findTaggedSnapshots(ec2, { restoreId: input.restoreId })).map((s) => [s.SnapshotId, s]),
+    (await findStepSnapshots(ec2, { restoreId: input.restoreId })).map((s) => [s.SnapshotId, s]),
   );
   for (const snapshot of snapshots) {
     const found = own.get(snapshot.snapshotId);

@@ -16,9 +16,11 @@ import { WorkerVolumeWriter } from '@ec2-restore/snapshot-writers';
 import { ensureVolume } from '../aws/ensure-volume.ts';
 import { pollUntil } from '../aws/poll.ts';
 import {
-  findTaggedSnapshots,
+  findStepSnapshots,
   findTaggedVolumes,
   restoreTags,
+  SOURCE_VOLUME_TAG,
+  stepSnapshotDescription,
   tagSpecification,
 } from '../aws/restore-tags.ts';
 import { waitForSnapshotCompleted } from '../aws/wait-for-snapshot.ts';
@@ -30,12 +32,6 @@ import { readBackSubject, type SnapshotStepContext, throttledProgress } from './
 const STEP = JobName.Snapshot;
 const SHORT_WAIT_MS = 30_000;
 const RECHECK_MS = 10_000;
-/**
- * Tag of a worker-volume snapshot naming the volume it was taken from. A snapshot is this step's
- * only when its own VolumeId equals that tag: a snapshot some other tool made (or copied) with our
- * tags copied along has another VolumeId, and is never taken for ours.
- */
-export const SOURCE_VOLUME_TAG = 'ec2-restore:source-volume';
 /** Device names tried for the temporary volume on the worker instance (the EC2 recommended range). */
 const WORKER_DEVICE_NAMES = 'fghijklmnop'.split('').map((letter) => `/dev/sd${letter}`);
 
@@ -132,10 +128,9 @@ export async function workerVolume(input: SnapshotJobInput, ctx: SnapshotStepCon
   const { ec2 } = clients;
   const owner = { restoreId: input.restoreId, step: STEP, deviceName: input.volume.deviceName };
 
-  // Resume: a snapshot exists once the data was written and the volume detached.
-  const snapshotMade = (await findTaggedSnapshots(ec2, owner)).find(
-    (s) =>
-      s.VolumeId !== undefined && s.Tags?.some((t) => t.Key === SOURCE_VOLUME_TAG && t.Value === s.VolumeId),
+  // Resume: a snapshot of the temporary volume exists once the data was written and the volume detached.
+  const snapshotMade = (await findStepSnapshots(ec2, owner)).find((s) =>
+    s.Tags?.some((t) => t.Key === SOURCE_VOLUME_TAG),
   );
   if (!snapshotMade) {
     await ctx.checkpoint();
@@ -179,7 +174,7 @@ export async function workerVolume(input: SnapshotJobInput, ctx: SnapshotStepCon
     const created = await ec2.send(
       new CreateSnapshotCommand({
         VolumeId: volumeId,
-        Description: `ec2-restore ${input.restoreId} ${input.volume.deviceName}`,
+        Description: stepSnapshotDescription(input.restoreId, input.volume.deviceName),
         TagSpecifications: tagSpecification(
           'snapshot',
           restoreTags(owner, { [SOURCE_VOLUME_TAG]: volumeId }),

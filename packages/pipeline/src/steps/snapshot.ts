@@ -3,7 +3,7 @@ import { DescribeKeyCommand } from '@aws-sdk/client-kms';
 import { classifyAwsError } from '@ec2-restore/aws-clients';
 import { GIB, JobName, type SnapshotJobInput, type SnapshotJobResult } from '@ec2-restore/contracts';
 import { EbsDirectWriter } from '@ec2-restore/snapshot-writers';
-import { findTaggedSnapshots } from '../aws/restore-tags.ts';
+import { findStepSnapshots, stepSnapshotDescription } from '../aws/restore-tags.ts';
 import { sourceDefaultKey } from '../aws/source-default-key.ts';
 import { ensureTransferKey } from '../aws/transfer-key.ts';
 import { waitForSnapshotCompleted } from '../aws/wait-for-snapshot.ts';
@@ -14,8 +14,8 @@ import { workerVolume } from './snapshot-worker-volume.ts';
 
 const STEP = JobName.Snapshot;
 
+export { SOURCE_VOLUME_TAG } from '../aws/restore-tags.ts';
 export type { SnapshotStepContext } from './snapshot-step-context.ts';
-export { SOURCE_VOLUME_TAG } from './snapshot-worker-volume.ts';
 
 /**
  * Tag an EBS direct snapshot gets once every block is written, before CompleteSnapshot: a later
@@ -61,7 +61,7 @@ function resultOf(input: SnapshotJobInput, snapshot: Snapshot, kmsKeyArn: string
 async function ebsDirect(input: SnapshotJobInput, ctx: SnapshotStepContext, kmsKeyArn: string) {
   const { ec2, ebs } = ctx.clients.source(input.region);
   const owner = { restoreId: input.restoreId, step: STEP, deviceName: input.volume.deviceName };
-  const tagged = await findTaggedSnapshots(ec2, owner);
+  const tagged = await findStepSnapshots(ec2, owner);
   const completed = tagged.find((s) => s.State === 'completed');
   if (completed) return completed;
   // Written and completed (or completing) by an earlier attempt: complete again if need be, then wait.
@@ -89,7 +89,7 @@ async function ebsDirect(input: SnapshotJobInput, ctx: SnapshotStepContext, kmsK
         restoreId: input.restoreId,
         step: STEP,
         kmsKeyArn,
-        description: `ec2-restore ${input.restoreId} ${input.volume.deviceName}`,
+        description: stepSnapshotDescription(input.restoreId, input.volume.deviceName),
         ...(sealed ? { blocksWritten: true } : {}),
         onBlocksWritten: async (id) => {
           await ec2.send(
