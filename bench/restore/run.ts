@@ -15,6 +15,12 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import {
+  classifyEc2Operation,
+  type Ec2OperationClass,
+  ec2CallLimitsFromEnv,
+  ec2OperationClasses,
+} from '@ec2-restore/aws-budget';
 import { openBackupRepository } from '@ec2-restore/backup-repository';
 import { createDemoRestorePoint, demoRestoreRequest } from '@ec2-restore/demo';
 import { startLocalStack } from '@ec2-restore/local-aws';
@@ -182,6 +188,25 @@ async function main(): Promise<void> {
           `    ${s.name.padEnd(22)} +${seconds(startsAt).padStart(8)}  ${seconds(took).padStart(8)}  ${s.status}, ${s.attempts} attempt(s)  ${inside}`,
         );
       }
+      // Where the calls outside the steps and inside each step went (API accept, pre-flight, queue hops).
+      const firstStep = Math.min(...steps.map((s) => s.start));
+      const phases: [string, AwsCallRecord[]][] = [
+        ['before the first step (POST, pre-flight)', aws.filter((c) => c.start < firstStep)],
+        ...restore.steps
+          .filter((s) => s.startedAt && s.finishedAt)
+          .map((s): [string, AwsCallRecord[]] => {
+            const [from, to] = [Date.parse(s.startedAt!), Date.parse(s.finishedAt!)];
+            return [s.name, aws.filter((c) => c.start >= from && c.start <= to)];
+          }),
+      ];
+      lines.push('  AWS calls by phase (operation: calls, total time):');
+      for (const [phase, phaseCalls] of phases) {
+        const top = byOperation(phaseCalls)
+          .slice(0, 6)
+          .map(([op, total, count]) => `${op} ${count}x ${seconds(total)}`)
+          .join(', ');
+        lines.push(`    ${phase}: ${phaseCalls.length} calls; ${top}`);
+      }
       lines.push('  slowest AWS operations outside the data write (total time, calls):');
       for (const [operation, total, count] of byOperation(aws).slice(0, 8)) {
         lines.push(`    ${operation.padEnd(36)} ${seconds(total).padStart(9)}  ${count}`);
@@ -205,6 +230,7 @@ async function main(): Promise<void> {
       const blockTime = union(blocks).reduce((sum, i) => sum + i.end - i.start, 0);
       const throttled = calls.filter((c) => c.status === 503 || c.status === 429).length;
       const failures = [...new Set(finals.filter((r) => r.error).map((r) => r.error!.code))];
+      const limits = limitsOf(calls, blocks.length / (blockTime / 1000));
       lines.push(
         `${n} restores at once: ${succeeded}/${n} succeeded${failures.length ? ` (failed: ${failures.join(', ')})` : ''}; ` +
           `all done in ${seconds(Date.now() - started)}; wall p50 ${seconds(percentile(walls, 0.5))}, ` +
@@ -212,6 +238,7 @@ async function main(): Promise<void> {
           `${blocks.length} blocks at ${(blocks.length / (blockTime / 1000)).toFixed(0)} blocks/s while writing; ` +
           `${calls.length - blocks.length} other AWS calls, ${throttled} throttled`,
       );
+      for (const line of limits) lines.push(`  ${line}`);
     }
 
     console.log(
@@ -231,6 +258,32 @@ async function main(): Promise<void> {
     await stack.stop();
     await rm(folder, { recursive: true, force: true });
   }
+}
+
+/**
+ * What bounds N restores at once from below: the EC2 calls of each class against the call budget the
+ * workers keep per account and region (AWS's default EC2 request buckets: burst, then so many per
+ * second), and the blocks against the rate the emulator took them at while writing.
+ */
+function limitsOf(calls: readonly AwsCallRecord[], blocksPerSecond: number): string[] {
+  const byClass = new Map<Ec2OperationClass, number>();
+  for (const c of calls) {
+    if (!c.operation.startsWith('EC2.')) continue;
+    const cls = classifyEc2Operation(c.operation.slice(4));
+    byClass.set(cls, (byClass.get(cls) ?? 0) + 1);
+  }
+  const limits = ec2CallLimitsFromEnv();
+  const lines = ec2OperationClasses.map((cls) => {
+    const count = byClass.get(cls) ?? 0;
+    const { burst, perSecond } = limits[cls];
+    const floor = Math.max(0, count - burst) / perSecond;
+    return `EC2 ${cls}: ${count} calls; the budget (${burst} burst, ${perSecond}/s) needs at least ${seconds(floor * 1000)}`;
+  });
+  const blocks = calls.filter((c) => c.operation === 'EBS.PutSnapshotBlock').length;
+  lines.push(
+    `emulator: ${blocks} blocks at ${blocksPerSecond.toFixed(0)} blocks/s = ${seconds((blocks / blocksPerSecond) * 1000)} of writing`,
+  );
+  return lines;
 }
 
 /** Total time and count of calls per operation, slowest first. */

@@ -285,6 +285,32 @@ describe.each(backends)('$name backend', (backend) => {
       await store.put(blockKey(expected), target); // repaired
       expect((await verifyRestorePoint(repository, restorePointId)).ok).toBe(true);
     });
+
+    it('a block read without hashing still has its length checked, whatever the buffer', async () => {
+      const reader = await repository.openVolume(restorePointId, '/dev/xvda');
+      const target = await blockOfFile(imagePath, 7);
+      const expected = sha256Hex(target);
+      const ref = { index: 7, sha256: expected };
+      // The writer's buffers are one byte over a block: the folder store reads a block in one call.
+      for (const size of [BLOCK_SIZE, BLOCK_SIZE + 1]) {
+        const read = await reader.readBlockUnhashed(ref, Buffer.alloc(size));
+        expect(read.equals(target), `buffer of ${size} bytes`).toBe(true);
+      }
+      try {
+        for (const stored of [Buffer.concat([target, Buffer.from([0])]), target.subarray(1)]) {
+          await store.put(blockKey(expected), stored);
+          for (const size of [BLOCK_SIZE, BLOCK_SIZE + 1]) {
+            const error = await reader.readBlockUnhashed(ref, Buffer.alloc(size)).catch((e) => e);
+            expectBlockIntegrityError(error, restorePointId, 7, expected);
+            expect(error.message, `${stored.length} bytes stored`).toContain(
+              `${stored.length > BLOCK_SIZE ? BLOCK_SIZE + 1 : stored.length} bytes`,
+            );
+          }
+        }
+      } finally {
+        await store.put(blockKey(expected), target);
+      }
+    });
   });
 });
 

@@ -61,14 +61,15 @@ export class VolumeReader {
   }
 
   /**
-   * Reads a non-zero block into `into` (at least BLOCK_SIZE bytes) and checks its length, not its SHA-256:
+   * Reads a non-zero block into `into` (at least BLOCK_SIZE bytes; with one byte more a folder repository
+   * reads a block in one call) and checks its length, not its SHA-256:
    * for a destination that checks the block list's SHA-256 itself (EBS PutSnapshotBlock's x-amz-Checksum),
    * so the bytes are not hashed twice. When the destination rejects the block, `readBlock` tells a corrupt
    * restore point from anything else. Throws BlockIntegrityError when the block is missing or not
    * BLOCK_SIZE bytes.
    */
   async readBlockUnhashed(ref: BlockRef & { sha256: string }, into: Buffer): Promise<Buffer> {
-    const length = await this.store.readInto(blockKey(ref.sha256), into);
+    const length = await this.store.readInto(blockKey(ref.sha256), into, BLOCK_SIZE);
     if (length === undefined) throw new BlockIntegrityError({ ...this.locate(ref), missing: true });
     const data = into.subarray(0, Math.min(length, BLOCK_SIZE));
     if (length !== BLOCK_SIZE) {

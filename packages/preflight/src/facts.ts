@@ -41,6 +41,20 @@ export interface KeyMetadataFacts {
   deletionDate?: string;
 }
 
+/** A key as CreateKey makes it by default: enabled, customer managed, symmetric, in one Region. */
+export function newKeyMetadata(
+  key: Pick<KeyMetadataFacts, 'arn' | 'keyId' | 'accountId' | 'region'>,
+): KeyMetadataFacts {
+  return {
+    ...key,
+    keyState: 'Enabled',
+    keyManager: 'CUSTOMER',
+    keySpec: 'SYMMETRIC_DEFAULT',
+    keyUsage: 'ENCRYPT_DECRYPT',
+    multiRegion: false,
+  };
+}
+
 /** A KMS key as one principal sees it. */
 export interface KeyFacts {
   /** The identifier as the request or AWS named it (key id, key ARN, alias name or alias ARN). */

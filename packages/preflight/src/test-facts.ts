@@ -1,11 +1,12 @@
 import { type RestoreRequestInput, restoreRequestSchema } from '@ec2-restore/contracts';
-import type {
-  EbsDefaultKeyFacts,
-  KeyFacts,
-  KeyMetadataFacts,
-  PreflightFacts,
-  PrincipalFacts,
-  RestorePointFacts,
+import {
+  type EbsDefaultKeyFacts,
+  type KeyFacts,
+  type KeyMetadataFacts,
+  newKeyMetadata,
+  type PreflightFacts,
+  type PrincipalFacts,
+  type RestorePointFacts,
 } from './facts.ts';
 import type { PolicyDocument, PolicyStatement } from './policy-types.ts';
 
@@ -87,18 +88,7 @@ export function awsManagedEbsKeyPolicy(accountId: string, region: string): Polic
 
 export function keyMetadata(arn: string, overrides: Partial<KeyMetadataFacts> = {}): KeyMetadataFacts {
   const [, , , region = REGION, accountId = SOURCE, resource = ''] = arn.split(':');
-  return {
-    arn,
-    keyId: resource.replace('key/', ''),
-    accountId,
-    region,
-    keyState: 'Enabled',
-    keyManager: 'CUSTOMER',
-    keySpec: 'SYMMETRIC_DEFAULT',
-    keyUsage: 'ENCRYPT_DECRYPT',
-    multiRegion: false,
-    ...overrides,
-  };
+  return { ...newKeyMetadata({ arn, keyId: resource.replace('key/', ''), accountId, region }), ...overrides };
 }
 
 export function keyFacts(

@@ -225,7 +225,8 @@ export class EbsDirectWriter implements SnapshotWriter<EbsDirectTarget, EbsDirec
 
     // A buffer is held while its block is read, checked and handed to the socket, not while EBS
     // answers: a few buffers keep many calls in flight, and memory stays small at 128 in flight.
-    const buffers = new BufferPool(Math.min(this.inFlight, this.blockBuffers), BLOCK_SIZE);
+    // One byte over a block: a folder repository then reads a block, and sees that it ends, in one call.
+    const buffers = new BufferPool(Math.min(this.inFlight, this.blockBuffers), BLOCK_SIZE + 1);
     let bytesDone = target.blocksWritten ? totalBytes : 0;
     const sender = await SnapshotBlockSender.forClient(ebs, {
       sockets: this.inFlight,

@@ -1,6 +1,12 @@
-import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
+import {
+  type ClientRequest,
+  Agent as HttpAgent,
+  request as httpRequest,
+  type IncomingMessage,
+} from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { EBSClient } from '@aws-sdk/client-ebs';
+import { BlockRequestSigner, type SigningCredentials } from './block-request-signer.ts';
 
 /** One PutSnapshotBlock call. */
 export interface SnapshotBlock {
@@ -23,24 +29,10 @@ export interface SnapshotBlockSenderOptions {
   requestTimeoutMs?: number;
 }
 
-/** What the SDK's SigV4 signer needs of a request (an HttpRequest of @smithy/protocol-http). */
-interface SignableRequest {
-  method: string;
-  protocol: string;
-  hostname: string;
-  port?: number;
-  path: string;
-  query: Record<string, string>;
-  headers: Record<string, string>;
-}
-
-interface Signer {
-  sign(request: SignableRequest, options?: { signingDate?: Date }): Promise<SignableRequest>;
-}
-
-/** The parts of an EBS client's resolved configuration the sender reuses: its signer and endpoint. */
+/** The parts of an EBS client's resolved configuration the sender reuses: credentials, signing name, endpoint. */
 interface EbsClientConfig {
-  signer: () => Promise<Signer>;
+  credentials: () => Promise<SigningCredentials>;
+  signingName?: string;
   region: () => Promise<string>;
   useFipsEndpoint: () => Promise<boolean>;
   useDualstackEndpoint: () => Promise<boolean>;
@@ -73,6 +65,12 @@ export class EbsDirectHttpError extends Error {
   }
 }
 
+function abortError(signal: AbortSignal): Error {
+  const error = new Error('PutSnapshotBlock: the call was aborted', { cause: signal.reason });
+  error.name = 'AbortError';
+  return error;
+}
+
 class TimeoutError extends Error {
   constructor(ms: number) {
     super(`PutSnapshotBlock: no answer for ${ms} ms; the connection was closed`);
@@ -96,11 +94,19 @@ export class SnapshotBlockSender {
   private readonly timeoutMs: number;
 
   private readonly record: (error?: unknown) => void;
+  /** Where every call goes, as request options (not the URL, which would be converted on each call). */
+  private readonly target: { protocol: string; hostname: string; port?: number; agent: HttpAgent };
+  private readonly basePath: string;
+  /**
+   * The calls in flight per signal, with the one listener that ends them when it aborts: cheaper than a
+   * listener per call (the writer passes the same signal to every call of a volume).
+   */
+  private readonly watched = new Map<AbortSignal, { calls: Set<ClientRequest>; onAbort: () => void }>();
 
   private constructor(
     client: DirectCallReporting,
     private readonly config: EbsClientConfig,
-    private readonly signer: Signer,
+    private readonly signer: BlockRequestSigner,
     private readonly endpoint: URL,
     options: SnapshotBlockSenderOptions,
   ) {
@@ -109,6 +115,13 @@ export class SnapshotBlockSender {
     this.agent = https ? new HttpsAgent(agentOptions) : new HttpAgent(agentOptions);
     this.httpRequest = https ? httpsRequest : httpRequest;
     this.timeoutMs = options.requestTimeoutMs ?? 30_000;
+    this.target = {
+      protocol: endpoint.protocol,
+      hostname: endpoint.hostname,
+      ...(endpoint.port ? { port: Number(endpoint.port) } : {}),
+      agent: this.agent,
+    };
+    this.basePath = endpoint.pathname.replace(/\/$/, '');
     const report = client.recordDirectCall;
     this.record = report ? (error) => report('EBS.PutSnapshotBlock', error) : () => {};
   }
@@ -128,7 +141,8 @@ export class SnapshotBlockSender {
           }
         : {}),
     });
-    return new SnapshotBlockSender(ebs as DirectCallReporting, config, await config.signer(), url, options);
+    const signer = new BlockRequestSigner(await config.region(), config.signingName ?? 'ebs');
+    return new SnapshotBlockSender(ebs as DirectCallReporting, config, signer, url, options);
   }
 
   /**
@@ -146,35 +160,59 @@ export class SnapshotBlockSender {
   }
 
   private async attempt(block: SnapshotBlock, signal?: AbortSignal, onBodySent?: () => void): Promise<void> {
-    const base = this.endpoint.pathname.replace(/\/$/, '');
-    const path = `${base}/snapshots/${encodeURIComponent(block.snapshotId)}/blocks/${block.blockIndex}`;
-    const host = this.endpoint.host;
-    const signed = await this.signer.sign(
+    const path = `${this.basePath}/snapshots/${encodeURIComponent(block.snapshotId)}/blocks/${block.blockIndex}`;
+    const headers = this.signer.sign(
+      'PUT',
+      path,
       {
-        method: 'PUT',
-        protocol: this.endpoint.protocol,
-        hostname: this.endpoint.hostname,
-        ...(this.endpoint.port ? { port: Number(this.endpoint.port) } : {}),
-        path,
-        query: {},
-        headers: {
-          host,
-          'content-type': 'application/octet-stream',
-          'content-length': String(block.data.length),
-          'x-amz-content-sha256': 'UNSIGNED-PAYLOAD',
-          'x-amz-data-length': String(block.data.length),
-          'x-amz-checksum': block.checksumBase64,
-          'x-amz-checksum-algorithm': 'SHA256',
-        },
+        host: this.endpoint.host,
+        'content-type': 'application/octet-stream',
+        'content-length': String(block.data.length),
+        'x-amz-content-sha256': 'UNSIGNED-PAYLOAD',
+        'x-amz-data-length': String(block.data.length),
+        'x-amz-checksum': block.checksumBase64,
+        'x-amz-checksum-algorithm': 'SHA256',
       },
-      { signingDate: new Date(Date.now() + (this.config.systemClockOffset ?? 0)) },
+      // The client's credentials, refreshed as the client refreshes them.
+      await this.config.credentials(),
+      new Date(Date.now() + (this.config.systemClockOffset ?? 0)),
     );
+    if (signal?.aborted) throw abortError(signal);
+    let req: ClientRequest | undefined;
+    try {
+      return await this.exchange(headers, path, block.data, onBodySent, (made) => {
+        req = made;
+        if (signal) this.callsOn(signal).add(made);
+      });
+    } finally {
+      if (signal && req) this.watched.get(signal)?.calls.delete(req);
+    }
+  }
+
+  private callsOn(signal: AbortSignal): Set<ClientRequest> {
+    let entry = this.watched.get(signal);
+    if (!entry) {
+      const calls = new Set<ClientRequest>();
+      const onAbort = (): void => {
+        for (const call of calls) call.destroy(abortError(signal));
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+      entry = { calls, onAbort };
+      this.watched.set(signal, entry);
+    }
+    return entry.calls;
+  }
+
+  private async exchange(
+    headers: Record<string, string>,
+    path: string,
+    data: Buffer,
+    onBodySent: (() => void) | undefined,
+    onRequest: (req: ClientRequest) => void,
+  ): Promise<void> {
     const response = await new Promise<IncomingMessage>((resolve, reject) => {
-      const req = this.httpRequest(
-        this.endpoint,
-        { method: 'PUT', path, headers: signed.headers, agent: this.agent, ...(signal ? { signal } : {}) },
-        resolve,
-      );
+      const req = this.httpRequest({ ...this.target, method: 'PUT', path, headers }, resolve);
+      onRequest(req);
       req.setTimeout(this.timeoutMs, () => req.destroy(new TimeoutError(this.timeoutMs)));
       req.on('error', reject);
       if (onBodySent) {
@@ -185,7 +223,7 @@ export class SnapshotBlockSender {
         // `close` covers a call that failed before its body went out.
         req.once('finish', sent).once('close', sent);
       }
-      req.end(block.data);
+      req.end(data);
     });
     if (response.statusCode === 201 || response.statusCode === 200) {
       // Drained, so the socket goes back to the agent for the next call.
@@ -199,8 +237,10 @@ export class SnapshotBlockSender {
     throw await errorOf(response);
   }
 
-  /** Closes the sockets. */
+  /** Closes the sockets and stops listening on the calls' signals. */
   close(): void {
+    for (const [signal, { onAbort }] of this.watched) signal.removeEventListener('abort', onAbort);
+    this.watched.clear();
     this.agent.destroy();
   }
 }

@@ -73,7 +73,7 @@ export class FolderObjectStore implements ObjectStore {
     }
   }
 
-  async readInto(key: string, into: Buffer): Promise<number | undefined> {
+  async readInto(key: string, into: Buffer, expectedLength?: number): Promise<number | undefined> {
     // Plain fds rather than FileHandle objects: this runs once per block on the restore's hot path.
     let fd: number;
     try {
@@ -88,6 +88,9 @@ export class FolderObjectStore implements ObjectStore {
         const bytesRead = await readFd(fd, into, filled, into.length - filled, filled);
         if (bytesRead === 0) return filled;
         filled += bytesRead;
+        // That read asked for more than the expected length and got exactly it: a file answers a read
+        // short only at its end, so a third call (read to prove the end) is not needed.
+        if (filled === expectedLength && into.length > expectedLength) return filled;
       }
       // Buffer full: one more byte means the object is larger than asked for (a corrupt block).
       const extra = await readFd(fd, Buffer.allocUnsafe(1), 0, 1, filled);

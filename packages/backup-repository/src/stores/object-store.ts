@@ -14,8 +14,10 @@ export interface ObjectStore {
   /**
    * Reads an object into `into` without allocating. Returns the object's full length (which may exceed
    * `into.length`: then only the first `into.length` bytes were copied), or undefined when it does not exist.
+   * `expectedLength` (below `into.length`) lets a store end the read once that many bytes came in one
+   * read that asked for more, instead of asking again to see the object end there.
    */
-  readInto(key: string, into: Buffer): Promise<number | undefined>;
+  readInto(key: string, into: Buffer, expectedLength?: number): Promise<number | undefined>;
   /** Writes an object atomically: a reader sees the whole new object or none (or the previous one). */
   put(key: string, body: Buffer): Promise<void>;
   /** Like put, with the body taken from a local file (streamed, for large objects). */
