@@ -21,6 +21,7 @@ import { assumeRoleCredentials } from '@ec2-restore/aws-clients';
 import type {
   DataPath,
   KmsGrantMode,
+  LaunchStrategy,
   RestoreMode,
   RestoreRequest,
   RestoreRequestInput,
@@ -62,6 +63,8 @@ export interface GeneratedWorldShape {
   kmsGrant: KmsGrantMode;
   /** Another account: the request's `transferKey` (the product creates the key on first use). */
   transferKey?: boolean;
+  /** The request's instance.launchStrategy (else the restore point decides: register-image for Linux). */
+  launch?: LaunchStrategy;
 }
 
 export interface GeneratedWorld {
@@ -194,7 +197,7 @@ export async function generatedWorld(
           kmsKeyId: targetKey,
           ...(restoreRoleArn ? { roleArn: restoreRoleArn, externalId } : {}),
         },
-        instance: { subnetId },
+        instance: { subnetId, ...(shape.launch ? { launchStrategy: shape.launch } : {}) },
         ...extra,
       });
     },
@@ -351,6 +354,7 @@ export async function restoreGeneratedCase(
       ...(options.endpoint ? { endpoint: options.endpoint } : {}),
     });
     if (existing) expect(restore.result?.instanceId).toBe(existing);
+    else expect(restore.result?.launchStrategy).toBe(c.launch ?? 'register-image');
     await expectRestoredVolumes(world, restore, c.volumeLevel ? 1 : backup.restorePoint.volumes.length);
   } finally {
     await pipeline.close();
