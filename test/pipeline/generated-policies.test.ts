@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import { type Backup, createBackup, removeBackup } from '../support/index.ts';
-import { type GeneratedRestoreCase, restoreGeneratedCase } from './generated-world.ts';
+import { type GeneratedRestoreCase, RECORDED_LINUX, restoreGeneratedCase } from './generated-world.ts';
 
 /*
  * Restores run by principals that hold ONLY the generated policies (generated-world.ts): the worker
@@ -37,7 +37,7 @@ const CASES: GeneratedRestoreCase[] = [
 
 let backup: Backup;
 beforeAll(async () => {
-  backup = await createBackup(['/dev/xvda', '/dev/xvdb']);
+  backup = await createBackup(['/dev/xvda', '/dev/xvdb'], undefined, { instance: RECORDED_LINUX });
 }, 300_000);
 afterAll(async () => {
   await removeBackup(backup);

@@ -312,6 +312,16 @@ export async function expectRestoredVolumes(world: GeneratedWorld, restore: Rest
   }
 }
 
+/**
+ * What a restore point made now records of a Linux instance beside test/support's INSTANCE: boot
+ * mode, ENA and billing (without them the launch checks warn that they cannot tell).
+ */
+export const RECORDED_LINUX = {
+  bootMode: 'legacy-bios',
+  enaSupport: true,
+  billing: { platformDetails: 'Linux/UNIX', usageOperation: 'RunInstances' },
+} as const;
+
 /** A restore of one shape: whole instance, or one volume into an existing instance of the target account. */
 export interface GeneratedRestoreCase extends GeneratedWorldShape {
   volumeLevel?: boolean;

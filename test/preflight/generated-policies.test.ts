@@ -11,6 +11,7 @@ import {
   type GeneratedWorld,
   type GeneratedWorldShape,
   generatedWorld,
+  RECORDED_LINUX,
 } from '../pipeline/generated-world.ts';
 import { INSTANCE } from '../support/index.ts';
 
@@ -22,7 +23,7 @@ import { INSTANCE } from '../support/index.ts';
  */
 
 const restorePoint: RestorePointFacts = {
-  instance: INSTANCE,
+  instance: { ...INSTANCE, ...RECORDED_LINUX },
   volumes: [
     { deviceName: '/dev/xvda', sizeGiB: 8, volumeType: 'gp3' },
     { deviceName: '/dev/xvdf', sizeGiB: 4, volumeType: 'gp3' },
