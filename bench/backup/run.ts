@@ -21,6 +21,7 @@ import {
   readRawImage,
   volumeSizeGiBForBytes,
 } from '@ec2-restore/backup-repository';
+import { INSTANCE } from '../../test/support/backup.ts';
 
 const run = promisify(execFile);
 const MIB = 1024 * 1024;
@@ -77,14 +78,7 @@ async function main(): Promise<void> {
       const builder = repository.createRestorePoint({
         id,
         source: { kind: 'raw-images' },
-        instance: {
-          instanceType: 't3.micro',
-          platform: 'linux',
-          architecture: 'x86_64',
-          rootDeviceName: '/dev/xvda',
-          network: { securityGroupIds: [] },
-          tags: {},
-        },
+        instance: INSTANCE,
       });
       await builder.addVolume({ deviceName: '/dev/xvda', sizeGiB, volumeType: 'gp3' }, readRawImage(image));
       await builder.commit();

@@ -1,9 +1,9 @@
 import { execFile } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { CompleteSnapshotCommand, PutSnapshotBlockCommand, StartSnapshotCommand } from '@aws-sdk/client-ebs';
+import { CompleteSnapshotCommand } from '@aws-sdk/client-ebs';
 import { DescribeInstancesCommand, RegisterImageCommand, RunInstancesCommand } from '@aws-sdk/client-ec2';
 import {
   BLOCK_SIZE,
@@ -18,6 +18,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   blockOfFile,
   newAccount,
+  putBlock,
   SDK_RETRIES,
   sparseImage,
   startVisibleSnapshot,
@@ -73,6 +74,23 @@ describe('ec2-restore-backup CLI', () => {
       { index: 2047 },
     ]);
   });
+  /** `create --snapshot <device>=<snapshot-id> <options> --id <id> --json` as the account: the restore point made. */
+  async function createFromSnapshot(accountId: string, id: string, snapshot: string, options: string[]) {
+    const created = await backupAs(accountId, [
+      'create',
+      '--repository',
+      repo,
+      '--snapshot',
+      snapshot,
+      ...options,
+      '--id',
+      id,
+      '--json',
+    ]);
+    expect(created.stderr).not.toMatch(/error/);
+    return JSON.parse(created.stdout) as unknown;
+  }
+
   afterAll(async () => work.remove());
 
   it(
@@ -193,41 +211,16 @@ describe('ec2-restore-backup CLI', () => {
         [5, randomBytes(BLOCK_SIZE)],
         [9, Buffer.alloc(BLOCK_SIZE)], // a written block of zeros is still a zero block in the repository
       ]);
-      const started = await aws.ebs.send(new StartSnapshotCommand({ VolumeSize: 1 }));
-      for (const [index, data] of blocks) {
-        // The first write waits out the moment in which a new snapshot does not exist yet.
-        await onceVisible(() =>
-          aws.ebs.send(
-            new PutSnapshotBlockCommand({
-              SnapshotId: started.SnapshotId,
-              BlockIndex: index,
-              BlockData: data,
-              DataLength: BLOCK_SIZE,
-              Checksum: createHash('sha256').update(data).digest('base64'),
-              ChecksumAlgorithm: 'SHA256',
-            }),
-          ),
-        );
-      }
-      await aws.ebs.send(
-        new CompleteSnapshotCommand({ SnapshotId: started.SnapshotId, ChangedBlocksCount: 3 }),
-      );
+      const snapshotId = await startVisibleSnapshot(aws.ebs, { VolumeSize: 1 });
+      for (const [index, data] of blocks) await putBlock(aws.ebs, snapshotId, index, data);
+      await aws.ebs.send(new CompleteSnapshotCommand({ SnapshotId: snapshotId, ChangedBlocksCount: 3 }));
       aws.destroy();
 
-      const created = await backupAs(accountId, [
-        'create',
-        '--repository',
-        repo,
-        '--snapshot',
-        `/dev/xvdf=${started.SnapshotId}`,
+      const created = await createFromSnapshot(accountId, 'rp-from-snapshot', `/dev/xvdf=${snapshotId}`, [
         '--instance-type',
         't3.micro',
-        '--id',
-        'rp-from-snapshot',
-        '--json',
       ]);
-      expect(created.stderr).not.toMatch(/error/);
-      expect(JSON.parse(created.stdout)).toMatchObject({
+      expect(created).toMatchObject({
         id: 'rp-from-snapshot',
         volumes: [{ deviceName: '/dev/xvdf', sizeGiB: 1 }],
         dataBytes: 2 * BLOCK_SIZE,
@@ -287,20 +280,13 @@ describe('ec2-restore-backup CLI', () => {
       await onceVisible(() => aws.ec2.send(new DescribeInstancesCommand({ InstanceIds: [instanceId] })));
       aws.destroy();
 
-      const created = await backupAs(accountId, [
-        'create',
-        '--repository',
-        repo,
-        '--snapshot',
-        `/dev/xvda=${started.SnapshotId}`,
-        '--from-instance',
-        Instances[0]?.InstanceId ?? '',
-        '--id',
+      const created = await createFromSnapshot(
+        accountId,
         'rp-from-instance',
-        '--json',
-      ]);
-      expect(created.stderr).not.toMatch(/error/);
-      expect(JSON.parse(created.stdout)).toMatchObject({
+        `/dev/xvda=${started.SnapshotId}`,
+        ['--from-instance', instanceId],
+      );
+      expect(created).toMatchObject({
         id: 'rp-from-instance',
         instance: {
           instanceType: 'm7g.medium',

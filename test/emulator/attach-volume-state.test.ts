@@ -1,14 +1,7 @@
-import {
-  AttachVolumeCommand,
-  CreateVolumeCommand,
-  DescribeImagesCommand,
-  DescribeInstancesCommand,
-  DescribeVolumesCommand,
-  RunInstancesCommand,
-} from '@aws-sdk/client-ec2';
+import { AttachVolumeCommand, CreateVolumeCommand, DescribeVolumesCommand } from '@aws-sdk/client-ec2';
 import { onceVisible } from '@ec2-restore/local-aws';
 import { describe, expect, it } from 'vitest';
-import { eventually, expectAwsError, newAccount } from '../support/index.ts';
+import { expectAwsError, launchInstance, newAccount, volumeInState, ZONE } from '../support/index.ts';
 
 // "The volume state must be available before you can attach it"
 // (https://docs.aws.amazon.com/ebs/latest/userguide/ebs-attaching-volume.html); AWS answers
@@ -18,37 +11,19 @@ import { eventually, expectAwsError, newAccount } from '../support/index.ts';
 describe('AttachVolume', () => {
   it('refuses a volume that is still creating (IncorrectState), attaches it once available', async () => {
     const account = newAccount();
-    const { Images = [] } = await account.aws.ec2.send(new DescribeImagesCommand({ Owners: ['amazon'] }));
-    const run = await account.aws.ec2.send(
-      new RunInstancesCommand({
-        ImageId: Images[0]!.ImageId!,
-        InstanceType: 't3.micro',
-        MinCount: 1,
-        MaxCount: 1,
-      }),
-    );
-    const instance = run.Instances![0]!;
+    // launchInstance launches into the default subnet of ZONE.
+    const instanceId = await launchInstance(account);
     const { VolumeId, State } = await account.aws.ec2.send(
-      new CreateVolumeCommand({ AvailabilityZone: instance.Placement!.AvailabilityZone!, Size: 1 }),
+      new CreateVolumeCommand({ AvailabilityZone: ZONE, Size: 1 }),
     );
     expect(State).toBe('creating');
     // New ids answer NotFound for a moment (eventual-consistency.test.ts); the volume is `creating` longer.
     await onceVisible(() => account.aws.ec2.send(new DescribeVolumesCommand({ VolumeIds: [VolumeId!] })));
-    await onceVisible(() =>
-      account.aws.ec2.send(new DescribeInstancesCommand({ InstanceIds: [instance.InstanceId!] })),
-    );
     const attach = () =>
-      account.aws.ec2.send(
-        new AttachVolumeCommand({ VolumeId, InstanceId: instance.InstanceId, Device: '/dev/sdf' }),
-      );
+      account.aws.ec2.send(new AttachVolumeCommand({ VolumeId, InstanceId: instanceId, Device: '/dev/sdf' }));
     const error = await expectAwsError(attach(), 'IncorrectState', `${VolumeId} is not 'available'.`);
     expect(error.$metadata?.httpStatusCode).toBe(400);
-    await eventually(() =>
-      account.aws.ec2.send(new DescribeVolumesCommand({ VolumeIds: [VolumeId!] })).then(
-        (out) => (out.Volumes?.[0]?.State === 'available' ? true : undefined),
-        () => undefined,
-      ),
-    );
+    await volumeInState(account, VolumeId!);
     const attached = await attach();
     expect(attached.VolumeId).toBe(VolumeId);
   });

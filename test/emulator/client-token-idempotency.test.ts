@@ -2,13 +2,12 @@ import { randomUUID } from 'node:crypto';
 import { StartSnapshotCommand } from '@aws-sdk/client-ebs';
 import {
   CreateVolumeCommand,
-  DescribeImagesCommand,
   DescribeInstancesCommand,
   DescribeVolumesCommand,
   RunInstancesCommand,
 } from '@aws-sdk/client-ec2';
 import { describe, expect, it } from 'vitest';
-import { expectAwsError, newAccount, ZONE } from '../support/index.ts';
+import { amazonImageId, expectAwsError, newAccount, ZONE } from '../support/index.ts';
 
 // "If you repeat a request with the same client token and the same parameters, Amazon EC2 returns
 // the same result ... If you repeat a request with the same client token, but change one or more of
@@ -41,12 +40,12 @@ describe('ClientToken idempotency', () => {
 
   it('RunInstances: a repeated token launches no second instance', async () => {
     const account = newAccount();
-    const { Images = [] } = await account.aws.ec2.send(new DescribeImagesCommand({ Owners: ['amazon'] }));
+    const imageId = await amazonImageId(account.aws.ec2);
     const token = randomUUID();
     const run = (type: 't3.micro' | 't3.small') =>
       account.aws.ec2.send(
         new RunInstancesCommand({
-          ImageId: Images[0]!.ImageId!,
+          ImageId: imageId,
           InstanceType: type,
           MinCount: 1,
           MaxCount: 1,

@@ -6,14 +6,12 @@ import {
   CreateVolumeCommand,
   CreateVpcCommand,
   DeleteSnapshotCommand,
-  DescribeImagesCommand,
   DescribeInstancesCommand,
   DescribeSnapshotsCommand,
   DescribeVolumesCommand,
   EnableEbsEncryptionByDefaultCommand,
   GetEbsDefaultKmsKeyIdCommand,
   ModifyEbsDefaultKmsKeyIdCommand,
-  ModifySnapshotAttributeCommand,
   RunInstancesCommand,
 } from '@aws-sdk/client-ec2';
 import { DescribeKeyCommand } from '@aws-sdk/client-kms';
@@ -23,15 +21,15 @@ import { onceVisible } from '@ec2-restore/local-aws';
 import { describe, expect, it } from 'vitest';
 import {
   type Account,
-  accountRoot,
-  allowEbsUse,
+  amazonImageId,
   assumedRoleClients,
   createKey,
   createRestoreRole,
   eventually,
   expectAwsError,
-  keyPolicy,
+  keyUsableBy,
   newAccount,
+  shareSnapshot,
   ZONE,
 } from '../support/index.ts';
 
@@ -50,28 +48,14 @@ async function snapshotWithDefaultKey(source: Account): Promise<{ snapshotId: st
   return { snapshotId: snapshot.SnapshotId!, keyArn };
 }
 
-/** Shares (or unshares) a snapshot, once its new id is visible (eventual-consistency.test.ts). */
-function share(source: Account, snapshotId: string, accountId: string, op: 'Add' | 'Remove' = 'Add') {
-  return onceVisible(() =>
-    source.aws.ec2.send(
-      new ModifySnapshotAttributeCommand({
-        SnapshotId: snapshotId,
-        Attribute: 'createVolumePermission',
-        CreateVolumePermission: { [op]: [{ UserId: accountId }] },
-      }),
-    ),
-  );
-}
-
 async function newInstance(target: AwsClients): Promise<string> {
   const vpc = await target.ec2.send(new CreateVpcCommand({ CidrBlock: '10.20.0.0/16' }));
   const subnet = await target.ec2.send(
     new CreateSubnetCommand({ VpcId: vpc.Vpc!.VpcId!, CidrBlock: '10.20.1.0/24', AvailabilityZone: ZONE }),
   );
-  const images = await target.ec2.send(new DescribeImagesCommand({ Owners: ['amazon'] }));
   const run = await target.ec2.send(
     new RunInstancesCommand({
-      ImageId: images.Images![0]!.ImageId!,
+      ImageId: await amazonImageId(target.ec2),
       InstanceType: 't3.micro',
       MinCount: 1,
       MaxCount: 1,
@@ -98,11 +82,11 @@ describe('restore into another account (docs/architecture.md#the-two-flows)', ()
     const externalId = randomUUID();
 
     // The source default key: customer managed, its policy lets the target account use it for EBS.
-    const sourceKey = await createKey(source, keyPolicy(accountRoot(source.id), allowEbsUse(target.rootArn)));
-    await source.aws.ec2.send(new ModifyEbsDefaultKmsKeyIdCommand({ KmsKeyId: sourceKey.Arn! }));
+    const sourceKeyArn = await keyUsableBy(source, target.rootArn);
+    await source.aws.ec2.send(new ModifyEbsDefaultKmsKeyIdCommand({ KmsKeyId: sourceKeyArn }));
     const { snapshotId, keyArn } = await snapshotWithDefaultKey(source);
-    expect(keyArn).toBe(sourceKey.Arn);
-    await share(source, snapshotId, target.id); // step 4
+    expect(keyArn).toBe(sourceKeyArn);
+    await shareSnapshot(source, snapshotId, target.id); // step 4
 
     // The restore role in the target account; the source account assumes it with the ExternalId.
     const roleArn = await createRestoreRole(target, source.id, externalId);
@@ -111,7 +95,7 @@ describe('restore into another account (docs/architecture.md#the-two-flows)', ()
     const targetKey = await createKey(target); // default policy: the target account's IAM decides
 
     // The restore role may use the source default key (its policy names the target account).
-    const described = await restore.kms.send(new DescribeKeyCommand({ KeyId: sourceKey.Arn! }));
+    const described = await restore.kms.send(new DescribeKeyCommand({ KeyId: sourceKeyArn }));
     expect(described.KeyMetadata!.KeyManager).toBe('CUSTOMER');
 
     const instanceId = await newInstance(restore); // step 5
@@ -122,7 +106,7 @@ describe('restore into another account (docs/architecture.md#the-two-flows)', ()
     expect(shared.Snapshots![0]).toMatchObject({
       OwnerId: source.id,
       Encrypted: true,
-      KmsKeyId: sourceKey.Arn,
+      KmsKeyId: sourceKeyArn,
     });
 
     // Step 6: a volume from the shared snapshot, re-encrypted with the target key, attached.
@@ -146,7 +130,7 @@ describe('restore into another account (docs/architecture.md#the-two-flows)', ()
     expect(restored.Volumes![0]).toMatchObject({ State: 'in-use', Encrypted: true, KmsKeyId: targetKey.Arn });
 
     // Afterwards the share is withdrawn and the source snapshot removed.
-    await share(source, snapshotId, target.id, 'Remove');
+    await shareSnapshot(source, snapshotId, target.id, 'Remove');
     await expectAwsError(
       restore.ec2.send(new DescribeSnapshotsCommand({ SnapshotIds: [snapshotId] })),
       'InvalidSnapshot.NotFound',
@@ -162,7 +146,7 @@ describe('restore into another account (docs/architecture.md#the-two-flows)', ()
     const key = await source.aws.kms.send(new DescribeKeyCommand({ KeyId: keyArn }));
     expect(key.KeyMetadata!.KeyManager).toBe('AWS');
     await expectAwsError(
-      share(source, snapshotId, target.id),
+      shareSnapshot(source, snapshotId, target.id),
       'OperationNotPermitted',
       'Encrypted snapshots with EBS default key cannot be shared',
     );
@@ -175,7 +159,7 @@ describe('restore into another account (docs/architecture.md#the-two-flows)', ()
     const sourceKey = await createKey(source); // default policy: only the source account
     await source.aws.ec2.send(new ModifyEbsDefaultKmsKeyIdCommand({ KmsKeyId: sourceKey.Arn! }));
     const { snapshotId } = await snapshotWithDefaultKey(source);
-    await share(source, snapshotId, target.id);
+    await shareSnapshot(source, snapshotId, target.id);
 
     const roleArn = await createRestoreRole(target, source.id, externalId);
     const restore = assumedRoleClients(source, roleArn, externalId);

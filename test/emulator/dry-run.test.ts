@@ -1,14 +1,20 @@
 import { randomUUID } from 'node:crypto';
 import {
   CreateVolumeCommand,
-  DescribeImagesCommand,
   DescribeInstancesCommand,
   DescribeVolumesCommand,
   RunInstancesCommand,
 } from '@aws-sdk/client-ec2';
 import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
 import { describe, expect, it } from 'vitest';
-import { assumedRoleClients, createRestoreRole, expectAwsError, newAccount, ZONE } from '../support/index.ts';
+import {
+  amazonImageId,
+  assumedRoleClients,
+  createRestoreRole,
+  expectAwsError,
+  newAccount,
+  ZONE,
+} from '../support/index.ts';
 
 // Every EC2 action's DryRun parameter: "Checks whether you have the required permissions for the
 // action, without actually making the request, and provides an error response. If you have the
@@ -45,10 +51,8 @@ describe('EC2 DryRun', () => {
     const roleArn = await createRestoreRole(account, account.id, externalId, describeOnly);
     const session = assumedRoleClients(account, roleArn, externalId);
     const sessionArn = (await session.sts.send(new GetCallerIdentityCommand({}))).Arn!;
-    const { Images = [] } = await session.ec2.send(new DescribeImagesCommand({ Owners: ['amazon'] }));
-    const imageId = Images[0]!.ImageId!;
     const run = {
-      ImageId: imageId,
+      ImageId: await amazonImageId(session.ec2),
       InstanceType: 't3.micro' as const,
       MinCount: 1,
       MaxCount: 1,

@@ -1,10 +1,7 @@
-import { createHash } from 'node:crypto';
-import { PutSnapshotBlockCommand } from '@aws-sdk/client-ebs';
 import type { AwsClients } from '@ec2-restore/aws-clients';
-import type { RunningEmulator } from '@ec2-restore/local-aws';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startVisibleSnapshot } from '../support/index.ts';
-import { accountOn, startEmulatorWith } from '../support/own-emulator.ts';
+import { describe, expect, it } from 'vitest';
+import { type Account, blockChecksum, putBlock, startVisibleSnapshot } from '../support/index.ts';
+import { emulatorPerBlock } from '../support/own-emulator.ts';
 
 // AWS throttles the EBS direct APIs: RequestThrottledException "The number of API requests has
 // exceeded the maximum allowed API request throttling limit for the snapshot." and
@@ -16,74 +13,53 @@ import { accountOn, startEmulatorWith } from '../support/own-emulator.ts';
 // limits low enough to reach. Plain moto 5.2.1 never throttles.
 
 const BLOCK = Buffer.alloc(524288, 3);
-const CHECKSUM = createHash('sha256').update(BLOCK).digest('base64');
+const CHECKSUM = blockChecksum(BLOCK);
+const put = (aws: AwsClients, snapshotId: string, index: number) =>
+  putBlock(aws.ebs, snapshotId, index, BLOCK, CHECKSUM);
 
-function put(aws: AwsClients, snapshotId: string, index: number) {
-  return aws.ebs.send(
-    new PutSnapshotBlockCommand({
-      SnapshotId: snapshotId,
-      BlockIndex: index,
-      BlockData: BLOCK,
-      DataLength: BLOCK.length,
-      Checksum: CHECKSUM,
-      ChecksumAlgorithm: 'SHA256',
-    }),
-  );
-}
+// Each describe block runs its own emulator with one of the limits low enough to reach.
+const FOUR_PUTS_PER_SECOND = {
+  EC2RESTORE_EMULATOR_EBS_PUT_RATE: '4',
+  EC2RESTORE_EMULATOR_EBS_MAX_IN_FLIGHT: '0',
+};
+const ONE_IN_FLIGHT = { EC2RESTORE_EMULATOR_EBS_PUT_RATE: '0', EC2RESTORE_EMULATOR_EBS_MAX_IN_FLIGHT: '1' };
 
-async function errorsOf(calls: Promise<unknown>[]): Promise<string[]> {
-  const settled = await Promise.allSettled(calls);
-  return settled.flatMap((s) => (s.status === 'rejected' ? [(s.reason as Error).name] : []));
+/** `calls` PutSnapshotBlock at once on a new snapshot of `account`: the snapshot, and the names of the errors. */
+async function burst(account: Account, calls: number) {
+  const { aws } = account;
+  const snapshotId = await startVisibleSnapshot(aws.ebs, { VolumeSize: 1 });
+  const settled = await Promise.allSettled(Array.from({ length: calls }, (_, i) => put(aws, snapshotId, i)));
+  return {
+    aws,
+    snapshotId,
+    errors: new Set(settled.flatMap((s) => (s.status === 'rejected' ? [(s.reason as Error).name] : []))),
+  };
 }
 
 describe('EBS direct limits', () => {
-  let emulator: RunningEmulator;
-  beforeAll(async () => {
-    emulator = await startEmulatorWith({
-      EC2RESTORE_EMULATOR_EBS_PUT_RATE: '4',
-      EC2RESTORE_EMULATOR_EBS_MAX_IN_FLIGHT: '0',
-    });
-  });
-  afterAll(async () => {
-    await emulator?.stop();
-  });
+  const account = emulatorPerBlock(FOUR_PUTS_PER_SECOND);
 
   it('more PutSnapshotBlock per second on one snapshot than the rate: RequestThrottledException; a second later it works', async () => {
-    const { aws } = accountOn(emulator);
-    const SnapshotId = await startVisibleSnapshot(aws.ebs, { VolumeSize: 1 });
-    const errors = await errorsOf(Array.from({ length: 12 }, (_, i) => put(aws, SnapshotId!, i)));
-    expect(errors.length).toBeGreaterThan(0);
-    expect(new Set(errors)).toEqual(new Set(['RequestThrottledException']));
+    const { aws, snapshotId, errors } = await burst(account(), 12);
+    expect(errors).toEqual(new Set(['RequestThrottledException']));
     // Another snapshot has its own budget.
     const other = await startVisibleSnapshot(aws.ebs, { VolumeSize: 1 });
     await put(aws, other, 0);
     await new Promise((r) => setTimeout(r, 1100));
-    await put(aws, SnapshotId!, 0);
+    await put(aws, snapshotId, 0);
     aws.destroy();
   });
 });
 
 describe('EBS direct requests in flight per account', () => {
-  let emulator: RunningEmulator;
-  beforeAll(async () => {
-    emulator = await startEmulatorWith({
-      EC2RESTORE_EMULATOR_EBS_PUT_RATE: '0',
-      EC2RESTORE_EMULATOR_EBS_MAX_IN_FLIGHT: '1',
-    });
-  });
-  afterAll(async () => {
-    await emulator?.stop();
-  });
+  const account = emulatorPerBlock(ONE_IN_FLIGHT);
 
   it('more block requests at once than the account may have in flight: ConcurrentLimitExceededException', async () => {
-    const { aws } = accountOn(emulator);
-    const SnapshotId = await startVisibleSnapshot(aws.ebs, { VolumeSize: 1 });
-    const errors = await errorsOf(Array.from({ length: 32 }, (_, i) => put(aws, SnapshotId!, i)));
-    expect(errors.length).toBeGreaterThan(0);
-    expect(new Set(errors)).toEqual(new Set(['ConcurrentLimitExceededException']));
+    const { aws, snapshotId, errors } = await burst(account(), 32);
+    expect(errors).toEqual(new Set(['ConcurrentLimitExceededException']));
     // One at a time is fine.
-    await put(aws, SnapshotId!, 0);
-    await put(aws, SnapshotId!, 1);
+    await put(aws, snapshotId, 0);
+    await put(aws, snapshotId, 1);
     aws.destroy();
   });
 });

@@ -1,5 +1,4 @@
-import { createHash } from 'node:crypto';
-import { PutSnapshotBlockCommand, StartSnapshotCommand } from '@aws-sdk/client-ebs';
+import { StartSnapshotCommand } from '@aws-sdk/client-ebs';
 import {
   CreateSnapshotCommand,
   CreateTagsCommand,
@@ -21,7 +20,15 @@ import {
   startEmulator,
 } from '@ec2-restore/local-aws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventually, expectAwsError, newAccount, REGION, ZONE } from '../support/index.ts';
+import {
+  amazonImageId,
+  eventually,
+  expectAwsError,
+  newAccount,
+  putBlock,
+  REGION,
+  ZONE,
+} from '../support/index.ts';
 
 // "Amazon EC2 API follows an eventual consistency model ... the results of an API command you run
 // might not be immediately visible to all subsequent commands you run"
@@ -100,10 +107,9 @@ describe('eventual consistency of new ids', () => {
 
   it('a new instance, snapshot and image likewise', async () => {
     const { aws } = await account();
-    const { Images = [] } = await aws.ec2.send(new DescribeImagesCommand({ Owners: ['amazon'] }));
     const run = await aws.ec2.send(
       new RunInstancesCommand({
-        ImageId: Images[0]!.ImageId!,
+        ImageId: await amazonImageId(aws.ec2),
         InstanceType: 't3.micro',
         MinCount: 1,
         MaxCount: 1,
@@ -171,17 +177,7 @@ describe('eventual consistency of new ids', () => {
     const { aws } = await account();
     const { SnapshotId } = await aws.ebs.send(new StartSnapshotCommand({ VolumeSize: 1 }));
     const block = Buffer.alloc(524288, 5);
-    const put = () =>
-      aws.ebs.send(
-        new PutSnapshotBlockCommand({
-          SnapshotId,
-          BlockIndex: 0,
-          BlockData: block,
-          DataLength: block.length,
-          Checksum: createHash('sha256').update(block).digest('base64'),
-          ChecksumAlgorithm: 'SHA256',
-        }),
-      );
+    const put = () => putBlock(aws.ebs, SnapshotId!, 0, block);
     await notFoundThenFound(put, 'ResourceNotFoundException', `The snapshot '${SnapshotId}' does not exist.`);
   });
 

@@ -1,5 +1,5 @@
-import { createHash, randomUUID } from 'node:crypto';
-import { PutSnapshotBlockCommand, StartSnapshotCommand } from '@aws-sdk/client-ebs';
+import { randomUUID } from 'node:crypto';
+import { StartSnapshotCommand } from '@aws-sdk/client-ebs';
 import {
   CreateTagsCommand,
   CreateVolumeCommand,
@@ -19,6 +19,7 @@ import {
   expectAwsError,
   keyPolicy,
   newAccount,
+  putBlock,
   putRolePolicy,
   ZONE,
 } from '../support/index.ts';
@@ -210,16 +211,7 @@ describe('IAM identity policies on KMS, EBS direct and STS', () => {
     // The block writes are checked too (ebs:PutSnapshotBlock on the snapshot's ARN).
     const block = Buffer.alloc(524288, 7);
     await expectAwsError(
-      session.ebs.send(
-        new PutSnapshotBlockCommand({
-          SnapshotId,
-          BlockIndex: 0,
-          BlockData: block,
-          DataLength: block.length,
-          Checksum: createHash('sha256').update(block).digest('base64'),
-          ChecksumAlgorithm: 'SHA256',
-        }),
-      ),
+      putBlock(session.ebs, SnapshotId!, 0, block),
       'AccessDeniedException',
       `User: ${sessionArn} is not authorized to perform: ebs:PutSnapshotBlock on resource: arn:aws:ec2:eu-west-1::snapshot/${SnapshotId} because no identity-based policy allows the ebs:PutSnapshotBlock action`,
     );

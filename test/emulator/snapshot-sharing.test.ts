@@ -5,26 +5,24 @@ import {
   DeleteSnapshotCommand,
   DescribeSnapshotsCommand,
   DescribeVolumesCommand,
-  ModifySnapshotAttributeCommand,
 } from '@aws-sdk/client-ec2';
 import { onceVisible } from '@ec2-restore/local-aws';
 import { describe, expect, it } from 'vitest';
 import {
   type Account,
-  accountRoot,
-  allowEbsUse,
   createKey,
   expectAwsError,
-  keyPolicy,
+  keyUsableBy,
   newAccount,
+  shareSnapshot,
   ZONE,
 } from '../support/index.ts';
 
 /** An encrypted snapshot in `owner` with a customer managed key whose policy lets `reader` use it. */
 async function sharedKeySnapshot(owner: Account, reader: Account) {
-  const key = await createKey(owner, keyPolicy(accountRoot(owner.id), allowEbsUse(reader.rootArn)));
+  const keyArn = await keyUsableBy(owner, reader.rootArn);
   const volume = await owner.aws.ec2.send(
-    new CreateVolumeCommand({ AvailabilityZone: ZONE, Size: 2, Encrypted: true, KmsKeyId: key.Arn! }),
+    new CreateVolumeCommand({ AvailabilityZone: ZONE, Size: 2, Encrypted: true, KmsKeyId: keyArn }),
   );
   // New ids answer NotFound for a moment (eventual-consistency.test.ts): wait until the owner sees both.
   const snapshot = await onceVisible(() =>
@@ -33,24 +31,12 @@ async function sharedKeySnapshot(owner: Account, reader: Account) {
   await onceVisible(() =>
     owner.aws.ec2.send(new DescribeSnapshotsCommand({ SnapshotIds: [snapshot.SnapshotId!] })),
   );
-  return { key, snapshotId: snapshot.SnapshotId! };
-}
-
-function share(owner: Account, snapshotId: string, accountId: string, op: 'Add' | 'Remove' = 'Add') {
-  return onceVisible(() =>
-    owner.aws.ec2.send(
-      new ModifySnapshotAttributeCommand({
-        SnapshotId: snapshotId,
-        Attribute: 'createVolumePermission',
-        CreateVolumePermission: { [op]: [{ UserId: accountId }] },
-      }),
-    ),
-  );
+  return { keyArn, snapshotId: snapshot.SnapshotId! };
 }
 
 /** Shares with `reader` and waits until the share shows there (a new share takes a moment). */
 async function shareVisible(owner: Account, snapshotId: string, reader: Account) {
-  await share(owner, snapshotId, reader.id);
+  await shareSnapshot(owner, snapshotId, reader.id);
   await onceVisible(() => reader.aws.ec2.send(new DescribeSnapshotsCommand({ SnapshotIds: [snapshotId] })));
 }
 
@@ -65,7 +51,7 @@ describe('sharing a snapshot encrypted with an AWS managed key', () => {
       owner.aws.ec2.send(new CreateSnapshotCommand({ VolumeId: volume.VolumeId! })),
     );
     const error = await expectAwsError(
-      share(owner, snapshot.SnapshotId!, target.id),
+      shareSnapshot(owner, snapshot.SnapshotId!, target.id),
       'OperationNotPermitted',
       'Encrypted snapshots with EBS default key cannot be shared',
     );
@@ -145,7 +131,7 @@ describe('a snapshot shared with another account', () => {
       notFound,
     );
     await shareVisible(owner, snapshotId, target);
-    await share(owner, snapshotId, target.id, 'Remove');
+    await shareSnapshot(owner, snapshotId, target.id, 'Remove');
     await expectAwsError(
       target.aws.ec2.send(new DescribeSnapshotsCommand({ SnapshotIds: [snapshotId] })),
       'InvalidSnapshot.NotFound',
@@ -168,7 +154,7 @@ describe('a snapshot shared with another account', () => {
       target.aws.ec2.send(new DeleteSnapshotCommand({ SnapshotId: snapshotId })),
       'UnauthorizedOperation',
     );
-    await expectAwsError(share(target, snapshotId, third.id), 'UnauthorizedOperation');
+    await expectAwsError(shareSnapshot(target, snapshotId, third.id), 'UnauthorizedOperation');
     // The owner still has it.
     const mine = await owner.aws.ec2.send(new DescribeSnapshotsCommand({ SnapshotIds: [snapshotId] }));
     expect(mine.Snapshots).toHaveLength(1);

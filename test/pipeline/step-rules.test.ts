@@ -10,7 +10,7 @@ import {
   DescribeVolumesCommand,
 } from '@aws-sdk/client-ec2';
 import { openBackupRepository } from '@ec2-restore/backup-repository';
-import { type CleanupJobInput, JobName, type SnapshotJobInput } from '@ec2-restore/contracts';
+import { type CleanupJobInput, JobName } from '@ec2-restore/contracts';
 import { credentialsForAccount } from '@ec2-restore/local-aws';
 import {
   BLOCKS_WRITTEN_TAG,
@@ -37,6 +37,7 @@ import {
   newAccount,
   REGION,
   removeBackup,
+  snapshotJobInput,
 } from '../support/index.ts';
 
 /*
@@ -225,19 +226,15 @@ describe('step rules on retry and failure', () => {
     const restoreId = randomUUID();
     const repository = openBackupRepository(join(backup.folder, 'repo'));
     const volume = backup.restorePoint.volumes[0]!;
-    const input: SnapshotJobInput = {
+    const input = snapshotJobInput(
+      account.id,
+      keyArn,
       restoreId,
-      mode: 'same-account',
-      region: REGION,
-      sourceAccountId: account.id,
-      targetAccountId: account.id,
-      restorePointId: backup.restorePoint.id,
-      targetKmsKeyId: keyArn,
-      dataPath: 'ebs-direct',
-      volume: { deviceName: volume.deviceName, sizeGiB: volume.sizeGiB, volumeType: 'gp3' },
-      verify: true,
-      transferKey: false,
-    };
+      { id: backup.restorePoint.id, volume },
+      {
+        verify: true,
+      },
+    );
 
     // The earlier attempt: every block written and marked, then the worker died before CompleteSnapshot.
     const { ec2, ebs } = clients.source(REGION);
@@ -290,19 +287,15 @@ describe('step rules on retry and failure', () => {
     const keyArn = (await createKey(account)).Arn;
     const volume = backup.restorePoint.volumes[0]!;
     const run = writeVolumeSnapshot(
-      {
-        restoreId: randomUUID(),
-        mode: 'same-account',
-        region: REGION,
-        sourceAccountId: account.id,
-        targetAccountId: account.id,
-        restorePointId: backup.restorePoint.id,
-        targetKmsKeyId: keyArn,
-        dataPath: 'worker-volume',
-        volume: { deviceName: volume.deviceName, sizeGiB: volume.sizeGiB, volumeType: 'gp3' },
-        verify: false,
-        transferKey: false,
-      },
+      snapshotJobInput(
+        account.id,
+        keyArn,
+        randomUUID(),
+        { id: backup.restorePoint.id, volume },
+        {
+          dataPath: 'worker-volume',
+        },
+      ),
       {
         clients,
         checkpoint: async () => {},

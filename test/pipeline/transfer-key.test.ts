@@ -51,6 +51,26 @@ async function expectTargetHoldsOnlyTheTransferKey(world: CrossAccounts, transfe
   }
 }
 
+/** Another account, from a source whose EBS default key is aws/ebs; the three workers running. */
+async function openAwsEbsSourceWorld(options: { api?: true; workerInstance?: true }) {
+  const world = await openWorld({
+    accounts: 'cross',
+    sourceDefaultKey: 'aws/ebs',
+    devices: DEVICES,
+    ...options,
+  });
+  world.startWorkers(['snapshot-worker', 'share-worker', 'instance-worker']);
+  return world as World & CrossAccounts;
+}
+
+/** The share job's result, once every snapshot it shared is encrypted with the transfer key; and that key. */
+async function sharedWithTheTransferKey(world: World & CrossAccounts, restoreId: string) {
+  const shared = (await world.jobResult(QueueName.Share, jobIdFor(restoreId, 'share'))) as ShareJobResult;
+  const transferKeyArn = await transferKeyArnOf(world);
+  for (const snapshot of shared.snapshots) expect(snapshot.kmsKeyId).toBe(transferKeyArn);
+  return { shared, transferKeyArn };
+}
+
 async function transferKeyArnOf(world: CrossAccounts): Promise<string> {
   const { KeyMetadata } = await world.source.aws.kms.send(
     new DescribeKeyCommand({ KeyId: transferKeyAliasFor(world.roleArn) }),
@@ -72,13 +92,7 @@ describe('transfer key: another account from a source whose EBS default key is a
   timeout: 600_000,
 }, () => {
   it('ebs-direct, kmsGrant auto, through the API: the plan offers and shows the transfer key; the restore succeeds; the grant is retired', async () => {
-    const world = await openWorld({
-      accounts: 'cross',
-      sourceDefaultKey: 'aws/ebs',
-      devices: DEVICES,
-      api: true,
-    });
-    const accounts = world as World & CrossAccounts;
+    const world = await openAwsEbsSourceWorld({ api: true });
     const { KmsKeyId: defaultKey } = await world.source.aws.ec2.send(new GetEbsDefaultKmsKeyIdCommand({}));
     const { KeyMetadata: defaultKeyMetadata } = await world.source.aws.kms.send(
       new DescribeKeyCommand({ KeyId: defaultKey }),
@@ -93,19 +107,16 @@ describe('transfer key: another account from a source whose EBS default key is a
     expect(customerManaged?.status).toBe('fail');
     expect(customerManaged?.remedy?.summary).toContain('"transferKey": true');
 
-    const alias = transferKeyAliasFor(accounts.roleArn);
+    const alias = transferKeyAliasFor(world.roleArn);
     const withKey = { ...request, transferKey: true };
     const planned = (await (await world.api.post('/v1/restores/plan', withKey)).json()) as PlanResult;
     expect(planned.checks.filter((c) => c.status === 'fail')).toEqual([]);
     expect(planned.sharedKey).toEqual({ kind: 'transfer', keyId: null, alias, createdOnFirstUse: true });
 
-    world.startWorkers(['snapshot-worker', 'share-worker', 'instance-worker']);
     const { status, restore: accepted } = await world.postRestore(withKey);
     expect(status, JSON.stringify(accepted)).toBe(202);
 
-    const shared = (await world.jobResult(QueueName.Share, jobIdFor(accepted.id, 'share'))) as ShareJobResult;
-    const transferKeyArn = await transferKeyArnOf(accounts);
-    for (const snapshot of shared.snapshots) expect(snapshot.kmsKeyId).toBe(transferKeyArn);
+    const { shared, transferKeyArn } = await sharedWithTheTransferKey(world, accepted.id);
     expect(shared.grant?.keyId).toBe(transferKeyArn);
 
     const restore = await world.waitForEnd(accepted.id, 400_000);
@@ -116,7 +127,7 @@ describe('transfer key: another account from a source whose EBS default key is a
       jobIdFor(accepted.id, 'cleanup'),
     )) as CleanupJobResult;
     expect(cleanup.retiredGrants).toEqual([shared.grant?.grantId]);
-    await expectTargetHoldsOnlyTheTransferKey(accounts, transferKeyArn);
+    await expectTargetHoldsOnlyTheTransferKey(world, transferKeyArn);
 
     // The key is kept for the next restore with this role: the plan now names it.
     const next = (await (await world.api.post('/v1/restores/plan', withKey)).json()) as PlanResult;
@@ -130,26 +141,17 @@ describe('transfer key: another account from a source whose EBS default key is a
   });
 
   it('worker-volume, kmsGrant none: the worker volumes are created with the transfer key, the restore succeeds', async () => {
-    const world = await openWorld({
-      accounts: 'cross',
-      sourceDefaultKey: 'aws/ebs',
-      devices: DEVICES,
-      workerInstance: true,
-    });
-    const accounts = world as World & CrossAccounts;
-    world.startWorkers(['snapshot-worker', 'share-worker', 'instance-worker']);
+    const world = await openAwsEbsSourceWorld({ workerInstance: true });
     const id = await world.startRestore(
       world.request({ dataPath: 'worker-volume', kmsGrant: 'none', transferKey: true }),
     );
-    const shared = (await world.jobResult(QueueName.Share, jobIdFor(id, 'share'))) as ShareJobResult;
-    const transferKeyArn = await transferKeyArnOf(accounts);
-    for (const snapshot of shared.snapshots) expect(snapshot.kmsKeyId).toBe(transferKeyArn);
+    const { shared, transferKeyArn } = await sharedWithTheTransferKey(world, id);
     expect(shared.grant).toBeNull();
 
     const restore = await world.waitForEnd(id, 400_000);
     expect(restore.status, world.output()).toBe('succeeded');
     await expectRestoredWithTargetKey(world, restore);
-    await expectTargetHoldsOnlyTheTransferKey(accounts, transferKeyArn);
+    await expectTargetHoldsOnlyTheTransferKey(world, transferKeyArn);
   });
 });
 

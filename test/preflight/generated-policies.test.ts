@@ -12,6 +12,7 @@ import {
   type GeneratedWorldShape,
   generatedWorld,
 } from '../pipeline/generated-world.ts';
+import { INSTANCE } from '../support/index.ts';
 
 /*
  * The generated policies are complete and nothing in them is spare: with exactly what the generator
@@ -21,12 +22,7 @@ import {
  */
 
 const restorePoint: RestorePointFacts = {
-  instance: {
-    instanceType: 't3.micro',
-    architecture: 'x86_64',
-    platform: 'linux',
-    rootDeviceName: '/dev/xvda',
-  },
+  instance: INSTANCE,
   volumes: [
     { deviceName: '/dev/xvda', sizeGiB: 8, volumeType: 'gp3' },
     { deviceName: '/dev/xvdf', sizeGiB: 4, volumeType: 'gp3' },

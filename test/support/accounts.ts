@@ -9,7 +9,9 @@ import {
   DescribeInstancesCommand,
   DescribeSubnetsCommand,
   DescribeVolumesCommand,
+  type EC2Client,
   type Instance,
+  ModifySnapshotAttributeCommand,
   RunInstancesCommand,
   type Tag,
 } from '@aws-sdk/client-ec2';
@@ -91,13 +93,18 @@ export async function defaultSubnet(account: Account): Promise<{ subnetId: strin
   return { subnetId: subnet?.SubnetId ?? '', zone: subnet?.AvailabilityZone ?? '' };
 }
 
+/** The id of an Amazon-owned image every account may launch. */
+export async function amazonImageId(ec2: EC2Client): Promise<string> {
+  const { Images = [] } = await ec2.send(new DescribeImagesCommand({ Owners: ['amazon'] }));
+  return Images[0]!.ImageId!;
+}
+
 /** An instance launched by hand (the worker instance of worker-volume, or an existing instance), with `tags`. */
 export async function launchInstance(account: Account, tags?: Tag[]): Promise<string> {
   const { subnetId } = await defaultSubnet(account);
-  const { Images = [] } = await account.aws.ec2.send(new DescribeImagesCommand({ Owners: ['amazon'] }));
   const { Instances = [] } = await account.aws.ec2.send(
     new RunInstancesCommand({
-      ImageId: Images[0]?.ImageId,
+      ImageId: await amazonImageId(account.aws.ec2),
       InstanceType: 't3.micro',
       MinCount: 1,
       MaxCount: 1,
@@ -109,6 +116,27 @@ export async function launchInstance(account: Account, tags?: Tag[]): Promise<st
   // A new id answers NotFound for a moment: the product takes this one as given (WORKER_INSTANCE_ID).
   await onceVisible(() => account.aws.ec2.send(new DescribeInstancesCommand({ InstanceIds: [instanceId] })));
   return instanceId;
+}
+
+/**
+ * Shares (`Add`) or unshares (`Remove`) a snapshot of `owner` with an account, once its new id is
+ * visible (test/emulator/eventual-consistency.test.ts).
+ */
+export function shareSnapshot(
+  owner: Account,
+  snapshotId: string,
+  accountId: string,
+  op: 'Add' | 'Remove' = 'Add',
+) {
+  return onceVisible(() =>
+    owner.aws.ec2.send(
+      new ModifySnapshotAttributeCommand({
+        SnapshotId: snapshotId,
+        Attribute: 'createVolumePermission',
+        CreateVolumePermission: { [op]: [{ UserId: accountId }] },
+      }),
+    ),
+  );
 }
 
 /** A new S3 bucket of the account, in REGION. */

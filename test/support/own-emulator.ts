@@ -1,4 +1,5 @@
 import { type RunningEmulator, startEmulator } from '@ec2-restore/local-aws';
+import { afterAll, beforeAll } from 'vitest';
 import { type Account, newAccount } from './accounts.ts';
 
 /**
@@ -21,4 +22,22 @@ export async function startEmulatorWith(env: Record<string, string>): Promise<Ru
 /** Root clients of a fresh account on `emulator`, one attempt per call. */
 export function accountOn(emulator: RunningEmulator): Account {
   return newAccount({ endpoint: emulator.endpoint });
+}
+
+/**
+ * An emulator of the describe block's own, started with `env` before its tests and stopped after
+ * them; the function returned gives a fresh account on it.
+ */
+export function emulatorPerBlock(env: Record<string, string>): () => Account {
+  let emulator: RunningEmulator | undefined;
+  beforeAll(async () => {
+    emulator = await startEmulatorWith(env);
+  });
+  afterAll(async () => {
+    await emulator?.stop();
+  });
+  return () => {
+    if (!emulator) throw new Error('the emulator of this block has not started');
+    return accountOn(emulator);
+  };
 }

@@ -11,6 +11,7 @@ import {
   type InstanceJobInput,
   type RestoreRequestInput,
   restoreRequestSchema,
+  type SnapshotJobInput,
   type SnapshotJobResult,
 } from '@ec2-restore/contracts';
 import { credentialsForAccount } from '@ec2-restore/local-aws';
@@ -226,6 +227,17 @@ export function isAlive(pid: number): boolean {
   }
 }
 
+/** The target fields of every job of a same-account restore into `accountId`. */
+function sameAccountJob(accountId: string, restoreId: string) {
+  return {
+    restoreId,
+    mode: 'same-account',
+    region: REGION,
+    sourceAccountId: accountId,
+    targetAccountId: accountId,
+  } as const;
+}
+
 /** The instance step's input of a same-account restore into `accountId` (restore point rp-test, Linux). */
 export function instanceJobInput(
   accountId: string,
@@ -234,15 +246,32 @@ export function instanceJobInput(
   extra: Partial<InstanceJobInput> = {},
 ): InstanceJobInput {
   return {
-    restoreId,
-    mode: 'same-account',
-    region: REGION,
-    sourceAccountId: accountId,
-    targetAccountId: accountId,
+    ...sameAccountJob(accountId, restoreId),
     restorePointId: 'rp-test',
     targetKmsKeyId,
     instance: { powerOn: false },
     restorePoint: { instanceType: 't3.micro', rootDeviceName: '/dev/xvda', architecture: 'x86_64' },
+    ...extra,
+  };
+}
+
+/** A snapshot step's input of a same-account restore into `accountId`: one gp3 volume of a restore point, EBS direct. */
+export function snapshotJobInput(
+  accountId: string,
+  targetKmsKeyId: string,
+  restoreId: string,
+  restorePoint: { id: string; volume: { deviceName: string; sizeGiB: number } },
+  extra: Partial<SnapshotJobInput> = {},
+): SnapshotJobInput {
+  const { deviceName, sizeGiB } = restorePoint.volume;
+  return {
+    ...sameAccountJob(accountId, restoreId),
+    restorePointId: restorePoint.id,
+    targetKmsKeyId,
+    dataPath: 'ebs-direct',
+    volume: { deviceName, sizeGiB, volumeType: 'gp3' },
+    verify: false,
+    transferKey: false,
     ...extra,
   };
 }

@@ -65,17 +65,29 @@ export const serviceEnvSchema = z.object({
   QUEUE_PREFIX: queuePrefixField,
   STATE_PREFIX: statePrefixField,
   LOG_LEVEL: logLevelField,
+  /** How long one step may wait on AWS in all before the restore fails with `timeout` (workers). */
+  STEP_PENDING_LIMIT_MINUTES: z.coerce
+    .number({ error: 'must be a number of minutes, e.g. 360' })
+    .positive('must be more than 0')
+    .optional(),
 });
 export type ServiceEnv = z.infer<typeof serviceEnvSchema>;
 
+/**
+ * A whole number from `min` to `max`, coerced (variables and query strings are text). `expected` says
+ * what it must be with an example (`a whole number of jobs, e.g. 4`): the message of a wrong value.
+ */
+export function wholeNumberField(expected: string, min: number, max = Number.MAX_SAFE_INTEGER) {
+  return z.coerce
+    .number({ error: `must be ${expected}` })
+    .int({ error: `must be ${expected}` })
+    .min(min, { error: `must be at least ${min}` })
+    .max(max, { error: `must be at most ${max}` });
+}
+
 /** A concurrency variable: jobs one process runs at once. */
 export function concurrencyField(defaultValue: number) {
-  return z.coerce
-    .number({ error: 'must be a whole number of jobs, e.g. 4' })
-    .int('must be a whole number of jobs, e.g. 4')
-    .min(1, 'must be at least 1')
-    .max(1000, 'must be at most 1000')
-    .default(defaultValue);
+  return wholeNumberField('a whole number of jobs, e.g. 4', 1, 1000).default(defaultValue);
 }
 
 /** A number of minutes, 0 or more. */

@@ -11,6 +11,7 @@ export * from './lifecycle/restore-lifecycle.ts';
 export * from './queue/step-worker.ts';
 export * from './restore-flow.ts';
 export * from './service/run-worker-service.ts';
+export * from './service/serve-queue.ts';
 export * from './service/worker-config.ts';
 export * from './steps/cleanup.ts';
 export * from './steps/instance.ts';

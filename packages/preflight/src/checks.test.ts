@@ -26,6 +26,20 @@ function byId(checks: Check[], id: CheckId): Check {
   if (!check) throw new Error(`no check ${id} in ${checks.map((c) => c.id).join(', ')}`);
   return check;
 }
+// Groups of checks every mode runs, in the order runChecks reports them.
+const TARGET_KEY_CHECKS = ['target-key.exists', 'target-key.state', 'target-key.spec', 'target-key.region'];
+const RESTORE_POINT_CHECKS = [
+  'restore-point.volumes',
+  'restore-point.volume-limits',
+  'restore-point.attachments',
+];
+const EXISTING_INSTANCE = 'i-0123456789abcdef0';
+/** A volume-level restore of /dev/xvdf onto an existing instance in `state` that uses `deviceNames`. */
+function onExistingInstance(state: string, deviceNames: string[]): PreflightFacts {
+  const facts = sameAccountFacts({ volumes: ['/dev/xvdf'], instance: { instanceId: EXISTING_INSTANCE } });
+  facts.existingInstance = { instanceId: EXISTING_INSTANCE, found: true, state, deviceNames };
+  return facts;
+}
 const failing = (checks: Check[]) => checks.filter((c) => c.status === 'fail').map((c) => c.id);
 const notPassing = (checks: Check[]) => checks.filter((c) => c.status !== 'pass').map((c) => c.id);
 
@@ -36,15 +50,11 @@ describe('runChecks: same account', () => {
     expect(checks.map((c) => c.id)).toEqual([
       'worker-identity',
       'mode',
-      'target-key.exists',
-      'target-key.state',
-      'target-key.spec',
-      'target-key.region',
+      ...TARGET_KEY_CHECKS,
       'target-key.access.worker-role',
       'permissions.worker-role',
-      'restore-point.volumes',
-      'restore-point.volume-limits',
-      'restore-point.attachments',
+      'instance.launch-strategy',
+      ...RESTORE_POINT_CHECKS,
     ]);
     expect(byId(checks, 'mode').message).toContain('Same account');
   });
@@ -190,10 +200,7 @@ describe('runChecks: another account', () => {
       'worker-identity',
       'mode',
       'restore-role-assumable',
-      'target-key.exists',
-      'target-key.state',
-      'target-key.spec',
-      'target-key.region',
+      ...TARGET_KEY_CHECKS,
       'source-default-key.exists',
       'source-default-key.customer-managed',
       'source-default-key.state',
@@ -202,9 +209,8 @@ describe('runChecks: another account', () => {
       'source-default-key.access.restore-role',
       'permissions.worker-role',
       'permissions.restore-role',
-      'restore-point.volumes',
-      'restore-point.volume-limits',
-      'restore-point.attachments',
+      'instance.launch-strategy',
+      ...RESTORE_POINT_CHECKS,
     ]);
   });
 
@@ -429,9 +435,7 @@ describe('runChecks: identity, network, instance and restore point', () => {
 
   it('fails requested volumes the restore point does not have', () => {
     const check = byId(
-      runChecks(
-        sameAccountFacts({ volumes: ['/dev/xvdg'], instance: { instanceId: 'i-0123456789abcdef0' } }),
-      ),
+      runChecks(sameAccountFacts({ volumes: ['/dev/xvdg'], instance: { instanceId: EXISTING_INSTANCE } })),
       'restore-point.volumes',
     );
     expect(check.status).toBe('fail');
@@ -469,16 +473,7 @@ describe('runChecks: identity, network, instance and restore point', () => {
   });
 
   it('fails a volume-level restore onto device names the instance already uses', () => {
-    const facts = sameAccountFacts({
-      volumes: ['/dev/xvdf'],
-      instance: { instanceId: 'i-0123456789abcdef0' },
-    });
-    facts.existingInstance = {
-      instanceId: 'i-0123456789abcdef0',
-      found: true,
-      state: 'stopped',
-      deviceNames: ['/dev/xvda', '/dev/xvdf'],
-    };
+    const facts = onExistingInstance('stopped', ['/dev/xvda', '/dev/xvdf']);
     const check = byId(runChecks(facts), 'instance.existing');
     expect(check.status).toBe('fail');
     expect(check.message).toContain('/dev/xvdf');
@@ -493,6 +488,7 @@ describe('planFromFacts: steps and resources', () => {
     expect(plan.steps.map((s) => s.name)).toEqual([
       'write-snapshot',
       'write-snapshot',
+      'register-image',
       'create-instance',
       'create-volume',
       'attach-volume',
@@ -522,11 +518,14 @@ describe('planFromFacts: steps and resources', () => {
       `attach-volume@${TARGET}`,
     ]);
     const temporary = plan.resources.filter((r) => r.temporary).map((r) => r.kind);
+    // register-image: the target-owned copy of the root snapshot and the image are temporary too.
     expect(temporary.sort()).toEqual([
       'ebs-snapshot',
       'ebs-snapshot',
+      'ebs-snapshot',
       'ebs-volume',
       'ebs-volume',
+      'ec2-image',
       'kms-grant',
       'snapshot-share',
       'snapshot-share',
@@ -560,16 +559,7 @@ describe('planFromFacts: steps and resources', () => {
   });
 
   it('a volume-level restore to an existing instance creates no instance', () => {
-    const facts = sameAccountFacts({
-      volumes: ['/dev/xvdf'],
-      instance: { instanceId: 'i-0123456789abcdef0' },
-    });
-    facts.existingInstance = {
-      instanceId: 'i-0123456789abcdef0',
-      found: true,
-      state: 'running',
-      deviceNames: ['/dev/xvda'],
-    };
+    const facts = onExistingInstance('running', ['/dev/xvda']);
     const plan = planFromFacts(facts);
     expect(plan.ok).toBe(true);
     expect(plan.steps.map((s) => s.name)).toEqual([

@@ -41,6 +41,20 @@ export interface KeyMetadataFacts {
   deletionDate?: string;
 }
 
+/** A key as CreateKey makes it by default: enabled, customer managed, symmetric, in one Region. */
+export function newKeyMetadata(
+  key: Pick<KeyMetadataFacts, 'arn' | 'keyId' | 'accountId' | 'region'>,
+): KeyMetadataFacts {
+  return {
+    ...key,
+    keyState: 'Enabled',
+    keyManager: 'CUSTOMER',
+    keySpec: 'SYMMETRIC_DEFAULT',
+    keyUsage: 'ENCRYPT_DECRYPT',
+    multiRegion: false,
+  };
+}
+
 /** A KMS key as one principal sees it. */
 export interface KeyFacts {
   /** The identifier as the request or AWS named it (key id, key ARN, alias name or alias ARN). */
@@ -128,6 +142,10 @@ export interface InstanceTypeFacts {
   architectures?: string[];
   /** Maximum EBS volumes attachable, when known. */
   maxEbsVolumes?: number;
+  /** NetworkInfo.EnaSupport: `required`, `supported` or `unsupported`. */
+  enaSupport?: string;
+  /** SupportedBootModes: `legacy-bios`, `uefi`. */
+  bootModes?: string[];
   error?: AwsErrorFact;
 }
 

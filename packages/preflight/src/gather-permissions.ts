@@ -1,10 +1,12 @@
 import {
   AttachVolumeCommand,
+  CopySnapshotCommand,
   CreateSnapshotCommand,
   CreateTagsCommand,
   CreateVolumeCommand,
   DeleteSnapshotCommand,
   DeleteVolumeCommand,
+  DeregisterImageCommand,
   DescribeAvailabilityZonesCommand,
   DescribeImagesCommand,
   DescribeInstancesCommand,
@@ -19,7 +21,9 @@ import {
   type EC2Client,
   GetEbsDefaultKmsKeyIdCommand,
   GetEbsEncryptionByDefaultCommand,
+  ModifyInstanceAttributeCommand,
   ModifySnapshotAttributeCommand,
+  RegisterImageCommand,
   RunInstancesCommand,
   StartInstancesCommand,
   StopInstancesCommand,
@@ -45,139 +49,89 @@ const NOTHING = {
 
 /** Options of each call (the plan's deadline aborts it). */
 type Http = { abortSignal?: AbortSignal };
-type Probe = (zone: string) => { send(ec2: EC2Client, http: Http): Promise<unknown> };
-
-const probe =
-  <T>(make: (zone: string) => T, send: (ec2: EC2Client, command: T, http: Http) => Promise<unknown>): Probe =>
-  (zone) => ({ send: (ec2, http) => send(ec2, make(zone), http) });
+/** The DryRun command of an action, in a zone of the region (its answer's type does not matter here). */
+type Probe = (zone: string) => { input: unknown };
+type AnyEc2Command = Parameters<EC2Client['send']>[0];
 
 // One probe per EC2 action the steps call (step-actions.ts), each with DryRun set.
 const probes: Record<string, Probe> = {
-  'ec2:AttachVolume': probe(
-    () =>
-      new AttachVolumeCommand({
-        DryRun: true,
-        VolumeId: NOTHING.volume,
-        InstanceId: NOTHING.instance,
-        Device: '/dev/sdf',
-      }),
-    (ec2, c, http) => ec2.send(c, http),
-  ),
-  'ec2:CreateSnapshot': probe(
-    () => new CreateSnapshotCommand({ DryRun: true, VolumeId: NOTHING.volume }),
-    (ec2, c, http) => ec2.send(c, http),
-  ),
-  'ec2:CreateTags': probe(
-    () =>
-      new CreateTagsCommand({
-        DryRun: true,
-        Resources: [NOTHING.volume],
-        Tags: [{ Key: 'ec2-restore:preflight', Value: 'dry-run' }],
-      }),
-    (ec2, c, http) => ec2.send(c, http),
-  ),
-  'ec2:CreateVolume': probe(
-    (zone) => new CreateVolumeCommand({ DryRun: true, AvailabilityZone: zone, Size: 1, VolumeType: 'gp3' }),
-    (ec2, c, http) => ec2.send(c, http),
-  ),
-  'ec2:DeleteSnapshot': probe(
-    () => new DeleteSnapshotCommand({ DryRun: true, SnapshotId: NOTHING.snapshot }),
-    (ec2, c, http) => ec2.send(c, http),
-  ),
-  'ec2:DeleteVolume': probe(
-    () => new DeleteVolumeCommand({ DryRun: true, VolumeId: NOTHING.volume }),
-    (ec2, c, http) => ec2.send(c, http),
-  ),
-  'ec2:DescribeAvailabilityZones': probe(
-    () => new DescribeAvailabilityZonesCommand({ DryRun: true }),
-    (ec2, c, http) => ec2.send(c, http),
-  ),
-  'ec2:DescribeImages': probe(
-    () => new DescribeImagesCommand({ DryRun: true, Owners: ['amazon'], MaxResults: 5 }),
-    (ec2, c, http) => ec2.send(c, http),
-  ),
-  'ec2:DescribeInstances': probe(
-    () => new DescribeInstancesCommand({ DryRun: true, MaxResults: 5 }),
-    (ec2, c, http) => ec2.send(c, http),
-  ),
-  'ec2:DescribeInstanceTypes': probe(
-    () => new DescribeInstanceTypesCommand({ DryRun: true, MaxResults: 5 }),
-    (ec2, c, http) => ec2.send(c, http),
-  ),
-  'ec2:DescribeSecurityGroups': probe(
-    () => new DescribeSecurityGroupsCommand({ DryRun: true, MaxResults: 5 }),
-    (ec2, c, http) => ec2.send(c, http),
-  ),
-  'ec2:DescribeSnapshotAttribute': probe(
-    () =>
-      new DescribeSnapshotAttributeCommand({
-        DryRun: true,
-        SnapshotId: NOTHING.snapshot,
-        Attribute: 'createVolumePermission',
-      }),
-    (ec2, c, http) => ec2.send(c, http),
-  ),
-  'ec2:DescribeSnapshots': probe(
-    () => new DescribeSnapshotsCommand({ DryRun: true, OwnerIds: ['self'], MaxResults: 5 }),
-    (ec2, c, http) => ec2.send(c, http),
-  ),
-  'ec2:DescribeSubnets': probe(
-    () => new DescribeSubnetsCommand({ DryRun: true, MaxResults: 5 }),
-    (ec2, c, http) => ec2.send(c, http),
-  ),
-  'ec2:DescribeVolumes': probe(
-    () => new DescribeVolumesCommand({ DryRun: true, MaxResults: 5 }),
-    (ec2, c, http) => ec2.send(c, http),
-  ),
-  'ec2:DescribeVpcs': probe(
-    () => new DescribeVpcsCommand({ DryRun: true, MaxResults: 5 }),
-    (ec2, c, http) => ec2.send(c, http),
-  ),
-  'ec2:DetachVolume': probe(
-    () => new DetachVolumeCommand({ DryRun: true, VolumeId: NOTHING.volume }),
-    (ec2, c, http) => ec2.send(c, http),
-  ),
-  'ec2:GetEbsDefaultKmsKeyId': probe(
-    () => new GetEbsDefaultKmsKeyIdCommand({ DryRun: true }),
-    (ec2, c, http) => ec2.send(c, http),
-  ),
-  'ec2:GetEbsEncryptionByDefault': probe(
-    () => new GetEbsEncryptionByDefaultCommand({ DryRun: true }),
-    (ec2, c, http) => ec2.send(c, http),
-  ),
-  'ec2:ModifySnapshotAttribute': probe(
-    () =>
-      new ModifySnapshotAttributeCommand({
-        DryRun: true,
-        SnapshotId: NOTHING.snapshot,
-        Attribute: 'createVolumePermission',
-        CreateVolumePermission: { Add: [{ UserId: '000000000000' }] },
-      }),
-    (ec2, c, http) => ec2.send(c, http),
-  ),
-  'ec2:RunInstances': probe(
-    () =>
-      new RunInstancesCommand({
-        DryRun: true,
-        ImageId: NOTHING.image,
-        InstanceType: 't3.micro',
-        MinCount: 1,
-        MaxCount: 1,
-      }),
-    (ec2, c, http) => ec2.send(c, http),
-  ),
-  'ec2:StartInstances': probe(
-    () => new StartInstancesCommand({ DryRun: true, InstanceIds: [NOTHING.instance] }),
-    (ec2, c, http) => ec2.send(c, http),
-  ),
-  'ec2:StopInstances': probe(
-    () => new StopInstancesCommand({ DryRun: true, InstanceIds: [NOTHING.instance] }),
-    (ec2, c, http) => ec2.send(c, http),
-  ),
-  'ec2:TerminateInstances': probe(
-    () => new TerminateInstancesCommand({ DryRun: true, InstanceIds: [NOTHING.instance] }),
-    (ec2, c, http) => ec2.send(c, http),
-  ),
+  'ec2:AttachVolume': () =>
+    new AttachVolumeCommand({
+      DryRun: true,
+      VolumeId: NOTHING.volume,
+      InstanceId: NOTHING.instance,
+      Device: '/dev/sdf',
+    }),
+  'ec2:CopySnapshot': (zone) =>
+    new CopySnapshotCommand({
+      DryRun: true,
+      SourceSnapshotId: NOTHING.snapshot,
+      SourceRegion: zone.replace(/[a-z]$/, ''),
+      Encrypted: true,
+    }),
+  'ec2:CreateSnapshot': () => new CreateSnapshotCommand({ DryRun: true, VolumeId: NOTHING.volume }),
+  'ec2:CreateTags': () =>
+    new CreateTagsCommand({
+      DryRun: true,
+      Resources: [NOTHING.volume],
+      Tags: [{ Key: 'ec2-restore:preflight', Value: 'dry-run' }],
+    }),
+  'ec2:CreateVolume': (zone) =>
+    new CreateVolumeCommand({ DryRun: true, AvailabilityZone: zone, Size: 1, VolumeType: 'gp3' }),
+  'ec2:DeleteSnapshot': () => new DeleteSnapshotCommand({ DryRun: true, SnapshotId: NOTHING.snapshot }),
+  'ec2:DeleteVolume': () => new DeleteVolumeCommand({ DryRun: true, VolumeId: NOTHING.volume }),
+  'ec2:DeregisterImage': () => new DeregisterImageCommand({ DryRun: true, ImageId: NOTHING.image }),
+  'ec2:DescribeAvailabilityZones': () => new DescribeAvailabilityZonesCommand({ DryRun: true }),
+  'ec2:DescribeImages': () => new DescribeImagesCommand({ DryRun: true, Owners: ['amazon'], MaxResults: 5 }),
+  'ec2:DescribeInstances': () => new DescribeInstancesCommand({ DryRun: true, MaxResults: 5 }),
+  'ec2:DescribeInstanceTypes': () => new DescribeInstanceTypesCommand({ DryRun: true, MaxResults: 5 }),
+  'ec2:DescribeSecurityGroups': () => new DescribeSecurityGroupsCommand({ DryRun: true, MaxResults: 5 }),
+  'ec2:DescribeSnapshotAttribute': () =>
+    new DescribeSnapshotAttributeCommand({
+      DryRun: true,
+      SnapshotId: NOTHING.snapshot,
+      Attribute: 'createVolumePermission',
+    }),
+  'ec2:DescribeSnapshots': () =>
+    new DescribeSnapshotsCommand({ DryRun: true, OwnerIds: ['self'], MaxResults: 5 }),
+  'ec2:DescribeSubnets': () => new DescribeSubnetsCommand({ DryRun: true, MaxResults: 5 }),
+  'ec2:DescribeVolumes': () => new DescribeVolumesCommand({ DryRun: true, MaxResults: 5 }),
+  'ec2:DescribeVpcs': () => new DescribeVpcsCommand({ DryRun: true, MaxResults: 5 }),
+  'ec2:DetachVolume': () => new DetachVolumeCommand({ DryRun: true, VolumeId: NOTHING.volume }),
+  'ec2:GetEbsDefaultKmsKeyId': () => new GetEbsDefaultKmsKeyIdCommand({ DryRun: true }),
+  'ec2:GetEbsEncryptionByDefault': () => new GetEbsEncryptionByDefaultCommand({ DryRun: true }),
+  'ec2:ModifyInstanceAttribute': () =>
+    new ModifyInstanceAttributeCommand({
+      DryRun: true,
+      InstanceId: NOTHING.instance,
+      BlockDeviceMappings: [{ DeviceName: '/dev/xvda', Ebs: { DeleteOnTermination: true } }],
+    }),
+  'ec2:ModifySnapshotAttribute': () =>
+    new ModifySnapshotAttributeCommand({
+      DryRun: true,
+      SnapshotId: NOTHING.snapshot,
+      Attribute: 'createVolumePermission',
+      CreateVolumePermission: { Add: [{ UserId: '000000000000' }] },
+    }),
+  'ec2:RegisterImage': () =>
+    new RegisterImageCommand({
+      DryRun: true,
+      Name: 'ec2-restore-preflight-dry-run',
+      RootDeviceName: '/dev/xvda',
+      BlockDeviceMappings: [{ DeviceName: '/dev/xvda', Ebs: { SnapshotId: NOTHING.snapshot } }],
+    }),
+  'ec2:RunInstances': () =>
+    new RunInstancesCommand({
+      DryRun: true,
+      ImageId: NOTHING.image,
+      InstanceType: 't3.micro',
+      MinCount: 1,
+      MaxCount: 1,
+    }),
+  'ec2:StartInstances': () => new StartInstancesCommand({ DryRun: true, InstanceIds: [NOTHING.instance] }),
+  'ec2:StopInstances': () => new StopInstancesCommand({ DryRun: true, InstanceIds: [NOTHING.instance] }),
+  'ec2:TerminateInstances': () =>
+    new TerminateInstancesCommand({ DryRun: true, InstanceIds: [NOTHING.instance] }),
 };
 
 /** The EC2 actions the pre-flight can try with DryRun. */
@@ -214,7 +168,7 @@ export async function probeWithDryRun(
   const answers = await Promise.all(
     wanted.map(async (action): Promise<[string, DryRunFact]> => {
       try {
-        await probes[action]!(zone).send(ec2, http);
+        await ec2.send(probes[action]!(zone) as AnyEc2Command, http);
         // A call that succeeded although DryRun was set: the permission is there.
         return [action, { outcome: 'allowed', code: 'Succeeded' }];
       } catch (error) {

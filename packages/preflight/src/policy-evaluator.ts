@@ -239,6 +239,11 @@ export interface KeyAccessInput {
  */
 export function decideKeyAccess(input: KeyAccessInput): AccessDecision {
   const { action } = input;
+  const answer = (
+    decision: AccessDecision['decision'],
+    basis: AccessDecision['basis'],
+    reason: string,
+  ): AccessDecision => ({ action, decision, basis, reason });
   const request: PolicyRequest = {
     caller: input.caller,
     action,
@@ -250,24 +255,14 @@ export function decideKeyAccess(input: KeyAccessInput): AccessDecision {
   const key = evaluateResourcePolicy(input.keyPolicy, request);
   const deny = key.explicitDeny[0];
   if (deny) {
-    return {
-      action,
-      decision: 'deny',
-      basis: 'explicit-deny-in-key-policy',
-      reason: `denied by key policy statement "${deny.sid}"`,
-    };
+    return answer('deny', 'explicit-deny-in-key-policy', `denied by key policy statement "${deny.sid}"`);
   }
   const isRoot = caller.kind === 'root';
   const iam =
     input.identityPolicies && !isRoot ? evaluateIdentityPolicies(input.identityPolicies, request) : undefined;
   const iamDeny = iam?.explicitDeny[0];
   if (iamDeny) {
-    return {
-      action,
-      decision: 'deny',
-      basis: 'explicit-deny-in-iam',
-      reason: `denied by IAM policy statement "${iamDeny}"`,
-    };
+    return answer('deny', 'explicit-deny-in-iam', `denied by IAM policy statement "${iamDeny}"`);
   }
   const iamKnown = isRoot || input.identityPolicies !== undefined;
   const iamAllows = isRoot || (iam !== undefined && iam.allow.length > 0);
@@ -275,49 +270,26 @@ export function decideKeyAccess(input: KeyAccessInput): AccessDecision {
 
   const direct = key.allowDirect[0];
   if (direct && sameAccount) {
-    return {
-      action,
-      decision: 'allow',
-      basis: 'key-policy',
-      reason: `allowed by key policy statement "${direct.sid}"`,
-    };
+    return answer('allow', 'key-policy', `allowed by key policy statement "${direct.sid}"`);
   }
   const grant = input.grants?.find((g) => grantAllows(g, request));
   if (grant) {
-    return {
-      action,
-      decision: 'allow',
-      basis: 'grant',
-      reason: `allowed by grant ${grant.grantId ?? 'for the caller'}`,
-    };
+    return answer('allow', 'grant', `allowed by grant ${grant.grantId ?? 'for the caller'}`);
   }
   const keyAllow = direct ?? key.allowAccount[0];
   if (!keyAllow) {
-    return {
-      action,
-      decision: 'deny',
-      basis: 'not-allowed-by-key-policy',
-      reason: sameAccount
+    return answer(
+      'deny',
+      'not-allowed-by-key-policy',
+      sameAccount
         ? 'no key policy statement allows the caller or delegates to its account'
         : `no key policy statement allows account ${caller.accountId} or the caller`,
-    };
+    );
   }
   const why = sameAccount
     ? `key policy statement "${keyAllow.sid}" delegates to the account's IAM policies`
     : `key policy statement "${keyAllow.sid}" allows the caller's account, and a cross-account call also needs the caller's IAM policies to allow it`;
-  if (!iamKnown)
-    return {
-      action,
-      decision: 'depends-on-iam',
-      basis: 'iam-unknown',
-      reason: `${why}; they could not be read`,
-    };
-  if (!iamAllows)
-    return {
-      action,
-      decision: 'deny',
-      basis: 'not-allowed-by-iam',
-      reason: `${why}, and none allows ${action}`,
-    };
-  return { action, decision: 'allow', basis: 'key-policy-and-iam', reason: `${why}, which allow it` };
+  if (!iamKnown) return answer('depends-on-iam', 'iam-unknown', `${why}; they could not be read`);
+  if (!iamAllows) return answer('deny', 'not-allowed-by-iam', `${why}, and none allows ${action}`);
+  return answer('allow', 'key-policy-and-iam', `${why}, which allow it`);
 }

@@ -128,37 +128,59 @@ export function keyPolicyStatementsFor(
   sidPrefix: string,
   grant?: GrantRequest,
 ): PolicyStatement[] {
+  return keyStatements(operations, grant, { sidPrefix, useSid: 'UseKeyForEbs', principalArn, resource: '*' });
+}
+
+/** IAM identity policy statements that let a principal do the given operations with one key. */
+export function identityStatementsFor(
+  keyArn: string,
+  operations: readonly KeyOperationId[],
+  sidPrefix: string,
+  grant?: GrantRequest,
+): PolicyStatement[] {
+  return keyStatements(operations, grant, { sidPrefix, useSid: 'UseKey', resource: keyArn });
+}
+
+/** Where the statements go: a key policy names the principal, an identity policy the key. */
+interface Placement {
+  sidPrefix: string;
+  /** The Sid (after the prefix) of the statement of the key's use. */
+  useSid: string;
+  /** Key policy only: the principal the statements allow. */
+  principalArn?: string;
+  /** `*` (the key itself) in a key policy, the key's ARN in an identity policy. */
+  resource: string;
+}
+
+/** The statements of the key's use, of grants for EBS, and of managing the restore's grant, placed. */
+function keyStatements(
+  operations: readonly KeyOperationId[],
+  grant: GrantRequest | undefined,
+  place: Placement,
+): PolicyStatement[] {
   const { use, other, grantForAwsResource } = mergeOperations(operations);
-  const principal = { AWS: principalArn };
-  const statements: PolicyStatement[] = [];
-  if (use.length > 0) {
-    statements.push({
-      Sid: `${sidPrefix}UseKeyForEbs`,
-      Effect: 'Allow',
-      Principal: principal,
-      Action: use,
-      Resource: '*',
-    });
-  }
-  if (grantForAwsResource) {
-    statements.push({
-      Sid: `${sidPrefix}GrantsForEbs`,
-      Effect: 'Allow',
-      Principal: principal,
-      Action: 'kms:CreateGrant',
-      Resource: '*',
-      Condition: { Bool: { 'kms:GrantIsForAWSResource': 'true' } },
-    });
-  }
-  statements.push(
-    ...manageGrantStatements(other, grant).map((statement) => ({
-      ...statement,
-      Sid: `${sidPrefix}${statement.Sid}`,
-      Principal: principal,
-      Resource: '*',
-    })),
-  );
-  return statements;
+  const statements: PolicyStatement[] = [
+    ...(use.length > 0 ? [{ Sid: place.useSid, Effect: 'Allow' as const, Action: use }] : []),
+    ...(grantForAwsResource
+      ? [
+          {
+            Sid: 'GrantsForEbs',
+            Effect: 'Allow' as const,
+            Action: 'kms:CreateGrant',
+            Condition: { Bool: { 'kms:GrantIsForAWSResource': 'true' } },
+          },
+        ]
+      : []),
+    ...manageGrantStatements(other, grant),
+  ];
+  return statements.map(({ Sid, Effect, Action, Condition }) => ({
+    Sid: `${place.sidPrefix}${Sid}`,
+    Effect,
+    ...(place.principalArn ? { Principal: { AWS: place.principalArn } } : {}),
+    Action,
+    Resource: place.resource,
+    ...(Condition ? { Condition } : {}),
+  }));
 }
 
 /**
@@ -183,36 +205,6 @@ function manageGrantStatements(other: readonly string[], grant: GrantRequest | u
       ? [{ Sid: 'FindAndRevokeRestoreRoleGrant', Effect: 'Allow' as const, Action: rest }]
       : []),
   ];
-}
-
-/** IAM identity policy statements that let a principal do the given operations with one key. */
-export function identityStatementsFor(
-  keyArn: string,
-  operations: readonly KeyOperationId[],
-  sidPrefix: string,
-  grant?: GrantRequest,
-): PolicyStatement[] {
-  const { use, other, grantForAwsResource } = mergeOperations(operations);
-  const statements: PolicyStatement[] = [];
-  if (use.length > 0)
-    statements.push({ Sid: `${sidPrefix}UseKey`, Effect: 'Allow', Action: use, Resource: keyArn });
-  if (grantForAwsResource) {
-    statements.push({
-      Sid: `${sidPrefix}GrantsForEbs`,
-      Effect: 'Allow',
-      Action: 'kms:CreateGrant',
-      Resource: keyArn,
-      Condition: { Bool: { 'kms:GrantIsForAWSResource': 'true' } },
-    });
-  }
-  statements.push(
-    ...manageGrantStatements(other, grant).map((statement) => ({
-      ...statement,
-      Sid: `${sidPrefix}${statement.Sid}`,
-      Resource: keyArn,
-    })),
-  );
-  return statements;
 }
 
 /**

@@ -1,11 +1,12 @@
 import { type RestoreRequestInput, restoreRequestSchema } from '@ec2-restore/contracts';
-import type {
-  EbsDefaultKeyFacts,
-  KeyFacts,
-  KeyMetadataFacts,
-  PreflightFacts,
-  PrincipalFacts,
-  RestorePointFacts,
+import {
+  type EbsDefaultKeyFacts,
+  type KeyFacts,
+  type KeyMetadataFacts,
+  newKeyMetadata,
+  type PreflightFacts,
+  type PrincipalFacts,
+  type RestorePointFacts,
 } from './facts.ts';
 import type { PolicyDocument, PolicyStatement } from './policy-types.ts';
 
@@ -39,10 +40,17 @@ export const allowAllKms: PolicyDocument = {
   Statement: [{ Effect: 'Allow', Action: 'kms:*', Resource: '*' }],
 };
 
-/** An identity policy allowing every EC2 and EBS direct action (the steps' own calls). */
+/** An identity policy allowing every EC2 and EBS direct action (the steps' own calls) and SSM reads (base images). */
 export const allowAllEc2: PolicyDocument = {
   Version: '2012-10-17',
-  Statement: [{ Sid: 'AllEc2AndEbs', Effect: 'Allow', Action: ['ec2:*', 'ebs:*'], Resource: '*' }],
+  Statement: [
+    {
+      Sid: 'AllEc2AndEbs',
+      Effect: 'Allow',
+      Action: ['ec2:*', 'ebs:*', 'ssm:GetParametersByPath'],
+      Resource: '*',
+    },
+  ],
 };
 
 /** The key policy AWS gives AWS managed keys such as aws/ebs: usable only through EC2 by its own account. */
@@ -80,18 +88,7 @@ export function awsManagedEbsKeyPolicy(accountId: string, region: string): Polic
 
 export function keyMetadata(arn: string, overrides: Partial<KeyMetadataFacts> = {}): KeyMetadataFacts {
   const [, , , region = REGION, accountId = SOURCE, resource = ''] = arn.split(':');
-  return {
-    arn,
-    keyId: resource.replace('key/', ''),
-    accountId,
-    region,
-    keyState: 'Enabled',
-    keyManager: 'CUSTOMER',
-    keySpec: 'SYMMETRIC_DEFAULT',
-    keyUsage: 'ENCRYPT_DECRYPT',
-    multiRegion: false,
-    ...overrides,
-  };
+  return { ...newKeyMetadata({ arn, keyId: resource.replace('key/', ''), accountId, region }), ...overrides };
 }
 
 export function keyFacts(
@@ -125,6 +122,8 @@ export const restorePoint: RestorePointFacts = {
     architecture: 'x86_64',
     platform: 'linux',
     rootDeviceName: '/dev/xvda',
+    bootMode: 'legacy-bios',
+    enaSupport: true,
   },
   volumes: [
     { deviceName: '/dev/xvda', sizeGiB: 8, volumeType: 'gp3', iops: 3000, throughput: 125 },

@@ -6,7 +6,7 @@ import {
   transferKeyPolicy,
 } from '@ec2-restore/contracts';
 import { fail, kmsLinks, pass, warn } from './check-result.ts';
-import type { KeyFacts, KeyMetadataFacts, PreflightFacts } from './facts.ts';
+import { type KeyFacts, newKeyMetadata, type PreflightFacts } from './facts.ts';
 import { evaluateIdentityPolicies } from './policy-evaluator.ts';
 import type { PolicyDocument } from './policy-types.ts';
 
@@ -37,17 +37,12 @@ export function effectiveTransferKey(facts: PreflightFacts): (KeyFacts & { plann
     return { ...gathered, planned: false };
   }
   const region = facts.request.target.region;
-  const metadata: KeyMetadataFacts = {
+  const metadata = newKeyMetadata({
     arn: `arn:aws:kms:${region}:${sourceAccountId}:key/${PLANNED_KEY_ID}`,
     keyId: PLANNED_KEY_ID,
     accountId: sourceAccountId,
     region,
-    keyState: 'Enabled',
-    keyManager: 'CUSTOMER',
-    keySpec: 'SYMMETRIC_DEFAULT',
-    keyUsage: 'ENCRYPT_DECRYPT',
-    multiRegion: false,
-  };
+  });
   const policy: PolicyDocument = transferKeyPolicy({ sourceAccountId, restoreRoleArn: roleArn });
   return { requested: transferKeyAliasFor(roleArn), metadata, policy, grants: [], planned: true };
 }

@@ -1,37 +1,22 @@
 import { createHash } from 'node:crypto';
-import { open } from 'node:fs/promises';
+import { type FileHandle, open } from 'node:fs/promises';
+import { BLOCK_SIZE, type BlockRef } from '@ec2-restore/backup-repository';
 import {
-  type BackupRepository,
-  BLOCK_SIZE,
-  type BlockRef,
-  runPool,
-  ZERO_BLOCK_SHA256_HEX,
-} from '@ec2-restore/backup-repository';
-import { type BlockMismatch, BlockMismatches } from './block-mismatches.ts';
+  type BlockComparison,
+  compareBlocks,
+  positiveConcurrency,
+  type ReadBackOptions,
+} from './compare-blocks.ts';
 
-export interface DeviceVerification {
+export interface DeviceVerification extends BlockComparison {
   devicePath: string;
-  ok: boolean;
-  blocksChecked: number;
-  /** How many blocks differ from the restore point (or lie past the device's end), in all. */
-  mismatchCount: number;
-  /** The differing blocks with the lowest indexes (at most `maxMismatches`), ascending by block index. */
-  mismatches: BlockMismatch[];
 }
 
-export interface VerifyDeviceOptions {
-  repository: BackupRepository;
-  restorePointId: string;
-  deviceName: string;
+export interface VerifyDeviceOptions extends ReadBackOptions {
   /** The block device (or the file standing in for it) the volume was written to. */
   devicePath: string;
   /** Blocks read at once. @defaultValue 16 */
   concurrency?: number;
-  /** Mismatches listed in the result (the count covers all). @defaultValue 100 */
-  maxMismatches?: number;
-  /** Called as blocks are checked, with the bytes checked so far. */
-  onProgress?: (bytesChecked: number) => void;
-  signal?: AbortSignal;
 }
 
 /**
@@ -45,51 +30,37 @@ export interface VerifyDeviceOptions {
 export async function verifyDeviceAgainstRestorePoint(
   options: VerifyDeviceOptions,
 ): Promise<DeviceVerification> {
-  const concurrency = options.concurrency ?? 16;
-  if (!Number.isInteger(concurrency) || concurrency < 1) {
-    throw new RangeError(`concurrency must be a positive integer, got ${options.concurrency}`);
-  }
+  const concurrency = positiveConcurrency(options.concurrency, 16);
   const reader = await options.repository.openVolume(options.restorePointId, options.deviceName);
-  const mismatches = new BlockMismatches(options.maxMismatches);
   const buffers = Array.from({ length: concurrency }, () => Buffer.allocUnsafe(BLOCK_SIZE));
-  let blocksChecked = 0;
   const device = await open(options.devicePath, 'r');
   try {
-    await runPool(
-      reader.blocks(),
+    const comparison = await compareBlocks({
+      ...options,
+      items: reader.blocks(),
+      refOf: (ref: BlockRef) => ref,
       concurrency,
-      async (ref: BlockRef, slot: number) => {
+      readActual: async (ref, slot) => {
         const buffer = buffers[slot]!;
-        let filled = 0;
-        while (filled < BLOCK_SIZE) {
-          const { bytesRead } = await device.read(
-            buffer,
-            filled,
-            BLOCK_SIZE - filled,
-            ref.index * BLOCK_SIZE + filled,
-          );
-          if (bytesRead === 0) break;
-          filled += bytesRead;
-        }
-        const expected = ref.sha256 ?? ZERO_BLOCK_SHA256_HEX;
+        const filled = await readUpTo(device, buffer, ref.index * BLOCK_SIZE);
         // A block past the device's end is missing, not a block of other data.
-        const actual = filled < BLOCK_SIZE ? null : createHash('sha256').update(buffer).digest('hex');
-        if (actual !== expected) {
-          mismatches.add({ blockIndex: ref.index, expectedSha256: expected, actualSha256: actual });
-        }
-        blocksChecked += 1;
-        options.onProgress?.(blocksChecked * BLOCK_SIZE);
+        return filled < BLOCK_SIZE ? null : createHash('sha256').update(buffer).digest('hex');
       },
-      options.signal,
-    );
+    });
+    return { devicePath: options.devicePath, ...comparison };
   } finally {
     await device.close();
   }
-  return {
-    devicePath: options.devicePath,
-    ok: mismatches.count === 0,
-    blocksChecked,
-    mismatchCount: mismatches.count,
-    mismatches: mismatches.list(),
-  };
+}
+
+/** Fills `buffer` from `position` on; fewer bytes only at the device's end. */
+async function readUpTo(device: FileHandle, buffer: Buffer, position: number): Promise<number> {
+  let filled = 0;
+  for (;;) {
+    const left = buffer.length - filled;
+    if (left === 0) return filled;
+    const { bytesRead } = await device.read(buffer, filled, left, position + filled);
+    if (bytesRead === 0) return filled;
+    filled += bytesRead;
+  }
 }

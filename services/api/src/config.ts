@@ -4,6 +4,7 @@ import {
   parseEnv,
   requiredRedisUrlField,
   serviceEnvSchema,
+  wholeNumberField,
 } from '@ec2-restore/config';
 import { z } from 'zod';
 import { type ApiLimits, defaultApiLimits } from './http/api-limits.ts';
@@ -12,11 +13,7 @@ import { type ApiToken, parseApiTokens } from './http/api-roles.ts';
 export { ConfigError };
 
 function positiveInt(unit: string, defaultValue: number) {
-  return z.coerce
-    .number({ error: `must be a whole number of ${unit}, e.g. ${defaultValue}` })
-    .int({ error: `must be a whole number of ${unit}, e.g. ${defaultValue}` })
-    .min(1, { error: `must be at least 1 (default ${defaultValue})` })
-    .default(defaultValue);
+  return wholeNumberField(`a whole number of ${unit}, e.g. ${defaultValue}`, 1).default(defaultValue);
 }
 
 /** The API's variables: those of every service (`@ec2-restore/config`) and its own. */
@@ -36,12 +33,7 @@ const envSchema = serviceEnvSchema.extend({
         return z.NEVER;
       }
     }),
-  PORT: z.coerce
-    .number({ error: 'must be a port number' })
-    .int({ error: 'must be a whole port number' })
-    .min(0, { error: 'must be between 0 and 65535' })
-    .max(65535, { error: 'must be between 0 and 65535' })
-    .default(8080),
+  PORT: wholeNumberField('a port number, e.g. 8080', 0, 65535).default(8080),
   API_MAX_EVENT_STREAMS: positiveInt('event streams', defaultApiLimits.maxEventStreams),
   API_MAX_EVENT_STREAMS_PER_TOKEN: positiveInt('event streams', defaultApiLimits.maxEventStreamsPerToken),
   API_POST_RATE_PER_MINUTE: positiveInt('requests', defaultApiLimits.postsPerMinutePerToken),

@@ -113,60 +113,82 @@ function labels(values: Record<string, string | number>): string {
   return parts.length === 0 ? '' : `{${parts.join(',')}}`;
 }
 
+/** Lines of one metric family: its HELP and TYPE, then its samples. */
+function family(name: string, type: 'counter' | 'histogram', help: string, samples: string[]): string[] {
+  return [`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`, ...samples];
+}
+
+/** A counter whose samples are the rows, each with its labels. */
+function labelledCounter<T extends { count: number }>(
+  name: string,
+  help: string,
+  rows: readonly T[],
+  labelsOf: (row: T) => Record<string, string>,
+): string[] {
+  return family(
+    name,
+    'counter',
+    help,
+    rows.map((row) => `${name}${labels(labelsOf(row))} ${row.count}`),
+  );
+}
+
 /** Renders the metrics aggregated in Redis in the Prometheus text format. */
 export function renderShared(metrics: SharedMetrics): string {
-  const lines: string[] = [];
-  lines.push('# HELP ec2restore_step_duration_seconds Duration of restore steps from first start to finish.');
-  lines.push('# TYPE ec2restore_step_duration_seconds histogram');
-  for (const histogram of metrics.stepDurations) {
+  const duration = 'ec2restore_step_duration_seconds';
+  const histograms = metrics.stepDurations.flatMap((histogram) => {
     const base = { step: histogram.step, status: histogram.status };
-    for (const bucket of histogram.buckets) {
-      lines.push(
-        `ec2restore_step_duration_seconds_bucket${labels({ ...base, le: bucket.le })} ${bucket.count}`,
-      );
-    }
-    lines.push(
-      `ec2restore_step_duration_seconds_bucket${labels({ ...base, le: '+Inf' })} ${histogram.count}`,
-    );
-    lines.push(`ec2restore_step_duration_seconds_sum${labels(base)} ${histogram.sumSeconds}`);
-    lines.push(`ec2restore_step_duration_seconds_count${labels(base)} ${histogram.count}`);
-  }
-  lines.push('# HELP ec2restore_bytes_restored_total Bytes written into restored volumes and snapshots.');
-  lines.push('# TYPE ec2restore_bytes_restored_total counter');
-  lines.push(`ec2restore_bytes_restored_total ${metrics.bytesWritten}`);
-  lines.push(
-    '# HELP ec2restore_bytes_verified_total Bytes read back and compared with the restore point by verified restores.',
-  );
-  lines.push('# TYPE ec2restore_bytes_verified_total counter');
-  lines.push(`ec2restore_bytes_verified_total ${metrics.bytesVerified}`);
-  lines.push(
-    '# HELP ec2restore_aws_calls_total AWS API calls made by the API and the workers, by operation, account and region.',
-  );
-  lines.push('# TYPE ec2restore_aws_calls_total counter');
-  for (const call of metrics.awsCalls) {
-    const where = { operation: call.operation, account: call.accountId, region: call.region };
-    lines.push(`ec2restore_aws_calls_total${labels(where)} ${call.count}`);
-  }
-  lines.push(
-    '# HELP ec2restore_aws_errors_total AWS API calls that finally failed, by operation, error code, account and region.',
-  );
-  lines.push('# TYPE ec2restore_aws_errors_total counter');
-  for (const error of metrics.awsErrors) {
-    const where = {
-      operation: error.operation,
-      code: error.code,
-      account: error.accountId,
-      region: error.region,
-    };
-    lines.push(`ec2restore_aws_errors_total${labels(where)} ${error.count}`);
-  }
-  lines.push(
-    '# HELP ec2restore_aws_throttles_total Attempts of AWS API calls that AWS throttled (each retry counts), by operation, account and region.',
-  );
-  lines.push('# TYPE ec2restore_aws_throttles_total counter');
-  for (const throttle of metrics.awsThrottles) {
-    const where = { operation: throttle.operation, account: throttle.accountId, region: throttle.region };
-    lines.push(`ec2restore_aws_throttles_total${labels(where)} ${throttle.count}`);
-  }
+    return [
+      ...histogram.buckets.map(
+        (bucket) => `${duration}_bucket${labels({ ...base, le: bucket.le })} ${bucket.count}`,
+      ),
+      `${duration}_bucket${labels({ ...base, le: '+Inf' })} ${histogram.count}`,
+      `${duration}_sum${labels(base)} ${histogram.sumSeconds}`,
+      `${duration}_count${labels(base)} ${histogram.count}`,
+    ];
+  });
+  const where = (row: { operation: string; accountId: string; region: string }) => ({
+    operation: row.operation,
+    account: row.accountId,
+    region: row.region,
+  });
+  const lines = [
+    ...family(duration, 'histogram', 'Duration of restore steps from first start to finish.', histograms),
+    ...family(
+      'ec2restore_bytes_restored_total',
+      'counter',
+      'Bytes written into restored volumes and snapshots.',
+      [`ec2restore_bytes_restored_total ${metrics.bytesWritten}`],
+    ),
+    ...family(
+      'ec2restore_bytes_verified_total',
+      'counter',
+      'Bytes read back and compared with the restore point by verified restores.',
+      [`ec2restore_bytes_verified_total ${metrics.bytesVerified}`],
+    ),
+    ...labelledCounter(
+      'ec2restore_aws_calls_total',
+      'AWS API calls made by the API and the workers, by operation, account and region.',
+      metrics.awsCalls,
+      where,
+    ),
+    ...labelledCounter(
+      'ec2restore_aws_errors_total',
+      'AWS API calls that finally failed, by operation, error code, account and region.',
+      metrics.awsErrors,
+      (error) => ({
+        operation: error.operation,
+        code: error.code,
+        account: error.accountId,
+        region: error.region,
+      }),
+    ),
+    ...labelledCounter(
+      'ec2restore_aws_throttles_total',
+      'Attempts of AWS API calls that AWS throttled (each retry counts), by operation, account and region.',
+      metrics.awsThrottles,
+      where,
+    ),
+  ];
   return `${lines.join('\n')}\n`;
 }

@@ -19,6 +19,36 @@ const commonErrors = {
   '500': errorResponse('Internal error', ['internal_error']),
 };
 
+/** The success answer of an operation: its status, what it is, and its JSON schema. */
+const ok = (status: string, description: string, schema: unknown) => ({
+  [status]: { description, content: json(schema) },
+});
+
+/** The schema of `{ <key>: [<item>, ...] }`. */
+const listOf = (key: string, item: string) => ({
+  type: 'object',
+  required: [key],
+  properties: { [key]: { type: 'array', items: ref(item) } },
+});
+
+interface OperationDetails {
+  description?: string;
+  parameters?: unknown[];
+  requestBody?: unknown;
+  /** The operation's own error answers; the common ones (401, 500) are added. */
+  errors?: Record<string, unknown>;
+}
+
+/** An operation of the API (behind the bearer token): its answers are `success`, its errors and the common ones. */
+function operation(
+  operationId: string,
+  summary: string,
+  success: Record<string, unknown>,
+  { errors = {}, ...details }: OperationDetails = {},
+) {
+  return { operationId, summary, ...details, responses: { ...success, ...errors, ...commonErrors } };
+}
+
 /**
  * Example requests, shown by the API reference page (/docs) and any OpenAPI tool: one per kind of
  * restore a user starts with.
@@ -72,13 +102,20 @@ const restoreRequestBody = {
   },
 };
 
-const idParameter = (description: string) => ({
-  name: 'id',
-  in: 'path',
-  required: true,
-  description,
-  schema: { type: 'string' },
-});
+/**
+ * The details of an operation on one `thing` (restore, restore point) named by its id: the path
+ * parameter, then `parameters`; a 404 when there is no such thing, then `errors`.
+ */
+function onOne(thing: string, errors: Record<string, unknown> = {}, parameters: unknown[] = []) {
+  const description = `${thing.charAt(0).toUpperCase()}${thing.slice(1)} id`;
+  return {
+    parameters: [
+      { name: 'id', in: 'path', required: true, description, schema: { type: 'string' } },
+      ...parameters,
+    ],
+    errors: { '404': errorResponse(`No such ${thing}`, ['not_found']), ...errors },
+  };
+}
 
 /**
  * The OpenAPI 3.1 document of the public interface (docs/architecture.md#the-public-interface). Request and response
@@ -97,158 +134,129 @@ export function buildOpenApiDocument(): Record<string, unknown> {
     security: [{ bearerAuth: [] }],
     paths: {
       '/v1/restores': {
-        post: {
-          operationId: 'createRestore',
-          summary: 'Start a restore',
-          description:
-            'Validates the request, runs the pre-flight checks with the credentials the steps will use, stores the restore and queues it. Nothing is created when a check fails.',
-          parameters: [
-            {
-              name: 'Idempotency-Key',
-              in: 'header',
-              required: false,
-              description:
-                'Same key and same body: the first restore is returned. Same key, other body: 409.',
-              schema: { type: 'string', maxLength: 255 },
+        post: operation(
+          'createRestore',
+          'Start a restore',
+          ok('202', 'The restore, queued', ref('Restore')),
+          {
+            description:
+              'Validates the request, runs the pre-flight checks with the credentials the steps will use, stores the restore and queues it. Nothing is created when a check fails.',
+            parameters: [
+              {
+                name: 'Idempotency-Key',
+                in: 'header',
+                required: false,
+                description:
+                  'Same key and same body: the first restore is returned. Same key, other body: 409.',
+                schema: { type: 'string', maxLength: 255 },
+              },
+            ],
+            requestBody: restoreRequestBody,
+            errors: {
+              '400': errorResponse('Invalid request; details.issues names each field', ['invalid_request']),
+              '409': errorResponse('Idempotency-Key reused with another body', ['idempotency_conflict']),
+              '422': errorResponse('A pre-flight check failed; details.checks lists every check', [
+                'preflight_failed',
+              ]),
+              '429': errorResponse('The EC2 call budget is spent for now; nothing was started', [
+                'throttled',
+              ]),
+              '503': errorResponse('Redis unreachable; nothing was started', ['service_unavailable']),
+              '504': errorResponse('AWS did not answer the pre-flight checks in time; nothing was started', [
+                'preflight_timeout',
+              ]),
             },
-          ],
-          requestBody: restoreRequestBody,
-          responses: {
-            '202': { description: 'The restore, queued', content: json(ref('Restore')) },
-            '400': errorResponse('Invalid request; details.issues names each field', ['invalid_request']),
-            '409': errorResponse('Idempotency-Key reused with another body', ['idempotency_conflict']),
-            '422': errorResponse('A pre-flight check failed; details.checks lists every check', [
-              'preflight_failed',
-            ]),
-            '429': errorResponse('The EC2 call budget is spent for now; nothing was started', ['throttled']),
-            '503': errorResponse('Redis unreachable; nothing was started', ['service_unavailable']),
-            '504': errorResponse('AWS did not answer the pre-flight checks in time; nothing was started', [
-              'preflight_timeout',
-            ]),
-            ...commonErrors,
           },
-        },
-        get: {
-          operationId: 'listRestores',
-          summary: 'List restores, newest first',
-          parameters: [
-            {
-              name: 'status',
-              in: 'query',
-              required: false,
-              schema: { type: 'string', enum: restoreStatusSchema.options },
-            },
-            {
-              name: 'limit',
-              in: 'query',
-              required: false,
-              schema: { type: 'integer', minimum: 1, maximum: 500 },
-            },
-          ],
-          responses: {
-            '200': {
-              description: 'The restores',
-              content: json({
-                type: 'object',
-                required: ['restores'],
-                properties: { restores: { type: 'array', items: ref('Restore') } },
-              }),
-            },
-            '400': errorResponse('Invalid query', ['invalid_request']),
-            ...commonErrors,
+        ),
+        get: operation(
+          'listRestores',
+          'List restores, newest first',
+          ok('200', 'The restores', listOf('restores', 'Restore')),
+          {
+            parameters: [
+              {
+                name: 'status',
+                in: 'query',
+                required: false,
+                schema: { type: 'string', enum: restoreStatusSchema.options },
+              },
+              {
+                name: 'limit',
+                in: 'query',
+                required: false,
+                schema: { type: 'integer', minimum: 1, maximum: 500 },
+              },
+            ],
+            errors: { '400': errorResponse('Invalid query', ['invalid_request']) },
           },
-        },
+        ),
       },
       '/v1/restores/plan': {
-        post: {
-          operationId: 'planRestore',
-          summary: 'Dry run: the checks, steps and resources of a restore; creates nothing',
-          requestBody: restoreRequestBody,
-          responses: {
-            '200': {
-              description: 'The plan; ok is false when a check failed',
-              content: json(ref('PlanResult')),
+        post: operation(
+          'planRestore',
+          'Dry run: the checks, steps and resources of a restore; creates nothing',
+          ok('200', 'The plan; ok is false when a check failed', ref('PlanResult')),
+          {
+            requestBody: restoreRequestBody,
+            errors: {
+              '400': errorResponse('Invalid request; details.issues names each field', ['invalid_request']),
+              '429': errorResponse('The EC2 call budget is spent for now; try again shortly', ['throttled']),
+              '504': errorResponse('AWS did not answer the pre-flight checks in time', ['preflight_timeout']),
             },
-            '400': errorResponse('Invalid request; details.issues names each field', ['invalid_request']),
-            '429': errorResponse('The EC2 call budget is spent for now; try again shortly', ['throttled']),
-            '504': errorResponse('AWS did not answer the pre-flight checks in time', ['preflight_timeout']),
-            ...commonErrors,
           },
-        },
+        ),
       },
       '/v1/restores/{id}': {
-        get: {
-          operationId: 'getRestore',
-          summary: 'One restore: status, steps, progress, result, error',
-          parameters: [idParameter('Restore id')],
-          responses: {
-            '200': { description: 'The restore', content: json(ref('Restore')) },
-            '404': errorResponse('No such restore', ['not_found']),
-            ...commonErrors,
-          },
-        },
+        get: operation(
+          'getRestore',
+          'One restore: status, steps, progress, result, error',
+          ok('200', 'The restore', ref('Restore')),
+          onOne('restore'),
+        ),
       },
       '/v1/restores/{id}/cancel': {
-        post: {
-          operationId: 'cancelRestore',
-          summary: 'Stop a restore and clean up what it created',
-          parameters: [idParameter('Restore id')],
-          responses: {
-            '202': { description: 'The restore, now cancelling', content: json(ref('Restore')) },
-            '404': errorResponse('No such restore', ['not_found']),
+        post: operation(
+          'cancelRestore',
+          'Stop a restore and clean up what it created',
+          ok('202', 'The restore, now cancelling', ref('Restore')),
+          onOne('restore', {
             '409': errorResponse('The restore has already ended', ['restore_not_cancellable']),
-            ...commonErrors,
-          },
-        },
+          }),
+        ),
       },
       '/v1/restores/{id}/events': {
-        get: {
-          operationId: 'restoreEvents',
-          summary: 'Server-sent events of a restore: step, status, progress, end (closes after end)',
-          description:
-            'Each event has an id; reconnect with Last-Event-ID to resume. `step` data: {name, status, attempts}; `status`: {status, previous}; `progress`: {deviceName, bytesDone, bytesTotal, totalDone, total}; `end`: {status, result, error}.',
-          parameters: [
-            idParameter('Restore id'),
-            { name: 'Last-Event-ID', in: 'header', required: false, schema: { type: 'string' } },
-          ],
-          responses: {
+        get: operation(
+          'restoreEvents',
+          'Server-sent events of a restore: step, status, progress, end (closes after end)',
+          {
             '200': {
               description: 'An event stream',
               content: { 'text/event-stream': { schema: { type: 'string' } } },
             },
-            '404': errorResponse('No such restore', ['not_found']),
-            ...commonErrors,
           },
-        },
+          {
+            description:
+              'Each event has an id; reconnect with Last-Event-ID to resume. `step` data: {name, status, attempts}; `status`: {status, previous}; `progress`: {deviceName, bytesDone, bytesTotal, totalDone, total}; `end`: {status, result, error}.',
+            ...onOne('restore', {}, [
+              { name: 'Last-Event-ID', in: 'header', required: false, schema: { type: 'string' } },
+            ]),
+          },
+        ),
       },
       '/v1/restore-points': {
-        get: {
-          operationId: 'listRestorePoints',
-          summary: 'The backup catalogue, newest first',
-          responses: {
-            '200': {
-              description: 'Restore points',
-              content: json({
-                type: 'object',
-                required: ['restorePoints'],
-                properties: { restorePoints: { type: 'array', items: ref('RestorePoint') } },
-              }),
-            },
-            ...commonErrors,
-          },
-        },
+        get: operation(
+          'listRestorePoints',
+          'The backup catalogue, newest first',
+          ok('200', 'Restore points', listOf('restorePoints', 'RestorePoint')),
+        ),
       },
       '/v1/restore-points/{id}': {
-        get: {
-          operationId: 'getRestorePoint',
-          summary: 'One restore point: instance and volumes',
-          parameters: [idParameter('Restore point id')],
-          responses: {
-            '200': { description: 'The restore point', content: json(ref('RestorePoint')) },
-            '404': errorResponse('No such restore point', ['not_found']),
-            ...commonErrors,
-          },
-        },
+        get: operation(
+          'getRestorePoint',
+          'One restore point: instance and volumes',
+          ok('200', 'The restore point', ref('RestorePoint')),
+          onOne('restore point'),
+        ),
       },
       '/healthz': {
         get: {

@@ -5,8 +5,7 @@ import {
   baseWorkerEnvSchema,
   concurrencySchema,
   instanceProcessors,
-  loadWorkerConfigOrExit,
-  runWorkerService,
+  serveQueue,
 } from '@ec2-restore/pipeline';
 import { checkTargetRoles, intervalClaim, parseTargetRoles, startPeriodicSweep } from '@ec2-restore/sweeper';
 import { z } from 'zod';
@@ -23,13 +22,7 @@ const envSchema = baseWorkerEnvSchema
   })
   .superRefine(checkTargetRoles);
 
-const config = loadWorkerConfigOrExit('instance-worker', envSchema);
-const { env } = config;
-
-runWorkerService({
-  name: 'instance-worker',
-  queue: QueueName.Instance,
-  config,
+serveQueue(QueueName.Instance, envSchema, (env) => ({
   concurrency: env.INSTANCE_WORKER_CONCURRENCY,
   processors: instanceProcessors(),
   // One sweep per interval across all instance-worker replicas (a Redis claim per interval). Cleanup
@@ -48,4 +41,4 @@ runWorkerService({
       logger,
     });
   },
-});
+}));

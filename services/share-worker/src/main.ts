@@ -1,21 +1,10 @@
 /** The share worker: `node --import tsx services/share-worker/src/main.ts` (variables in README.md). */
 import { QueueName } from '@ec2-restore/contracts';
-import {
-  baseWorkerEnvSchema,
-  concurrencySchema,
-  loadWorkerConfigOrExit,
-  runWorkerService,
-  shareProcessors,
-} from '@ec2-restore/pipeline';
+import { baseWorkerEnvSchema, concurrencySchema, serveQueue, shareProcessors } from '@ec2-restore/pipeline';
 
 const envSchema = baseWorkerEnvSchema.extend({ SHARE_WORKER_CONCURRENCY: concurrencySchema(8) });
 
-const config = loadWorkerConfigOrExit('share-worker', envSchema);
-
-runWorkerService({
-  name: 'share-worker',
-  queue: QueueName.Share,
-  config,
-  concurrency: config.env.SHARE_WORKER_CONCURRENCY,
+serveQueue(QueueName.Share, envSchema, (env) => ({
+  concurrency: env.SHARE_WORKER_CONCURRENCY,
   processors: shareProcessors(),
-});
+}));

@@ -1,12 +1,11 @@
 /** The snapshot worker: `node --import tsx services/snapshot-worker/src/main.ts` (variables in README.md). */
 import { openBackupRepository } from '@ec2-restore/backup-repository';
-import { backupRepositoryField } from '@ec2-restore/config';
+import { backupRepositoryField, wholeNumberField } from '@ec2-restore/config';
 import { QueueName } from '@ec2-restore/contracts';
 import {
   baseWorkerEnvSchema,
   concurrencySchema,
-  loadWorkerConfigOrExit,
-  runWorkerService,
+  serveQueue,
   snapshotProcessors,
 } from '@ec2-restore/pipeline';
 import { z } from 'zod';
@@ -22,21 +21,14 @@ const envSchema = baseWorkerEnvSchema.extend({
     )
     .optional(),
   WORKER_DEVICE_DIR: z.string().min(1).optional(),
-  EBS_DIRECT_IN_FLIGHT: z.coerce
-    .number({ error: 'must be a whole number of PutSnapshotBlock calls, e.g. 64' })
-    .int()
-    .min(1)
-    .max(1000)
-    .optional(),
+  EBS_DIRECT_IN_FLIGHT: wholeNumberField(
+    'a whole number of PutSnapshotBlock calls, e.g. 64',
+    1,
+    1000,
+  ).optional(),
 });
 
-const config = loadWorkerConfigOrExit('snapshot-worker', envSchema);
-const { env } = config;
-
-runWorkerService({
-  name: 'snapshot-worker',
-  queue: QueueName.Snapshot,
-  config,
+serveQueue(QueueName.Snapshot, envSchema, (env) => ({
   concurrency: env.SNAPSHOT_WORKER_CONCURRENCY,
   processors: snapshotProcessors({
     repository: openBackupRepository(env.BACKUP_REPOSITORY),
@@ -44,4 +36,4 @@ runWorkerService({
     ...(env.WORKER_DEVICE_DIR ? { deviceFolder: env.WORKER_DEVICE_DIR } : {}),
     ...(env.EBS_DIRECT_IN_FLIGHT ? { inFlight: env.EBS_DIRECT_IN_FLIGHT } : {}),
   }),
-});
+}));

@@ -26,6 +26,7 @@ from .ebs_keys import VOLUME_KEY_ACTIONS, default_key_arn, key_problem
 from .errors import RestJsonError
 from .identity import principal_for_access_key
 from .kms_rules import find_key
+from .patching import replace_methods
 
 # "Each block is 512 KiB" (https://docs.aws.amazon.com/ebs/latest/APIReference/API_StartSnapshot.html:
 # BlockSize in the response; https://docs.aws.amazon.com/ebs/latest/userguide/ebsapi-elements.html).
@@ -368,9 +369,12 @@ def install() -> None:
     Ec2SnapshotBackend.delete_snapshot = delete_snapshot
     block_store()
 
-    EBSResponse.start_snapshot = start_snapshot
-    EBSResponse.put_snapshot_block = put_snapshot_block
-    EBSResponse.complete_snapshot = complete_snapshot
-    EBSResponse.list_snapshot_blocks = list_snapshot_blocks
-    EBSResponse.list_changed_blocks = list_changed_blocks_response
-    EBSResponse.get_snapshot_block = get_snapshot_block
+    replace_methods(
+        EBSResponse,
+        start_snapshot,
+        put_snapshot_block,
+        complete_snapshot,
+        list_snapshot_blocks,
+        get_snapshot_block,
+        list_changed_blocks=list_changed_blocks_response,
+    )

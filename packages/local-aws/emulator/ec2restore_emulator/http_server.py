@@ -80,11 +80,14 @@ class RequestBody:
         self._rfile = rfile
         self.remaining = length
 
+    def _allowed(self, size: int | None) -> int:
+        """How much a read of `size` (None or negative: all) may take: at most what is left of the body."""
+        return self.remaining if size is None or size < 0 or size > self.remaining else size
+
     def read(self, size: int | None = -1) -> bytes:
         if self.remaining <= 0:
             return b""
-        if size is None or size < 0 or size > self.remaining:
-            size = self.remaining
+        size = self._allowed(size)
         data = self._rfile.read(size)
         self.remaining -= len(data)
         if len(data) < size:
@@ -96,9 +99,7 @@ class RequestBody:
     def readline(self, size: int | None = -1) -> bytes:
         if self.remaining <= 0:
             return b""
-        if size is None or size < 0 or size > self.remaining:
-            size = self.remaining
-        line = self._rfile.readline(size)
+        line = self._rfile.readline(self._allowed(size))
         self.remaining -= len(line)
         return line
 

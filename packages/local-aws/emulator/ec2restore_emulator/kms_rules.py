@@ -237,35 +237,28 @@ def install_aws_managed_keys() -> None:
 
 # --- the KMS API gate ------------------------------------------------------------------------
 
+def _action(method: str) -> str:
+    """The IAM action of a KMS API method of moto's KmsResponse: describe_key -> kms:DescribeKey."""
+    return "kms:" + "".join(word.capitalize() for word in method.split("_"))
+
+
+def _by_key_id(*methods: str) -> dict[str, tuple[str, str]]:
+    return {method: ("KeyId", _action(method)) for method in methods}
+
+
 # KMS API method (moto's KmsResponse) -> (request field naming the key, IAM action).
 _KEY_USE: dict[str, tuple[str, str]] = {
-    "describe_key": ("KeyId", "kms:DescribeKey"),
-    "create_grant": ("KeyId", "kms:CreateGrant"),
-    "list_grants": ("KeyId", "kms:ListGrants"),
-    "revoke_grant": ("KeyId", "kms:RevokeGrant"),
-    "encrypt": ("KeyId", "kms:Encrypt"),
-    "decrypt": ("KeyId", "kms:Decrypt"),
-    "generate_data_key": ("KeyId", "kms:GenerateDataKey"),
-    "generate_data_key_without_plaintext": ("KeyId", "kms:GenerateDataKeyWithoutPlaintext"),
+    **_by_key_id("describe_key", "create_grant", "list_grants", "revoke_grant", "encrypt", "decrypt"),
+    **_by_key_id("generate_data_key", "generate_data_key_without_plaintext"),
     "re_encrypt": ("DestinationKeyId", "kms:ReEncryptTo"),
 }
 # Key management: the key policy decides too, but only within the key's own account ("Cross-account
 # use: No" in each API reference); with another account's key ARN moto answers NotFoundException.
-_KEY_MANAGEMENT: dict[str, tuple[str, str]] = {
-    "get_key_policy": ("KeyId", "kms:GetKeyPolicy"),
-    "put_key_policy": ("KeyId", "kms:PutKeyPolicy"),
-    "disable_key": ("KeyId", "kms:DisableKey"),
-    "enable_key": ("KeyId", "kms:EnableKey"),
-    "schedule_key_deletion": ("KeyId", "kms:ScheduleKeyDeletion"),
-    "cancel_key_deletion": ("KeyId", "kms:CancelKeyDeletion"),
-    "enable_key_rotation": ("KeyId", "kms:EnableKeyRotation"),
-    "disable_key_rotation": ("KeyId", "kms:DisableKeyRotation"),
-    "get_key_rotation_status": ("KeyId", "kms:GetKeyRotationStatus"),
-    "list_resource_tags": ("KeyId", "kms:ListResourceTags"),
-    "tag_resource": ("KeyId", "kms:TagResource"),
-    "untag_resource": ("KeyId", "kms:UntagResource"),
-    "update_key_description": ("KeyId", "kms:UpdateKeyDescription"),
-}
+_KEY_MANAGEMENT = _by_key_id(
+    *("get_key_policy", "put_key_policy", "disable_key", "enable_key", "update_key_description"),
+    *("schedule_key_deletion", "cancel_key_deletion", "list_resource_tags", "tag_resource", "untag_resource"),
+    *("enable_key_rotation", "disable_key_rotation", "get_key_rotation_status"),
+)
 # Operations refused on a key that is not Enabled (key-state.html).
 _CRYPTOGRAPHIC = {"encrypt", "decrypt", "generate_data_key", "generate_data_key_without_plaintext", "re_encrypt"}
 

@@ -141,28 +141,33 @@ def _operator_holds(op: str, actual: list[str], expected: list[str]) -> bool:
 
 def evaluate(policy_json: str | None, caller: Principal, action: str, context: dict[str, Any]) -> Decision:
     """Evaluates one resource policy for `caller` doing `action` with condition `context`."""
-    try:
-        policy = json.loads(policy_json or "{}")
-    except json.JSONDecodeError:
-        return Decision(False)
     allowed = directly = False
-    for statement in _as_list(policy.get("Statement")):
-        if not isinstance(statement, dict):
-            continue
+    for statement in _statements(policy_json):
         if "NotPrincipal" in statement:
             how = None if principal_matches(statement["NotPrincipal"], caller) else "direct"
         else:
             how = principal_match(statement.get("Principal"), caller)
-        if not (how and _action_matches(statement, action)):
-            continue
-        if not _condition_matches(statement.get("Condition", {}), context):
-            continue
-        if statement.get("Effect") == "Deny":
+        effect = _effect(statement, context) if how and _action_matches(statement, action) else None
+        if effect == "Deny":
             return Decision(False, explicit_deny=True)
-        if statement.get("Effect") == "Allow":
+        if effect == "Allow":
             allowed = True
             directly = directly or how == "direct"
     return Decision(allowed, allowed_directly=directly)
+
+
+def _statements(document: Any) -> list[dict[str, Any]]:
+    """The statements of a policy document (JSON text or parsed); none for text that is not JSON."""
+    try:
+        parsed = json.loads(document) if isinstance(document, str) else document
+    except json.JSONDecodeError:
+        return []
+    return [s for s in _as_list((parsed or {}).get("Statement")) if isinstance(s, dict)]
+
+
+def _effect(statement: dict[str, Any], context: dict[str, Any]) -> str | None:
+    """The statement's Effect (Allow, Deny) when its Condition holds in `context`, else None."""
+    return statement.get("Effect") if _condition_matches(statement.get("Condition", {}), context) else None
 
 
 def _resource_matches(statement: dict[str, Any], resource: str) -> bool:
@@ -179,24 +184,16 @@ def evaluate_identity(
     """Evaluates a principal's IAM identity policies for `action` on every one of `resources`:
     an explicit Deny for any resource wins; else every resource needs a matching Allow
     (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic.html)."""
-    statements: list[dict[str, Any]] = []
-    for document in documents:
-        try:
-            parsed = json.loads(document) if isinstance(document, str) else document
-        except json.JSONDecodeError:
-            continue
-        statements.extend(s for s in _as_list((parsed or {}).get("Statement")) if isinstance(s, dict))
+    statements = [statement for document in documents for statement in _statements(document)]
     allowed_all = True
     for resource in resources or ["*"]:
         allowed = False
         for statement in statements:
-            if not (_action_matches(statement, action) and _resource_matches(statement, resource)):
-                continue
-            if not _condition_matches(statement.get("Condition", {}), context):
-                continue
-            if statement.get("Effect") == "Deny":
+            applies = _action_matches(statement, action) and _resource_matches(statement, resource)
+            effect = _effect(statement, context) if applies else None
+            if effect == "Deny":
                 return Decision(False, explicit_deny=True)
-            if statement.get("Effect") == "Allow":
+            if effect == "Allow":
                 allowed = True
         allowed_all = allowed_all and allowed
     return Decision(allowed_all, allowed_directly=allowed_all)

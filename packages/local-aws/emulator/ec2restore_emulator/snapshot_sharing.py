@@ -13,6 +13,7 @@ from moto.ec2.exceptions import EC2ClientError
 from . import consistency
 from .errors import Ec2Error
 from .kms_rules import find_key, is_aws_managed
+from .patching import replace_methods
 
 
 class SnapshotNotFound(EC2ClientError):
@@ -156,14 +157,17 @@ def install_snapshot_visibility() -> None:
     def get_create_volume_permission_userids(self: Any, snapshot_id: str) -> set[str]:
         return owned_snapshot(self, snapshot_id).create_volume_permission_userids
 
-    EBSBackend.get_snapshot = get_snapshot
-    EBSBackend.describe_snapshots = describe_snapshots
-    EBSBackend.owned_snapshot = owned_snapshot
-    EBSBackend.delete_snapshot = delete_snapshot
-    EBSBackend.add_create_volume_permission = add_create_volume_permission
-    EBSBackend.remove_create_volume_permission = remove_create_volume_permission
-    EBSBackend.get_create_volume_permission_groups = get_create_volume_permission_groups
-    EBSBackend.get_create_volume_permission_userids = get_create_volume_permission_userids
+    replace_methods(
+        EBSBackend,
+        get_snapshot,
+        describe_snapshots,
+        owned_snapshot,
+        delete_snapshot,
+        add_create_volume_permission,
+        remove_create_volume_permission,
+        get_create_volume_permission_groups,
+        get_create_volume_permission_userids,
+    )
 
     from moto.ec2.responses.elastic_block_store import ElasticBlockStore
 
@@ -217,5 +221,6 @@ def install_snapshot_visibility() -> None:
             )
         return EmptyResult()
 
-    ElasticBlockStore.describe_snapshots = describe_snapshots_response
-    ElasticBlockStore.modify_snapshot_attribute = modify_snapshot_attribute
+    replace_methods(
+        ElasticBlockStore, modify_snapshot_attribute, describe_snapshots=describe_snapshots_response
+    )

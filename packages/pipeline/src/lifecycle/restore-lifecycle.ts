@@ -27,7 +27,7 @@ import type { Restore, RestoreStatus, RestoreStore } from '@ec2-restore/restore-
 import { restoreErrorOf } from '../errors/classify-step-error.ts';
 import { PermanentStepError } from '../errors/permanent-step-error.ts';
 import { RestoreEndedError } from '../errors/restore-ended-error.ts';
-import { acceptedTargetOf, assertJobAccepted } from '../queue/accepted-job.ts';
+import { acceptedTargetOf, assertJobAccepted, targetFieldsOf } from '../queue/accepted-job.ts';
 
 /** Adds a cleanup job; the job id dedups (`cleanupJobIdFor`). Implemented by the queue adapter. */
 export type CleanupScheduler = (input: CleanupJobInput, jobId: string) => Promise<void>;
@@ -66,17 +66,7 @@ function refusalOf(run: StepRun, restore: Restore): PermanentStepError | null {
 const ENDED_OR_ENDING: readonly RestoreStatus[] = ['failed', 'cancelling', 'cancelled', 'succeeded'];
 
 function cleanupInputOf(run: StepRun, outcome: RestoreOutcome): CleanupJobInput {
-  const d = run.data;
-  return {
-    restoreId: d.restoreId,
-    mode: d.mode,
-    region: d.region,
-    sourceAccountId: d.sourceAccountId,
-    targetAccountId: d.targetAccountId,
-    ...(d.roleArn ? { roleArn: d.roleArn } : {}),
-    ...(d.externalId ? { externalId: d.externalId } : {}),
-    outcome,
-  };
+  return { ...targetFieldsOf(run.data), sourceAccountId: run.data.sourceAccountId, outcome };
 }
 
 export class RestoreLifecycle {

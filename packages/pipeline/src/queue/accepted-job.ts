@@ -20,16 +20,27 @@ import { PermanentStepError } from '../errors/permanent-step-error.ts';
 /** The target fields every job carries, as the restore record says they must be. */
 export type AcceptedTarget = Omit<CleanupJobInput, 'sourceAccountId' | 'outcome'>;
 
+/** The target fields of anything that has them, and nothing else; absent optional ones left out. */
+export function targetFieldsOf(source: AcceptedTarget): AcceptedTarget {
+  const { restoreId, mode, region, targetAccountId, roleArn, externalId } = source;
+  return {
+    restoreId,
+    mode,
+    region,
+    targetAccountId,
+    ...(roleArn ? { roleArn } : {}),
+    ...(externalId ? { externalId } : {}),
+  };
+}
+
 export function acceptedTargetOf(restore: Restore, request: RestoreRequest): AcceptedTarget {
   const { target } = request;
-  return {
+  return targetFieldsOf({
+    ...target,
     restoreId: restore.id,
     mode: restore.mode,
-    region: target.region,
     targetAccountId: target.accountId,
-    ...(target.roleArn ? { roleArn: target.roleArn } : {}),
-    ...(target.externalId ? { externalId: target.externalId } : {}),
-  };
+  });
 }
 
 /** JSON as stored in Redis: `undefined` members gone, so a value and its stored copy compare equal. */

@@ -1,3 +1,4 @@
+import { wholeNumberField } from '@ec2-restore/config';
 import { restoreStatusSchema } from '@ec2-restore/contracts';
 import type { RequestHandler } from 'express';
 import { z } from 'zod';
@@ -6,12 +7,7 @@ import { validated } from '../http/validated.ts';
 
 const listQuery = z.object({
   status: restoreStatusSchema.optional(),
-  limit: z.coerce
-    .number({ error: 'expected a number' })
-    .int({ error: 'expected a whole number' })
-    .min(1, { error: 'must be 1 to 500' })
-    .max(500, { error: 'must be 1 to 500' })
-    .default(50),
+  limit: wholeNumberField('a whole number of restores, e.g. 50', 1, 500).default(50),
 });
 
 /** GET /v1/restores?status=&limit=: the newest restores first, `{restores: [...]}`. */
