@@ -13,7 +13,20 @@ describe('restore into another account through the API, real worker processes (d
   timeout: 600_000,
 }, () => {
   it('ebs-direct with kmsGrant auto: instance and volumes in the target account with the target key; shares withdrawn, snapshots deleted, grant revoked; steps, progress and events right', async () => {
-    const world = await openWorld({ accounts: 'cross', devices: DEVICES, api: true });
+    // A UEFI Linux instance with IMDSv2 required (docs/architecture.md#launch-strategies).
+    const world = await openWorld({
+      accounts: 'cross',
+      devices: DEVICES,
+      api: true,
+      recorded: {
+        instance: {
+          bootMode: 'uefi',
+          enaSupport: true,
+          imdsHttpTokens: 'required',
+          virtualizationType: 'hvm',
+        },
+      },
+    });
     const { source, target, api } = world;
     world.startWorkers(['snapshot-worker', 'share-worker', 'instance-worker']);
 
@@ -59,6 +72,12 @@ describe('restore into another account through the API, real worker processes (d
     expect(result).toMatchObject({ accountId: target.id, region: REGION });
     const { instance, ownerId } = await describeInstance(target, result?.instanceId ?? '');
     expect(instance?.State?.Name).toBe('running');
+    // It boots as the original: the image registered in the target account carried the recorded attributes.
+    expect(instance).toMatchObject({
+      BootMode: 'uefi',
+      EnaSupport: true,
+      MetadataOptions: expect.objectContaining({ HttpTokens: 'required' }),
+    });
     expect(ownerId).toBe(target.id);
     expect(instance?.Tags).toEqual(expect.arrayContaining([{ Key: 'Name', Value: 'restored-cross' }]));
     expect((instance?.BlockDeviceMappings ?? []).map((m) => m.DeviceName).sort()).toEqual(DEVICES);
@@ -66,9 +85,14 @@ describe('restore into another account through the API, real worker processes (d
       new DescribeVolumesCommand({ VolumeIds: result?.volumes.map((v) => v.volumeId) ?? [] }),
     );
     expect(Volumes).toHaveLength(3);
+    // register-image (docs/architecture.md#launch-strategies): the data volumes come from the shared
+    // snapshots, the root from the target-owned copy the image was registered from (deleted by cleanup).
+    expect(result?.launchStrategy).toBe('register-image');
+    const rootVolume = result?.volumes.find((v) => v.deviceName === instance?.RootDeviceName)?.volumeId;
     for (const volume of Volumes) {
       expect(volume).toMatchObject({ Encrypted: true, KmsKeyId: world.targetKey, State: 'in-use' });
-      expect(shared.snapshots.map((s) => s.snapshotId)).toContain(volume.SnapshotId);
+      const fromShared = shared.snapshots.map((s) => s.snapshotId).includes(volume.SnapshotId ?? '');
+      expect(fromShared, volume.VolumeId).toBe(volume.VolumeId !== rootVolume);
     }
     for (const v of result?.volumes ?? []) expect(v.kmsKeyId).toBe(world.targetKey);
 
@@ -76,9 +100,13 @@ describe('restore into another account through the API, real worker processes (d
     const cleanup = (await world.jobResult(QueueName.Instance, jobIdFor(id, 'cleanup'))) as CleanupJobResult;
     const snapshotIds = shared.snapshots.map((s) => s.snapshotId).sort();
     expect([...cleanup.unsharedSnapshots].sort()).toEqual(snapshotIds);
-    expect([...cleanup.deletedSnapshots].sort()).toEqual(snapshotIds);
+    // Also deleted: the target account's copy of the root snapshot, after its image was deregistered.
+    expect(cleanup.deletedSnapshots).toEqual(expect.arrayContaining(snapshotIds));
+    expect(cleanup.deletedSnapshots).toHaveLength(snapshotIds.length + 1);
+    expect(cleanup.deregisteredImages).toHaveLength(1);
     expect(cleanup.retiredGrants).toEqual([shared.grant?.grantId]);
     expect(await snapshotsOf(source.aws.ec2, [id])).toEqual([]);
+    expect(await snapshotsOf(target.aws.ec2, [id])).toEqual([]);
     for (const snapshotId of snapshotIds) {
       await expect(
         target.aws.ec2.send(new DescribeSnapshotsCommand({ SnapshotIds: [snapshotId] })),

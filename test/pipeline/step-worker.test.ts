@@ -46,7 +46,7 @@ describe('step worker: errors steer jobs, the restore record follows', () => {
     await redis?.quit();
   });
 
-  async function setup(instance: StepProcessor) {
+  async function setup(instance: StepProcessor, pendingLimitMs?: number) {
     redis = new Redis(process.env.REDIS_URL ?? '', { maxRetriesPerRequest: null });
     const store = new RestoreStore(redis, { prefix: `${prefix}:state:` });
     const cleanups: unknown[] = [];
@@ -69,6 +69,7 @@ describe('step worker: errors steer jobs, the restore record follows', () => {
       store,
       clients: createStepClients(),
       prefix,
+      ...(pendingLimitMs !== undefined ? { pendingLimitMs } : {}),
     });
     queue = new Queue(QueueName.Instance, { connection: redis, prefix });
     const restoreId = randomUUID();
@@ -109,6 +110,23 @@ describe('step worker: errors steer jobs, the restore record follows', () => {
     // The result is the lifecycle's to keep (held in the record), not carried by the cleanup job.
     expect(cleanups).toEqual([expect.objectContaining({ restoreId, outcome: 'succeeded' })]);
     expect(cleanups[0]).not.toHaveProperty('result');
+  });
+
+  it('a step that waits longer than its pending limit fails with code timeout; cleanup runs', async () => {
+    let calls = 0;
+    const { store, restoreId, cleanups } = await setup(async () => {
+      calls += 1;
+      throw new StepPendingError('instance i-0123456789abcdef0 to be running', 100);
+    }, 1_000);
+    const restore = await waitForEnd(store, restoreId, 30_000);
+    expect(restore.status).toBe('failed');
+    expect(restore.error).toMatchObject({ code: 'timeout', category: 'aws', step: 'instance' });
+    expect(restore.error?.message).toMatch(
+      /waited \d+ minutes in all.*still for instance i-0123456789abcdef0 to be running/,
+    );
+    expect(calls).toBeGreaterThan(2);
+    await expect.poll(() => cleanups.length, { timeout: 10_000 }).toBe(1);
+    expect(cleanups[0]).toMatchObject({ restoreId, outcome: 'failed' });
   });
 
   it('PermanentStepError: failed at the first attempt with category and AWS request id; cleanup runs', async () => {

@@ -129,6 +129,11 @@ export interface Backup {
 export async function createBackup(
   devices = ['/dev/xvda', '/dev/xvdb', '/dev/xvdc'],
   inFolder?: string,
+  recorded: {
+    /** Boot and licensing attributes of the backed-up instance (docs/architecture.md#launch-strategies). */
+    instance?: Partial<RestorePointSummary['instance']>;
+    deleteOnTermination?: Record<string, boolean>;
+  } = {},
 ): Promise<Backup> {
   const folder = inFolder ?? (await mkdtemp(join(tmpdir(), 'ec2r-backup-')));
   const repositoryPath = join(folder, 'repo');
@@ -140,13 +145,19 @@ export async function createBackup(
       rootDeviceName: devices[0] ?? '/dev/xvda',
       network: { securityGroupIds: [] },
       tags: { Name: 'backed-up' },
+      ...recorded.instance,
     },
   });
   const images: VolumeImage[] = [];
   for (const [n, deviceName] of devices.entries()) {
     const path = join(folder, `${deviceName.replace('/dev/', '')}.img`);
     await sparseImage(path, GIB, spreadBlocks(GIB / BLOCK_SIZE, 6 + n * 3));
-    await builder.addVolume({ deviceName, sizeGiB: 1, volumeType: 'gp3' }, readRawImage(path));
+    const keep = recorded.deleteOnTermination?.[deviceName];
+    const spec = { deviceName, sizeGiB: 1, volumeType: 'gp3' as const };
+    await builder.addVolume(
+      keep === undefined ? spec : { ...spec, deleteOnTermination: keep },
+      readRawImage(path),
+    );
     images.push({ deviceName, sizeGiB: 1, path });
   }
   const manifest = await builder.commit();

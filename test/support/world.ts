@@ -149,6 +149,8 @@ export interface WorldOptions {
   devices?: string[];
   /** A backup to use instead (not removed by close). */
   backup?: Backup;
+  /** Boot and licensing attributes the backup records (docs/architecture.md#launch-strategies). */
+  recorded?: Parameters<typeof createBackup>[2];
   /** Start the API on the world's pipeline and backup (with an admin token). */
   api?: boolean;
   /**
@@ -196,7 +198,7 @@ export interface World extends Accounts {
 
 export async function openWorld(options: WorldOptions = {}): Promise<World> {
   const pipeline = openPipeline();
-  const backup = options.backup ?? (await createBackup(options.devices));
+  const backup = options.backup ?? (await createBackup(options.devices, undefined, options.recorded));
   const accounts =
     options.accounts === 'cross'
       ? await crossAccount(options.sourceDefaultKey ? { sourceDefaultKey: options.sourceDefaultKey } : {})

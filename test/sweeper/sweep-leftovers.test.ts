@@ -1,20 +1,23 @@
 /**
  * The sweep against the emulator and a real Redis: leftovers of a failed restore in the source and
- * target accounts are removed (the shared snapshot unshared first), while untagged resources, the
- * resources of a running restore and the restored volumes are kept.
+ * target accounts are removed (the shared snapshot unshared first; the register-image strategy's
+ * temporary image before the root snapshot copy it names), while untagged resources, the resources of
+ * a running restore and the restored volumes are kept.
  */
 import { randomUUID } from 'node:crypto';
 import {
   AttachVolumeCommand,
   CreateSnapshotCommand,
   CreateVolumeCommand,
+  DescribeImagesCommand,
   DescribeSnapshotsCommand,
   DescribeVolumesCommand,
   ModifySnapshotAttributeCommand,
+  RegisterImageCommand,
   type Tag,
 } from '@aws-sdk/client-ec2';
 import { createAwsClients } from '@ec2-restore/aws-clients';
-import { RestoreTag } from '@ec2-restore/contracts';
+import { IMAGE_STEP, RestoreTag } from '@ec2-restore/contracts';
 import { credentialsForAccount, onceVisible } from '@ec2-restore/local-aws';
 import { SOURCE_VOLUME_TAG } from '@ec2-restore/pipeline';
 import { RestoreStore } from '@ec2-restore/restore-state';
@@ -88,6 +91,42 @@ async function snapshotsVisibleTo(account: Account, snapshotId: string, restorab
   return Snapshots.map((s) => s.SnapshotId);
 }
 
+/**
+ * What a restore killed during the register-image strategy leaves: the target-owned root snapshot
+ * copy and the temporary image registered from it, both tagged by the instance-image step.
+ */
+async function imageLeftovers(account: Account, restoreId: string, volumeId: string) {
+  const tags = restoreTags(restoreId, IMAGE_STEP);
+  await volumeInState(account, volumeId);
+  const { SnapshotId = '' } = await account.aws.ec2.send(
+    new CreateSnapshotCommand({
+      VolumeId: volumeId,
+      TagSpecifications: [{ ResourceType: 'snapshot', Tags: tags }],
+    }),
+  );
+  // New ids answer NotFound for a moment (the emulator is eventually consistent, as AWS).
+  const { ImageId = '' } = await onceVisible(() =>
+    account.aws.ec2.send(
+      new RegisterImageCommand({
+        Name: `ec2-restore-${restoreId}`,
+        RootDeviceName: '/dev/xvda',
+        VirtualizationType: 'hvm',
+        BlockDeviceMappings: [{ DeviceName: '/dev/xvda', Ebs: { SnapshotId } }],
+        TagSpecifications: [{ ResourceType: 'image', Tags: tags }],
+      }),
+    ),
+  );
+  await onceVisible(() => account.aws.ec2.send(new DescribeImagesCommand({ ImageIds: [ImageId] })));
+  return { image: ImageId, rootCopy: SnapshotId };
+}
+
+async function imageExists(account: Account, imageId: string): Promise<boolean> {
+  const { Images = [] } = await account.aws.ec2.send(
+    new DescribeImagesCommand({ Owners: ['self'], Filters: [{ Name: 'image-id', Values: [imageId] }] }),
+  );
+  return Images.some((i) => i.State !== 'deregistered');
+}
+
 async function snapshotExists(account: Account, snapshotId: string): Promise<boolean> {
   const { Snapshots = [] } = await account.aws.ec2.send(
     new DescribeSnapshotsCommand({
@@ -109,11 +148,14 @@ describe('sweepLeftovers', () => {
     | 'sourceAttachedWorkerVolume'
     | 'sharedSnapshot'
     | 'targetLaunchRoot'
+    | 'targetImage'
+    | 'targetRootCopy'
     | 'targetRestoredVolume'
     | 'sourceUntagged'
     | 'targetUntagged'
     | 'runningVolume'
-    | 'runningSnapshot',
+    | 'runningSnapshot'
+    | 'runningImage',
     string
   >;
 
@@ -187,6 +229,10 @@ describe('sweepLeftovers', () => {
       ),
     );
     ids.runningSnapshot = running.SnapshotId ?? '';
+    const failedImage = await imageLeftovers(target, failedId, ids.targetUntagged);
+    ids.targetImage = failedImage.image;
+    ids.targetRootCopy = failedImage.rootCopy;
+    ids.runningImage = (await imageLeftovers(source, runningId, ids.sourceUntagged)).image;
   });
 
   const sweep = (overrides: { minAgeMinutes: number; dryRun: boolean }) =>
@@ -213,6 +259,8 @@ describe('sweepLeftovers', () => {
         ids.sourceAttachedWorkerVolume,
         ids.sharedSnapshot,
         ids.targetLaunchRoot,
+        ids.targetImage,
+        ids.targetRootCopy,
       ].sort(),
     );
 
@@ -223,6 +271,8 @@ describe('sweepLeftovers', () => {
         ids.sourceAttachedWorkerVolume,
         ids.sharedSnapshot,
         ids.targetLaunchRoot,
+        ids.targetImage,
+        ids.targetRootCopy,
       ].sort(),
     );
     expect(dry.removed).toEqual([]);
@@ -244,6 +294,8 @@ describe('sweepLeftovers', () => {
         ids.sourceAttachedWorkerVolume,
         ids.sharedSnapshot,
         ids.targetLaunchRoot,
+        ids.targetImage,
+        ids.targetRootCopy,
       ].sort(),
     );
     expect(removed.get(ids.sharedSnapshot)?.unsharedFrom).toEqual([target.id]);
@@ -255,6 +307,8 @@ describe('sweepLeftovers', () => {
     expect(await snapshotExists(source, ids.sharedSnapshot)).toBe(false);
     expect(await snapshotsVisibleTo(target, ids.sharedSnapshot, 'self')).toEqual([]);
     expect(await volumeExists(target, ids.targetLaunchRoot)).toBe(false);
+    expect(await imageExists(target, ids.targetImage)).toBe(false);
+    expect(await snapshotExists(target, ids.targetRootCopy)).toBe(false);
 
     // Kept: the restored volume, untagged volumes, and the running restore's volume and snapshot.
     expect(await volumeExists(target, ids.targetRestoredVolume)).toBe(true);
@@ -262,10 +316,12 @@ describe('sweepLeftovers', () => {
     expect(await volumeExists(target, ids.targetUntagged)).toBe(true);
     expect(await volumeExists(source, ids.runningVolume)).toBe(true);
     expect(await snapshotExists(source, ids.runningSnapshot)).toBe(true);
+    expect(await imageExists(source, ids.runningImage)).toBe(true);
     const reasons = new Map(report.skipped.map((s) => [s.resource.id, s.reason]));
     expect(reasons.get(ids.targetRestoredVolume)).toBe('not-temporary');
     expect(reasons.get(ids.runningVolume)).toBe('restore-in-progress');
     expect(reasons.get(ids.runningSnapshot)).toBe('restore-in-progress');
+    expect(reasons.get(ids.runningImage)).toBe('restore-in-progress');
     // Untagged resources are not even found: the search filters on the product's tag key.
     const found = new Set(report.found.map((r) => r.id));
     expect(found.has(ids.sourceUntagged) || found.has(ids.targetUntagged)).toBe(false);

@@ -30,6 +30,7 @@ describe('classifyAwsError', () => {
     ['InvalidVolume.NotFound', "The volume 'vol-1' does not exist.", 400, 'aws', true],
     ['InvalidInstanceID.NotFound', "The instance ID 'i-1' does not exist", 400, 'aws', true],
     ['InvalidSnapshot.NotFound', "The snapshot 'snap-1' does not exist.", 400, 'aws', true],
+    ['InvalidAMIID.NotFound', "The image id '[ami-1]' does not exist", 400, 'aws', true],
     ['InvalidParameterValue', 'Value (x) for parameter kmsKeyId is invalid', 400, 'input', false],
     ['IdempotentParameterMismatch', 'token reused', 400, 'aws', false],
   ] as const)('%s → %s', (name, message, status, category, retryable) => {

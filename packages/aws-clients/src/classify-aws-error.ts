@@ -97,9 +97,11 @@ const NEW_RESOURCE_NOT_FOUND_CODES = new Set([
   'InvalidSnapshot.NotFound',
   'InvalidInstanceID.NotFound',
   'InvalidAttachment.NotFound',
+  // The temporary image a restore registers (an Amazon base image comes from SSM and exists long since).
+  'InvalidAMIID.NotFound',
 ]);
 
-/** EC2's answer that a new volume, snapshot, instance or attachment is not visible (yet). */
+/** EC2's answer that a new volume, snapshot, instance, image or attachment is not visible (yet). */
 export function isNewResourceNotFound(error: unknown): boolean {
   const e = (typeof error === 'object' && error !== null ? error : {}) as SdkLikeError;
   return NEW_RESOURCE_NOT_FOUND_CODES.has(e.Code ?? e.code ?? e.name ?? '');

@@ -3,6 +3,7 @@ import type { EC2Client } from '@aws-sdk/client-ec2';
 import type { IAMClient } from '@aws-sdk/client-iam';
 import type { KMSClient } from '@aws-sdk/client-kms';
 import type { S3Client } from '@aws-sdk/client-s3';
+import type { SSMClient } from '@aws-sdk/client-ssm';
 import type { STSClient } from '@aws-sdk/client-sts';
 import { fromTemporaryCredentials } from '@aws-sdk/credential-providers';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
@@ -57,6 +58,8 @@ export interface AwsClients {
   ebs: EBSClient;
   s3: S3Client;
   iam: IAMClient;
+  /** AWS's public parameters (the base images of a launch). */
+  ssm: SSMClient;
   /** The options the clients were built from, with defaults filled in. */
   options: Required<Omit<AwsClientOptions, 'credentials' | 'endpoint' | 'ebsMaxAttempts'>> &
     Pick<AwsClientOptions, 'credentials' | 'endpoint'>;
@@ -131,6 +134,9 @@ export function createAwsClients(options: AwsClientOptions): AwsClients {
     get iam() {
       return client('iam', () => new (sdkPackages.iam().IAMClient)(common));
     },
+    get ssm() {
+      return client('ssm', () => new (sdkPackages.ssm().SSMClient)(common));
+    },
     options: filled,
     destroy() {
       for (const one of Object.values(made)) one?.destroy();
@@ -139,7 +145,7 @@ export function createAwsClients(options: AwsClientOptions): AwsClients {
   };
 }
 
-type ClientName = 'ec2' | 'kms' | 'sts' | 'ebs' | 's3' | 'iam';
+type ClientName = 'ec2' | 'kms' | 'sts' | 'ebs' | 's3' | 'iam' | 'ssm';
 
 export interface AssumeRoleOptions {
   /** Region of the STS endpoint (the restore's target region). */

@@ -5,6 +5,7 @@ type Ec2 = typeof import('@aws-sdk/client-ec2');
 type Iam = typeof import('@aws-sdk/client-iam');
 type Kms = typeof import('@aws-sdk/client-kms');
 type S3 = typeof import('@aws-sdk/client-s3');
+type Ssm = typeof import('@aws-sdk/client-ssm');
 type Sts = typeof import('@aws-sdk/client-sts');
 
 // Under tsx and vitest a module has no `require`; Node's loads the same CommonJS build an import would.
@@ -24,5 +25,6 @@ export const sdkPackages = {
   iam: (): Iam => (bundled ? require('@aws-sdk/client-iam') : nodeRequire('@aws-sdk/client-iam')),
   kms: (): Kms => (bundled ? require('@aws-sdk/client-kms') : nodeRequire('@aws-sdk/client-kms')),
   s3: (): S3 => (bundled ? require('@aws-sdk/client-s3') : nodeRequire('@aws-sdk/client-s3')),
+  ssm: (): Ssm => (bundled ? require('@aws-sdk/client-ssm') : nodeRequire('@aws-sdk/client-ssm')),
   sts: (): Sts => (bundled ? require('@aws-sdk/client-sts') : nodeRequire('@aws-sdk/client-sts')),
 };

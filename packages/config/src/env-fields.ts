@@ -65,6 +65,11 @@ export const serviceEnvSchema = z.object({
   QUEUE_PREFIX: queuePrefixField,
   STATE_PREFIX: statePrefixField,
   LOG_LEVEL: logLevelField,
+  /** How long one step may wait on AWS in all before the restore fails with `timeout` (workers). */
+  STEP_PENDING_LIMIT_MINUTES: z.coerce
+    .number({ error: 'must be a number of minutes, e.g. 360' })
+    .positive('must be more than 0')
+    .optional(),
 });
 export type ServiceEnv = z.infer<typeof serviceEnvSchema>;
 

@@ -28,6 +28,8 @@ export const checkIds = [
   'network.security-groups',
   'instance.type',
   'instance.existing',
+  'instance.launch-strategy',
+  'instance.ena',
   'restore-point.volumes',
   'restore-point.volume-limits',
   'restore-point.attachments',

@@ -136,6 +136,12 @@ export const errorCodes = {
       'A worker refused a job whose data is not what the API accepted after pre-flight (changed in Bull Board or Redis); nothing was done with it.',
   },
   cancelled: { category: 'input', httpStatus: 409, description: 'The restore was cancelled.' },
+  timeout: {
+    category: 'aws',
+    httpStatus: 504,
+    description:
+      'A step waited on AWS longer than its limit (STEP_PENDING_LIMIT_MINUTES, e.g. an instance stuck pending); cleanup removed what the restore made.',
+  },
   preflight_timeout: {
     category: 'aws',
     httpStatus: 504,

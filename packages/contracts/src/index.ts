@@ -5,6 +5,7 @@ export * from './errors.ts';
 export * from './jobs.ts';
 export * from './json-schema.ts';
 export * from './kms-grants.ts';
+export * from './launch-strategy.ts';
 export * from './plan.ts';
 export * from './queues.ts';
 export * from './request.ts';

@@ -156,6 +156,8 @@ export const cleanupJobResultSchema = z.object({
   deletedVolumes: z.array(z.string()),
   terminatedInstances: z.array(z.string()),
   retiredGrants: z.array(z.string()),
+  /** The temporary images of the register-image launch strategy. */
+  deregisteredImages: z.array(z.string()).default([]),
 });
 export type CleanupJobResult = z.infer<typeof cleanupJobResultSchema>;
 
@@ -235,3 +237,20 @@ export const RestoreTag = {
   Step: 'ec2-restore:step',
   Device: 'ec2-restore:device',
 } as const;
+
+// Values of the RestoreTag.Step tag, besides the step names (JobName), for what the instance step
+// makes on the way. Cleanup (pipeline) and the sweep (sweeper) find the temporary ones by them.
+
+/** The root volume a launch-and-swap instance was launched with, once swapped out (temporary). */
+export const LAUNCH_ROOT_STEP = 'instance-launch-root';
+/**
+ * Every volume RunInstances creates from a base image's mappings (a tag specification cannot pick one
+ * device). Only the root one is re-tagged {@link LAUNCH_ROOT_STEP} when it is swapped out; the others
+ * belong to the instance.
+ */
+export const LAUNCH_VOLUME_STEP = 'instance-launch';
+/**
+ * The temporary image of the register-image strategy and the target-owned copy of the root snapshot
+ * it is registered from (temporary: cleanup and the sweep remove both, the image first).
+ */
+export const IMAGE_STEP = 'instance-image';

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { checkSchema } from './checks.ts';
+import { launchStrategySchema } from './launch-strategy.ts';
 import { accountIdSchema, deviceNameSchema, regionSchema } from './request.ts';
 import { restoreModeSchema } from './restore.ts';
 
@@ -22,6 +23,8 @@ export const planStepNames = [
   'verify-snapshot',
   'share-snapshot',
   'grant-source-key',
+  'copy-root-snapshot',
+  'register-image',
   'create-instance',
   'create-volume',
   'attach-volume',
@@ -50,6 +53,7 @@ export const plannedResourceKindSchema = z.enum([
   'kms-grant',
   'kms-key',
   'ec2-instance',
+  'ec2-image',
 ]);
 export type PlannedResourceKind = z.infer<typeof plannedResourceKindSchema>;
 
@@ -90,5 +94,11 @@ export const planResultSchema = z.object({
   sharedKey: sharedKeySchema
     .nullable()
     .describe('Another account: the key the shared snapshots are encrypted with; null for the same account.'),
+  launch: z
+    .object({ strategy: launchStrategySchema, reason: z.string() })
+    .nullable()
+    .describe(
+      'How the instance will be launched (docs/architecture.md#launch-strategies) and why; null for a volume-level restore.',
+    ),
 });
 export type PlanResult = z.infer<typeof planResultSchema>;

@@ -12,6 +12,8 @@ import {
   securityGroupIdPattern,
   subnetIdPattern,
 } from './aws-names.ts';
+import { launchStrategyRequestSchema } from './launch-strategy.ts';
+import { imdsHttpTokensSchema } from './restore-point.ts';
 
 /**
  * The message for a wrong type: "required" when the field is missing, else what is expected.
@@ -180,6 +182,16 @@ export const instanceOptionsSchema = z.object(
       .default(false)
       .describe('Start the instance when done.'),
     tags: tagsSchema.optional(),
+    launchStrategy: launchStrategyRequestSchema
+      .optional()
+      .describe(
+        'How the instance is launched: register-image (an image of the restored root with the recorded boot mode, ENA and IMDS; Linux without a paid licence) or launch-and-swap (an Amazon base image of the same platform, boot mode and billing, its root volume swapped; Windows and licensed platforms). auto (the default) lets the restore point decide; POST /v1/restores/plan shows the choice.',
+      ),
+    imdsHttpTokens: imdsHttpTokensSchema
+      .optional()
+      .describe(
+        "IMDS of the restored instance: required (IMDSv2 only) or optional; defaults to the restore point's.",
+      ),
     instanceId: z
       .string({ error: expected('an instance id such as "i-0123456789abcdef0"') })
       .regex(instanceIdPattern, { error: 'expected an instance id such as "i-0123456789abcdef0"' })

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { errorCategorySchema } from './errors.ts';
+import { launchStrategySchema } from './launch-strategy.ts';
 import { accountIdSchema, deviceNameSchema, regionSchema, restoreRequestSchema } from './request.ts';
 import { restoreStatuses, stepStatuses } from './statuses.ts';
 
@@ -79,6 +80,11 @@ export const restoreResultSchema = z.object({
   accountId: accountIdSchema,
   region: regionSchema,
   volumes: z.array(restoredVolumeSchema),
+  launchStrategy: launchStrategySchema
+    .optional()
+    .describe(
+      'How the instance was launched (docs/architecture.md#launch-strategies); absent for a volume-level restore.',
+    ),
 });
 export type RestoreResult = z.infer<typeof restoreResultSchema>;
 

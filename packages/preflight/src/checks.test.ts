@@ -53,6 +53,7 @@ describe('runChecks: same account', () => {
       ...TARGET_KEY_CHECKS,
       'target-key.access.worker-role',
       'permissions.worker-role',
+      'instance.launch-strategy',
       ...RESTORE_POINT_CHECKS,
     ]);
     expect(byId(checks, 'mode').message).toContain('Same account');
@@ -208,6 +209,7 @@ describe('runChecks: another account', () => {
       'source-default-key.access.restore-role',
       'permissions.worker-role',
       'permissions.restore-role',
+      'instance.launch-strategy',
       ...RESTORE_POINT_CHECKS,
     ]);
   });
@@ -486,6 +488,7 @@ describe('planFromFacts: steps and resources', () => {
     expect(plan.steps.map((s) => s.name)).toEqual([
       'write-snapshot',
       'write-snapshot',
+      'register-image',
       'create-instance',
       'create-volume',
       'attach-volume',
@@ -515,11 +518,14 @@ describe('planFromFacts: steps and resources', () => {
       `attach-volume@${TARGET}`,
     ]);
     const temporary = plan.resources.filter((r) => r.temporary).map((r) => r.kind);
+    // register-image: the target-owned copy of the root snapshot and the image are temporary too.
     expect(temporary.sort()).toEqual([
       'ebs-snapshot',
       'ebs-snapshot',
+      'ebs-snapshot',
       'ebs-volume',
       'ebs-volume',
+      'ec2-image',
       'kms-grant',
       'snapshot-share',
       'snapshot-share',

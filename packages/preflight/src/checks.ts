@@ -1,4 +1,4 @@
-import type { Check } from '@ec2-restore/contracts';
+import { type Check, chooseLaunchStrategy } from '@ec2-restore/contracts';
 import { fail } from './check-result.ts';
 import type { PreflightFacts } from './facts.ts';
 import {
@@ -15,6 +15,7 @@ import {
   checkKeyState,
   checkSourceDefaultKeyCustomerManaged,
 } from './key-checks.ts';
+import { checkInstanceBoot, checkLaunchStrategy } from './launch-checks.ts';
 import { checkStepPermissions } from './permission-checks.ts';
 import { keyUseRequirements } from './requirements.ts';
 import {
@@ -88,6 +89,11 @@ export function runChecks(facts: PreflightFacts): Check[] {
       hasRestoreRole: facts.request.target.roleArn !== undefined,
       ...(facts.request.verify ? { verify: true } : {}),
       ...(transfer ? { transferKey: true } : {}),
+      // The launch strategy's actions only (a volume-level restore launches nothing).
+      launch:
+        facts.request.volumes !== undefined
+          ? null
+          : chooseLaunchStrategy(facts.restorePoint.instance, facts.request.instance.launchStrategy).strategy,
     };
     for (const requirement of keyUseRequirements(shape)) checks.push(checkKeyAccess(requirement, facts));
     checks.push(checkStepPermissions(facts, shape, 'worker-role'));
@@ -95,6 +101,7 @@ export function runChecks(facts: PreflightFacts): Check[] {
   }
 
   checks.push(...checkNetwork(facts), checkInstanceType(facts), checkExistingInstance(facts));
+  checks.push(checkLaunchStrategy(facts), checkInstanceBoot(facts));
   checks.push(checkRestorePointVolumes(facts), checkVolumeLimits(facts), checkAttachments(facts));
   return checks.filter((c): c is Check => c !== undefined);
 }

@@ -142,6 +142,10 @@ export interface InstanceTypeFacts {
   architectures?: string[];
   /** Maximum EBS volumes attachable, when known. */
   maxEbsVolumes?: number;
+  /** NetworkInfo.EnaSupport: `required`, `supported` or `unsupported`. */
+  enaSupport?: string;
+  /** SupportedBootModes: `legacy-bios`, `uefi`. */
+  bootModes?: string[];
   error?: AwsErrorFact;
 }
 

@@ -1,10 +1,12 @@
 import {
   AttachVolumeCommand,
+  CopySnapshotCommand,
   CreateSnapshotCommand,
   CreateTagsCommand,
   CreateVolumeCommand,
   DeleteSnapshotCommand,
   DeleteVolumeCommand,
+  DeregisterImageCommand,
   DescribeAvailabilityZonesCommand,
   DescribeImagesCommand,
   DescribeInstancesCommand,
@@ -19,7 +21,9 @@ import {
   type EC2Client,
   GetEbsDefaultKmsKeyIdCommand,
   GetEbsEncryptionByDefaultCommand,
+  ModifyInstanceAttributeCommand,
   ModifySnapshotAttributeCommand,
+  RegisterImageCommand,
   RunInstancesCommand,
   StartInstancesCommand,
   StopInstancesCommand,
@@ -58,6 +62,13 @@ const probes: Record<string, Probe> = {
       InstanceId: NOTHING.instance,
       Device: '/dev/sdf',
     }),
+  'ec2:CopySnapshot': (zone) =>
+    new CopySnapshotCommand({
+      DryRun: true,
+      SourceSnapshotId: NOTHING.snapshot,
+      SourceRegion: zone.replace(/[a-z]$/, ''),
+      Encrypted: true,
+    }),
   'ec2:CreateSnapshot': () => new CreateSnapshotCommand({ DryRun: true, VolumeId: NOTHING.volume }),
   'ec2:CreateTags': () =>
     new CreateTagsCommand({
@@ -69,6 +80,7 @@ const probes: Record<string, Probe> = {
     new CreateVolumeCommand({ DryRun: true, AvailabilityZone: zone, Size: 1, VolumeType: 'gp3' }),
   'ec2:DeleteSnapshot': () => new DeleteSnapshotCommand({ DryRun: true, SnapshotId: NOTHING.snapshot }),
   'ec2:DeleteVolume': () => new DeleteVolumeCommand({ DryRun: true, VolumeId: NOTHING.volume }),
+  'ec2:DeregisterImage': () => new DeregisterImageCommand({ DryRun: true, ImageId: NOTHING.image }),
   'ec2:DescribeAvailabilityZones': () => new DescribeAvailabilityZonesCommand({ DryRun: true }),
   'ec2:DescribeImages': () => new DescribeImagesCommand({ DryRun: true, Owners: ['amazon'], MaxResults: 5 }),
   'ec2:DescribeInstances': () => new DescribeInstancesCommand({ DryRun: true, MaxResults: 5 }),
@@ -88,12 +100,25 @@ const probes: Record<string, Probe> = {
   'ec2:DetachVolume': () => new DetachVolumeCommand({ DryRun: true, VolumeId: NOTHING.volume }),
   'ec2:GetEbsDefaultKmsKeyId': () => new GetEbsDefaultKmsKeyIdCommand({ DryRun: true }),
   'ec2:GetEbsEncryptionByDefault': () => new GetEbsEncryptionByDefaultCommand({ DryRun: true }),
+  'ec2:ModifyInstanceAttribute': () =>
+    new ModifyInstanceAttributeCommand({
+      DryRun: true,
+      InstanceId: NOTHING.instance,
+      BlockDeviceMappings: [{ DeviceName: '/dev/xvda', Ebs: { DeleteOnTermination: true } }],
+    }),
   'ec2:ModifySnapshotAttribute': () =>
     new ModifySnapshotAttributeCommand({
       DryRun: true,
       SnapshotId: NOTHING.snapshot,
       Attribute: 'createVolumePermission',
       CreateVolumePermission: { Add: [{ UserId: '000000000000' }] },
+    }),
+  'ec2:RegisterImage': () =>
+    new RegisterImageCommand({
+      DryRun: true,
+      Name: 'ec2-restore-preflight-dry-run',
+      RootDeviceName: '/dev/xvda',
+      BlockDeviceMappings: [{ DeviceName: '/dev/xvda', Ebs: { SnapshotId: NOTHING.snapshot } }],
     }),
   'ec2:RunInstances': () =>
     new RunInstancesCommand({

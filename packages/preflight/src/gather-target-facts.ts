@@ -120,7 +120,13 @@ async function gatherInstanceType(
       );
       const type = types.ok ? types.value.InstanceTypes?.[0] : undefined;
       if (!type) return { instanceType, found: false, ...(types.ok ? {} : { error: types.error }) };
-      return { instanceType, found: true, architectures: type.ProcessorInfo?.SupportedArchitectures ?? [] };
+      return {
+        instanceType,
+        found: true,
+        architectures: type.ProcessorInfo?.SupportedArchitectures ?? [],
+        ...(type.NetworkInfo?.EnaSupport ? { enaSupport: type.NetworkInfo.EnaSupport } : {}),
+        ...(type.SupportedBootModes ? { bootModes: type.SupportedBootModes } : {}),
+      };
     },
     (facts) => facts.found,
   );

@@ -1,14 +1,25 @@
-import type {
-  PlannedResource,
-  PlanResult,
-  PlanStep,
-  PlanStepName,
-  RestoreMode,
-  StepPrincipal,
+import {
+  chooseLaunchStrategy,
+  type PlannedResource,
+  type PlanResult,
+  type PlanStep,
+  type PlanStepName,
+  type RestoreMode,
+  type StepPrincipal,
 } from '@ec2-restore/contracts';
 import { determineMode, restoredVolumes, runChecks } from './checks.ts';
 import type { PreflightFacts } from './facts.ts';
 import { sharedKeyOf } from './transfer-key-checks.ts';
+
+/** The launch strategy and why (null for a volume-level restore, which launches nothing). */
+export function launchOf(facts: PreflightFacts): PlanResult['launch'] {
+  if (facts.request.volumes !== undefined) return null;
+  const { strategy, reason } = chooseLaunchStrategy(
+    facts.restorePoint.instance,
+    facts.request.instance.launchStrategy,
+  );
+  return { strategy, reason };
+}
 
 /**
  * The ordered steps of a restore and the resources each creates (docs/architecture.md#the-two-flows), from the
@@ -169,12 +180,54 @@ export function planSteps(facts: PreflightFacts, mode: RestoreMode): Pick<PlanRe
       description: `KMS grant for ${request.target.roleArn}; revoked at the end.`,
     });
   }
+  const launch = launchOf(facts);
+  if (launch?.strategy === 'register-image') {
+    const root = facts.restorePoint.instance.rootDeviceName;
+    if (mode === 'cross-account') {
+      step(
+        'copy-root-snapshot',
+        instancePrincipal,
+        `Copy the shared snapshot of ${root} into account ${targetAccount}, encrypted with the target key.`,
+        root,
+      );
+      resource({
+        kind: 'ebs-snapshot',
+        step: 'copy-root-snapshot',
+        accountId: targetAccount,
+        deviceName: root,
+        kmsKeyId: targetKey,
+        sizeGiB: null,
+        temporary: true,
+        description: `Target-owned copy of the snapshot of ${root}, for the image.`,
+      });
+    }
+    step(
+      'register-image',
+      instancePrincipal,
+      `Register an image of ${root} with the restore point's boot mode (${facts.restorePoint.instance.bootMode ?? 'not recorded'}), ENA and IMDS settings.`,
+      root,
+    );
+    resource({
+      kind: 'ec2-image',
+      step: 'register-image',
+      accountId: targetAccount,
+      deviceName: root,
+      kmsKeyId: null,
+      sizeGiB: null,
+      temporary: true,
+      description: 'Temporary image the instance is launched from; deregistered at the end.',
+    });
+  }
   if (!existingInstance) {
     const type = request.instance.instanceType ?? facts.restorePoint.instance.instanceType;
+    const from =
+      launch?.strategy === 'register-image'
+        ? ' from that image, every volume mapped and encrypted with the target key'
+        : ' from an Amazon base image of the same platform, boot mode and billing (its root volume swapped for the restored one)';
     step(
       'create-instance',
       instancePrincipal,
-      `Create the ${type} instance${request.instance.subnetId ? ` in ${request.instance.subnetId}` : ''}${request.instance.powerOn ? ' and start it' : ', stopped'}.`,
+      `Create the ${type} instance${from}${request.instance.subnetId ? ` in ${request.instance.subnetId}` : ''}${request.instance.powerOn ? ' and start it' : ', stopped'}.`,
     );
     resource({
       kind: 'ec2-instance',
@@ -187,14 +240,19 @@ export function planSteps(facts: PreflightFacts, mode: RestoreMode): Pick<PlanRe
       description: `${type} instance${request.instance.name ? ` "${request.instance.name}"` : ''}.`,
     });
   }
-  const createsVolumes = request.dataPath === 'ebs-direct' || mode === 'cross-account';
+  const createsVolumes =
+    launch?.strategy === 'register-image' || request.dataPath === 'ebs-direct' || mode === 'cross-account';
+  const createdHow =
+    launch?.strategy === 'register-image'
+      ? 'with the instance (a RunInstances block device mapping)'
+      : 'from its snapshot';
   for (const volume of volumes) {
     const device = volume.deviceName;
     if (createsVolumes) {
       step(
         'create-volume',
         instancePrincipal,
-        `Create ${device} from its snapshot, encrypted with the target key.`,
+        `Create ${device} ${createdHow}, encrypted with the target key.`,
         device,
       );
       resource({
@@ -232,5 +290,13 @@ export function planFromFacts(facts: PreflightFacts): PlanResult {
   const mode = determineMode(facts) ?? null;
   const { steps, resources } = mode ? planSteps(facts, mode) : { steps: [], resources: [] };
   const sharedKey = sharedKeyOf(facts, mode ?? undefined);
-  return { ok: checks.every((c) => c.status !== 'fail'), mode, checks, steps, resources, sharedKey };
+  return {
+    ok: checks.every((c) => c.status !== 'fail'),
+    mode,
+    checks,
+    steps,
+    resources,
+    sharedKey,
+    launch: launchOf(facts),
+  };
 }

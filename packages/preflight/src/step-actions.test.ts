@@ -27,6 +27,10 @@ const callers: Array<[file: string, who: Who[]]> = [
   ['packages/pipeline/src/steps/cleanup.ts', ['worker', 'restore']],
   ['packages/pipeline/src/aws/ensure-volume.ts', ['worker', 'restore']],
   ['packages/pipeline/src/aws/launch-image.ts', ['restore']],
+  ['packages/pipeline/src/aws/instance-state.ts', ['restore']],
+  ['packages/pipeline/src/steps/launch-and-swap.ts', ['restore']],
+  ['packages/pipeline/src/steps/register-image.ts', ['restore']],
+  ['packages/aws-resources/src/remove-image.ts', ['restore']],
   ['packages/pipeline/src/aws/source-default-key.ts', ['worker']],
   ['packages/pipeline/src/aws/transfer-key.ts', ['worker']],
   ['packages/snapshot-writers/src/ebs-direct-writer.ts', ['worker']],
@@ -47,6 +51,7 @@ const services: Record<string, string> = {
   'client-kms': 'kms',
   'client-sts': 'sts',
   'client-iam': 'iam',
+  'client-ssm': 'ssm',
 };
 
 /**
@@ -150,6 +155,21 @@ describe('generated policies cover every AWS call of the restore', () => {
         expect(allowsAction(restore, action), `${action} in ${JSON.stringify(config)}`).toBe(true);
       }
     }
+  });
+
+  it("only a launch-and-swap restore (or one not known: the policy generator) needs AWS's public SSM parameters", () => {
+    const needsSsm = (launch: 'register-image' | 'launch-and-swap' | null | undefined) =>
+      stepActions({
+        mode: 'cross-account',
+        dataPath: 'ebs-direct',
+        kmsGrant: 'none',
+        hasRestoreRole: true,
+        ...(launch !== undefined ? { launch } : {}),
+      }).some((a) => a.principal === 'restore-role' && a.action === 'ssm:GetParametersByPath');
+    expect(needsSsm('launch-and-swap')).toBe(true);
+    expect(needsSsm(undefined)).toBe(true);
+    expect(needsSsm('register-image')).toBe(false);
+    expect(needsSsm(null)).toBe(false);
   });
 
   it('every EC2 action of the steps can be tried with DryRun by the pre-flight', () => {

@@ -1,3 +1,4 @@
+import type { LaunchStrategy } from '@ec2-restore/contracts';
 import type { RestoreShape } from './requirements.ts';
 
 /**
@@ -8,8 +9,12 @@ import type { RestoreShape } from './requirements.ts';
  * prove that no SDK command is missing here.
  */
 
-/** The restore's shape, and whether it reads its snapshots back (`verify`). */
-export type StepShape = RestoreShape & { verify?: boolean };
+/**
+ * The restore's shape, whether it reads its snapshots back (`verify`), and how it launches the
+ * instance: a launch strategy, `null` for a volume-level restore (no launch), absent when not known
+ * (the policy generator: every strategy's actions). Only the SSM read of launch-and-swap depends on it.
+ */
+export type StepShape = RestoreShape & { verify?: boolean; launch?: LaunchStrategy | null };
 
 export type StepPrincipal = 'worker-role' | 'restore-role';
 
@@ -73,6 +78,8 @@ function workerNeeds(shape: StepShape): Need[] {
     // Removing a snapshot withdraws every share it has first (aws-resources removeSnapshot).
     [ec2('DescribeSnapshotAttribute'), ['cleanup', 'sweep']],
     [ec2('ModifySnapshotAttribute'), ['cleanup', 'sweep']],
+    // The sweep looks for the register-image strategy's temporary images in every account it searches.
+    [ec2('DescribeImages'), ['sweep']],
   );
   if (cross) {
     needs.push(
@@ -86,7 +93,7 @@ function workerNeeds(shape: StepShape): Need[] {
 }
 
 /** The principal in the target account (the restore role, else the worker role): the instance and its volumes. */
-function targetNeeds(shape: RestoreShape): Need[] {
+function targetNeeds(shape: StepShape): Need[] {
   return [
     // Pre-flight: the network and the instance type.
     [ec2('DescribeSubnets'), ['preflight', 'instance']],
@@ -95,7 +102,7 @@ function targetNeeds(shape: RestoreShape): Need[] {
     [ec2('DescribeInstanceTypes'), ['preflight']],
     [ec2('DescribeAvailabilityZones'), ['instance']],
     // The instance step.
-    [ec2('DescribeImages'), ['instance']],
+    [ec2('DescribeImages'), ['instance', 'cleanup', 'sweep']],
     [ec2('RunInstances'), ['instance']],
     [ec2('CreateTags'), ['instance', 'cleanup', 'sweep']],
     [ec2('DescribeInstances'), ['instance', 'cleanup', 'preflight']],
@@ -106,6 +113,22 @@ function targetNeeds(shape: RestoreShape): Need[] {
     [ec2('AttachVolume'), ['instance']],
     [ec2('DetachVolume'), ['instance', 'cleanup', 'sweep']],
     [ec2('DeleteVolume'), ['instance', 'cleanup', 'sweep']],
+    // Launch strategies (docs/architecture.md#launch-strategies). register-image: the root snapshot
+    // copied with the target key (another account), the temporary image; cleanup and the sweep remove
+    // both (they look for them by tag whatever strategy the restore used).
+    [ec2('CopySnapshot'), ['instance']],
+    [ec2('DescribeSnapshots'), ['instance', 'cleanup', 'sweep']],
+    [ec2('RegisterImage'), ['instance']],
+    [ec2('DeregisterImage'), ['cleanup', 'sweep']],
+    [ec2('DescribeSnapshotAttribute'), ['cleanup', 'sweep']],
+    [ec2('DeleteSnapshot'), ['cleanup', 'sweep']],
+    // launch-and-swap: DeleteOnTermination as recorded; AWS's public parameters name the base image
+    // (SSM: asked of the restores that launch this way only, as it is outside the EC2 permissions a
+    // restore role usually has).
+    [ec2('ModifyInstanceAttribute'), ['instance']],
+    ...(shape.launch === undefined || shape.launch === 'launch-and-swap'
+      ? [['ssm:GetParametersByPath', ['instance']] as Need]
+      : []),
     // Cleanup of a restore that did not succeed.
     [ec2('TerminateInstances'), ['cleanup']],
     ...(shape.mode === 'cross-account' ? [] : ([] as Need[])),

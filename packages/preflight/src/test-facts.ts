@@ -40,10 +40,17 @@ export const allowAllKms: PolicyDocument = {
   Statement: [{ Effect: 'Allow', Action: 'kms:*', Resource: '*' }],
 };
 
-/** An identity policy allowing every EC2 and EBS direct action (the steps' own calls). */
+/** An identity policy allowing every EC2 and EBS direct action (the steps' own calls) and SSM reads (base images). */
 export const allowAllEc2: PolicyDocument = {
   Version: '2012-10-17',
-  Statement: [{ Sid: 'AllEc2AndEbs', Effect: 'Allow', Action: ['ec2:*', 'ebs:*'], Resource: '*' }],
+  Statement: [
+    {
+      Sid: 'AllEc2AndEbs',
+      Effect: 'Allow',
+      Action: ['ec2:*', 'ebs:*', 'ssm:GetParametersByPath'],
+      Resource: '*',
+    },
+  ],
 };
 
 /** The key policy AWS gives AWS managed keys such as aws/ebs: usable only through EC2 by its own account. */
@@ -115,6 +122,8 @@ export const restorePoint: RestorePointFacts = {
     architecture: 'x86_64',
     platform: 'linux',
     rootDeviceName: '/dev/xvda',
+    bootMode: 'legacy-bios',
+    enaSupport: true,
   },
   volumes: [
     { deviceName: '/dev/xvda', sizeGiB: 8, volumeType: 'gp3', iops: 3000, throughput: 125 },

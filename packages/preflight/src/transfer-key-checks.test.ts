@@ -71,7 +71,9 @@ describe('transfer key: the remedy for an aws/ebs source default key', () => {
     expect(byId(plan.checks, 'transfer-key.access.restore-role').status).toBe('pass');
     expect(plan.sharedKey).toEqual({ kind: 'transfer', keyId: null, alias: ALIAS, createdOnFirstUse: true });
     expect(plan.steps[0]?.name).toBe('create-transfer-key');
-    const snapshots = plan.resources.filter((r) => r.kind === 'ebs-snapshot');
+    const snapshots = plan.resources.filter(
+      (r) => r.kind === 'ebs-snapshot' && r.step !== 'copy-root-snapshot',
+    );
     expect(snapshots.map((r) => r.kmsKeyId)).toEqual([ALIAS, ALIAS]);
     expect(plan.resources.find((r) => r.kind === 'kms-grant')?.kmsKeyId).toBe(ALIAS);
     expect(plan.resources.find((r) => r.kind === 'kms-key')).toMatchObject({
@@ -92,10 +94,11 @@ describe('transfer key: the remedy for an aws/ebs source default key', () => {
       createdOnFirstUse: false,
     });
     expect(plan.steps.some((s) => s.name === 'create-transfer-key')).toBe(false);
-    expect(plan.resources.filter((r) => r.kind === 'ebs-snapshot').map((r) => r.kmsKeyId)).toEqual([
-      TRANSFER_KEY,
-      TRANSFER_KEY,
-    ]);
+    expect(
+      plan.resources
+        .filter((r) => r.kind === 'ebs-snapshot' && r.step !== 'copy-root-snapshot')
+        .map((r) => r.kmsKeyId),
+    ).toEqual([TRANSFER_KEY, TRANSFER_KEY]);
   });
 
   it('fails when someone widened the transfer key policy to another principal', () => {
@@ -134,7 +137,7 @@ describe('transfer key: the remedy for an aws/ebs source default key', () => {
     expect(byId(runChecks(facts), 'transfer-key.access.restore-role').status).toBe('fail');
   });
 
-  it('warns when the worker role may not create the key and its alias', () => {
+  it('fails naming the actions when no statement of the worker role lets it create the key and its alias', () => {
     const facts = awsEbsSourceWithTransferKey();
     const noCreate = {
       Version: '2012-10-17',
@@ -143,6 +146,27 @@ describe('transfer key: the remedy for an aws/ebs source default key', () => {
       ],
     };
     facts.worker.principal = principal(WORKER_SESSION, WORKER_ROLE, [noCreate, allowAllEc2]);
+    const check = byId(runChecks(facts), 'transfer-key');
+    expect(check.status).toBe('fail');
+    expect(check.message).toContain('kms:CreateKey');
+    expect(check.message).toContain('kms:CreateAlias');
+  });
+
+  it('warns when a statement lets the worker role create the key only under conditions', () => {
+    const facts = awsEbsSourceWithTransferKey();
+    const tagged = {
+      Version: '2012-10-17',
+      Statement: [
+        { Effect: 'Allow' as const, NotAction: ['kms:CreateKey', 'kms:CreateAlias'], Resource: '*' },
+        {
+          Effect: 'Allow' as const,
+          Action: ['kms:CreateKey', 'kms:CreateAlias'],
+          Resource: '*',
+          Condition: { StringEquals: { 'aws:RequestTag/team': 'backup' } },
+        },
+      ],
+    };
+    facts.worker.principal = principal(WORKER_SESSION, WORKER_ROLE, [tagged, allowAllEc2]);
     const check = byId(runChecks(facts), 'transfer-key');
     expect(check.status).toBe('warn');
     expect(check.message).toContain('kms:CreateKey');

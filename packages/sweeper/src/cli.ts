@@ -17,7 +17,7 @@ function printText(report: SweepReport): void {
   console.log(`sweep ${report.startedAt} (${mode}; min age ${report.minAgeMinutes} min)`);
   for (const s of report.scanned) {
     console.log(
-      `  searched ${s.accountId} ${s.region}${s.roleArn ? ` as ${s.roleArn}` : ''}: ${s.volumes} volumes, ${s.snapshots} snapshots tagged`,
+      `  searched ${s.accountId} ${s.region}${s.roleArn ? ` as ${s.roleArn}` : ''}: ${s.volumes} volumes, ${s.snapshots} snapshots, ${s.images} images tagged`,
     );
   }
   for (const e of report.locationErrors) {

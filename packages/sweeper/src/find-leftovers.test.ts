@@ -37,8 +37,12 @@ describe('findLeftovers', () => {
       const snapshot = resource({ kind: 'snapshot', id: 'snap-1', step: 'snapshot' });
       const workerVolume = resource({ step: 'snapshot' });
       const launchRoot = resource({ step: 'instance-launch-root' });
-      const result = plan([snapshot, workerVolume, launchRoot], { 'r-1': status });
-      expect(result.remove.map((p) => p.resource)).toEqual([snapshot, workerVolume, launchRoot]);
+      // register-image: the temporary image and the target-owned copy of the root snapshot.
+      const image = resource({ kind: 'image', id: 'ami-1', step: 'instance-image' });
+      const rootCopy = resource({ kind: 'snapshot', id: 'snap-copy', step: 'instance-image' });
+      const all = [snapshot, workerVolume, launchRoot, image, rootCopy];
+      const result = plan(all, { 'r-1': status });
+      expect(result.remove.map((p) => p.resource)).toEqual(all);
       expect(result.remove.every((p) => p.restoreStatus === status && p.restoreId === 'r-1')).toBe(true);
       expect(result.skip).toEqual([]);
     },
@@ -90,9 +94,15 @@ describe('findLeftovers', () => {
     const noStep = resource({});
     noStep.tags = { [RestoreTag.RestoreId]: 'r-1' };
     const oddSnapshot = resource({ kind: 'snapshot', id: 'snap-3', step: 'instance-launch-root' });
-    const result = plan([noStep, oddSnapshot, resource({ step: 'share' })], { 'r-1': 'failed' }, 0);
+    const oddImage = resource({ kind: 'image', id: 'ami-3', step: 'instance' });
+    const result = plan([noStep, oddSnapshot, oddImage, resource({ step: 'share' })], { 'r-1': 'failed' }, 0);
     expect(result.remove).toEqual([]);
-    expect(result.skip.map((s) => s.reason)).toEqual(['not-temporary', 'not-temporary', 'not-temporary']);
+    expect(result.skip.map((s) => s.reason)).toEqual([
+      'not-temporary',
+      'not-temporary',
+      'not-temporary',
+      'not-temporary',
+    ]);
   });
 
   it('leaves resources already being deleted', () => {

@@ -2,18 +2,18 @@
  * Which of the resources tagged by restores the sweep removes (pure: no AWS, no Redis).
  *
  * A restore's temporary resources are the ones its own cleanup step deletes whatever the outcome:
- * the snapshots and worker volumes of the snapshot step, and the root volume the instance was
- * launched with (swapped out for the restored one). The restored instance and its volumes (step
+ * the snapshots and worker volumes of the snapshot step, the root volume the instance was launched
+ * with (swapped out for the restored one), and the temporary image of the register-image launch
+ * strategy with the target-owned copy of the root snapshot it names. The restored instance and its volumes (step
  * `instance`) are what the user asked for: the sweep never chooses them, even for a failed restore
  * (the cleanup step removes those, knowing the outcome; a record that expired tells nothing).
  */
-import { JobName, RestoreTag } from '@ec2-restore/contracts';
-import { LAUNCH_ROOT_STEP } from '@ec2-restore/pipeline';
+import { IMAGE_STEP, JobName, LAUNCH_ROOT_STEP, RestoreTag } from '@ec2-restore/contracts';
 import type { RestoreStatus } from '@ec2-restore/restore-state';
 
-export type ResourceKind = 'volume' | 'snapshot';
+export type ResourceKind = 'volume' | 'snapshot' | 'image';
 
-/** A volume or snapshot as found in one account and region, with its tags. */
+/** A volume, snapshot or image as found in one account and region, with its tags. */
 export interface TaggedResource {
   kind: ResourceKind;
   id: string;
@@ -21,9 +21,9 @@ export interface TaggedResource {
   region: string;
   /** Every tag of the resource (the product's and the user's). */
   tags: Readonly<Record<string, string>>;
-  /** Volume CreateTime or snapshot StartTime; unknown means "too young to judge". */
+  /** Volume CreateTime, snapshot StartTime or image CreationDate; unknown means "too young to judge". */
   createdAt: Date | undefined;
-  /** Volume or snapshot state as EC2 reports it (`available`, `in-use`, `completed`, ...). */
+  /** The state EC2 reports (`available`, `in-use`, `completed`, `pending`, ...). */
   state: string | undefined;
 }
 
@@ -63,8 +63,9 @@ export interface FindLeftoversInput {
 
 /** Step tags that mark a temporary resource, per kind (see `packages/pipeline/src/steps/cleanup.ts`). */
 export const temporarySteps: Readonly<Record<ResourceKind, readonly string[]>> = {
-  snapshot: [JobName.Snapshot],
+  snapshot: [JobName.Snapshot, IMAGE_STEP],
   volume: [JobName.Snapshot, LAUNCH_ROOT_STEP],
+  image: [IMAGE_STEP],
 };
 
 /** Statuses after which the pipeline touches the restore's resources no more. */
@@ -89,7 +90,7 @@ export function findLeftovers(input: FindLeftoversInput): LeftoverPlan {
       );
       continue;
     }
-    if (resource.state === 'deleting' || resource.state === 'deleted') {
+    if (resource.state === 'deleting' || resource.state === 'deleted' || resource.state === 'deregistered') {
       skip('being-deleted', `state ${resource.state}`);
       continue;
     }

@@ -11,13 +11,20 @@ import {
   anyRestoreFilter,
   describeVolumeRemoval,
   findStepSnapshots,
+  findTaggedImages,
   findTaggedVolumes,
+  removeImage,
   removeSnapshot,
   removeVolumes,
 } from '@ec2-restore/aws-resources';
 import { RestoreTag } from '@ec2-restore/contracts';
 import type { RestoreStatus } from '@ec2-restore/restore-state';
-import { findLeftovers, type PlannedRemoval, type TaggedResource } from './find-leftovers.ts';
+import {
+  findLeftovers,
+  type PlannedRemoval,
+  type ResourceKind,
+  type TaggedResource,
+} from './find-leftovers.ts';
 import { openLocations, type SweepLocation } from './sweep-locations.ts';
 import type { SweepOptions, SweepReport } from './sweep-report.ts';
 
@@ -40,34 +47,22 @@ interface Found {
   volumes: Map<string, Volume>;
 }
 
-/** Every volume and snapshot (owned by the account) that carries the restore-id tag. */
+/** Every volume, snapshot and image (owned by the account) that carries the restore-id tag. */
 async function findTaggedResources(location: SweepLocation): Promise<Found> {
   const { accountId, region } = location;
+  const ec2 = location.clients.ec2;
   const found: Found = { resources: [], volumes: new Map() };
-  for (const v of await findTaggedVolumes(location.clients.ec2, anyRestoreFilter)) {
-    const id = v.VolumeId ?? '';
-    found.volumes.set(id, v);
-    const tags = tagsOf(v.Tags);
-    found.resources.push({
-      kind: 'volume',
-      id,
-      accountId,
-      region,
-      tags,
-      createdAt: v.CreateTime,
-      state: v.State,
-    });
+  const add = (kind: ResourceKind, id: string, tags: Tag[] | undefined, createdAt?: Date, state?: string) =>
+    found.resources.push({ kind, id, accountId, region, tags: tagsOf(tags), createdAt, state });
+  for (const v of await findTaggedVolumes(ec2, anyRestoreFilter)) {
+    found.volumes.set(v.VolumeId ?? '', v);
+    add('volume', v.VolumeId ?? '', v.Tags, v.CreateTime, v.State);
   }
-  for (const s of await findStepSnapshots(location.clients.ec2, anyRestoreFilter)) {
-    found.resources.push({
-      kind: 'snapshot',
-      id: s.SnapshotId ?? '',
-      accountId,
-      region,
-      tags: tagsOf(s.Tags),
-      createdAt: s.StartTime,
-      state: s.State,
-    });
+  for (const s of await findStepSnapshots(ec2, anyRestoreFilter))
+    add('snapshot', s.SnapshotId ?? '', s.Tags, s.StartTime, s.State);
+  for (const i of await findTaggedImages(ec2, anyRestoreFilter)) {
+    const created = i.CreationDate ? new Date(i.CreationDate) : undefined;
+    add('image', i.ImageId ?? '', i.Tags, created, i.State);
   }
   return found;
 }
@@ -81,6 +76,15 @@ async function removeIn(
   report: SweepReport,
 ): Promise<void> {
   const ec2 = location.clients.ec2;
+  // Images first: a snapshot an image still names cannot be deleted (its root snapshot copy).
+  for (const removal of planned.filter((p) => p.resource.kind === 'image')) {
+    try {
+      await removeImage(ec2, removal.resource.id);
+      report.removed.push({ ...removal, unsharedFrom: [] });
+    } catch (error) {
+      report.failed.push({ ...removal, error: errorText(error) });
+    }
+  }
   for (const removal of planned.filter((p) => p.resource.kind === 'snapshot')) {
     try {
       const { unsharedFrom } = await removeSnapshot(ec2, removal.resource.id);
@@ -154,7 +158,8 @@ export async function sweepLeftovers(options: SweepOptions): Promise<SweepReport
           region: location.region,
           ...(location.roleArn ? { roleArn: location.roleArn } : {}),
           volumes: found.volumes.size,
-          snapshots: found.resources.length - found.volumes.size,
+          snapshots: found.resources.filter((r) => r.kind === 'snapshot').length,
+          images: found.resources.filter((r) => r.kind === 'image').length,
         });
         foundIn.set(location, found);
         report.found.push(...found.resources);

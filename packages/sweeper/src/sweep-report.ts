@@ -53,6 +53,8 @@ export interface ScannedLocation {
   roleArn?: string;
   volumes: number;
   snapshots: number;
+  /** Temporary images of the register-image launch strategy. */
+  images: number;
 }
 
 export interface RemovedResource extends PlannedRemoval {

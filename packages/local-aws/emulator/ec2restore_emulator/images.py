@@ -122,6 +122,13 @@ def _terminate_later(instance: Any) -> None:
     instance._state.code = 0
 
     def terminate() -> None:
+        # The unusable key's volume may be gone already (fail_volume_later removes it after the same
+        # delay, on another timer): detach only what still exists, or moto's terminate raises here
+        # and the instance would stay `pending` for ever.
+        volumes = instance.ec2_backend.volumes
+        for device, mapping in list(instance.block_device_mapping.items()):
+            if mapping.volume_id not in volumes:
+                del instance.block_device_mapping[device]
         instance.terminate()
         instance._reason = "Server.InternalError"
         instance.state_reason = StateReason(

@@ -13,6 +13,12 @@ the SSM public parameters that name the latest Windows images, and DescribeImage
 - SSM public parameters `/aws/service/ami-windows-latest/<image name without its date>` name the
   latest Amazon Windows images (https://docs.aws.amazon.com/systems-manager/latest/userguide/parameter-store-public-parameters-ami.html);
   moto serves only `/aws/service/ami-amazon-linux-latest`.
+- RegisterImage applies its TagSpecifications to the image (moto drops them), and RunInstances merges
+  its BlockDeviceMappings over the image's: a mapping naming an image device overrides only the
+  fields it gives (e.g. Encrypted and KmsKeyId of the root volume, whose snapshot stays the image's),
+  the image's other mappings are kept ("the block device mapping of the AMI ... you can override",
+  https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/block-device-mapping-concepts.html#Using_OverridingAMIBDM).
+  moto launches only the request's mappings and refuses one without VolumeSize or SnapshotId.
 - DescribeImages filter `block-device-mapping.snapshot-id` ("The ID of the snapshot used for the
   Amazon EBS volume", https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DescribeImages.html);
   moto refuses it as not implemented.
@@ -82,7 +88,58 @@ def _windows_parameters(account_id: str, region: str) -> list[tuple[str, str]]:
     return sorted((f"{WINDOWS_PARAMETER_PATH}/{key}", ami.id) for key, ami in latest.items())
 
 
+def _merge_mappings(image_mappings: list[dict[str, Any]], requested: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The image's mappings with the request's laid over them, by device name."""
+    by_device = {m.get("DeviceName"): m for m in requested}
+    merged: list[dict[str, Any]] = []
+    for mapping in image_mappings:
+        override = by_device.pop(mapping.get("DeviceName"), None)
+        if override is None:
+            merged.append({"DeviceName": mapping.get("DeviceName"), "Ebs": dict(mapping.get("Ebs") or {})})
+        elif "NoDevice" in override or not override.get("Ebs"):
+            merged.append(override)
+        else:
+            ebs = {k: v for k, v in (mapping.get("Ebs") or {}).items() if k in ("SnapshotId", "VolumeSize", "VolumeType", "DeleteOnTermination", "Encrypted", "KmsKeyId")}
+            ebs.update({k: v for k, v in override["Ebs"].items() if v is not None})
+            merged.append({**override, "Ebs": ebs})
+    return merged + list(by_device.values())
+
+
+def _install_launch_rules() -> None:
+    from moto.ec2.responses.amis import AmisResponse
+    from moto.ec2.responses.instances import InstanceResponse
+
+    original_register = AmisResponse.register_image
+
+    def register_image(self: Any) -> Any:
+        result = original_register(self)
+        tags = self._parse_tag_specification().get("image", {})
+        if tags:
+            self.ec2_backend.amis[result.result["ImageId"]].add_tags(tags)
+        return result
+
+    AmisResponse.register_image = register_image
+
+    original_parse = InstanceResponse._parse_block_device_mapping
+
+    def parse_block_device_mapping(self: Any) -> list[dict[str, Any]]:
+        requested = self._get_param("BlockDeviceMappings", []) or []
+        image = self.ec2_backend.amis.get(self._get_param("ImageId") or "")
+        if not requested or image is None:
+            return original_parse(self)
+        merged = _merge_mappings(list(image.block_device_mappings), requested)
+        original_get = self._get_param
+        self._get_param = lambda name, *rest: merged if name == "BlockDeviceMappings" else original_get(name, *rest)
+        try:
+            return original_parse(self)
+        finally:
+            del self._get_param
+
+    InstanceResponse._parse_block_device_mapping = parse_block_device_mapping
+
+
 def install() -> None:
+    _install_launch_rules()
     from moto.ec2.models.amis import Ami, AmiBackend
     from moto.ssm.models import Parameter, ParameterDict
 

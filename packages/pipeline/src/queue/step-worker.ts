@@ -60,7 +60,17 @@ export interface StepWorkerOptions {
    * that dies loses its jobs to another within about twice this. @defaultValue 30000
    */
   lockDurationMs?: number;
+  /**
+   * How long one step may wait on AWS in all (its `StepPendingError`s, from the first): a launch
+   * stuck `pending`, a snapshot that never completes. Past it the restore fails with code `timeout`
+   * and cleanup runs (`STEP_PENDING_LIMIT_MINUTES`). @defaultValue 6 hours
+   */
+  pendingLimitMs?: number;
 }
+
+/** Job data key holding when the step first waited (epoch ms): the start of its bound. */
+export const PENDING_SINCE_KEY = 'pendingSince';
+const DEFAULT_PENDING_LIMIT_MS = 6 * 3600_000;
 
 export interface RunningStepWorker {
   worker: Worker;
@@ -176,7 +186,19 @@ export function startStepWorker(options: StepWorkerOptions): RunningStepWorker {
     } catch (raw) {
       if (abort.signal.aborted) await lifecycle.checkpoint(run);
       const error = classifyStepError(raw);
+      const limitMs = options.pendingLimitMs ?? DEFAULT_PENDING_LIMIT_MS;
+      const since = (job.data as Record<string, unknown>)[PENDING_SINCE_KEY];
+      const waitedMs = typeof since === 'number' ? Date.now() - since : 0;
+      if (error instanceof StepPendingError && waitedMs > limitMs) {
+        const timeout = new PermanentStepError(
+          `timeout: the ${run.stepName} step waited ${Math.round(waitedMs / 60_000)} minutes in all, longer than its limit of ${Math.round(limitMs / 60_000)} (STEP_PENDING_LIMIT_MINUTES), still for ${error.reason}; cleanup removes what it made`,
+          { code: 'timeout', category: 'aws' },
+        );
+        await lifecycle.failedForGood(run, timeout);
+        throw timeout;
+      }
       if (error instanceof StepPendingError) {
+        if (typeof since !== 'number') await job.updateData({ ...job.data, [PENDING_SINCE_KEY]: Date.now() });
         // AWS is still working: wait in the delayed set, holding no worker slot and using no attempt.
         logger.info(
           { restoreId: run.restoreId, jobId: job.id, step: run.stepName, reason: error.reason },

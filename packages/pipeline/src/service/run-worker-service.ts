@@ -60,6 +60,9 @@ export function runWorkerService(options: WorkerServiceOptions): RunningWorkerSe
     prefix: env.QUEUE_PREFIX,
     lockDurationMs: env.WORKER_LOCK_SECONDS * 1000,
     logger,
+    ...(env.STEP_PENDING_LIMIT_MINUTES !== undefined
+      ? { pendingLimitMs: env.STEP_PENDING_LIMIT_MINUTES * 60_000 }
+      : {}),
   });
   logger.info(
     { queue: options.queue, concurrency: options.concurrency, prefix: env.QUEUE_PREFIX },

@@ -4,18 +4,26 @@ import {
   describeVolumeRemoval,
   findGrantsByName,
   findStepSnapshots,
+  findTaggedImages,
   findTaggedInstances,
   findTaggedVolumes,
+  removeImage,
   removeSnapshot,
   removeVolumes,
   revokeGrant,
   type VolumeRemoval,
 } from '@ec2-restore/aws-resources';
-import { type CleanupJobInput, type CleanupJobResult, JobName } from '@ec2-restore/contracts';
+import {
+  type CleanupJobInput,
+  type CleanupJobResult,
+  IMAGE_STEP,
+  JobName,
+  LAUNCH_ROOT_STEP,
+  LAUNCH_VOLUME_STEP,
+} from '@ec2-restore/contracts';
 import { describeTransferKey } from '../aws/transfer-key.ts';
 import { PermanentStepError } from '../errors/permanent-step-error.ts';
 import { StepPendingError } from '../errors/step-pending-error.ts';
-import { LAUNCH_ROOT_STEP, LAUNCH_VOLUME_STEP } from './instance.ts';
 import { grantNameFor } from './share.ts';
 import type { StepContext } from './step-context.ts';
 
@@ -36,6 +44,7 @@ export async function cleanupRestore(input: CleanupJobInput, ctx: StepContext): 
     deletedVolumes: [],
     terminatedInstances: [],
     retiredGrants: [],
+    deregisteredImages: [],
   };
   const source = ctx.clients.source(input.region);
   const restoreId = input.restoreId;
@@ -54,6 +63,18 @@ export async function cleanupRestore(input: CleanupJobInput, ctx: StepContext): 
       }
     }
   };
+
+  // Target account: the temporary image (before any snapshot it names) and the root snapshot copy.
+  for (const image of await findTaggedImages(target.ec2, { restoreId, step: IMAGE_STEP })) {
+    if (await removeImage(target.ec2, image.ImageId ?? ''))
+      result.deregisteredImages.push(image.ImageId ?? '');
+  }
+  if (input.mode === 'cross-account') {
+    for (const copy of await findStepSnapshots(target.ec2, { restoreId, step: IMAGE_STEP })) {
+      const removal = await removeSnapshot(target.ec2, copy.SnapshotId ?? '');
+      if (removal.outcome === 'deleted') result.deletedSnapshots.push(removal.snapshotId);
+    }
+  }
 
   // Source account: temporary snapshots (withdraw the share first) and worker volumes. Only those the
   // snapshot step made: a snapshot another tool took of a worker volume, or copied, keeps its tags.

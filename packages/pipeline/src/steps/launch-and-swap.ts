@@ -1,0 +1,164 @@
+import {
+  type _InstanceType,
+  AttachVolumeCommand,
+  CreateTagsCommand,
+  DeleteVolumeCommand,
+  DetachVolumeCommand,
+  type EC2Client,
+  type Instance,
+  RunInstancesCommand,
+  StopInstancesCommand,
+  type Volume,
+} from '@aws-sdk/client-ec2';
+import {
+  clientTokenFor,
+  type InstanceJobInput,
+  JobName,
+  LAUNCH_ROOT_STEP,
+  LAUNCH_VOLUME_STEP,
+  RestoreTag,
+} from '@ec2-restore/contracts';
+import {
+  type LaunchFailureContext,
+  waitForInstanceState,
+  waitForVolumeState,
+} from '../aws/instance-state.ts';
+import { findBaseImage } from '../aws/launch-image.ts';
+import {
+  findTaggedInstances,
+  findTaggedVolumes,
+  restoreTags,
+  tagSpecification,
+} from '../aws/restore-tags.ts';
+import type { StepContext } from './step-context.ts';
+
+/**
+ * `launch-and-swap` (docs/architecture.md#launch-strategies): an instance launched from an Amazon base
+ * image of the restore point's platform, boot mode, architecture and billing, stopped, its root
+ * volume swapped for the restored one. The billing and boot mode come from the base image, which is
+ * why licensed platforms (Windows, SQL Server) restore this way.
+ */
+
+const STEP = JobName.Instance;
+
+/**
+ * The instance this restore launched (found by tag), or a new one from the base image, stopped. The
+ * launch root volume is encrypted with the target key, like everything the restore makes (an SCP
+ * requiring `ec2:Encrypted` would refuse it otherwise).
+ */
+export async function ensureStoppedInstance(
+  ctx: StepContext,
+  input: InstanceJobInput,
+  failure: LaunchFailureContext,
+  userTags: Record<string, string>,
+): Promise<Instance> {
+  const { ec2, ssm } = ctx.clients.target(input);
+  const owner = { restoreId: input.restoreId, step: STEP };
+  let [instance] = await findTaggedInstances(ec2, owner);
+  if (!instance) {
+    await ctx.checkpoint();
+    const image = await findBaseImage(ssm, ec2, input.restorePoint);
+    const tokens = input.instance.imdsHttpTokens ?? input.restorePoint.imdsHttpTokens;
+    const { Instances = [] } = await ec2.send(
+      new RunInstancesCommand({
+        ImageId: image.ImageId,
+        InstanceType: (input.instance.instanceType ?? input.restorePoint.instanceType) as _InstanceType,
+        MinCount: 1,
+        MaxCount: 1,
+        SubnetId: input.instance.subnetId,
+        SecurityGroupIds: input.instance.securityGroupIds,
+        BlockDeviceMappings: [
+          {
+            DeviceName: image.RootDeviceName,
+            Ebs: { Encrypted: true, KmsKeyId: failure.kmsKeyArn, DeleteOnTermination: true },
+          },
+        ],
+        ...(tokens ? { MetadataOptions: { HttpTokens: tokens } } : {}),
+        ClientToken: clientTokenFor(input.restoreId, STEP, 'run-instances'),
+        TagSpecifications: [
+          ...tagSpecification('instance', restoreTags(owner, userTags)),
+          // The launch volumes carry their own step tag: cleanup removes them if the restore fails.
+          ...tagSpecification(
+            'volume',
+            restoreTags({ restoreId: input.restoreId, step: LAUNCH_VOLUME_STEP }),
+          ),
+        ],
+      }),
+    );
+    instance = Instances[0];
+    if (!instance?.InstanceId) throw new Error('RunInstances returned no instance');
+  }
+  const instanceId = instance.InstanceId ?? '';
+  const state = instance.State?.Name;
+  if (state === 'stopped') return instance;
+  if (state === 'pending') await waitForInstanceState(ec2, instanceId, 'running', failure);
+  if (state !== 'stopping') await ec2.send(new StopInstancesCommand({ InstanceIds: [instanceId] }));
+  return waitForInstanceState(ec2, instanceId, 'stopped', failure);
+}
+
+export async function attachAt(
+  ec2: EC2Client,
+  volume: Volume,
+  instanceId: string,
+  device: string,
+): Promise<void> {
+  const attachment = volume.Attachments?.[0];
+  if (attachment?.InstanceId === instanceId && attachment.Device === device) return;
+  await ec2.send(
+    new AttachVolumeCommand({ VolumeId: volume.VolumeId, InstanceId: instanceId, Device: device }),
+  );
+}
+
+/**
+ * The launch root when no mapping names the instance's RootDeviceName (an image whose root mapping
+ * names another device): the one volume the launch created, if it created exactly one.
+ */
+async function onlyLaunchVolume(
+  ec2: EC2Client,
+  restoreId: string,
+  instanceId: string,
+  restoredRootId: string | undefined,
+): Promise<{ volumeId: string; device: string } | undefined> {
+  const launched = (await findTaggedVolumes(ec2, { restoreId, step: LAUNCH_VOLUME_STEP })).filter(
+    (v) => v.VolumeId !== restoredRootId && v.Attachments?.some((a) => a.InstanceId === instanceId),
+  );
+  const only = launched.length === 1 ? launched[0] : undefined;
+  const device = only?.Attachments?.find((a) => a.InstanceId === instanceId)?.Device;
+  return only?.VolumeId && device ? { volumeId: only.VolumeId, device } : undefined;
+}
+
+/**
+ * Swaps the launch root volume for the restored one: detach it, attach ours in the root device slot,
+ * delete it. Root volumes can only be detached from a stopped instance
+ * (https://docs.aws.amazon.com/ebs/latest/userguide/ebs-detaching-volume.html).
+ */
+export async function swapRootVolume(
+  ec2: EC2Client,
+  instance: Instance,
+  restoredRoot: Volume,
+  restoreId: string,
+): Promise<void> {
+  const instanceId = instance.InstanceId ?? '';
+  const rootDevice = instance.RootDeviceName ?? '';
+  const mapped = instance.BlockDeviceMappings?.find((m) => m.DeviceName === rootDevice)?.Ebs?.VolumeId;
+  const launchRoot = mapped
+    ? { volumeId: mapped, device: rootDevice }
+    : await onlyLaunchVolume(ec2, restoreId, instanceId, restoredRoot.VolumeId);
+  const current = launchRoot?.volumeId;
+  if (current === restoredRoot.VolumeId) return;
+  if (current) {
+    // Marked first, so a crash between detach and delete leaves it to cleanup (as launch root).
+    await ec2.send(
+      new CreateTagsCommand({
+        Resources: [current],
+        Tags: [{ Key: RestoreTag.Step, Value: LAUNCH_ROOT_STEP }],
+      }),
+    );
+    await ec2.send(
+      new DetachVolumeCommand({ VolumeId: current, InstanceId: instanceId, Device: launchRoot?.device }),
+    );
+    await waitForVolumeState(ec2, current, 'available');
+    await ec2.send(new DeleteVolumeCommand({ VolumeId: current }));
+  }
+  await attachAt(ec2, restoredRoot, instanceId, rootDevice);
+}
