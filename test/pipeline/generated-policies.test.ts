@@ -26,6 +26,8 @@ const CASES: GeneratedRestoreCase[] = [
   { mode: 'cross-account', dataPath: 'ebs-direct', kmsGrant: 'none' },
   { mode: 'cross-account', dataPath: 'worker-volume', kmsGrant: 'auto' },
   { mode: 'cross-account', dataPath: 'ebs-direct', kmsGrant: 'auto', volumeLevel: true },
+  // The transfer key: the worker creates it (CreateKey, CreateAlias), writes with it and grants it.
+  { mode: 'cross-account', dataPath: 'ebs-direct', kmsGrant: 'auto', transferKey: true },
 ];
 
 let backup: Backup;
@@ -38,7 +40,7 @@ afterAll(async () => {
 
 describe.concurrent('restores as principals holding only the generated policies (IAM enforced by the emulator)', () => {
   it.each(CASES)(
-    '$mode, $dataPath, kmsGrant $kmsGrant, volume-level $volumeLevel: pre-flight passes, the restore succeeds, nothing is left',
+    '$mode, $dataPath, kmsGrant $kmsGrant, volume-level $volumeLevel, transfer key $transferKey: pre-flight passes, the restore succeeds, nothing is left',
     { timeout: 600_000 },
     (c) => restoreGeneratedCase(c, backup),
   );

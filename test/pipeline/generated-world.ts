@@ -27,6 +27,7 @@ import type {
 } from '@ec2-restore/contracts';
 import { jobIdFor, QueueName, RestoreTag, restoreRequestSchema } from '@ec2-restore/contracts';
 import { credentialsForAccount } from '@ec2-restore/local-aws';
+import { describeTransferKey } from '@ec2-restore/pipeline';
 import {
   type GeneratedPolicies,
   generatePolicies,
@@ -59,6 +60,8 @@ export interface GeneratedWorldShape {
   mode: RestoreMode;
   dataPath: DataPath;
   kmsGrant: KmsGrantMode;
+  /** Another account: the request's `transferKey` (the product creates the key on first use). */
+  transferKey?: boolean;
 }
 
 export interface GeneratedWorld {
@@ -136,6 +139,7 @@ export async function generatedWorld(
     region: REGION,
     dataPath: shape.dataPath,
     kmsGrant: shape.kmsGrant,
+    ...(shape.transferKey ? { transferKey: true } : {}),
     workerRoleArn,
     targetKeyArn: targetKey,
     ...(restoreRoleArn ? { restoreRoleArn, externalId, sourceDefaultKeyArn: sourceDefaultKey } : {}),
@@ -183,6 +187,7 @@ export async function generatedWorld(
         restorePointId,
         dataPath: shape.dataPath,
         kmsGrant: shape.kmsGrant,
+        ...(shape.transferKey ? { transferKey: true } : {}),
         target: {
           accountId: target.id,
           region: REGION,
@@ -227,7 +232,7 @@ export async function generatedWorld(
   return world;
 }
 
-/** Nothing temporary of the restore is left in the source account, and no grant of it on the source default key. */
+/** Nothing temporary of the restore is left in the source account, and no grant of it on the source default or transfer key. */
 export async function expectNothingLeft(world: GeneratedWorld, restoreId: string): Promise<void> {
   const filters = [{ Name: `tag:${RestoreTag.RestoreId}`, Values: [restoreId] }];
   const { Snapshots = [] } = await world.source.aws.ec2.send(
@@ -240,10 +245,13 @@ export async function expectNothingLeft(world: GeneratedWorld, restoreId: string
     }),
   );
   expect(Volumes).toEqual([]);
-  if (world.sourceDefaultKey) {
-    const { Grants = [] } = await world.source.aws.kms.send(
-      new ListGrantsCommand({ KeyId: world.sourceDefaultKey }),
-    );
+  // The transfer key stays (it serves the restore role's next restores); the restore's grant on it goes.
+  const transferKey = world.restoreRoleArn
+    ? await describeTransferKey(world.source.aws.kms, world.restoreRoleArn)
+    : null;
+  for (const keyId of [world.sourceDefaultKey, transferKey?.Arn]) {
+    if (!keyId) continue;
+    const { Grants = [] } = await world.source.aws.kms.send(new ListGrantsCommand({ KeyId: keyId }));
     expect(Grants.filter((g) => g.Name?.includes(restoreId))).toEqual([]);
   }
 }

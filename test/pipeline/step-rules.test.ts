@@ -11,7 +11,7 @@ import {
 } from '@aws-sdk/client-ec2';
 import { openBackupRepository } from '@ec2-restore/backup-repository';
 import { type CleanupJobInput, JobName } from '@ec2-restore/contracts';
-import { credentialsForAccount } from '@ec2-restore/local-aws';
+import { credentialsForAccount, onceVisible } from '@ec2-restore/local-aws';
 import {
   BLOCKS_WRITTEN_TAG,
   cleanupRestore,
@@ -205,6 +205,12 @@ describe('step rules on retry and failure', () => {
         Description: 'Created by a backup plan',
         TagSpecifications: tagSpecification('snapshot', restoreTags(owner)),
       }),
+    );
+    // Cleanup runs long after the step made its snapshot: wait until both new ids answer.
+    await onceVisible(() =>
+      account.aws.ec2.send(
+        new DescribeSnapshotsCommand({ SnapshotIds: [own.SnapshotId ?? '', foreign.SnapshotId ?? ''] }),
+      ),
     );
 
     const result = await cleanupRestore(cleanupInput(account, restoreId), {

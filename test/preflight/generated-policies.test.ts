@@ -36,14 +36,21 @@ const SHAPES: GeneratedWorldShape[] = [
   { mode: 'cross-account', dataPath: 'worker-volume', kmsGrant: 'none' },
   { mode: 'cross-account', dataPath: 'ebs-direct', kmsGrant: 'auto' },
   { mode: 'cross-account', dataPath: 'worker-volume', kmsGrant: 'auto' },
+  { mode: 'cross-account', dataPath: 'ebs-direct', kmsGrant: 'auto', transferKey: true },
+  { mode: 'cross-account', dataPath: 'worker-volume', kmsGrant: 'none', transferKey: true },
 ];
-const label = (s: GeneratedWorldShape) => `${s.mode} ${s.dataPath} kmsGrant ${s.kmsGrant}`;
+const label = (s: GeneratedWorldShape) =>
+  `${s.mode} ${s.dataPath} kmsGrant ${s.kmsGrant}${s.transferKey ? ' transferKey' : ''}`;
 
 const listOf = (value: string | string[] | undefined) => (value === undefined ? [] : [value].flat());
 const statementsOf = (document: PolicyDocument | undefined): PolicyStatement[] =>
   document ? [document.Statement].flat() : [];
 
-/** Every document the generator writes, by name. */
+/**
+ * Every document the generator writes for a person to apply, by name. Not the transfer key's policy:
+ * the product writes it itself when it creates the key (generated-policies.test.ts in test/pipeline
+ * runs a restore that does).
+ */
 function documentsOf(policies: GeneratedPolicies): Record<string, PolicyStatement[]> {
   return {
     'worker role policy': statementsOf(policies.workerRolePolicy),

@@ -25,7 +25,7 @@ export interface ActionDecision {
 }
 
 /** The same policies with every Resource `*` and no conditions: "does any statement name the action?" */
-function actionOnly(policies: readonly PolicyDocument[]): PolicyDocument[] {
+export function actionOnly(policies: readonly PolicyDocument[]): PolicyDocument[] {
   return policies.map((policy) => ({
     Statement: statementsOf(policy).map(({ Resource: _r, NotResource: _n, Condition: _c, ...rest }) => ({
       ...rest,

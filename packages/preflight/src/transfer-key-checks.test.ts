@@ -137,7 +137,7 @@ describe('transfer key: the remedy for an aws/ebs source default key', () => {
     expect(byId(runChecks(facts), 'transfer-key.access.restore-role').status).toBe('fail');
   });
 
-  it('warns when the worker role may not create the key and its alias', () => {
+  it('fails naming the actions when no statement of the worker role lets it create the key and its alias', () => {
     const facts = awsEbsSourceWithTransferKey();
     const noCreate = {
       Version: '2012-10-17',
@@ -146,6 +146,27 @@ describe('transfer key: the remedy for an aws/ebs source default key', () => {
       ],
     };
     facts.worker.principal = principal(WORKER_SESSION, WORKER_ROLE, [noCreate, allowAllEc2]);
+    const check = byId(runChecks(facts), 'transfer-key');
+    expect(check.status).toBe('fail');
+    expect(check.message).toContain('kms:CreateKey');
+    expect(check.message).toContain('kms:CreateAlias');
+  });
+
+  it('warns when a statement lets the worker role create the key only under conditions', () => {
+    const facts = awsEbsSourceWithTransferKey();
+    const tagged = {
+      Version: '2012-10-17',
+      Statement: [
+        { Effect: 'Allow' as const, NotAction: ['kms:CreateKey', 'kms:CreateAlias'], Resource: '*' },
+        {
+          Effect: 'Allow' as const,
+          Action: ['kms:CreateKey', 'kms:CreateAlias'],
+          Resource: '*',
+          Condition: { StringEquals: { 'aws:RequestTag/team': 'backup' } },
+        },
+      ],
+    };
+    facts.worker.principal = principal(WORKER_SESSION, WORKER_ROLE, [tagged, allowAllEc2]);
     const check = byId(runChecks(facts), 'transfer-key');
     expect(check.status).toBe('warn');
     expect(check.message).toContain('kms:CreateKey');

@@ -7,6 +7,7 @@ import {
 } from '@ec2-restore/contracts';
 import { fail, kmsLinks, pass, warn } from './check-result.ts';
 import { type KeyFacts, newKeyMetadata, type PreflightFacts } from './facts.ts';
+import { actionOnly } from './permission-checks.ts';
 import { evaluateIdentityPolicies } from './policy-evaluator.ts';
 import type { PolicyDocument } from './policy-types.ts';
 
@@ -47,10 +48,17 @@ export function effectiveTransferKey(facts: PreflightFacts): (KeyFacts & { plann
   return { requested: transferKeyAliasFor(roleArn), metadata, policy, grants: [], planned: true };
 }
 
-/** The worker role may create the key and its alias (checked only while the key does not exist). */
-function mayCreate(facts: PreflightFacts, alias: string): string[] {
+/**
+ * What keeps the worker role from creating the key and its alias (checked only while the key does not
+ * exist): `denied` when no statement of its IAM policies allows it (the planned key's policy delegates to
+ * IAM), `uncertain` when one allows it only for some resources or under conditions.
+ */
+function mayCreate(facts: PreflightFacts, alias: string): { denied: string[]; uncertain: string[] } {
+  const denied: string[] = [];
+  const uncertain: string[] = [];
   const principal = facts.worker.principal;
-  if (!principal?.identityPolicies) return [];
+  const policies = principal?.identityPolicies;
+  if (!principal || !policies) return { denied, uncertain };
   const caller = {
     arn: principal.identity.arn,
     ...(principal.roleArn ? { roleArn: principal.roleArn } : {}),
@@ -62,16 +70,15 @@ function mayCreate(facts: PreflightFacts, alias: string): string[] {
     ['kms:CreateAlias', `arn:aws:kms:${region}:${account}:alias/${alias.replace(/^alias\//, '')}`],
     ['kms:CreateAlias', `arn:aws:kms:${region}:${account}:key/${PLANNED_KEY_ID}`],
   ];
-  return wanted
-    .filter(([action, resource]) => {
-      const decision = evaluateIdentityPolicies(principal.identityPolicies ?? [], {
-        caller,
-        action,
-        resource,
-      });
-      return decision.explicitDeny.length > 0 || decision.allow.length === 0;
-    })
-    .map(([action, resource]) => `${action} on ${resource}`);
+  for (const [action, resource] of wanted) {
+    const request = { caller, action, resource };
+    const exact = evaluateIdentityPolicies(policies, request);
+    if (exact.explicitDeny.length === 0 && exact.allow.length > 0) continue;
+    const loose = evaluateIdentityPolicies(actionOnly(policies), request);
+    const maybe = exact.explicitDeny.length === 0 && loose.allow.length > 0;
+    (maybe ? uncertain : denied).push(`${action} on ${resource}`);
+  }
+  return { denied, uncertain };
 }
 
 /** `transfer-key`: the key exists and is usable with a policy the product wrote, or will be created. */
@@ -83,17 +90,26 @@ export function checkTransferKey(facts: PreflightFacts): Check | undefined {
   const region = facts.request.target.region;
   const account = facts.worker.principal?.identity.accountId ?? '';
   if (key.planned) {
-    const refused = mayCreate(facts, alias);
+    const { denied, uncertain } = mayCreate(facts, alias);
     const planned = `The transfer key ${alias} does not exist in ${region} of the source account ${account}: the first snapshot step creates it (CreateKey, CreateAlias) with a key policy that names no principal of another account but ${roleArn}.`;
-    if (refused.length === 0) return pass('transfer-key', planned);
+    if (denied.length === 0 && uncertain.length === 0) return pass('transfer-key', planned);
+    const remedy = {
+      summary:
+        'Allow the worker role kms:CreateKey on "*" and kms:CreateAlias on the alias and the key (the policy ' +
+        'generator writes these statements: TransferKeyCreate, TransferKeyAlias).',
+      links: ['https://docs.aws.amazon.com/kms/latest/developerguide/alias-access.html'],
+    };
+    if (denied.length > 0) {
+      return fail(
+        'transfer-key',
+        `${planned} No statement of the worker role's IAM policies allows ${denied.join(', ')}: the snapshot step would fail.`,
+        remedy,
+      );
+    }
     return warn(
       'transfer-key',
-      `${planned} The worker role's IAM policies may not allow ${refused.join(', ')}.`,
-      {
-        summary:
-          'Allow the worker role to create the transfer key and its alias (the policy generator writes these statements).',
-        links: ['https://docs.aws.amazon.com/kms/latest/developerguide/alias-access.html'],
-      },
+      `${planned} The worker role's IAM policies may not allow ${uncertain.join(', ')} (only for some resources or under conditions).`,
+      remedy,
     );
   }
   const metadata = key.metadata;
