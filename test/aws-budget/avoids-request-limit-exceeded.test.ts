@@ -1,11 +1,11 @@
-import { randomUUID } from 'node:crypto';
 import { CreateVolumeCommand, DescribeVolumesCommand } from '@aws-sdk/client-ec2';
-import { attachEc2CallBudget, createEc2CallBudget } from '@ec2-restore/aws-budget';
+import { attachEc2CallBudget } from '@ec2-restore/aws-budget';
 import { type AwsClients, createAwsClients } from '@ec2-restore/aws-clients';
 import { credentialsForAccount, randomAccountId } from '@ec2-restore/local-aws';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type FaultProxy, startFaultProxy } from '../support/fault-proxy.ts';
+import { testEc2Budget } from '../support/index.ts';
 
 // Issue 6: "100 restores at once do not meet RequestLimitExceeded". Here the proxy in front of the
 // emulator throttles like AWS (a token bucket per account, region and class: 10 burst, 10 per second
@@ -70,13 +70,7 @@ describe('the shared EC2 call budget', () => {
     const accountId = randomAccountId();
     const ec2s = await replicas(accountId);
     // 90% of AWS's figures: a request granted a slot can reach AWS a few ms later than the next one.
-    const budget = createEc2CallBudget({
-      redis,
-      accountId,
-      region: REGION,
-      keyPrefix: `test:${randomUUID()}`,
-      limits: { mutating: { burst: 9, perSecond: 9 } },
-    });
+    const budget = testEc2Budget(redis, accountId, { burst: 9, perSecond: 9 });
     for (const ec2 of ec2s) attachEc2CallBudget(ec2, budget);
     const throttledBefore = proxy.counts().throttled.CreateVolume ?? 0;
 

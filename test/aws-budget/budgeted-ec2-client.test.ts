@@ -1,16 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { CreateVolumeCommand, DescribeVolumesCommand } from '@aws-sdk/client-ec2';
 import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
-import {
-  attachEc2CallBudget,
-  createEc2CallBudget,
-  EC2_CALL_BUDGET_MIDDLEWARE,
-} from '@ec2-restore/aws-budget';
+import { attachEc2CallBudget, EC2_CALL_BUDGET_MIDDLEWARE } from '@ec2-restore/aws-budget';
 import { type AwsClients, classifyAwsError, createAwsClients } from '@ec2-restore/aws-clients';
 import { credentialsForAccount, onceVisible, randomAccountId } from '@ec2-restore/local-aws';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startFaultProxy } from '../support/fault-proxy.ts';
+import { testEc2Budget } from '../support/index.ts';
 
 const REGION = 'eu-west-1';
 let redis: Redis;
@@ -101,13 +98,7 @@ describe('an EC2 client with the call budget attached', () => {
 
   it('two clients of the same account and region share one bucket', async () => {
     const accountId = randomAccountId();
-    const budget = createEc2CallBudget({
-      redis,
-      accountId,
-      region: REGION,
-      keyPrefix: `test:${randomUUID()}`,
-      limits: { mutating: { burst: 2, perSecond: 4 } },
-    });
+    const budget = testEc2Budget(redis, accountId, { burst: 2, perSecond: 4 });
     const first = clientsFor(accountId).ec2;
     const second = clientsFor(accountId).ec2;
     // The emulator sets up a new account on its first call (seconds): do that outside the measurement.

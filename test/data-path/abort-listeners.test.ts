@@ -2,7 +2,7 @@ import { getEventListeners } from 'node:events';
 import type { AwsClients } from '@ec2-restore/aws-clients';
 import { verifySnapshotAgainstRestorePoint } from '@ec2-restore/snapshot-writers';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { accountWithKey, ebsDirectWriter, restorePointPerFile, writeTarget } from '../support/index.ts';
+import { accountWithKey, restorePointPerFile, writeRootVolume } from '../support/index.ts';
 
 // A snapshot step hands the writer its job's abort signal. Dozens of AWS calls in flight on one signal
 // used to leave Node printing "MaxListenersExceededWarning: Possible EventTarget memory leak detected.
@@ -36,11 +36,9 @@ describe('abort listeners of the EBS direct writer and read-back', () => {
     const sample = (): void => {
       mostListeners = Math.max(mostListeners, getEventListeners(caller.signal, 'abort').length);
     };
-    const writer = ebsDirectWriter(rp, aws, { inFlight: 64, completionPollMs: 100 });
-    const written = await writer.writeVolume({
-      restorePointId: rp.restorePointId,
-      deviceName: '/dev/xvda',
-      target: writeTarget(keyArn),
+    const written = await writeRootVolume(rp, aws, keyArn, {
+      inFlight: 64,
+      completionPollMs: 100,
       signal: caller.signal,
       onProgress: sample,
     });
@@ -68,18 +66,13 @@ describe('abort listeners of the EBS direct writer and read-back', () => {
   it('a cancel still stops the write at once, with the caller reason, and leaves no listener', async () => {
     const caller = new AbortController();
     const reason = new Error('restore cancelled');
-    const writer = ebsDirectWriter(rp, aws, { inFlight: 32 });
-    const error = await writer
-      .writeVolume({
-        restorePointId: rp.restorePointId,
-        deviceName: '/dev/xvda',
-        target: writeTarget(keyArn),
-        signal: caller.signal,
-        onProgress: (bytes) => {
-          if (bytes >= 64 * 512 * 1024) caller.abort(reason);
-        },
-      })
-      .catch((e: unknown) => e);
+    const error = await writeRootVolume(rp, aws, keyArn, {
+      inFlight: 32,
+      signal: caller.signal,
+      onProgress: (bytes) => {
+        if (bytes >= 64 * 512 * 1024) caller.abort(reason);
+      },
+    }).catch((e: unknown) => e);
     expect(error).toBe(reason);
     expect(getEventListeners(caller.signal, 'abort')).toHaveLength(0);
     await new Promise((resolve) => setImmediate(resolve));

@@ -15,7 +15,7 @@ import {
   INSTANCE,
   restorePointPerFile,
   sparseImage,
-  writeTarget,
+  writeRootVolume,
 } from '../support/index.ts';
 
 // The emulator (moto) takes tens of milliseconds per PutSnapshotBlock/GetSnapshotBlock, and the smallest
@@ -115,14 +115,7 @@ describe('ebs-direct writer', () => {
     corrupt[0] = (corrupt[0] ?? 0) ^ 1;
     await store.put(blockKey(expected), corrupt);
     try {
-      const writer = ebsDirectWriter(rp, aws, { inFlight: 8 });
-      const error = await writer
-        .writeVolume({
-          restorePointId: rp.restorePointId,
-          deviceName: '/dev/xvda',
-          target: writeTarget(keyArn),
-        })
-        .catch((e: unknown) => e);
+      const error = await writeRootVolume(rp, aws, keyArn, { inFlight: 8 }).catch((e: unknown) => e);
       expectBlockIntegrityError(error, rp.restorePointId, 3, expected);
       expect((error as Error).message).toMatch(
         new RegExp(

@@ -75,17 +75,20 @@ async function account(): Promise<{ id: string; aws: AwsClients }> {
   return { id, aws };
 }
 
+/** `call` succeeds within the window. */
+async function succeedsWithinWindow(call: () => Promise<unknown>): Promise<void> {
+  const succeeded = () =>
+    call().then(
+      () => true,
+      () => undefined,
+    );
+  await eventually(succeeded, WINDOW_MS * 3);
+}
+
 /** `call` answers `code` at first, and succeeds within the window. */
 async function notFoundThenFound(call: () => Promise<unknown>, code: string, message: string): Promise<void> {
   await expectAwsError(call(), code, message);
-  await eventually(
-    () =>
-      call().then(
-        () => true,
-        () => undefined,
-      ),
-    WINDOW_MS * 3,
-  );
+  await succeedsWithinWindow(call);
 }
 
 describe('eventual consistency of new ids', () => {
@@ -203,14 +206,7 @@ describe('eventual consistency of new ids', () => {
     await expectAwsError(generate(), 'AccessDeniedException');
     const withToken = await generate([GrantToken!]);
     expect(withToken.KeyId).toBe(KeyMetadata!.Arn);
-    await eventually(
-      () =>
-        generate().then(
-          () => true,
-          () => undefined,
-        ),
-      WINDOW_MS * 3,
-    );
+    await succeedsWithinWindow(() => generate());
   });
 });
 

@@ -11,7 +11,6 @@ describe('Idempotency-Key end to end (issue 6, docs/architecture.md#services-and
 }, () => {
   it('the same POST with the same key twice at once, and again after it ended: one restore, one instance', async () => {
     const w = await openWorld({ accounts: 'cross', devices: ['/dev/xvda'], api: true });
-    const world = w;
     w.startWorkers(['snapshot-worker', 'share-worker', 'instance-worker']);
     const body = w.request({
       instance: { name: 'restored-once', subnetId: w.targetSubnetId, powerOn: true },
@@ -44,7 +43,7 @@ describe('Idempotency-Key end to end (issue 6, docs/architecture.md#services-and
       (i) => i.State?.Name !== 'terminated',
     );
     expect(instances.map((i) => i.InstanceId)).toEqual([restore.result?.instanceId]);
-    const left = await world.census([id]);
+    const left = await w.census([id]);
     expect(left.targetVolumes.map((v) => v.Attachments?.[0]?.InstanceId)).toEqual([
       restore.result?.instanceId,
     ]);

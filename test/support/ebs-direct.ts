@@ -83,3 +83,28 @@ export function ebsDirectWriter(
 export function writeTarget(kmsKeyArn: string): { restoreId: string; kmsKeyArn: string } {
   return { restoreId: `r-${randomBytes(4).toString('hex')}`, kmsKeyArn };
 }
+
+/**
+ * Writes the restore point's /dev/xvda to a new snapshot encrypted with `kmsKeyArn`, as a restore of
+ * its own, `inFlight` blocks at once.
+ */
+export function writeRootVolume(
+  rp: { repository: BackupRepository; restorePointId: string },
+  aws: AwsClients,
+  kmsKeyArn: string,
+  options: {
+    inFlight: number;
+    completionPollMs?: number;
+    signal?: AbortSignal;
+    onProgress?: (bytesWritten: number) => void;
+  },
+) {
+  const { signal, onProgress, ...writerOptions } = options;
+  return ebsDirectWriter(rp, aws, writerOptions).writeVolume({
+    restorePointId: rp.restorePointId,
+    deviceName: '/dev/xvda',
+    target: writeTarget(kmsKeyArn),
+    ...(signal ? { signal } : {}),
+    ...(onProgress ? { onProgress } : {}),
+  });
+}
