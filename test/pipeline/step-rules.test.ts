@@ -39,6 +39,7 @@ import {
   removeBackup,
   snapshotJobInput,
 } from '../support/index.ts';
+import { generatedWorld } from './generated-world.ts';
 
 /*
  * Rules of the steps that a retry or a failure must keep, each shown on the emulator through the
@@ -315,5 +316,71 @@ describe('step rules on retry and failure', () => {
     });
     const { Volumes = [] } = await account.aws.ec2.send(new DescribeVolumesCommand({}));
     expect(Volumes).toEqual([]);
+  });
+});
+
+/*
+ * Issue: the policy generator lacked ec2:DetachVolume, ec2:DeleteVolume and ec2:TerminateInstances,
+ * so the cleanup of a failed restore run with the generated policies was refused and leaked what the
+ * restore made. Here cleanup runs as the generated worker role (assuming the generated restore role
+ * in the target account) after a failed cross-account restore.
+ */
+describe('cleanup of a failed restore as principals holding only the generated policies', () => {
+  it('terminates the instance the restore launched, deletes its volumes and the worker volume', async () => {
+    const world = await generatedWorld({ mode: 'cross-account', dataPath: 'ebs-direct', kmsGrant: 'auto' });
+    const clients = createStepClients({ credentials: world.workerCredentials() });
+    try {
+      const restoreId = randomUUID();
+      const launched = await launchInstance(world.target, restoreTags({ restoreId, step: JobName.Instance }));
+      const { zone } = await defaultSubnet(world.target);
+      const created = async (account: Account, step: string, availabilityZone: string) => {
+        const { VolumeId = '' } = await account.aws.ec2.send(
+          new CreateVolumeCommand({
+            AvailabilityZone: availabilityZone,
+            Size: 1,
+            TagSpecifications: tagSpecification(
+              'volume',
+              restoreTags({ restoreId, step, deviceName: '/dev/xvdf' }),
+            ),
+          }),
+        );
+        await eventually(async () => {
+          const { Volumes = [] } = await account.aws.ec2
+            .send(new DescribeVolumesCommand({ VolumeIds: [VolumeId] }))
+            .catch(() => ({ Volumes: [] }));
+          return Volumes[0]?.State === 'available' ? true : undefined;
+        });
+        return VolumeId;
+      };
+      const restored = await created(world.target, JobName.Instance, zone);
+      await world.target.aws.ec2.send(
+        new AttachVolumeCommand({ VolumeId: restored, InstanceId: launched, Device: '/dev/xvdf' }),
+      );
+      const workerVolume = await created(
+        world.source,
+        JobName.Snapshot,
+        (await defaultSubnet(world.source)).zone,
+      );
+
+      const result = await cleanupRestore(
+        {
+          restoreId,
+          mode: 'cross-account',
+          region: REGION,
+          sourceAccountId: world.source.id,
+          targetAccountId: world.target.id,
+          ...(world.restoreRoleArn ? { roleArn: world.restoreRoleArn } : {}),
+          ...(world.externalId ? { externalId: world.externalId } : {}),
+          outcome: 'failed',
+        },
+        { clients, checkpoint: async () => {} },
+      );
+
+      expect(result.terminatedInstances).toEqual([launched]);
+      expect([...result.deletedVolumes].sort()).toEqual([restored, workerVolume].sort());
+    } finally {
+      clients.destroy();
+      world.destroy();
+    }
   });
 });
