@@ -117,17 +117,20 @@ async function attachedVolumes(
   return volumes;
 }
 
+/** What a launch strategy works with: the step, its input, the snapshots and the target key. */
+interface Launch {
+  ctx: StepContext;
+  input: InstanceJobInput;
+  snapshots: SnapshotJobResult[];
+  kmsKeyArn: string;
+  failure: LaunchFailureContext;
+}
+
 /**
  * `register-image`: launched from the temporary image, every volume mapped; RunInstances starts it,
  * so it is stopped again unless the request asked for it running.
  */
-async function restoreFromImage(
-  ctx: StepContext,
-  input: InstanceJobInput,
-  snapshots: SnapshotJobResult[],
-  kmsKeyArn: string,
-  failure: LaunchFailureContext,
-): Promise<Instance> {
+async function restoreFromImage({ ctx, input, snapshots, kmsKeyArn, failure }: Launch): Promise<Instance> {
   const { ec2 } = ctx.clients.target(input);
   const launched = await launchFromRegisteredImage(ctx, input, snapshots, kmsKeyArn, userTagsOf(input));
   const instanceId = launched.InstanceId ?? '';
@@ -181,13 +184,7 @@ async function createVolumes(
  * `launch-and-swap`: the base image's instance, stopped, the restored root volume in its root slot,
  * the others at their devices, DeleteOnTermination as recorded (an attached volume's is false).
  */
-async function restoreBySwap(
-  ctx: StepContext,
-  input: InstanceJobInput,
-  snapshots: SnapshotJobResult[],
-  kmsKeyArn: string,
-  failure: LaunchFailureContext,
-): Promise<Instance> {
+async function restoreBySwap({ ctx, input, snapshots, kmsKeyArn, failure }: Launch): Promise<Instance> {
   const { ec2 } = ctx.clients.target(input);
   const instance = await ensureStoppedInstance(ctx, input, failure, userTagsOf(input));
   const instanceId = instance.InstanceId ?? '';
@@ -252,6 +249,12 @@ async function restoreVolumesOnly(
   return volumes;
 }
 
+/** The instance each launch strategy makes (docs/architecture.md#launch-strategies). */
+const launchers: Record<LaunchStrategy, (launch: Launch) => Promise<Instance>> = {
+  'register-image': restoreFromImage,
+  'launch-and-swap': restoreBySwap,
+};
+
 /**
  * The instance step (docs/architecture.md#the-two-flows, step 3), in the target account: launches the
  * instance with the launch strategy the restore point calls for (docs/architecture.md#launch-strategies),
@@ -280,10 +283,7 @@ export async function restoreInstance(
     input.restorePoint,
     input.instance.launchStrategy,
   ).strategy;
-  const instance =
-    strategy === 'register-image'
-      ? await restoreFromImage(ctx, input, snapshots, kmsKeyArn, failure)
-      : await restoreBySwap(ctx, input, snapshots, kmsKeyArn, failure);
+  const instance = await launchers[strategy]({ ctx, input, snapshots, kmsKeyArn, failure });
   return {
     ...result,
     instanceId: instance.InstanceId ?? null,
