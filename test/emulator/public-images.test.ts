@@ -1,6 +1,4 @@
 import {
-  CreateSnapshotCommand,
-  CreateVolumeCommand,
   DescribeImagesCommand,
   DescribeInstancesCommand,
   DescribeVolumesCommand,
@@ -10,7 +8,7 @@ import {
 import { type Parameter, paginateGetParametersByPath, SSMClient } from '@aws-sdk/client-ssm';
 import { credentialsForAccount, onceVisible } from '@ec2-restore/local-aws';
 import { describe, expect, it } from 'vitest';
-import { createKey, newAccount, REGION, volumeInState, ZONE } from '../support/index.ts';
+import { createKey, newAccount, newVolumeSnapshot, REGION } from '../support/index.ts';
 
 // AWS's public base images (packages/local-aws/emulator/ec2restore_emulator/public_images.py): SSM
 // public parameters name the latest Windows images
@@ -56,9 +54,7 @@ describe('public base images', () => {
     const account = newAccount();
     const { ec2 } = account.aws;
     const key = await createKey(account);
-    const { VolumeId } = await ec2.send(new CreateVolumeCommand({ AvailabilityZone: ZONE, Size: 2 }));
-    await volumeInState(account, VolumeId ?? '');
-    const { SnapshotId } = await ec2.send(new CreateSnapshotCommand({ VolumeId }));
+    const SnapshotId = await newVolumeSnapshot(account);
     // New ids (the snapshot, the image, the instance) answer NotFound for a moment, as in AWS.
     const { ImageId } = await onceVisible(() =>
       ec2.send(
