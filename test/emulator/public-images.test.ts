@@ -5,10 +5,10 @@ import {
   RegisterImageCommand,
   RunInstancesCommand,
 } from '@aws-sdk/client-ec2';
-import { type Parameter, paginateGetParametersByPath, SSMClient } from '@aws-sdk/client-ssm';
-import { credentialsForAccount, onceVisible } from '@ec2-restore/local-aws';
+import { type Parameter, paginateGetParametersByPath } from '@aws-sdk/client-ssm';
+import { onceVisible } from '@ec2-restore/local-aws';
 import { describe, expect, it } from 'vitest';
-import { createKey, newAccount, newVolumeSnapshot, REGION } from '../support/index.ts';
+import { createKey, newAccount, newVolumeSnapshot } from '../support/index.ts';
 
 // AWS's public base images (packages/local-aws/emulator/ec2restore_emulator/public_images.py): SSM
 // public parameters name the latest Windows images
@@ -18,20 +18,17 @@ import { createKey, newAccount, newVolumeSnapshot, REGION } from '../support/ind
 // its tags and RunInstances merges its mappings over the image's
 // (https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/block-device-mapping-concepts.html).
 
+/** The SSM public parameters of the latest Windows images. */
+const WINDOWS_LATEST = '/aws/service/ami-windows-latest';
+
 describe('public base images', () => {
   it('ami-windows-latest names Windows images: the base edition bills Windows, SQL Server editions their own', async () => {
     const account = newAccount();
-    const ssm = new SSMClient({
-      region: REGION,
-      endpoint: process.env.AWS_ENDPOINT_URL,
-      credentials: credentialsForAccount(account.id),
-    });
     const Parameters: Parameter[] = [];
-    const input = { Path: '/aws/service/ami-windows-latest', Recursive: true };
-    for await (const page of paginateGetParametersByPath({ client: ssm }, input)) {
+    const input = { Path: WINDOWS_LATEST, Recursive: true };
+    for await (const page of paginateGetParametersByPath({ client: account.aws.ssm }, input)) {
       Parameters.push(...(page.Parameters ?? []));
     }
-    ssm.destroy();
     const byName = new Map(Parameters.map((p) => [p.Name?.split('/').at(-1), p.Value]));
     expect(byName.has('Windows_Server-2016-English-Full-Base')).toBe(true);
     const base = byName.get('Windows_Server-2016-English-Full-Base') ?? '';
