@@ -6,6 +6,7 @@ import { planFromFacts } from './plan-steps.ts';
 import {
   awsEbsDefaultKeyFacts,
   crossAccountFacts,
+  foundInstanceType,
   keyFacts,
   keyMetadata,
   principal,
@@ -463,12 +464,7 @@ describe('runChecks: identity, network, instance and restore point', () => {
 
   it('fails more volumes than the instance type takes', () => {
     const facts = sameAccountFacts();
-    facts.instanceType = {
-      instanceType: 't3.micro',
-      found: true,
-      architectures: ['x86_64'],
-      maxEbsVolumes: 1,
-    };
+    facts.instanceType = foundInstanceType('t3.micro', { maxEbsVolumes: 1 });
     expect(byId(runChecks(facts), 'restore-point.attachments').status).toBe('fail');
   });
 
