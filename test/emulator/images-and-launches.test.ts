@@ -1,8 +1,10 @@
 import {
   DescribeImagesCommand,
   DescribeInstancesCommand,
+  DescribeVolumesCommand,
   RegisterImageCommand,
   RunInstancesCommand,
+  type Tag,
 } from '@aws-sdk/client-ec2';
 import { DisableKeyCommand } from '@aws-sdk/client-kms';
 import { onceVisible } from '@ec2-restore/local-aws';
@@ -26,7 +28,13 @@ import {
 // Plain moto 5.2.1 keeps only Name and Description, launches any image on any type, and runs an
 // instance whatever its root volume key.
 
-async function register(account: Account, snapshotId: string, keyArn: string, ena: boolean) {
+async function register(
+  account: Account,
+  snapshotId: string,
+  keyArn: string,
+  ena: boolean,
+  tags: Tag[] = [],
+) {
   // New ids (the snapshot here, the image and instance below) answer NotFound for a moment.
   const { ImageId } = await onceVisible(() =>
     account.aws.ec2.send(
@@ -44,6 +52,7 @@ async function register(account: Account, snapshotId: string, keyArn: string, en
             Ebs: { SnapshotId: snapshotId, Encrypted: true, KmsKeyId: keyArn, DeleteOnTermination: true },
           },
         ],
+        ...(tags.length > 0 ? { TagSpecifications: [{ ResourceType: 'image', Tags: tags }] } : {}),
       }),
     ),
   );
@@ -105,6 +114,53 @@ describe('images and launches', () => {
       Architecture: instance.Architecture,
       PlatformDetails: instance.PlatformDetails,
     }).toEqual({ BootMode: 'uefi', EnaSupport: true, Architecture: 'arm64', PlatformDetails: 'Linux/UNIX' });
+  });
+
+  it('RegisterImage keeps its tags; RunInstances overrides the root mapping it names and keeps the image snapshot', async () => {
+    // The register-image launch strategy finds its image by tag and maps the root with the target key
+    // (https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/block-device-mapping-concepts.html).
+    const account = newAccount();
+    const [imageKey, launchKey] = [await createKey(account), await createKey(account)];
+    const snapshotId = await newVolumeSnapshot(account, imageKey.Arn!);
+    const owner = `restore-${account.id}`;
+    const imageId = await register(account, snapshotId, imageKey.Arn!, true, [
+      { Key: 'owner', Value: owner },
+    ]);
+    const { Images = [] } = await account.aws.ec2.send(
+      new DescribeImagesCommand({ Owners: ['self'], Filters: [{ Name: 'tag:owner', Values: [owner] }] }),
+    );
+    expect(Images.map((i) => i.ImageId)).toEqual([imageId]);
+
+    const { Instances = [] } = await onceVisible(() =>
+      account.aws.ec2.send(
+        new RunInstancesCommand({
+          ImageId: imageId,
+          InstanceType: 't4g.micro',
+          MinCount: 1,
+          MaxCount: 1,
+          BlockDeviceMappings: [
+            {
+              DeviceName: '/dev/xvda',
+              Ebs: { Encrypted: true, KmsKeyId: launchKey.Arn, DeleteOnTermination: false },
+            },
+          ],
+        }),
+      ),
+    );
+    const { Reservations = [] } = await onceVisible(() =>
+      account.aws.ec2.send(new DescribeInstancesCommand({ InstanceIds: [Instances[0]?.InstanceId ?? ''] })),
+    );
+    const mappings = Reservations[0]?.Instances?.[0]?.BlockDeviceMappings ?? [];
+    expect(mappings.map((m) => [m.DeviceName, m.Ebs?.DeleteOnTermination])).toEqual([['/dev/xvda', false]]);
+    const { Volumes = [] } = await onceVisible(() =>
+      account.aws.ec2.send(new DescribeVolumesCommand({ VolumeIds: [mappings[0]?.Ebs?.VolumeId ?? ''] })),
+    );
+    expect(Volumes[0]).toMatchObject({
+      SnapshotId: snapshotId,
+      Size: 2,
+      Encrypted: true,
+      KmsKeyId: launchKey.Arn,
+    });
   });
 
   it('an instance type that requires ENA refuses an image without it', async () => {

@@ -1,9 +1,9 @@
-import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
 import { attachEc2CallBudget, type Ec2CallBudgetOptions } from '@ec2-restore/aws-budget';
 import {
   type AwsClients,
   type AwsCredentials,
   assumeRoleCredentials,
+  callerAccountOf,
   createAwsClients,
 } from '@ec2-restore/aws-clients';
 import type { PlanResult, RestoreRequest } from '@ec2-restore/contracts';
@@ -159,7 +159,7 @@ export class PreflightSession {
     return this.cached(
       `worker|${region}`,
       () => this.make(region, this.options.sourceCredentials),
-      (clients) => async () => (await clients.sts.send(new GetCallerIdentityCommand({}))).Account ?? '',
+      callerAccountOf,
     );
   }
 
@@ -203,10 +203,11 @@ export class PreflightSession {
     let clients = this.clients.get(key);
     if (!clients) {
       clients = make();
+      const accountId = accountOf(clients);
       if (this.options.ec2Budget) {
         attachEc2CallBudget(clients.ec2, {
           redis: this.options.ec2Budget.redis,
-          accountId: accountOf(clients),
+          accountId,
           region: clients.options.region,
           // A token that far away would not arrive before the plan's deadline anyway.
           maxWaitMs: this.deadlineMs,
@@ -214,7 +215,7 @@ export class PreflightSession {
         });
       }
       this.options.onClientsCreated?.(clients, {
-        accountId: accountOf(clients),
+        accountId,
         region: clients.options.region,
       });
       this.clients.set(key, clients);

@@ -64,6 +64,18 @@ def exit_when_parent_dies(parent_pid: int) -> None:
     threading.Thread(target=watch_parent_pid, name="parent-watch", daemon=True).start()
 
 
+def warm_up() -> None:
+    """Emulator overhead, not AWS behaviour: moto builds a service's URL map from its botocore model on
+    the first request of that service (~0.2 s, more on a busy machine). EBS direct is first called in
+    the middle of a restore (StartSnapshot), so its map is built here, in the background, at start."""
+    try:
+        from moto.core.responses import _get_method_urls
+
+        _get_method_urls("ebs", "us-east-1")
+    except Exception:  # noqa: BLE001 - only a head start; the first request builds it otherwise
+        pass
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="ec2restore_emulator")
     parser.add_argument("--host", default="127.0.0.1")
@@ -89,6 +101,8 @@ def main() -> None:
     mode = "vanilla moto" if args.vanilla else "moto + ec2-restore behaviours"
     sys.stdout.write(f"EC2RESTORE_EMULATOR_READY port={port} mode={mode}\n")
     sys.stdout.flush()
+    if not args.vanilla:
+        threading.Thread(target=warm_up, name="warm-up", daemon=True).start()
     server.serve_forever()
 
 

@@ -3,6 +3,7 @@ import {
   DescribeVolumesCommand,
   type EC2Client,
   type Instance,
+  type Volume,
 } from '@aws-sdk/client-ec2';
 import { isNewResourceNotFound } from '@ec2-restore/aws-clients';
 import { PermanentStepError } from '../errors/permanent-step-error.ts';
@@ -83,17 +84,50 @@ export async function waitForInstanceState(
   return reached;
 }
 
-export async function waitForVolumeState(ec2: EC2Client, volumeId: string, state: 'available' | 'in-use') {
+/**
+ * Waits (bounded, then hands back to the queue) until every volume is in `state` (`in-use`: every
+ * attachment `attached`), with one DescribeVolumes per look for all of them.
+ */
+export async function waitForVolumesState(
+  ec2: EC2Client,
+  volumeIds: string[],
+  state: 'available' | 'in-use',
+): Promise<Volume[]> {
+  if (volumeIds.length === 0) return [];
   const reached = await pollUntil(
     async () => {
-      const { Volumes = [] } = await ec2.send(new DescribeVolumesCommand({ VolumeIds: [volumeId] }));
-      const volume = Volumes[0];
-      const attachedOk =
-        state === 'available' || volume?.Attachments?.every((a) => a.State === 'attached') === true;
-      return volume?.State === state && attachedOk ? volume : undefined;
+      const { Volumes = [] } = await ec2.send(new DescribeVolumesCommand({ VolumeIds: volumeIds }));
+      const ready = (volume: Volume) =>
+        volume.State === state &&
+        (state === 'available' || volume.Attachments?.every((a) => a.State === 'attached') === true);
+      const byId = new Map(Volumes.map((v) => [v.VolumeId, v]));
+      const all = volumeIds.map((id) => byId.get(id));
+      return all.every((v) => v !== undefined && ready(v)) ? (all as Volume[]) : undefined;
     },
     { timeoutMs: SHORT_WAIT_MS },
   );
-  if (!reached) throw new StepPendingError(`volume ${volumeId} to be ${state}`, RECHECK_MS);
+  if (!reached) throw new StepPendingError(`volumes ${volumeIds.join(', ')} to be ${state}`, RECHECK_MS);
   return reached;
+}
+
+export async function waitForVolumeState(
+  ec2: EC2Client,
+  volumeId: string,
+  state: 'available' | 'in-use',
+): Promise<Volume> {
+  const [volume] = await waitForVolumesState(ec2, [volumeId], state);
+  return volume as Volume;
+}
+
+/**
+ * Runs the tasks at once and waits for all of them to end (none keeps running unobserved after a
+ * failure); then the first failure, if any, is thrown.
+ */
+export async function allSettledOrThrow<T extends readonly unknown[]>(
+  tasks: readonly [...{ [K in keyof T]: Promise<T[K]> }],
+): Promise<T> {
+  const settled = await Promise.allSettled(tasks);
+  const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  if (failed) throw failed.reason;
+  return settled.map((s) => (s as PromiseFulfilledResult<unknown>).value) as unknown as T;
 }

@@ -1,9 +1,9 @@
-import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
 import { attachEc2CallBudget, type Ec2CallLimits } from '@ec2-restore/aws-budget';
 import {
   type AwsClients,
   type AwsCredentials,
   assumeRoleCredentials,
+  callerAccountOf,
   createAwsClients,
 } from '@ec2-restore/aws-clients';
 import type { Redis } from 'ioredis';
@@ -72,25 +72,24 @@ export function createStepClients(options: StepClientsOptions = {}): StepClients
     let clients = cache.get(key);
     if (!clients) {
       clients = make();
+      const accountId = accountOf(clients);
       if (options.ec2Budget) {
         attachEc2CallBudget(clients.ec2, {
           redis: options.ec2Budget.redis,
-          accountId: accountOf(clients),
+          accountId,
           region: clients.options.region,
           ...(options.ec2Budget.limits ? { limits: options.ec2Budget.limits } : {}),
         });
       }
-      options.onClientsCreated?.(clients, { accountId: accountOf(clients), region: clients.options.region });
+      options.onClientsCreated?.(clients, { accountId, region: clients.options.region });
       cache.set(key, clients);
     }
     return clients;
   };
-  // The worker role's account is only known by asking STS (once per client set, at its first EC2 call).
-  const callerAccount = (clients: AwsClients) => async () =>
-    (await clients.sts.send(new GetCallerIdentityCommand({}))).Account!;
   return {
     source(region) {
-      return cached(`source|${region}`, callerAccount, () => createAwsClients({ region, ...base }));
+      // The worker role's account is only known by asking STS (once per client set, at its first use).
+      return cached(`source|${region}`, callerAccountOf, () => createAwsClients({ region, ...base }));
     },
     target({ region, roleArn, externalId, restoreId }) {
       if (!roleArn) return this.source(region);

@@ -21,13 +21,14 @@ import {
 } from '@ec2-restore/contracts';
 import { ensureVolume } from '../aws/ensure-volume.ts';
 import {
+  allSettledOrThrow,
   describeInstance,
   type LaunchFailureContext,
   waitForInstanceState,
-  waitForVolumeState,
+  waitForVolumesState,
 } from '../aws/instance-state.ts';
 import { PermanentStepError } from '../errors/permanent-step-error.ts';
-import { attachAt, ensureStoppedInstance, swapRootVolume } from './launch-and-swap.ts';
+import { attachAt, ensureLaunchedInstance, stopLaunchedInstance, swapRootVolume } from './launch-and-swap.ts';
 import { deleteOnTerminationOf, launchFromRegisteredImage } from './register-image.ts';
 import type { StepContext } from './step-context.ts';
 
@@ -102,22 +103,23 @@ async function attachedVolumes(
   instance: Instance,
   kmsKeyArn: string,
 ): Promise<RestoredVolume[]> {
-  const volumes: RestoredVolume[] = [];
-  for (const mapping of instance.BlockDeviceMappings ?? []) {
-    const volumeId = mapping.Ebs?.VolumeId;
-    if (!volumeId) continue;
-    const attached = await waitForVolumeState(ec2, volumeId, 'in-use');
-    volumes.push({
-      deviceName: mapping.DeviceName ?? attached.Attachments?.[0]?.Device ?? '',
-      volumeId,
-      kmsKeyId: attached.KmsKeyId ?? kmsKeyArn,
-      sizeGiB: attached.Size ?? 1,
-    });
-  }
-  return volumes;
+  const mapped = (instance.BlockDeviceMappings ?? []).flatMap((m) =>
+    m.Ebs?.VolumeId ? [{ deviceName: m.DeviceName, volumeId: m.Ebs.VolumeId }] : [],
+  );
+  const attached = await waitForVolumesState(
+    ec2,
+    mapped.map((m) => m.volumeId),
+    'in-use',
+  );
+  return mapped.map(({ deviceName, volumeId }, i) => ({
+    deviceName: deviceName ?? attached[i]?.Attachments?.[0]?.Device ?? '',
+    volumeId,
+    kmsKeyId: attached[i]?.KmsKeyId ?? kmsKeyArn,
+    sizeGiB: attached[i]?.Size ?? 1,
+  }));
 }
 
-/** What a launch strategy works with: the step, its input, the snapshots and the target key. */
+/** What a launch strategy works with: the step, its input, the snapshots, the target key. */
 interface Launch {
   ctx: StepContext;
   input: InstanceJobInput;
@@ -130,7 +132,8 @@ interface Launch {
  * `register-image`: launched from the temporary image, every volume mapped; RunInstances starts it,
  * so it is stopped again unless the request asked for it running.
  */
-async function restoreFromImage({ ctx, input, snapshots, kmsKeyArn, failure }: Launch): Promise<Instance> {
+async function restoreFromImage(launch: Launch): Promise<Instance> {
+  const { ctx, input, snapshots, kmsKeyArn, failure } = launch;
   const { ec2 } = ctx.clients.target(input);
   const launched = await launchFromRegisteredImage(ctx, input, snapshots, kmsKeyArn, userTagsOf(input));
   const instanceId = launched.InstanceId ?? '';
@@ -147,7 +150,10 @@ async function restoreFromImage({ ctx, input, snapshots, kmsKeyArn, failure }: L
   return describeInstance(ec2, instance.InstanceId ?? instanceId);
 }
 
-/** Creates each volume from its snapshot, encrypted with the target key (found again by tag on a retry). */
+/**
+ * Creates the volumes from their snapshots at once (their `creating` waits overlap), each encrypted
+ * with the target key (found again by tag on a retry).
+ */
 async function createVolumes(
   ctx: StepContext,
   input: InstanceJobInput,
@@ -156,9 +162,8 @@ async function createVolumes(
   availabilityZone: string,
 ): Promise<Array<{ snapshot: SnapshotJobResult; volume: Volume }>> {
   const { ec2, sts } = ctx.clients.target(input);
-  const restored: Array<{ snapshot: SnapshotJobResult; volume: Volume }> = [];
-  for (const snapshot of snapshots) {
-    await ctx.checkpoint();
+  await ctx.checkpoint();
+  const create = async (snapshot: SnapshotJobResult) => {
     const volume = await ensureVolume(
       { ec2, sts },
       {
@@ -175,21 +180,26 @@ async function createVolumes(
         extraTags: userTagsOf(input),
       },
     );
-    restored.push({ snapshot, volume });
-  }
-  return restored;
+    return { snapshot, volume };
+  };
+  return allSettledOrThrow(snapshots.map(create));
 }
 
 /**
  * `launch-and-swap`: the base image's instance, stopped, the restored root volume in its root slot,
  * the others at their devices, DeleteOnTermination as recorded (an attached volume's is false).
  */
-async function restoreBySwap({ ctx, input, snapshots, kmsKeyArn, failure }: Launch): Promise<Instance> {
+async function restoreBySwap(launch: Launch): Promise<Instance> {
+  const { ctx, input, snapshots, kmsKeyArn, failure } = launch;
   const { ec2 } = ctx.clients.target(input);
-  const instance = await ensureStoppedInstance(ctx, input, failure, userTagsOf(input));
-  const instanceId = instance.InstanceId ?? '';
-  const zone = instance.Placement?.AvailabilityZone ?? (await availabilityZoneFor(ec2, input));
-  const restored = await createVolumes(ctx, input, snapshots, kmsKeyArn, zone);
+  const launched = await ensureLaunchedInstance(ctx, input, failure, userTagsOf(input));
+  const instanceId = launched.InstanceId ?? '';
+  const zone = launched.Placement?.AvailabilityZone ?? (await availabilityZoneFor(ec2, input));
+  // The volumes are created while the instance starts and stops (RunInstances names its zone at once).
+  const [instance, restored] = await allSettledOrThrow([
+    stopLaunchedInstance(ec2, launched, failure),
+    createVolumes(ctx, input, snapshots, kmsKeyArn, zone),
+  ]);
   const root = restored.find((r) => r.snapshot.deviceName === input.restorePoint.rootDeviceName);
   if (!root) {
     throw new PermanentStepError(
@@ -197,11 +207,18 @@ async function restoreBySwap({ ctx, input, snapshots, kmsKeyArn, failure }: Laun
       { code: 'internal_error', category: 'internal' },
     );
   }
-  await swapRootVolume(ec2, instance, root.volume, input.restoreId);
-  for (const { snapshot, volume } of restored) {
-    if (volume !== root.volume) await attachAt(ec2, volume, instanceId, snapshot.deviceName);
-  }
-  for (const { volume } of restored) await waitForVolumeState(ec2, volume.VolumeId ?? '', 'in-use');
+  // The root swap and the other attachments at once, then one wait for all of them.
+  await allSettledOrThrow([
+    swapRootVolume(ec2, instance, root.volume, input.restoreId),
+    ...restored
+      .filter(({ volume }) => volume !== root.volume)
+      .map(({ snapshot, volume }) => attachAt(ec2, volume, instanceId, snapshot.deviceName)),
+  ]);
+  await waitForVolumesState(
+    ec2,
+    restored.map(({ volume }) => volume.VolumeId ?? ''),
+    'in-use',
+  );
   const rootDevice = instance.RootDeviceName ?? input.restorePoint.rootDeviceName;
   await ec2.send(
     new ModifyInstanceAttributeCommand({
@@ -232,28 +249,25 @@ async function restoreVolumesOnly(
   const { ec2 } = ctx.clients.target(input);
   const instanceId = input.instance.instanceId;
   const zone = await availabilityZoneFor(ec2, input);
-  const volumes: RestoredVolume[] = [];
-  for (const { snapshot, volume } of await createVolumes(ctx, input, snapshots, kmsKeyArn, zone)) {
-    let current = volume;
-    if (instanceId) {
-      await attachAt(ec2, volume, instanceId, snapshot.deviceName);
-      current = await waitForVolumeState(ec2, volume.VolumeId ?? '', 'in-use');
-    }
-    volumes.push({
-      deviceName: snapshot.deviceName,
-      volumeId: volume.VolumeId ?? '',
-      kmsKeyId: current.KmsKeyId ?? kmsKeyArn,
-      sizeGiB: current.Size ?? snapshot.sizeGiB,
-    });
+  const created = await createVolumes(ctx, input, snapshots, kmsKeyArn, zone);
+  let current = created.map(({ volume }) => volume);
+  if (instanceId) {
+    await allSettledOrThrow(
+      created.map(({ snapshot, volume }) => attachAt(ec2, volume, instanceId, snapshot.deviceName)),
+    );
+    current = await waitForVolumesState(
+      ec2,
+      created.map(({ volume }) => volume.VolumeId ?? ''),
+      'in-use',
+    );
   }
-  return volumes;
+  return created.map(({ snapshot, volume }, i) => ({
+    deviceName: snapshot.deviceName,
+    volumeId: volume.VolumeId ?? '',
+    kmsKeyId: current[i]?.KmsKeyId ?? kmsKeyArn,
+    sizeGiB: current[i]?.Size ?? snapshot.sizeGiB,
+  }));
 }
-
-/** The instance each launch strategy makes (docs/architecture.md#launch-strategies). */
-const launchers: Record<LaunchStrategy, (launch: Launch) => Promise<Instance>> = {
-  'register-image': restoreFromImage,
-  'launch-and-swap': restoreBySwap,
-};
 
 /**
  * The instance step (docs/architecture.md#the-two-flows, step 3), in the target account: launches the
@@ -283,7 +297,9 @@ export async function restoreInstance(
     input.restorePoint,
     input.instance.launchStrategy,
   ).strategy;
-  const instance = await launchers[strategy]({ ctx, input, snapshots, kmsKeyArn, failure });
+  const launch: Launch = { ctx, input, snapshots, kmsKeyArn, failure };
+  const instance =
+    strategy === 'register-image' ? await restoreFromImage(launch) : await restoreBySwap(launch);
   return {
     ...result,
     instanceId: instance.InstanceId ?? null,

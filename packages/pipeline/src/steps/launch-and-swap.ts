@@ -42,11 +42,11 @@ import type { StepContext } from './step-context.ts';
 const STEP = JobName.Instance;
 
 /**
- * The instance this restore launched (found by tag), or a new one from the base image, stopped. The
- * launch root volume is encrypted with the target key, like everything the restore makes (an SCP
- * requiring `ec2:Encrypted` would refuse it otherwise).
+ * The instance this restore launched (found by tag), or a new one from the base image; not waited
+ * for (its Placement names the zone at once). The launch root volume is encrypted with the target
+ * key, like everything the restore makes (an SCP requiring `ec2:Encrypted` would refuse it otherwise).
  */
-export async function ensureStoppedInstance(
+export async function ensureLaunchedInstance(
   ctx: StepContext,
   input: InstanceJobInput,
   failure: LaunchFailureContext,
@@ -54,40 +54,45 @@ export async function ensureStoppedInstance(
 ): Promise<Instance> {
   const { ec2, ssm } = ctx.clients.target(input);
   const owner = { restoreId: input.restoreId, step: STEP };
-  let [instance] = await findTaggedInstances(ec2, owner);
-  if (!instance) {
-    await ctx.checkpoint();
-    const image = await findBaseImage(ssm, ec2, input.restorePoint);
-    const tokens = input.instance.imdsHttpTokens ?? input.restorePoint.imdsHttpTokens;
-    const { Instances = [] } = await ec2.send(
-      new RunInstancesCommand({
-        ImageId: image.ImageId,
-        InstanceType: (input.instance.instanceType ?? input.restorePoint.instanceType) as _InstanceType,
-        MinCount: 1,
-        MaxCount: 1,
-        SubnetId: input.instance.subnetId,
-        SecurityGroupIds: input.instance.securityGroupIds,
-        BlockDeviceMappings: [
-          {
-            DeviceName: image.RootDeviceName,
-            Ebs: { Encrypted: true, KmsKeyId: failure.kmsKeyArn, DeleteOnTermination: true },
-          },
-        ],
-        ...(tokens ? { MetadataOptions: { HttpTokens: tokens } } : {}),
-        ClientToken: clientTokenFor(input.restoreId, STEP, 'run-instances'),
-        TagSpecifications: [
-          ...tagSpecification('instance', restoreTags(owner, userTags)),
-          // The launch volumes carry their own step tag: cleanup removes them if the restore fails.
-          ...tagSpecification(
-            'volume',
-            restoreTags({ restoreId: input.restoreId, step: LAUNCH_VOLUME_STEP }),
-          ),
-        ],
-      }),
-    );
-    instance = Instances[0];
-    if (!instance?.InstanceId) throw new Error('RunInstances returned no instance');
-  }
+  const [found] = await findTaggedInstances(ec2, owner);
+  if (found) return found;
+  await ctx.checkpoint();
+  const image = await findBaseImage(ssm, ec2, input.restorePoint);
+  const tokens = input.instance.imdsHttpTokens ?? input.restorePoint.imdsHttpTokens;
+  const { Instances = [] } = await ec2.send(
+    new RunInstancesCommand({
+      ImageId: image.ImageId,
+      InstanceType: (input.instance.instanceType ?? input.restorePoint.instanceType) as _InstanceType,
+      MinCount: 1,
+      MaxCount: 1,
+      SubnetId: input.instance.subnetId,
+      SecurityGroupIds: input.instance.securityGroupIds,
+      BlockDeviceMappings: [
+        {
+          DeviceName: image.RootDeviceName,
+          Ebs: { Encrypted: true, KmsKeyId: failure.kmsKeyArn, DeleteOnTermination: true },
+        },
+      ],
+      ...(tokens ? { MetadataOptions: { HttpTokens: tokens } } : {}),
+      ClientToken: clientTokenFor(input.restoreId, STEP, 'run-instances'),
+      TagSpecifications: [
+        ...tagSpecification('instance', restoreTags(owner, userTags)),
+        // The launch volumes carry their own step tag: cleanup removes them if the restore fails.
+        ...tagSpecification('volume', restoreTags({ restoreId: input.restoreId, step: LAUNCH_VOLUME_STEP })),
+      ],
+    }),
+  );
+  const instance = Instances[0];
+  if (!instance?.InstanceId) throw new Error('RunInstances returned no instance');
+  return instance;
+}
+
+/** The launched instance, stopped (EC2 stops only a `running` instance: a `pending` one is waited for). */
+export async function stopLaunchedInstance(
+  ec2: EC2Client,
+  instance: Instance,
+  failure: LaunchFailureContext,
+): Promise<Instance> {
   const instanceId = instance.InstanceId ?? '';
   const state = instance.State?.Name;
   if (state === 'stopped') return instance;
