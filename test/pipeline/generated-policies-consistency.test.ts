@@ -2,7 +2,7 @@ import type { RunningEmulator } from '@ec2-restore/local-aws';
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import { type Backup, createBackup, removeBackup } from '../support/index.ts';
 import { startEmulatorWith } from '../support/own-emulator.ts';
-import { type GeneratedRestoreCase, restoreGeneratedCase } from './generated-world.ts';
+import { type GeneratedRestoreCase, RECORDED_LINUX, restoreGeneratedCase } from './generated-world.ts';
 
 /*
  * Restores as principals holding only the generated policies (as generated-policies.test.ts), on an
@@ -30,7 +30,7 @@ let backup: Backup;
 let emulator: RunningEmulator;
 beforeAll(async () => {
   [backup, emulator] = await Promise.all([
-    createBackup(['/dev/xvda', '/dev/xvdb']),
+    createBackup(['/dev/xvda', '/dev/xvdb'], undefined, { instance: RECORDED_LINUX }),
     startEmulatorWith({ EC2RESTORE_EMULATOR_CONSISTENCY_MS: String(WINDOW_MS) }),
   ]);
 }, 300_000);

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import { type Backup, createBackup, removeBackup } from '../support/index.ts';
-import { type GeneratedRestoreCase, restoreGeneratedCase } from './generated-world.ts';
+import { type GeneratedRestoreCase, RECORDED_LINUX, restoreGeneratedCase } from './generated-world.ts';
 
 /*
  * Restores run by principals that hold ONLY the generated policies (generated-world.ts): the worker
@@ -28,11 +28,16 @@ const CASES: GeneratedRestoreCase[] = [
   { mode: 'cross-account', dataPath: 'ebs-direct', kmsGrant: 'auto', volumeLevel: true },
   // The transfer key: the worker creates it (CreateKey, CreateAlias), writes with it and grants it.
   { mode: 'cross-account', dataPath: 'ebs-direct', kmsGrant: 'auto', transferKey: true },
+  // Whole-instance restores above launch with register-image (a Linux restore point; cross-account
+  // it copies the shared root snapshot first); these with launch-and-swap (an Amazon base image from
+  // AWS's public SSM parameters, its root volume swapped).
+  { mode: 'same-account', dataPath: 'ebs-direct', kmsGrant: 'none', launch: 'launch-and-swap' },
+  { mode: 'cross-account', dataPath: 'ebs-direct', kmsGrant: 'auto', launch: 'launch-and-swap' },
 ];
 
 let backup: Backup;
 beforeAll(async () => {
-  backup = await createBackup(['/dev/xvda', '/dev/xvdb']);
+  backup = await createBackup(['/dev/xvda', '/dev/xvdb'], undefined, { instance: RECORDED_LINUX });
 }, 300_000);
 afterAll(async () => {
   await removeBackup(backup);
@@ -40,7 +45,7 @@ afterAll(async () => {
 
 describe.concurrent('restores as principals holding only the generated policies (IAM enforced by the emulator)', () => {
   it.each(CASES)(
-    '$mode, $dataPath, kmsGrant $kmsGrant, volume-level $volumeLevel, transfer key $transferKey: pre-flight passes, the restore succeeds, nothing is left',
+    '$mode, $dataPath, kmsGrant $kmsGrant, volume-level $volumeLevel, transfer key $transferKey, launch $launch: pre-flight passes, the restore succeeds, nothing is left',
     { timeout: 600_000 },
     (c) => restoreGeneratedCase(c, backup),
   );

@@ -21,6 +21,7 @@ import { assumeRoleCredentials } from '@ec2-restore/aws-clients';
 import type {
   DataPath,
   KmsGrantMode,
+  LaunchStrategy,
   RestoreMode,
   RestoreRequest,
   RestoreRequestInput,
@@ -62,6 +63,8 @@ export interface GeneratedWorldShape {
   kmsGrant: KmsGrantMode;
   /** Another account: the request's `transferKey` (the product creates the key on first use). */
   transferKey?: boolean;
+  /** The request's instance.launchStrategy (else the restore point decides: register-image for Linux). */
+  launch?: LaunchStrategy;
 }
 
 export interface GeneratedWorld {
@@ -194,7 +197,7 @@ export async function generatedWorld(
           kmsKeyId: targetKey,
           ...(restoreRoleArn ? { roleArn: restoreRoleArn, externalId } : {}),
         },
-        instance: { subnetId },
+        instance: { subnetId, ...(shape.launch ? { launchStrategy: shape.launch } : {}) },
         ...extra,
       });
     },
@@ -309,6 +312,16 @@ export async function expectRestoredVolumes(world: GeneratedWorld, restore: Rest
   }
 }
 
+/**
+ * What a restore point made now records of a Linux instance beside test/support's INSTANCE: boot
+ * mode, ENA and billing (without them the launch checks warn that they cannot tell).
+ */
+export const RECORDED_LINUX = {
+  bootMode: 'legacy-bios',
+  enaSupport: true,
+  billing: { platformDetails: 'Linux/UNIX', usageOperation: 'RunInstances' },
+} as const;
+
 /** A restore of one shape: whole instance, or one volume into an existing instance of the target account. */
 export interface GeneratedRestoreCase extends GeneratedWorldShape {
   volumeLevel?: boolean;
@@ -351,6 +364,7 @@ export async function restoreGeneratedCase(
       ...(options.endpoint ? { endpoint: options.endpoint } : {}),
     });
     if (existing) expect(restore.result?.instanceId).toBe(existing);
+    else expect(restore.result?.launchStrategy).toBe(c.launch ?? 'register-image');
     await expectRestoredVolumes(world, restore, c.volumeLevel ? 1 : backup.restorePoint.volumes.length);
   } finally {
     await pipeline.close();
