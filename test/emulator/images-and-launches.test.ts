@@ -1,6 +1,4 @@
 import {
-  CreateSnapshotCommand,
-  CreateVolumeCommand,
   DescribeImagesCommand,
   DescribeInstancesCommand,
   DescribeVolumesCommand,
@@ -11,7 +9,14 @@ import {
 import { DisableKeyCommand } from '@aws-sdk/client-kms';
 import { onceVisible } from '@ec2-restore/local-aws';
 import { describe, expect, it } from 'vitest';
-import { type Account, createKey, eventually, expectAwsError, newAccount, ZONE } from '../support/index.ts';
+import {
+  type Account,
+  createKey,
+  eventually,
+  expectAwsError,
+  newAccount,
+  newVolumeSnapshot,
+} from '../support/index.ts';
 
 // RegisterImage keeps what it is given (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_RegisterImage.html)
 // and DescribeImages reports PlatformDetails / UsageOperation
@@ -22,20 +27,6 @@ import { type Account, createKey, eventually, expectAwsError, newAccount, ZONE }
 // (https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/troubleshooting-launch.html#troubleshooting-launch-internal).
 // Plain moto 5.2.1 keeps only Name and Description, launches any image on any type, and runs an
 // instance whatever its root volume key.
-
-async function encryptedSnapshot(account: Account, keyArn: string): Promise<string> {
-  const { VolumeId } = await account.aws.ec2.send(
-    new CreateVolumeCommand({ AvailabilityZone: ZONE, Size: 2, Encrypted: true, KmsKeyId: keyArn }),
-  );
-  await eventually(() =>
-    account.aws.ec2.send(new DescribeVolumesCommand({ VolumeIds: [VolumeId!] })).then(
-      (out) => (out.Volumes?.[0]?.State === 'available' ? true : undefined),
-      () => undefined,
-    ),
-  );
-  const { SnapshotId } = await account.aws.ec2.send(new CreateSnapshotCommand({ VolumeId }));
-  return SnapshotId!;
-}
 
 async function register(
   account: Account,
@@ -72,7 +63,7 @@ describe('images and launches', () => {
   it('RegisterImage keeps its attributes; DescribeImages and the instance report them', async () => {
     const account = newAccount();
     const key = await createKey(account);
-    const snapshotId = await encryptedSnapshot(account, key.Arn!);
+    const snapshotId = await newVolumeSnapshot(account, key.Arn!);
     const imageId = await register(account, snapshotId, key.Arn!, true);
     const { Images = [] } = await onceVisible(() =>
       account.aws.ec2.send(new DescribeImagesCommand({ ImageIds: [imageId] })),
@@ -130,7 +121,7 @@ describe('images and launches', () => {
     // (https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/block-device-mapping-concepts.html).
     const account = newAccount();
     const [imageKey, launchKey] = [await createKey(account), await createKey(account)];
-    const snapshotId = await encryptedSnapshot(account, imageKey.Arn!);
+    const snapshotId = await newVolumeSnapshot(account, imageKey.Arn!);
     const owner = `restore-${account.id}`;
     const imageId = await register(account, snapshotId, imageKey.Arn!, true, [
       { Key: 'owner', Value: owner },
@@ -175,7 +166,7 @@ describe('images and launches', () => {
   it('an instance type that requires ENA refuses an image without it', async () => {
     const account = newAccount();
     const key = await createKey(account);
-    const snapshotId = await encryptedSnapshot(account, key.Arn!);
+    const snapshotId = await newVolumeSnapshot(account, key.Arn!);
     const imageId = await register(account, snapshotId, key.Arn!, false);
     await expectAwsError(
       onceVisible(() =>
@@ -193,7 +184,7 @@ describe('images and launches', () => {
   it('a launch whose root volume key is unusable: pending, then terminated with Client.InvalidKMSKey.InvalidState', async () => {
     const account = newAccount();
     const key = await createKey(account);
-    const snapshotId = await encryptedSnapshot(account, key.Arn!);
+    const snapshotId = await newVolumeSnapshot(account, key.Arn!);
     const imageId = await register(account, snapshotId, key.Arn!, true);
     await account.aws.kms.send(new DisableKeyCommand({ KeyId: key.KeyId! }));
     const run = await onceVisible(() =>

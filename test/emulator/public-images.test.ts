@@ -1,8 +1,7 @@
 import { DescribeImagesCommand } from '@aws-sdk/client-ec2';
-import { type Parameter, paginateGetParametersByPath, SSMClient } from '@aws-sdk/client-ssm';
-import { credentialsForAccount } from '@ec2-restore/local-aws';
+import { type Parameter, paginateGetParametersByPath } from '@aws-sdk/client-ssm';
 import { describe, expect, it } from 'vitest';
-import { newAccount, REGION } from '../support/index.ts';
+import { newAccount } from '../support/index.ts';
 
 // AWS's public base images (packages/local-aws/emulator/ec2restore_emulator/public_images.py): SSM
 // public parameters name the latest Windows images
@@ -14,17 +13,11 @@ import { newAccount, REGION } from '../support/index.ts';
 describe('public base images', () => {
   it('ami-windows-latest names Windows images: the base edition bills Windows, SQL Server editions their own', async () => {
     const account = newAccount();
-    const ssm = new SSMClient({
-      region: REGION,
-      endpoint: process.env.AWS_ENDPOINT_URL,
-      credentials: credentialsForAccount(account.id),
-    });
     const Parameters: Parameter[] = [];
     const input = { Path: '/aws/service/ami-windows-latest', Recursive: true };
-    for await (const page of paginateGetParametersByPath({ client: ssm }, input)) {
+    for await (const page of paginateGetParametersByPath({ client: account.aws.ssm }, input)) {
       Parameters.push(...(page.Parameters ?? []));
     }
-    ssm.destroy();
     const byName = new Map(Parameters.map((p) => [p.Name?.split('/').at(-1), p.Value]));
     expect(byName.has('Windows_Server-2016-English-Full-Base')).toBe(true);
     const base = byName.get('Windows_Server-2016-English-Full-Base') ?? '';

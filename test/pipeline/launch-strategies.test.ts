@@ -46,9 +46,7 @@ async function restoreIn(world: World, overrides: Parameters<World['request']>[0
 describe('launch strategies: the restored instance boots and bills as the original', {
   timeout: 600_000,
 }, () => {
-  it('a UEFI Linux restore point (same account): register-image, BootMode uefi, IMDSv2 and DeleteOnTermination as recorded, no image or snapshot left', {
-    timeout: 600_000,
-  }, async () => {
+  it('a UEFI Linux restore point (same account): register-image, BootMode uefi, IMDSv2 and DeleteOnTermination as recorded, no image or snapshot left', async () => {
     const world = await openWorld({
       devices: ['/dev/xvda', '/dev/xvdb'],
       recorded: {
@@ -94,9 +92,7 @@ describe('launch strategies: the restored instance boots and bills as the origin
     expect(await leftovers(source, id)).toEqual({ images: [], snapshots: [] });
   });
 
-  it('a Windows restore point: launch-and-swap from the Windows base edition (legacy BIOS, RunInstances:0002), never SQL Server', {
-    timeout: 600_000,
-  }, async () => {
+  it('a Windows restore point: launch-and-swap from the Windows base edition (legacy BIOS, RunInstances:0002), never SQL Server', async () => {
     const world = await openWorld({
       devices: ['/dev/sda1', '/dev/xvdf'],
       recorded: {
@@ -133,9 +129,7 @@ describe('launch strategies: the restored instance boots and bills as the origin
     expect(Volumes.map((v) => v.KmsKeyId)).toEqual([targetKey, targetKey]);
   });
 
-  it('a launch whose root key the account cannot use: failed, category kms, with the StateReason; nothing left behind', {
-    timeout: 600_000,
-  }, async () => {
+  it('a launch whose root key the account cannot use: failed, category kms, with the StateReason; nothing left behind', async () => {
     const world = await openWorld({
       devices: ['/dev/xvda'],
       recorded: { instance: { bootMode: 'uefi', enaSupport: true } },

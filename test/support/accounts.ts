@@ -5,6 +5,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import {
+  CreateSnapshotCommand,
+  CreateVolumeCommand,
   DescribeImagesCommand,
   DescribeInstancesCommand,
   DescribeSubnetsCommand,
@@ -183,4 +185,18 @@ export async function volumeInState(
       throw new Error(`volume ${volumeId} not ${state} within ${timeoutMs} ms (${current})`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
+}
+
+/**
+ * A snapshot of a new 2 GiB volume of the account in ZONE (encrypted with `kmsKeyArn` when given), taken
+ * once the volume is available.
+ */
+export async function newVolumeSnapshot(account: Account, kmsKeyArn?: string): Promise<string> {
+  const encryption = kmsKeyArn ? { Encrypted: true, KmsKeyId: kmsKeyArn } : {};
+  const { VolumeId } = await account.aws.ec2.send(
+    new CreateVolumeCommand({ AvailabilityZone: ZONE, Size: 2, ...encryption }),
+  );
+  await volumeInState(account, VolumeId!);
+  const { SnapshotId } = await account.aws.ec2.send(new CreateSnapshotCommand({ VolumeId }));
+  return SnapshotId!;
 }

@@ -158,6 +158,16 @@ describe('sweepLeftovers', () => {
     | 'runningImage',
     string
   >;
+  /** The temporary resources of the finished restore, in both accounts: what the sweep removes. */
+  const temporaryOfTheFinishedRestore = () =>
+    [
+      ids.sourceWorkerVolume,
+      ids.sourceAttachedWorkerVolume,
+      ids.sharedSnapshot,
+      ids.targetLaunchRoot,
+      ids.targetImage,
+      ids.targetRootCopy,
+    ].sort();
 
   beforeAll(async () => {
     const roleArn = await createRestoreRole(target, source.id, externalId);
@@ -253,28 +263,10 @@ describe('sweepLeftovers', () => {
         .filter((s) => s.reason === 'too-young')
         .map((s) => s.resource.id)
         .sort(),
-    ).toEqual(
-      [
-        ids.sourceWorkerVolume,
-        ids.sourceAttachedWorkerVolume,
-        ids.sharedSnapshot,
-        ids.targetLaunchRoot,
-        ids.targetImage,
-        ids.targetRootCopy,
-      ].sort(),
-    );
+    ).toEqual(temporaryOfTheFinishedRestore());
 
     const dry = await sweep({ minAgeMinutes: 0, dryRun: true });
-    expect(dry.planned.map((p) => p.resource.id).sort()).toEqual(
-      [
-        ids.sourceWorkerVolume,
-        ids.sourceAttachedWorkerVolume,
-        ids.sharedSnapshot,
-        ids.targetLaunchRoot,
-        ids.targetImage,
-        ids.targetRootCopy,
-      ].sort(),
-    );
+    expect(dry.planned.map((p) => p.resource.id).sort()).toEqual(temporaryOfTheFinishedRestore());
     expect(dry.removed).toEqual([]);
     expect(await volumeExists(source, ids.sourceWorkerVolume)).toBe(true);
     expect(await snapshotsVisibleTo(target, ids.sharedSnapshot, 'self')).toEqual([ids.sharedSnapshot]);
@@ -288,16 +280,7 @@ describe('sweepLeftovers', () => {
     expect(report.scanned.map((s) => s.accountId).sort()).toEqual([source.id, target.id].sort());
 
     const removed = new Map(report.removed.map((r) => [r.resource.id, r]));
-    expect([...removed.keys()].sort()).toEqual(
-      [
-        ids.sourceWorkerVolume,
-        ids.sourceAttachedWorkerVolume,
-        ids.sharedSnapshot,
-        ids.targetLaunchRoot,
-        ids.targetImage,
-        ids.targetRootCopy,
-      ].sort(),
-    );
+    expect([...removed.keys()].sort()).toEqual(temporaryOfTheFinishedRestore());
     expect(removed.get(ids.sharedSnapshot)?.unsharedFrom).toEqual([target.id]);
     expect(removed.get(ids.sourceAttachedWorkerVolume)?.detached).toBe('normal');
     expect(removed.get(ids.targetLaunchRoot)?.resource.accountId).toBe(target.id);

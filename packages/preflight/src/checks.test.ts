@@ -6,6 +6,7 @@ import { planFromFacts } from './plan-steps.ts';
 import {
   awsEbsDefaultKeyFacts,
   crossAccountFacts,
+  foundInstanceType,
   keyFacts,
   keyMetadata,
   principal,
@@ -42,12 +43,16 @@ function onExistingInstance(state: string, deviceNames: string[]): PreflightFact
 }
 const failing = (checks: Check[]) => checks.filter((c) => c.status === 'fail').map((c) => c.id);
 const notPassing = (checks: Check[]) => checks.filter((c) => c.status !== 'pass').map((c) => c.id);
+/** The ids of the checks in the order they ran, once every one of them passed. */
+function idsIfAllPass(checks: Check[]): CheckId[] {
+  expect(notPassing(checks)).toEqual([]);
+  return checks.map((c) => c.id);
+}
 
 describe('runChecks: same account', () => {
   it('passes when the worker role may use the target key', () => {
     const checks = runChecks(sameAccountFacts());
-    expect(notPassing(checks)).toEqual([]);
-    expect(checks.map((c) => c.id)).toEqual([
+    expect(idsIfAllPass(checks)).toEqual([
       'worker-identity',
       'mode',
       ...TARGET_KEY_CHECKS,
@@ -194,9 +199,7 @@ describe('runChecks: same account', () => {
 
 describe('runChecks: another account', () => {
   it('passes with a customer managed default key shared with the target account', () => {
-    const checks = runChecks(crossAccountFacts());
-    expect(notPassing(checks)).toEqual([]);
-    expect(checks.map((c) => c.id)).toEqual([
+    expect(idsIfAllPass(runChecks(crossAccountFacts()))).toEqual([
       'worker-identity',
       'mode',
       'restore-role-assumable',
@@ -463,12 +466,7 @@ describe('runChecks: identity, network, instance and restore point', () => {
 
   it('fails more volumes than the instance type takes', () => {
     const facts = sameAccountFacts();
-    facts.instanceType = {
-      instanceType: 't3.micro',
-      found: true,
-      architectures: ['x86_64'],
-      maxEbsVolumes: 1,
-    };
+    facts.instanceType = foundInstanceType('t3.micro', { maxEbsVolumes: 1 });
     expect(byId(runChecks(facts), 'restore-point.attachments').status).toBe('fail');
   });
 

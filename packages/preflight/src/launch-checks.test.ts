@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { runChecks } from './checks.ts';
 import type { PreflightFacts } from './facts.ts';
 import { planFromFacts } from './plan-steps.ts';
-import { restorePoint, sameAccountFacts } from './test-facts.ts';
+import { foundInstanceType, restorePoint, sameAccountFacts } from './test-facts.ts';
 
 function check(facts: PreflightFacts, id: CheckId): Check | undefined {
   return runChecks(facts).find((c) => c.id === id);
@@ -19,12 +19,7 @@ describe('instance.ena: the instance type can boot the restore point', () => {
     const facts = withInstance(sameAccountFacts({ instance: { instanceType: 'm6i.large' } }), {
       enaSupport: false,
     });
-    facts.instanceType = {
-      instanceType: 'm6i.large',
-      found: true,
-      architectures: ['x86_64'],
-      enaSupport: 'required',
-    };
+    facts.instanceType = foundInstanceType('m6i.large', { enaSupport: 'required' });
     const ena = check(facts, 'instance.ena');
     expect(ena?.status).toBe('fail');
     expect(ena?.message).toMatch(/m6i\.large requires ENA.*EnaSupport false/);
@@ -35,23 +30,13 @@ describe('instance.ena: the instance type can boot the restore point', () => {
 
   it('a type that merely supports ENA passes the same restore point', () => {
     const facts = withInstance(sameAccountFacts(), { enaSupport: false });
-    facts.instanceType = {
-      instanceType: 't2.micro',
-      found: true,
-      architectures: ['x86_64'],
-      enaSupport: 'supported',
-    };
+    facts.instanceType = foundInstanceType('t2.micro', { enaSupport: 'supported' });
     expect(check(facts, 'instance.ena')?.status).toBe('pass');
   });
 
   it('a UEFI restore point on a type that boots legacy BIOS only fails', () => {
     const facts = withInstance(sameAccountFacts(), { bootMode: 'uefi' });
-    facts.instanceType = {
-      instanceType: 't2.micro',
-      found: true,
-      architectures: ['x86_64'],
-      bootModes: ['legacy-bios'],
-    };
+    facts.instanceType = foundInstanceType('t2.micro', { bootModes: ['legacy-bios'] });
     const boot = check(facts, 'instance.ena');
     expect(boot?.status).toBe('fail');
     expect(boot?.message).toMatch(/booted uefi/);
@@ -59,12 +44,7 @@ describe('instance.ena: the instance type can boot the restore point', () => {
 
   it('ENA not recorded on an ENA-requiring type warns how to record it', () => {
     const facts = withInstance(sameAccountFacts(), { enaSupport: undefined });
-    facts.instanceType = {
-      instanceType: 'm6i.large',
-      found: true,
-      architectures: ['x86_64'],
-      enaSupport: 'required',
-    };
+    facts.instanceType = foundInstanceType('m6i.large', { enaSupport: 'required' });
     expect(check(facts, 'instance.ena')).toMatchObject({
       status: 'warn',
       remedy: { summary: expect.stringMatching(/--ena-support/) },

@@ -1,6 +1,7 @@
 import { type RestoreRequestInput, restoreRequestSchema } from '@ec2-restore/contracts';
 import {
   type EbsDefaultKeyFacts,
+  type InstanceTypeFacts,
   type KeyFacts,
   type KeyMetadataFacts,
   newKeyMetadata,
@@ -195,4 +196,12 @@ export function awsEbsDefaultKeyFacts(): EbsDefaultKeyFacts {
       policy: awsManagedEbsKeyPolicy(SOURCE, REGION),
     },
   };
+}
+
+/** An instance type DescribeInstanceTypes found: x86_64, with `extra` (ENA, boot modes, volume limits). */
+export function foundInstanceType(
+  instanceType: string,
+  extra: Partial<InstanceTypeFacts> = {},
+): InstanceTypeFacts {
+  return { instanceType, found: true, architectures: ['x86_64'], ...extra };
 }

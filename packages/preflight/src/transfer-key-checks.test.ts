@@ -52,6 +52,13 @@ function existingTransferKey(facts: PreflightFacts) {
   return facts.transferKey;
 }
 
+/** Every KMS action but those that create the transfer key and its alias. */
+const ALL_BUT_CREATING_THE_KEY = {
+  Effect: 'Allow' as const,
+  NotAction: ['kms:CreateKey', 'kms:CreateAlias'],
+  Resource: '*',
+};
+
 describe('transfer key: the remedy for an aws/ebs source default key', () => {
   it('without it, the aws/ebs failure names transferKey as the first remedy', () => {
     const facts = awsEbsSourceWithTransferKey();
@@ -139,12 +146,7 @@ describe('transfer key: the remedy for an aws/ebs source default key', () => {
 
   it('fails naming the actions when no statement of the worker role lets it create the key and its alias', () => {
     const facts = awsEbsSourceWithTransferKey();
-    const noCreate = {
-      Version: '2012-10-17',
-      Statement: [
-        { Effect: 'Allow' as const, NotAction: ['kms:CreateKey', 'kms:CreateAlias'], Resource: '*' },
-      ],
-    };
+    const noCreate = { Version: '2012-10-17', Statement: [ALL_BUT_CREATING_THE_KEY] };
     facts.worker.principal = principal(WORKER_SESSION, WORKER_ROLE, [noCreate, allowAllEc2]);
     const check = byId(runChecks(facts), 'transfer-key');
     expect(check.status).toBe('fail');
@@ -157,7 +159,7 @@ describe('transfer key: the remedy for an aws/ebs source default key', () => {
     const tagged = {
       Version: '2012-10-17',
       Statement: [
-        { Effect: 'Allow' as const, NotAction: ['kms:CreateKey', 'kms:CreateAlias'], Resource: '*' },
+        ALL_BUT_CREATING_THE_KEY,
         {
           Effect: 'Allow' as const,
           Action: ['kms:CreateKey', 'kms:CreateAlias'],
