@@ -32,12 +32,12 @@ import {
   createBackup,
   createKey,
   defaultSubnet,
-  eventually,
   launchInstance,
   newAccount,
   REGION,
   removeBackup,
   snapshotJobInput,
+  volumeInState,
 } from '../support/index.ts';
 import { generatedWorld } from './generated-world.ts';
 
@@ -111,12 +111,7 @@ describe('step rules on retry and failure', () => {
         TagSpecifications: tagSpecification('volume', restoreTags(owner)),
       }),
     );
-    await eventually(async () => {
-      const { Volumes = [] } = await account.aws.ec2
-        .send(new DescribeVolumesCommand({ VolumeIds: [VolumeId] }))
-        .catch(() => ({ Volumes: [] }));
-      return Volumes[0]?.State === 'available' ? true : undefined;
-    });
+    await volumeInState(account, VolumeId);
     return VolumeId;
   }
 
@@ -344,12 +339,7 @@ describe('cleanup of a failed restore as principals holding only the generated p
             ),
           }),
         );
-        await eventually(async () => {
-          const { Volumes = [] } = await account.aws.ec2
-            .send(new DescribeVolumesCommand({ VolumeIds: [VolumeId] }))
-            .catch(() => ({ Volumes: [] }));
-          return Volumes[0]?.State === 'available' ? true : undefined;
-        });
+        await volumeInState(account, VolumeId);
         return VolumeId;
       };
       const restored = await created(world.target, JobName.Instance, zone);
