@@ -1,21 +1,19 @@
 import {
   CreateVolumeCommand,
   DescribeVolumesCommand,
-  RunInstancesCommand,
   StopInstancesCommand,
   type Volume,
 } from '@aws-sdk/client-ec2';
 import { LAUNCH_ROOT_STEP, LAUNCH_VOLUME_STEP, RestoreTag } from '@ec2-restore/contracts';
-import { credentialsForAccount, onceVisible } from '@ec2-restore/local-aws';
+import { credentialsForAccount } from '@ec2-restore/local-aws';
 import { afterEach, describe, expect, it } from 'vitest';
 import { swapRootVolume } from '../../packages/pipeline/src/steps/launch-and-swap.ts';
 import { type FaultProxy, startFaultProxy } from '../support/fault-proxy.ts';
 import {
   type Account,
-  amazonImageId,
   clientsFor,
-  defaultSubnet,
   describeInstance,
+  launchInstance,
   newAccount,
   volumeInState,
   ZONE,
@@ -50,23 +48,13 @@ async function volumesOf(account: Account, restoreId: string): Promise<Map<strin
 
 /** A stopped instance launched as launch-and-swap does, plus a second launch volume at /dev/xvdg. */
 async function stoppedLaunch(account: Account, restoreId: string) {
-  const { subnetId } = await defaultSubnet(account);
-  const { Instances = [] } = await account.aws.ec2.send(
-    new RunInstancesCommand({
-      ImageId: await amazonImageId(account.aws.ec2),
-      InstanceType: 't3.micro',
-      MinCount: 1,
-      MaxCount: 1,
-      SubnetId: subnetId,
-      BlockDeviceMappings: [{ DeviceName: '/dev/xvdg', Ebs: { VolumeSize: 1 } }],
-      TagSpecifications: [
-        { ResourceType: 'instance', Tags: restoreTags(restoreId, 'instance') },
-        { ResourceType: 'volume', Tags: restoreTags(restoreId, LAUNCH_VOLUME_STEP) },
-      ],
-    }),
-  );
-  const instanceId = Instances[0]?.InstanceId ?? '';
-  await onceVisible(() => describeInstance(account, instanceId));
+  const instanceId = await launchInstance(account, undefined, {
+    BlockDeviceMappings: [{ DeviceName: '/dev/xvdg', Ebs: { VolumeSize: 1 } }],
+    TagSpecifications: [
+      { ResourceType: 'instance', Tags: restoreTags(restoreId, 'instance') },
+      { ResourceType: 'volume', Tags: restoreTags(restoreId, LAUNCH_VOLUME_STEP) },
+    ],
+  });
   await account.aws.ec2.send(new StopInstancesCommand({ InstanceIds: [instanceId] }));
   for (let tries = 0; ; tries++) {
     const { instance } = await describeInstance(account, instanceId);
@@ -132,23 +120,14 @@ describe('launch-and-swap: the launch-root tag', { timeout: 120_000 }, () => {
   });
 
   it('the swap deletes the launched root: no volume left with the tag, the other launch volume and the restored root stay attached', async () => {
-    const {
-      account,
-      restoreId,
-      instance,
-      rootDevice,
-      launchRoot,
-      otherLaunchVolume,
-      restoredRootId,
-      restoredRoot,
-    } = await swapSetup();
-    await swapRootVolume(account.aws.ec2, instance, restoredRoot, restoreId);
-    await volumeInState(account, restoredRootId, 'in-use');
-    const volumes = await volumesOf(account, restoreId);
+    const s = await swapSetup();
+    await swapRootVolume(s.account.aws.ec2, s.instance, s.restoredRoot, s.restoreId);
+    await volumeInState(s.account, s.restoredRootId, 'in-use');
+    const volumes = await volumesOf(s.account, s.restoreId);
     const attached = (id: string) => volumes.get(id)?.Attachments?.map((a) => a.Device);
-    expect(attached(restoredRootId)).toEqual([rootDevice]);
-    expect(attached(otherLaunchVolume)).toEqual(['/dev/xvdg']);
+    expect(attached(s.restoredRootId)).toEqual([s.rootDevice]);
+    expect(attached(s.otherLaunchVolume)).toEqual(['/dev/xvdg']);
     expect([...volumes.values()].filter((v) => stepOf(v) === LAUNCH_ROOT_STEP)).toEqual([]);
-    expect(volumes.has(launchRoot)).toBe(false);
+    expect(volumes.has(s.launchRoot)).toBe(false);
   });
 });

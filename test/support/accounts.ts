@@ -15,6 +15,7 @@ import {
   type Instance,
   ModifySnapshotAttributeCommand,
   RunInstancesCommand,
+  type RunInstancesCommandInput,
   type Tag,
 } from '@aws-sdk/client-ec2';
 import { CreateBucketCommand } from '@aws-sdk/client-s3';
@@ -102,7 +103,11 @@ export async function amazonImageId(ec2: EC2Client): Promise<string> {
 }
 
 /** An instance launched by hand (the worker instance of worker-volume, or an existing instance), with `tags`. */
-export async function launchInstance(account: Account, tags?: Tag[]): Promise<string> {
+export async function launchInstance(
+  account: Account,
+  tags?: Tag[],
+  more: Partial<RunInstancesCommandInput> = {},
+): Promise<string> {
   const { subnetId } = await defaultSubnet(account);
   const { Instances = [] } = await account.aws.ec2.send(
     new RunInstancesCommand({
@@ -112,6 +117,7 @@ export async function launchInstance(account: Account, tags?: Tag[]): Promise<st
       MaxCount: 1,
       SubnetId: subnetId,
       ...(tags ? { TagSpecifications: [{ ResourceType: 'instance', Tags: tags }] } : {}),
+      ...more,
     }),
   );
   const instanceId = Instances[0]?.InstanceId ?? '';
