@@ -79,6 +79,8 @@ export interface FaultProxyCounts {
   throttled: Record<string, number>;
   /** Describe calls answered "not found" for a new id (newIdsInvisibleMs), per action. */
   hiddenNewIds: Record<string, number>;
+  /** Answers of the target to forwarded requests, per HTTP status (all services). */
+  forwardedAnswers: Record<number, number>;
 }
 
 export interface FaultProxy {
@@ -120,6 +122,7 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
     forwarded: 0,
     throttled: {},
     hiddenNewIds: {},
+    forwardedAnswers: {},
   };
   const invisibleMs = options.newIdsInvisibleMs ?? 0;
   /** New id -> when it becomes visible. */
@@ -181,6 +184,8 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
         agent,
       },
       (answer) => {
+        const status = answer.statusCode ?? 502;
+        counts.forwardedAnswers[status] = (counts.forwardedAnswers[status] ?? 0) + 1;
         const pattern = createAction ? createdIds[createAction] : undefined;
         if (!pattern) {
           res.writeHead(answer.statusCode ?? 502, answer.statusMessage, answer.rawHeaders);
