@@ -64,6 +64,13 @@ export interface FaultProxyOptions {
    * @defaultValue 0 (new ids are visible at once)
    */
   newIdsInvisibleMs?: number;
+  /**
+   * EBS direct block writes (PUT /snapshots/{id}/blocks/{index}) answered InternalServerException
+   * (HTTP 500, retryable: https://docs.aws.amazon.com/ebs/latest/APIReference/API_PutSnapshotBlock.html#API_PutSnapshotBlock_Errors)
+   * while this returns true; `attempt` counts this block's writes, from 1.
+   * @defaultValue none
+   */
+  failBlockWrite?: (snapshotId: string, blockIndex: number, attempt: number) => boolean;
 }
 
 export interface FaultProxyCounts {
@@ -81,6 +88,8 @@ export interface FaultProxyCounts {
   hiddenNewIds: Record<string, number>;
   /** Answers of the target to forwarded requests, per HTTP status (all services). */
   forwardedAnswers: Record<number, number>;
+  /** EBS direct block writes seen (faulted or not), per `snapshotId/blockIndex`. */
+  blockWrites: Record<string, number>;
 }
 
 export interface FaultProxy {
@@ -123,6 +132,7 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
     throttled: {},
     hiddenNewIds: {},
     forwardedAnswers: {},
+    blockWrites: {},
   };
   const invisibleMs = options.newIdsInvisibleMs ?? 0;
   /** New id -> when it becomes visible. */
@@ -235,6 +245,24 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
     // EC2 speaks the query protocol: a form-encoded POST whose body names the Action. Only those bodies
     // (small) are read here; every other request streams through.
     const scope = credentialScope(req.headers);
+    const block = req.method === 'PUT' ? /^\/snapshots\/([^/]+)\/blocks\/(\d+)$/.exec(req.url ?? '') : null;
+    if (block) {
+      const key = `${block[1]}/${block[2]}`;
+      const attempt = (counts.blockWrites[key] = (counts.blockWrites[key] ?? 0) + 1);
+      if (options.failBlockWrite?.(block[1]!, Number(block[2]), attempt)) {
+        req.resume();
+        req.on('end', () => {
+          const body = JSON.stringify({ message: 'An internal error has occurred.' });
+          res.writeHead(500, {
+            'content-type': 'application/json',
+            'x-amzn-errortype': 'InternalServerException',
+            'x-amzn-requestid': randomUUID(),
+          });
+          res.end(body);
+        });
+        return;
+      }
+    }
     if (req.method !== 'POST' || scope?.service !== 'ec2') {
       forward(req, res);
       return;
