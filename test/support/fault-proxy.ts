@@ -248,7 +248,8 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
     const block = req.method === 'PUT' ? /^\/snapshots\/([^/]+)\/blocks\/(\d+)$/.exec(req.url ?? '') : null;
     if (block) {
       const key = `${block[1]}/${block[2]}`;
-      const attempt = (counts.blockWrites[key] = (counts.blockWrites[key] ?? 0) + 1);
+      const attempt = (counts.blockWrites[key] ?? 0) + 1;
+      counts.blockWrites[key] = attempt;
       if (options.failBlockWrite?.(block[1]!, Number(block[2]), attempt)) {
         req.resume();
         req.on('end', () => {
