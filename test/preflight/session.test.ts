@@ -65,6 +65,29 @@ describe('PreflightSession', () => {
     expect(calls().slice(firstCalls)).toEqual([]);
   });
 
+  it("a plan's DryRun probes, all at once on one deadline signal, raise no listener-leak warning", async () => {
+    const account = newAccount();
+    const keyArn = await iamDelegatedKey(account);
+    const request = restoreRequestSchema.parse({
+      restorePointId: 'rp-session-listeners',
+      target: { accountId: account.id, region: REGION, kmsKeyId: keyArn },
+    });
+    const { session: preflight, calls } = session({ sourceCredentials: credentialsForAccount(account.id) });
+    const warnings: Error[] = [];
+    const onWarning = (warning: Error): void => void warnings.push(warning);
+    process.on('warning', onWarning);
+    try {
+      expect((await preflight.plan(request, restorePoint)).result.ok).toBe(true);
+      // Node emits warnings on the next tick.
+      await new Promise((resolve) => setImmediate(resolve));
+    } finally {
+      process.off('warning', onWarning);
+    }
+    const probes = calls().filter((c) => /^EC2\.(Create|Delete|Attach|Detach|Run|Stop|Start)/.test(c));
+    expect(probes.length).toBeGreaterThan(5);
+    expect(warnings.filter((w) => w.name === 'MaxListenersExceededWarning')).toEqual([]);
+  });
+
   it('a plan that fails a check drops what it read: the plan after the fix passes', async () => {
     const account = newAccount();
     const keyArn = await iamDelegatedKey(account);
