@@ -43,15 +43,20 @@ function session(options: ConstructorParameters<typeof PreflightSession>[0]): {
   return { session: made, calls: () => [...seen] };
 }
 
+/** A same-account restore request in a new account with its own key, and a session as that account. */
+async function sameAccountPlan(restorePointId: string) {
+  const account = newAccount();
+  const keyArn = await iamDelegatedKey(account);
+  const request = restoreRequestSchema.parse({
+    restorePointId,
+    target: { accountId: account.id, region: REGION, kmsKeyId: keyArn },
+  });
+  return { request, ...session({ sourceCredentials: credentialsForAccount(account.id) }) };
+}
+
 describe('PreflightSession', () => {
   it('a second plan of the same restore gives the same checks without asking AWS again', async () => {
-    const account = newAccount();
-    const keyArn = await iamDelegatedKey(account);
-    const request = restoreRequestSchema.parse({
-      restorePointId: 'rp-session',
-      target: { accountId: account.id, region: REGION, kmsKeyId: keyArn },
-    });
-    const { session: preflight, calls } = session({ sourceCredentials: credentialsForAccount(account.id) });
+    const { request, session: preflight, calls } = await sameAccountPlan('rp-session');
 
     const first = await preflight.plan(request, restorePoint);
     expect(first.result.ok).toBe(true);
@@ -66,13 +71,7 @@ describe('PreflightSession', () => {
   });
 
   it("a plan's DryRun probes, all at once on one deadline signal, raise no listener-leak warning", async () => {
-    const account = newAccount();
-    const keyArn = await iamDelegatedKey(account);
-    const request = restoreRequestSchema.parse({
-      restorePointId: 'rp-session-listeners',
-      target: { accountId: account.id, region: REGION, kmsKeyId: keyArn },
-    });
-    const { session: preflight, calls } = session({ sourceCredentials: credentialsForAccount(account.id) });
+    const { request, session: preflight, calls } = await sameAccountPlan('rp-session-listeners');
     const warnings: Error[] = [];
     const onWarning = (warning: Error): void => void warnings.push(warning);
     process.on('warning', onWarning);
