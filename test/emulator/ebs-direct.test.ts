@@ -15,6 +15,7 @@ import {
   type Account,
   blockChecksum,
   createKey,
+  eventually,
   expectAwsError,
   keyPolicy,
   newAccount,
@@ -87,7 +88,11 @@ describe('EBS direct APIs', () => {
         ChecksumAggregationMethod: 'LINEAR',
       }),
     );
-    expect((await snapshotState(account, snapshotId)).State).toBe('completed');
+    // Completed a moment after CompleteSnapshot (EC2RESTORE_EMULATOR_SNAPSHOT_COMPLETING_MS, 300 by default;
+    // the pending moment itself: test/pipeline/completion-wait-and-zones.test.ts).
+    await eventually(async () =>
+      (await snapshotState(account, snapshotId)).State === 'completed' ? true : undefined,
+    );
     const volumesAfter = (await account.aws.ec2.send(new DescribeVolumesCommand({}))).Volumes!.length;
     expect(volumesAfter).toBe(volumesBefore);
   });

@@ -119,6 +119,38 @@ describe('launch-and-swap: the launch-root tag', { timeout: 120_000 }, () => {
     expect(stepOf(volumes.get(restoredRootId) ?? {})).toBe('instance');
   });
 
+  // A retried swap finds the root slot empty (the launched root was detached): the launched root must be
+  // found again by the launch-root tag it set, never taken to be the one launch volume still attached.
+  it.each(['AttachVolume', 'DeleteVolume'])(
+    'a swap that dies at %s after detaching the launched root, retried, deletes the launched root only: the second launch volume stays, untagged, the restored root is the root',
+    async (failingAction) => {
+      const s = await swapSetup();
+      proxy = await startFaultProxy({
+        target: process.env.AWS_ENDPOINT_URL!,
+        faultRate: 1,
+        faults: ['Unavailable'],
+        eligible: (action) => action === failingAction,
+      });
+      const viaProxy = clientsFor(credentialsForAccount(s.account.id), { endpoint: proxy.endpoint });
+      await expect(swapRootVolume(viaProxy.ec2, s.instance, s.restoredRoot, s.restoreId)).rejects.toThrow();
+      // The retry sees what the step's retry sees: the instance and the restored root described again.
+      const { instance } = await describeInstance(s.account, s.instance.InstanceId ?? '');
+      const restoredRoot = (await volumesOf(s.account, s.restoreId)).get(s.restoredRootId) ?? {};
+      await swapRootVolume(s.account.aws.ec2, instance ?? {}, restoredRoot, s.restoreId);
+      await volumeInState(s.account, s.restoredRootId, 'in-use');
+      const volumes = await volumesOf(s.account, s.restoreId);
+      expect(volumes.has(s.launchRoot)).toBe(false);
+      const other = volumes.get(s.otherLaunchVolume);
+      expect(stepOf(other ?? {})).toBe(LAUNCH_VOLUME_STEP);
+      expect(other?.Attachments?.map((a) => a.Device)).toEqual(['/dev/xvdg']);
+      expect(volumes.get(s.restoredRootId)?.Attachments?.map((a) => a.Device)).toEqual([s.rootDevice]);
+      const after = await describeInstance(s.account, s.instance.InstanceId ?? '');
+      expect(
+        after.instance?.BlockDeviceMappings?.find((m) => m.DeviceName === s.rootDevice)?.Ebs?.VolumeId,
+      ).toBe(s.restoredRootId);
+    },
+  );
+
   it('the swap deletes the launched root: no volume left with the tag, the other launch volume and the restored root stay attached', async () => {
     const s = await swapSetup();
     await swapRootVolume(s.account.aws.ec2, s.instance, s.restoredRoot, s.restoreId);

@@ -11,7 +11,7 @@ import {
 import type { AwsClients } from '@ec2-restore/aws-clients';
 import type { BackupRepository } from '@ec2-restore/backup-repository';
 import { onceVisible } from '@ec2-restore/local-aws';
-import { EbsDirectWriter } from '@ec2-restore/snapshot-writers';
+import { EbsDirectWriter, type RetryPolicy } from '@ec2-restore/snapshot-writers';
 
 /** SHA-256 of a block, base64, as PutSnapshotBlock and GetSnapshotBlock carry it. */
 export function blockChecksum(data: Buffer): string {
@@ -74,7 +74,7 @@ export async function untilSnapshotVisible(ebs: EBSClient, snapshotId: string): 
 export function ebsDirectWriter(
   rp: { repository: BackupRepository },
   aws: AwsClients,
-  options: { inFlight: number; completionPollMs?: number },
+  options: { inFlight: number; completionPollMs?: number; retryPolicy?: RetryPolicy },
 ): EbsDirectWriter {
   return new EbsDirectWriter({ repository: rp.repository, ebs: aws.ebs, ec2: aws.ec2, ...options });
 }

@@ -9,6 +9,7 @@ import {
 import { DescribeSnapshotsCommand, type EC2Client } from '@aws-sdk/client-ec2';
 import {
   type BackupRepository,
+  BackupRepositoryError,
   BLOCK_SIZE,
   type BlockRef,
   runPool,
@@ -17,6 +18,7 @@ import {
 } from '@ec2-restore/backup-repository';
 import { clientTokenFor, RestoreTag } from '@ec2-restore/contracts';
 import { withAbortScope } from './abort-scope.ts';
+import { BlockWriteError, type BlockWriteLocation } from './block-write-error.ts';
 import { BufferPool } from './buffer-pool.ts';
 import { DEFAULT_RETRY_POLICY, type RetryPolicy, withRetries } from './retry-policy.ts';
 import { SnapshotBlockSender } from './snapshot-block-sender.ts';
@@ -132,6 +134,16 @@ export function withUnsignedPayload(command: PutSnapshotBlockCommand): PutSnapsh
 
 function isValidationError(error: unknown): boolean {
   return (error as { name?: string } | undefined)?.name === 'ValidationException';
+}
+
+/**
+ * A block's write failed for good: AWS's error, named with the snapshot and block (BlockWriteError). An
+ * abort, and a restore point's own error (which names the block already), pass unchanged.
+ */
+function namedBlockError(error: unknown, where: BlockWriteLocation, signal?: AbortSignal): unknown {
+  if (signal?.aborted || error instanceof BackupRepositoryError) return error;
+  if ((error as { name?: string } | undefined)?.name === 'AbortError') return error;
+  return new BlockWriteError(error, where);
 }
 
 export class SnapshotFailedError extends Error {
@@ -262,10 +274,19 @@ export class EbsDirectWriter implements SnapshotWriter<EbsDirectTarget, EbsDirec
         target.blocksWritten ? [] : reader.blocks(),
         this.inFlight,
         async (ref: BlockRef) => {
-          await withRetries(() => putBlock(ref), {
-            policy: this.policy,
-            snapshotStartedAt: startedAt,
-            ...(signal ? { signal } : {}),
+          let attempts = 0;
+          await withRetries(
+            () => {
+              attempts += 1;
+              return putBlock(ref);
+            },
+            { policy: this.policy, snapshotStartedAt: startedAt, ...(signal ? { signal } : {}) },
+          ).catch((error: unknown) => {
+            throw namedBlockError(
+              error,
+              { snapshotId, deviceName: request.deviceName, blockIndex: ref.index, attempts },
+              signal,
+            );
           });
           bytesDone += BLOCK_SIZE;
           request.onProgress?.(bytesDone);

@@ -1,5 +1,6 @@
 export * from './abort-scope.ts';
 export * from './block-mismatches.ts';
+export * from './block-write-error.ts';
 export * from './device-path.ts';
 export * from './ebs-direct-writer.ts';
 export * from './retry-policy.ts';

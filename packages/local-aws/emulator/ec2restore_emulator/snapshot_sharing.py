@@ -124,6 +124,12 @@ def install_snapshot_visibility() -> None:
                 raise SnapshotNotFound(missing[0])
             matches = [by_id[i] for i in snapshot_ids]
         if filters:
+            if any(name.startswith("tag") for name in filters):
+                # A tag filter (`tag:<key>`, `tag-key`, `tag-value`) matches only a snapshot with tags:
+                # keep those before moto's filter, which looks each snapshot's tags up by scanning all
+                # of them (~100 ms over the ~1,000 untagged AMI snapshots moto holds per account).
+                # The same answer, sooner.
+                matches = [s for s in matches if s.ec2_backend.tags.get(s.id)]
             matches = generic_filter(filters, matches)
         return matches
 

@@ -128,26 +128,36 @@ interface Launch {
   failure: LaunchFailureContext;
 }
 
+/** What a launch strategy made: the instance and its restored volumes, attached. */
+interface Launched {
+  instance: Instance;
+  volumes: RestoredVolume[];
+}
+
 /**
  * `register-image`: launched from the temporary image, every volume mapped; RunInstances starts it,
- * so it is stopped again unless the request asked for it running.
+ * so it is stopped again unless the request asked for it running. The volumes mapped at launch are
+ * waited for (`in-use`, attached) while it stops.
  */
-async function restoreFromImage(launch: Launch): Promise<Instance> {
+async function restoreFromImage(launch: Launch): Promise<Launched> {
   const { ctx, input, snapshots, kmsKeyArn, failure } = launch;
   const { ec2 } = ctx.clients.target(input);
   const launched = await launchFromRegisteredImage(ctx, input, snapshots, kmsKeyArn, userTagsOf(input));
   const instanceId = launched.InstanceId ?? '';
-  let state = launched.State?.Name;
-  let instance = launched;
-  if (state === 'pending' || state === undefined) {
-    instance = await waitForInstanceState(ec2, instanceId, 'running', failure);
-    state = 'running';
-  }
-  if (!input.instance.powerOn && state !== 'stopped') {
-    if (state === 'running') await ec2.send(new StopInstancesCommand({ InstanceIds: [instanceId] }));
-    instance = await waitForInstanceState(ec2, instanceId, 'stopped', failure);
-  }
-  return describeInstance(ec2, instance.InstanceId ?? instanceId);
+  const state = launched.State?.Name;
+  const running =
+    state === 'pending' || state === undefined
+      ? await waitForInstanceState(ec2, instanceId, 'running', failure)
+      : launched;
+  const stop = async (): Promise<Instance> => {
+    if (input.instance.powerOn || running.State?.Name === 'stopped') return running;
+    if (running.State?.Name === 'running') {
+      await ec2.send(new StopInstancesCommand({ InstanceIds: [instanceId] }));
+    }
+    return waitForInstanceState(ec2, instanceId, 'stopped', failure);
+  };
+  const [instance, volumes] = await allSettledOrThrow([stop(), attachedVolumes(ec2, running, kmsKeyArn)]);
+  return { instance, volumes };
 }
 
 /**
@@ -189,7 +199,7 @@ async function createVolumes(
  * `launch-and-swap`: the base image's instance, stopped, the restored root volume in its root slot,
  * the others at their devices, DeleteOnTermination as recorded (an attached volume's is false).
  */
-async function restoreBySwap(launch: Launch): Promise<Instance> {
+async function restoreBySwap(launch: Launch): Promise<Launched> {
   const { ctx, input, snapshots, kmsKeyArn, failure } = launch;
   const { ec2 } = ctx.clients.target(input);
   const launched = await ensureLaunchedInstance(ctx, input, failure, userTagsOf(input));
@@ -236,7 +246,8 @@ async function restoreBySwap(launch: Launch): Promise<Instance> {
     await ctx.checkpoint();
     await ec2.send(new StartInstancesCommand({ InstanceIds: [instanceId] }));
   }
-  return describeInstance(ec2, instanceId);
+  const swapped = await describeInstance(ec2, instanceId);
+  return { instance: swapped, volumes: await attachedVolumes(ec2, swapped, kmsKeyArn) };
 }
 
 /** A volume-level restore: the volumes, attached to the given instance or to none. */
@@ -281,7 +292,6 @@ export async function restoreInstance(
   snapshots: SnapshotJobResult[],
   ctx: StepContext,
 ): Promise<InstanceJobResult> {
-  const { ec2 } = ctx.clients.target(input);
   const kmsKeyArn = await resolveTargetKey(ctx, input);
   await ctx.checkpoint();
   const result = { accountId: input.targetAccountId, region: input.region };
@@ -298,12 +308,7 @@ export async function restoreInstance(
     input.instance.launchStrategy,
   ).strategy;
   const launch: Launch = { ctx, input, snapshots, kmsKeyArn, failure };
-  const instance =
+  const { instance, volumes } =
     strategy === 'register-image' ? await restoreFromImage(launch) : await restoreBySwap(launch);
-  return {
-    ...result,
-    instanceId: instance.InstanceId ?? null,
-    volumes: await attachedVolumes(ec2, instance, kmsKeyArn),
-    launchStrategy: strategy,
-  };
+  return { ...result, instanceId: instance.InstanceId ?? null, volumes, launchStrategy: strategy };
 }

@@ -9,6 +9,7 @@ import {
   RunInstancesCommand,
   StopInstancesCommand,
   type Volume,
+  type VolumeAttachment,
 } from '@aws-sdk/client-ec2';
 import {
   clientTokenFor,
@@ -123,19 +124,56 @@ async function onlyLaunchVolume(
   restoreId: string,
   instanceId: string,
   restoredRootId: string | undefined,
-): Promise<{ volumeId: string; device: string } | undefined> {
+): Promise<LaunchRoot | undefined> {
   const launched = (await findTaggedVolumes(ec2, { restoreId, step: LAUNCH_VOLUME_STEP })).filter(
     (v) => v.VolumeId !== restoredRootId && v.Attachments?.some((a) => a.InstanceId === instanceId),
   );
   const only = launched.length === 1 ? launched[0] : undefined;
-  const device = only?.Attachments?.find((a) => a.InstanceId === instanceId)?.Device;
-  return only?.VolumeId && device ? { volumeId: only.VolumeId, device } : undefined;
+  const attachment = only?.Attachments?.find((a) => a.InstanceId === instanceId);
+  return only?.VolumeId && attachment ? { volumeId: only.VolumeId, attachment, marked: false } : undefined;
+}
+
+interface LaunchRoot {
+  volumeId: string;
+  /** Its attachment to the launched instance, while it has one. */
+  attachment?: VolumeAttachment;
+  /** Already tagged launch-root (by an earlier try of the swap). */
+  marked: boolean;
 }
 
 /**
- * Swaps the launch root volume for the restored one: detach it, attach ours in the root device slot,
- * delete it. Root volumes can only be detached from a stopped instance
- * (https://docs.aws.amazon.com/ebs/latest/userguide/ebs-detaching-volume.html).
+ * The volume the instance was launched with as its root, or undefined when the swap has nothing left
+ * to remove. A retried swap may find the root slot empty (the launch root detached) or holding the
+ * restored root: the launch root is then the volume the swap tagged launch-root before detaching it,
+ * never the one launch volume still attached (the second volume of an image that maps two).
+ */
+async function findLaunchRoot(
+  ec2: EC2Client,
+  instance: Instance,
+  restoredRoot: Volume,
+  restoreId: string,
+): Promise<LaunchRoot | undefined> {
+  const instanceId = instance.InstanceId ?? '';
+  const rootDevice = instance.RootDeviceName ?? '';
+  const [marked] = await findTaggedVolumes(ec2, { restoreId, step: LAUNCH_ROOT_STEP });
+  if (marked?.VolumeId) {
+    const attachment = marked.Attachments?.find((a) => a.InstanceId === instanceId);
+    return { volumeId: marked.VolumeId, ...(attachment ? { attachment } : {}), marked: true };
+  }
+  const atRoot = (a: VolumeAttachment) => a.InstanceId === instanceId && a.Device === rootDevice;
+  const mapped = instance.BlockDeviceMappings?.find((m) => m.DeviceName === rootDevice)?.Ebs?.VolumeId;
+  if (mapped === restoredRoot.VolumeId || restoredRoot.Attachments?.some(atRoot)) return undefined;
+  if (mapped)
+    return { volumeId: mapped, attachment: { InstanceId: instanceId, Device: rootDevice }, marked: false };
+  return onlyLaunchVolume(ec2, restoreId, instanceId, restoredRoot.VolumeId);
+}
+
+/**
+ * Swaps the launch root volume for the restored one: tag it launch-root, detach it, attach ours in the
+ * root device slot, delete it. Root volumes can only be detached from a stopped instance
+ * (https://docs.aws.amazon.com/ebs/latest/userguide/ebs-detaching-volume.html). Safe to retry after a
+ * crash at any point: the tag is set before the detach and the volume deleted only once ours holds
+ * the slot, so a retry finds the launch root by its tag or finds the swap done.
  */
 export async function swapRootVolume(
   ec2: EC2Client,
@@ -144,26 +182,29 @@ export async function swapRootVolume(
   restoreId: string,
 ): Promise<void> {
   const instanceId = instance.InstanceId ?? '';
-  const rootDevice = instance.RootDeviceName ?? '';
-  const mapped = instance.BlockDeviceMappings?.find((m) => m.DeviceName === rootDevice)?.Ebs?.VolumeId;
-  const launchRoot = mapped
-    ? { volumeId: mapped, device: rootDevice }
-    : await onlyLaunchVolume(ec2, restoreId, instanceId, restoredRoot.VolumeId);
-  const current = launchRoot?.volumeId;
-  if (current === restoredRoot.VolumeId) return;
-  if (current) {
-    // Marked first, so a crash between detach and delete leaves it to cleanup (as launch root).
-    await ec2.send(
-      new CreateTagsCommand({
-        Resources: [current],
-        Tags: [{ Key: RestoreTag.Step, Value: LAUNCH_ROOT_STEP }],
-      }),
-    );
-    await ec2.send(
-      new DetachVolumeCommand({ VolumeId: current, InstanceId: instanceId, Device: launchRoot?.device }),
-    );
-    await waitForVolumeState(ec2, current, 'available');
-    await ec2.send(new DeleteVolumeCommand({ VolumeId: current }));
+  const launchRoot = await findLaunchRoot(ec2, instance, restoredRoot, restoreId);
+  if (launchRoot) {
+    // Marked first: a crash from here on leaves it to cleanup (as launch root) and a retry finds it by the tag.
+    if (!launchRoot.marked) {
+      await ec2.send(
+        new CreateTagsCommand({
+          Resources: [launchRoot.volumeId],
+          Tags: [{ Key: RestoreTag.Step, Value: LAUNCH_ROOT_STEP }],
+        }),
+      );
+    }
+    const { attachment } = launchRoot;
+    if (attachment && attachment.State !== 'detaching' && attachment.State !== 'detached') {
+      await ec2.send(
+        new DetachVolumeCommand({
+          VolumeId: launchRoot.volumeId,
+          InstanceId: instanceId,
+          Device: attachment.Device,
+        }),
+      );
+    }
+    await waitForVolumeState(ec2, launchRoot.volumeId, 'available');
   }
-  await attachAt(ec2, restoredRoot, instanceId, rootDevice);
+  await attachAt(ec2, restoredRoot, instanceId, instance.RootDeviceName ?? '');
+  if (launchRoot) await ec2.send(new DeleteVolumeCommand({ VolumeId: launchRoot.volumeId }));
 }
