@@ -209,7 +209,13 @@ async function main(): Promise<void> {
       }
       lines.push(...timelineOf('before the first step', postedAt, firstStep, aws));
       for (const step of restore.steps) {
-        if (['share', 'instance', 'cleanup'].includes(step.name) && step.startedAt && step.finishedAt) {
+        // One snapshot step (without its PutSnapshotBlock calls), the share, the instance and cleanup.
+        const shown = step === restore.steps.find((s) => s.name.startsWith('snapshot'));
+        if (
+          (shown || ['share', 'instance', 'cleanup'].includes(step.name)) &&
+          step.startedAt &&
+          step.finishedAt
+        ) {
           const [from, to] = [Date.parse(step.startedAt), Date.parse(step.finishedAt)];
           lines.push(...timelineOf(`${step.name} step`, from, to, aws));
         }
