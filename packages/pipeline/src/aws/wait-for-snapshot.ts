@@ -61,7 +61,7 @@ function keyStateFix(keyArn: string, state: string): string {
  * not Enabled, not describable or gone, the key is named as the cause with its fix; else the failure
  * is the snapshot's own, with EBS's StateMessage.
  */
-async function snapshotFailure(kms: KMSClient, snapshot: Snapshot): Promise<PermanentStepError> {
+export async function snapshotFailure(kms: KMSClient, snapshot: Snapshot): Promise<PermanentStepError> {
   const id = snapshot.SnapshotId ?? '';
   const keyId = snapshot.KmsKeyId;
   const keyFailure = (message: string, code: ErrorCode) =>
