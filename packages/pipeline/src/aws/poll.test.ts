@@ -48,6 +48,23 @@ describe('pollUntil', () => {
     expect(Date.now() - start).toBeGreaterThanOrEqual(149);
   });
 
+  it('stops at the next look once its signal is aborted, as at the deadline', async () => {
+    const stop = new AbortController();
+    let calls = 0;
+    const start = Date.now();
+    const value = await pollUntil(
+      async () => {
+        calls += 1;
+        if (calls === 2) stop.abort();
+        return undefined;
+      },
+      { timeoutMs: 5_000, firstIntervalMs: 10, intervalMs: 20, signal: stop.signal },
+    );
+    expect(value).toBeUndefined();
+    expect(calls).toBe(2);
+    expect(Date.now() - start).toBeLessThan(1_000);
+  });
+
   it('lets any other error through at once', async () => {
     const denied = Object.assign(new Error('not authorized'), { name: 'UnauthorizedOperation' });
     await expect(

@@ -13,6 +13,8 @@ export interface PollOptions {
   intervalMs?: number;
   /** @defaultValue 100 */
   firstIntervalMs?: number;
+  /** Stops the wait (undefined, as at the deadline) at the next look once aborted. */
+  signal?: AbortSignal;
 }
 
 /**
@@ -39,7 +41,7 @@ export async function pollUntil<T>(
     }
     if (value !== undefined) return value;
     const now = Date.now();
-    if (now >= deadline) return undefined;
+    if (now >= deadline || options.signal?.aborted) return undefined;
     await new Promise((resolve) => setTimeout(resolve, Math.min(pause, deadline - now)));
     pause = Math.min(longest, Math.ceil(pause * 1.25));
   }
