@@ -9,7 +9,7 @@ import {
   StartSnapshotCommand,
   type StartSnapshotCommandInput,
 } from '@aws-sdk/client-ebs';
-import { DescribeSnapshotsCommand } from '@aws-sdk/client-ec2';
+import { DescribeSnapshotsCommand, type EC2Client } from '@aws-sdk/client-ec2';
 import type { AwsClients } from '@ec2-restore/aws-clients';
 import type { BackupRepository } from '@ec2-restore/backup-repository';
 import { onceVisible } from '@ec2-restore/local-aws';
@@ -121,8 +121,8 @@ export function writeRootVolume(
 }
 
 /**
- * CompleteSnapshot with `changedBlocksCount`, then waits (bounded) until EC2 reports the snapshot
- * `completed`: EBS direct reads a snapshot only then (test/emulator/ebs-direct.test.ts).
+ * CompleteSnapshot with `changedBlocksCount`, then waits until the snapshot is completed: EBS direct
+ * reads a snapshot only then (test/emulator/ebs-direct.test.ts).
  */
 export async function completeSnapshot(
   aws: Pick<AwsClients, 'ebs' | 'ec2'>,
@@ -132,10 +132,13 @@ export async function completeSnapshot(
   await aws.ebs.send(
     new CompleteSnapshotCommand({ SnapshotId: snapshotId, ChangedBlocksCount: changedBlocksCount }),
   );
+  await untilSnapshotCompleted(aws.ec2, snapshotId);
+}
+
+/** Waits (bounded) until EC2 reports the snapshot `completed` (it is `pending` a while after CompleteSnapshot). */
+export async function untilSnapshotCompleted(ec2: EC2Client, snapshotId: string): Promise<void> {
   await eventually(async () => {
-    const { Snapshots = [] } = await aws.ec2.send(
-      new DescribeSnapshotsCommand({ SnapshotIds: [snapshotId] }),
-    );
+    const { Snapshots = [] } = await ec2.send(new DescribeSnapshotsCommand({ SnapshotIds: [snapshotId] }));
     return Snapshots[0]?.State === 'completed' ? true : undefined;
   });
 }
