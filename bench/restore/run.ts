@@ -209,7 +209,7 @@ async function main(): Promise<void> {
       }
       lines.push(...timelineOf('before the first step', postedAt, firstStep, aws));
       for (const step of restore.steps) {
-        // One snapshot step (without its PutSnapshotBlock calls), the share, the instance and cleanup.
+        // One snapshot step (its block writes as one line), the share, the instance and cleanup.
         const shown = step === restore.steps.find((s) => s.name.startsWith('snapshot'));
         if (
           (shown || ['share', 'instance', 'cleanup'].includes(step.name)) &&
@@ -217,7 +217,18 @@ async function main(): Promise<void> {
           step.finishedAt
         ) {
           const [from, to] = [Date.parse(step.startedAt), Date.parse(step.finishedAt)];
-          lines.push(...timelineOf(`${step.name} step`, from, to, aws));
+          // The block writes (of every volume) as one line: from the first one's start to the last one's end.
+          const blocks: AwsCallRecord[] = data.length
+            ? [
+                {
+                  operation: `EBS.PutSnapshotBlock x${data.length}`,
+                  start: Math.min(...data.map((c) => c.start)),
+                  end: Math.max(...data.map((c) => c.end)),
+                  status: 200,
+                },
+              ]
+            : [];
+          lines.push(...timelineOf(`${step.name} step`, from, to, shown ? [...aws, ...blocks] : aws));
         }
       }
       lines.push('  slowest AWS operations outside the data write (total time, calls):');

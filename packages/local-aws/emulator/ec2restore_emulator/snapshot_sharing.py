@@ -72,6 +72,16 @@ def _update_share_index(snapshot: Any) -> None:
             _shared_snapshots.pop(snapshot.id, None)
 
 
+def forget_account(account_id: str) -> None:
+    """Drops the account's shared snapshots from the index, and shares with it (test_only.py)."""
+    with _shared_lock:
+        dropped = {i for i, s in _shared_snapshots.items() if s.ec2_backend.account_id == account_id}
+        for snapshot_id in dropped:
+            del _shared_snapshots[snapshot_id]
+        for key in [k for k in list(_share_visible_from) if k[0] in dropped or k[1] == account_id]:
+            del _share_visible_from[key]
+
+
 def _shared_with(backend: Any) -> list[Any]:
     with _shared_lock:
         candidates = list(_shared_snapshots.values())

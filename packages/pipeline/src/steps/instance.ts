@@ -102,6 +102,7 @@ async function attachedVolumes(
   ec2: EC2Client,
   instance: Instance,
   kmsKeyArn: string,
+  signal?: AbortSignal,
 ): Promise<RestoredVolume[]> {
   const mapped = (instance.BlockDeviceMappings ?? []).flatMap((m) =>
     m.Ebs?.VolumeId ? [{ deviceName: m.DeviceName, volumeId: m.Ebs.VolumeId }] : [],
@@ -110,6 +111,7 @@ async function attachedVolumes(
     ec2,
     mapped.map((m) => m.volumeId),
     'in-use',
+    signal,
   );
   return mapped.map(({ deviceName, volumeId }, i) => ({
     deviceName: deviceName ?? attached[i]?.Attachments?.[0]?.Device ?? '',
@@ -156,7 +158,16 @@ async function restoreFromImage(launch: Launch): Promise<Launched> {
     }
     return waitForInstanceState(ec2, instanceId, 'stopped', failure);
   };
-  const [instance, volumes] = await allSettledOrThrow([stop(), attachedVolumes(ec2, running, kmsKeyArn)]);
+  // An instance EC2 ends while it stops fails the step at once: the volume wait stops too.
+  const stopFailed = new AbortController();
+  const stopping = stop().catch((error: unknown) => {
+    stopFailed.abort();
+    throw error;
+  });
+  const [instance, volumes] = await allSettledOrThrow([
+    stopping,
+    attachedVolumes(ec2, running, kmsKeyArn, stopFailed.signal),
+  ]);
   return { instance, volumes };
 }
 
