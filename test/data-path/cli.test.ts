@@ -29,6 +29,9 @@ import {
 const SLOW = 300_000;
 const root = fileURLToPath(new URL('../..', import.meta.url));
 
+/** How `pnpm backup` starts the operator CLI. */
+const CLI = ['--import', 'tsx', 'packages/backup-repository/src/cli.ts'];
+
 interface Run {
   code: number;
   stdout: string;
@@ -38,11 +41,10 @@ interface Run {
 /** Runs the operator CLI as a person would (`pnpm backup …` runs exactly this). */
 async function backup(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
   try {
-    const { stdout, stderr } = await promisify(execFile)(
-      process.execPath,
-      ['--import', 'tsx', 'packages/backup-repository/src/cli.ts', ...args],
-      { cwd: root, env: { ...process.env, ...env } },
-    );
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, [...CLI, ...args], {
+      cwd: root,
+      env: { ...process.env, ...env },
+    });
     return { code: 0, stdout, stderr };
   } catch (err) {
     const e = err as { code: number; stdout: string; stderr: string };
@@ -62,14 +64,10 @@ function backupAs(accountId: string, args: string[]): Promise<Run> {
 
 /** Starts the CLI as `accountId`: `stderrShows(text)` resolves once its stderr holds `text`, `done` at its exit. */
 function startBackupAs(accountId: string, args: string[]) {
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', 'packages/backup-repository/src/cli.ts', ...args],
-    {
-      cwd: root,
-      env: { ...process.env, ...accountEnv(accountId) },
-    },
-  );
+  const child = spawn(process.execPath, [...CLI, ...args], {
+    cwd: root,
+    env: { ...process.env, ...accountEnv(accountId) },
+  });
   const run: Run = { code: -1, stdout: '', stderr: '' };
   const waiters: Array<() => void> = [];
   child.stdout.on('data', (chunk: Buffer) => (run.stdout += chunk));
@@ -125,6 +123,19 @@ describe('ec2-restore-backup CLI', () => {
   }
 
   afterAll(async () => work.remove());
+
+  /** `create` of restore point `id` from one snapshot as /dev/xvdf (t3.micro). */
+  const createArgs = (snapshotId: string, id: string) => [
+    'create',
+    '--repository',
+    repo,
+    '--snapshot',
+    `/dev/xvdf=${snapshotId}`,
+    '--instance-type',
+    't3.micro',
+    '--id',
+    id,
+  ];
 
   it(
     'creates a restore point from a sparse raw image, lists it and verifies it',
@@ -345,17 +356,7 @@ describe('ec2-restore-backup CLI', () => {
       const { id: accountId, aws } = newAccount(SDK_RETRIES);
       const data = randomBytes(BLOCK_SIZE);
       const snapshotId = await startVisibleSnapshot(aws.ebs, { VolumeSize: 1 });
-      const cli = startBackupAs(accountId, [
-        'create',
-        '--repository',
-        repo,
-        '--snapshot',
-        `/dev/xvdf=${snapshotId}`,
-        '--instance-type',
-        't3.micro',
-        '--id',
-        'rp-from-pending-snapshot',
-      ]);
+      const cli = startBackupAs(accountId, createArgs(snapshotId, 'rp-from-pending-snapshot'));
       await cli.stderrShows(`waiting for snapshot ${snapshotId} to complete (pending`);
       // Written and sealed while the CLI waits; EC2 says `pending` a while longer (the emulator's completing time).
       await putBlock(aws.ebs, snapshotId, 4, data);
@@ -382,17 +383,7 @@ describe('ec2-restore-backup CLI', () => {
       await aws.ebs.send(new CompleteSnapshotCommand({ SnapshotId: snapshotId, ChangedBlocksCount: 2 }));
       aws.destroy();
 
-      const run = await backupAs(accountId, [
-        'create',
-        '--repository',
-        repo,
-        '--snapshot',
-        `/dev/xvdf=${snapshotId}`,
-        '--instance-type',
-        't3.micro',
-        '--id',
-        'rp-from-failed-snapshot',
-      ]);
+      const run = await backupAs(accountId, createArgs(snapshotId, 'rp-from-failed-snapshot'));
       expect(run.code).toBe(1);
       expect(run.stderr).toContain(
         `error: Snapshot ${snapshotId} is error; the EBS direct APIs read only completed snapshots.`,
