@@ -36,6 +36,14 @@ describe('shareCredentials', () => {
     expect(source.calls()).toBe(2);
   });
 
+  it('asks again when a client forces a refresh', async () => {
+    const source = counting(3_600_000);
+    const shared = shareCredentials(source.provider);
+    expect((await shared()).accessKeyId).toBe('AKIA1');
+    expect((await shared({ forceRefresh: true })).accessKeyId).toBe('AKIA2');
+    expect((await shared()).accessKeyId).toBe('AKIA2');
+  });
+
   it('does not keep a failure: the next call asks again', async () => {
     let failing = true;
     const source = counting(3_600_000, () => failing);

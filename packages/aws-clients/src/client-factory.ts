@@ -178,7 +178,9 @@ export function shareCredentials(provider: AwsCredentialIdentityProvider): AwsCr
   let asking: Promise<AwsCredentialIdentity> | undefined;
   return (properties) => {
     const expiresAt = held?.expiration?.getTime() ?? Number.POSITIVE_INFINITY;
-    if (held && expiresAt - Date.now() > RENEW_BEFORE_EXPIRY_MS) return Promise.resolve(held);
+    // A client asks with forceRefresh when AWS refused the credentials it held (expired early).
+    const forced = (properties as { forceRefresh?: boolean } | undefined)?.forceRefresh === true;
+    if (held && !forced && expiresAt - Date.now() > RENEW_BEFORE_EXPIRY_MS) return Promise.resolve(held);
     asking ??= provider(properties)
       .then((credentials) => {
         held = credentials;
