@@ -160,6 +160,7 @@ def _put_block(snapshot: Any, block_index: str, data: bytes, checksum: str) -> s
 
 def get_block(snapshot: Any, block_index: str) -> StoredBlock:
     check_visible(snapshot)
+    snapshot_completion.require_completed(snapshot)
     block = snapshot.blocks.get(str(int(block_index)) if block_index.isdigit() else block_index)
     if block is None:
         raise RestJsonError(
@@ -179,6 +180,7 @@ def block_headers(block: StoredBlock) -> dict[str, str]:
 def list_blocks(snapshot: Any, query: dict[str, str]) -> dict[str, Any]:
     """ListSnapshotBlocks: one page of the written blocks (ebs_listing.py)."""
     check_visible(snapshot)
+    snapshot_completion.require_completed(snapshot)
     with _index_lock:
         tokens = {int(i): b.block_token for i, b in snapshot.blocks.items()}
     page = ebs_listing.page_of(
@@ -190,8 +192,9 @@ def list_blocks(snapshot: Any, query: dict[str, str]) -> dict[str, Any]:
 
 def list_changed_blocks(first: Any, second: Any, query: dict[str, str]) -> dict[str, Any]:
     """ListChangedBlocks: one page of the blocks that differ between two snapshots (ebs_listing.py)."""
-    check_visible(first)
-    check_visible(second)
+    for snapshot in (first, second):
+        check_visible(snapshot)
+        snapshot_completion.require_completed(snapshot)
     with _index_lock:
         changed = ebs_listing.changed_block_indexes(first, second)
         first_blocks, second_blocks = dict(first.blocks), dict(second.blocks)
