@@ -10,7 +10,7 @@
  */
 import { rmSync, statSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
-import { bundle } from './bundle.ts';
+import { bundle, SERVICE_EXTERNALS } from './bundle.ts';
 
 const root = resolve(import.meta.dirname, '..');
 
@@ -20,9 +20,6 @@ interface Target {
   external: string[];
 }
 
-/** Packages that must not be inlined (they load files next to their own code, or are native). */
-const serviceExternals = ['@bull-board/*', 'swagger-ui-dist', 'msgpackr-extract', 'cpu-features', 'ssh2'];
-
 const services = ['api', 'snapshot-worker', 'share-worker', 'instance-worker'] as const;
 const targets: Record<string, Target> = {
   ...Object.fromEntries(
@@ -31,7 +28,7 @@ const targets: Record<string, Target> = {
       {
         entry: `services/${service}/src/main.ts`,
         outfile: `services/${service}/dist/main.js`,
-        external: serviceExternals,
+        external: SERVICE_EXTERNALS,
       },
     ]),
   ),

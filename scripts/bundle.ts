@@ -10,6 +10,18 @@ const banner = [
   'const require = __ec2RestoreCreateRequire(import.meta.url);',
 ].join('\n');
 
+/**
+ * Packages a service bundle leaves as imports: they read files of their own package folder at run time
+ * (Bull Board's UI, Swagger UI's assets) or are optional native add-ons.
+ */
+export const SERVICE_EXTERNALS = [
+  '@bull-board/*',
+  'swagger-ui-dist',
+  'msgpackr-extract',
+  'cpu-features',
+  'ssh2',
+];
+
 export interface BundleOptions {
   /** Absolute path of the TypeScript entry. */
   entry: string;

@@ -217,8 +217,15 @@ async function measure(label: string, emulator: RunningEmulator): Promise<Figure
         new CompleteSnapshotCommand({ SnapshotId: id, ChangedBlocksCount: blocksPerSnapshot }),
       );
     }
-    const described = await aws.ec2.send(new DescribeSnapshotsCommand({ SnapshotIds: snapshotIds }));
-    const states = new Set(described.Snapshots!.map((s) => s.State));
+    // A snapshot is `pending` for a moment after CompleteSnapshot, as on AWS (bounded wait: 30 s).
+    let states = new Set<string | undefined>();
+    for (const deadline = Date.now() + 30_000; ; ) {
+      const described = await aws.ec2.send(new DescribeSnapshotsCommand({ SnapshotIds: snapshotIds }));
+      states = new Set(described.Snapshots!.map((s) => s.State));
+      if ((states.size === 1 && states.has('completed')) || states.has('error') || Date.now() > deadline)
+        break;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
     if (states.size !== 1 || !states.has('completed')) {
       throw new Error(`${label}: snapshots should be completed, are ${[...states].join(', ')}`);
     }

@@ -207,6 +207,30 @@ async function main(): Promise<void> {
           .join(', ');
         lines.push(`    ${phase}: ${phaseCalls.length} calls; ${top}`);
       }
+      lines.push(...timelineOf('before the first step', postedAt, firstStep, aws));
+      for (const step of restore.steps) {
+        // One snapshot step (its block writes as one line), the share, the instance and cleanup.
+        const shown = step === restore.steps.find((s) => s.name.startsWith('snapshot'));
+        if (
+          (shown || ['share', 'instance', 'cleanup'].includes(step.name)) &&
+          step.startedAt &&
+          step.finishedAt
+        ) {
+          const [from, to] = [Date.parse(step.startedAt), Date.parse(step.finishedAt)];
+          // The block writes (of every volume) as one line: from the first one's start to the last one's end.
+          const blocks: AwsCallRecord[] = data.length
+            ? [
+                {
+                  operation: `EBS.PutSnapshotBlock x${data.length}`,
+                  start: Math.min(...data.map((c) => c.start)),
+                  end: Math.max(...data.map((c) => c.end)),
+                  status: 200,
+                },
+              ]
+            : [];
+          lines.push(...timelineOf(`${step.name} step`, from, to, shown ? [...aws, ...blocks] : aws));
+        }
+      }
       lines.push('  slowest AWS operations outside the data write (total time, calls):');
       for (const [operation, total, count] of byOperation(aws).slice(0, 8)) {
         lines.push(`    ${operation.padEnd(36)} ${seconds(total).padStart(9)}  ${count}`);
@@ -283,6 +307,25 @@ function limitsOf(calls: readonly AwsCallRecord[], blocksPerSecond: number): str
   lines.push(
     `emulator: ${blocks} blocks at ${blocksPerSecond.toFixed(0)} blocks/s = ${seconds((blocks / blocksPerSecond) * 1000)} of writing`,
   );
+  return lines;
+}
+
+/**
+ * The calls between `from` and `to` in order, each with its start (from `from`), duration, HTTP status
+ * and error code, and the pauses between them (a wait's sleeps, a hand-back to the queue) on their own line.
+ */
+function timelineOf(name: string, from: number, to: number, calls: readonly AwsCallRecord[]): string[] {
+  const inside = calls.filter((c) => c.start >= from && c.start <= to).sort((a, b) => a.start - b.start);
+  const lines = [`  ${name}, timeline (from its start; pauses of 50 ms or more on their own line):`];
+  let busyUntil = from;
+  for (const c of inside) {
+    if (c.start - busyUntil >= 50) lines.push(`    ${' '.repeat(9)} pause ${seconds(c.start - busyUntil)}`);
+    lines.push(
+      `    +${seconds(c.start - from).padStart(8)} ${c.operation.padEnd(32)} ${String(c.end - c.start).padStart(4)} ms  ${c.status}${c.code ? ` ${c.code}` : ''}`,
+    );
+    busyUntil = Math.max(busyUntil, c.end);
+  }
+  if (to - busyUntil >= 50) lines.push(`    ${' '.repeat(9)} pause ${seconds(to - busyUntil)} (to the end)`);
   return lines;
 }
 

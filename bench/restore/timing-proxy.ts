@@ -13,6 +13,17 @@ export interface AwsCallRecord {
   start: number;
   end: number;
   status: number;
+  /** AWS's error code of a call that failed (`InvalidSnapshot.NotFound`). */
+  code?: string;
+}
+
+/** The error code in an AWS error body: query/EC2 XML `<Code>`, JSON `__type` or `code`. */
+function errorCodeOf(body: string): string | undefined {
+  const code =
+    /<Code>([^<]+)<\/Code>/.exec(body)?.[1] ??
+    /"__type"\s*:\s*"([^"]+)"/.exec(body)?.[1] ??
+    /"code"\s*:\s*"([^"]+)"/i.exec(body)?.[1];
+  return code?.split('#').pop();
 }
 
 export interface TimingProxy {
@@ -55,11 +66,16 @@ export async function startTimingProxy(target: string): Promise<TimingProxy> {
           agent,
         },
         (answer) => {
-          res.writeHead(answer.statusCode ?? 502, answer.headers);
+          const status = answer.statusCode ?? 0;
+          res.writeHead(status || 502, answer.headers);
+          // An error's body is small: kept to name its code.
+          const errorBody: Buffer[] = [];
+          if (status >= 400) answer.on('data', (chunk: Buffer) => errorBody.push(chunk));
           answer.pipe(res);
-          answer.on('end', () =>
-            calls.push({ operation, start, end: Date.now(), status: answer.statusCode ?? 0 }),
-          );
+          answer.on('end', () => {
+            const code = status >= 400 ? errorCodeOf(Buffer.concat(errorBody).toString('utf8')) : undefined;
+            calls.push({ operation, start, end: Date.now(), status, ...(code ? { code } : {}) });
+          });
         },
       );
       out.on('error', (error) => {

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { openBackupRepository } from '@ec2-restore/backup-repository';
 import { createDemoRestorePoint } from '@ec2-restore/demo';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { nodeArgsFor } from '../support/compiled.ts';
 import { type Embedded, REPO_ROOT, startEmbedded } from '../support/embedded.ts';
 
 /**
@@ -24,7 +25,7 @@ interface CliRun {
   stderr: string;
 }
 
-/** Runs the CLI from the sources (as `pnpm ec2-restore` does) with the given environment. */
+/** Runs the CLI (compiled, as its release: test/support/compiled.ts) with the given environment. */
 function cli(args: string[], options: { env?: NodeJS.ProcessEnv; tty?: boolean } = {}): Promise<CliRun> {
   const env: NodeJS.ProcessEnv = {
     ...process.env,
@@ -33,7 +34,7 @@ function cli(args: string[], options: { env?: NodeJS.ProcessEnv; tty?: boolean }
     ...options.env,
   };
   for (const [name, value] of Object.entries(env)) if (value === undefined) delete env[name];
-  const command = [process.execPath, '--import', 'tsx', 'packages/cli/src/main.ts', ...args];
+  const command = [process.execPath, ...nodeArgsFor('packages/cli/src/main.ts'), ...args];
   // `script -q -e -c CMD /dev/null` runs CMD on a new pseudo-terminal and exits with its code.
   const [file, argv] = options.tty
     ? ['script', ['-q', '-e', '-c', command.map(shellQuote).join(' '), '/dev/null']]

@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -29,6 +29,9 @@ import {
 const SLOW = 300_000;
 const root = fileURLToPath(new URL('../..', import.meta.url));
 
+/** How `pnpm backup` starts the operator CLI. */
+const CLI = ['--import', 'tsx', 'packages/backup-repository/src/cli.ts'];
+
 interface Run {
   code: number;
   stdout: string;
@@ -38,11 +41,10 @@ interface Run {
 /** Runs the operator CLI as a person would (`pnpm backup …` runs exactly this). */
 async function backup(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
   try {
-    const { stdout, stderr } = await promisify(execFile)(
-      process.execPath,
-      ['--import', 'tsx', 'packages/backup-repository/src/cli.ts', ...args],
-      { cwd: root, env: { ...process.env, ...env } },
-    );
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, [...CLI, ...args], {
+      cwd: root,
+      env: { ...process.env, ...env },
+    });
     return { code: 0, stdout, stderr };
   } catch (err) {
     const e = err as { code: number; stdout: string; stderr: string };
@@ -50,13 +52,42 @@ async function backup(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run>
   }
 }
 
-/** Runs the CLI with the credentials of an emulator account (the snapshots and instances are there). */
-function backupAs(accountId: string, args: string[]): Promise<Run> {
+/** The environment of a CLI run with the credentials of an emulator account (its snapshots and instances). */
+function accountEnv(accountId: string): NodeJS.ProcessEnv {
   const credentials = credentialsForAccount(accountId);
-  return backup(args, {
-    AWS_ACCESS_KEY_ID: credentials.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
+  return { AWS_ACCESS_KEY_ID: credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey };
+}
+
+function backupAs(accountId: string, args: string[]): Promise<Run> {
+  return backup(args, accountEnv(accountId));
+}
+
+/** Starts the CLI as `accountId`: `stderrShows(text)` resolves once its stderr holds `text`, `done` at its exit. */
+function startBackupAs(accountId: string, args: string[]) {
+  const child = spawn(process.execPath, [...CLI, ...args], {
+    cwd: root,
+    env: { ...process.env, ...accountEnv(accountId) },
   });
+  const run: Run = { code: -1, stdout: '', stderr: '' };
+  const waiters: Array<() => void> = [];
+  child.stdout.on('data', (chunk: Buffer) => (run.stdout += chunk));
+  child.stderr.on('data', (chunk: Buffer) => {
+    run.stderr += chunk;
+    for (const check of waiters) check();
+  });
+  const done = new Promise<Run>((resolve) =>
+    child.on('close', (code) => resolve({ ...run, code: code ?? -1 })),
+  );
+  const stderrShows = (text: string) =>
+    new Promise<void>((resolve, reject) => {
+      const check = () => run.stderr.includes(text) && resolve();
+      waiters.push(check);
+      check();
+      void done.then((end) =>
+        reject(new Error(`the CLI ended (${end.code}) without printing '${text}': ${end.stderr}`)),
+      );
+    });
+  return { stderrShows, done };
 }
 
 describe('ec2-restore-backup CLI', () => {
@@ -92,6 +123,19 @@ describe('ec2-restore-backup CLI', () => {
   }
 
   afterAll(async () => work.remove());
+
+  /** `create` of restore point `id` from one snapshot as /dev/xvdf (t3.micro). */
+  const createArgs = (snapshotId: string, id: string) => [
+    'create',
+    '--repository',
+    repo,
+    '--snapshot',
+    `/dev/xvdf=${snapshotId}`,
+    '--instance-type',
+    't3.micro',
+    '--id',
+    id,
+  ];
 
   it(
     'creates a restore point from a sparse raw image, lists it and verifies it',
@@ -301,6 +345,51 @@ describe('ec2-restore-backup CLI', () => {
         },
         volumes: [{ deviceName: '/dev/xvda', root: true }],
       });
+    },
+    SLOW,
+  );
+
+  it(
+    'waits for a snapshot still being taken, then creates the restore point once it completed',
+    async () => {
+      // EBS direct reads only completed snapshots (https://docs.aws.amazon.com/ebs/latest/userguide/ebsapi-faq.html).
+      const { id: accountId, aws } = newAccount(SDK_RETRIES);
+      const data = randomBytes(BLOCK_SIZE);
+      const snapshotId = await startVisibleSnapshot(aws.ebs, { VolumeSize: 1 });
+      const cli = startBackupAs(accountId, createArgs(snapshotId, 'rp-from-pending-snapshot'));
+      await cli.stderrShows(`waiting for snapshot ${snapshotId} to complete (pending`);
+      // Written and sealed while the CLI waits; EC2 says `pending` a while longer (the emulator's completing time).
+      await putBlock(aws.ebs, snapshotId, 4, data);
+      await aws.ebs.send(new CompleteSnapshotCommand({ SnapshotId: snapshotId, ChangedBlocksCount: 1 }));
+      aws.destroy();
+
+      const run = await cli.done;
+      expect(run, run.stderr).toMatchObject({ code: 0 });
+      const reader = await openBackupRepository(repo).openVolume('rp-from-pending-snapshot', '/dev/xvdf');
+      const stored = new Map<number, string>();
+      for await (const ref of reader.blocks()) if (ref.sha256) stored.set(ref.index, ref.sha256);
+      expect(stored).toEqual(new Map([[4, sha256Hex(data)]]));
+    },
+    SLOW,
+  );
+
+  it(
+    'fails naming the snapshot and its state when the snapshot ended in error, and creates no restore point',
+    async () => {
+      const { id: accountId, aws } = newAccount(SDK_RETRIES);
+      const snapshotId = await startVisibleSnapshot(aws.ebs, { VolumeSize: 1 });
+      await putBlock(aws.ebs, snapshotId, 4, randomBytes(BLOCK_SIZE));
+      // A ChangedBlocksCount that does not match the blocks written: EBS fails the snapshot.
+      await aws.ebs.send(new CompleteSnapshotCommand({ SnapshotId: snapshotId, ChangedBlocksCount: 2 }));
+      aws.destroy();
+
+      const run = await backupAs(accountId, createArgs(snapshotId, 'rp-from-failed-snapshot'));
+      expect(run.code).toBe(1);
+      expect(run.stderr).toContain(
+        `error: Snapshot ${snapshotId} is error; the EBS direct APIs read only completed snapshots.`,
+      );
+      const shown = await backup(['show', 'rp-from-failed-snapshot', '--repository', repo]);
+      expect(shown.stderr).toMatch(/'rp-from-failed-snapshot' does not exist/);
     },
     SLOW,
   );

@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import {
   type Account,
   assumedRoleClients,
+  completeSnapshot,
   createRestoreRole,
   expectAwsError,
   newAccount,
@@ -43,6 +44,8 @@ describe('EBS direct data plane', () => {
     await putBlock(account.aws.ebs, first, 1, replaced);
     const newer = randomBytes(BLOCK_SIZE);
     await putBlock(account.aws.ebs, first, 1, newer);
+    await completeSnapshot(account.aws, first, 2);
+    await completeSnapshot(account.aws, second, 1);
     expect((await read(account.aws, first, 1)).equals(newer)).toBe(true);
 
     // Deleting one snapshot (EC2 DeleteSnapshot) deletes its EBS direct view, not the other's blocks.
@@ -106,6 +109,7 @@ describe('EBS direct data plane', () => {
       }),
     );
     await putBlock(session.ebs, snapshotId, 3, data);
+    await completeSnapshot(account.aws, snapshotId, 2);
     const listed = await session.ebs.send(new ListSnapshotBlocksCommand({ SnapshotId: snapshotId }));
     expect(listed.Blocks!.map((b) => b.BlockIndex)).toEqual([2, 3]);
     await expectAwsError(

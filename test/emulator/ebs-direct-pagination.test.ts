@@ -6,7 +6,7 @@ import {
   PutSnapshotBlockCommand,
 } from '@aws-sdk/client-ebs';
 import { describe, expect, it } from 'vitest';
-import { expectAwsError, newAccount, startVisibleSnapshot } from '../support/index.ts';
+import { completeSnapshot, expectAwsError, newAccount, startVisibleSnapshot } from '../support/index.ts';
 
 // ListSnapshotBlocks and ListChangedBlocks answer in pages, in ascending block index order:
 // "MaxResults ... Valid Range: Minimum value of 100. Maximum value of 10000", "The value of NextToken is
@@ -50,6 +50,7 @@ describe('EBS direct listings in pages', () => {
     const { aws } = newAccount();
     const snapshotId = await startVisibleSnapshot(aws.ebs, { VolumeSize: 1 });
     await putBlocks(aws.ebs, snapshotId, range(0, 130), ZEROS);
+    await completeSnapshot(aws, snapshotId, 130);
     const list = (input: { MaxResults?: number; NextToken?: string; StartingBlockIndex?: number }) =>
       aws.ebs.send(new ListSnapshotBlocksCommand({ SnapshotId: snapshotId, ...input }));
 
@@ -78,6 +79,7 @@ describe('EBS direct listings in pages', () => {
     // Same data in 0-9, other data in 10-119, and 120-124 only in the second.
     await putBlocks(aws.ebs, second, range(0, 10), ZEROS);
     await putBlocks(aws.ebs, second, range(10, 125), ONES);
+    await Promise.all([completeSnapshot(aws, first, 120), completeSnapshot(aws, second, 125)]);
 
     const list = (NextToken?: string) =>
       aws.ebs.send(

@@ -1,6 +1,9 @@
 import { createHash } from 'node:crypto';
 import {
   CompleteSnapshotCommand,
+  type EBSClient,
+  GetSnapshotBlockCommand,
+  ListChangedBlocksCommand,
   ListSnapshotBlocksCommand,
   StartSnapshotCommand,
 } from '@aws-sdk/client-ebs';
@@ -15,15 +18,39 @@ import {
   type Account,
   blockChecksum,
   createKey,
+  eventually,
   expectAwsError,
   keyPolicy,
   newAccount,
   putBlock,
   readBlock,
+  startVisibleSnapshot,
   untilSnapshotVisible,
 } from '../support/index.ts';
+import { emulatorPerBlock } from '../support/own-emulator.ts';
 
 const BLOCK_SIZE = 524288;
+
+/**
+ * ListSnapshotBlocks, GetSnapshotBlock and ListChangedBlocks of a snapshot that is not `completed`:
+ * each refused with a ValidationException naming the snapshot and its state (HTTP 400).
+ */
+async function expectNotReadable(ebs: EBSClient, snapshotId: string, state: string) {
+  const refused = new RegExp(
+    `'${snapshotId}' is ${state}: the EBS direct APIs read only completed snapshots`,
+  );
+  const reads = [
+    () => ebs.send(new ListSnapshotBlocksCommand({ SnapshotId: snapshotId })),
+    () =>
+      ebs.send(new GetSnapshotBlockCommand({ SnapshotId: snapshotId, BlockIndex: 0, BlockToken: 'AAAA' })),
+    () =>
+      ebs.send(new ListChangedBlocksCommand({ FirstSnapshotId: snapshotId, SecondSnapshotId: snapshotId })),
+  ];
+  for (const read of reads) {
+    const error = await expectAwsError(read(), 'ValidationException', refused);
+    expect(error).toMatchObject({ Reason: 'INVALID_SNAPSHOT_ID', $metadata: { httpStatusCode: 400 } });
+  }
+}
 
 async function snapshotState(account: Account, snapshotId: string) {
   const out = await account.aws.ec2.send(new DescribeSnapshotsCommand({ SnapshotIds: [snapshotId] }));
@@ -67,12 +94,8 @@ describe('EBS direct APIs', () => {
       'ValidationException',
     );
 
-    const listed = await account.aws.ebs.send(new ListSnapshotBlocksCommand({ SnapshotId: snapshotId }));
-    expect(listed.BlockSize).toBe(BLOCK_SIZE);
-    expect(listed.Blocks!.map((b) => b.BlockIndex)).toEqual([0, 3]);
-    const read = await readBlock(account.aws.ebs, snapshotId, 0);
-    expect(read.checksum).toBe(blockChecksum(blocks[0]!));
-    expect(read.data.equals(blocks[0]!)).toBe(true);
+    // Not readable while pending (reads: 'EBS direct reads need a completed snapshot' below).
+    await expectNotReadable(account.aws.ebs, snapshotId, 'pending');
 
     // Aggregated checksum, LINEAR: SHA-256 over the blocks' checksums in index order.
     const aggregate = createHash('sha256')
@@ -87,7 +110,17 @@ describe('EBS direct APIs', () => {
         ChecksumAggregationMethod: 'LINEAR',
       }),
     );
-    expect((await snapshotState(account, snapshotId)).State).toBe('completed');
+    // Completed a moment after CompleteSnapshot (EC2RESTORE_EMULATOR_SNAPSHOT_COMPLETING_MS, 300 by default;
+    // the pending moment itself: test/pipeline/completion-wait-and-zones.test.ts).
+    await eventually(async () =>
+      (await snapshotState(account, snapshotId)).State === 'completed' ? true : undefined,
+    );
+    const listed = await account.aws.ebs.send(new ListSnapshotBlocksCommand({ SnapshotId: snapshotId }));
+    expect(listed.BlockSize).toBe(BLOCK_SIZE);
+    expect(listed.Blocks!.map((b) => b.BlockIndex)).toEqual([0, 3]);
+    const read = await readBlock(account.aws.ebs, snapshotId, 0);
+    expect(read.checksum).toBe(blockChecksum(blocks[0]!));
+    expect(read.data.equals(blocks[0]!)).toBe(true);
     const volumesAfter = (await account.aws.ec2.send(new DescribeVolumesCommand({}))).Volumes!.length;
     expect(volumesAfter).toBe(volumesBefore);
   });
@@ -116,5 +149,40 @@ describe('EBS direct APIs', () => {
       account.aws.ebs.send(new StartSnapshotCommand({ VolumeSize: 1, Encrypted: true, KmsKeyArn: key.Arn! })),
       'AccessDeniedException',
     );
+  });
+});
+
+/** How long this block's emulator keeps a snapshot `pending` after CompleteSnapshot: ample for the reads below. */
+const COMPLETING_MS = 4000;
+
+describe('EBS direct reads need a completed snapshot', () => {
+  // "Can a snapshot be accessed using the EBS direct APIs if it has a pending status? No. The snapshot can
+  // be accessed only if it has a completed status." (https://docs.aws.amazon.com/ebs/latest/userguide/ebsapi-faq.html)
+  const account = emulatorPerBlock({ EC2RESTORE_EMULATOR_SNAPSHOT_COMPLETING_MS: String(COMPLETING_MS) });
+
+  it('refused while being written and while completing; read once DescribeSnapshots says completed', async () => {
+    const owner = account();
+    const { aws } = owner;
+    const snapshotId = await startVisibleSnapshot(aws.ebs, { VolumeSize: 1 });
+    const data = Buffer.alloc(BLOCK_SIZE, 7);
+    await putBlock(aws.ebs, snapshotId, 1, data);
+    await expectNotReadable(aws.ebs, snapshotId, 'pending');
+
+    const completedAt = Date.now() + COMPLETING_MS;
+    await aws.ebs.send(new CompleteSnapshotCommand({ SnapshotId: snapshotId, ChangedBlocksCount: 1 }));
+    // Sealed, but EBS has not finished: EC2 says pending and the reads are still refused.
+    await expectNotReadable(aws.ebs, snapshotId, 'pending');
+    expect((await snapshotState(owner, snapshotId)).State).toBe('pending');
+    expect(Date.now(), 'the checks above ran inside the completing window').toBeLessThan(completedAt);
+
+    await eventually(async () =>
+      (await snapshotState(owner, snapshotId)).State === 'completed' ? true : undefined,
+    );
+    const read = await readBlock(aws.ebs, snapshotId, 1);
+    expect(read.data.equals(data)).toBe(true);
+    const changed = await aws.ebs.send(
+      new ListChangedBlocksCommand({ FirstSnapshotId: snapshotId, SecondSnapshotId: snapshotId }),
+    );
+    expect(changed.ChangedBlocks).toEqual([]);
   });
 });

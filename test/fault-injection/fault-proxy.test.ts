@@ -6,7 +6,13 @@ import { type AwsClients, classifyAwsError, createAwsClients } from '@ec2-restor
 import { credentialsForAccount, randomAccountId } from '@ec2-restore/local-aws';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type FaultProxy, injectedFor, seededRandom, startFaultProxy } from '../support/fault-proxy.ts';
-import { blockChecksum, putBlock, readBlock, untilSnapshotVisible } from '../support/index.ts';
+import {
+  blockChecksum,
+  putBlock,
+  readBlock,
+  untilSnapshotCompleted,
+  untilSnapshotVisible,
+} from '../support/index.ts';
 
 const REGION = 'eu-west-1';
 const cleanups: Array<() => unknown> = [];
@@ -121,6 +127,8 @@ describe('fault proxy', () => {
     await once.ebs.send(
       new CompleteSnapshotCommand({ SnapshotId: started.SnapshotId!, ChangedBlocksCount: 1 }),
     );
+    // EBS direct reads it once completed: waited for beside the proxy too.
+    await untilSnapshotCompleted(direct.ec2, started.SnapshotId!);
     const read = await readBlock(once.ebs, started.SnapshotId!, 2);
     expect(read.data.equals(data)).toBe(true);
     expect(read.checksum).toBe(blockChecksum(data));

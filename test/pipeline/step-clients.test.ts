@@ -1,5 +1,6 @@
 import { DescribeVolumesCommand } from '@aws-sdk/client-ec2';
 import { CreateRoleCommand } from '@aws-sdk/client-iam';
+import { ListKeysCommand } from '@aws-sdk/client-kms';
 import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
 import { type AwsClients, createAwsClients } from '@ec2-restore/aws-clients';
 import { credentialsForAccount, randomAccountId } from '@ec2-restore/local-aws';
@@ -58,7 +59,19 @@ describe('step clients', () => {
     const clients = createStepClients({ credentials: credentialsForAccount(source) });
     const sessionOf = async (restoreId: string) => {
       const target = clients.target({ region: 'eu-west-1', roleArn: Role!.Arn!, restoreId });
-      return (await target.sts.send(new GetCallerIdentityCommand({}))).Arn;
+      // Every client of the restore at once (as a step's first calls). The role may do nothing else;
+      // a refusal comes after the credentials were used.
+      const [identity] = await Promise.all([
+        target.sts.send(new GetCallerIdentityCommand({})),
+        target.ec2.send(new DescribeVolumesCommand({})).catch((error: Error) => error.name),
+        target.kms.send(new ListKeysCommand({})).catch((error: Error) => error.name),
+      ]);
+      // One AssumeRole between them: they hold the same session's keys.
+      const keys = await Promise.all(
+        [target.sts, target.ec2, target.kms].map(async (c) => (await c.config.credentials()).accessKeyId),
+      );
+      expect(new Set(keys).size).toBe(1);
+      return identity.Arn;
     };
     expect(await sessionOf('r-first')).toMatch(/assumed-role\/Restore-\d+\/ec2-restore-r-first$/);
     expect(await sessionOf('r-second')).toMatch(/assumed-role\/Restore-\d+\/ec2-restore-r-second$/);

@@ -1,15 +1,19 @@
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DescribeSnapshotsCommand, DescribeVolumesCommand } from '@aws-sdk/client-ec2';
+import { DisableKeyCommand } from '@aws-sdk/client-kms';
 import { RestoreTag } from '@ec2-restore/contracts';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { type FaultProxy, startFaultProxy } from '../support/fault-proxy.ts';
 import {
   type Account,
   type Backup,
   createBackup,
   dataBlocksOf,
   describeInstance,
+  EMPTY_CENSUS,
   removeBackup,
+  stepStatus,
   type World,
   worldPerTest,
 } from '../support/index.ts';
@@ -51,6 +55,11 @@ async function expectWorkerClean(source: Account, restoreId: string, workerInsta
 }
 
 const openWorld = worldPerTest();
+let proxy: FaultProxy | undefined;
+afterEach(async () => {
+  await proxy?.close();
+  proxy = undefined;
+});
 
 describe('worker-volume data path: volumes attached to the worker instance, device files (docs/architecture.md#the-two-flows)', {
   timeout: 600_000,
@@ -90,6 +99,44 @@ describe('worker-volume data path: volumes attached to the worker instance, devi
     world.startWorkers(['snapshot-worker', 'share-worker', 'instance-worker']);
     const id = await restoreThroughWorkerInstance(world);
     await expectDeviceFilesHoldTheImages(world.deviceDir ?? '', backup);
+    await expectWorkerClean(world.source, id, world.workerInstanceId ?? '');
+  });
+
+  // EBS makes a snapshot with the volume's key, and a disabled key fails every use of it at once
+  // (https://docs.aws.amazon.com/kms/latest/developerguide/unusable-kms-keys.html): the snapshot ends
+  // in the error state, and EBS says why only in an often empty StateMessage.
+  it('same account: the key disabled just before CreateSnapshot fails the restore with kms_key_unusable naming the key, its state and the fix; nothing left behind', async () => {
+    const world = await openWorld({ backup, workerInstance: true });
+    let disabled: Promise<unknown> | undefined;
+    // The snapshot worker's calls pass through a proxy that disables the target key as CreateSnapshot goes by.
+    proxy = await startFaultProxy({
+      target: process.env.AWS_ENDPOINT_URL!,
+      faultRate: 0,
+      beforeForward: async (action) => {
+        if (action !== 'CreateSnapshot') return;
+        disabled ??= world.source.aws.kms.send(new DisableKeyCommand({ KeyId: world.targetKey }));
+        await disabled;
+      },
+    });
+    world.startWorkers(['snapshot-worker'], { AWS_ENDPOINT_URL: proxy.endpoint });
+    world.startWorkers(['instance-worker']);
+    const id = await world.startRestore(world.request({ dataPath: 'worker-volume', volumes: ['/dev/xvda'] }));
+    const restore = await world.waitForEnd(id, 200_000);
+    expect(restore.status, world.output()).toBe('failed');
+    expect(proxy.counts().ec2Calls.CreateSnapshot).toBeGreaterThan(0);
+    expect(restore.error).toMatchObject({
+      code: 'kms_key_unusable',
+      category: 'kms',
+      step: 'snapshot:/dev/xvda',
+    });
+    expect(restore.error?.message).toContain(world.targetKey);
+    expect(restore.error?.message).toContain('Disabled');
+    expect(restore.error?.message).toContain(`aws kms enable-key --key-id ${world.targetKey}`);
+    const cleaned = await world.waitUntil(id, (r) =>
+      ['succeeded', 'failed', 'skipped', 'cancelled'].includes(stepStatus(r, 'cleanup') ?? ''),
+    );
+    expect(stepStatus(cleaned, 'cleanup'), world.output()).toBe('succeeded');
+    expect(await world.census([id])).toEqual(EMPTY_CENSUS);
     await expectWorkerClean(world.source, id, world.workerInstanceId ?? '');
   });
 });

@@ -43,15 +43,20 @@ function session(options: ConstructorParameters<typeof PreflightSession>[0]): {
   return { session: made, calls: () => [...seen] };
 }
 
+/** A same-account restore request in a new account with its own key, and a session as that account. */
+async function sameAccountPlan(restorePointId: string) {
+  const account = newAccount();
+  const keyArn = await iamDelegatedKey(account);
+  const request = restoreRequestSchema.parse({
+    restorePointId,
+    target: { accountId: account.id, region: REGION, kmsKeyId: keyArn },
+  });
+  return { request, ...session({ sourceCredentials: credentialsForAccount(account.id) }) };
+}
+
 describe('PreflightSession', () => {
   it('a second plan of the same restore gives the same checks without asking AWS again', async () => {
-    const account = newAccount();
-    const keyArn = await iamDelegatedKey(account);
-    const request = restoreRequestSchema.parse({
-      restorePointId: 'rp-session',
-      target: { accountId: account.id, region: REGION, kmsKeyId: keyArn },
-    });
-    const { session: preflight, calls } = session({ sourceCredentials: credentialsForAccount(account.id) });
+    const { request, session: preflight, calls } = await sameAccountPlan('rp-session');
 
     const first = await preflight.plan(request, restorePoint);
     expect(first.result.ok).toBe(true);
@@ -63,6 +68,23 @@ describe('PreflightSession', () => {
     const second = await preflight.plan(request, restorePoint);
     expect(second.result).toEqual(first.result);
     expect(calls().slice(firstCalls)).toEqual([]);
+  });
+
+  it("a plan's DryRun probes, all at once on one deadline signal, raise no listener-leak warning", async () => {
+    const { request, session: preflight, calls } = await sameAccountPlan('rp-session-listeners');
+    const warnings: Error[] = [];
+    const onWarning = (warning: Error): void => void warnings.push(warning);
+    process.on('warning', onWarning);
+    try {
+      expect((await preflight.plan(request, restorePoint)).result.ok).toBe(true);
+      // Node emits warnings on the next tick.
+      await new Promise((resolve) => setImmediate(resolve));
+    } finally {
+      process.off('warning', onWarning);
+    }
+    const probes = calls().filter((c) => /^EC2\.(Create|Delete|Attach|Detach|Run|Stop|Start)/.test(c));
+    expect(probes.length).toBeGreaterThan(5);
+    expect(warnings.filter((w) => w.name === 'MaxListenersExceededWarning')).toEqual([]);
   });
 
   it('a plan that fails a check drops what it read: the plan after the fix passes', async () => {

@@ -72,8 +72,9 @@ export interface Account {
   rootArn: string;
 }
 
-export function newAccount(options: ClientOptions = {}): Account {
-  const id = randomAccountId();
+/** A fresh random account, or account `id` (one an emulator was started with settings for). */
+export function newAccount(options: ClientOptions & { id?: string } = {}): Account {
+  const id = options.id ?? randomAccountId();
   return { id, aws: clientsFor(credentialsForAccount(id), options), rootArn: `arn:aws:iam::${id}:root` };
 }
 

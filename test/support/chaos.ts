@@ -2,10 +2,11 @@ import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { stopProcess } from '@ec2-restore/local-aws';
+import { nodeArgsFor } from './compiled.ts';
 
 /**
  * Worker chaos for the fault test: runs N worker processes
- * (`node --import tsx services/<service>/src/main.ts`), SIGKILLs a random one every few seconds and
+ * (services/<service>/src/main.ts, compiled: compiled.ts), SIGKILLs a random one every few seconds and
  * starts it again, for a bounded time, then stops every process it started. SIGKILL, not SIGTERM: the
  * worker gets no chance to finish or hand back its job, exactly as when a machine dies; BullMQ's
  * stalled-job detection must give the job to another worker.
@@ -136,7 +137,7 @@ export function startChaos(options: ChaosOptions): ChaosRun {
     const env = { ...process.env, ...options.env, ...slot.group.env };
     setprivAvailable ??=
       process.platform === 'linux' && spawnSync('setpriv', ['--help'], { stdio: 'ignore' }).status === 0;
-    const nodeArgs = ['--import', 'tsx', entry];
+    const nodeArgs = nodeArgsFor(entry);
     // Tied to this process (Linux): if the test run itself is killed, its workers die with it.
     const [file, args] = setprivAvailable
       ? ['setpriv', ['--pdeathsig', 'KILL', process.execPath, ...nodeArgs]]

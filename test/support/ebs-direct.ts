@@ -1,6 +1,7 @@
 /** The EBS direct data plane as tests call it: one block written, one block read back. */
 import { createHash, randomBytes } from 'node:crypto';
 import {
+  CompleteSnapshotCommand,
   type EBSClient,
   GetSnapshotBlockCommand,
   ListSnapshotBlocksCommand,
@@ -8,10 +9,12 @@ import {
   StartSnapshotCommand,
   type StartSnapshotCommandInput,
 } from '@aws-sdk/client-ebs';
+import { DescribeSnapshotsCommand, type EC2Client } from '@aws-sdk/client-ec2';
 import type { AwsClients } from '@ec2-restore/aws-clients';
 import type { BackupRepository } from '@ec2-restore/backup-repository';
 import { onceVisible } from '@ec2-restore/local-aws';
 import { EbsDirectWriter, type RetryPolicy } from '@ec2-restore/snapshot-writers';
+import { eventually } from './expect-aws.ts';
 
 /** SHA-256 of a block, base64, as PutSnapshotBlock and GetSnapshotBlock carry it. */
 export function blockChecksum(data: Buffer): string {
@@ -65,9 +68,17 @@ export async function startVisibleSnapshot(
   return SnapshotId!;
 }
 
-/** Waits (bounded) until the EBS direct data plane knows a snapshot StartSnapshot just made. */
+/**
+ * Waits (bounded) until the EBS direct data plane knows a snapshot StartSnapshot just made. A snapshot
+ * being written cannot be read (ValidationException, test/emulator/ebs-direct.test.ts): that refusal,
+ * unlike ResourceNotFoundException, means EBS knows it.
+ */
 export async function untilSnapshotVisible(ebs: EBSClient, snapshotId: string): Promise<void> {
-  await onceVisible(() => ebs.send(new ListSnapshotBlocksCommand({ SnapshotId: snapshotId })));
+  await onceVisible(() =>
+    ebs.send(new ListSnapshotBlocksCommand({ SnapshotId: snapshotId })).catch((error: Error) => {
+      if (error.name !== 'ValidationException') throw error;
+    }),
+  );
 }
 
 /** The EBS direct writer of a one-volume restore point, with `aws`'s clients, `inFlight` blocks at once. */
@@ -106,5 +117,28 @@ export function writeRootVolume(
     target: writeTarget(kmsKeyArn),
     ...(signal ? { signal } : {}),
     ...(onProgress ? { onProgress } : {}),
+  });
+}
+
+/**
+ * CompleteSnapshot with `changedBlocksCount`, then waits until the snapshot is completed: EBS direct
+ * reads a snapshot only then (test/emulator/ebs-direct.test.ts).
+ */
+export async function completeSnapshot(
+  aws: Pick<AwsClients, 'ebs' | 'ec2'>,
+  snapshotId: string,
+  changedBlocksCount: number,
+): Promise<void> {
+  await aws.ebs.send(
+    new CompleteSnapshotCommand({ SnapshotId: snapshotId, ChangedBlocksCount: changedBlocksCount }),
+  );
+  await untilSnapshotCompleted(aws.ec2, snapshotId);
+}
+
+/** Waits (bounded) until EC2 reports the snapshot `completed` (it is `pending` a while after CompleteSnapshot). */
+export async function untilSnapshotCompleted(ec2: EC2Client, snapshotId: string): Promise<void> {
+  await eventually(async () => {
+    const { Snapshots = [] } = await ec2.send(new DescribeSnapshotsCommand({ SnapshotIds: [snapshotId] }));
+    return Snapshots[0]?.State === 'completed' ? true : undefined;
   });
 }

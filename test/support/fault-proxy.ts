@@ -71,6 +71,12 @@ export interface FaultProxyOptions {
    * @defaultValue none
    */
   failBlockWrite?: (snapshotId: string, blockIndex: number, attempt: number) => boolean;
+  /**
+   * Runs before an EC2 call that is not faulted is passed on, and the call waits for it: changes the
+   * world between two calls of the code under test (a key disabled just before CreateSnapshot).
+   * @defaultValue none
+   */
+  beforeForward?: (action: string) => Promise<void>;
 }
 
 export interface FaultProxyCounts {
@@ -299,7 +305,19 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
         answerFault(res, fault);
         return;
       }
-      forward(req, res, body, invisibleMs > 0 && action in createdIds ? action : undefined);
+      const pass = () =>
+        forward(req, res, body, invisibleMs > 0 && action in createdIds ? action : undefined);
+      if (!options.beforeForward) return pass();
+      options
+        .beforeForward(action)
+        .then(pass, (error: Error) =>
+          answerError(
+            res,
+            500,
+            'InternalError',
+            `fault proxy beforeForward(${action}) failed: ${error.message}`,
+          ),
+        );
     });
   });
 

@@ -19,9 +19,9 @@ export async function startEmulatorWith(env: Record<string, string>): Promise<Ru
   }
 }
 
-/** Root clients of a fresh account on `emulator`, one attempt per call. */
-export function accountOn(emulator: RunningEmulator): Account {
-  return newAccount({ endpoint: emulator.endpoint });
+/** Root clients of a fresh account (or of account `id`) on `emulator`, one attempt per call. */
+export function accountOn(emulator: RunningEmulator, id?: string): Account {
+  return newAccount({ endpoint: emulator.endpoint, ...(id ? { id } : {}) });
 }
 
 /**

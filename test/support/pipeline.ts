@@ -1,6 +1,6 @@
 /**
  * The pipeline of an e2e test: Redis prefixes of its own, restores added as the API adds them, and the
- * three worker services started as their own processes (`node --import tsx services/<name>/src/main.ts`).
+ * three worker services started as their own processes (compiled from services/<name>/src/main.ts: compiled.ts).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -21,6 +21,7 @@ import { FlowProducer, Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { REGION } from './accounts.ts';
 import { GIB } from './backup.ts';
+import { nodeArgsFor } from './compiled.ts';
 
 const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -137,9 +138,9 @@ export interface WorkerProcess {
   stop(): Promise<number | null>;
 }
 
-/** Starts a worker service as its own process, as an operator would (`node --import tsx .../main.ts`). */
+/** Starts a worker service as its own process, as an operator would (compiled: ./compiled.ts). */
 export function startWorker(name: WorkerName, env: Record<string, string>): WorkerProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', join('services', name, 'src', 'main.ts')], {
+  const child = spawn(process.execPath, nodeArgsFor(join('services', name, 'src', 'main.ts')), {
     cwd: REPO_ROOT,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -164,21 +164,53 @@ export interface AssumeRoleOptions {
   durationSeconds?: number;
 }
 
+/** Credentials this close to their expiry are renewed before use. */
+const RENEW_BEFORE_EXPIRY_MS = 5 * 60_000;
+
 /**
- * Credentials of the restore role, obtained with STS AssumeRole and refreshed before they expire.
+ * One answer of `provider` for every client that holds it, renewed once it is near its expiry: each
+ * SDK client keeps credentials of its own, so without this every client of a set (EC2, KMS, STS, …)
+ * makes its own AssumeRole, one after another as a step first calls each. Calls that come while it
+ * is being asked wait for the same answer; a failure is not kept (the next call asks again).
+ */
+export function shareCredentials(provider: AwsCredentialIdentityProvider): AwsCredentialIdentityProvider {
+  let held: AwsCredentialIdentity | undefined;
+  let asking: Promise<AwsCredentialIdentity> | undefined;
+  return (properties) => {
+    const expiresAt = held?.expiration?.getTime() ?? Number.POSITIVE_INFINITY;
+    // A client asks with forceRefresh when AWS refused the credentials it held (expired early).
+    const forced = (properties as { forceRefresh?: boolean } | undefined)?.forceRefresh === true;
+    if (held && !forced && expiresAt - Date.now() > RENEW_BEFORE_EXPIRY_MS) return Promise.resolve(held);
+    asking ??= provider(properties)
+      .then((credentials) => {
+        held = credentials;
+        return credentials;
+      })
+      .finally(() => {
+        asking = undefined;
+      });
+    return asking;
+  };
+}
+
+/**
+ * Credentials of the restore role, obtained with STS AssumeRole (once for all the clients that hold
+ * them) and renewed before they expire.
  * Session names are limited to 64 characters of [\w+=,.@-]; longer or other characters are trimmed.
  * https://docs.aws.amazon.com/STS/latest/APIReference/API_AssumeRole.html
  */
 export function assumeRoleCredentials(options: AssumeRoleOptions): AwsCredentialIdentityProvider {
   const endpoint = resolveEndpoint(options.endpoint);
-  return fromTemporaryCredentials({
-    params: {
-      RoleArn: options.roleArn,
-      RoleSessionName: options.sessionName.replace(/[^\w+=,.@-]/g, '-').slice(0, 64),
-      DurationSeconds: options.durationSeconds ?? 3600,
-      ...(options.externalId ? { ExternalId: options.externalId } : {}),
-    },
-    ...(options.sourceCredentials ? { masterCredentials: options.sourceCredentials } : {}),
-    clientConfig: { region: options.region, ...(endpoint ? { endpoint } : {}) },
-  });
+  return shareCredentials(
+    fromTemporaryCredentials({
+      params: {
+        RoleArn: options.roleArn,
+        RoleSessionName: options.sessionName.replace(/[^\w+=,.@-]/g, '-').slice(0, 64),
+        DurationSeconds: options.durationSeconds ?? 3600,
+        ...(options.externalId ? { ExternalId: options.externalId } : {}),
+      },
+      ...(options.sourceCredentials ? { masterCredentials: options.sourceCredentials } : {}),
+      clientConfig: { region: options.region, ...(endpoint ? { endpoint } : {}) },
+    }),
+  );
 }

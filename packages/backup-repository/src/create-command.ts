@@ -1,3 +1,4 @@
+import type { EC2Client } from '@aws-sdk/client-ec2';
 import { createAwsClients } from '@ec2-restore/aws-clients';
 import { BLOCK_SIZE } from './block.ts';
 import {
@@ -16,6 +17,7 @@ import {
 } from './instance-attributes.ts';
 import { type InstanceMetadataInput, instanceMetadataSchema } from './manifest.ts';
 import type { SourceBlock, VolumeSpec } from './restore-point-builder.ts';
+import { waitUntilSnapshotReadable } from './snapshot-readiness.ts';
 import {
   ebsSnapshotVolumeSizeGiB,
   rawImageSize,
@@ -145,6 +147,18 @@ async function instanceMetadata(
   return { instance: checked.data, deleteOnTermination: ec2?.deleteOnTermination ?? {} };
 }
 
+/** Waits until EBS direct can read the snapshot, saying on stderr what it waits for. */
+function waitUntilReadable(ec2: EC2Client, snapshotId: string) {
+  let said = '';
+  return waitUntilSnapshotReadable(ec2, snapshotId, {
+    onWaiting: ({ State, Progress }) => {
+      const now = `${State}${Progress ? `, ${Progress}` : ''}`;
+      if (now !== said) process.stderr.write(`waiting for snapshot ${snapshotId} to complete (${now})\n`);
+      said = now;
+    },
+  });
+}
+
 /** `create`: a restore point from raw disk images and/or EBS snapshots. */
 export async function create(values: Values, out: Output): Promise<void> {
   const images = (values.volume ?? []).map((v) => parseVolumeArgument('--volume', v));
@@ -157,10 +171,12 @@ export async function create(values: Values, out: Output): Promise<void> {
   const { instance, deleteOnTermination } = await instanceMetadata(values, all, snapshots, region);
 
   const repository = repositoryFrom(values);
-  const ebs =
+  const aws =
     snapshots.length > 0
-      ? createAwsClients({ region, ...(values.endpoint ? { endpoint: values.endpoint } : {}) }).ebs
+      ? createAwsClients({ region, ...(values.endpoint ? { endpoint: values.endpoint } : {}) })
       : undefined;
+  // Every snapshot completed before the first block is read (a snapshot still completing is waited for).
+  for (const snapshot of snapshots) await waitUntilReadable(aws!.ec2, snapshot.source);
   const builder = repository.createRestorePoint({
     ...(values.id ? { id: values.id } : {}),
     ...(values.description ? { description: values.description } : {}),
@@ -194,8 +210,8 @@ export async function create(values: Values, out: Output): Promise<void> {
       sizeGiB = volume.sizeGiB ?? needed;
       blocks = readRawImage(path);
     } else {
-      sizeGiB = await ebsSnapshotVolumeSizeGiB(ebs!, volume.source);
-      blocks = readEbsSnapshot(ebs!, volume.source);
+      sizeGiB = await ebsSnapshotVolumeSizeGiB(aws!.ebs, volume.source);
+      blocks = readEbsSnapshot(aws!.ebs, volume.source);
     }
     const keep = volume.deleteOnTermination ?? deleteOnTermination[volume.deviceName];
     const spec: VolumeSpec = {

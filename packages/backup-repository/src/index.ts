@@ -7,6 +7,7 @@ export * from './repository.ts';
 export { blockKey, newRestorePointId } from './repository-layout.ts';
 export * from './restore-point-builder.ts';
 export * from './run-pool.ts';
+export * from './snapshot-readiness.ts';
 export * from './sources.ts';
 export { FolderObjectStore } from './stores/folder-store.ts';
 export type { ObjectStore } from './stores/object-store.ts';

@@ -47,7 +47,8 @@ export async function* readRawImage(path: string, chunkBytes = 16 * BLOCK_SIZE):
  * Reads an EBS snapshot through the EBS direct APIs: ListSnapshotBlocks gives the blocks that hold data
  * (never-written blocks are absent and read as zeros), GetSnapshotBlock their data with a SHA-256 that is
  * checked (https://docs.aws.amazon.com/ebs/latest/userguide/ebsapis-using-checksums.html). Blocks are
- * fetched `concurrency` at a time and yielded in index order.
+ * fetched `concurrency` at a time and yielded in index order. EBS reads only a completed snapshot:
+ * wait for it first (waitUntilSnapshotReadable).
  */
 export async function* readEbsSnapshot(
   ebs: EBSClient,

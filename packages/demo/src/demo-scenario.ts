@@ -3,6 +3,7 @@ import {
   CreateSubnetCommand,
   CreateTagsCommand,
   CreateVpcCommand,
+  DescribeAvailabilityZonesCommand,
   DescribeSubnetsCommand,
   EnableEbsEncryptionByDefaultCommand,
   ModifyEbsDefaultKmsKeyIdCommand,
@@ -45,6 +46,24 @@ export interface SeedScenarioOptions {
   customerManagedDefaultKey?: boolean;
   /** Tag value marking everything seeded. @defaultValue 'demo' */
   name?: string;
+}
+
+/**
+ * The account's first available zone: zone names are mapped per account and `<region>a` is not in
+ * every account (https://docs.aws.amazon.com/global-infrastructure/latest/regions/az-ids.html).
+ */
+async function firstAvailableZone(clients: AwsClients, region: string): Promise<string> {
+  const { AvailabilityZones = [] } = await clients.ec2.send(
+    new DescribeAvailabilityZonesCommand({
+      Filters: [
+        { Name: 'state', Values: ['available'] },
+        { Name: 'zone-type', Values: ['availability-zone'] },
+      ],
+    }),
+  );
+  const zone = AvailabilityZones.flatMap((z) => (z.ZoneName ? [z.ZoneName] : [])).sort()[0];
+  if (!zone) throw new Error(`the target account has no available Availability Zone in ${region}`);
+  return zone;
 }
 
 // Actions EBS needs on a key for encrypted volumes and snapshots; the product's pre-flight checks
@@ -189,7 +208,7 @@ export async function seedDemoScenario(options: SeedScenarioOptions): Promise<De
           new CreateSubnetCommand({
             VpcId: vpcId,
             CidrBlock: '10.42.1.0/24',
-            AvailabilityZone: `${region}a`,
+            AvailabilityZone: await firstAvailableZone(target, region),
           }),
         )
       ).Subnet!.SubnetId!;

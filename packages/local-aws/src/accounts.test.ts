@@ -5,6 +5,7 @@ import {
   DEMO_TARGET_ACCOUNT_ID,
   EMULATOR_ROOT_ACCESS_KEY_PREFIX,
   randomAccountId,
+  takeIssuedAccountIds,
 } from './accounts.ts';
 
 describe('credentialsForAccount', () => {
@@ -30,5 +31,14 @@ describe('randomAccountId', () => {
       expect(id).toMatch(/^[3-9]\d{11}$/);
       expect([DEMO_SOURCE_ACCOUNT_ID, DEMO_TARGET_ACCOUNT_ID, '123456789012']).not.toContain(id);
     }
+  });
+});
+
+describe('takeIssuedAccountIds', () => {
+  it('returns the ids given out since the last call, once', () => {
+    takeIssuedAccountIds();
+    const given = [randomAccountId(), randomAccountId()];
+    expect(takeIssuedAccountIds()).toEqual(given);
+    expect(takeIssuedAccountIds()).toEqual([]);
   });
 });

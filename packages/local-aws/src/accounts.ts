@@ -38,10 +38,22 @@ export function credentialsForAccount(accountId: string): EmulatorCredentials {
   };
 }
 
+const issuedAccountIds: string[] = [];
+
 /** A fresh 12-digit account id (first digit 3-9, so it never meets the well-known ones above). */
 export function randomAccountId(): string {
   for (;;) {
     const id = String(randomInt(3, 10)) + String(randomInt(0, 100_000_000_000)).padStart(11, '0');
-    if (!WELL_KNOWN_ACCOUNT_IDS.has(id)) return id;
+    if (WELL_KNOWN_ACCOUNT_IDS.has(id)) continue;
+    issuedAccountIds.push(id);
+    return id;
   }
+}
+
+/**
+ * The ids randomAccountId gave out in this process since the last call: a test file's accounts, for
+ * forgetTestAccounts once the file is done.
+ */
+export function takeIssuedAccountIds(): string[] {
+  return issuedAccountIds.splice(0);
 }

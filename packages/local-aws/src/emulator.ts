@@ -152,6 +152,28 @@ export function processMemory(pid: number): { rssBytes: number; peakRssBytes: nu
     : { rssBytes: rss * 1024, peakRssBytes: peak * 1024 };
 }
 
+/**
+ * Test harness only (no AWS operation): the emulator drops everything it holds for these accounts
+ * (moto's backends of every service, EBS direct blocks), so its memory does not grow with the number of
+ * test files that each use fresh accounts (ec2restore_emulator/test_only.py). An account used again
+ * afterwards starts empty.
+ */
+export async function forgetTestAccounts(endpoint: string, accountIds: readonly string[]): Promise<void> {
+  if (accountIds.length === 0) return;
+  const res = await fetch(`${endpoint}/ec2restore-test-only/forget-accounts`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ accountIds }),
+    signal: AbortSignal.timeout(30_000),
+  });
+  if (!res.ok) {
+    throw new Error(
+      `the emulator at ${endpoint} did not forget the test accounts (HTTP ${res.status}: ${await res.text()}); ` +
+        'is AWS_ENDPOINT_URL the local AWS emulator of this checkout?',
+    );
+  }
+}
+
 async function waitUntilAnswering(endpoint: string, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let lastError = '';

@@ -4,6 +4,7 @@ import { runChecks } from './checks.ts';
 import type { PreflightFacts } from './facts.ts';
 import { planFromFacts } from './plan-steps.ts';
 import {
+  allowAllEc2,
   awsEbsDefaultKeyFacts,
   crossAccountFacts,
   foundInstanceType,
@@ -84,6 +85,27 @@ describe('runChecks: same account', () => {
     expect(check.message).toContain('kms:Decrypt');
     const resources = check.remedy?.policy?.statements.map((s) => s.Resource);
     expect(resources).toContain(SAME_ACCOUNT_KEY);
+  });
+
+  it("fails a worker role that may use the key only through EC2 and EBS: the snapshot step reads the key's state itself (DescribeKey)", () => {
+    const facts = sameAccountFacts();
+    facts.worker.principal = principal(WORKER_SESSION, WORKER_ROLE, [
+      {
+        Statement: [
+          {
+            Effect: 'Allow',
+            Action: 'kms:*',
+            Resource: '*',
+            Condition: { StringLike: { 'kms:ViaService': ['ec2.*', 'ebs.*'] } },
+          },
+        ],
+      },
+      allowAllEc2,
+    ]);
+    const check = byId(runChecks(facts), 'target-key.access.worker-role');
+    expect(check.status).toBe('fail');
+    expect(check.message).toContain('kms:DescribeKey');
+    expect(check.message).toContain("read the key's state");
   });
 
   it('the root user of the account needs no IAM policy', () => {

@@ -1,3 +1,4 @@
+import { getMaxListeners, setMaxListeners } from 'node:events';
 import {
   AttachVolumeCommand,
   CopySnapshotCommand,
@@ -154,6 +155,9 @@ export function dryRunOutcome(error: unknown): DryRunFact {
   return { outcome: 'inconclusive', code, message };
 }
 
+/** The abort listeners one EC2 call may hold on its signal while in flight. */
+const LISTENERS_PER_CALL = 3;
+
 /**
  * Tries each EC2 action with DryRun as the clients' principal, all at once (each is one request).
  * `zone` is a zone of the region for CreateVolume.
@@ -165,6 +169,13 @@ export async function probeWithDryRun(
   http: Http = {},
 ): Promise<Record<string, DryRunFact>> {
   const wanted = [...new Set(actions)].filter((action) => probes[action] !== undefined);
+  const signal = http.abortSignal;
+  if (signal) {
+    // All the probes share the one signal, each call in flight listening on it up to three times (the
+    // SDK's retry, its HTTP handler, the EC2 call budget's wait) until it ends: room for them, so
+    // Node's leak warning keeps meaning a leak.
+    setMaxListeners(Math.max(getMaxListeners(signal), wanted.length * LISTENERS_PER_CALL + 10), signal);
+  }
   const answers = await Promise.all(
     wanted.map(async (action): Promise<[string, DryRunFact]> => {
       try {

@@ -9,7 +9,8 @@ export type KeyOperationId =
   | 'write-snapshot-ebs-direct'
   | 'share-encrypted-snapshot'
   | 'grant-key-to-restore-role'
-  | 'find-restore-grant';
+  | 'find-restore-grant'
+  | 'read-key-state';
 
 export interface KeyOperation {
   id: KeyOperationId;
@@ -89,6 +90,15 @@ export const keyOperations: Readonly<Record<KeyOperationId, KeyOperation>> = {
     policyActions: ['kms:ListGrants'],
     viaService: undefined,
     documentation: 'https://docs.aws.amazon.com/kms/latest/APIReference/API_ListGrants.html',
+  },
+  'read-key-state': {
+    id: 'read-key-state',
+    description:
+      "read the key's state (the snapshot step, before writing with it and when a snapshot ends in the error state)",
+    policyActions: ['kms:DescribeKey'],
+    // Called by the product itself: a key policy that allows DescribeKey only through EC2 does not allow it.
+    viaService: undefined,
+    documentation: 'https://docs.aws.amazon.com/kms/latest/APIReference/API_DescribeKey.html',
   },
 };
 

@@ -71,6 +71,8 @@ function pascal(value: string): string {
     .join('');
 }
 
+const GRANT_MANAGEMENT = new Set(['kms:CreateGrant', 'kms:RevokeGrant', 'kms:ListGrants']);
+
 /** Splits kms:CreateGrant off, so it can carry kms:GrantIsForAWSResource (EBS creates grants for volumes). */
 function splitGrantAction(operation: KeyOperationId): {
   use: string[];
@@ -78,8 +80,14 @@ function splitGrantAction(operation: KeyOperationId): {
   other: string[];
 } {
   const op = keyOperations[operation];
-  if (op.viaService === undefined)
-    return { use: [], grantForAwsResource: false, other: [...op.policyActions] };
+  if (op.viaService === undefined) {
+    // The product's own calls: its grant management in statements of their own, the rest with the key's use.
+    return {
+      use: op.policyActions.filter((a) => !GRANT_MANAGEMENT.has(a)),
+      grantForAwsResource: false,
+      other: op.policyActions.filter((a) => GRANT_MANAGEMENT.has(a)),
+    };
+  }
   return {
     use: op.policyActions.filter((a) => a !== 'kms:CreateGrant'),
     grantForAwsResource: op.policyActions.includes('kms:CreateGrant'),

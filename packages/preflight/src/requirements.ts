@@ -31,12 +31,14 @@ export interface RestoreShape {
  *   role the source default key instead of relying on its key policy.
  * - another account with the transfer key: the same, with the transfer key in place of the source
  *   default key; its key policy (written by the product) always names the restore role.
+ * The worker role also reads the state of the key it writes with itself (DescribeKey, not through EBS):
+ * before writing, and to name the key when a snapshot ends in the error state.
  */
 export function keyUseRequirements(shape: RestoreShape): KeyUseRequirement[] {
   const write: KeyOperationId =
     shape.dataPath === 'ebs-direct' ? 'write-snapshot-ebs-direct' : 'create-encrypted-volume';
   if (shape.mode === 'same-account') {
-    const workerOps: KeyOperationId[] = [write];
+    const workerOps: KeyOperationId[] = [write, 'read-key-state'];
     if (!shape.hasRestoreRole && write !== 'create-encrypted-volume')
       workerOps.push('create-encrypted-volume');
     const requirements: KeyUseRequirement[] = [
@@ -58,7 +60,7 @@ export function keyUseRequirements(shape: RestoreShape): KeyUseRequirement[] {
     return requirements;
   }
   // Cleanup looks for the restore's grant on the key the snapshots were written with, whatever kmsGrant was.
-  const workerOps: KeyOperationId[] = [write, 'find-restore-grant'];
+  const workerOps: KeyOperationId[] = [write, 'read-key-state', 'find-restore-grant'];
   if (shape.kmsGrant === 'auto') workerOps.push('grant-key-to-restore-role');
   if (shape.transferKey) {
     return [

@@ -1,5 +1,5 @@
 """Builds the WSGI app: moto's own dispatcher, with ec2-restore's behaviours installed first and the EBS
-direct data plane served ahead of it (fast_path.py)."""
+direct data plane served ahead of it (fast_path.py); the test harness's own path in front (test_only.py)."""
 
 from __future__ import annotations
 
@@ -10,16 +10,21 @@ from typing import Any
 def create_app(vanilla: bool) -> Any:
     from .identity import install_account_keys
     from .routing import create_dispatcher
+    from . import moto_memory
+    from .test_only import TestOnlyRoutes
 
     # werkzeug logs one line per request on stderr; the launcher keeps only a tail of stderr.
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     install_account_keys()
+    # Harness, not AWS behaviour (vanilla has them too): tests forget their accounts when done, and moto
+    # must not keep those accounts' objects alive meanwhile.
+    moto_memory.install()
     # The cached router answers exactly as moto's (it only skips repeated work), so vanilla has it too.
     dispatcher = create_dispatcher()
     if vanilla:
-        return dispatcher
+        return TestOnlyRoutes(dispatcher)
     from .behaviours import install_all
     from .fast_path import EbsDirectFastPath
 
     install_all()
-    return EbsDirectFastPath(dispatcher)
+    return TestOnlyRoutes(EbsDirectFastPath(dispatcher))

@@ -13,6 +13,7 @@ def install_all() -> None:
         kms_rules,
         public_images,
         sts_rules,
+        zones,
     )
     from .identity import install_request_caller
 
@@ -24,6 +25,7 @@ def install_all() -> None:
     iam_rules.install()
     kms_rules.install()
     ec2_rules.install()
+    zones.install()
     images.install()
     public_images.install()
     ebs_direct.install()

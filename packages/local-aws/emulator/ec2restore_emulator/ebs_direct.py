@@ -3,8 +3,8 @@ GetSnapshotBlock) as AWS behaves
 (https://docs.aws.amazon.com/ebs/latest/userguide/writesnapshots.html).
 
 moto 5.2.1 ignores Encrypted and KmsKeyArn, reports 512-byte blocks, marks the EC2 snapshot
-completed at once, leaves a phantom EC2 volume behind, keeps every block in memory and never frees
-the blocks of a deleted snapshot.
+completed at once (here: after a while, snapshot_completion.py), leaves a phantom EC2 volume
+behind, keeps every block in memory and never frees the blocks of a deleted snapshot.
 
 The block operations (put_block, get_block, list_blocks) are defined once here and used both by
 moto's request path and by the fast path (fast_path.py) that serves the data plane ahead of moto.
@@ -20,7 +20,7 @@ import time
 import uuid
 from typing import Any
 
-from . import consistency, ebs_limits, ebs_listing, idempotency
+from . import consistency, ebs_limits, ebs_listing, idempotency, snapshot_completion
 from .block_store import BlockStore, open_block_store
 from .ebs_keys import VOLUME_KEY_ACTIONS, default_key_arn, key_problem
 from .errors import RestJsonError
@@ -160,6 +160,7 @@ def _put_block(snapshot: Any, block_index: str, data: bytes, checksum: str) -> s
 
 def get_block(snapshot: Any, block_index: str) -> StoredBlock:
     check_visible(snapshot)
+    snapshot_completion.require_completed(snapshot)
     block = snapshot.blocks.get(str(int(block_index)) if block_index.isdigit() else block_index)
     if block is None:
         raise RestJsonError(
@@ -179,6 +180,7 @@ def block_headers(block: StoredBlock) -> dict[str, str]:
 def list_blocks(snapshot: Any, query: dict[str, str]) -> dict[str, Any]:
     """ListSnapshotBlocks: one page of the written blocks (ebs_listing.py)."""
     check_visible(snapshot)
+    snapshot_completion.require_completed(snapshot)
     with _index_lock:
         tokens = {int(i): b.block_token for i, b in snapshot.blocks.items()}
     page = ebs_listing.page_of(
@@ -190,8 +192,9 @@ def list_blocks(snapshot: Any, query: dict[str, str]) -> dict[str, Any]:
 
 def list_changed_blocks(first: Any, second: Any, query: dict[str, str]) -> dict[str, Any]:
     """ListChangedBlocks: one page of the blocks that differ between two snapshots (ebs_listing.py)."""
-    check_visible(first)
-    check_visible(second)
+    for snapshot in (first, second):
+        check_visible(snapshot)
+        snapshot_completion.require_completed(snapshot)
     with _index_lock:
         changed = ebs_listing.changed_block_indexes(first, second)
         first_blocks, second_blocks = dict(first.blocks), dict(second.blocks)
@@ -315,6 +318,9 @@ def install() -> None:
         snapshot_id = self.parsed_url.path.split("/")[-1]
         snapshot = own_ebs_snapshot(self, snapshot_id)
         check_visible(snapshot)
+        if snapshot_completion.already_sealed(snapshot):
+            ec2_snapshot = getattr(snapshot, "ec2_snapshot", None)
+            return 202, {"status": 202}, json.dumps({"Status": getattr(ec2_snapshot, "status", snapshot.status)})
         headers = {k.lower(): v for k, v in self.headers.items()}
         status = "completed"
         with _index_lock:
@@ -331,13 +337,9 @@ def install() -> None:
             digest = hashlib.sha256(b"".join(base64.b64decode(b.checksum) for b in ordered)).digest()
             if base64.b64encode(digest).decode() != aggregated:
                 status = "error"
-        snapshot.status = status
         ebs_limits.forget(snapshot_id)
-        ec2_snapshot = getattr(snapshot, "ec2_snapshot", None)
-        if ec2_snapshot is not None:
-            ec2_snapshot.status = status
-        # CompleteSnapshot answers 202 with Status "pending" while EBS finishes; the EC2 snapshot
-        # is completed (or error) once that is done, at once here.
+        # CompleteSnapshot answers 202 with Status "pending" while EBS finishes (snapshot_completion.py).
+        snapshot_completion.seal(snapshot, status)
         return 202, {"status": 202}, json.dumps({"Status": "pending" if status == "completed" else status})
 
     def list_snapshot_blocks(self: Any) -> str:

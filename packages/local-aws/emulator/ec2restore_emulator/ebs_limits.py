@@ -67,6 +67,13 @@ def forget(snapshot_id: str) -> None:
         _recent_puts.pop(snapshot_id, None)
 
 
+def forget_account(account_id: str) -> None:
+    """Drops the account's in-flight counter once nothing is in flight (test_only.py)."""
+    with _lock:
+        if _in_flight.get(account_id) == 0:
+            del _in_flight[account_id]
+
+
 # Set while this thread's request is already counted (the fast path counts a write from before its body
 # is read, as AWS counts a request from its start; put_block inside it must not count it twice).
 _counted = threading.local()

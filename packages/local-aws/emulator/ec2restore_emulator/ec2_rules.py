@@ -126,7 +126,9 @@ def install_volume_rules() -> None:
     def create_snapshot(self: Any, volume_id: str, description: str, *args: Any, **kwargs: Any) -> Any:
         """A snapshot carries its volume's encryption key (moto drops it); when the caller may no
         longer use that key, the snapshot ends in state `error`
-        (https://docs.aws.amazon.com/ebs/latest/userguide/ebs-describing-snapshots.html)."""
+        (https://docs.aws.amazon.com/ebs/latest/userguide/ebs-describing-snapshots.html): a disabled
+        or pending-deletion key fails every use of it at once, a volume's data key included
+        (https://docs.aws.amazon.com/kms/latest/developerguide/unusable-kms-keys.html)."""
         snapshot = original_create_snapshot(self, volume_id, description, *args, **kwargs)
         volume = snapshot.volume
         snapshot.encrypted = bool(volume.encrypted)

@@ -104,3 +104,11 @@ def start_snapshot_once(account: str, region: str, params: dict[str, Any], start
         body = start()
         _started[key] = (fingerprint, body)
         return body
+
+
+def forget_account(account_id: str) -> None:
+    """Drops the answers remembered for the account (test_only.py)."""
+    with _lock:
+        for table in (_seen, _started):
+            for key in [k for k in table if k[0] == account_id]:
+                del table[key]

@@ -72,6 +72,16 @@ def _update_share_index(snapshot: Any) -> None:
             _shared_snapshots.pop(snapshot.id, None)
 
 
+def forget_account(account_id: str) -> None:
+    """Drops the account's shared snapshots from the index, and shares with it (test_only.py)."""
+    with _shared_lock:
+        dropped = {i for i, s in _shared_snapshots.items() if s.ec2_backend.account_id == account_id}
+        for snapshot_id in dropped:
+            del _shared_snapshots[snapshot_id]
+        for key in [k for k in list(_share_visible_from) if k[0] in dropped or k[1] == account_id]:
+            del _share_visible_from[key]
+
+
 def _shared_with(backend: Any) -> list[Any]:
     with _shared_lock:
         candidates = list(_shared_snapshots.values())
@@ -114,6 +124,12 @@ def install_snapshot_visibility() -> None:
                 raise SnapshotNotFound(missing[0])
             matches = [by_id[i] for i in snapshot_ids]
         if filters:
+            if any(name.startswith("tag") for name in filters):
+                # A tag filter (`tag:<key>`, `tag-key`, `tag-value`) matches only a snapshot with tags:
+                # keep those before moto's filter, which looks each snapshot's tags up by scanning all
+                # of them (~100 ms over the ~1,000 untagged AMI snapshots moto holds per account).
+                # The same answer, sooner.
+                matches = [s for s in matches if s.ec2_backend.tags.get(s.id)]
             matches = generic_filter(filters, matches)
         return matches
 

@@ -92,6 +92,7 @@ export async function waitForVolumesState(
   ec2: EC2Client,
   volumeIds: string[],
   state: 'available' | 'in-use',
+  signal?: AbortSignal,
 ): Promise<Volume[]> {
   if (volumeIds.length === 0) return [];
   const reached = await pollUntil(
@@ -104,7 +105,7 @@ export async function waitForVolumesState(
       const all = volumeIds.map((id) => byId.get(id));
       return all.every((v) => v !== undefined && ready(v)) ? (all as Volume[]) : undefined;
     },
-    { timeoutMs: SHORT_WAIT_MS },
+    { timeoutMs: SHORT_WAIT_MS, ...(signal ? { signal } : {}) },
   );
   if (!reached) throw new StepPendingError(`volumes ${volumeIds.join(', ')} to be ${state}`, RECHECK_MS);
   return reached;

@@ -13,15 +13,16 @@ describe('pollUntil', () => {
         at.push(Date.now() - start);
         return at.length === 6 ? 'ready' : undefined;
       },
-      { timeoutMs: 5_000, firstIntervalMs: 20, intervalMs: 60 },
+      { timeoutMs: 5_000, firstIntervalMs: 40, intervalMs: 70 },
     );
     expect(value).toBe('ready');
     const pauses = at.slice(1).map((t, i) => t - at[i]!);
-    // 20, 30, 45, then capped at 60 (timers may fire a little late, never early).
-    expect(pauses[0]).toBeGreaterThanOrEqual(19);
-    expect(pauses[1]).toBeGreaterThanOrEqual(29);
-    expect(pauses[3]).toBeGreaterThanOrEqual(59);
-    expect(pauses[4]).toBeGreaterThanOrEqual(59);
+    // 40, 50, 63, then capped at 70 (timers may fire a little late, never early).
+    expect(pauses[0]).toBeGreaterThanOrEqual(39);
+    expect(pauses[1]).toBeGreaterThanOrEqual(49);
+    expect(pauses[2]).toBeGreaterThanOrEqual(62);
+    expect(pauses[3]).toBeGreaterThanOrEqual(69);
+    expect(pauses[4]).toBeGreaterThanOrEqual(69);
   });
 
   it("takes a new id's NotFound as not yet, and gives up at the deadline with undefined", async () => {
@@ -45,6 +46,23 @@ describe('pollUntil', () => {
     );
     expect(never).toBeUndefined();
     expect(Date.now() - start).toBeGreaterThanOrEqual(149);
+  });
+
+  it('stops at the next look once its signal is aborted, as at the deadline', async () => {
+    const stop = new AbortController();
+    let calls = 0;
+    const start = Date.now();
+    const value = await pollUntil(
+      async () => {
+        calls += 1;
+        if (calls === 2) stop.abort();
+        return undefined;
+      },
+      { timeoutMs: 5_000, firstIntervalMs: 10, intervalMs: 20, signal: stop.signal },
+    );
+    expect(value).toBeUndefined();
+    expect(calls).toBe(2);
+    expect(Date.now() - start).toBeLessThan(1_000);
   });
 
   it('lets any other error through at once', async () => {

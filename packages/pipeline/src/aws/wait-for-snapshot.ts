@@ -1,5 +1,7 @@
 import { DescribeSnapshotsCommand, type EC2Client, type Snapshot } from '@aws-sdk/client-ec2';
-import { isNewResourceNotFound } from '@ec2-restore/aws-clients';
+import { DescribeKeyCommand, type KMSClient } from '@aws-sdk/client-kms';
+import { classifyAwsError, isNewResourceNotFound } from '@ec2-restore/aws-clients';
+import type { ErrorCode } from '@ec2-restore/contracts';
 import { PermanentStepError } from '../errors/permanent-step-error.ts';
 import { StepPendingError } from '../errors/step-pending-error.ts';
 import { pollUntil } from './poll.ts';
@@ -9,18 +11,20 @@ const RECHECK_MS = 10_000;
 
 /**
  * Waits (bounded, `waitMs`) for a snapshot to complete; a longer wait goes back to the queue
- * (StepPendingError). A snapshot in the `error` state fails the step for good.
+ * (StepPendingError). A snapshot in the `error` state fails the step for good, naming its key when
+ * that is the cause (see snapshotFailure).
  */
 export async function waitForSnapshotCompleted(
-  ec2: EC2Client,
+  clients: { ec2: EC2Client; kms: KMSClient },
   snapshotId: string,
   waitMs: number = SHORT_WAIT_MS,
 ): Promise<Snapshot> {
+  let failed: Snapshot | undefined;
   const done = await pollUntil(
     async () => {
       let snapshot: Snapshot | undefined;
       try {
-        const { Snapshots = [] } = await ec2.send(
+        const { Snapshots = [] } = await clients.ec2.send(
           new DescribeSnapshotsCommand({ SnapshotIds: [snapshotId] }),
         );
         snapshot = Snapshots[0];
@@ -29,19 +33,70 @@ export async function waitForSnapshotCompleted(
         if (isNewResourceNotFound(error)) return undefined;
         throw error;
       }
-      if (snapshot?.State === 'error') {
-        throw new PermanentStepError(
-          `snapshot ${snapshotId} ended in the error state: ${snapshot.StateMessage ?? ''}`,
-          {
-            code: 'snapshot_failed',
-            category: 'aws',
-          },
-        );
-      }
-      return snapshot?.State === 'completed' ? snapshot : undefined;
+      if (snapshot?.State === 'error') failed = snapshot;
+      return snapshot?.State === 'completed' || failed ? snapshot : undefined;
     },
     { timeoutMs: waitMs, intervalMs: 1000 },
   );
+  if (failed) throw await snapshotFailure(clients.kms, failed);
   if (!done) throw new StepPendingError(`snapshot ${snapshotId} to complete`, RECHECK_MS);
   return done;
+}
+
+/** What to do about a key in each state that is not `Enabled` (https://docs.aws.amazon.com/kms/latest/developerguide/key-state.html). */
+function keyStateFix(keyArn: string, state: string): string {
+  if (state === 'Disabled') return `enable it (aws kms enable-key --key-id ${keyArn})`;
+  if (state === 'PendingDeletion' || state === 'PendingReplicaDeletion') {
+    return `cancel its deletion and enable it (aws kms cancel-key-deletion --key-id ${keyArn}; aws kms enable-key --key-id ${keyArn})`;
+  }
+  return 'wait until it is Enabled or choose another key';
+}
+
+/**
+ * Why a snapshot ended in `error`. EBS needs the snapshot's KMS key to make it, and a key that became
+ * unusable fails every cryptographic use of it at once
+ * (https://docs.aws.amazon.com/kms/latest/developerguide/unusable-kms-keys.html); the snapshot's
+ * StateMessage often says nothing (it is documented for copies only,
+ * https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_Snapshot.html). So the key is described:
+ * not Enabled, not describable or gone, the key is named as the cause with its fix; else the failure
+ * is the snapshot's own, with EBS's StateMessage.
+ */
+export async function snapshotFailure(kms: KMSClient, snapshot: Snapshot): Promise<PermanentStepError> {
+  const id = snapshot.SnapshotId ?? '';
+  const keyId = snapshot.KmsKeyId;
+  const keyFailure = (message: string, code: ErrorCode) =>
+    new PermanentStepError(
+      `snapshot ${id} ended in the error state: its KMS key ${message}, then restore again`,
+      {
+        code,
+        category: 'kms',
+      },
+    );
+  let unknown = '';
+  if (keyId) {
+    try {
+      const { KeyMetadata } = await kms.send(new DescribeKeyCommand({ KeyId: keyId }));
+      const arn = KeyMetadata?.Arn ?? keyId;
+      const state = KeyMetadata?.KeyState ?? 'unknown';
+      if (state !== 'Enabled')
+        return keyFailure(`${arn} is ${state}; ${keyStateFix(arn, state)}`, 'kms_key_unusable');
+    } catch (error) {
+      const classified = classifyAwsError(error);
+      if (classified.retryable) throw error;
+      if (/AccessDenied/i.test(classified.code)) {
+        return keyFailure(
+          `${keyId} cannot be used by the worker role (DescribeKey: ${classified.code}); let it use the key (kms:DescribeKey and the key's use in the key policy and the role's IAM policy)`,
+          'kms_access_denied',
+        );
+      }
+      if (/NotFound/i.test(classified.code))
+        return keyFailure(`${keyId} no longer exists; choose another key`, 'kms_key_not_found');
+      unknown = ` (its key ${keyId} could not be described: ${classified.code})`;
+    }
+  }
+  const reason = snapshot.StateMessage ? `: ${snapshot.StateMessage}` : ' (EBS gave no StateMessage)';
+  return new PermanentStepError(`snapshot ${id} ended in the error state${reason}${unknown}`, {
+    code: 'snapshot_failed',
+    category: 'aws',
+  });
 }

@@ -21,6 +21,7 @@ import {
   LAUNCH_ROOT_STEP,
   LAUNCH_VOLUME_STEP,
 } from '@ec2-restore/contracts';
+import { allSettledOrThrow } from '../aws/instance-state.ts';
 import { describeTransferKey } from '../aws/transfer-key.ts';
 import { PermanentStepError } from '../errors/permanent-step-error.ts';
 import { StepPendingError } from '../errors/step-pending-error.ts';
@@ -53,64 +54,87 @@ export async function cleanupRestore(input: CleanupJobInput, ctx: StepContext): 
   // The instances this restore launched: the only ones a volume may be force-detached from.
   const launchedInstances = await findTaggedInstances(target.ec2, { restoreId, step: JobName.Instance });
   const launched = new Set(launchedInstances.flatMap((i) => (i.InstanceId ? [i.InstanceId] : [])));
-  const removeVolumesOf = async (ec2: EC2Client, steps: string[]) => {
+  /** Removes the volumes these steps made; the ids of those deleted (the unfinished go to `unfinished`). */
+  const removeVolumesOf = async (ec2: EC2Client, steps: string[]): Promise<string[]> => {
+    const deleted: string[] = [];
     for (const step of steps) {
       const volumes = await findTaggedVolumes(ec2, { restoreId, step });
       const options = { launchedInstances: launched, waitMs: DETACH_WAIT_MS };
       for (const removal of await removeVolumes(ec2, volumes, options)) {
-        if (removal.outcome === 'deleted') result.deletedVolumes.push(removal.volumeId);
+        if (removal.outcome === 'deleted') deleted.push(removal.volumeId);
         else if (removal.outcome !== 'gone') unfinished.push(removal);
       }
     }
+    return deleted;
   };
 
-  // Target account: the temporary image (before any snapshot it names) and the root snapshot copy.
-  for (const image of await findTaggedImages(target.ec2, { restoreId, step: IMAGE_STEP })) {
-    if (await removeImage(target.ec2, image.ImageId ?? ''))
-      result.deregisteredImages.push(image.ImageId ?? '');
-  }
-  if (input.mode === 'cross-account') {
-    for (const copy of await findStepSnapshots(target.ec2, { restoreId, step: IMAGE_STEP })) {
-      const removal = await removeSnapshot(target.ec2, copy.SnapshotId ?? '');
-      if (removal.outcome === 'deleted') result.deletedSnapshots.push(removal.snapshotId);
+  // The target account's part and the source account's part touch different resources: they run at
+  // once. Each keeps its own order (an image before the snapshot it names, a share withdrawn before
+  // its snapshot is deleted); what each removed is reported in a fixed order.
+  const inTarget = async () => {
+    const images: string[] = [];
+    const copies: string[] = [];
+    // The temporary image (before any snapshot it names) and the root snapshot copy.
+    for (const image of await findTaggedImages(target.ec2, { restoreId, step: IMAGE_STEP })) {
+      if (await removeImage(target.ec2, image.ImageId ?? '')) images.push(image.ImageId ?? '');
     }
-  }
+    if (input.mode === 'cross-account') {
+      for (const copy of await findStepSnapshots(target.ec2, { restoreId, step: IMAGE_STEP })) {
+        const removal = await removeSnapshot(target.ec2, copy.SnapshotId ?? '');
+        if (removal.outcome === 'deleted') copies.push(removal.snapshotId);
+      }
+    }
+    // The launch root volume always; the instance and its volumes unless the restore succeeded.
+    const terminated: string[] = [];
+    const volumes: string[] = [];
+    if (input.outcome !== 'succeeded') {
+      if (launched.size > 0) {
+        const ids = [...launched];
+        await target.ec2.send(new TerminateInstancesCommand({ InstanceIds: ids }));
+        terminated.push(...ids);
+      }
+      volumes.push(...(await removeVolumesOf(target.ec2, [JobName.Instance, LAUNCH_VOLUME_STEP])));
+    }
+    volumes.push(...(await removeVolumesOf(target.ec2, [LAUNCH_ROOT_STEP])));
+    return { images, copies, terminated, volumes };
+  };
 
-  // Source account: temporary snapshots (withdraw the share first) and worker volumes. Only those the
-  // snapshot step made: a snapshot another tool took of a worker volume, or copied, keeps its tags.
-  const snapshots = await findStepSnapshots(source.ec2, { restoreId, step: JobName.Snapshot });
-  const snapshotKeys = new Set(snapshots.flatMap((s) => (s.KmsKeyId ? [s.KmsKeyId] : [])));
-  for (const snapshot of snapshots) {
-    const removal = await removeSnapshot(source.ec2, snapshot.SnapshotId ?? '');
+  const inSource = async () => {
+    // Temporary snapshots (each share withdrawn first), all at once, and worker volumes. Only those
+    // the snapshot step made: a snapshot another tool took of a worker volume, or copied, keeps its tags.
+    const snapshots = await findStepSnapshots(source.ec2, { restoreId, step: JobName.Snapshot });
+    const snapshotKeys = new Set(snapshots.flatMap((s) => (s.KmsKeyId ? [s.KmsKeyId] : [])));
+    const removals = await allSettledOrThrow(
+      snapshots.map((snapshot) => removeSnapshot(source.ec2, snapshot.SnapshotId ?? '')),
+    );
+    const volumes = await removeVolumesOf(source.ec2, [JobName.Snapshot]);
+    // The grant of `kmsGrant: auto`, on the source default key, the transfer key and any key a snapshot used.
+    const grants: string[] = [];
+    if (input.mode === 'cross-account') {
+      const { KmsKeyId } = await source.ec2.send(new GetEbsDefaultKmsKeyIdCommand({}));
+      if (KmsKeyId) snapshotKeys.add(KmsKeyId);
+      // The transfer key of the restore role, when it has one (a restore with `transferKey`).
+      const transferKey = input.roleArn ? await describeTransferKey(source.kms, input.roleArn) : null;
+      if (transferKey) snapshotKeys.add(transferKey.Arn);
+      for (const keyId of snapshotKeys) {
+        for (const grant of await findGrantsByName(source.kms, keyId, grantNameFor(restoreId))) {
+          if (await revokeGrant(source.kms, grant)) grants.push(grant.grantId);
+        }
+      }
+    }
+    return { removals, volumes, grants };
+  };
+
+  const [fromTarget, fromSource] = await allSettledOrThrow([inTarget(), inSource()]);
+  result.deregisteredImages.push(...fromTarget.images);
+  result.deletedSnapshots.push(...fromTarget.copies);
+  for (const removal of fromSource.removals) {
     if (removal.unsharedFrom.length > 0) result.unsharedSnapshots.push(removal.snapshotId);
     if (removal.outcome === 'deleted') result.deletedSnapshots.push(removal.snapshotId);
   }
-  await removeVolumesOf(source.ec2, [JobName.Snapshot]);
-
-  // The grant of `kmsGrant: auto`, on the source default key, the transfer key and any key a snapshot used.
-  if (input.mode === 'cross-account') {
-    const { KmsKeyId } = await source.ec2.send(new GetEbsDefaultKmsKeyIdCommand({}));
-    if (KmsKeyId) snapshotKeys.add(KmsKeyId);
-    // The transfer key of the restore role, when it has one (a restore with `transferKey`).
-    const transferKey = input.roleArn ? await describeTransferKey(source.kms, input.roleArn) : null;
-    if (transferKey) snapshotKeys.add(transferKey.Arn);
-    for (const keyId of snapshotKeys) {
-      for (const grant of await findGrantsByName(source.kms, keyId, grantNameFor(restoreId))) {
-        if (await revokeGrant(source.kms, grant)) result.retiredGrants.push(grant.grantId);
-      }
-    }
-  }
-
-  // Target account: the launch root volume always; the instance and its volumes unless the restore succeeded.
-  if (input.outcome !== 'succeeded') {
-    if (launched.size > 0) {
-      const ids = [...launched];
-      await target.ec2.send(new TerminateInstancesCommand({ InstanceIds: ids }));
-      result.terminatedInstances.push(...ids);
-    }
-    await removeVolumesOf(target.ec2, [JobName.Instance, LAUNCH_VOLUME_STEP]);
-  }
-  await removeVolumesOf(target.ec2, [LAUNCH_ROOT_STEP]);
+  result.deletedVolumes.push(...fromSource.volumes, ...fromTarget.volumes);
+  result.retiredGrants.push(...fromSource.grants);
+  result.terminatedInstances.push(...fromTarget.terminated);
   const stuck = unfinished.filter((r) => r.outcome === 'stuck');
   if (stuck.length > 0) {
     throw new PermanentStepError(

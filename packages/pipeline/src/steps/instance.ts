@@ -102,6 +102,7 @@ async function attachedVolumes(
   ec2: EC2Client,
   instance: Instance,
   kmsKeyArn: string,
+  signal?: AbortSignal,
 ): Promise<RestoredVolume[]> {
   const mapped = (instance.BlockDeviceMappings ?? []).flatMap((m) =>
     m.Ebs?.VolumeId ? [{ deviceName: m.DeviceName, volumeId: m.Ebs.VolumeId }] : [],
@@ -110,6 +111,7 @@ async function attachedVolumes(
     ec2,
     mapped.map((m) => m.volumeId),
     'in-use',
+    signal,
   );
   return mapped.map(({ deviceName, volumeId }, i) => ({
     deviceName: deviceName ?? attached[i]?.Attachments?.[0]?.Device ?? '',
@@ -128,26 +130,45 @@ interface Launch {
   failure: LaunchFailureContext;
 }
 
+/** What a launch strategy made: the instance and its restored volumes, attached. */
+interface Launched {
+  instance: Instance;
+  volumes: RestoredVolume[];
+}
+
 /**
  * `register-image`: launched from the temporary image, every volume mapped; RunInstances starts it,
- * so it is stopped again unless the request asked for it running.
+ * so it is stopped again unless the request asked for it running. The volumes mapped at launch are
+ * waited for (`in-use`, attached) while it stops.
  */
-async function restoreFromImage(launch: Launch): Promise<Instance> {
+async function restoreFromImage(launch: Launch): Promise<Launched> {
   const { ctx, input, snapshots, kmsKeyArn, failure } = launch;
   const { ec2 } = ctx.clients.target(input);
   const launched = await launchFromRegisteredImage(ctx, input, snapshots, kmsKeyArn, userTagsOf(input));
   const instanceId = launched.InstanceId ?? '';
-  let state = launched.State?.Name;
-  let instance = launched;
-  if (state === 'pending' || state === undefined) {
-    instance = await waitForInstanceState(ec2, instanceId, 'running', failure);
-    state = 'running';
-  }
-  if (!input.instance.powerOn && state !== 'stopped') {
-    if (state === 'running') await ec2.send(new StopInstancesCommand({ InstanceIds: [instanceId] }));
-    instance = await waitForInstanceState(ec2, instanceId, 'stopped', failure);
-  }
-  return describeInstance(ec2, instance.InstanceId ?? instanceId);
+  const state = launched.State?.Name;
+  const running =
+    state === 'pending' || state === undefined
+      ? await waitForInstanceState(ec2, instanceId, 'running', failure)
+      : launched;
+  const stop = async (): Promise<Instance> => {
+    if (input.instance.powerOn || running.State?.Name === 'stopped') return running;
+    if (running.State?.Name === 'running') {
+      await ec2.send(new StopInstancesCommand({ InstanceIds: [instanceId] }));
+    }
+    return waitForInstanceState(ec2, instanceId, 'stopped', failure);
+  };
+  // An instance EC2 ends while it stops fails the step at once: the volume wait stops too.
+  const stopFailed = new AbortController();
+  const stopping = stop().catch((error: unknown) => {
+    stopFailed.abort();
+    throw error;
+  });
+  const [instance, volumes] = await allSettledOrThrow([
+    stopping,
+    attachedVolumes(ec2, running, kmsKeyArn, stopFailed.signal),
+  ]);
+  return { instance, volumes };
 }
 
 /**
@@ -189,7 +210,7 @@ async function createVolumes(
  * `launch-and-swap`: the base image's instance, stopped, the restored root volume in its root slot,
  * the others at their devices, DeleteOnTermination as recorded (an attached volume's is false).
  */
-async function restoreBySwap(launch: Launch): Promise<Instance> {
+async function restoreBySwap(launch: Launch): Promise<Launched> {
   const { ctx, input, snapshots, kmsKeyArn, failure } = launch;
   const { ec2 } = ctx.clients.target(input);
   const launched = await ensureLaunchedInstance(ctx, input, failure, userTagsOf(input));
@@ -236,7 +257,8 @@ async function restoreBySwap(launch: Launch): Promise<Instance> {
     await ctx.checkpoint();
     await ec2.send(new StartInstancesCommand({ InstanceIds: [instanceId] }));
   }
-  return describeInstance(ec2, instanceId);
+  const swapped = await describeInstance(ec2, instanceId);
+  return { instance: swapped, volumes: await attachedVolumes(ec2, swapped, kmsKeyArn) };
 }
 
 /** A volume-level restore: the volumes, attached to the given instance or to none. */
@@ -281,7 +303,6 @@ export async function restoreInstance(
   snapshots: SnapshotJobResult[],
   ctx: StepContext,
 ): Promise<InstanceJobResult> {
-  const { ec2 } = ctx.clients.target(input);
   const kmsKeyArn = await resolveTargetKey(ctx, input);
   await ctx.checkpoint();
   const result = { accountId: input.targetAccountId, region: input.region };
@@ -298,12 +319,7 @@ export async function restoreInstance(
     input.instance.launchStrategy,
   ).strategy;
   const launch: Launch = { ctx, input, snapshots, kmsKeyArn, failure };
-  const instance =
+  const { instance, volumes } =
     strategy === 'register-image' ? await restoreFromImage(launch) : await restoreBySwap(launch);
-  return {
-    ...result,
-    instanceId: instance.InstanceId ?? null,
-    volumes: await attachedVolumes(ec2, instance, kmsKeyArn),
-    launchStrategy: strategy,
-  };
+  return { ...result, instanceId: instance.InstanceId ?? null, volumes, launchStrategy: strategy };
 }

@@ -21,6 +21,11 @@ export interface SnapshotWorkerDeps {
   workerInstanceId?: string;
   deviceFolder?: string;
   inFlight?: number;
+  /**
+   * How long a snapshot step waits in the job for its snapshot to complete before the wait goes back
+   * to the queue as a delayed job. @defaultValue the step's (30000)
+   */
+  completionWaitMs?: number;
 }
 
 /** The snapshot queue's one job: the snapshot step of one volume. */
@@ -33,6 +38,7 @@ export function snapshotProcessors(deps: SnapshotWorkerDeps): Record<typeof JobN
         ...(deps.workerInstanceId ? { workerInstanceId: deps.workerInstanceId } : {}),
         ...(deps.deviceFolder ? { deviceFolder: deps.deviceFolder } : {}),
         ...(deps.inFlight ? { inFlight: deps.inFlight } : {}),
+        ...(deps.completionWaitMs !== undefined ? { completionWaitMs: deps.completionWaitMs } : {}),
       }),
   };
 }

@@ -56,17 +56,23 @@ async function targetOwnedRootSnapshot(
   const owner = { restoreId: input.restoreId, step: IMAGE_STEP, deviceName: root.deviceName };
   let [copy] = await findTaggedSnapshots(ec2, owner);
   if (!copy) {
-    const { SnapshotId } = await ec2.send(
-      new CopySnapshotCommand({
-        SourceSnapshotId: root.snapshotId,
-        SourceRegion: input.region,
-        Encrypted: true,
-        KmsKeyId: kmsKeyArn,
-        Description: `ec2-restore ${input.restoreId}: root volume for the restored instance's image`,
-        TagSpecifications: tagSpecification('snapshot', restoreTags(owner)),
-      }),
-    );
-    copy = { SnapshotId };
+    const copyShared = () =>
+      ec2.send(
+        new CopySnapshotCommand({
+          SourceSnapshotId: root.snapshotId,
+          SourceRegion: input.region,
+          Encrypted: true,
+          KmsKeyId: kmsKeyArn,
+          Description: `ec2-restore ${input.restoreId}: root volume for the restored instance's image`,
+          TagSpecifications: tagSpecification('snapshot', restoreTags(owner)),
+        }),
+      );
+    // The share step has just shared the snapshot: the target account may not see it for a moment
+    // (InvalidSnapshot.NotFound, eventual consistency), which is "not yet", not a failed attempt.
+    // Nothing is copied on NotFound, so asking again makes one copy. Still not found after the
+    // bound: the call once more, whose error fails the attempt as any other.
+    const copied = await pollUntil(copyShared, { timeoutMs: SHORT_WAIT_MS, intervalMs: 1000 });
+    copy = { SnapshotId: (copied ?? (await copyShared())).SnapshotId };
   }
   const copyId = copy.SnapshotId ?? '';
   const done = await pollUntil(

@@ -10,6 +10,7 @@ import {
   type EC2Client,
   type Snapshot,
 } from '@aws-sdk/client-ec2';
+import type { KMSClient } from '@aws-sdk/client-kms';
 import { classifyAwsError } from '@ec2-restore/aws-clients';
 import { clientTokenFor, GIB, JobName, type SnapshotJobInput } from '@ec2-restore/contracts';
 import { WorkerVolumeWriter } from '@ec2-restore/snapshot-writers';
@@ -181,19 +182,20 @@ export async function workerVolume(input: SnapshotJobInput, ctx: SnapshotStepCon
         ),
       }),
     );
-    return finishWorkerVolume(ec2, owner, created.SnapshotId ?? '', ctx.completionWaitMs);
+    return finishWorkerVolume(clients, owner, created.SnapshotId ?? '', ctx.completionWaitMs);
   }
-  return finishWorkerVolume(ec2, owner, snapshotMade.SnapshotId ?? '', ctx.completionWaitMs);
+  return finishWorkerVolume(clients, owner, snapshotMade.SnapshotId ?? '', ctx.completionWaitMs);
 }
 
 /** Waits for the snapshot, then deletes the temporary volume (its data is in the snapshot now). */
 async function finishWorkerVolume(
-  ec2: EC2Client,
+  clients: { ec2: EC2Client; kms: KMSClient },
   owner: { restoreId: string; step: string; deviceName: string },
   snapshotId: string,
   waitMs?: number,
 ): Promise<Snapshot> {
-  const snapshot = await waitForSnapshotCompleted(ec2, snapshotId, waitMs);
+  const { ec2 } = clients;
+  const snapshot = await waitForSnapshotCompleted(clients, snapshotId, waitMs);
   for (const volume of await findTaggedVolumes(ec2, owner)) {
     if (volume.State === 'available') await ec2.send(new DeleteVolumeCommand({ VolumeId: volume.VolumeId }));
   }

@@ -59,7 +59,7 @@ function resultOf(input: SnapshotJobInput, snapshot: Snapshot, kmsKeyArn: string
 }
 
 async function ebsDirect(input: SnapshotJobInput, ctx: SnapshotStepContext, kmsKeyArn: string) {
-  const { ec2, ebs } = ctx.clients.source(input.region);
+  const { ec2, ebs, kms } = ctx.clients.source(input.region);
   const owner = { restoreId: input.restoreId, step: STEP, deviceName: input.volume.deviceName };
   const tagged = await findStepSnapshots(ec2, owner);
   const completed = tagged.find((s) => s.State === 'completed');
@@ -104,7 +104,7 @@ async function ebsDirect(input: SnapshotJobInput, ctx: SnapshotStepContext, kmsK
     // CompleteSnapshot again on a snapshot EBS already took as complete may be refused: it only needs waiting for.
     if (!sealed || classifyAwsError(error).retryable) throw error;
   }
-  return waitForSnapshotCompleted(ec2, snapshotId, ctx.completionWaitMs);
+  return waitForSnapshotCompleted({ ec2, kms }, snapshotId, ctx.completionWaitMs);
 }
 
 /**
