@@ -324,7 +324,8 @@ describe('sweepLeftovers', () => {
       targets: [],
       minAgeMinutes: 0,
       dryRun: false,
-      intervalMs: 50,
+      // Shorter than any sweep (each makes several AWS calls), so ticks come during a sweep.
+      intervalMs: 5,
       runImmediately: true,
       logger: { info: (_o, m) => log(m), warn: (_o, m) => log(m), error: (_o, m) => log(m) },
       onReport: (report) => reports.push(report.removed.length),
