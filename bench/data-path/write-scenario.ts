@@ -6,7 +6,13 @@
  *   --mode plain-http    the same PUTs from a plain node:http loop (keep-alive agent, N sockets, no SDK, no
  *                        signing, no reading or hashing): what this machine's HTTP stack allows at best
  * The benchmark runs it compiled (esbuild, as production runs the workers), with plain node.
- * Prints one JSON line: { seconds, cpuSeconds, maxRssBytes, bytes, blocks }.
+ * Prints one JSON line: { seconds, cpuSeconds, processCpuSeconds, steady, maxRssBytes, bytes, blocks }:
+ *   seconds, cpuSeconds  the write, from before StartSnapshot until the client returns (module loading and
+ *                        client construction excluded; the SDK's first call, the block list check,
+ *                        CompleteSnapshot and the completion poll included)
+ *   processCpuSeconds    the whole process, from its start (node start-up and module loading included)
+ *   steady               from the first block written to the last: the per-block cost without any fixed
+ *                        cost ({ seconds, cpuSeconds, bytes })
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { Agent, request } from 'node:http';
@@ -36,15 +42,33 @@ const clients = createAwsClients({
   maxSockets: Math.max(256, inFlight),
 });
 
+// The writer's volume, read before the measured part starts.
+const repository = values.mode === 'writer' ? openBackupRepository(values.repository!) : undefined;
+const volumeBytes = repository
+  ? (await repository.openVolume(values['restore-point']!, values.device)).volume.blockCount * BLOCK_SIZE
+  : 0;
+
 const cpuBefore = process.cpuUsage();
 const started = process.hrtime.bigint();
 let bytes = 0;
 let blocks = 0;
 
+/** CPU and time at the first and the last block written: the steady part of the write. */
+const steadyMarks: { seconds: number; cpuSeconds: number; bytes: number }[] = [];
+function blockWritten(bytesSoFar: number, totalBytes: number): void {
+  if (steadyMarks.length === 0 || bytesSoFar === totalBytes) {
+    const cpu = process.cpuUsage();
+    steadyMarks.push({
+      seconds: Number(process.hrtime.bigint()) / 1e9,
+      cpuSeconds: (cpu.user + cpu.system) / 1e6,
+      bytes: bytesSoFar,
+    });
+  }
+}
+
 if (values.mode === 'writer') {
-  const repository = openBackupRepository(values.repository!);
   const writer = new EbsDirectWriter({
-    repository,
+    repository: repository!,
     ebs: clients.ebs,
     ec2: clients.ec2,
     inFlight,
@@ -54,6 +78,7 @@ if (values.mode === 'writer') {
     restorePointId: values['restore-point']!,
     deviceName: values.device,
     target: { restoreId: `bench-${randomBytes(4).toString('hex')}`, kmsKeyArn: values['kms-key-arn'] },
+    onProgress: (written) => blockWritten(written, volumeBytes),
   });
   bytes = result.bytesWritten;
   blocks = result.blocksWritten;
@@ -87,6 +112,7 @@ if (values.mode === 'writer') {
       );
       bytes += BLOCK_SIZE;
       blocks += 1;
+      blockWritten(bytes, count * BLOCK_SIZE);
     },
   );
   await clients.ebs.send(
@@ -96,11 +122,22 @@ if (values.mode === 'writer') {
 
 const seconds = Number(process.hrtime.bigint() - started) / 1e9;
 const cpu = process.cpuUsage(cpuBefore);
+const processCpu = process.cpuUsage();
 clients.destroy();
+const [first, last] = [steadyMarks[0], steadyMarks.at(-1)];
 process.stdout.write(
   `${JSON.stringify({
     seconds,
     cpuSeconds: (cpu.user + cpu.system) / 1e6,
+    processCpuSeconds: (processCpu.user + processCpu.system) / 1e6,
+    steady:
+      first && last && last !== first
+        ? {
+            seconds: last.seconds - first.seconds,
+            cpuSeconds: last.cpuSeconds - first.cpuSeconds,
+            bytes: last.bytes - first.bytes,
+          }
+        : undefined,
     maxRssBytes: process.resourceUsage().maxRSS * 1024,
     bytes,
     blocks,
@@ -169,6 +206,7 @@ async function plainHttpLoop(
     async (index) => {
       await call(endpoint, agent, 'PUT', `/snapshots/${started.SnapshotId}/blocks/${index}`, headers, block);
       done += 1;
+      blockWritten(done * BLOCK_SIZE, count * BLOCK_SIZE);
     },
   );
   await call(endpoint, agent, 'POST', `/snapshots/completion/${started.SnapshotId}`, json, Buffer.alloc(0));

@@ -13,10 +13,11 @@ import { accountWithKey, clientsFor, ebsDirectWriter, restorePointPerFile } from
 // standard 4 attempts here, so nesting would show as up to 4x the budget). The proxy answers the
 // block's writes InternalServerException (retryable) and counts them per block.
 
-// The writer's default budget (its throttled requests need it: the emulator throttles like EBS), with a
-// short backoff: the budget is counted in requests, not time (the default backoff made this file wait
-// over a minute between attempts).
-const POLICY: RetryPolicy = { ...DEFAULT_RETRY_POLICY, baseDelayMs: 5, maxDelayMs: 50 };
+// The writer's default budget (its throttled requests need it: the emulator throttles like EBS, at 1,000
+// PutSnapshotBlock per second per snapshot), with a shorter backoff than the default's 20 s ceiling: the
+// budget is counted in requests, not time. Its ceiling stays above a second, so that requests throttled
+// by the per-second limit get through within the budget.
+const POLICY: RetryPolicy = { ...DEFAULT_RETRY_POLICY, baseDelayMs: 50, maxDelayMs: 2_000 };
 const BUDGET = POLICY.maxAttempts;
 // The last block: its first write comes after 2047 others, when the new snapshot is long visible. Right
 // after StartSnapshot the emulator, like EBS, may answer that the snapshot does not exist; the writer

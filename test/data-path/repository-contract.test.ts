@@ -80,17 +80,37 @@ describe.each(backends)('$name backend', (backend) => {
       expect(await store.getStream('a/b/missing')).toBeUndefined();
     });
 
-    it('readInto fills the buffer and reports the real length of a larger object', async () => {
+    // Shared memory is what the writers' block buffers are (a folder store fills it on a reader thread).
+    it.each([
+      ['a buffer', Buffer.alloc],
+      ['shared memory', inSharedMemory],
+    ])('readInto fills %s and reports the real length of a larger object', async (_kind, alloc) => {
       const body = randomBytes(3000);
       await store.put('sized', body);
-      const exact = Buffer.alloc(3000);
+      const exact = alloc(3000);
       expect(await store.readInto('sized', exact)).toBe(3000);
       expect(exact).toEqual(body);
-      const small = Buffer.alloc(1000);
+      const small = alloc(1000);
       expect(await store.readInto('sized', small)).toBeGreaterThan(1000);
       expect(small).toEqual(body.subarray(0, 1000));
-      const large = Buffer.alloc(5000);
+      const large = alloc(5000);
       expect(await store.readInto('sized', large)).toBe(3000);
+      expect(await store.readInto('sized', alloc(5000), 3000)).toBe(3000);
+      expect(await store.readInto('a/b/missing', alloc(10))).toBeUndefined();
+      // Many at once (a folder store answers them in batches), each into its own part of one memory.
+      const bodies = await Promise.all(
+        Array.from({ length: 20 }, async (_, i) => {
+          const one = randomBytes(100 + i);
+          await store.put(`many/${i}`, one);
+          return one;
+        }),
+      );
+      const into = alloc(20 * 200);
+      const lengths = await Promise.all(
+        bodies.map((_, i) => store.readInto(`many/${i}`, into.subarray(i * 200, (i + 1) * 200))),
+      );
+      expect(lengths).toEqual(bodies.map((b) => b.length));
+      expect(bodies.map((b, i) => into.subarray(i * 200, i * 200 + b.length))).toEqual(bodies);
     });
 
     it('streams objects, uploads files, lists children and deletes', async () => {
@@ -295,12 +315,17 @@ describe.each(backends)('$name backend', (backend) => {
       for (const size of [BLOCK_SIZE, BLOCK_SIZE + 1]) {
         const read = await reader.readBlockUnhashed(ref, Buffer.alloc(size));
         expect(read.equals(target), `buffer of ${size} bytes`).toBe(true);
+        const shared = await reader.readBlockUnhashed(ref, inSharedMemory(size));
+        expect(shared.equals(target), `shared memory of ${size} bytes`).toBe(true);
       }
       try {
         for (const stored of [Buffer.concat([target, Buffer.from([0])]), target.subarray(1)]) {
           await store.put(blockKey(expected), stored);
-          for (const size of [BLOCK_SIZE, BLOCK_SIZE + 1]) {
-            const error = await reader.readBlockUnhashed(ref, Buffer.alloc(size)).catch((e) => e);
+          for (const into of [BLOCK_SIZE, BLOCK_SIZE + 1].flatMap((n) => [
+            Buffer.alloc(n),
+            inSharedMemory(n),
+          ])) {
+            const error = await reader.readBlockUnhashed(ref, into).catch((e) => e);
             expectBlockIntegrityError(error, restorePointId, 7, expected);
             expect(error.message, `${stored.length} bytes stored`).toContain(
               `${stored.length > BLOCK_SIZE ? BLOCK_SIZE + 1 : stored.length} bytes`,
@@ -313,6 +338,10 @@ describe.each(backends)('$name backend', (backend) => {
     });
   });
 });
+
+function inSharedMemory(size: number): Buffer {
+  return Buffer.from(new SharedArrayBuffer(size));
+}
 
 async function countBlocks(store: ObjectStore): Promise<number> {
   let count = 0;

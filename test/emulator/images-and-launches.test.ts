@@ -155,11 +155,14 @@ describe('images and launches', () => {
     const { Volumes = [] } = await onceVisible(() =>
       account.aws.ec2.send(new DescribeVolumesCommand({ VolumeIds: [mappings[0]?.Ebs?.VolumeId ?? ''] })),
     );
+    // Attached at launch (API_BlockDeviceMapping.html): `in-use` as soon as its instance runs, never
+    // the `creating` of a volume of its own (CreateVolume).
     expect(Volumes[0]).toMatchObject({
       SnapshotId: snapshotId,
       Size: 2,
       Encrypted: true,
       KmsKeyId: launchKey.Arn,
+      State: 'in-use',
     });
   });
 

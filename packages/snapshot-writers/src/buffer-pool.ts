@@ -11,7 +11,9 @@ export class BufferPool {
   constructor(count: number, size: number) {
     if (!Number.isInteger(count) || count < 1)
       throw new RangeError(`count must be a positive integer, got ${count}`);
-    this.free = Array.from({ length: count }, () => Buffer.allocUnsafe(size));
+    // Shared memory, so a reader thread can fill a buffer without a copy (a folder repository does).
+    const memory = new SharedArrayBuffer(count * size);
+    this.free = Array.from({ length: count }, (_, i) => Buffer.from(memory, i * size, size));
   }
 
   acquire(): Promise<Buffer> {

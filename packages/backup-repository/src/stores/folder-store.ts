@@ -6,6 +6,7 @@ import { dirname, join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import { runPool } from '../run-pool.ts';
+import { fileReaderThread } from './file-reader-thread.ts';
 import type { ObjectBatch, ObjectStore } from './object-store.ts';
 
 const openFd = promisify(openCallback);
@@ -74,6 +75,16 @@ export class FolderObjectStore implements ObjectStore {
   }
 
   async readInto(key: string, into: Buffer, expectedLength?: number): Promise<number | undefined> {
+    if (into.buffer instanceof SharedArrayBuffer) {
+      // Shared memory (the writers' block buffers): the reader thread fills it, a batch of blocks per
+      // hand-off, instead of three thread-pool round trips per block.
+      try {
+        return await fileReaderThread().readInto(this.path(key), into, expectedLength);
+      } catch (err) {
+        if (isNotFound(err)) return undefined;
+        throw err;
+      }
+    }
     // Plain fds rather than FileHandle objects: this runs once per block on the restore's hot path.
     let fd: number;
     try {

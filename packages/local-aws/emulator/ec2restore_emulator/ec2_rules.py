@@ -51,7 +51,12 @@ def install_volume_rules() -> None:
     def status(self: Any) -> str:
         if getattr(self, "ec2restore_failure", None):
             return "creating"
-        if time.monotonic() < getattr(self, "ec2restore_available_at", 0):
+        # A volume of a launch's block device mapping is attached at launch ("the EBS volumes and
+        # instance store volumes to attach to an instance at launch",
+        # https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_BlockDeviceMapping.html), so it is
+        # `in-use` once its instance is running, and moto's instances are running at once. Only a
+        # volume of its own (CreateVolume) is `creating` for a while; AttachVolume refuses those.
+        if self.attachment is None and time.monotonic() < getattr(self, "ec2restore_available_at", 0):
             return "creating"
         return original_status.fget(self)
 
