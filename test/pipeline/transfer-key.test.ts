@@ -18,12 +18,10 @@ import {
 } from '@ec2-restore/contracts';
 import { ensureTransferKey, transferKeyToShare } from '@ec2-restore/pipeline';
 import type { Restore } from '@ec2-restore/restore-state';
-import { describe, expect, it } from 'vitest';
-import { type CrossAccounts, newAccount, SDK_RETRIES, type World, worldPerTest } from '../support/index.ts';
+import { describe, expect, it, type TestContext } from 'vitest';
+import { type CrossAccounts, newAccount, openWorldOf, SDK_RETRIES, type World } from '../support/index.ts';
 
 const DEVICES = ['/dev/xvda', '/dev/xvdb'];
-
-const openWorld = worldPerTest();
 
 /**
  * What the target account may do with the source account's keys once the restore is over: no grant
@@ -52,8 +50,8 @@ async function expectTargetHoldsOnlyTheTransferKey(world: CrossAccounts, transfe
 }
 
 /** Another account, from a source whose EBS default key is aws/ebs; the three workers running. */
-async function openAwsEbsSourceWorld(options: { api?: true; workerInstance?: true }) {
-  const world = await openWorld({
+async function openAwsEbsSourceWorld(context: TestContext, options: { api?: true; workerInstance?: true }) {
+  const world = await openWorldOf(context, {
     accounts: 'cross',
     sourceDefaultKey: 'aws/ebs',
     devices: DEVICES,
@@ -88,11 +86,12 @@ async function expectRestoredWithTargetKey(world: World, restore: Restore) {
   for (const volume of Volumes) expect(volume).toMatchObject({ Encrypted: true, KmsKeyId: world.targetKey });
 }
 
-describe('transfer key: another account from a source whose EBS default key is aws/ebs (docs/security.md#the-transfer-key)', {
+// The two restores run at once, each in its own world.
+describe.concurrent('transfer key: another account from a source whose EBS default key is aws/ebs (docs/security.md#the-transfer-key)', {
   timeout: 600_000,
 }, () => {
-  it('ebs-direct, kmsGrant auto, through the API: the plan offers and shows the transfer key; the restore succeeds; the grant is retired', async () => {
-    const world = await openAwsEbsSourceWorld({ api: true });
+  it('ebs-direct, kmsGrant auto, through the API: the plan offers and shows the transfer key; the restore succeeds; the grant is retired', async (context) => {
+    const world = await openAwsEbsSourceWorld(context, { api: true });
     const { KmsKeyId: defaultKey } = await world.source.aws.ec2.send(new GetEbsDefaultKmsKeyIdCommand({}));
     const { KeyMetadata: defaultKeyMetadata } = await world.source.aws.kms.send(
       new DescribeKeyCommand({ KeyId: defaultKey }),
@@ -140,8 +139,8 @@ describe('transfer key: another account from a source whose EBS default key is a
     expect(next.checks.find((c) => c.id === 'transfer-key')?.status).toBe('pass');
   });
 
-  it('worker-volume, kmsGrant none: the worker volumes are created with the transfer key, the restore succeeds', async () => {
-    const world = await openAwsEbsSourceWorld({ workerInstance: true });
+  it('worker-volume, kmsGrant none: the worker volumes are created with the transfer key, the restore succeeds', async (context) => {
+    const world = await openAwsEbsSourceWorld(context, { workerInstance: true });
     const id = await world.startRestore(
       world.request({ dataPath: 'worker-volume', kmsGrant: 'none', transferKey: true }),
     );

@@ -12,16 +12,8 @@ import { RestoreTag, type SnapshotJobInput } from '@ec2-restore/contracts';
 import { credentialsForAccount } from '@ec2-restore/local-aws';
 import { createStepClients, PermanentStepError, writeVolumeSnapshot } from '@ec2-restore/pipeline';
 import { EbsDirectWriter } from '@ec2-restore/snapshot-writers';
-import { describe, expect, it, type TestContext } from 'vitest';
-import {
-  type Backup,
-  GIB,
-  openWorld,
-  REGION,
-  snapshotsOf,
-  type World,
-  type WorldOptions,
-} from '../support/index.ts';
+import { describe, expect, it } from 'vitest';
+import { type Backup, GIB, openWorldOf, REGION, snapshotsOf, type World } from '../support/index.ts';
 
 const DEVICES = ['/dev/xvda', '/dev/xvdb'];
 /** Blocks of /dev/xvdb changed after its data was written, deliberately not in ascending order. */
@@ -82,16 +74,7 @@ function storeOf(repository: BackupRepository) {
 
 const listenerWarning = /MaxListenersExceededWarning/;
 
-/**
- * A world of the test's own, closed when the test ends. The tests run at once (each restore waits on
- * its worker processes and the emulator most of the time), so each closes only its own world.
- */
-async function worldOf(context: TestContext, options: WorldOptions): Promise<World> {
-  const world = await openWorld(options);
-  context.onTestFinished(() => world.close());
-  return world;
-}
-
+// The tests run at once: each restore waits on its worker processes and the emulator most of the time.
 describe.concurrent('verified restores: every block read back before the instance is built', {
   timeout: 900_000,
 }, () => {
@@ -106,7 +89,7 @@ describe.concurrent('verified restores: every block read back before the instanc
   }
 
   it('ebs-direct, good restore point: succeeds; each volume went through the verify phase; bytes verified counted', async (context) => {
-    const w = await worldOf(context, { devices: DEVICES });
+    const w = await openWorldOf(context, { devices: DEVICES });
     const before = (await w.pipeline.store.readMetrics()).bytesVerified;
     const restore = await verifiedRestore(w, 'ebs-direct');
     expect(restore.request).toMatchObject({ verify: true });
@@ -124,7 +107,7 @@ describe.concurrent('verified restores: every block read back before the instanc
   });
 
   it('ebs-direct, blocks changed after the snapshot was written: fails naming the blocks, cleanup removes the snapshots', async (context) => {
-    const w = await worldOf(context, { devices: DEVICES });
+    const w = await openWorldOf(context, { devices: DEVICES });
     const { source, targetKey, backup } = w;
     const id = await w.startRestore(w.request({ verify: true }));
     // The snapshot of /dev/xvdb is written as the snapshot step writes it (same restore, step and device
@@ -185,7 +168,7 @@ describe.concurrent('verified restores: every block read back before the instanc
   });
 
   it('worker-volume, good restore point: succeeds through the verify phase', async (context) => {
-    const w = await worldOf(context, { devices: DEVICES, workerInstance: true });
+    const w = await openWorldOf(context, { devices: DEVICES, workerInstance: true });
     const restore = await verifiedRestore(w, 'worker-volume');
     for (const volume of restore.progress.volumes) {
       expect(volume).toMatchObject({ phase: 'verify', bytesVerified: GIB, bytesDone: GIB });
@@ -193,7 +176,7 @@ describe.concurrent('verified restores: every block read back before the instanc
   });
 
   it('worker-volume, blocks changed after the volume was written: the snapshot step fails naming the blocks, before any snapshot', async (context) => {
-    const w = await worldOf(context, { devices: ['/dev/xvda'], workerInstance: true });
+    const w = await openWorldOf(context, { devices: ['/dev/xvda'], workerInstance: true });
     const { source, targetKey, backup, workerInstanceId = '', deviceDir = '' } = w;
     const clients = createStepClients({ credentials: credentialsForAccount(source.id) });
     const restoreId = `verify-${randomBytes(4).toString('hex')}`;

@@ -3,8 +3,8 @@ import { join } from 'node:path';
 import { DescribeSnapshotsCommand, DescribeVolumesCommand } from '@aws-sdk/client-ec2';
 import { DisableKeyCommand } from '@aws-sdk/client-kms';
 import { RestoreTag } from '@ec2-restore/contracts';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { type FaultProxy, startFaultProxy } from '../support/fault-proxy.ts';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startFaultProxy } from '../support/fault-proxy.ts';
 import {
   type Account,
   type Backup,
@@ -12,10 +12,10 @@ import {
   dataBlocksOf,
   describeInstance,
   EMPTY_CENSUS,
+  openWorldOf,
   removeBackup,
   stepStatus,
   type World,
-  worldPerTest,
 } from '../support/index.ts';
 
 const DEVICES = ['/dev/xvda', '/dev/xvdb', '/dev/xvdc'];
@@ -54,14 +54,8 @@ async function expectWorkerClean(source: Account, restoreId: string, workerInsta
   expect(instance?.BlockDeviceMappings).toHaveLength(1);
 }
 
-const openWorld = worldPerTest();
-let proxy: FaultProxy | undefined;
-afterEach(async () => {
-  await proxy?.close();
-  proxy = undefined;
-});
-
-describe('worker-volume data path: volumes attached to the worker instance, device files (docs/architecture.md#the-two-flows)', {
+// The three restores run at once, each in its own world: they wait on the workers and the emulator.
+describe.concurrent('worker-volume data path: volumes attached to the worker instance, device files (docs/architecture.md#the-two-flows)', {
   timeout: 600_000,
 }, () => {
   let backup: Backup;
@@ -86,16 +80,16 @@ describe('worker-volume data path: volumes attached to the worker instance, devi
     return id;
   }
 
-  it('same account: 3 volumes written through the worker instance, instance restored with the target key', async () => {
-    const world = await openWorld({ backup, workerInstance: true });
+  it('same account: 3 volumes written through the worker instance, instance restored with the target key', async (context) => {
+    const world = await openWorldOf(context, { backup, workerInstance: true });
     world.startWorkers(['snapshot-worker', 'instance-worker']);
     const id = await restoreThroughWorkerInstance(world);
     await expectDeviceFilesHoldTheImages(world.deviceDir ?? '', backup);
     await expectWorkerClean(world.source, id, world.workerInstanceId ?? '');
   });
 
-  it('another account: written with the source default key, shared, restored in the target account with the target key', async () => {
-    const world = await openWorld({ accounts: 'cross', backup, workerInstance: true });
+  it('another account: written with the source default key, shared, restored in the target account with the target key', async (context) => {
+    const world = await openWorldOf(context, { accounts: 'cross', backup, workerInstance: true });
     world.startWorkers(['snapshot-worker', 'share-worker', 'instance-worker']);
     const id = await restoreThroughWorkerInstance(world);
     await expectDeviceFilesHoldTheImages(world.deviceDir ?? '', backup);
@@ -105,11 +99,11 @@ describe('worker-volume data path: volumes attached to the worker instance, devi
   // EBS makes a snapshot with the volume's key, and a disabled key fails every use of it at once
   // (https://docs.aws.amazon.com/kms/latest/developerguide/unusable-kms-keys.html): the snapshot ends
   // in the error state, and EBS says why only in an often empty StateMessage.
-  it('same account: the key disabled just before CreateSnapshot fails the restore with kms_key_unusable naming the key, its state and the fix; nothing left behind', async () => {
-    const world = await openWorld({ backup, workerInstance: true });
+  it('same account: the key disabled just before CreateSnapshot fails the restore with kms_key_unusable naming the key, its state and the fix; nothing left behind', async (context) => {
+    const world = await openWorldOf(context, { backup, workerInstance: true });
     let disabled: Promise<unknown> | undefined;
     // The snapshot worker's calls pass through a proxy that disables the target key as CreateSnapshot goes by.
-    proxy = await startFaultProxy({
+    const proxy = await startFaultProxy({
       target: process.env.AWS_ENDPOINT_URL!,
       faultRate: 0,
       beforeForward: async (action) => {
@@ -118,6 +112,7 @@ describe('worker-volume data path: volumes attached to the worker instance, devi
         await disabled;
       },
     });
+    context.onTestFinished(() => proxy.close());
     world.startWorkers(['snapshot-worker'], { AWS_ENDPOINT_URL: proxy.endpoint });
     world.startWorkers(['instance-worker']);
     const id = await world.startRestore(world.request({ dataPath: 'worker-volume', volumes: ['/dev/xvda'] }));

@@ -10,15 +10,17 @@ import { BaseSequencer, type TestSpecification } from 'vitest/node';
  */
 const MEASURED_SECONDS: Record<string, number> = {
   'test/pipeline/generated-policies.test.ts': 98,
-  'test/pipeline/verified-restore.test.ts': 97,
   'test/data-path/ebs-direct-retry-budget.test.ts': 83,
   'test/resilience/fault.test.ts': 80,
-  'test/pipeline/worker-volume.test.ts': 75,
   'test/pipeline/generated-policies-consistency.test.ts': 67,
   'test/cli/cli.test.ts': 54,
   'test/fault-injection/chaos-restores.test.ts': 52,
-  'test/pipeline/transfer-key.test.ts': 49,
   'test/pipeline/launch-strategies.test.ts': 42,
+  'test/pipeline/completion-wait-and-zones.test.ts': 47, // whole-suite run 14:27, load 6
+  // Measured alone since their restores run at once (14:49, load 7).
+  'test/pipeline/verified-restore.test.ts': 60,
+  'test/pipeline/worker-volume.test.ts': 34,
+  'test/pipeline/transfer-key.test.ts': 12,
   'test/pipeline/same-account.test.ts': 41,
   'test/embedded/start-command.test.ts': 35,
   'test/pipeline/volume-level.test.ts': 34,

@@ -20,7 +20,7 @@ import { RestoreTag } from '@ec2-restore/contracts';
 import { credentialsForAccount } from '@ec2-restore/local-aws';
 import { generatePolicies, type PolicyStatement } from '@ec2-restore/preflight';
 import type { Restore } from '@ec2-restore/restore-state';
-import { afterEach } from 'vitest';
+import { afterEach, type TestContext } from 'vitest';
 import { type Account, defaultSubnet, launchInstance, newAccount, REGION, SDK_RETRIES } from './accounts.ts';
 import { type ApiHarness, startApi, TOKEN } from './api.ts';
 import { type Backup, createBackup, removeBackup, tempDir } from './backup.ts';
@@ -358,4 +358,14 @@ export function worldPerTest(): (options?: WorldOptions) => Promise<World> {
     open.push(world);
     return world;
   };
+}
+
+/**
+ * For tests that run at once (`describe.concurrent`): a world of the test's own, closed when that test
+ * ends (worldPerTest's afterEach would close the others' worlds too).
+ */
+export async function openWorldOf(context: TestContext, options?: WorldOptions): Promise<World> {
+  const world = await openWorld(options);
+  context.onTestFinished(() => world.close());
+  return world;
 }
