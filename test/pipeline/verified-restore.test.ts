@@ -12,8 +12,16 @@ import { RestoreTag, type SnapshotJobInput } from '@ec2-restore/contracts';
 import { credentialsForAccount } from '@ec2-restore/local-aws';
 import { createStepClients, PermanentStepError, writeVolumeSnapshot } from '@ec2-restore/pipeline';
 import { EbsDirectWriter } from '@ec2-restore/snapshot-writers';
-import { describe, expect, it } from 'vitest';
-import { type Backup, GIB, REGION, snapshotsOf, type World, worldPerTest } from '../support/index.ts';
+import { describe, expect, it, type TestContext } from 'vitest';
+import {
+  type Backup,
+  GIB,
+  openWorld,
+  REGION,
+  snapshotsOf,
+  type World,
+  type WorldOptions,
+} from '../support/index.ts';
 
 const DEVICES = ['/dev/xvda', '/dev/xvdb'];
 /** Blocks of /dev/xvdb changed after its data was written, deliberately not in ascending order. */
@@ -74,9 +82,17 @@ function storeOf(repository: BackupRepository) {
 
 const listenerWarning = /MaxListenersExceededWarning/;
 
-const openWorld = worldPerTest();
+/**
+ * A world of the test's own, closed when the test ends. The tests run at once (each restore waits on
+ * its worker processes and the emulator most of the time), so each closes only its own world.
+ */
+async function worldOf(context: TestContext, options: WorldOptions): Promise<World> {
+  const world = await openWorld(options);
+  context.onTestFinished(() => world.close());
+  return world;
+}
 
-describe('verified restores: every block read back before the instance is built', {
+describe.concurrent('verified restores: every block read back before the instance is built', {
   timeout: 900_000,
 }, () => {
   /** Runs a verified restore to its end with the snapshot and instance workers. */
@@ -89,8 +105,8 @@ describe('verified restores: every block read back before the instance is built'
     return restore;
   }
 
-  it('ebs-direct, good restore point: succeeds; each volume went through the verify phase; bytes verified counted', async () => {
-    const w = await openWorld({ devices: DEVICES });
+  it('ebs-direct, good restore point: succeeds; each volume went through the verify phase; bytes verified counted', async (context) => {
+    const w = await worldOf(context, { devices: DEVICES });
     const before = (await w.pipeline.store.readMetrics()).bytesVerified;
     const restore = await verifiedRestore(w, 'ebs-direct');
     expect(restore.request).toMatchObject({ verify: true });
@@ -107,8 +123,8 @@ describe('verified restores: every block read back before the instance is built'
     expect(w.output()).toMatch(/step succeeded/);
   });
 
-  it('ebs-direct, blocks changed after the snapshot was written: fails naming the blocks, cleanup removes the snapshots', async () => {
-    const w = await openWorld({ devices: DEVICES });
+  it('ebs-direct, blocks changed after the snapshot was written: fails naming the blocks, cleanup removes the snapshots', async (context) => {
+    const w = await worldOf(context, { devices: DEVICES });
     const { source, targetKey, backup } = w;
     const id = await w.startRestore(w.request({ verify: true }));
     // The snapshot of /dev/xvdb is written as the snapshot step writes it (same restore, step and device
@@ -161,22 +177,23 @@ describe('verified restores: every block read back before the instance is built'
       new DescribeInstancesCommand({ Filters: [{ Name: `tag:${RestoreTag.RestoreId}`, Values: [id] }] }),
     );
     expect(Reservations.flatMap((r) => r.Instances ?? [])).toEqual([]);
-    await expect
+    // expect.poll of a test running at once with others: the test's own expect.
+    await context.expect
       .poll(() => snapshotsOf(source.aws.ec2, [id]), { timeout: 60_000, interval: 250 })
       .toEqual([]);
     expect(output).not.toMatch(listenerWarning);
   });
 
-  it('worker-volume, good restore point: succeeds through the verify phase', async () => {
-    const w = await openWorld({ devices: DEVICES, workerInstance: true });
+  it('worker-volume, good restore point: succeeds through the verify phase', async (context) => {
+    const w = await worldOf(context, { devices: DEVICES, workerInstance: true });
     const restore = await verifiedRestore(w, 'worker-volume');
     for (const volume of restore.progress.volumes) {
       expect(volume).toMatchObject({ phase: 'verify', bytesVerified: GIB, bytesDone: GIB });
     }
   });
 
-  it('worker-volume, blocks changed after the volume was written: the snapshot step fails naming the blocks, before any snapshot', async () => {
-    const w = await openWorld({ devices: ['/dev/xvda'], workerInstance: true });
+  it('worker-volume, blocks changed after the volume was written: the snapshot step fails naming the blocks, before any snapshot', async (context) => {
+    const w = await worldOf(context, { devices: ['/dev/xvda'], workerInstance: true });
     const { source, targetKey, backup, workerInstanceId = '', deviceDir = '' } = w;
     const clients = createStepClients({ credentials: credentialsForAccount(source.id) });
     const restoreId = `verify-${randomBytes(4).toString('hex')}`;
