@@ -58,6 +58,16 @@ export class FileReaderThread {
   private worker: Worker | undefined;
   private queued: PendingRead[] = [];
   private out: PendingRead[] | undefined;
+  private outSince = 0;
+
+  /**
+   * How long the batch out has been reading (0 when the thread is idle). One thread reads one file at a
+   * time: on a slow disk (a network file system) a caller sends further reads elsewhere while this
+   * grows, so reads still run side by side there.
+   */
+  busyMs(): number {
+    return this.out ? performance.now() - this.outSince : 0;
+  }
 
   /**
    * Reads the file at `path` into `into` (a view of a SharedArrayBuffer). Returns the bytes read: the
@@ -88,6 +98,7 @@ export class FileReaderThread {
     }
     this.out = this.queued;
     this.queued = [];
+    this.outSince = performance.now();
     worker.ref();
     worker.postMessage(this.out.map((read) => read.request));
   }

@@ -29,6 +29,9 @@ function readFd(
   });
 }
 
+/** A reader thread batch out longer than this: the disk is slow, other reads go to the thread pool. */
+const SLOW_BATCH_MS = 20;
+
 function isNotFound(err: unknown): boolean {
   return (err as NodeJS.ErrnoException).code === 'ENOENT';
 }
@@ -75,11 +78,13 @@ export class FolderObjectStore implements ObjectStore {
   }
 
   async readInto(key: string, into: Buffer, expectedLength?: number): Promise<number | undefined> {
-    if (into.buffer instanceof SharedArrayBuffer) {
-      // Shared memory (the writers' block buffers): the reader thread fills it, a batch of blocks per
-      // hand-off, instead of three thread-pool round trips per block.
+    const thread = fileReaderThread();
+    // Shared memory (the writers' block buffers): the reader thread fills it, a batch of blocks per
+    // hand-off, instead of three thread-pool round trips per block; unless its batch has been out for
+    // long (a slow disk), when the thread pool reads alongside it.
+    if (into.buffer instanceof SharedArrayBuffer && thread.busyMs() < SLOW_BATCH_MS) {
       try {
-        return await fileReaderThread().readInto(this.path(key), into, expectedLength);
+        return await thread.readInto(this.path(key), into, expectedLength);
       } catch (err) {
         if (isNotFound(err)) return undefined;
         throw err;

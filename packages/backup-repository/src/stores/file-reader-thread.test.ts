@@ -1,0 +1,34 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FileReaderThread } from './file-reader-thread.ts';
+
+describe('FileReaderThread', () => {
+  let dir: string;
+  const thread = new FileReaderThread();
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'file-reader-thread-'));
+  });
+  afterAll(() => rm(dir, { recursive: true, force: true }));
+
+  it('reads files into shared memory, says how long its batch has been out, and fails as the file system does', async () => {
+    const body = randomBytes(1000);
+    await writeFile(join(dir, 'one'), body);
+    const into = Buffer.from(new SharedArrayBuffer(2000));
+    expect(thread.busyMs()).toBe(0);
+    const reading = thread.readInto(join(dir, 'one'), into);
+    // The answer cannot come in before the event loop turns: the batch is out for at least this long.
+    const since = performance.now();
+    while (performance.now() - since < 3);
+    expect(thread.busyMs()).toBeGreaterThanOrEqual(3);
+    expect(await reading).toBe(1000);
+    expect(into.subarray(0, 1000)).toEqual(body);
+    expect(thread.busyMs()).toBe(0);
+    // Longer than the buffer: one byte more than it holds.
+    expect(await thread.readInto(join(dir, 'one'), into.subarray(0, 10))).toBe(11);
+    await expect(thread.readInto(join(dir, 'missing'), into)).rejects.toMatchObject({ code: 'ENOENT' });
+    expect(() => thread.readInto(join(dir, 'one'), Buffer.alloc(10))).toThrow(TypeError);
+  });
+});
