@@ -19,7 +19,13 @@ import { Agent, request } from 'node:http';
 import { parseArgs } from 'node:util';
 import { CompleteSnapshotCommand, PutSnapshotBlockCommand, StartSnapshotCommand } from '@aws-sdk/client-ebs';
 import { createAwsClients } from '@ec2-restore/aws-clients';
-import { BLOCK_SIZE, BLOCKS_PER_GIB, openBackupRepository, runPool } from '@ec2-restore/backup-repository';
+import {
+  type BackupRepository,
+  BLOCK_SIZE,
+  BLOCKS_PER_GIB,
+  openBackupRepository,
+  runPool,
+} from '@ec2-restore/backup-repository';
 import { EbsDirectWriter, withUnsignedPayload } from '@ec2-restore/snapshot-writers';
 
 const { values } = parseArgs({
@@ -32,6 +38,9 @@ const { values } = parseArgs({
     endpoint: { type: 'string' },
     'in-flight': { type: 'string', default: '64' },
     'kms-key-arn': { type: 'string', default: 'arn:aws:kms:eu-west-1:111111111111:key/bench' },
+    // Writer only: write the volume once before the measured write, as a long-lived worker process has
+    // (its code compiled by the JIT); the measured write is the process's second.
+    'warm-up': { type: 'boolean', default: false },
   },
 });
 
@@ -47,6 +56,25 @@ const repository = values.mode === 'writer' ? openBackupRepository(values.reposi
 const volumeBytes = repository
   ? (await repository.openVolume(values['restore-point']!, values.device)).volume.blockCount * BLOCK_SIZE
   : 0;
+
+function writerOf(repository: BackupRepository): EbsDirectWriter {
+  return new EbsDirectWriter({
+    repository,
+    ebs: clients.ebs,
+    ec2: clients.ec2,
+    inFlight,
+    completionPollMs: 200,
+  });
+}
+function writeVolume(writer: EbsDirectWriter, onProgress?: (bytes: number) => void) {
+  return writer.writeVolume({
+    restorePointId: values['restore-point']!,
+    deviceName: values.device,
+    target: { restoreId: `bench-${randomBytes(4).toString('hex')}`, kmsKeyArn: values['kms-key-arn'] },
+    ...(onProgress ? { onProgress } : {}),
+  });
+}
+if (repository && values['warm-up']) await writeVolume(writerOf(repository));
 
 const cpuBefore = process.cpuUsage();
 const started = process.hrtime.bigint();
@@ -67,19 +95,7 @@ function blockWritten(bytesSoFar: number, totalBytes: number): void {
 }
 
 if (values.mode === 'writer') {
-  const writer = new EbsDirectWriter({
-    repository: repository!,
-    ebs: clients.ebs,
-    ec2: clients.ec2,
-    inFlight,
-    completionPollMs: 200,
-  });
-  const result = await writer.writeVolume({
-    restorePointId: values['restore-point']!,
-    deviceName: values.device,
-    target: { restoreId: `bench-${randomBytes(4).toString('hex')}`, kmsKeyArn: values['kms-key-arn'] },
-    onProgress: (written) => blockWritten(written, volumeBytes),
-  });
+  const result = await writeVolume(writerOf(repository!), (written) => blockWritten(written, volumeBytes));
   bytes = result.bytesWritten;
   blocks = result.blocksWritten;
 } else if (values.mode === 'plain-http') {
