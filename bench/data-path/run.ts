@@ -23,6 +23,7 @@ import { createAwsClients } from '@ec2-restore/aws-clients';
 import { BLOCKS_PER_GIB } from '@ec2-restore/backup-repository';
 import { credentialsForAccount, randomAccountId, startEmulator } from '@ec2-restore/local-aws';
 import { bundle } from '../../scripts/bundle.ts';
+import { SNAPSHOT_WORKER_NODE_FLAGS } from '../../services/snapshot-worker/src/node-flags.ts';
 import { generate } from './generate-restore-point.ts';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
@@ -110,9 +111,14 @@ async function startSink(
 
 let compiledScenario = '';
 
-/** One client run in its own process, compiled JavaScript under plain node (as production runs). */
+/**
+ * One client run in its own process, compiled JavaScript under plain node with the snapshot worker's
+ * node flags (as production runs the writer; every client gets them, so the yardsticks run on the
+ * same node).
+ */
 async function scenario(args: string[], env: NodeJS.ProcessEnv = {}): Promise<ScenarioResult> {
-  const { stdout } = await promisify(execFile)(process.execPath, [compiledScenario, ...args], {
+  const nodeArgs = [...SNAPSHOT_WORKER_NODE_FLAGS, compiledScenario, ...args];
+  const { stdout } = await promisify(execFile)(process.execPath, nodeArgs, {
     env: { ...process.env, ...env },
     maxBuffer: 1 << 20,
   });
@@ -140,6 +146,7 @@ try {
   log('openssl dgst -sha256 ...');
   const opensslCpuPerGiB = (await opensslCpuSeconds(imagePath)) / sizeGiB;
   rows.push(`openssl dgst -sha256 over the ${sizeGiB} GiB image: ${fixed(opensslCpuPerGiB, 3)} CPU s/GiB`);
+  rows.push(`clients: node ${SNAPSHOT_WORKER_NODE_FLAGS.join(' ')} (the snapshot worker's node flags)`);
 
   const writerArgs = ['--repository', repositoryPath, '--restore-point', 'bench-rp'];
   const latencyMs = Number(values['latency-ms']);
