@@ -7,7 +7,15 @@ import {
   DescribeVolumesCommand,
 } from '@aws-sdk/client-ec2';
 import { DescribeKeyCommand } from '@aws-sdk/client-kms';
+import {
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+} from '@aws-sdk/client-s3';
 import { AssumeRoleCommand, GetCallerIdentityCommand } from '@aws-sdk/client-sts';
+import type { AwsClients } from '@ec2-restore/aws-clients';
 import { onceVisible } from '@ec2-restore/local-aws';
 import { describe, expect, it } from 'vitest';
 import {
@@ -19,6 +27,7 @@ import {
   expectAwsError,
   keyPolicy,
   newAccount,
+  newBucket,
   putBlock,
   putRolePolicy,
   ZONE,
@@ -238,5 +247,127 @@ describe('IAM identity policies on KMS, EBS direct and STS', () => {
       identity({ Effect: 'Allow', Action: 'sts:AssumeRole', Resource: otherRole }),
     );
     expect((await assume()).AssumedRoleUser?.Arn).toContain(`:${other.id}:assumed-role/`);
+  });
+});
+
+describe('IAM identity policies on S3 (AccessDenied, HTTP 403)', () => {
+  // The action and resource each S3 operation needs:
+  // https://docs.aws.amazon.com/AmazonS3/latest/userguide/using-with-s3-policy-actions.html; the message:
+  // https://docs.aws.amazon.com/AmazonS3/latest/userguide/troubleshoot-403-errors.html#access-denied-message-examples.
+  function s3Denied(sessionArn: string, action: string, resource: string, explicit = false): string {
+    const why = explicit
+      ? 'with an explicit deny in an identity-based policy'
+      : `because no identity-based policy allows the ${action} action`;
+    return `User: ${sessionArn} is not authorized to perform: ${action} on resource: "${resource}" ${why}`;
+  }
+
+  async function headStatus(session: AwsClients, input: { Bucket: string; Key: string }) {
+    const answer = await session.s3.send(new HeadObjectCommand(input)).then(
+      (out) => out,
+      (err: { $metadata?: { httpStatusCode?: number } }) => err,
+    );
+    return answer.$metadata?.httpStatusCode;
+  }
+
+  it('a role without a policy may not read, list, write or delete; each action is granted on its own ARN', async () => {
+    const account = newAccount();
+    const bucket = await newBucket(account);
+    await account.aws.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'repo/manifest', Body: 'm' }));
+    const { session, sessionArn, roleName } = await roleSession(account, null);
+    const object = `arn:aws:s3:::${bucket}/repo/manifest`;
+    const get = () => session.s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'repo/manifest' }));
+    const list = (Prefix: string) =>
+      session.s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix, Delimiter: '/' }));
+    const put = () => session.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'repo/new', Body: 'n' }));
+    const error = await expectAwsError(get(), 'AccessDenied', s3Denied(sessionArn, 's3:GetObject', object));
+    expect(error.$metadata?.httpStatusCode).toBe(403);
+    await expectAwsError(
+      list('repo/'),
+      'AccessDenied',
+      s3Denied(sessionArn, 's3:ListBucket', `arn:aws:s3:::${bucket}`),
+    );
+    await expectAwsError(
+      put(),
+      'AccessDenied',
+      s3Denied(sessionArn, 's3:PutObject', `arn:aws:s3:::${bucket}/repo/new`),
+    );
+
+    await putRolePolicy(
+      account,
+      roleName,
+      identity(
+        {
+          Effect: 'Allow',
+          Action: ['s3:GetObject', 's3:PutObject'],
+          Resource: `arn:aws:s3:::${bucket}/repo/*`,
+        },
+        {
+          Effect: 'Allow',
+          Action: 's3:ListBucket',
+          Resource: `arn:aws:s3:::${bucket}`,
+          Condition: { StringLike: { 's3:prefix': 'repo/*' } },
+        },
+      ),
+    );
+    expect(await (await get()).Body!.transformToString()).toBe('m');
+    await put();
+    const { Contents = [] } = await list('repo/');
+    expect(Contents.map((c) => c.Key).sort()).toEqual(['repo/manifest', 'repo/new']);
+    // Outside the granted prefix, and another action (s3:DeleteObject), stay refused.
+    await expectAwsError(
+      list('other/'),
+      'AccessDenied',
+      s3Denied(sessionArn, 's3:ListBucket', `arn:aws:s3:::${bucket}`),
+    );
+    await expectAwsError(
+      session.s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: 'repo/new' })),
+      'AccessDenied',
+      s3Denied(sessionArn, 's3:DeleteObject', `arn:aws:s3:::${bucket}/repo/new`),
+    );
+  });
+
+  it('a missing object is NoSuchKey (404) only for a caller who may list the bucket, else AccessDenied (403)', async () => {
+    // https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html and API_HeadObject.html, "Permissions".
+    const account = newAccount();
+    const bucket = await newBucket(account);
+    const readOnly = { Effect: 'Allow', Action: 's3:GetObject', Resource: `arn:aws:s3:::${bucket}/*` };
+    const { session, sessionArn, roleName } = await roleSession(account, identity(readOnly));
+    const missing = { Bucket: bucket, Key: 'repo/missing' };
+    await expectAwsError(
+      session.s3.send(new GetObjectCommand(missing)),
+      'AccessDenied',
+      s3Denied(sessionArn, 's3:ListBucket', `arn:aws:s3:::${bucket}`),
+    );
+    // HEAD answers have no body: the status alone tells.
+    expect(await headStatus(session, missing)).toBe(403);
+
+    await putRolePolicy(
+      account,
+      roleName,
+      identity(readOnly, { Effect: 'Allow', Action: 's3:ListBucket', Resource: `arn:aws:s3:::${bucket}` }),
+    );
+    await expectAwsError(session.s3.send(new GetObjectCommand(missing)), 'NoSuchKey');
+    expect(await headStatus(session, missing)).toBe(404);
+  });
+
+  it('an explicit Deny wins over s3:*; the account root user keeps every permission', async () => {
+    const account = newAccount();
+    const bucket = await newBucket(account);
+    const { session, sessionArn } = await roleSession(
+      account,
+      identity(
+        { Effect: 'Allow', Action: 's3:*', Resource: '*' },
+        { Effect: 'Deny', Action: 's3:PutObject', Resource: `arn:aws:s3:::${bucket}/locked/*` },
+      ),
+    );
+    await session.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'open/a', Body: 'a' }));
+    await expectAwsError(
+      session.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'locked/a', Body: 'a' })),
+      'AccessDenied',
+      s3Denied(sessionArn, 's3:PutObject', `arn:aws:s3:::${bucket}/locked/a`, true),
+    );
+    await account.aws.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'locked/a', Body: 'a' }));
+    const { KeyCount } = await account.aws.s3.send(new ListObjectsV2Command({ Bucket: bucket }));
+    expect(KeyCount).toBe(2);
   });
 });

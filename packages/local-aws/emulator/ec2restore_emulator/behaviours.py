@@ -12,6 +12,7 @@ def install_all() -> None:
         images,
         kms_rules,
         public_images,
+        s3_rules,
         sts_rules,
         zones,
     )
@@ -30,3 +31,4 @@ def install_all() -> None:
     public_images.install()
     ebs_direct.install()
     sts_rules.install()
+    s3_rules.install()

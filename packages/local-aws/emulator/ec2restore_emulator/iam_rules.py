@@ -1,4 +1,5 @@
-"""IAM identity policies enforced on every EC2, EBS direct, KMS and STS request, and EC2's DryRun.
+"""IAM identity policies enforced on every EC2, EBS direct, KMS and STS request, and EC2's DryRun
+(S3 requests: s3_rules.py, with the same `identity_decision`).
 
 AWS allows a request of an IAM role session (or IAM user) only when its identity policies allow the
 action on every resource the request names and no statement denies it; across accounts the

@@ -6,55 +6,23 @@ import gc
 import hashlib
 import json
 import os
-import tempfile
-import threading
 import unittest
 import urllib.error
 import urllib.request
 import weakref
-from unittest import mock
 
-REGION = "eu-west-1"
+from tests import emulator_server
+
+REGION = emulator_server.REGION
 
 
 class ForgetAccountsTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls) -> None:
-        cls.blocks = tempfile.TemporaryDirectory()
-        cls.env = mock.patch.dict(
-            os.environ,
-            {"EC2RESTORE_EMULATOR_CONSISTENCY_MS": "0", "EC2RESTORE_EMULATOR_BLOCK_DIR": cls.blocks.name},
-        )
-        cls.env.start()
-        from ec2restore_emulator.app import create_app
-        from ec2restore_emulator.http_server import make_keep_alive_server
-
-        cls.server = make_keep_alive_server("127.0.0.1", 0, create_app(vanilla=False))
-        threading.Thread(target=cls.server.serve_forever, daemon=True).start()
-        cls.endpoint = f"http://127.0.0.1:{cls.server.server_address[1]}"
-
-    @classmethod
-    def tearDownClass(cls) -> None:
-        from ec2restore_emulator.ebs_direct import close_block_store
-
-        cls.server.shutdown()
-        cls.server.server_close()
-        close_block_store()
-        cls.env.stop()
-        cls.blocks.cleanup()
+        cls.endpoint = emulator_server.endpoint()
 
     def client(self, service: str, account_id: str):  # type: ignore[no-untyped-def]
-        import boto3
-        from botocore.config import Config
-
-        return boto3.client(
-            service,
-            endpoint_url=self.endpoint,
-            region_name=REGION,
-            aws_access_key_id=f"AKIAEMU0{account_id}",
-            aws_secret_access_key="unused",
-            config=Config(retries={"max_attempts": 1}),
-        )
+        return emulator_server.client(service, account_id)
 
     def forget(self, body: bytes) -> tuple[int, dict]:
         request = urllib.request.Request(
