@@ -2,17 +2,24 @@ import type { Ec2CallBudgetOptions } from '@ec2-restore/aws-budget';
 import type { AwsCredentials } from '@ec2-restore/aws-clients';
 import {
   type BackupRepository,
+  parseRepositoryLocation,
   RestorePointNotFoundError,
   type RestorePointSummary,
 } from '@ec2-restore/backup-repository';
 import type { RestoreRequest } from '@ec2-restore/contracts';
-import { isAwsOutage, PreflightDeadlineError, PreflightSession } from '@ec2-restore/preflight';
+import {
+  isAwsOutage,
+  PreflightDeadlineError,
+  PreflightSession,
+  type S3RepositoryLocation,
+} from '@ec2-restore/preflight';
 import { type RestoreStore, recordAwsCalls } from '@ec2-restore/restore-state';
 import type { PlannedRestore, RestorePlanner } from './deps.ts';
 import { HttpError } from './http/api-error.ts';
 
 export interface PreflightPlannerOptions {
-  repository: Pick<BackupRepository, 'getSummary'>;
+  /** The restore points; with its `location` in S3, the plan checks that the worker role may read it. */
+  repository: Pick<BackupRepository, 'getSummary'> & Partial<Pick<BackupRepository, 'location'>>;
   /** The region of the workers (AWS_REGION); the checks run in the request's target region. */
   region: string;
   /** The worker role's credentials. @defaultValue the SDK's default chain */
@@ -43,8 +50,12 @@ export interface PreflightPlannerOptions {
  */
 export class PreflightPlanner implements RestorePlanner {
   private readonly session: PreflightSession;
+  private readonly s3Repository: S3RepositoryLocation | undefined;
 
   constructor(private readonly options: PreflightPlannerOptions) {
+    const location = options.repository.location;
+    const parsed = location ? parseRepositoryLocation(location) : undefined;
+    this.s3Repository = parsed?.kind === 's3' ? { bucket: parsed.bucket, prefix: parsed.prefix } : undefined;
     const recorder = options.awsCallRecorder;
     this.session = new PreflightSession({
       ...(options.credentials ? { sourceCredentials: options.credentials } : {}),
@@ -71,6 +82,7 @@ export class PreflightPlanner implements RestorePlanner {
       const { result, facts } = await this.session.plan(request, {
         instance: restorePoint.instance,
         volumes: restorePoint.volumes,
+        ...(this.s3Repository ? { repository: this.s3Repository } : {}),
       });
       return {
         plan: result,
@@ -99,9 +111,30 @@ export class PreflightPlanner implements RestorePlanner {
           ],
         });
       }
+      if (isAccessDenied(err)) throw repositoryRefused(err as Error);
       throw err;
     }
   }
+}
+
+/** S3's refusal: AccessDenied (a HEAD answer has no body, so only its 403). */
+function isAccessDenied(err: unknown): boolean {
+  const e = err as { name?: string; $metadata?: { httpStatusCode?: number } } | null;
+  return e?.name === 'AccessDenied' || (e?.name === 'Forbidden' && e.$metadata?.httpStatusCode === 403);
+}
+
+/**
+ * The worker role may not read the restore point's manifest: its IAM policy, or the bucket's policy
+ * (which the pre-flight cannot read), refuses it. An operator's fix; the message names the action
+ * AWS refused but not the bucket (the repository's location is the operator's business).
+ */
+function repositoryRefused(err: Error): HttpError {
+  const action = /perform: ([a-z0-9-]+:[A-Za-z]+)/.exec(err.message)?.[1] ?? 's3:GetObject';
+  return new HttpError(
+    'access_denied',
+    `The backup repository refused to let the API read the restore point (${action}, AccessDenied). An operator must allow the worker role, which the API and the snapshot worker run as, s3:GetObject on the repository's objects and s3:ListBucket on its bucket (the statements generatePolicies writes for s3Repository; with an SSE-KMS bucket key, kms:Decrypt on it), in its IAM policy and in the bucket policy.`,
+    { action },
+  );
 }
 
 /** The deadline, the call budget and an AWS outage end a plan with an answer a person can act on. */
