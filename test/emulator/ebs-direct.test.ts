@@ -240,17 +240,24 @@ describe('EBS direct reads snapshots EC2 took', () => {
         new RegisterImageCommand({
           Name: `ebs-direct-read-${account.id}`,
           Architecture: 'x86_64',
+          EnaSupport: true,
           VirtualizationType: 'hvm',
           RootDeviceName: '/dev/xvda',
           BlockDeviceMappings: [{ DeviceName: '/dev/xvda', Ebs: { SnapshotId: written, VolumeSize: 2 } }],
         }),
       ),
     );
-    const instanceId = await launchInstance(account, undefined, { ImageId });
+    // A launch that names the root device keeps the image's snapshot and size for it (as the product's
+    // launch does, to choose the key).
+    const instanceId = await launchInstance(account, undefined, {
+      ImageId,
+      BlockDeviceMappings: [{ DeviceName: '/dev/xvda', Ebs: { DeleteOnTermination: true } }],
+    });
     const { Reservations = [] } = await account.aws.ec2.send(
       new DescribeInstancesCommand({ InstanceIds: [instanceId] }),
     );
-    const rootVolume = Reservations[0]!.Instances![0]!.BlockDeviceMappings![0]!.Ebs!.VolumeId!;
+    const mappings = Reservations[0]!.Instances![0]!.BlockDeviceMappings!;
+    const rootVolume = mappings.find((m) => m.DeviceName === '/dev/xvda')!.Ebs!.VolumeId!;
 
     const taken = await takeSnapshot(account, rootVolume);
     const listed = await account.aws.ebs.send(new ListSnapshotBlocksCommand({ SnapshotId: taken }));
