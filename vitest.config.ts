@@ -36,6 +36,10 @@ export default defineConfig({
           testTimeout: 120_000,
           hookTimeout: 180_000,
           globalSetup: ['test/global-setup.ts'],
+          // Each worker process loads the AWS SDK, BullMQ and our packages once, not once per file:
+          // on 24 files, 78 -> 47 CPU seconds (import 53 -> 9 s). Files already isolate their data
+          // (accounts, prefixes, ports); test/setup-env.ts runs before every file all the same.
+          isolate: false,
           setupFiles: ['test/setup-env.ts'],
           ...(integrationWorkers > 0 ? { maxWorkers: integrationWorkers } : {}),
           // Its own group after the unit tests: vitest runs projects of one group with one worker count.
