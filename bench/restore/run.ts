@@ -23,13 +23,14 @@ import {
 } from '@ec2-restore/aws-budget';
 import { openBackupRepository } from '@ec2-restore/backup-repository';
 import { createDemoRestorePoint, demoRestoreRequest } from '@ec2-restore/demo';
-import { startLocalStack } from '@ec2-restore/local-aws';
+import { modelledDelaysSince, startLocalStack } from '@ec2-restore/local-aws';
 import {
   type RunningService,
   type ServiceName,
   seedDemoAccounts,
   startService,
 } from '../support/services.ts';
+import { awsDelayOnPath } from './aws-delays.ts';
 import { type Interval, percentile, splitWallTime, union } from './timeline.ts';
 import { type AwsCallRecord, startTimingProxy } from './timing-proxy.ts';
 
@@ -171,6 +172,24 @@ async function main(): Promise<void> {
       lines.push(`  waiting in a step  ${seconds(split.waitingMs)}`);
       lines.push(`  between steps      ${seconds(split.queueMs)} (API accepting, queue hops)`);
       lines.push(`  overhead (wall - data) ${seconds(overheadMs)}`);
+      // The emulator's own log of the AWS delays it modelled, read now (measured, not assumed).
+      const delays = awsDelayOnPath(
+        await modelledDelaysSince(stack.awsEndpoint, postedAt - 60_000),
+        { start: postedAt, end: endedAt },
+        union(data),
+      );
+      const kinds = [...delays.byKind].map(([kind, ms]) => `${kind} ${seconds(ms)}`).join(', ');
+      lines.push(
+        `    AWS delays waited out (emulator-modelled, measured) ${seconds(delays.totalMs)}` +
+          ` (${delays.counted.length} on the path: ${kinds || 'none'})`,
+      );
+      for (const { delay, ms } of delays.counted) {
+        const at = seconds(Math.max(delay.fromMs, postedAt) - postedAt);
+        lines.push(
+          `      +${at.padStart(8)} ${delay.kind.padEnd(6)} ${delay.id}${delay.grantee ? ` for ${delay.grantee}` : ''}: ${seconds(ms)}`,
+        );
+      }
+      lines.push(`    product's own part (overhead - AWS delays) ${seconds(overheadMs - delays.totalMs)}`);
       lines.push('  steps:');
       for (const s of restore.steps) {
         const took =

@@ -2,7 +2,14 @@ import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { RedisTokenBuckets, reserveToken, type TokenBucketState } from '@ec2-restore/aws-budget';
+import { EC2Client } from '@aws-sdk/client-ec2';
+import {
+  attachEc2CallBudget,
+  ec2CallBudgetOf,
+  RedisTokenBuckets,
+  reserveToken,
+  type TokenBucketState,
+} from '@ec2-restore/aws-budget';
 import { randomAccountId } from '@ec2-restore/local-aws';
 import fc from 'fast-check';
 import { Redis } from 'ioredis';
@@ -111,5 +118,34 @@ describe('one budget shared by two processes', () => {
     // Without the budget the same 60 calls would all have gone out at once; with it they are spread
     // out near the bucket's rate, not far slower.
     expect(spanMs).toBeLessThan(((2 * callsEach - burst) / perSecond) * 1000 + 1_000);
+  });
+});
+
+describe('room for a look sooner than needed (hasRoom)', () => {
+  it("says yes while the operation's bucket keeps half its burst, and is found from the client", async () => {
+    const ec2 = new EC2Client({ region: 'eu-west-1' });
+    const budget = attachEc2CallBudget(ec2, {
+      redis,
+      accountId: randomAccountId(),
+      region: 'eu-west-1',
+      keyPrefix: `test:room:${randomUUID()}`,
+      // Slow refill, so the bucket stays where the calls below leave it for the test's length.
+      limits: { nonMutating: { burst: 10, perSecond: 0.01 } },
+    });
+    expect(ec2CallBudgetOf(ec2)).toBe(budget);
+    expect(ec2CallBudgetOf(new EC2Client({ region: 'eu-west-1' }))).toBeUndefined();
+    try {
+      expect(await budget.hasRoom('DescribeSnapshots')).toBe(true);
+      for (let i = 0; i < 5; i++) await budget.acquire('DescribeImages');
+      // 5 of 10 left: still half.
+      expect(await budget.hasRoom('DescribeSnapshots')).toBe(true);
+      await budget.acquire('DescribeInstances');
+      expect(await budget.hasRoom('DescribeSnapshots')).toBe(false);
+      expect(await budget.hasRoom('DescribeSnapshots', 0.4)).toBe(true);
+      // Another class's bucket is untouched.
+      expect(await budget.hasRoom('CopySnapshot')).toBe(true);
+    } finally {
+      ec2.destroy();
+    }
   });
 });

@@ -35,6 +35,7 @@ import {
   type PolicyConfiguration,
   type PolicyStatement,
   plan,
+  type S3RepositoryLocation,
 } from '@ec2-restore/preflight';
 import type { Restore } from '@ec2-restore/restore-state';
 import { expect } from 'vitest';
@@ -46,10 +47,12 @@ import {
   jobResult,
   launchInstance,
   newAccount,
+  newBucket,
   openPipeline,
   type Pipeline,
   putRolePolicy,
   REGION,
+  removeBackup,
   SDK_RETRIES,
   startRestore,
   startWorker,
@@ -65,6 +68,8 @@ export interface GeneratedWorldShape {
   transferKey?: boolean;
   /** The request's instance.launchStrategy (else the restore point decides: register-image for Linux). */
   launch?: LaunchStrategy;
+  /** `s3`: the backup repository is in a bucket of the source account, which the worker role reads. */
+  repository?: 's3';
 }
 
 export interface GeneratedWorld {
@@ -78,6 +83,8 @@ export interface GeneratedWorld {
   targetKey: string;
   sourceDefaultKey?: string;
   subnetId: string;
+  /** The S3 backup repository of the world (`repository: 's3'`): a new bucket, under a prefix. */
+  s3Repository?: S3RepositoryLocation;
   /** What the generator wrote for this world (applied by `generatedWorld`). */
   generated: GeneratedPolicies;
   /** Puts these policies (the generated ones, or a variant) on the roles and keys. */
@@ -137,6 +144,8 @@ export async function generatedWorld(
     sourceDefaultKey = await createKeyWithRootOnly(source);
     await source.aws.ec2.send(new ModifyEbsDefaultKmsKeyIdCommand({ KmsKeyId: sourceDefaultKey }));
   }
+  const s3Repository =
+    shape.repository === 's3' ? { bucket: await newBucket(source), prefix: 'backups/prod' } : undefined;
   const config: PolicyConfiguration = {
     mode: shape.mode,
     region: REGION,
@@ -146,6 +155,7 @@ export async function generatedWorld(
     workerRoleArn,
     targetKeyArn: targetKey,
     ...(restoreRoleArn ? { restoreRoleArn, externalId, sourceDefaultKeyArn: sourceDefaultKey } : {}),
+    ...(s3Repository ? { s3Repository } : {}),
   };
   const generated = generatePolicies(config);
   const subnetId = (await defaultSubnet(target)).subnetId;
@@ -170,6 +180,7 @@ export async function generatedWorld(
     targetKey,
     ...(sourceDefaultKey ? { sourceDefaultKey } : {}),
     subnetId,
+    ...(s3Repository ? { s3Repository } : {}),
     generated,
     async apply(policies) {
       await putRolePolicy(source, workerRoleArn, JSON.stringify(policies.workerRolePolicy));
@@ -334,12 +345,16 @@ export interface GeneratedRestoreCase extends GeneratedWorldShape {
  */
 export async function restoreGeneratedCase(
   c: GeneratedRestoreCase,
-  backup: Backup,
+  backupOrMake: Backup | ((world: GeneratedWorld) => Promise<Backup>),
   options: { endpoint?: string } = {},
 ): Promise<void> {
   const pipeline = openPipeline();
   const world = await generatedWorld(c, options.endpoint ? { endpoint: options.endpoint } : {});
+  let made: Backup | undefined;
   try {
+    // A backup made for this world (one in its S3 repository) is removed with it.
+    if (typeof backupOrMake === 'function') made = await backupOrMake(world);
+    const backup = made ?? (backupOrMake as Backup);
     const existing = c.volumeLevel ? await launchInstance(world.target) : undefined;
     const request = world.request(backup.restorePoint.id, {
       // Volume-level: the last volume of the restore point (not its root).
@@ -352,7 +367,10 @@ export async function restoreGeneratedCase(
     });
     const preflight = await plan(request, {
       sourceCredentials: world.workerCredentials(),
-      restorePoint: backup.restorePoint,
+      restorePoint: {
+        ...backup.restorePoint,
+        ...(world.s3Repository ? { repository: world.s3Repository } : {}),
+      },
       ...(options.endpoint ? { endpoint: options.endpoint } : {}),
     });
     expect(preflight.checks.filter((check) => check.status !== 'pass')).toEqual([]);
@@ -369,5 +387,6 @@ export async function restoreGeneratedCase(
   } finally {
     await pipeline.close();
     world.destroy();
+    await removeBackup(made);
   }
 }

@@ -41,9 +41,11 @@ const SHAPES: GeneratedWorldShape[] = [
   { mode: 'cross-account', dataPath: 'worker-volume', kmsGrant: 'none', transferKey: true },
   { mode: 'same-account', dataPath: 'ebs-direct', kmsGrant: 'none', launch: 'launch-and-swap' },
   { mode: 'cross-account', dataPath: 'ebs-direct', kmsGrant: 'auto', launch: 'launch-and-swap' },
+  // The backup repository in S3: the worker role's s3:GetObject and s3:ListBucket (repository.access).
+  { mode: 'same-account', dataPath: 'ebs-direct', kmsGrant: 'none', repository: 's3' },
 ];
 const label = (s: GeneratedWorldShape) =>
-  `${s.mode} ${s.dataPath} kmsGrant ${s.kmsGrant}${s.transferKey ? ' transferKey' : ''}${s.launch ? ` ${s.launch}` : ''}`;
+  `${s.mode} ${s.dataPath} kmsGrant ${s.kmsGrant}${s.transferKey ? ' transferKey' : ''}${s.launch ? ` ${s.launch}` : ''}${s.repository ? ` ${s.repository} repository` : ''}`;
 
 const listOf = (value: string | string[] | undefined) => (value === undefined ? [] : [value].flat());
 const statementsOf = (document: PolicyDocument | undefined): PolicyStatement[] =>
@@ -115,7 +117,10 @@ function without(policies: GeneratedPolicies, action: string): GeneratedPolicies
 
 const notPassing = (result: PlanResult): Check[] => result.checks.filter((c) => c.status !== 'pass');
 const planOf = (world: GeneratedWorld) =>
-  plan(world.request('rp-generated'), { sourceCredentials: world.workerCredentials(), restorePoint });
+  plan(world.request('rp-generated'), {
+    sourceCredentials: world.workerCredentials(),
+    restorePoint: { ...restorePoint, ...(world.s3Repository ? { repository: world.s3Repository } : {}) },
+  });
 
 /*
  * Each (document, statement, action) must be named by the pre-flight when it is taken out, in at

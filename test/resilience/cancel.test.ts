@@ -1,15 +1,17 @@
 import type { Restore } from '@ec2-restore/restore-state';
-import { describe, expect, it } from 'vitest';
-import { EMPTY_CENSUS, stepStatus, type World, worldPerTest } from '../support/index.ts';
+import { describe, expect, it, type TestContext } from 'vitest';
+import { EMPTY_CENSUS, openWorldOf, stepStatus, type World } from '../support/index.ts';
 
-const openWorld = worldPerTest();
-
-describe('cancel a running cross-account restore (issue 6, docs/architecture.md#services-and-queues)', {
+// The two restores run at once, each in its own world (fresh accounts, queues and workers).
+describe.concurrent('cancel a running cross-account restore (issue 6, docs/architecture.md#services-and-queues)', {
   timeout: 300_000,
 }, () => {
   /** Starts a restore, cancels it once `step` runs, and returns the restore as the cancel answered it. */
-  async function cancelDuring(step: string): Promise<{ w: World; id: string; cancelAnswer: Restore }> {
-    const w = await openWorld({ accounts: 'cross', devices: ['/dev/xvda'], api: true });
+  async function cancelDuring(
+    context: TestContext,
+    step: string,
+  ): Promise<{ w: World; id: string; cancelAnswer: Restore }> {
+    const w = await openWorldOf(context, { accounts: 'cross', devices: ['/dev/xvda'], api: true });
     w.startWorkers(['snapshot-worker', 'share-worker', 'instance-worker']);
     const { status, restore } = await w.postRestore(
       w.request({ instance: { name: 'restored', subnetId: w.targetSubnetId, powerOn: true } }),
@@ -25,8 +27,8 @@ describe('cancel a running cross-account restore (issue 6, docs/architecture.md#
     return { w, id, cancelAnswer };
   }
 
-  it('during the snapshot step: cancelling, then cancelled; no instance step; nothing left in either account', async () => {
-    const { w, id, cancelAnswer } = await cancelDuring('snapshot:/dev/xvda');
+  it('during the snapshot step: cancelling, then cancelled; no instance step; nothing left in either account', async (context) => {
+    const { w, id, cancelAnswer } = await cancelDuring(context, 'snapshot:/dev/xvda');
     expect(stepStatus(cancelAnswer, 'snapshot:/dev/xvda')).toBe('running');
 
     const restore = await w.waitForEnd(id, 120_000);
@@ -37,8 +39,8 @@ describe('cancel a running cross-account restore (issue 6, docs/architecture.md#
     expect(await w.census([id])).toEqual(EMPTY_CENSUS);
   });
 
-  it('during the instance step: cancelling, then cancelled; the instance and its volumes are gone; nothing left', async () => {
-    const { w, id, cancelAnswer } = await cancelDuring('instance');
+  it('during the instance step: cancelling, then cancelled; the instance and its volumes are gone; nothing left', async (context) => {
+    const { w, id, cancelAnswer } = await cancelDuring(context, 'instance');
     expect(stepStatus(cancelAnswer, 'instance')).toBe('running');
 
     const restore = await w.waitForEnd(id, 120_000);

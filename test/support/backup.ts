@@ -115,7 +115,7 @@ export interface VolumeImage {
 
 export interface Backup {
   folder: string;
-  /** The backup repository, in `folder`/repo. */
+  /** The backup repository: `folder`/repo, or the location of the one it was made in (`s3://…`). */
   repositoryPath: string;
   restorePoint: RestorePointSummary;
   images: VolumeImage[];
@@ -133,11 +133,13 @@ export async function createBackup(
     /** Boot and licensing attributes of the backed-up instance (docs/architecture.md#launch-strategies). */
     instance?: Partial<RestorePointSummary['instance']>;
     deleteOnTermination?: Record<string, boolean>;
+    /** Where the restore point goes (an S3 repository, say); `repositoryPath` is then its location. */
+    repository?: BackupRepository;
   } = {},
 ): Promise<Backup> {
   const folder = inFolder ?? (await mkdtemp(join(tmpdir(), 'ec2r-backup-')));
-  const repositoryPath = join(folder, 'repo');
-  const repository = openBackupRepository(repositoryPath);
+  const repository = recorded.repository ?? openBackupRepository(join(folder, 'repo'));
+  const repositoryPath = repository.location;
   const builder = repository.createRestorePoint({
     source: { kind: 'raw-images' },
     instance: {

@@ -17,7 +17,7 @@ import {
   ec2LimitVariableNames,
   type TokenBucketLimit,
 } from './ec2-call-limits.ts';
-import { RedisTokenBuckets } from './token-bucket.ts';
+import { RedisTokenBuckets, reserveToken } from './token-bucket.ts';
 
 export interface Ec2CallBudgetOptions {
   /** The Redis every replica of every service shares (the BullMQ one). */
@@ -151,6 +151,19 @@ export class Ec2CallBudget {
     return { waitedMs: booked.waitMs };
   }
 
+  /**
+   * Whether `operation`'s bucket holds at least `share` of its burst now: room for a call that is
+   * not needed yet (a wait that looks sooner than it must), left to the others when it is lower.
+   */
+  async hasRoom(operation: string, share = 0.5): Promise<boolean> {
+    const operationClass = classifyEc2Operation(operation);
+    const limit = this.limits[operationClass];
+    const stored = await this.buckets.read(await this.bucketKey(operationClass));
+    // Refilled up to now, nothing taken (a missing bucket is a full one).
+    const { tokens } = reserveToken(stored, Date.now(), limit, { cost: 0 }).state;
+    return tokens >= limit.burst * share;
+  }
+
   /** What this process has spent and waited so far (the bucket itself is shared). */
   stats(): Ec2CallBudgetStats {
     return structuredClone(this.counters);
@@ -170,6 +183,13 @@ export function createEc2CallBudget(options: Ec2CallBudgetOptions): Ec2CallBudge
 }
 
 export const EC2_CALL_BUDGET_MIDDLEWARE = 'ec2CallBudgetMiddleware';
+
+const budgetOfClient = new WeakMap<EC2Client, Ec2CallBudget>();
+
+/** The budget attachEc2CallBudget put on `client`, if any. */
+export function ec2CallBudgetOf(client: EC2Client): Ec2CallBudget | undefined {
+  return budgetOfClient.get(client);
+}
 
 /**
  * Makes every request of `client` wait for a token of the shared budget. The middleware sits inside
@@ -202,6 +222,7 @@ export function attachEc2CallBudget(
     tags: ['EC2_CALL_BUDGET'],
   };
   client.middlewareStack.addRelativeTo(middleware as never, placement);
+  budgetOfClient.set(client, budget);
   return budget;
 }
 

@@ -24,6 +24,7 @@ export const checkIds = [
   'transfer-key.access.restore-role',
   'permissions.worker-role',
   'permissions.restore-role',
+  'repository.access',
   'network.subnet',
   'network.security-groups',
   'instance.type',

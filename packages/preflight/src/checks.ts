@@ -17,6 +17,7 @@ import {
 } from './key-checks.ts';
 import { checkInstanceBoot, checkLaunchStrategy } from './launch-checks.ts';
 import { checkStepPermissions } from './permission-checks.ts';
+import { checkRepositoryAccess } from './repository-checks.ts';
 import { keyUseRequirements } from './requirements.ts';
 import {
   checkAttachments,
@@ -30,6 +31,7 @@ import { checkTransferKey, usesTransferKey } from './transfer-key-checks.ts';
 
 export * from './identity-checks.ts';
 export * from './key-checks.ts';
+export * from './repository-checks.ts';
 export * from './target-checks.ts';
 export * from './transfer-key-checks.ts';
 
@@ -99,6 +101,7 @@ export function runChecks(facts: PreflightFacts): Check[] {
     checks.push(checkStepPermissions(facts, shape, 'worker-role'));
     checks.push(checkStepPermissions(facts, shape, 'restore-role'));
   }
+  checks.push(checkRepositoryAccess(facts));
 
   checks.push(...checkNetwork(facts), checkInstanceType(facts), checkExistingInstance(facts));
   checks.push(checkLaunchStrategy(facts), checkInstanceBoot(facts));

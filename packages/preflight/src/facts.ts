@@ -1,5 +1,6 @@
 import type { RestorePointShape, RestoreRequest } from '@ec2-restore/contracts';
 import type { KmsGrant, PolicyDocument } from './policy-types.ts';
+import type { S3RepositoryLocation } from './repository-access.ts';
 
 /**
  * The facts the pre-flight checks run on. The gatherer (gather-facts.ts and the gather-*-facts.ts
@@ -160,8 +161,11 @@ export interface ExistingInstanceFacts {
   error?: AwsErrorFact;
 }
 
-/** What the restore point holds (its summary in the backup repository). */
-export type RestorePointFacts = RestorePointShape;
+/**
+ * What the restore point holds (its summary in the backup repository) and, when the repository is in
+ * S3, where: the worker role must be able to read it (`repository.access`).
+ */
+export type RestorePointFacts = RestorePointShape & { repository?: S3RepositoryLocation };
 
 /** Everything the checks look at. */
 export interface PreflightFacts {

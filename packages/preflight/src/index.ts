@@ -22,6 +22,7 @@ export * from './policy-generator.ts';
 export type * from './policy-types.ts';
 export type { GatherContext, PreflightSessionOptions } from './preflight-session.ts';
 export { gatherFacts, PreflightDeadlineError, PreflightSession } from './preflight-session.ts';
+export * from './repository-access.ts';
 export * from './requirements.ts';
 export * from './step-actions.ts';
 export { matchesArnPattern, matchesWildcard } from './wildcard.ts';

@@ -12,6 +12,7 @@ import {
   RESTORE_ROLE_GRANT_OPERATIONS,
 } from './operations.ts';
 import type { PolicyDocument, PolicyStatement } from './policy-types.ts';
+import { repositoryReadStatements, type S3RepositoryLocation } from './repository-access.ts';
 import { keyUseRequirements } from './requirements.ts';
 import { actionsOf } from './step-actions.ts';
 
@@ -45,6 +46,12 @@ export interface PolicyConfiguration {
    * policies in the source account stay the boundary, and only the transfer key's names the restore role.
    */
   transferKeyArn?: string;
+  /**
+   * The backup repository when it is in S3 (`BACKUP_REPOSITORY=s3://bucket/prefix`, as
+   * `parseRepositoryLocation` of @ec2-restore/backup-repository returns it): the worker role, which
+   * the API and the snapshot worker run as, reads it. A repository in a folder needs no statement.
+   */
+  s3Repository?: S3RepositoryLocation;
 }
 
 /** Everything to set up for one restore configuration. */
@@ -328,6 +335,8 @@ export function generatePolicies(config: PolicyConfiguration): GeneratedPolicies
   } else {
     workerStatements.push(...preflightReadStatement([config.sourceDefaultKeyArn], config.workerRoleArn));
   }
+
+  if (config.s3Repository) workerStatements.push(...repositoryReadStatements(config.s3Repository));
 
   const result: GeneratedPolicies = {
     workerRolePolicy: { Version: '2012-10-17', Statement: workerStatements },

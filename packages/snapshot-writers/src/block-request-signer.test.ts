@@ -56,7 +56,8 @@ describe('BlockRequestSigner', () => {
             { method: 'PUT', protocol: 'http:', hostname: '127.0.0.1', port: 9, path, query: {}, headers },
             { signingDate: date },
           );
-          const mine = ours.sign('PUT', path, headers, credentials, date);
+          const flat = ours.sign('PUT', path, headers, credentials, date);
+          const mine = Object.fromEntries(flat.flatMap((value, i) => (i % 2 ? [] : [[value, flat[i + 1]]])));
           expect(mine.authorization, `${credentials.accessKeyId} at ${at}`).toBe(sdk.headers.authorization);
           expect(mine['x-amz-date']).toBe(sdk.headers['x-amz-date']);
           expect(mine['x-amz-security-token']).toBe(sdk.headers['x-amz-security-token']);

@@ -102,6 +102,8 @@ export class SnapshotBlockSender {
    * listener per call (the writer passes the same signal to every call of a volume).
    */
   private readonly watched = new Map<AbortSignal, { calls: Set<ClientRequest>; onAbort: () => void }>();
+  private credentials: SigningCredentials | undefined;
+  private credentialsUntil = 0;
 
   private constructor(
     client: DirectCallReporting,
@@ -151,7 +153,13 @@ export class SnapshotBlockSender {
    */
   async put(block: SnapshotBlock, signal?: AbortSignal, onBodySent?: () => void): Promise<void> {
     try {
-      await this.attempt(block, signal, onBodySent);
+      // The client's credentials, refreshed as the client refreshes them (asked for once a second).
+      const credentials =
+        this.credentials && performance.now() < this.credentialsUntil
+          ? this.credentials
+          : await this.refreshCredentials();
+      if (signal?.aborted) throw abortError(signal);
+      await this.exchange(block, credentials, signal, onBodySent);
       this.record();
     } catch (error) {
       this.record(error);
@@ -159,34 +167,65 @@ export class SnapshotBlockSender {
     }
   }
 
-  private async attempt(block: SnapshotBlock, signal?: AbortSignal, onBodySent?: () => void): Promise<void> {
+  private async refreshCredentials(): Promise<SigningCredentials> {
+    this.credentials = await this.config.credentials();
+    this.credentialsUntil = performance.now() + 1_000;
+    return this.credentials;
+  }
+
+  /** One PutSnapshotBlock call: settles once EBS's answer is read to its end. */
+  private exchange(
+    block: SnapshotBlock,
+    credentials: SigningCredentials,
+    signal: AbortSignal | undefined,
+    onBodySent: (() => void) | undefined,
+  ): Promise<void> {
     const path = `${this.basePath}/snapshots/${encodeURIComponent(block.snapshotId)}/blocks/${block.blockIndex}`;
+    const length = String(block.data.length);
+    // Flat, as node:http takes them without a setHeader call (and its checks) per header.
     const headers = this.signer.sign(
       'PUT',
       path,
       {
         host: this.endpoint.host,
         'content-type': 'application/octet-stream',
-        'content-length': String(block.data.length),
+        'content-length': length,
         'x-amz-content-sha256': 'UNSIGNED-PAYLOAD',
-        'x-amz-data-length': String(block.data.length),
+        'x-amz-data-length': length,
         'x-amz-checksum': block.checksumBase64,
         'x-amz-checksum-algorithm': 'SHA256',
       },
-      // The client's credentials, refreshed as the client refreshes them.
-      await this.config.credentials(),
+      credentials,
       new Date(Date.now() + (this.config.systemClockOffset ?? 0)),
     );
-    if (signal?.aborted) throw abortError(signal);
-    let req: ClientRequest | undefined;
-    try {
-      return await this.exchange(headers, path, block.data, onBodySent, (made) => {
-        req = made;
-        if (signal) this.callsOn(signal).add(made);
+    return new Promise<void>((resolve, reject) => {
+      const calls = signal ? this.callsOn(signal) : undefined;
+      const settle = (error?: unknown): void => {
+        calls?.delete(req);
+        if (error === undefined) resolve();
+        else reject(error);
+      };
+      const req = this.httpRequest({ ...this.target, method: 'PUT', path, headers }, (response) => {
+        if (response.statusCode === 201 || response.statusCode === 200) {
+          // Drained, so the socket goes back to the agent for the next call.
+          response.on('end', settle).on('error', settle).resume();
+        } else {
+          errorOf(response).then(settle, settle);
+        }
       });
-    } finally {
-      if (signal && req) this.watched.get(signal)?.calls.delete(req);
-    }
+      calls?.add(req);
+      req.setTimeout(this.timeoutMs, () => req.destroy(new TimeoutError(this.timeoutMs)));
+      req.on('error', settle);
+      if (onBodySent) {
+        const sent = (): void => {
+          req.off('finish', sent).off('close', sent);
+          onBodySent();
+        };
+        // `close` covers a call that failed before its body went out.
+        req.once('finish', sent).once('close', sent);
+      }
+      req.end(block.data);
+    });
   }
 
   private callsOn(signal: AbortSignal): Set<ClientRequest> {
@@ -201,40 +240,6 @@ export class SnapshotBlockSender {
       this.watched.set(signal, entry);
     }
     return entry.calls;
-  }
-
-  private async exchange(
-    headers: Record<string, string>,
-    path: string,
-    data: Buffer,
-    onBodySent: (() => void) | undefined,
-    onRequest: (req: ClientRequest) => void,
-  ): Promise<void> {
-    const response = await new Promise<IncomingMessage>((resolve, reject) => {
-      const req = this.httpRequest({ ...this.target, method: 'PUT', path, headers }, resolve);
-      onRequest(req);
-      req.setTimeout(this.timeoutMs, () => req.destroy(new TimeoutError(this.timeoutMs)));
-      req.on('error', reject);
-      if (onBodySent) {
-        const sent = (): void => {
-          req.off('finish', sent).off('close', sent);
-          onBodySent();
-        };
-        // `close` covers a call that failed before its body went out.
-        req.once('finish', sent).once('close', sent);
-      }
-      req.end(data);
-    });
-    if (response.statusCode === 201 || response.statusCode === 200) {
-      // Drained, so the socket goes back to the agent for the next call.
-      response.resume();
-      await new Promise<void>((resolve, reject) => {
-        response.on('end', resolve);
-        response.on('error', reject);
-      });
-      return;
-    }
-    throw await errorOf(response);
   }
 
   /** Closes the sockets and stops listening on the calls' signals. */

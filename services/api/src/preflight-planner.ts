@@ -2,17 +2,24 @@ import type { Ec2CallBudgetOptions } from '@ec2-restore/aws-budget';
 import type { AwsCredentials } from '@ec2-restore/aws-clients';
 import {
   type BackupRepository,
+  parseRepositoryLocation,
   RestorePointNotFoundError,
   type RestorePointSummary,
 } from '@ec2-restore/backup-repository';
 import type { RestoreRequest } from '@ec2-restore/contracts';
-import { isAwsOutage, PreflightDeadlineError, PreflightSession } from '@ec2-restore/preflight';
+import {
+  isAwsOutage,
+  PreflightDeadlineError,
+  PreflightSession,
+  type S3RepositoryLocation,
+} from '@ec2-restore/preflight';
 import { type RestoreStore, recordAwsCalls } from '@ec2-restore/restore-state';
 import type { PlannedRestore, RestorePlanner } from './deps.ts';
 import { HttpError } from './http/api-error.ts';
 
 export interface PreflightPlannerOptions {
-  repository: Pick<BackupRepository, 'getSummary'>;
+  /** The restore points; with its `location` in S3, the plan checks that the worker role may read it. */
+  repository: Pick<BackupRepository, 'getSummary'> & Partial<Pick<BackupRepository, 'location'>>;
   /** The region of the workers (AWS_REGION); the checks run in the request's target region. */
   region: string;
   /** The worker role's credentials. @defaultValue the SDK's default chain */
@@ -43,8 +50,12 @@ export interface PreflightPlannerOptions {
  */
 export class PreflightPlanner implements RestorePlanner {
   private readonly session: PreflightSession;
+  private readonly s3Repository: S3RepositoryLocation | undefined;
 
   constructor(private readonly options: PreflightPlannerOptions) {
+    const location = options.repository.location;
+    const parsed = location ? parseRepositoryLocation(location) : undefined;
+    this.s3Repository = parsed?.kind === 's3' ? { bucket: parsed.bucket, prefix: parsed.prefix } : undefined;
     const recorder = options.awsCallRecorder;
     this.session = new PreflightSession({
       ...(options.credentials ? { sourceCredentials: options.credentials } : {}),
@@ -71,6 +82,7 @@ export class PreflightPlanner implements RestorePlanner {
       const { result, facts } = await this.session.plan(request, {
         instance: restorePoint.instance,
         volumes: restorePoint.volumes,
+        ...(this.s3Repository ? { repository: this.s3Repository } : {}),
       });
       return {
         plan: result,

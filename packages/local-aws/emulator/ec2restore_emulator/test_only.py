@@ -14,6 +14,12 @@ afterwards starts empty, like a new account.
 
 AWS has no such operation (an account is closed with Organizations' CloseAccount, which takes 90 days);
 the path says it is the emulator's test-only API.
+
+`GET /ec2restore-test-only/delays?sinceMs=<epoch ms>` lists the delays the emulator modelled on AWS's
+behalf since then (record_delays below): each new id's eventual-consistency window, each share's, each
+snapshot's seal after CompleteSnapshot, and whether a request was answered as if it still ran. A
+benchmark reads it to tell the time AWS would have taken from the product's own. The log keeps the
+last few thousand delays only.
 """
 
 from __future__ import annotations
@@ -21,11 +27,16 @@ from __future__ import annotations
 import json
 import re
 import sys
+import threading
+import time
+from collections import OrderedDict
 from typing import Any
+from urllib.parse import parse_qs
 
-from . import consistency, ebs_limits, idempotency, snapshot_sharing
+from . import consistency, ebs_limits, idempotency, snapshot_completion, snapshot_sharing
 
 FORGET_ACCOUNTS_PATH = "/ec2restore-test-only/forget-accounts"
+DELAYS_PATH = "/ec2restore-test-only/delays"
 _ACCOUNT_ID = re.compile(r"^\d{12}$")
 
 
@@ -81,14 +92,121 @@ def forget_account(account_id: str) -> dict[str, int]:
     return {"services": services, "ebsDirectSnapshots": snapshots}
 
 
+# --- the delays the emulator modelled (GET /ec2restore-test-only/delays) -----------------------
+
+_MAX_DELAYS = 4096
+# (kind, resource id, grantee or "") -> {kind, id, grantee, fromMs, untilMs, waited}
+_delays: OrderedDict[tuple[str, str, str], dict[str, Any]] = OrderedDict()
+_delays_lock = threading.Lock()
+_recording = False
+
+
+def _note_delay(kind: str, resource_id: str, grantee: str, visible_from_monotonic: float) -> None:
+    seconds = visible_from_monotonic - time.monotonic()
+    if seconds <= 0:
+        return
+    now_ms = time.time() * 1000
+    key = (kind, resource_id, grantee)
+    entry = {"kind": kind, "id": resource_id, "grantee": grantee, "fromMs": now_ms, "untilMs": now_ms + seconds * 1000}
+    with _delays_lock:
+        _delays.pop(key, None)
+        _delays[key] = {**entry, "waited": False}
+        while len(_delays) > _MAX_DELAYS:
+            _delays.popitem(last=False)
+
+
+def _note_waited(kind: str, resource_id: str, grantee: str = "") -> None:
+    now_ms = time.time() * 1000
+    with _delays_lock:
+        entry = _delays.get((kind, resource_id, grantee))
+        if entry is not None and entry["fromMs"] <= now_ms < entry["untilMs"]:
+            entry["waited"] = True
+
+
+def delays_since(since_ms: float) -> list[dict[str, Any]]:
+    with _delays_lock:
+        return [dict(entry) for entry in _delays.values() if entry["fromMs"] >= since_ms]
+
+
+def record_delays() -> None:
+    """Wraps the emulator's delays (consistency.py, snapshot_sharing.py, snapshot_completion.py) to log
+    each one and whether a request met it; their answers are unchanged."""
+    global _recording
+    if _recording:
+        return
+    _recording = True
+    from moto.ec2.models.elastic_block_store import EBSBackend
+
+    remember_new, not_yet_visible = consistency.remember_new, consistency.not_yet_visible
+
+    def logged_remember_new(resource_id: str) -> None:
+        remember_new(resource_id)
+        with consistency._lock:
+            visible_from = consistency._visible_from.get(resource_id)
+        if visible_from is not None:
+            _note_delay("new-id", resource_id, "", visible_from)
+
+    def logged_not_yet_visible(resource_id: str) -> bool:
+        hidden = not_yet_visible(resource_id)
+        if hidden:
+            _note_waited("new-id", resource_id)
+        return hidden
+
+    consistency.remember_new = logged_remember_new
+    consistency.not_yet_visible = logged_not_yet_visible
+
+    share_visible = snapshot_sharing._share_visible
+
+    def logged_share_visible(snapshot_id: str, grantee: str) -> bool:
+        visible = share_visible(snapshot_id, grantee)
+        if not visible:
+            _note_waited("share", snapshot_id, grantee)
+        return visible
+
+    snapshot_sharing._share_visible = logged_share_visible
+    add_permission = EBSBackend.add_create_volume_permission
+
+    def logged_add_permission(self: Any, snapshot_id: str, user_ids: Any = None, groups: Any = None) -> None:
+        add_permission(self, snapshot_id, user_ids=user_ids, groups=groups)
+        for grantee in list(user_ids or []) + list(groups or []):
+            visible_from = snapshot_sharing._share_visible_from.get((snapshot_id, grantee))
+            if visible_from is not None:
+                _note_delay("share", snapshot_id, grantee, visible_from)
+
+    EBSBackend.add_create_volume_permission = logged_add_permission
+    seal = snapshot_completion.seal
+
+    def logged_seal(ebs_snapshot: Any, status: str) -> None:
+        seal(ebs_snapshot, status)
+        ec2_snapshot = getattr(ebs_snapshot, "ec2_snapshot", None)
+        if ec2_snapshot is not None and ec2_snapshot.status == "pending":
+            _note_delay("seal", ec2_snapshot.id, "", time.monotonic() + snapshot_completion.completing_s())
+
+    snapshot_completion.seal = logged_seal
+    describe_snapshots = EBSBackend.describe_snapshots
+
+    def logged_describe_snapshots(self: Any, snapshot_ids: Any = None, filters: Any = None) -> list[Any]:
+        found = describe_snapshots(self, snapshot_ids=snapshot_ids, filters=filters)
+        for snapshot in found if snapshot_ids else []:
+            if snapshot.status == "pending":
+                _note_waited("seal", snapshot.id)
+        return found
+
+    EBSBackend.describe_snapshots = logged_describe_snapshots
+
+
 class TestOnlyRoutes:
     """WSGI middleware: the test-only path here, every other request to `app`."""
 
     def __init__(self, app: Any):
         self.app = app
+        record_delays()
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
-        if environ.get("PATH_INFO") != FORGET_ACCOUNTS_PATH:
+        path = environ.get("PATH_INFO")
+        if path == DELAYS_PATH:
+            return _list_delays(environ, start_response)
+        if path != FORGET_ACCOUNTS_PATH:
             return self.app(environ, start_response)
         if environ.get("REQUEST_METHOD") != "POST":
             return _answer(start_response, "405 Method Not Allowed", {"message": f"POST {FORGET_ACCOUNTS_PATH}"})
@@ -102,6 +220,17 @@ class TestOnlyRoutes:
             return _answer(start_response, "400 Bad Request", {"message": message})
         forgotten = {account_id: forget_account(account_id) for account_id in ids}
         return _answer(start_response, "200 OK", {"forgotten": forgotten})
+
+
+def _list_delays(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+    if environ.get("REQUEST_METHOD") != "GET":
+        return _answer(start_response, "405 Method Not Allowed", {"message": f"GET {DELAYS_PATH}"})
+    query = parse_qs(environ.get("QUERY_STRING", ""))
+    try:
+        since_ms = float(query.get("sinceMs", ["0"])[0])
+    except ValueError:
+        return _answer(start_response, "400 Bad Request", {"message": "sinceMs must be epoch milliseconds"})
+    return _answer(start_response, "200 OK", {"delays": delays_since(since_ms)})
 
 
 def _answer(start_response: Any, status: str, body: dict[str, Any]) -> list[bytes]:

@@ -8,7 +8,7 @@ import {
 import { isNewResourceNotFound } from '@ec2-restore/aws-clients';
 import { PermanentStepError } from '../errors/permanent-step-error.ts';
 import { StepPendingError } from '../errors/step-pending-error.ts';
-import { pollUntil } from './poll.ts';
+import { pollUntil, quickLooksWithin } from './poll.ts';
 
 /** In-job wait for a state change before handing the wait back to the queue. */
 const SHORT_WAIT_MS = 20_000;
@@ -78,7 +78,7 @@ export async function waitForInstanceState(
         throw launchFailure(instance, failure);
       return now === state ? instance : undefined;
     },
-    { timeoutMs: SHORT_WAIT_MS },
+    { timeoutMs: SHORT_WAIT_MS, quickLooks: quickLooksWithin(ec2, 'DescribeInstances') },
   );
   if (!reached) throw new StepPendingError(`instance ${instanceId} to be ${state}`, RECHECK_MS);
   return reached;
@@ -105,7 +105,11 @@ export async function waitForVolumesState(
       const all = volumeIds.map((id) => byId.get(id));
       return all.every((v) => v !== undefined && ready(v)) ? (all as Volume[]) : undefined;
     },
-    { timeoutMs: SHORT_WAIT_MS, ...(signal ? { signal } : {}) },
+    {
+      timeoutMs: SHORT_WAIT_MS,
+      quickLooks: quickLooksWithin(ec2, 'DescribeVolumes'),
+      ...(signal ? { signal } : {}),
+    },
   );
   if (!reached) throw new StepPendingError(`volumes ${volumeIds.join(', ')} to be ${state}`, RECHECK_MS);
   return reached;

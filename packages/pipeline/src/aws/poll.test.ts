@@ -25,6 +25,72 @@ describe('pollUntil', () => {
     expect(pauses[4]).toBeGreaterThanOrEqual(69);
   });
 
+  it('looks every quickIntervalMs while quickLooks says yes, for quickForMs, then the growing pause resumes', async () => {
+    const at: number[] = [];
+    const start = Date.now();
+    let asked = 0;
+    const value = await pollUntil(
+      async () => {
+        at.push(Date.now() - start);
+        return at[at.length - 1]! >= 700 ? 'ready' : undefined;
+      },
+      {
+        timeoutMs: 5_000,
+        firstIntervalMs: 300,
+        intervalMs: 1_000,
+        quickIntervalMs: 10,
+        quickForMs: 100,
+        quickLooks: async () => {
+          asked += 1;
+          return true;
+        },
+      },
+    );
+    expect(value).toBe('ready');
+    const pauses = at.slice(1).map((t, i) => t - at[i]!);
+    // Quick looks 10 ms apart while under 100 ms into the wait (timers may fire late, never early)...
+    const quick = pauses.filter((p) => p < 150).length;
+    expect(pauses[0]).toBeLessThan(150);
+    expect(quick).toBeGreaterThanOrEqual(2);
+    expect(quick).toBeLessThanOrEqual(10);
+    // ...then 300 ms and growing (the quick looks did not advance the schedule), and no quick look again.
+    expect(pauses.slice(0, quick).every((p) => p < 150)).toBe(true);
+    expect(pauses[quick]).toBeGreaterThanOrEqual(299);
+    expect(pauses[quick + 1]).toBeGreaterThanOrEqual(374);
+    // Asked for each quick pause, never after the quick phase.
+    expect(asked).toBe(quick);
+  });
+
+  it('keeps the growing pause when quickLooks says no or fails', async () => {
+    for (const quickLooks of [async () => false, async () => Promise.reject(new Error('redis down'))]) {
+      const at: number[] = [];
+      const start = Date.now();
+      await pollUntil(
+        async () => {
+          at.push(Date.now() - start);
+          return at.length === 3 ? 'ready' : undefined;
+        },
+        { timeoutMs: 5_000, firstIntervalMs: 40, intervalMs: 70, quickIntervalMs: 5, quickLooks },
+      );
+      const pauses = at.slice(1).map((t, i) => t - at[i]!);
+      expect(pauses[0]).toBeGreaterThanOrEqual(39);
+      expect(pauses[1]).toBeGreaterThanOrEqual(49);
+    }
+  });
+
+  it('with pauseFirst, makes its first check after the first pause', async () => {
+    const start = Date.now();
+    let firstAt = -1;
+    await pollUntil(
+      async () => {
+        if (firstAt < 0) firstAt = Date.now() - start;
+        return 'done';
+      },
+      { timeoutMs: 5_000, firstIntervalMs: 40, pauseFirst: true },
+    );
+    expect(firstAt).toBeGreaterThanOrEqual(39);
+  });
+
   it("takes a new id's NotFound as not yet, and gives up at the deadline with undefined", async () => {
     let calls = 0;
     const found = await pollUntil(

@@ -1,3 +1,5 @@
+import type { EC2Client } from '@aws-sdk/client-ec2';
+import { ec2CallBudgetOf } from '@ec2-restore/aws-budget';
 import { isNewResourceNotFound } from '@ec2-restore/aws-clients';
 
 export interface PollOptions {
@@ -13,6 +15,25 @@ export interface PollOptions {
   intervalMs?: number;
   /** @defaultValue 100 */
   firstIntervalMs?: number;
+  /**
+   * Whether a look sooner than the schedule above may be spent now (see `quickLooksWithin`). While it
+   * says yes, the looks of the wait's first `quickForMs` come every `quickIntervalMs`, and the growing
+   * pause resumes where it was after that: a state of a few hundred milliseconds is seen within
+   * `quickIntervalMs` of its end, at most `quickForMs / quickIntervalMs` looks more per wait. An
+   * answer that fails counts as no.
+   * @defaultValue never
+   */
+  quickLooks?: () => Promise<boolean>;
+  /** @defaultValue 50 */
+  quickIntervalMs?: number;
+  /** @defaultValue 1000 */
+  quickForMs?: number;
+  /**
+   * The first check comes after a pause, not at once: for a state the caller has just been told
+   * holds (CompleteSnapshot answered `pending`), a look at once only spends a call.
+   * @defaultValue false
+   */
+  pauseFirst?: boolean;
   /** Stops the wait (undefined, as at the deadline) at the next look once aborted. */
   signal?: AbortSignal;
 }
@@ -29,20 +50,39 @@ export async function pollUntil<T>(
   check: () => Promise<T | undefined>,
   options: PollOptions,
 ): Promise<T | undefined> {
-  const deadline = Date.now() + options.timeoutMs;
+  const startedAt = Date.now();
+  const deadline = startedAt + options.timeoutMs;
   const longest = options.intervalMs ?? 1000;
   let pause = Math.min(options.firstIntervalMs ?? 100, longest);
+  const quickUntil = startedAt + (options.quickForMs ?? 1000);
+  let look = options.pauseFirst !== true;
   for (;;) {
-    let value: T | undefined;
-    try {
-      value = await check();
-    } catch (error) {
-      if (!isNewResourceNotFound(error)) throw error;
+    if (look) {
+      let value: T | undefined;
+      try {
+        value = await check();
+      } catch (error) {
+        if (!isNewResourceNotFound(error)) throw error;
+      }
+      if (value !== undefined) return value;
     }
-    if (value !== undefined) return value;
+    look = true;
     const now = Date.now();
     if (now >= deadline || options.signal?.aborted) return undefined;
-    await new Promise((resolve) => setTimeout(resolve, Math.min(pause, deadline - now)));
-    pause = Math.min(longest, Math.ceil(pause * 1.25));
+    const quick =
+      now < quickUntil && options.quickLooks !== undefined && (await options.quickLooks().catch(() => false));
+    const wait = quick ? Math.min(options.quickIntervalMs ?? 50, pause) : pause;
+    await new Promise((resolve) => setTimeout(resolve, Math.min(wait, deadline - now)));
+    if (!quick) pause = Math.min(longest, Math.ceil(pause * 1.25));
   }
+}
+
+/**
+ * `quickLooks` for a wait whose checks call `operation` on `ec2`: yes while the client's EC2 call
+ * budget (attachEc2CallBudget) keeps half its burst for that operation, so quick looks never take
+ * tokens other restores need; yes without a budget (one process alone; the SDK's retries handle
+ * AWS's RequestLimitExceeded).
+ */
+export function quickLooksWithin(ec2: EC2Client, operation: string): () => Promise<boolean> {
+  return async () => (await ec2CallBudgetOf(ec2)?.hasRoom(operation)) ?? true;
 }

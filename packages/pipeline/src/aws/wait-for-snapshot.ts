@@ -4,7 +4,7 @@ import { classifyAwsError, isNewResourceNotFound } from '@ec2-restore/aws-client
 import type { ErrorCode } from '@ec2-restore/contracts';
 import { PermanentStepError } from '../errors/permanent-step-error.ts';
 import { StepPendingError } from '../errors/step-pending-error.ts';
-import { pollUntil } from './poll.ts';
+import { pollUntil, quickLooksWithin } from './poll.ts';
 
 const SHORT_WAIT_MS = 30_000;
 const RECHECK_MS = 10_000;
@@ -36,7 +36,13 @@ export async function waitForSnapshotCompleted(
       if (snapshot?.State === 'error') failed = snapshot;
       return snapshot?.State === 'completed' || failed ? snapshot : undefined;
     },
-    { timeoutMs: waitMs, intervalMs: 1000 },
+    // Every caller has just made or sealed the snapshot: it is `pending` now, so the first look waits.
+    {
+      timeoutMs: waitMs,
+      intervalMs: 1000,
+      pauseFirst: true,
+      quickLooks: quickLooksWithin(clients.ec2, 'DescribeSnapshots'),
+    },
   );
   if (failed) throw await snapshotFailure(clients.kms, failed);
   if (!done) throw new StepPendingError(`snapshot ${snapshotId} to complete`, RECHECK_MS);

@@ -20,7 +20,8 @@ import {
   JobName,
   type SnapshotJobResult,
 } from '@ec2-restore/contracts';
-import { pollUntil } from '../aws/poll.ts';
+import { allSettledOrThrow } from '../aws/instance-state.ts';
+import { pollUntil, quickLooksWithin } from '../aws/poll.ts';
 import {
   findTaggedInstances,
   findTaggedSnapshots,
@@ -71,7 +72,11 @@ async function targetOwnedRootSnapshot(
     // (InvalidSnapshot.NotFound, eventual consistency), which is "not yet", not a failed attempt.
     // Nothing is copied on NotFound, so asking again makes one copy. Still not found after the
     // bound: the call once more, whose error fails the attempt as any other.
-    const copied = await pollUntil(copyShared, { timeoutMs: SHORT_WAIT_MS, intervalMs: 1000 });
+    const copied = await pollUntil(copyShared, {
+      timeoutMs: SHORT_WAIT_MS,
+      intervalMs: 1000,
+      quickLooks: quickLooksWithin(ec2, 'CopySnapshot'),
+    });
     copy = { SnapshotId: (copied ?? (await copyShared())).SnapshotId };
   }
   const copyId = copy.SnapshotId ?? '';
@@ -92,7 +97,7 @@ async function targetOwnedRootSnapshot(
         throw error;
       }
     },
-    { timeoutMs: SHORT_WAIT_MS, intervalMs: 1000 },
+    { timeoutMs: SHORT_WAIT_MS, intervalMs: 1000, quickLooks: quickLooksWithin(ec2, 'DescribeSnapshots') },
   );
   if (!done) throw new StepPendingError(`root snapshot copy ${copyId} to complete`, RECHECK_MS);
   return done;
@@ -115,9 +120,10 @@ async function ensureImage(
   input: InstanceJobInput,
   root: SnapshotJobResult,
   rootSnapshotId: string,
+  earlier: Image | undefined,
 ): Promise<string> {
   const recorded = input.restorePoint;
-  let image = await findImage(ec2, input.restoreId);
+  let image = earlier;
   if (!image) {
     const { ImageId } = await ec2.send(
       new RegisterImageCommand({
@@ -166,7 +172,7 @@ async function ensureImage(
       }
       return found?.State === 'available' ? imageId : undefined;
     },
-    { timeoutMs: SHORT_WAIT_MS, intervalMs: 1000 },
+    { timeoutMs: SHORT_WAIT_MS, intervalMs: 1000, quickLooks: quickLooksWithin(ec2, 'DescribeImages') },
   );
   if (!ready) throw new StepPendingError(`image ${imageId} to be available`, RECHECK_MS);
   return ready;
@@ -223,9 +229,13 @@ export async function launchFromRegisteredImage(
       { code: 'internal_error', category: 'internal' },
     );
   }
-  const rootSnapshotId = await targetOwnedRootSnapshot(ec2, input, root, kmsKeyArn);
+  // An image an earlier attempt registered is looked for while the root snapshot is copied.
+  const [rootSnapshotId, earlierImage] = await allSettledOrThrow([
+    targetOwnedRootSnapshot(ec2, input, root, kmsKeyArn),
+    findImage(ec2, input.restoreId),
+  ] as const);
   await ctx.checkpoint();
-  const imageId = await ensureImage(ec2, input, root, rootSnapshotId);
+  const imageId = await ensureImage(ec2, input, root, rootSnapshotId, earlierImage);
   await ctx.checkpoint();
   const tokens = input.instance.imdsHttpTokens ?? input.restorePoint.imdsHttpTokens;
   const { Instances = [] } = await ec2.send(
