@@ -157,11 +157,11 @@ export function flowInQueues(instanceQueue: Queue): Pick<RelaunchOptions, 'flowE
     throw new Error(`not the instance queue: ${instanceQueue.name}`);
   const rootOf = (restoreId: string) => jobIdFor(restoreId, JobName.Instance);
   return {
-    // The root job's hash exists while the job does, in whatever state (O(1)). Not getJobState: it
-    // scans the queue's active and wait lists (LPOS), so asking it for each of thousands of queued
-    // restores would hold Redis for a time that grows with both.
+    // The root job's hash exists while the job does, in whatever state (O(1); BullMQ stores every job
+    // with its `timestamp`). Not getJobState: it scans the queue's active and wait lists (LPOS), so
+    // asking it for each of thousands of queued restores would hold Redis for a time that grows with both.
     flowExists: async (restoreId) =>
-      (await (await instanceQueue.client).exists(instanceQueue.toKey(rootOf(restoreId)))) === 1,
+      (await (await instanceQueue.client).hexists(instanceQueue.toKey(rootOf(restoreId)), 'timestamp')) === 1,
     removeFlow: async (restoreId) => (await instanceQueue.remove(rootOf(restoreId))) === 1,
   };
 }
