@@ -113,10 +113,20 @@ describe('a restore from an S3 backup repository: the worker role may read it', 
     }
   });
 
-  it('a role without any S3 permission: the emulator refuses the manifest read (AccessDenied), so the plan does not start', async () => {
+  it('a role without any S3 permission: the emulator refuses the manifest read, and the plan answers 403 access_denied naming the action and the fix', async () => {
     await world.apply(withS3Statements([]));
     try {
-      await expect(planOf()).rejects.toMatchObject({ name: 'AccessDenied' });
+      const refused = await planOf().then(
+        () => undefined,
+        (err: unknown) =>
+          err as { status?: number; body?: { error: { code: string; message: string; details: unknown } } },
+      );
+      expect(refused?.status).toBe(403);
+      expect(refused?.body?.error).toMatchObject({
+        code: 'access_denied',
+        details: { action: 's3:GetObject' },
+      });
+      expect(refused?.body?.error.message).toContain('generatePolicies writes for s3Repository');
       await expect(repository.listRestorePoints()).rejects.toMatchObject({ name: 'AccessDenied' });
     } finally {
       await world.apply(world.generated);

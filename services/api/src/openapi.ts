@@ -14,6 +14,10 @@ function errorResponse(description: string, codes: (keyof typeof errorCodes)[]) 
   return { description: `${description} (error codes: ${codes.join(', ')})`, content: json(ref('Error')) };
 }
 
+/** A request that reads the restore point from an S3 repository the worker role may not read. */
+const repositoryRefusedText =
+  'The backup repository (S3) refused the worker role the restore point; details.action names what an operator must allow';
+
 const commonErrors = {
   '401': errorResponse('No bearer token, or not a configured one', ['unauthorized']),
   '500': errorResponse('Internal error', ['internal_error']),
@@ -154,6 +158,7 @@ export function buildOpenApiDocument(): Record<string, unknown> {
             requestBody: restoreRequestBody,
             errors: {
               '400': errorResponse('Invalid request; details.issues names each field', ['invalid_request']),
+              '403': errorResponse(repositoryRefusedText, ['access_denied']),
               '409': errorResponse('Idempotency-Key reused with another body', ['idempotency_conflict']),
               '422': errorResponse('A pre-flight check failed; details.checks lists every check', [
                 'preflight_failed',
@@ -200,6 +205,7 @@ export function buildOpenApiDocument(): Record<string, unknown> {
             requestBody: restoreRequestBody,
             errors: {
               '400': errorResponse('Invalid request; details.issues names each field', ['invalid_request']),
+              '403': errorResponse(repositoryRefusedText, ['access_denied']),
               '429': errorResponse('The EC2 call budget is spent for now; try again shortly', ['throttled']),
               '504': errorResponse('AWS did not answer the pre-flight checks in time', ['preflight_timeout']),
             },

@@ -111,9 +111,30 @@ export class PreflightPlanner implements RestorePlanner {
           ],
         });
       }
+      if (isAccessDenied(err)) throw repositoryRefused(err as Error);
       throw err;
     }
   }
+}
+
+/** S3's refusal: AccessDenied (a HEAD answer has no body, so only its 403). */
+function isAccessDenied(err: unknown): boolean {
+  const e = err as { name?: string; $metadata?: { httpStatusCode?: number } } | null;
+  return e?.name === 'AccessDenied' || (e?.name === 'Forbidden' && e.$metadata?.httpStatusCode === 403);
+}
+
+/**
+ * The worker role may not read the restore point's manifest: its IAM policy, or the bucket's policy
+ * (which the pre-flight cannot read), refuses it. An operator's fix; the message names the action
+ * AWS refused but not the bucket (the repository's location is the operator's business).
+ */
+function repositoryRefused(err: Error): HttpError {
+  const action = /perform: ([a-z0-9-]+:[A-Za-z]+)/.exec(err.message)?.[1] ?? 's3:GetObject';
+  return new HttpError(
+    'access_denied',
+    `The backup repository refused to let the API read the restore point (${action}, AccessDenied). An operator must allow the worker role, which the API and the snapshot worker run as, s3:GetObject on the repository's objects and s3:ListBucket on its bucket (the statements generatePolicies writes for s3Repository; with an SSE-KMS bucket key, kms:Decrypt on it), in its IAM policy and in the bucket policy.`,
+    { action },
+  );
 }
 
 /** The deadline, the call budget and an AWS outage end a plan with an answer a person can act on. */
