@@ -91,6 +91,9 @@ def refusal(
     action = "s3:" + _IAM_ACTION.get(moto_action, moto_action)
     resource = s3_resource(bucket, key)
     identity = identity_decision(caller, action, [resource], context)
+    if moto_action == "CreateBucket":
+        # A name another account holds is BucketAlreadyExists (moto's answer), not a question of its policy.
+        return None if identity.allowed else S3AccessDenied(s3_denial_message(caller, action, resource, identity))
     policy = _bucket_policy(bucket)
     full_context = {"aws:PrincipalAccount": caller.account_id, "aws:PrincipalArn": caller.role_arn or caller.arn, **context}
     by_bucket = evaluate(policy, caller, action, full_context, resource) if policy else Decision(False)
