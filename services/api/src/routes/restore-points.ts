@@ -4,12 +4,16 @@ import { z } from 'zod';
 import type { ApiDeps } from '../deps.ts';
 import { HttpError } from '../http/api-error.ts';
 import { validated } from '../http/validated.ts';
-import { restorePointMissing } from '../preflight-planner.ts';
+import { repositoryReadError, restorePointMissing } from '../preflight-planner.ts';
 
 /** GET /v1/restore-points: the catalogue of the backup repository, newest first. */
 export function listRestorePoints(deps: ApiDeps): RequestHandler {
   return async (_req, res) => {
-    res.json({ restorePoints: await deps.repository.listRestorePoints() });
+    try {
+      res.json({ restorePoints: await deps.repository.listRestorePoints() });
+    } catch (err) {
+      throw repositoryReadError(err);
+    }
   };
 }
 
@@ -25,7 +29,7 @@ export function getRestorePoint(deps: ApiDeps): RequestHandler {
     } catch (err) {
       if (err instanceof RestorePointNotFoundError)
         throw new HttpError('not_found', restorePointMissing(err.restorePointId));
-      throw err;
+      throw repositoryReadError(err);
     }
   });
 }
