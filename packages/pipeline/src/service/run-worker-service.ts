@@ -1,3 +1,4 @@
+import { callerAccountOf } from '@ec2-restore/aws-clients';
 import type { JobName, QueueName } from '@ec2-restore/contracts';
 import { createRedisConnection, inspectRedisDurability } from '@ec2-restore/redis-config';
 import { RestoreStore, recordAwsCalls } from '@ec2-restore/restore-state';
@@ -50,6 +51,12 @@ export function runWorkerService(options: WorkerServiceOptions): RunningWorkerSe
       for (const client of [made.ec2, made.kms, made.ebs, made.sts]) recordAwsCalls(client, store, scope);
     },
   });
+  // The first job would otherwise wait for the worker role's account, which the EC2 call budget keys
+  // its buckets by (STS GetCallerIdentity, no IAM permission needed), and run the SDK's code for the
+  // first time: asked now, for the worker's region. A failure only logs; the first job asks again.
+  void callerAccountOf(clients.source(env.AWS_REGION))().catch((err: Error) =>
+    logger.debug({ err: err.message }, 'looking up the worker role account at start failed'),
+  );
   const running = startStepWorker({
     queue: options.queue,
     processors: options.processors,

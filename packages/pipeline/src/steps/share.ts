@@ -1,4 +1,4 @@
-import { type EC2Client, ModifySnapshotAttributeCommand } from '@aws-sdk/client-ec2';
+import { ModifySnapshotAttributeCommand, type Snapshot } from '@aws-sdk/client-ec2';
 import { CreateGrantCommand, DescribeKeyCommand, type GrantOperation } from '@aws-sdk/client-kms';
 import { classifyAwsError } from '@ec2-restore/aws-clients';
 import { findGrantsByName, findStepSnapshots } from '@ec2-restore/aws-resources';
@@ -10,6 +10,7 @@ import {
   type ShareJobResult,
   type SnapshotJobResult,
 } from '@ec2-restore/contracts';
+import { allSettledOrThrow } from '../aws/instance-state.ts';
 import { pollUntil } from '../aws/poll.ts';
 import { sourceDefaultKey } from '../aws/source-default-key.ts';
 import { transferKeyToShare } from '../aws/transfer-key.ts';
@@ -48,24 +49,23 @@ function refuse(message: string): PermanentStepError {
 
 /**
  * The share step acts for one restore only: its role is in its target account, and every snapshot
- * it is about to share was made by this restore in this account and is encrypted with `keyArn` (the
+ * it is about to share was made by this restore in this account (`restoreSnapshots`, found by the
+ * restore's tags) and is encrypted with `keyArn` (the
  * key the restore's snapshots are written with). Anything else (a snapshot id or key changed in
  * Redis, a role of another account) is refused before anything is shared or granted.
  */
-export async function assertShareOfThisRestore(
+export function assertShareOfThisRestore(
   input: ShareJobInput,
   snapshots: SnapshotJobResult[],
   keyArn: string,
-  ec2: EC2Client,
-): Promise<void> {
+  restoreSnapshots: Snapshot[],
+): void {
   const role = parseRoleArn(input.roleArn);
   if (!role.ok || role.arn.accountId !== input.targetAccountId) {
     throw refuse(`the restore role ${input.roleArn} is not in the target account ${input.targetAccountId}`);
   }
   if (input.mode !== 'cross-account') throw refuse('a same-account restore shares nothing');
-  const own = new Map(
-    (await findStepSnapshots(ec2, { restoreId: input.restoreId })).map((s) => [s.SnapshotId, s]),
-  );
+  const own = new Map(restoreSnapshots.map((s) => [s.SnapshotId, s]));
   for (const snapshot of snapshots) {
     const found = own.get(snapshot.snapshotId);
     if (!found) {
@@ -94,20 +94,26 @@ export async function shareSnapshots(
 ): Promise<ShareJobResult> {
   const { ec2, kms } = ctx.clients.source(input.region);
   await ctx.checkpoint();
-  const key = input.transferKey
-    ? await transferKeyToShare(ctx.clients.source(input.region), input.roleArn)
-    : await sourceDefaultKey({ ec2, kms }, { mustBeShareable: true });
-  await assertShareOfThisRestore(input, snapshots, key.Arn, ec2);
+  // Reads only, at once: the key the snapshots must be encrypted with, and the restore's snapshots.
+  const [key, restoreSnapshots] = await allSettledOrThrow([
+    input.transferKey
+      ? transferKeyToShare(ctx.clients.source(input.region), input.roleArn)
+      : sourceDefaultKey({ ec2, kms }, { mustBeShareable: true }),
+    findStepSnapshots(ec2, { restoreId: input.restoreId }),
+  ] as const);
+  assertShareOfThisRestore(input, snapshots, key.Arn, restoreSnapshots);
 
-  for (const snapshot of snapshots) {
-    await ec2.send(
-      new ModifySnapshotAttributeCommand({
-        SnapshotId: snapshot.snapshotId,
-        Attribute: 'createVolumePermission',
-        CreateVolumePermission: { Add: [{ UserId: input.targetAccountId }] },
-      }),
-    );
-  }
+  await allSettledOrThrow(
+    snapshots.map((snapshot) =>
+      ec2.send(
+        new ModifySnapshotAttributeCommand({
+          SnapshotId: snapshot.snapshotId,
+          Attribute: 'createVolumePermission',
+          CreateVolumePermission: { Add: [{ UserId: input.targetAccountId }] },
+        }),
+      ),
+    ),
+  );
 
   let grant: KmsGrantRef | null = null;
   if (input.kmsGrant === 'auto') {

@@ -3,6 +3,7 @@ import { DescribeKeyCommand } from '@aws-sdk/client-kms';
 import { classifyAwsError } from '@ec2-restore/aws-clients';
 import { GIB, JobName, type SnapshotJobInput, type SnapshotJobResult } from '@ec2-restore/contracts';
 import { EbsDirectWriter } from '@ec2-restore/snapshot-writers';
+import { allSettledOrThrow } from '../aws/instance-state.ts';
 import { findStepSnapshots, stepSnapshotDescription } from '../aws/restore-tags.ts';
 import { sourceDefaultKey } from '../aws/source-default-key.ts';
 import { ensureTransferKey } from '../aws/transfer-key.ts';
@@ -58,10 +59,20 @@ function resultOf(input: SnapshotJobInput, snapshot: Snapshot, kmsKeyArn: string
   };
 }
 
-async function ebsDirect(input: SnapshotJobInput, ctx: SnapshotStepContext, kmsKeyArn: string) {
-  const { ec2, ebs, kms } = ctx.clients.source(input.region);
+/** The key (see snapshotKeyArn) and what an earlier attempt wrote, looked up at once. */
+async function keyAndEarlierSnapshots(input: SnapshotJobInput, ctx: SnapshotStepContext) {
+  const { ec2 } = ctx.clients.source(input.region);
   const owner = { restoreId: input.restoreId, step: STEP, deviceName: input.volume.deviceName };
-  const tagged = await findStepSnapshots(ec2, owner);
+  return allSettledOrThrow([snapshotKeyArn(input, ctx), findStepSnapshots(ec2, owner)] as const);
+}
+
+async function ebsDirect(
+  input: SnapshotJobInput,
+  ctx: SnapshotStepContext,
+  kmsKeyArn: string,
+  tagged: Snapshot[],
+): Promise<Snapshot> {
+  const { ec2, ebs, kms } = ctx.clients.source(input.region);
   const completed = tagged.find((s) => s.State === 'completed');
   if (completed) return completed;
   // Written and completed (or completing) by an earlier attempt: complete again if need be, then wait.
@@ -120,11 +131,13 @@ export async function writeVolumeSnapshot(
   ctx: SnapshotStepContext,
 ): Promise<SnapshotJobResult> {
   await ctx.checkpoint();
-  const kmsKeyArn = await snapshotKeyArn(input, ctx);
   const total = input.volume.sizeGiB * GIB;
   let snapshot: Snapshot;
+  let kmsKeyArn: string;
   if (input.dataPath === 'ebs-direct') {
-    snapshot = await ebsDirect(input, ctx, kmsKeyArn);
+    let tagged: Snapshot[];
+    [kmsKeyArn, tagged] = await keyAndEarlierSnapshots(input, ctx);
+    snapshot = await ebsDirect(input, ctx, kmsKeyArn, tagged);
     await ctx.progress(total, total);
     if (input.verify) {
       // Every run verifies, a resumed one too: an earlier attempt may have stopped after the snapshot
@@ -136,6 +149,7 @@ export async function writeVolumeSnapshot(
       await ctx.progress(total, total, 'verify');
     }
   } else {
+    kmsKeyArn = await snapshotKeyArn(input, ctx);
     // worker-volume verifies inside, before the snapshot is taken.
     snapshot = await workerVolume(input, ctx, kmsKeyArn);
     await ctx.progress(total, total);
