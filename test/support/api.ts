@@ -81,6 +81,7 @@ export async function startApi(options: ApiOptions = {}): Promise<ApiHarness> {
   const restorePointId = folder ? await createSmallRestorePoint(repository) : '';
   const logLines: string[] = [];
   const logger = createLogger('info', { write: (line: string) => void logLines.push(line) });
+  const metrics = new ApiMetrics(store, queues);
   const app = createApp({
     store,
     redis,
@@ -98,7 +99,7 @@ export async function startApi(options: ApiOptions = {}): Promise<ApiHarness> {
     apiTokens: options.apiTokens ?? [TOKEN],
     ...(options.limits ? { limits: options.limits } : {}),
     logger,
-    metrics: new ApiMetrics(store, queues),
+    metrics,
   });
   const server = app.listen(0, '127.0.0.1');
   await new Promise<void>((resolve, reject) => {
@@ -135,6 +136,7 @@ export async function startApi(options: ApiOptions = {}): Promise<ApiHarness> {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await Promise.all([...queues.map((queue) => queue.close()), flowProducer.close()]);
+      metrics.close();
       if (!options.pipeline) await pipeline.close();
       await folder?.remove();
     },
