@@ -7,9 +7,9 @@
  * the profiler counter"; Node 20's default 67584) is how much a function runs before V8 considers
  * compiling it with its optimizing compiler. It changes when code is optimized, never what it does. At
  * the default, a volume write has V8 optimize some 150 functions of the HTTP client, streams and the
- * writer, one after the other over the first seconds: a fifth of the writer's CPU on a 2 GiB volume.
- * At 16 times the default only the hottest are optimized (bench/data-path, side by side: writer CPU
- * per GiB about 15% lower, peak RSS 8 MiB lower, the same throughput; a second write in the process,
- * all code warm, no slower).
+ * writer, one after the other over the whole write. At 16 times the default only the hottest are
+ * optimized: peak RSS of a 2 GiB write 9-10 MiB lower in every run, the same throughput; CPU per GiB
+ * 10-16% lower in runs at load 6-7, no difference in alternating runs at load 4 and 10-13
+ * (bench/data-path prints the writer with and without these flags side by side).
  */
 export const SNAPSHOT_WORKER_NODE_FLAGS: readonly string[] = ['--interrupt-budget=1081344'];
