@@ -27,6 +27,9 @@ export default defineConfig({
         test: {
           name: 'unit',
           include: ['packages/*/src/**/*.test.ts', 'services/*/src/**/*.test.ts'],
+          // Modules loaded once per worker process, not once per file (no unit test mocks modules):
+          // 55 files in 10-15 s and 6.7 CPU s, against 48-56 s and 27-33 CPU s.
+          isolate: false,
         },
       },
       {

@@ -8,24 +8,38 @@ import {
   StartSnapshotCommand,
 } from '@aws-sdk/client-ebs';
 import {
+  CopySnapshotCommand,
+  CreateSnapshotCommand,
+  CreateVolumeCommand,
+  DeleteSnapshotCommand,
+  DeleteVolumeCommand,
+  DescribeInstancesCommand,
   DescribeSnapshotsCommand,
   DescribeVolumesCommand,
   EnableEbsEncryptionByDefaultCommand,
   ModifyEbsDefaultKmsKeyIdCommand,
+  RegisterImageCommand,
 } from '@aws-sdk/client-ec2';
+import { onceVisible } from '@ec2-restore/local-aws';
 import { describe, expect, it } from 'vitest';
 import {
   type Account,
   blockChecksum,
+  completeSnapshot,
   createKey,
   eventually,
   expectAwsError,
   keyPolicy,
+  launchInstance,
   newAccount,
   putBlock,
+  REGION,
   readBlock,
   startVisibleSnapshot,
+  untilSnapshotCompleted,
   untilSnapshotVisible,
+  volumeInState,
+  ZONE,
 } from '../support/index.ts';
 import { emulatorPerBlock } from '../support/own-emulator.ts';
 
@@ -184,5 +198,105 @@ describe('EBS direct reads need a completed snapshot', () => {
       new ListChangedBlocksCommand({ FirstSnapshotId: snapshotId, SecondSnapshotId: snapshotId }),
     );
     expect(changed.ChangedBlocks).toEqual([]);
+  });
+});
+
+describe('EBS direct reads snapshots EC2 took', () => {
+  // "You can use the EBS direct APIs to ... read data on your snapshots"
+  // (https://docs.aws.amazon.com/ebs/latest/userguide/readsnapshots.html), whatever made them; a snapshot of a
+  // volume holds the volume's data, and a volume created from a snapshot starts with the snapshot's data
+  // (https://docs.aws.amazon.com/ebs/latest/userguide/how_snapshots_work.html). ListSnapshotBlocks lists the
+  // blocks that hold data (https://docs.aws.amazon.com/ebs/latest/userguide/ebsapi-faq.html).
+
+  /** Every block ListSnapshotBlocks lists, read with GetSnapshotBlock. */
+  async function readAll(account: Account, snapshotId: string): Promise<Map<number, Buffer>> {
+    const { Blocks = [] } = await account.aws.ebs.send(
+      new ListSnapshotBlocksCommand({ SnapshotId: snapshotId }),
+    );
+    const read = new Map<number, Buffer>();
+    for (const { BlockIndex } of Blocks)
+      read.set(BlockIndex!, (await readBlock(account.aws.ebs, snapshotId, BlockIndex!)).data);
+    return read;
+  }
+
+  /** CreateSnapshot of a volume, once EC2 reports the snapshot completed. */
+  async function takeSnapshot(account: Account, volumeId: string): Promise<string> {
+    const { SnapshotId } = await account.aws.ec2.send(new CreateSnapshotCommand({ VolumeId: volumeId }));
+    await onceVisible(() => untilSnapshotCompleted(account.aws.ec2, SnapshotId!));
+    return SnapshotId!;
+  }
+
+  it("a snapshot of an instance's root volume holds the data of the image's snapshot, and so does its copy", async () => {
+    const account = newAccount();
+    const data = new Map([
+      [0, Buffer.alloc(BLOCK_SIZE, 3)],
+      [9, Buffer.alloc(BLOCK_SIZE, 4)],
+    ]);
+    const written = await startVisibleSnapshot(account.aws.ebs, { VolumeSize: 1 });
+    for (const [index, block] of data) await putBlock(account.aws.ebs, written, index, block);
+    await completeSnapshot(account.aws, written, data.size);
+    const { ImageId } = await onceVisible(() =>
+      account.aws.ec2.send(
+        new RegisterImageCommand({
+          Name: `ebs-direct-read-${account.id}`,
+          Architecture: 'x86_64',
+          EnaSupport: true,
+          VirtualizationType: 'hvm',
+          RootDeviceName: '/dev/xvda',
+          BlockDeviceMappings: [{ DeviceName: '/dev/xvda', Ebs: { SnapshotId: written, VolumeSize: 2 } }],
+        }),
+      ),
+    );
+    // A launch that names the root device keeps the image's snapshot and size for it (as the product's
+    // launch does, to choose the key).
+    const instanceId = await launchInstance(account, undefined, {
+      ImageId,
+      BlockDeviceMappings: [{ DeviceName: '/dev/xvda', Ebs: { DeleteOnTermination: true } }],
+    });
+    const { Reservations = [] } = await account.aws.ec2.send(
+      new DescribeInstancesCommand({ InstanceIds: [instanceId] }),
+    );
+    const mappings = Reservations[0]!.Instances![0]!.BlockDeviceMappings!;
+    const rootVolume = mappings.find((m) => m.DeviceName === '/dev/xvda')!.Ebs!.VolumeId!;
+
+    const taken = await takeSnapshot(account, rootVolume);
+    const listed = await account.aws.ebs.send(new ListSnapshotBlocksCommand({ SnapshotId: taken }));
+    expect(listed).toMatchObject({ VolumeSize: 2, BlockSize: BLOCK_SIZE });
+    expect(await readAll(account, taken)).toEqual(data);
+
+    // CopySnapshot holds the same data, and keeps it when the snapshot it copied is deleted.
+    const { SnapshotId: copy } = await account.aws.ec2.send(
+      new CopySnapshotCommand({ SourceSnapshotId: taken, SourceRegion: REGION }),
+    );
+    await onceVisible(() => untilSnapshotCompleted(account.aws.ec2, copy!));
+    await account.aws.ec2.send(new DeleteSnapshotCommand({ SnapshotId: taken }));
+    expect(await readAll(account, copy!)).toEqual(data);
+  });
+
+  it('a snapshot of a volume created empty has no blocks; one of a volume from a snapshot outlives both', async () => {
+    const account = newAccount();
+    const { VolumeId: empty } = await account.aws.ec2.send(
+      new CreateVolumeCommand({ AvailabilityZone: ZONE, Size: 1 }),
+    );
+    await volumeInState(account, empty!);
+    const blank = await takeSnapshot(account, empty!);
+    expect(await account.aws.ebs.send(new ListSnapshotBlocksCommand({ SnapshotId: blank }))).toMatchObject({
+      Blocks: [],
+      VolumeSize: 1,
+      BlockSize: BLOCK_SIZE,
+    });
+
+    const block = Buffer.alloc(BLOCK_SIZE, 5);
+    const written = await startVisibleSnapshot(account.aws.ebs, { VolumeSize: 1 });
+    await putBlock(account.aws.ebs, written, 4, block);
+    await completeSnapshot(account.aws, written, 1);
+    const { VolumeId } = await onceVisible(() =>
+      account.aws.ec2.send(new CreateVolumeCommand({ AvailabilityZone: ZONE, SnapshotId: written })),
+    );
+    await volumeInState(account, VolumeId!);
+    await account.aws.ec2.send(new DeleteSnapshotCommand({ SnapshotId: written }));
+    const taken = await takeSnapshot(account, VolumeId!);
+    await account.aws.ec2.send(new DeleteVolumeCommand({ VolumeId }));
+    expect(await readAll(account, taken)).toEqual(new Map([[4, block]]));
   });
 });

@@ -1,6 +1,15 @@
+import { randomUUID } from 'node:crypto';
 import { FlowRestoreLauncher, PreflightPlanner } from '@ec2-restore/api';
 import { openBackupRepository } from '@ec2-restore/backup-repository';
-import { QueueName, queueNames, restoreRequestSchema } from '@ec2-restore/contracts';
+import {
+  GIB,
+  JobName,
+  jobIdFor,
+  QueueName,
+  queueNames,
+  restoreRequestSchema,
+  restoreStepNames,
+} from '@ec2-restore/contracts';
 import { credentialsForAccount } from '@ec2-restore/local-aws';
 import {
   acceptRestore,
@@ -87,6 +96,42 @@ describe('restores no worker moves on: the relaunch pass of every API process', 
     expect(done.result?.instanceId).toMatch(/^i-/);
     expect((await store.get(cancelled))?.status).toBe('cancelled');
     expect(await world.census([cancelled])).toEqual(EMPTY_CENSUS);
+  });
+
+  it('finds a stranded restore behind more than a thousand queued ones: the pass walks every old enough restore a page at a time', async () => {
+    const world = await openWorld({ accounts: 'cross', devices: ['/dev/xvda'] });
+    const { ports, flowExists, removeFlow } = passOn(world);
+    const store = world.pipeline.store;
+    const request = restoreRequestSchema.parse(
+      world.request({ instance: { name: 'backlog', subnetId: world.targetSubnetId, powerOn: false } }),
+    );
+    const create = async () => {
+      const id = randomUUID();
+      const steps = restoreStepNames('cross-account', ['/dev/xvda']);
+      const volumes = [{ deviceName: '/dev/xvda', bytesTotal: GIB }];
+      await store.create({ id, mode: 'cross-account', request, steps, volumes });
+      return id;
+    };
+    // The oldest lost its flow (its API process died), then 1,100 more were queued, waiting for a
+    // worker: each of those has its flow (its root job) in the queues. Created 100 at a time, so
+    // many share a millisecond, also where a page ends.
+    const stranded = await create();
+    const waiting: string[] = [];
+    for (let batch = 0; batch < 11; batch++)
+      waiting.push(...(await Promise.all(Array.from({ length: 100 }, create))));
+    const instanceQueue = queues.find((q) => q.name === QueueName.Instance) as Queue;
+    await instanceQueue.addBulk(
+      waiting.map((id) => ({
+        name: JobName.Instance,
+        data: { restoreId: id },
+        opts: { jobId: jobIdFor(id, JobName.Instance) },
+      })),
+    );
+
+    const report = await relaunchStranded(ports, { olderThanMs: 0, flowExists, removeFlow });
+    expect(report).toEqual({ relaunched: [stranded], refused: [], cancelled: [], deferred: [] });
+    expect(await flowExists(stranded)).toBe(true);
+    expect((await store.get(stranded))?.status).toBe('queued');
   });
 
   it('a restore cancelled before any step started while its queue has no worker ends cancelled: its jobs removed, nothing in AWS', async () => {

@@ -308,6 +308,38 @@ describe('RestoreStore', () => {
     expect((await timed.list({ status: 'cancelled' })).map((restore) => restore.id)).toEqual(['c']);
   });
 
+  it('walks the restores of a status created up to a time, oldest first, a page at a time, through ties', async () => {
+    // Five restores per millisecond, so pages of 3 end inside a millisecond again and again.
+    const start = Date.parse('2026-01-01T00:00:00Z');
+    let created = 0;
+    const timed = new RestoreStore(redis, {
+      prefix,
+      now: () => new Date(start + Math.floor(created / 5)),
+    });
+    const ids: string[] = [];
+    for (; created < 23; created++) {
+      const id = `r-${String(created).padStart(2, '0')}`;
+      await timed.create(newRestore(id));
+      ids.push(id);
+    }
+    await timed.setStatus('r-01', 'running');
+    const pages: string[][] = [];
+    // Created up to start + 3 ms: the first 20.
+    for await (const page of timed.idPages('queued', start + 3, 3)) pages.push(page);
+    expect(pages.every((page) => page.length <= 3)).toBe(true);
+    const walked = pages.flat();
+    // Each once, in creation order (within a millisecond Redis orders by id, here creation order too).
+    expect(walked).toEqual(ids.slice(0, 20).filter((id) => id !== 'r-01'));
+    // getMany keeps the order asked for and leaves out ids that are not restores.
+    expect((await timed.getMany(['r-07', 'nothing', 'r-02'])).map((r) => [r.id, r.status])).toEqual([
+      ['r-07', 'queued'],
+      ['r-02', 'queued'],
+    ]);
+    const none: string[][] = [];
+    for await (const page of timed.idPages('queued', start - 1)) none.push(page);
+    expect(none).toEqual([]);
+  });
+
   it('honours idempotency keys atomically: same body → first restore, other body → conflict', async () => {
     const attempts = await Promise.all(
       ['r-7a', 'r-7b', 'r-7c'].map((id) =>

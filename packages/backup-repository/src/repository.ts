@@ -35,11 +35,16 @@ export class BackupRepository {
    * Every complete restore point (those whose manifest was written), newest first. Served from an
    * index held in memory: the store is listed at most once per `catalogueMaxAgeMs` (one directory
    * read or ListObjectsV2), and only manifests not seen before are read (a manifest never changes
-   * once written); ids gone from the listing leave the index.
+   * once written); ids gone from the listing leave the index. The same array (and summaries) is
+   * returned until the catalogue changes, so a caller may keep what it derived from it: do not change it.
    */
-  async listRestorePoints(): Promise<RestorePointSummary[]> {
-    if (performance.now() - this.listedAt >= this.catalogueMaxAgeMs) await this.refreshCatalogue();
-    return [...this.sortedCatalogue];
+  async listRestorePoints(): Promise<readonly RestorePointSummary[]> {
+    if (!this.catalogueFresh()) await this.refreshCatalogue();
+    return this.sortedCatalogue;
+  }
+
+  private catalogueFresh(): boolean {
+    return performance.now() - this.listedAt < this.catalogueMaxAgeMs;
   }
 
   private refreshCatalogue(): Promise<void> {
@@ -102,7 +107,20 @@ export class BackupRepository {
     return parsed.manifest;
   }
 
+  /**
+   * The summary of one restore point. Once the catalogue has been built (a first listRestorePoints),
+   * it is served from there, refreshed as the catalogue is (a manifest never changes, and one
+   * removed leaves it at the next listing); otherwise, or when the catalogue does not have it, its
+   * manifest is read (building the whole catalogue for one summary would read every manifest).
+   */
   async getSummary(restorePointId: string): Promise<RestorePointSummary> {
+    if (this.listedAt !== Number.NEGATIVE_INFINITY) {
+      // A listing that fails leaves the catalogue stale: the manifest is read below, as without it.
+      if (!this.catalogueFresh()) await this.refreshCatalogue().catch(() => undefined);
+      const known = this.catalogueFresh() ? this.catalogue.get(restorePointId) : undefined;
+      // A manifest whose id is not its folder's is not served under that folder's id.
+      if (known?.id === restorePointId) return known;
+    }
     return summarizeManifest(await this.getManifest(restorePointId));
   }
 
@@ -122,7 +140,9 @@ export class BackupRepository {
   createRestorePoint(draft: RestorePointDraft): RestorePointBuilder {
     // A restore point created here is listed at the next call, without waiting for catalogueMaxAgeMs.
     return new RestorePointBuilder(this.store, draft, () => {
-      this.listedAt = Number.NEGATIVE_INFINITY;
+      // Stale rather than never built: getSummary keeps using the catalogue.
+      if (this.listedAt !== Number.NEGATIVE_INFINITY)
+        this.listedAt = performance.now() - this.catalogueMaxAgeMs;
     });
   }
 }

@@ -49,6 +49,17 @@ return {'created'}
 `;
 
 /**
+ * KEYS: record hash and progress hash of each restore, in pairs. Returns their fields as flat
+ * [field, value, ...] lists in the same order: a whole page in one atomic read with one reply (a
+ * MULTI of HGETALLs answers QUEUED per command and is slower to parse).
+ */
+export const readRecordsScript = `
+local out = {}
+for i, key in ipairs(KEYS) do out[i] = redis.call('HGETALL', key) end
+return out
+`;
+
+/**
  * KEYS: record hash, event stream, then one index per status in the order of restoreStatuses.
  * ARGV: target status, space-separated statuses it may be reached from, now ISO, result JSON ('' =
  *       keep; for `succeeded`, the result held by holdResult), error JSON ('' = keep), '1' when the target is terminal (adds an end event),

@@ -3,7 +3,7 @@
  * the progress hash (`index:`, `total:`, `done:` per device) and the shared metrics hash.
  */
 import type { Redis } from 'ioredis';
-import { STEP_DURATION_BUCKETS } from './lua-scripts.ts';
+import { readRecordsScript, runScript, STEP_DURATION_BUCKETS } from './lua-scripts.ts';
 import type { RestoreKeys } from './restore-keys.ts';
 import type { SharedMetrics } from './store-options.ts';
 import type {
@@ -145,9 +145,16 @@ export function parseMetrics(fields: Record<string, string>): SharedMetrics {
   return metrics;
 }
 
+/** A hash as HGETALL gives it from a script: [field, value, field, value, ...]. */
+function hashOf(flat: readonly string[]): Record<string, string> {
+  const fields: Record<string, string> = {};
+  for (let i = 0; i + 1 < flat.length; i += 2) fields[flat[i]!] = flat[i + 1]!;
+  return fields;
+}
+
 /**
- * The restores of `ids` that exist, in order: record and progress of each in one transaction (one
- * round trip for a whole page, not one per restore).
+ * The restores of `ids` that exist, in order: record and progress of each read by one script (one
+ * round trip and one atomic read for a whole page, not one per restore).
  */
 export async function readRestores<Request>(
   redis: Redis,
@@ -155,17 +162,14 @@ export async function readRestores<Request>(
   ids: readonly string[],
 ): Promise<Restore<Request>[]> {
   if (ids.length === 0) return [];
-  const page = redis.multi();
-  for (const id of ids) page.hgetall(keys.record(id)).hgetall(keys.progress(id));
-  const replies = (await page.exec()) as [Error | null, Record<string, string>][];
+  const hashKeys = ids.flatMap((id) => [keys.record(id), keys.progress(id)]);
+  const replies = (await runScript(redis, readRecordsScript, hashKeys, [])) as unknown as string[][];
   const restores: Restore<Request>[] = [];
   for (let i = 0; i < ids.length; i++) {
-    const [recordError, fields] = replies[2 * i]!;
-    const [progressError, progress] = replies[2 * i + 1]!;
-    if (recordError) throw recordError;
-    if (progressError) throw progressError;
+    const fields = hashOf(replies[2 * i] ?? []);
     // None with this id (or deleted, expired, between the index read and this one).
-    if (fields['id'] !== undefined) restores.push(toRestore<Request>(fields, progress));
+    if (fields['id'] !== undefined)
+      restores.push(toRestore<Request>(fields, hashOf(replies[2 * i + 1] ?? [])));
   }
   return restores;
 }

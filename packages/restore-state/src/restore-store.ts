@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import { IllegalTransitionError, RestoreExistsError, RestoreNotFoundError } from './errors.ts';
+import { scorePages } from './index-pages.ts';
 import {
   createScript,
   progressScript,
@@ -144,6 +145,19 @@ export class RestoreStore {
   async list<Request = unknown>(options: ListOptions = {}): Promise<Restore<Request>[]> {
     const limit = options.limit ?? 50;
     const ids = await this.redis.zrevrange(this.keys.index(options.status ?? 'all'), 0, limit - 1);
+    return readRestores<Request>(this.redis, this.keys, ids);
+  }
+
+  /**
+   * Ids of the restores in `status` created at or before `createdUpToMs`, oldest first, a page of
+   * `pageSize` at a time (one Redis call per page; memory bounded by the page however many there are).
+   */
+  idPages(status: RestoreStatus, createdUpToMs: number, pageSize = 100): AsyncGenerator<string[]> {
+    return scorePages(this.redis, this.keys.index(status), createdUpToMs, pageSize);
+  }
+
+  /** The restores of `ids` that exist, in that order, read in one round trip. */
+  async getMany<Request = unknown>(ids: readonly string[]): Promise<Restore<Request>[]> {
     return readRestores<Request>(this.redis, this.keys, ids);
   }
 

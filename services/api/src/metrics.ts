@@ -1,6 +1,7 @@
 import type { RestoreStore, SharedMetrics } from '@ec2-restore/restore-state';
 import type { Queue } from 'bullmq';
 import { Counter, Gauge, Registry } from 'prom-client';
+import { registerRuntimeMetrics } from './runtime-metrics.ts';
 
 /** The job states a queue's depth is reported in (BullMQ's names). */
 const queueStates = [
@@ -23,6 +24,8 @@ export class ApiMetrics {
   readonly restoresCreated: Counter<'mode'>;
   readonly preflightFailures: Counter<'check'>;
   readonly httpRequests: Counter<'method' | 'route' | 'status'>;
+  /** Stops sampling the event loop and observing GC. */
+  readonly close: () => void;
 
   /**
    * @param queues the pipeline's queues, for their depth and oldest waiting job (read from Redis at
@@ -33,6 +36,7 @@ export class ApiMetrics {
     queues: readonly Queue[] = [],
   ) {
     const registers = [this.registry];
+    this.close = registerRuntimeMetrics(this.registry);
     this.restoresCreated = new Counter({
       name: 'ec2restore_restores_created_total',
       help: 'Restores accepted by POST /v1/restores, by mode.',

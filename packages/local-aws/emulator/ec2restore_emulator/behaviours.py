@@ -14,6 +14,7 @@ def install_all() -> None:
         public_images,
         s3_rules,
         sts_rules,
+        volume_data,
         zones,
     )
     from .identity import install_request_caller
@@ -30,5 +31,6 @@ def install_all() -> None:
     images.install()
     public_images.install()
     ebs_direct.install()
+    volume_data.install()
     sts_rules.install()
     s3_rules.install()

@@ -73,6 +73,19 @@ class BlockStore:
             entry.refs = 1
             self._entries[digest] = entry
 
+    def retain(self, digest: bytes) -> bool:
+        """One more reference to bytes already stored (a volume or a snapshot made from a snapshot shares
+        its blocks): they are kept until release(digest) has been called once more. False when the
+        bytes are no longer stored."""
+        if digest == self.zero_digest:
+            return True
+        with self._lock:
+            entry = self._entries.get(digest)
+            if entry is None:
+                return False
+            entry.refs += 1
+            return True
+
     def read(self, digest: bytes, length: int) -> bytes:
         if digest == self.zero_digest:
             return self._zero if length == self.slot_size else bytes(length)

@@ -240,10 +240,9 @@ def install() -> None:
     from moto.ec2.utils import random_snapshot_id
 
     def own_ebs_snapshot(self: Any, snapshot_id: str) -> Any:
-        snapshot = self.ebs_backend.snapshots.get(snapshot_id)
-        if snapshot is None:
-            raise snapshot_not_found(snapshot_id)
-        return snapshot
+        from .volume_data import ebs_snapshot
+
+        return ebs_snapshot(self.current_account, self.region, snapshot_id)
 
     def start_snapshot(self: Any) -> str:
         params = json.loads(self.body or b"{}")

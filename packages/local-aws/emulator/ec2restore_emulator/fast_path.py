@@ -132,12 +132,9 @@ class EbsDirectFastPath:
         return _answer(start_response, "200 OK", "application/octet-stream", data, ebs_direct.block_headers(block))
 
     def _own_snapshot(self, account: str, region: str, snapshot_id: str) -> Any:
-        from moto.ebs.models import ebs_backends
+        from .volume_data import ebs_snapshot
 
-        snapshot = ebs_backends[account][region].snapshots.get(snapshot_id)
-        if snapshot is None:
-            raise ebs_direct.snapshot_not_found(snapshot_id)
-        return snapshot
+        return ebs_snapshot(account, region, snapshot_id)
 
     def _account(self, environ: dict[str, Any], access_key: str) -> str:
         # The order of moto's BaseResponse.get_current_account.

@@ -16,8 +16,12 @@ Reads (ListSnapshotBlocks, ListChangedBlocks, GetSnapshotBlock) need the snapsho
 DescribeSnapshots reports it: "Can a snapshot be accessed using the EBS direct APIs if it has a pending
 status? No. The snapshot can be accessed only if it has a completed status."
 (https://docs.aws.amazon.com/ebs/latest/userguide/ebsapi-faq.html). AWS documents the rule, not the
-error's wording: the emulator answers a ValidationException (HTTP 400, "The input fails to satisfy the
-constraints of the EBS direct APIs", listed for all three actions in
+error: the API reference of GetSnapshotBlock, ListSnapshotBlocks and ListChangedBlocks lists error types
+only (AccessDenied, InternalServer, RequestThrottled, ResourceNotFound, ServiceQuotaExceeded,
+Validation, with no case for a snapshot's state), and none of the documented Reasons of
+ValidationException or ResourceNotFoundException names a pending snapshot. So the emulator answers a
+ValidationException (HTTP 400, "The input fails to satisfy the constraints of the EBS direct APIs",
+listed for all three actions in
 https://docs.aws.amazon.com/ebs/latest/APIReference/API_ListSnapshotBlocks.html#API_ListSnapshotBlocks_Errors)
 with Reason INVALID_SNAPSHOT_ID (the documented reason that names the snapshot argument,
 https://docs.aws.amazon.com/ebs/latest/APIReference/API_ValidationException.html) and a message of

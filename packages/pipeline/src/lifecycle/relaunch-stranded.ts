@@ -36,8 +36,12 @@ export interface RelaunchOptions {
   removeFlow: (restoreId: string) => Promise<boolean>;
   /** @defaultValue Date.now */
   now?: () => number;
-  /** How many restores of each status to look at per pass. @defaultValue 1000 */
-  limit?: number;
+  /**
+   * Restores read (and flows asked about) per Redis round trip. A pass walks every old enough
+   * restore a page at a time, so it holds one page whatever the backlog, and requests are served
+   * between pages. @defaultValue 100
+   */
+  pageSize?: number;
 }
 
 export interface RelaunchReport {
@@ -56,34 +60,48 @@ function untouched(restore: Restore): boolean {
   return restore.steps.every((step) => step.status === 'pending');
 }
 
-/** One pass: ends untouched cancelled restores, adds the flow of untouched `queued` ones that lost it. */
+/**
+ * One pass: ends untouched cancelled restores, adds the flow of untouched `queued` ones that lost it.
+ * Only restores created at least `olderThanMs` ago are read. A `queued` restore has no step started
+ * (the first step moves it to `running`), so for each one the pass asks only whether its flow exists,
+ * a page at a time, and reads the record of those whose flow is gone.
+ */
 export async function relaunchStranded(
   ports: AcceptRestorePorts,
   options: RelaunchOptions,
 ): Promise<RelaunchReport> {
   const now = options.now ?? Date.now;
-  const limit = options.limit ?? 1000;
+  const pageSize = options.pageSize ?? 100;
   const report: RelaunchReport = { relaunched: [], refused: [], cancelled: [], deferred: [] };
-  const old = (at: string) => now() - Date.parse(at) >= options.olderThanMs;
-  const queued = await ports.store.list<RestoreRequest>({ status: 'queued', limit });
-  // With no step started, nothing but the cancel changed the record: `updatedAt` is when it came.
-  const cancelling = await ports.store.list<RestoreRequest>({ status: 'cancelling', limit });
-  for (const restore of cancelling.filter((r) => untouched(r) && old(r.createdAt) && old(r.updatedAt))) {
-    try {
-      const outcome = await endCancelled(ports, options, restore.id);
-      if (outcome === 'cancelled') report.cancelled.push(restore.id);
-      if (outcome === 'taken')
-        report.deferred.push({ restoreId: restore.id, error: 'a worker took one of its jobs meanwhile' });
-    } catch (error) {
-      report.deferred.push({ restoreId: restore.id, error: (error as Error).message });
+  const createdUpTo = now() - options.olderThanMs;
+  const defer = (restoreId: string, error: unknown) =>
+    report.deferred.push({ restoreId, error: (error as Error).message });
+  for await (const ids of ports.store.idPages('cancelling', createdUpTo, pageSize)) {
+    // With no step started, nothing but the cancel changed the record: `updatedAt` is when it came.
+    const restores = await ports.store.getMany<RestoreRequest>(ids);
+    for (const restore of restores.filter((r) => untouched(r) && Date.parse(r.updatedAt) <= createdUpTo)) {
+      try {
+        const outcome = await endCancelled(ports, options, restore.id);
+        if (outcome === 'cancelled') report.cancelled.push(restore.id);
+        if (outcome === 'taken') defer(restore.id, new Error('a worker took one of its jobs meanwhile'));
+      } catch (error) {
+        defer(restore.id, error);
+      }
     }
   }
-  for (const restore of queued.filter((r) => untouched(r) && old(r.createdAt))) {
-    try {
-      if (await options.flowExists(restore.id)) continue;
-      await relaunch(ports, restore, report);
-    } catch (error) {
-      report.deferred.push({ restoreId: restore.id, error: (error as Error).message });
+  for await (const ids of ports.store.idPages('queued', createdUpTo, pageSize)) {
+    const flows = await Promise.allSettled(ids.map((id) => options.flowExists(id)));
+    for (const [i, id] of ids.entries()) {
+      const flow = flows[i]!;
+      if (flow.status === 'rejected') defer(id, flow.reason);
+      if (flow.status === 'rejected' || flow.value) continue;
+      try {
+        // Read now, after the flow was found missing: it may have started or ended meanwhile.
+        const restore = await ports.store.get<RestoreRequest>(id);
+        if (restore?.status === 'queued' && untouched(restore)) await relaunch(ports, restore, report);
+      } catch (error) {
+        defer(id, error);
+      }
     }
   }
   return report;
@@ -139,7 +157,11 @@ export function flowInQueues(instanceQueue: Queue): Pick<RelaunchOptions, 'flowE
     throw new Error(`not the instance queue: ${instanceQueue.name}`);
   const rootOf = (restoreId: string) => jobIdFor(restoreId, JobName.Instance);
   return {
-    flowExists: async (restoreId) => (await instanceQueue.getJobState(rootOf(restoreId))) !== 'unknown',
+    // The root job's hash exists while the job does, in whatever state (O(1); BullMQ stores every job
+    // with its `timestamp`). Not getJobState: it scans the queue's active and wait lists (LPOS), so
+    // asking it for each of thousands of queued restores would hold Redis for a time that grows with both.
+    flowExists: async (restoreId) =>
+      (await (await instanceQueue.client).hexists(instanceQueue.toKey(rootOf(restoreId)), 'timestamp')) === 1,
     removeFlow: async (restoreId) => (await instanceQueue.remove(rootOf(restoreId))) === 1,
   };
 }
