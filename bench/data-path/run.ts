@@ -23,6 +23,7 @@ import { createAwsClients } from '@ec2-restore/aws-clients';
 import { BLOCKS_PER_GIB } from '@ec2-restore/backup-repository';
 import { credentialsForAccount, randomAccountId, startEmulator } from '@ec2-restore/local-aws';
 import { bundle } from '../../scripts/bundle.ts';
+import { SNAPSHOT_WORKER_NODE_FLAGS } from '../../services/snapshot-worker/src/node-flags.ts';
 import { generate } from './generate-restore-point.ts';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
@@ -110,9 +111,18 @@ async function startSink(
 
 let compiledScenario = '';
 
-/** One client run in its own process, compiled JavaScript under plain node (as production runs). */
-async function scenario(args: string[], env: NodeJS.ProcessEnv = {}): Promise<ScenarioResult> {
-  const { stdout } = await promisify(execFile)(process.execPath, [compiledScenario, ...args], {
+/**
+ * One client run in its own process, compiled JavaScript under plain node with the snapshot worker's
+ * node flags (as production runs the writer; every client gets them, so the yardsticks run on the
+ * same node).
+ */
+async function scenario(
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+  nodeFlags: readonly string[] = SNAPSHOT_WORKER_NODE_FLAGS,
+): Promise<ScenarioResult> {
+  const nodeArgs = [...nodeFlags, compiledScenario, ...args];
+  const { stdout } = await promisify(execFile)(process.execPath, nodeArgs, {
     env: { ...process.env, ...env },
     maxBuffer: 1 << 20,
   });
@@ -140,6 +150,7 @@ try {
   log('openssl dgst -sha256 ...');
   const opensslCpuPerGiB = (await opensslCpuSeconds(imagePath)) / sizeGiB;
   rows.push(`openssl dgst -sha256 over the ${sizeGiB} GiB image: ${fixed(opensslCpuPerGiB, 3)} CPU s/GiB`);
+  rows.push(`clients: node ${SNAPSHOT_WORKER_NODE_FLAGS.join(' ')} (the snapshot worker's node flags)`);
 
   const writerArgs = ['--repository', repositoryPath, '--restore-point', 'bench-rp'];
   const latencyMs = Number(values['latency-ms']);
@@ -153,24 +164,24 @@ try {
     `steady ${vsOpenssl(steadyCpuPerGiB(r))}, write ${vsOpenssl(cpuPerGiB(r))}, ` +
     `whole process ${vsOpenssl(processCpuPerGiB(r))}`;
   const WARM = 'EbsDirectWriter, second write of its process (not a target)';
-  const clients: [string, string[]][] = [
+  const clients: [string, string[], (readonly string[])?][] = [
     ['plain node:http loop', ['--mode', 'plain-http', '--size-gib', String(sizeGiB)]],
     ['SDK minimal loop', ['--mode', 'minimal-loop', '--size-gib', String(sizeGiB)]],
     ['EbsDirectWriter', writerArgs],
     // What a long-lived worker pays once the JIT has compiled the writer: the first write of a process
     // carries the JIT's warm-up, which over 2 GiB is a large part of its CPU.
     [WARM, [...writerArgs, '--warm-up']],
+    // What the worker's node flags save, side by side in the same run.
+    ['EbsDirectWriter, node without the worker flags (not a target)', writerArgs, []],
   ];
   for (const [label, latency, inFlight] of sinkRuns) {
     const sink = await startSink(latency);
     const env = { AWS_ACCESS_KEY_ID: 'bench', AWS_SECRET_ACCESS_KEY: 'bench' };
     const results = new Map<string, ScenarioResult>();
-    for (const [client, args] of clients) {
+    for (const [client, args, nodeFlags] of clients) {
       log(`${label}, ${inFlight} in flight: ${client} ...`);
-      results.set(
-        client,
-        await scenario([...args, '--endpoint', sink.endpoint, '--in-flight', String(inFlight)], env),
-      );
+      const clientArgs = [...args, '--endpoint', sink.endpoint, '--in-flight', String(inFlight)];
+      results.set(client, await scenario(clientArgs, env, nodeFlags));
     }
     const stats = (await sink.stop()) as { blocks: number; bytes: number };
     // Every client writes the volume once; the warm writer twice.

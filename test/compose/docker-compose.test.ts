@@ -6,6 +6,7 @@ import { loadConfig } from '@ec2-restore/api';
 import { findFreePort } from '@ec2-restore/local-aws';
 import { connectRedis, inspectRedisDurability } from '@ec2-restore/redis-config';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SNAPSHOT_WORKER_NODE_FLAGS } from '../../services/snapshot-worker/src/node-flags.ts';
 import { type ComposeService, loadComposeFile, REPO_ROOT } from './compose-file.ts';
 
 // What an operator gives `docker compose up` on real AWS (README / docs/operations.md).
@@ -100,8 +101,9 @@ describe('docker-compose.yml', () => {
     for (const name of NODE_SERVICES) {
       const service = defaults[name]!;
       // The compiled service (scripts/build.ts, built in beforeAll as the image builds it).
-      expect(service.command, name).toEqual(['node', `services/${name}/dist/main.js`]);
-      expect(exists(service.command![1]!), `${service.command![1]} exists`).toBe(true);
+      const flags = name === 'snapshot-worker' ? SNAPSHOT_WORKER_NODE_FLAGS : [];
+      expect(service.command, name).toEqual(['node', ...flags, `services/${name}/dist/main.js`]);
+      expect(exists(service.command!.at(-1)!), `${service.command!.at(-1)} exists`).toBe(true);
       expect(service.environment?.SERVICE, name).toBe(name);
       expect(service.build).toEqual({ context: '.', dockerfile: 'Dockerfile' });
       expect(service.depends_on).toEqual({ redis: { condition: 'service_healthy' } });

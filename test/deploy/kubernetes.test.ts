@@ -14,6 +14,7 @@ import { Service } from 'kubernetes-models/v1/Service';
 import { ServiceAccount } from 'kubernetes-models/v1/ServiceAccount';
 import { describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
+import { SNAPSHOT_WORKER_NODE_FLAGS } from '../../services/snapshot-worker/src/node-flags.ts';
 
 /**
  * deploy/kubernetes, with no cluster: rendered as `kubectl apply -k` would (namespace and image of the
@@ -133,7 +134,8 @@ describe('the Kubernetes manifests', () => {
     for (const name of ['api', ...Object.values(workers)]) {
       const deployment = find('Deployment', name);
       const container = deployment.spec.template.spec.containers[0];
-      expect(container.command).toEqual(['node', `services/${name}/dist/main.js`]);
+      const flags = name === 'snapshot-worker' ? SNAPSHOT_WORKER_NODE_FLAGS : [];
+      expect(container.command).toEqual(['node', ...flags, `services/${name}/dist/main.js`]);
       // scripts/build.ts writes services/<name>/dist/main.js for each service.
       expect(built).toContain(`'${name === 'api' ? 'api' : name}'`);
       expect(container.image).toBe('ec2-restore:0.1.0');

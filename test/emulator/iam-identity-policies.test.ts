@@ -12,6 +12,7 @@ import {
   GetObjectCommand,
   HeadObjectCommand,
   ListObjectsV2Command,
+  PutBucketPolicyCommand,
   PutObjectCommand,
 } from '@aws-sdk/client-s3';
 import { AssumeRoleCommand, GetCallerIdentityCommand } from '@aws-sdk/client-sts';
@@ -369,5 +370,41 @@ describe('IAM identity policies on S3 (AccessDenied, HTTP 403)', () => {
     await account.aws.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'locked/a', Body: 'a' }));
     const { KeyCount } = await account.aws.s3.send(new ListObjectsV2Command({ Bucket: bucket }));
     expect(KeyCount).toBe(2);
+  });
+
+  it('another account reads a bucket only when the bucket policy allows it (and its identity policy does)', async () => {
+    // https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic-cross-account.html;
+    // across accounts S3 answers "Access Denied" without detail (troubleshoot-403-errors.html).
+    const owner = newAccount();
+    const reader = newAccount();
+    const bucket = await newBucket(owner);
+    await owner.aws.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'repo/manifest', Body: 'm' }));
+    const get = (aws: AwsClients) =>
+      aws.s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'repo/manifest' }));
+    await expectAwsError(get(reader.aws), 'AccessDenied', 'Access Denied');
+
+    const { session, roleArn } = await roleSession(
+      reader,
+      identity({ Effect: 'Allow', Action: 's3:GetObject', Resource: `arn:aws:s3:::${bucket}/*` }),
+    );
+    await owner.aws.s3.send(
+      new PutBucketPolicyCommand({
+        Bucket: bucket,
+        Policy: JSON.stringify({
+          Version: '2012-10-17',
+          Statement: [
+            {
+              Effect: 'Allow',
+              Principal: { AWS: roleArn },
+              Action: 's3:GetObject',
+              Resource: `arn:aws:s3:::${bucket}/repo/*`,
+            },
+          ],
+        }),
+      }),
+    );
+    expect(await (await get(session)).Body!.transformToString()).toBe('m');
+    // The reader account's root user is not the role the policy names.
+    await expectAwsError(get(reader.aws), 'AccessDenied', 'Access Denied');
   });
 });

@@ -108,6 +108,16 @@ describe('images and launches', () => {
       account.aws.ec2.send(new DescribeInstancesCommand({ InstanceIds: [instanceId] })),
     );
     const instance = Reservations[0]!.Instances![0]!;
+    // Without BlockDeviceMappings in the request the launch gets the image's: its root device, from its
+    // snapshot (moto alone gives a blank 8 GiB /dev/sda1).
+    const root = instance.BlockDeviceMappings!.map((m) => m.DeviceName);
+    expect(root).toEqual(['/dev/xvda']);
+    const { Volumes = [] } = await onceVisible(() =>
+      account.aws.ec2.send(
+        new DescribeVolumesCommand({ VolumeIds: [instance.BlockDeviceMappings![0]!.Ebs!.VolumeId!] }),
+      ),
+    );
+    expect(Volumes[0]).toMatchObject({ SnapshotId: snapshotId, Size: 2, Encrypted: true, KmsKeyId: key.Arn });
     expect({
       BootMode: instance.BootMode,
       EnaSupport: instance.EnaSupport,

@@ -8,7 +8,7 @@ import {
 import type { GeneratedPolicies, PolicyStatement } from '@ec2-restore/preflight';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type GeneratedWorld, generatedWorld, RECORDED_LINUX } from '../pipeline/generated-world.ts';
-import { type Backup, createBackup, REGION, removeBackup } from '../support/index.ts';
+import { type Backup, createBackup, REGION, removeBackup, startApi } from '../support/index.ts';
 
 /*
  * The API's plan of a restore from a backup repository in S3, as the API runs it (PreflightPlanner,
@@ -113,23 +113,26 @@ describe('a restore from an S3 backup repository: the worker role may read it', 
     }
   });
 
-  it('a role without any S3 permission: the emulator refuses the manifest read, and the plan answers 403 access_denied naming the action and the fix', async () => {
+  it('a role without any S3 permission: the emulator refuses its reads, and the API answers 403 access_denied naming the action and the fix (plan, catalogue, one restore point)', async () => {
+    const api = await startApi({ repositoryPath: location, workerCredentials: world.workerCredentials() });
     await world.apply(withS3Statements([]));
     try {
-      const refused = await planOf().then(
-        () => undefined,
-        (err: unknown) =>
-          err as { status?: number; body?: { error: { code: string; message: string; details: unknown } } },
-      );
-      expect(refused?.status).toBe(403);
-      expect(refused?.body?.error).toMatchObject({
-        code: 'access_denied',
-        details: { action: 's3:GetObject' },
-      });
-      expect(refused?.body?.error.message).toContain('generatePolicies writes for s3Repository');
-      await expect(repository.listRestorePoints()).rejects.toMatchObject({ name: 'AccessDenied' });
+      const cases: Array<[string, Promise<Response>, string]> = [
+        ['plan', api.post('/v1/restores/plan', world.request(backup.restorePoint.id)), 's3:GetObject'],
+        ['catalogue', api.call('/v1/restore-points'), 's3:ListBucket'],
+        ['restore point', api.call(`/v1/restore-points/${backup.restorePoint.id}`), 's3:GetObject'],
+      ];
+      for (const [what, response, action] of cases) {
+        const answer = await response;
+        const body = (await answer.json()) as { error: { code: string; message: string; details: unknown } };
+        expect([what, answer.status, body.error.code]).toEqual([what, 403, 'access_denied']);
+        expect(body.error.details).toEqual({ action });
+        expect(body.error.message).toContain('generatePolicies writes for s3Repository');
+        expect(body.error.message).not.toContain(world.s3Repository?.bucket);
+      }
     } finally {
       await world.apply(world.generated);
+      await api.close();
     }
   });
 });

@@ -60,7 +60,10 @@ export interface ApiOptions {
   pipeline?: Pipeline;
   /** The Redis of the API's own pipeline. @defaultValue the run's (REDIS_URL) */
   redisUrl?: string;
-  /** The world's backup repository. @defaultValue a temporary one holding a small restore point */
+  /**
+   * The world's backup repository (a folder, or `s3://…` read with `workerCredentials`).
+   * @defaultValue a temporary folder holding a small restore point
+   */
   repositoryPath?: string;
 }
 
@@ -70,7 +73,11 @@ export async function startApi(options: ApiOptions = {}): Promise<ApiHarness> {
   const queues = queueNames.map((name) => new Queue(name, { connection: redis, prefix }));
   const flowProducer = new FlowProducer({ connection: redis, prefix });
   const folder = options.repositoryPath ? undefined : await tempDir('ec2r-api-repo-');
-  const repository = openBackupRepository(options.repositoryPath ?? folder?.path ?? '');
+  // An S3 repository is read as the worker role, as the API process reads it.
+  const repository = openBackupRepository(
+    options.repositoryPath ?? folder?.path ?? '',
+    options.workerCredentials ? { credentials: options.workerCredentials, region: REGION } : {},
+  );
   const restorePointId = folder ? await createSmallRestorePoint(repository) : '';
   const logLines: string[] = [];
   const logger = createLogger('info', { write: (line: string) => void logLines.push(line) });

@@ -15,8 +15,8 @@ import {
  * `repository.access`: with the backup repository in S3, the worker role (the API and the snapshot
  * worker run as it) may make every S3 request a restore makes on it, decided by evaluating its IAM
  * identity policies (S3 has no DryRun). A bucket policy is not read here (that needs
- * s3:GetBucketPolicy, which the product has no other use for): the API reads the restore point's
- * manifest as the worker role before the plan, so a refusal by the bucket policy shows there.
+ * s3:GetBucketPolicy, which the product has no other use for): the API reads the repository as the
+ * worker role before the plan (the catalogue or the manifest), so a refusal by the bucket policy shows there.
  */
 
 const s3Links = [

@@ -268,6 +268,8 @@ export class EbsDirectWriter implements SnapshotWriter<EbsDirectTarget, EbsDirec
           throw error;
         });
     };
+    // One options object for every block's retries (not one per block).
+    const blockRetries = { policy: this.policy, snapshotStartedAt: startedAt, ...(signal ? { signal } : {}) };
     try {
       // Blocks an earlier attempt wrote (and marked) are not written again: the snapshot may be sealed.
       await runPool(
@@ -275,13 +277,10 @@ export class EbsDirectWriter implements SnapshotWriter<EbsDirectTarget, EbsDirec
         this.inFlight,
         async (ref: BlockRef) => {
           let attempts = 0;
-          await withRetries(
-            () => {
-              attempts += 1;
-              return putBlock(ref);
-            },
-            { policy: this.policy, snapshotStartedAt: startedAt, ...(signal ? { signal } : {}) },
-          ).catch((error: unknown) => {
+          await withRetries(() => {
+            attempts += 1;
+            return putBlock(ref);
+          }, blockRetries).catch((error: unknown) => {
             throw namedBlockError(
               error,
               { snapshotId, deviceName: request.deviceName, blockIndex: ref.index, attempts },

@@ -97,6 +97,8 @@ export class SnapshotBlockSender {
   /** Where every call goes, as request options (not the URL, which would be converted on each call). */
   private readonly target: { protocol: string; hostname: string; port?: number; agent: HttpAgent };
   private readonly basePath: string;
+  /** The Host header (a string: URL's getter runs on every read). */
+  private readonly host: string;
   /**
    * The calls in flight per signal, with the one listener that ends them when it aborts: cheaper than a
    * listener per call (the writer passes the same signal to every call of a volume).
@@ -109,7 +111,7 @@ export class SnapshotBlockSender {
     client: DirectCallReporting,
     private readonly config: EbsClientConfig,
     private readonly signer: BlockRequestSigner,
-    private readonly endpoint: URL,
+    endpoint: URL,
     options: SnapshotBlockSenderOptions,
   ) {
     const https = endpoint.protocol === 'https:';
@@ -124,6 +126,7 @@ export class SnapshotBlockSender {
       agent: this.agent,
     };
     this.basePath = endpoint.pathname.replace(/\/$/, '');
+    this.host = endpoint.host;
     const report = client.recordDirectCall;
     this.record = report ? (error) => report('EBS.PutSnapshotBlock', error) : () => {};
   }
@@ -187,7 +190,7 @@ export class SnapshotBlockSender {
       'PUT',
       path,
       {
-        host: this.endpoint.host,
+        host: this.host,
         'content-type': 'application/octet-stream',
         'content-length': length,
         'x-amz-content-sha256': 'UNSIGNED-PAYLOAD',

@@ -14,9 +14,9 @@ function errorResponse(description: string, codes: (keyof typeof errorCodes)[]) 
   return { description: `${description} (error codes: ${codes.join(', ')})`, content: json(ref('Error')) };
 }
 
-/** A request that reads the restore point from an S3 repository the worker role may not read. */
+/** A request that reads an S3 backup repository the worker role may not read. */
 const repositoryRefusedText =
-  'The backup repository (S3) refused the worker role the restore point; details.action names what an operator must allow';
+  'The backup repository (S3) refused the worker role a read; details.action names what an operator must allow';
 
 const commonErrors = {
   '401': errorResponse('No bearer token, or not a configured one', ['unauthorized']),
@@ -254,6 +254,7 @@ export function buildOpenApiDocument(): Record<string, unknown> {
           'listRestorePoints',
           'The backup catalogue, newest first',
           ok('200', 'Restore points', listOf('restorePoints', 'RestorePoint')),
+          { errors: { '403': errorResponse(repositoryRefusedText, ['access_denied']) } },
         ),
       },
       '/v1/restore-points/{id}': {
@@ -261,7 +262,7 @@ export function buildOpenApiDocument(): Record<string, unknown> {
           'getRestorePoint',
           'One restore point: instance and volumes',
           ok('200', 'The restore point', ref('RestorePoint')),
-          onOne('restore point'),
+          onOne('restore point', { '403': errorResponse(repositoryRefusedText, ['access_denied']) }),
         ),
       },
       '/healthz': {

@@ -111,10 +111,14 @@ export class PreflightPlanner implements RestorePlanner {
           ],
         });
       }
-      if (isAccessDenied(err)) throw repositoryRefused(err as Error);
-      throw err;
+      throw repositoryReadError(err);
     }
   }
+}
+
+/** A read of the backup repository failed: S3's refusal becomes 403 access_denied, anything else stays. */
+export function repositoryReadError(err: unknown): unknown {
+  return isAccessDenied(err) ? repositoryRefused(err as Error) : err;
 }
 
 /** S3's refusal: AccessDenied (a HEAD answer has no body, so only its 403). */
@@ -124,7 +128,7 @@ function isAccessDenied(err: unknown): boolean {
 }
 
 /**
- * The worker role may not read the restore point's manifest: its IAM policy, or the bucket's policy
+ * The worker role may not read the repository (the catalogue's listing, a manifest): its IAM policy, or the bucket's policy
  * (which the pre-flight cannot read), refuses it. An operator's fix; the message names the action
  * AWS refused but not the bucket (the repository's location is the operator's business).
  */
@@ -132,7 +136,7 @@ function repositoryRefused(err: Error): HttpError {
   const action = /perform: ([a-z0-9-]+:[A-Za-z]+)/.exec(err.message)?.[1] ?? 's3:GetObject';
   return new HttpError(
     'access_denied',
-    `The backup repository refused to let the API read the restore point (${action}, AccessDenied). An operator must allow the worker role, which the API and the snapshot worker run as, s3:GetObject on the repository's objects and s3:ListBucket on its bucket (the statements generatePolicies writes for s3Repository; with an SSE-KMS bucket key, kms:Decrypt on it), in its IAM policy and in the bucket policy.`,
+    `The backup repository refused the API a read (${action}, AccessDenied). An operator must allow the worker role, which the API and the snapshot worker run as, s3:GetObject on the repository's objects and s3:ListBucket on its bucket (the statements generatePolicies writes for s3Repository; with an SSE-KMS bucket key, kms:Decrypt on it), in its IAM policy and in the bucket policy.`,
     { action },
   );
 }

@@ -2,9 +2,11 @@ import { Worker } from 'node:worker_threads';
 
 /**
  * The reader thread's code (plain JavaScript, run with `eval`, so it needs no file of its own in a
- * compiled bundle). It takes a batch of reads, does each one with synchronous calls (open, read until
- * the buffer is full or the file ends, close), and answers the batch with one message: a length, or
- * the error's code and message. The bytes go straight into the caller's shared memory.
+ * compiled bundle). It takes a batch of reads (the shared memories the batch reads into, each once,
+ * and five values per read: path, memory, offset, length, expected length), does each one with
+ * synchronous calls (open, read until the buffer is full or the file ends, close), and answers the
+ * batch with one message: a length, or the error's code and message. The bytes go straight into the
+ * caller's shared memory.
  */
 const READER_SOURCE = `
 const { parentPort } = require('node:worker_threads');
@@ -25,14 +27,16 @@ function readOne(path, into, expectedLength) {
     closeSync(fd);
   }
 }
-parentPort.on('message', (batch) => {
-  const answers = batch.map(([path, memory, offset, length, expectedLength]) => {
+parentPort.on('message', ({ memories, reads }) => {
+  const answers = [];
+  for (let i = 0; i < reads.length; i += 5) {
     try {
-      return readOne(path, new Uint8Array(memory, offset, length), expectedLength);
+      const into = new Uint8Array(memories[reads[i + 1]], reads[i + 2], reads[i + 3]);
+      answers.push(readOne(reads[i], into, reads[i + 4]));
     } catch (error) {
-      return { code: error.code, message: error.message };
+      answers.push({ code: error.code, message: error.message });
     }
-  });
+  }
   parentPort.postMessage(answers);
 });
 `;
@@ -40,7 +44,9 @@ parentPort.on('message', (batch) => {
 type ReadAnswer = number | { code?: string; message: string };
 
 interface PendingRead {
-  request: [path: string, memory: SharedArrayBuffer, offset: number, length: number, expectedLength: number];
+  path: string;
+  into: Buffer;
+  expectedLength: number;
   resolve: (length: number) => void;
   reject: (error: Error) => void;
 }
@@ -80,11 +86,7 @@ export class FileReaderThread {
       throw new TypeError('FileReaderThread reads into shared memory only (a view of a SharedArrayBuffer)');
     }
     return new Promise((resolve, reject) => {
-      this.queued.push({
-        request: [path, into.buffer as SharedArrayBuffer, into.byteOffset, into.length, expectedLength],
-        resolve,
-        reject,
-      });
+      this.queued.push({ path, into, expectedLength, resolve, reject });
       if (!this.out) this.send();
     });
   }
@@ -100,7 +102,16 @@ export class FileReaderThread {
     this.queued = [];
     this.outSince = performance.now();
     worker.ref();
-    worker.postMessage(this.out.map((read) => read.request));
+    // Each memory goes once per batch (a batch's reads share a few, the writer's one): passing shared
+    // memory makes an object of it on the other side each time.
+    const memories: SharedArrayBuffer[] = [];
+    const reads: (string | number)[] = [];
+    for (const { path, into, expectedLength } of this.out) {
+      let memory = memories.indexOf(into.buffer as SharedArrayBuffer);
+      if (memory === -1) memory = memories.push(into.buffer as SharedArrayBuffer) - 1;
+      reads.push(path, memory, into.byteOffset, into.length, expectedLength);
+    }
+    worker.postMessage({ memories, reads });
   }
 
   private start(): Worker {

@@ -139,10 +139,15 @@ def _operator_holds(op: str, actual: list[str], expected: list[str]) -> bool:
     return False
 
 
-def evaluate(policy_json: str | None, caller: Principal, action: str, context: dict[str, Any]) -> Decision:
-    """Evaluates one resource policy for `caller` doing `action` with condition `context`."""
+def evaluate(
+    policy_json: str | None, caller: Principal, action: str, context: dict[str, Any], resource: str | None = None
+) -> Decision:
+    """Evaluates one resource policy for `caller` doing `action` with condition `context`; with
+    `resource`, only statements whose Resource (NotResource) matches it apply (S3 bucket policies)."""
     allowed = directly = False
     for statement in _statements(policy_json):
+        if resource is not None and not _resource_matches(statement, resource):
+            continue
         if "NotPrincipal" in statement:
             how = None if principal_matches(statement["NotPrincipal"], caller) else "direct"
         else:

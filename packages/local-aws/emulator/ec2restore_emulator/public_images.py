@@ -17,8 +17,12 @@ the SSM public parameters that name the latest Windows images, and DescribeImage
   its BlockDeviceMappings over the image's: a mapping naming an image device overrides only the
   fields it gives (e.g. Encrypted and KmsKeyId of the root volume, whose snapshot stays the image's),
   the image's other mappings are kept ("the block device mapping of the AMI ... you can override",
-  https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/block-device-mapping-concepts.html#Using_OverridingAMIBDM).
-  moto launches only the request's mappings and refuses one without VolumeSize or SnapshotId.
+  https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/block-device-mapping-concepts.html#Using_OverridingAMIBDM);
+  a request without mappings launches the image's (the AMI's block device mapping is what a launch
+  gets unless it overrides it, same page; "By default, the block devices specified in the block
+  device mapping for the AMI are used", BlockDeviceMappings of the launch APIs).
+  moto launches only the request's mappings (none: a blank 8 GiB /dev/sda1 root) and refuses one
+  without VolumeSize or SnapshotId.
 - DescribeImages filter `block-device-mapping.snapshot-id` ("The ID of the snapshot used for the
   Amazon EBS volume", https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DescribeImages.html);
   moto refuses it as not implemented.
@@ -125,7 +129,9 @@ def _install_launch_rules() -> None:
     def parse_block_device_mapping(self: Any) -> list[dict[str, Any]]:
         requested = self._get_param("BlockDeviceMappings", []) or []
         image = self.ec2_backend.amis.get(self._get_param("ImageId") or "")
-        if not requested or image is None:
+        # Without mappings in the request, an image registered here launches its own (moto would give
+        # the instance a blank 8 GiB /dev/sda1); moto's catalogue images keep moto's default root.
+        if image is None or (not requested and getattr(image, "ec2restore_bdm", None) is None):
             return original_parse(self)
         merged = _merge_mappings(list(image.block_device_mappings), requested)
         original_get = self._get_param

@@ -16,8 +16,14 @@ S3 answers 403 AccessDenied, so that the answer does not tell whether the key ex
 
 The same evaluator as EC2, EBS direct and KMS decides (iam_rules.identity_decision): the account's root
 user (the emulator's AKIAEMU0<account> keys, and keys the emulator does not know) has no identity
-policies and keeps every permission. Bucket policies are not evaluated here (moto applies only their
-explicit Deny).
+policies. The bucket policy takes part as a resource policy (policy.evaluate, with its Resource
+matched): an explicit Deny in either refuses; within the bucket's account the identity policy allows,
+or the bucket policy naming the caller itself (a policy naming the account leaves it to the identity
+policies); from another account both must allow
+(https://docs.aws.amazon.com/AmazonS3/latest/userguide/access-policy-language-overview.html,
+https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic-cross-account.html).
+S3 adds the caller, action and reason to the message only for requests within the bucket's account
+(or organization); another account gets "Access Denied" (troubleshoot-403-errors.html, same section).
 
 moto 5.2.1 checks S3 permissions only in its opt-in INITIAL_NO_AUTH_ACTION_COUNT mode (which also
 verifies signatures our emulator keys do not have); its hook, S3Response._authenticate_and_authorize_s3_action,
@@ -31,7 +37,7 @@ from typing import Any
 from moto.s3.exceptions import S3ClientError
 
 from .identity import Principal, principal_for_access_key
-from .policy import Decision
+from .policy import Decision, evaluate
 
 # moto's operation names (moto.s3.responses.ACTION_MAP) that are not the IAM action of the operation.
 _IAM_ACTION = {
@@ -84,10 +90,38 @@ def refusal(
 
     action = "s3:" + _IAM_ACTION.get(moto_action, moto_action)
     resource = s3_resource(bucket, key)
-    decision = identity_decision(caller, action, [resource], context)
-    if decision.allowed:
+    identity = identity_decision(caller, action, [resource], context)
+    if moto_action == "CreateBucket":
+        # A name another account holds is BucketAlreadyExists (moto's answer), not a question of its policy.
+        return None if identity.allowed else S3AccessDenied(s3_denial_message(caller, action, resource, identity))
+    policy = _bucket_policy(bucket)
+    full_context = {"aws:PrincipalAccount": caller.account_id, "aws:PrincipalArn": caller.role_arn or caller.arn, **context}
+    by_bucket = evaluate(policy, caller, action, full_context, resource) if policy else Decision(False)
+    owner = context.get("s3:ResourceAccount")
+    if owner and owner != caller.account_id:
+        if identity.allowed and by_bucket.allowed:
+            return None
+        return S3AccessDenied("Access Denied")
+    if by_bucket.explicit_deny:
+        return S3AccessDenied(
+            f'User: {caller.arn} is not authorized to perform: {action} on resource: "{resource}" '
+            "with an explicit deny in a resource-based policy"
+        )
+    if identity.allowed or (by_bucket.allowed_directly and not identity.explicit_deny):
         return None
-    return S3AccessDenied(s3_denial_message(caller, action, resource, decision))
+    return S3AccessDenied(s3_denial_message(caller, action, resource, identity))
+
+
+def _bucket_policy(bucket: str | None) -> str | None:
+    from moto.s3.models import s3_backends
+
+    entry = s3_backends.bucket_accounts.get(bucket or "")
+    if entry is None:
+        return None
+    stored = dict.get(dict.get(s3_backends, entry[1]) or {}, entry[0])
+    found = stored.buckets.get(bucket) if stored is not None else None
+    policy = getattr(found, "policy", None)
+    return policy.decode() if isinstance(policy, bytes) else policy
 
 
 def _bucket_account(bucket: str | None) -> str | None:
@@ -129,7 +163,13 @@ def check(response: Any, bucket: str | None, key: str | None) -> None:
 
 
 def install() -> None:
+    from moto.iam.access_control import PermissionResult
+    from moto.s3.models import FakeBucket
     from moto.s3.responses import S3Response
+
+    # moto applies a bucket policy's Deny of Principal "*" itself, answering 403 without S3's error
+    # document; the bucket policy is evaluated in full above instead.
+    FakeBucket.get_permission = lambda self, action, resource: PermissionResult.NEUTRAL
 
     original = S3Response._authenticate_and_authorize_s3_action
 

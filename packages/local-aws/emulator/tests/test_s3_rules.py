@@ -76,6 +76,30 @@ class S3IdentityPoliciesTest(unittest.TestCase):
             self.session.get_object(Bucket=BUCKET, Key="repo/none")
         self.assertEqual(raised.exception.response["Error"]["Code"], "NoSuchKey")
 
+    def test_the_bucket_policy_allows_another_account_and_a_role_it_names(self) -> None:
+        other = emulator_server.client("s3", "612345678909")
+        bucket = "s3-rules-shared"
+        self.root.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": emulator_server.REGION})
+        self.root.put_object(Bucket=bucket, Key="repo/m", Body=b"m")
+        error = self.refused(lambda: other.get_object(Bucket=bucket, Key="repo/m"))
+        self.assertEqual(error.response["Error"]["Message"], "Access Denied")  # no detail across accounts
+        self.allow({"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "arn:aws:s3:::none"})  # nothing here
+        self.refused(lambda: self.session.get_object(Bucket=bucket, Key="repo/m"))
+        role = f"arn:aws:iam::{ACCOUNT}:role/reader"
+        self.root.put_bucket_policy(
+            Bucket=bucket,
+            Policy=document(
+                {"Effect": "Allow", "Principal": {"AWS": ["612345678909", role]}, "Action": "s3:GetObject",
+                 "Resource": f"arn:aws:s3:::{bucket}/repo/*"},
+                {"Effect": "Deny", "Principal": "*", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{bucket}/locked/*"},
+            ),
+        )
+        self.assertEqual(other.get_object(Bucket=bucket, Key="repo/m")["Body"].read(), b"m")
+        self.assertEqual(self.session.get_object(Bucket=bucket, Key="repo/m")["Body"].read(), b"m")
+        self.root.put_object(Bucket=bucket, Key="locked/m", Body=b"m")
+        error = self.refused(lambda: self.session.get_object(Bucket=bucket, Key="locked/m"))
+        self.assertIn("with an explicit deny in a resource-based policy", error.response["Error"]["Message"])
+
     def test_the_account_root_user_is_not_subject_to_identity_policies(self) -> None:
         self.root.put_object(Bucket=BUCKET, Key="root/x", Body=b"x")
         self.assertEqual(self.root.get_object(Bucket=BUCKET, Key="root/x")["Body"].read(), b"x")

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import type { ApiDeps } from '../deps.ts';
 import { HttpError } from '../http/api-error.ts';
 import { validated } from '../http/validated.ts';
-import { restorePointMissing } from '../preflight-planner.ts';
+import { repositoryReadError, restorePointMissing } from '../preflight-planner.ts';
 
 /**
  * GET /v1/restore-points: the catalogue of the backup repository, newest first. The repository hands
@@ -13,7 +13,12 @@ import { restorePointMissing } from '../preflight-planner.ts';
 export function listRestorePoints(deps: ApiDeps): RequestHandler {
   let served: { list: readonly RestorePointSummary[]; body: string } | undefined;
   return async (_req, res) => {
-    const list = await deps.repository.listRestorePoints();
+    let list: readonly RestorePointSummary[];
+    try {
+      list = await deps.repository.listRestorePoints();
+    } catch (err) {
+      throw repositoryReadError(err);
+    }
     if (served?.list !== list) served = { list, body: JSON.stringify({ restorePoints: list }) };
     res.type('json').send(served.body);
   };
@@ -31,7 +36,7 @@ export function getRestorePoint(deps: ApiDeps): RequestHandler {
     } catch (err) {
       if (err instanceof RestorePointNotFoundError)
         throw new HttpError('not_found', restorePointMissing(err.restorePointId));
-      throw err;
+      throw repositoryReadError(err);
     }
   });
 }
