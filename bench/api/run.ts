@@ -23,6 +23,7 @@ import { startLocalStack } from '@ec2-restore/local-aws';
 import autocannon from 'autocannon';
 import { percentile } from '../restore/timeline.ts';
 import { type RunningService, seedDemoAccounts, startService } from '../support/services.ts';
+import { cpuShare, sampleCpu } from './cpu-share.ts';
 import { pacedLoad } from './paced-load.ts';
 
 const REGION = 'eu-west-1';
@@ -70,6 +71,8 @@ interface RuntimeFigures {
   loopDelayMax: number;
   gcMs: number;
   majorGcs: number;
+  /** CPU of the API process (% of one core) and of the whole machine (% of all cores); null off Linux. */
+  cpu: { process: number; machine: number } | null;
 }
 
 /** The API's runtime metrics now; reading them also restarts its event-loop delay window. */
@@ -93,9 +96,11 @@ async function readRuntime(
 }
 
 /** Runs `load` between two reads of the API's runtime metrics: what the process did meanwhile. */
-async function withRuntime(url: string, load: () => Promise<Figures>): Promise<Figures> {
+async function withRuntime(url: string, pid: number, load: () => Promise<Figures>): Promise<Figures> {
   const before = await readRuntime(url);
+  const cpuBefore = sampleCpu(pid);
   const figures = await load();
+  const cpu = cpuShare(cpuBefore, sampleCpu(pid));
   const after = await readRuntime(url);
   const delta = (key: string) => (after.gc.get(key) ?? 0) - (before.gc.get(key) ?? 0);
   const kinds = new Set([...after.gc.keys()].map((key) => key.slice(key.indexOf(':') + 1)));
@@ -106,6 +111,7 @@ async function withRuntime(url: string, load: () => Promise<Figures>): Promise<F
       loopDelayMax: after.loopDelayMax,
       gcMs: [...kinds].reduce((sum, kind) => sum + delta(`seconds_total:${kind}`), 0) * 1000,
       majorGcs: delta('total:major'),
+      cpu,
     },
   };
 }
@@ -227,7 +233,7 @@ async function main(): Promise<void> {
       log(`${route} at ${getRate}/s for ${getSeconds} s…`);
       const target = `${url}${path}`;
       figures.push(
-        await withRuntime(url, () =>
+        await withRuntime(url, started.child.pid ?? 0, () =>
           getLoad === 'paced'
             ? paced(route, target)
             : load(
@@ -245,18 +251,20 @@ async function main(): Promise<void> {
     );
     console.log(
       getLoad === 'paced'
-        ? '(GET routes: evenly spaced, latency from when each request was due; API process during each: event-loop delay p99/max, GC ms and major GCs)'
-        : '(GET routes: autocannon overallRate, a burst over 10 connections at the start of each second; API process during each: event-loop delay p99/max, GC ms and major GCs)',
+        ? '(GET routes: evenly spaced, latency from when each request was due; API process during each: event-loop delay p99/max, GC ms and major GCs, API CPU % of a core, machine busy % of all cores)'
+        : '(GET routes: autocannon overallRate, a burst over 10 connections at the start of each second; API process during each: event-loop delay p99/max, GC ms and major GCs, API CPU % of a core, machine busy % of all cores)',
     );
+    const percent = (value: number | undefined) =>
+      (value === undefined ? '' : `${value.toFixed(0)}%`).padStart(7);
     const cell = (value: number | undefined, width = 7) =>
       (value === undefined ? '' : value.toFixed(0)).padStart(width);
     console.log(
-      `${'route'.padEnd(30)} ${'load'.padEnd(12)} ${'requests'.padStart(8)} ${'bad'.padStart(5)} ${'p50'.padStart(7)} ${'p99'.padStart(7)} ${'max'.padStart(7)}  ${'loop p99'.padStart(8)} ${'loop max'.padStart(8)} ${'GC ms'.padStart(6)} ${'major'.padStart(5)}`,
+      `${'route'.padEnd(30)} ${'load'.padEnd(12)} ${'requests'.padStart(8)} ${'bad'.padStart(5)} ${'p50'.padStart(7)} ${'p99'.padStart(7)} ${'max'.padStart(7)}  ${'loop p99'.padStart(8)} ${'loop max'.padStart(8)} ${'GC ms'.padStart(6)} ${'major'.padStart(5)} ${'API cpu'.padStart(7)} ${'machine'.padStart(7)}`,
     );
     for (const f of figures) {
       const r = f.runtime;
       console.log(
-        `${f.route.padEnd(30)} ${f.load.padEnd(12)} ${String(f.requests).padStart(8)} ${String(f.non2xx + f.errors).padStart(5)} ${cell(f.p50)} ${cell(f.p99)} ${cell(f.max)}  ${cell(r?.loopDelayP99, 8)} ${cell(r?.loopDelayMax, 8)} ${cell(r?.gcMs, 6)} ${cell(r?.majorGcs, 5)}`,
+        `${f.route.padEnd(30)} ${f.load.padEnd(12)} ${String(f.requests).padStart(8)} ${String(f.non2xx + f.errors).padStart(5)} ${cell(f.p50)} ${cell(f.p99)} ${cell(f.max)}  ${cell(r?.loopDelayP99, 8)} ${cell(r?.loopDelayMax, 8)} ${cell(r?.gcMs, 6)} ${cell(r?.majorGcs, 5)} ${percent(r?.cpu?.process)} ${percent(r?.cpu?.machine)}`,
       );
     }
     const planFigures = figures[0]!;

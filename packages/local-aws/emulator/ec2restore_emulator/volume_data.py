@@ -45,14 +45,15 @@ def _ebs_backend(account_id: str, region: str) -> Any:
     return ebs_backends[account_id][region]
 
 
-def _retained_copy(blocks: dict[str, Any]) -> dict[str, Any]:
-    """New index entries (new block tokens) for the same stored bytes, each referenced once more.
+def _retained_copy(blocks: dict[str, Any], new_tokens: bool) -> dict[str, Any]:
+    """An index of the same stored bytes, each referenced once more: for a snapshot, new entries (its
+    own block tokens); for a volume, which lists no blocks, the same entry objects (less memory).
     Called under ebs_direct._index_lock, so a source snapshot cannot release its blocks meanwhile."""
     store = ebs_direct.block_store()
     copy = {}
     for index, block in blocks.items():
         if store.retain(block.digest):
-            copy[index] = ebs_direct.StoredBlock(block.digest, block.checksum, block.length)
+            copy[index] = ebs_direct.StoredBlock(block.digest, block.checksum, block.length) if new_tokens else block
     return copy
 
 
@@ -71,7 +72,7 @@ def release_dropped_volumes() -> None:
         store.release(digest)
 
 
-def snapshot_blocks(ec2_snapshot: Any) -> dict[str, Any]:
+def snapshot_blocks(ec2_snapshot: Any, new_tokens: bool) -> dict[str, Any]:
     """A retained copy of the blocks an EC2 snapshot (own or shared) holds; {} when it holds none."""
     from moto.ebs.models import ebs_backends
 
@@ -82,7 +83,7 @@ def snapshot_blocks(ec2_snapshot: Any) -> dict[str, Any]:
     if view is None:
         return {}
     with ebs_direct._index_lock:
-        return _retained_copy(view.blocks) if not getattr(view, "released", False) else {}
+        return _retained_copy(view.blocks, new_tokens) if not getattr(view, "released", False) else {}
 
 
 def _register_view(ec2_snapshot: Any, blocks: dict[str, Any]) -> Any:
@@ -126,7 +127,7 @@ def install() -> None:
         release_dropped_volumes()
         volume = original_create_volume(self, *args, **kwargs)
         if volume.snapshot_id:
-            blocks = snapshot_blocks(self.get_snapshot(volume.snapshot_id))
+            blocks = snapshot_blocks(self.get_snapshot(volume.snapshot_id), new_tokens=False)
             if blocks:
                 volume.ec2restore_blocks = blocks
                 digests = [block.digest for block in blocks.values()]
@@ -146,7 +147,7 @@ def install() -> None:
         blocks = getattr(snapshot.volume, "ec2restore_blocks", None)
         if blocks:
             with ebs_direct._index_lock:
-                _register_view(snapshot, _retained_copy(blocks))
+                _register_view(snapshot, _retained_copy(blocks, new_tokens=True))
         return snapshot
 
     def copy_snapshot(self: Any, source_snapshot_id: str, source_region: str, *args: Any, **kwargs: Any) -> Any:
@@ -154,7 +155,7 @@ def install() -> None:
 
         copy = original_copy_snapshot(self, source_snapshot_id, source_region, *args, **kwargs)
         source = ec2_backends[self.account_id][source_region or self.region_name].get_snapshot(source_snapshot_id)
-        blocks = snapshot_blocks(source)
+        blocks = snapshot_blocks(source, new_tokens=True)
         if blocks:
             _register_view(copy, blocks)
         return copy
