@@ -125,10 +125,12 @@ describe('waits and zones of a real account', { timeout: 180_000 }, () => {
       id,
       pipeline,
       targetKey,
-      async end(): Promise<Restore> {
+      /** Waits for the restore's end; `beforeClose` runs after it, while the pipeline's Redis is still open. */
+      async end(beforeClose?: () => Promise<void>): Promise<Restore> {
         try {
           return await waitForEnd(pipeline.store, id, 150_000);
         } finally {
+          await beforeClose?.();
           await stopWorkers();
           await pipeline.close();
         }
@@ -257,7 +259,8 @@ describe('waits and zones of a real account', { timeout: 180_000 }, () => {
         snapshots.push(reading);
       }),
     ]);
-    const ended = await restore.end().finally(async () => {
+    // The watchers stop before the pipeline closes the Redis connection the queue reads through.
+    const ended = await restore.end(async () => {
       done = true;
       await watching;
       await queue.close();
