@@ -161,7 +161,11 @@ try {
     repositoryPath,
   ]);
   rows.push(`openssl dgst -sha256 over the ${sizeGiB} GiB image: ${fixed(opensslCpuPerGiB, 3)} CPU s/GiB`);
-  rows.push(`clients: node ${SNAPSHOT_WORKER_NODE_FLAGS.join(' ')} (the snapshot worker's node flags)`);
+  rows.push(
+    SNAPSHOT_WORKER_NODE_FLAGS.length > 0
+      ? `clients: node ${SNAPSHOT_WORKER_NODE_FLAGS.join(' ')} (the snapshot worker's node flags)`
+      : 'clients: plain node (the snapshot worker runs with no node flags)',
+  );
 
   const writerArgs = ['--repository', repositoryPath, '--restore-point', 'bench-rp'];
   const latencyMs = Number(values['latency-ms']);
@@ -182,9 +186,11 @@ try {
     // What a long-lived worker pays once the JIT has compiled the writer: the first write of a process
     // carries the JIT's warm-up, which over 2 GiB is a large part of its CPU.
     [WARM, [...writerArgs, '--warm-up']],
-    // What the worker's node flags save, side by side in the same run.
-    ['EbsDirectWriter, node without the worker flags (not a target)', writerArgs, []],
   ];
+  // What the worker's node flags save, if it has any, side by side in the same run.
+  if (SNAPSHOT_WORKER_NODE_FLAGS.length > 0) {
+    clients.push(['EbsDirectWriter, node without the worker flags (not a target)', writerArgs, []]);
+  }
   for (const [label, latency, inFlight] of sinkRuns) {
     const sink = await startSink(latency);
     const env = { AWS_ACCESS_KEY_ID: 'bench', AWS_SECRET_ACCESS_KEY: 'bench' };

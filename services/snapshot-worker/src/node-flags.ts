@@ -1,15 +1,13 @@
 /**
  * The flags node runs the snapshot worker with: its command in docker-compose.yml and
  * deploy/kubernetes/snapshot-worker.yaml (tests check both), and bench/data-path runs its clients with
- * them as well.
+ * them as well. None at present.
  *
- * `--interrupt-budget` (V8, listed by `node --v8-options`: "interrupt budget which should be used for
- * the profiler counter"; Node 20's default 67584) is how much a function runs before V8 considers
- * compiling it with its optimizing compiler. It changes when code is optimized, never what it does. At
- * the default, a volume write has V8 optimize some 150 functions of the HTTP client, streams and the
- * writer, one after the other over the whole write. At 16 times the default only the hottest are
- * optimized: peak RSS of a 2 GiB write 9-10 MiB lower in every run, the same throughput; CPU per GiB
- * 10-16% lower in runs at load 6-7, no difference in alternating runs at load 4 and 10-13
- * (bench/data-path prints the writer with and without these flags side by side).
+ * Tried and taken out again (2026-12-03): V8's `--interrupt-budget=1081344` (16 times Node 20's
+ * default, so V8 optimizes only the hottest functions of a volume write). It lowered peak RSS by 9-10
+ * MiB, but on a quiet machine the writer used more CPU per GiB with it than without it (steady 1.267
+ * vs 1.060 and 1.126 vs 1.079 s/GiB, two runs of bench/data-path side by side), and an internal V8
+ * flag may be renamed or dropped by a later Node, which would stop the worker from starting. A flag
+ * goes here only with a figure that shows it pays.
  */
-export const SNAPSHOT_WORKER_NODE_FLAGS: readonly string[] = ['--interrupt-budget=1081344'];
+export const SNAPSHOT_WORKER_NODE_FLAGS: readonly string[] = [];
