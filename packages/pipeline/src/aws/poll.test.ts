@@ -91,6 +91,19 @@ describe('pollUntil', () => {
     expect(firstAt).toBeGreaterThanOrEqual(39);
   });
 
+  it('with pauseFirst and no time left (a zero in-job wait), still looks once', async () => {
+    let calls = 0;
+    const found = await pollUntil(
+      async () => {
+        calls += 1;
+        return 'completed';
+      },
+      { timeoutMs: 0, pauseFirst: true },
+    );
+    expect(found).toBe('completed');
+    expect(calls).toBe(1);
+  });
+
   it("takes a new id's NotFound as not yet, and gives up at the deadline with undefined", async () => {
     let calls = 0;
     const found = await pollUntil(

@@ -66,9 +66,11 @@ export async function pollUntil<T>(
       }
       if (value !== undefined) return value;
     }
+    const looked = look;
     look = true;
     const now = Date.now();
-    if (now >= deadline || options.signal?.aborted) return undefined;
+    // At least one look, even with `pauseFirst` and no time left (a zero in-job wait).
+    if (looked && (now >= deadline || options.signal?.aborted)) return undefined;
     const quick =
       now < quickUntil && options.quickLooks !== undefined && (await options.quickLooks().catch(() => false));
     const wait = quick ? Math.min(options.quickIntervalMs ?? 50, pause) : pause;
