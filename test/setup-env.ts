@@ -1,5 +1,6 @@
 import { forgetTestAccounts, takeIssuedAccountIds } from '@ec2-restore/local-aws';
 import { afterAll, inject } from 'vitest';
+import { destroyOpenedClients } from './support/accounts.ts';
 import { COMPILED_FOLDER_VARIABLE } from './support/compiled.ts';
 
 // Test files run in worker processes started before the global setup changed process.env: copy the
@@ -17,6 +18,8 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 // Every test uses fresh random accounts; once the file is done (this hook runs after the file's own
 // afterAll hooks, which stop its services) the run's emulator forgets them, so its memory stays the
 // same however many files run.
+// The file's AWS clients (test/support/accounts.ts) are closed first.
 afterAll(async () => {
+  destroyOpenedClients();
   await forgetTestAccounts(inject('awsEndpoint'), takeIssuedAccountIds());
 });

@@ -1,7 +1,7 @@
 /**
  * Emulator accounts for tests: a fresh random account per use (no state shared with any other test),
  * clients acting as its root user or as an assumed role, and its default network.
- * Every client made here is closed after the test file (afterAll, registered on import).
+ * Every client made here is closed after the test file (test/setup-env.ts calls destroyOpenedClients).
  */
 import { randomBytes } from 'node:crypto';
 import {
@@ -26,18 +26,20 @@ import {
   createAwsClients,
 } from '@ec2-restore/aws-clients';
 import { credentialsForAccount, onceVisible, randomAccountId } from '@ec2-restore/local-aws';
-import { afterAll } from 'vitest';
 
 /** Every test works in this region. */
 export const REGION = 'eu-west-1';
 export const ZONE = `${REGION}a`;
 
 const opened: AwsClients[] = [];
-// In a test file (not when a benchmark imports this): close every client after the file.
-if (process.env.VITEST) {
-  afterAll(() => {
-    for (const clients of opened.splice(0)) clients.destroy();
-  });
+
+/**
+ * Closes every client opened since the last call: test/setup-env.ts calls it after each test file.
+ * (Not a hook registered here: test files share their worker's modules, so this module is imported
+ * once per worker and a hook registered at import would cover only its first file.)
+ */
+export function destroyOpenedClients(): void {
+  for (const clients of opened.splice(0)) clients.destroy();
 }
 
 export interface ClientOptions {
