@@ -13,7 +13,7 @@ import {
 import { randomAccountId } from '@ec2-restore/local-aws';
 import fc from 'fast-check';
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 
 const run = promisify(execFile);
 const CALLER = fileURLToPath(new URL('./fixtures/budget-caller.ts', import.meta.url));
@@ -144,7 +144,11 @@ describe('room for a look sooner than needed (hasRoom)', () => {
       expect(await budget.hasRoom('DescribeSnapshots', 0.4)).toBe(true);
       // Another class's bucket is untouched.
       expect(await budget.hasRoom('CopySnapshot')).toBe(true);
+      // The refill goes by Redis' clock, as bookings do: a host clock an hour ahead makes no room.
+      vi.useFakeTimers({ toFake: ['Date'], now: Date.now() + 3_600_000 });
+      expect(await budget.hasRoom('DescribeSnapshots')).toBe(false);
     } finally {
+      vi.useRealTimers();
       ec2.destroy();
     }
   });

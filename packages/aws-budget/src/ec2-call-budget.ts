@@ -17,7 +17,7 @@ import {
   ec2LimitVariableNames,
   type TokenBucketLimit,
 } from './ec2-call-limits.ts';
-import { RedisTokenBuckets, reserveToken } from './token-bucket.ts';
+import { RedisTokenBuckets } from './token-bucket.ts';
 
 export interface Ec2CallBudgetOptions {
   /** The Redis every replica of every service shares (the BullMQ one). */
@@ -158,9 +158,9 @@ export class Ec2CallBudget {
   async hasRoom(operation: string, share = 0.5): Promise<boolean> {
     const operationClass = classifyEc2Operation(operation);
     const limit = this.limits[operationClass];
-    const stored = await this.buckets.read(await this.bucketKey(operationClass));
-    // Refilled up to now, nothing taken (a missing bucket is a full one).
-    const { tokens } = reserveToken(stored, Date.now(), limit, { cost: 0 }).state;
+    // Refilled up to now by Redis' clock, as every booking is, and nothing taken: this host's clock
+    // running ahead must not make room that the bucket does not have.
+    const { tokens } = await this.buckets.reserve(await this.bucketKey(operationClass), limit, { cost: 0 });
     return tokens >= limit.burst * share;
   }
 

@@ -127,11 +127,4 @@ export class RedisTokenBuckets {
     }
     return { granted: reply[0] === 1, waitMs: Number(reply[1]), tokens: Number(reply[2]) };
   }
-
-  /** The bucket as stored, or undefined when it is full (never used, or expired). */
-  async read(key: string): Promise<TokenBucketState | undefined> {
-    const [tokens, ts] = await this.redis.hmget(key, 'tokens', 'ts');
-    if (tokens == null || ts == null) return undefined;
-    return { tokens: Number(tokens), updatedAtMs: Number(ts) };
-  }
 }
