@@ -5,7 +5,7 @@
  * removes them, so the overhead is split into them and the product's own part.
  */
 import type { ModelledDelay } from '@ec2-restore/local-aws';
-import { type Interval, length, subtract } from './timeline.ts';
+import { type Interval, length, subtract, union } from './timeline.ts';
 
 const SAME_INSTANT_MS = 20;
 
@@ -13,14 +13,15 @@ export interface AwsDelayOnPath {
   /** Counted delay, by kind. */
   byKind: Map<ModelledDelay['kind'], number>;
   totalMs: number;
-  /** Each counted delay and what it added (delays met at the same time count once: the longest). */
+  /** Each counted delay and what it added (delays that overlap count once, under the longest). */
   counted: { delay: ModelledDelay; ms: number }[];
 }
 
 /**
  * The delays the restore met (`waited`: the emulator answered a request as if it still ran) inside
  * `window`, outside the data write. Delays that overlap (two volumes' seals) form one group that counts
- * as its longest member: the restore could not have gone on before that one ended anyway.
+ * the time any of them ran (their union), under its longest member: the restore could not have gone
+ * on before the last of them ended anyway.
  */
 export function awsDelayOnPath(
   delays: readonly ModelledDelay[],
@@ -42,7 +43,8 @@ export function awsDelayOnPath(
   let groupEnd = Number.NEGATIVE_INFINITY;
   const close = () => {
     const longest = group.reduce((best, d) => (d.ms > best.ms ? d : best));
-    counted.push({ delay: longest.delay, ms: longest.ms });
+    const ms = length(subtract(union(group.map((d) => d.span)), dataWrite));
+    counted.push({ delay: longest.delay, ms });
     group = [];
   };
   for (const d of met) {
