@@ -14,10 +14,41 @@ const RECHECK_MS = 10_000;
  * (StepPendingError). A snapshot in the `error` state fails the step for good, naming its key when
  * that is the cause (see snapshotFailure).
  */
-export async function waitForSnapshotCompleted(
+export function waitForSnapshotCompleted(
   clients: { ec2: EC2Client; kms: KMSClient },
   snapshotId: string,
   waitMs: number = SHORT_WAIT_MS,
+): Promise<Snapshot> {
+  // Every caller has just made or sealed the snapshot: it is `pending` now, so the first look waits.
+  return waitForSnapshotIn(clients, snapshotId, waitMs, {
+    states: ['completed'],
+    pauseFirst: true,
+    waitingFor: 'to complete',
+  });
+}
+
+/**
+ * The snapshot as EC2 shows it now, `pending` (sealing) or `completed`, for a caller that does not
+ * need it completed (the share step waits for that, see share.ts): looks at once, waits (bounded) only
+ * while the new id answers NotFound, and fails for good on `error` as waitForSnapshotCompleted does.
+ */
+export function snapshotSealing(
+  clients: { ec2: EC2Client; kms: KMSClient },
+  snapshotId: string,
+  waitMs: number = SHORT_WAIT_MS,
+): Promise<Snapshot> {
+  return waitForSnapshotIn(clients, snapshotId, waitMs, {
+    states: ['pending', 'completed'],
+    pauseFirst: false,
+    waitingFor: 'to be visible',
+  });
+}
+
+async function waitForSnapshotIn(
+  clients: { ec2: EC2Client; kms: KMSClient },
+  snapshotId: string,
+  waitMs: number,
+  until: { states: string[]; pauseFirst: boolean; waitingFor: string },
 ): Promise<Snapshot> {
   let failed: Snapshot | undefined;
   const done = await pollUntil(
@@ -34,18 +65,17 @@ export async function waitForSnapshotCompleted(
         throw error;
       }
       if (snapshot?.State === 'error') failed = snapshot;
-      return snapshot?.State === 'completed' || failed ? snapshot : undefined;
+      return until.states.includes(snapshot?.State ?? '') || failed ? snapshot : undefined;
     },
-    // Every caller has just made or sealed the snapshot: it is `pending` now, so the first look waits.
     {
       timeoutMs: waitMs,
       intervalMs: 1000,
-      pauseFirst: true,
+      pauseFirst: until.pauseFirst,
       quickLooks: quickLooksWithin(clients.ec2, 'DescribeSnapshots'),
     },
   );
   if (failed) throw await snapshotFailure(clients.kms, failed);
-  if (!done) throw new StepPendingError(`snapshot ${snapshotId} to complete`, RECHECK_MS);
+  if (!done) throw new StepPendingError(`snapshot ${snapshotId} ${until.waitingFor}`, RECHECK_MS);
   return done;
 }
 
