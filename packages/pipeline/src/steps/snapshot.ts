@@ -7,7 +7,7 @@ import { allSettledOrThrow } from '../aws/instance-state.ts';
 import { findStepSnapshots, stepSnapshotDescription } from '../aws/restore-tags.ts';
 import { sourceDefaultKey } from '../aws/source-default-key.ts';
 import { ensureTransferKey } from '../aws/transfer-key.ts';
-import { snapshotSealing, waitForSnapshotCompleted } from '../aws/wait-for-snapshot.ts';
+import { waitForSnapshot } from '../aws/wait-for-snapshot.ts';
 import { PermanentStepError } from '../errors/permanent-step-error.ts';
 import { assertSnapshotMatchesRestorePoint } from './read-back.ts';
 import { readBackSubject, type SnapshotStepContext, throttledProgress } from './snapshot-step-context.ts';
@@ -126,8 +126,8 @@ async function ebsDirect(
     if (!sealed || classifyAwsError(error).retryable) throw error;
   }
   // Sealing (`pending`) is enough when the share step waits for `completed`; an `error` fails here either way.
-  if (sealEndsInShareStep(input)) return snapshotSealing({ ec2, kms }, snapshotId, ctx.completionWaitMs);
-  return waitForSnapshotCompleted({ ec2, kms }, snapshotId, ctx.completionWaitMs);
+  const until = sealEndsInShareStep(input) ? 'sealing' : 'completed';
+  return waitForSnapshot({ ec2, kms }, snapshotId, until, ctx.completionWaitMs);
 }
 
 /**
