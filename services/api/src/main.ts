@@ -15,6 +15,7 @@ import { createLogger } from './logger.ts';
 import { ApiMetrics } from './metrics.ts';
 import { PreflightPlanner } from './preflight-planner.ts';
 import { createApiRedis } from './redis-connection.ts';
+import { warmRequestParsing } from './warm-up.ts';
 
 /**
  * A restore still `queued` with every step pending this long after its POST has lost its flow; one
@@ -99,6 +100,9 @@ async function main(): Promise<void> {
   // first plan then asks again and reports any real problem).
   planner.warm().catch((err: unknown) => {
     logger.debug({ err: (err as Error).message }, 'readying the pre-flight at start failed');
+  });
+  warmRequestParsing().catch((err: unknown) => {
+    logger.debug({ err: (err as Error).message }, 'readying the request parsing at start failed');
   });
   server.on('error', (err) => {
     logger.fatal({ err }, `cannot listen on port ${config.port} (PORT)`);
