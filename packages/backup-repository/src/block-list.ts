@@ -120,6 +120,27 @@ class BlockListParser {
   }
 }
 
+/** A list's refs a chunk at a time (one array, refilled), checked as readBlockList says. */
+async function* refsByChunk(
+  stream: Readable,
+  expectedCount: number,
+  expectedSha256: string,
+): AsyncGenerator<readonly BlockRef[]> {
+  const parser = new BlockListParser(expectedCount, expectedSha256);
+  const refs: BlockRef[] = [];
+  try {
+    for await (const chunk of stream) {
+      parser.push(chunk as Buffer | string, refs);
+      yield refs;
+      refs.length = 0;
+    }
+    parser.end(refs);
+    yield refs;
+  } finally {
+    stream.destroy();
+  }
+}
+
 /**
  * Streams the block refs of a list. Throws BlockListFormatError when a line is malformed, the count is not
  * `expectedCount`, or the list does not hash to `expectedSha256` (checked when the stream ends, so a
@@ -130,18 +151,8 @@ export async function* readBlockList(
   expectedCount: number,
   expectedSha256: string,
 ): AsyncGenerator<BlockRef> {
-  const parser = new BlockListParser(expectedCount, expectedSha256);
-  const refs: BlockRef[] = [];
-  try {
-    for await (const chunk of stream) {
-      parser.push(chunk as Buffer | string, refs);
-      for (const ref of refs) yield ref;
-      refs.length = 0;
-    }
-    parser.end(refs);
+  for await (const refs of refsByChunk(stream, expectedCount, expectedSha256)) {
     for (const ref of refs) yield ref;
-  } finally {
-    stream.destroy();
   }
 }
 
@@ -157,17 +168,7 @@ export async function forEachBlockListed(
   expectedSha256: string,
   onBlock: (ref: BlockRef) => void,
 ): Promise<void> {
-  const parser = new BlockListParser(expectedCount, expectedSha256);
-  const refs: BlockRef[] = [];
-  try {
-    for await (const chunk of stream) {
-      parser.push(chunk as Buffer | string, refs);
-      for (const ref of refs) onBlock(ref);
-      refs.length = 0;
-    }
-    parser.end(refs);
+  for await (const refs of refsByChunk(stream, expectedCount, expectedSha256)) {
     for (const ref of refs) onBlock(ref);
-  } finally {
-    stream.destroy();
   }
 }
