@@ -10,15 +10,35 @@ const SHORT_WAIT_MS = 30_000;
 const RECHECK_MS = 10_000;
 
 /**
- * Waits (bounded, `waitMs`) for a snapshot to complete; a longer wait goes back to the queue
- * (StepPendingError). A snapshot in the `error` state fails the step for good, naming its key when
- * that is the cause (see snapshotFailure).
+ * What a snapshot wait waits for: `completed`; or `sealing`, the snapshot as EC2 shows it now,
+ * `pending` or `completed`, for a caller that does not need it completed (the share step waits for
+ * that, see share.ts), which looks at once and waits only while the new id answers NotFound.
  */
-export async function waitForSnapshotCompleted(
+const UNTIL = {
+  // Every caller has just made or sealed the snapshot: it is `pending` now, so the first look waits.
+  completed: { states: ['completed'], pauseFirst: true, waitingFor: 'to complete' },
+  sealing: { states: ['pending', 'completed'], pauseFirst: false, waitingFor: 'to be visible' },
+} as const;
+
+/** Waits for a snapshot to complete (see waitForSnapshot). */
+export const waitForSnapshotCompleted = (
   clients: { ec2: EC2Client; kms: KMSClient },
   snapshotId: string,
+  waitMs?: number,
+): Promise<Snapshot> => waitForSnapshot(clients, snapshotId, 'completed', waitMs);
+
+/**
+ * Waits (bounded, `waitMs`) for a snapshot to be as `until` says (UNTIL); a longer wait goes back to
+ * the queue (StepPendingError). A snapshot in the `error` state fails the step for good, naming its
+ * key when that is the cause (see snapshotFailure).
+ */
+export async function waitForSnapshot(
+  clients: { ec2: EC2Client; kms: KMSClient },
+  snapshotId: string,
+  untilState: keyof typeof UNTIL,
   waitMs: number = SHORT_WAIT_MS,
 ): Promise<Snapshot> {
+  const until = UNTIL[untilState];
   let failed: Snapshot | undefined;
   const done = await pollUntil(
     async () => {
@@ -34,18 +54,19 @@ export async function waitForSnapshotCompleted(
         throw error;
       }
       if (snapshot?.State === 'error') failed = snapshot;
-      return snapshot?.State === 'completed' || failed ? snapshot : undefined;
+      return (until.states as readonly string[]).includes(snapshot?.State ?? '') || failed
+        ? snapshot
+        : undefined;
     },
-    // Every caller has just made or sealed the snapshot: it is `pending` now, so the first look waits.
     {
       timeoutMs: waitMs,
       intervalMs: 1000,
-      pauseFirst: true,
+      pauseFirst: until.pauseFirst,
       quickLooks: quickLooksWithin(clients.ec2, 'DescribeSnapshots'),
     },
   );
   if (failed) throw await snapshotFailure(clients.kms, failed);
-  if (!done) throw new StepPendingError(`snapshot ${snapshotId} to complete`, RECHECK_MS);
+  if (!done) throw new StepPendingError(`snapshot ${snapshotId} ${until.waitingFor}`, RECHECK_MS);
   return done;
 }
 

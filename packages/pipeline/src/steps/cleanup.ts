@@ -51,81 +51,110 @@ export async function cleanupRestore(input: CleanupJobInput, ctx: StepContext): 
   const restoreId = input.restoreId;
   const unfinished: VolumeRemoval[] = [];
   const target = ctx.clients.target(input);
-  // The instances this restore launched: the only ones a volume may be force-detached from.
-  const launchedInstances = await findTaggedInstances(target.ec2, { restoreId, step: JobName.Instance });
-  const launched = new Set(launchedInstances.flatMap((i) => (i.InstanceId ? [i.InstanceId] : [])));
+  // The instances this restore launched: the only ones a volume may be force-detached from. Looked up
+  // at the same time as everything else; a volume removal waits for it.
+  const launched = findTaggedInstances(target.ec2, { restoreId, step: JobName.Instance }).then(
+    (instances) => new Set(instances.flatMap((i) => (i.InstanceId ? [i.InstanceId] : []))),
+  );
   /** Removes the volumes these steps made; the ids of those deleted (the unfinished go to `unfinished`). */
   const removeVolumesOf = async (ec2: EC2Client, steps: string[]): Promise<string[]> => {
+    const perStep = await allSettledOrThrow(
+      steps.map(async (step) => {
+        const volumes = await findTaggedVolumes(ec2, { restoreId, step });
+        if (volumes.length === 0) return [];
+        return removeVolumes(ec2, volumes, { launchedInstances: await launched, waitMs: DETACH_WAIT_MS });
+      }),
+    );
     const deleted: string[] = [];
-    for (const step of steps) {
-      const volumes = await findTaggedVolumes(ec2, { restoreId, step });
-      const options = { launchedInstances: launched, waitMs: DETACH_WAIT_MS };
-      for (const removal of await removeVolumes(ec2, volumes, options)) {
-        if (removal.outcome === 'deleted') deleted.push(removal.volumeId);
-        else if (removal.outcome !== 'gone') unfinished.push(removal);
-      }
+    for (const removal of perStep.flat()) {
+      if (removal.outcome === 'deleted') deleted.push(removal.volumeId);
+      else if (removal.outcome !== 'gone') unfinished.push(removal);
     }
     return deleted;
   };
 
   // The target account's part and the source account's part touch different resources: they run at
-  // once. Each keeps its own order (an image before the snapshot it names, a share withdrawn before
-  // its snapshot is deleted); what each removed is reported in a fixed order.
-  const inTarget = async () => {
-    const images: string[] = [];
-    const copies: string[] = [];
+  // once, and within each what does not depend on another removal runs at once too. Each keeps its
+  // own order (an image before the snapshot it names, a share withdrawn before its snapshot is
+  // deleted, an instance terminated before its volumes); what each removed is reported in a fixed order.
+  const imageAndCopy = async () => {
     // The temporary image (before any snapshot it names) and the root snapshot copy.
-    for (const image of await findTaggedImages(target.ec2, { restoreId, step: IMAGE_STEP })) {
-      if (await removeImage(target.ec2, image.ImageId ?? '')) images.push(image.ImageId ?? '');
-    }
-    if (input.mode === 'cross-account') {
-      for (const copy of await findStepSnapshots(target.ec2, { restoreId, step: IMAGE_STEP })) {
-        const removal = await removeSnapshot(target.ec2, copy.SnapshotId ?? '');
-        if (removal.outcome === 'deleted') copies.push(removal.snapshotId);
-      }
-    }
+    const [images, found] = await allSettledOrThrow([
+      (async () => {
+        const removed: string[] = [];
+        for (const image of await findTaggedImages(target.ec2, { restoreId, step: IMAGE_STEP })) {
+          if (await removeImage(target.ec2, image.ImageId ?? '')) removed.push(image.ImageId ?? '');
+        }
+        return removed;
+      })(),
+      input.mode === 'cross-account'
+        ? findStepSnapshots(target.ec2, { restoreId, step: IMAGE_STEP })
+        : Promise.resolve([]),
+    ] as const);
+    const removals = await allSettledOrThrow(
+      found.map((copy) => removeSnapshot(target.ec2, copy.SnapshotId ?? '')),
+    );
+    return { images, copies: removals.filter((r) => r.outcome === 'deleted').map((r) => r.snapshotId) };
+  };
+  const instanceAndVolumes = async () => {
     // The launch root volume always; the instance and its volumes unless the restore succeeded.
-    const terminated: string[] = [];
-    const volumes: string[] = [];
-    if (input.outcome !== 'succeeded') {
-      if (launched.size > 0) {
-        const ids = [...launched];
-        await target.ec2.send(new TerminateInstancesCommand({ InstanceIds: ids }));
-        terminated.push(...ids);
-      }
-      volumes.push(...(await removeVolumesOf(target.ec2, [JobName.Instance, LAUNCH_VOLUME_STEP])));
-    }
-    volumes.push(...(await removeVolumesOf(target.ec2, [LAUNCH_ROOT_STEP])));
+    if (input.outcome === 'succeeded')
+      return { terminated: [], volumes: await removeVolumesOf(target.ec2, [LAUNCH_ROOT_STEP]) };
+    const terminated = [...(await launched)];
+    if (terminated.length > 0)
+      await target.ec2.send(new TerminateInstancesCommand({ InstanceIds: terminated }));
+    const volumes = await removeVolumesOf(target.ec2, [
+      JobName.Instance,
+      LAUNCH_VOLUME_STEP,
+      LAUNCH_ROOT_STEP,
+    ]);
+    return { terminated, volumes };
+  };
+  const inTarget = async () => {
+    const [{ images, copies }, { terminated, volumes }] = await allSettledOrThrow([
+      imageAndCopy(),
+      instanceAndVolumes(),
+    ]);
     return { images, copies, terminated, volumes };
   };
 
-  const inSource = async () => {
-    // Temporary snapshots (each share withdrawn first), all at once, and worker volumes. Only those
-    // the snapshot step made: a snapshot another tool took of a worker volume, or copied, keeps its tags.
-    const snapshots = await findStepSnapshots(source.ec2, { restoreId, step: JobName.Snapshot });
-    const snapshotKeys = new Set(snapshots.flatMap((s) => (s.KmsKeyId ? [s.KmsKeyId] : [])));
-    const removals = await allSettledOrThrow(
-      snapshots.map((snapshot) => removeSnapshot(source.ec2, snapshot.SnapshotId ?? '')),
-    );
-    const volumes = await removeVolumesOf(source.ec2, [JobName.Snapshot]);
-    // The grant of `kmsGrant: auto`, on the source default key, the transfer key and any key a snapshot used.
-    const grants: string[] = [];
-    if (input.mode === 'cross-account') {
-      const { KmsKeyId } = await source.ec2.send(new GetEbsDefaultKmsKeyIdCommand({}));
-      if (KmsKeyId) snapshotKeys.add(KmsKeyId);
+  // Temporary snapshots (each share withdrawn first), all at once, and worker volumes. Only those
+  // the snapshot step made: a snapshot another tool took of a worker volume, or copied, keeps its tags.
+  const snapshots = findStepSnapshots(source.ec2, { restoreId, step: JobName.Snapshot });
+  /** The grant of `kmsGrant: auto`, on the source default key, the transfer key and any key a snapshot used. */
+  const revokeGrants = async (): Promise<string[]> => {
+    if (input.mode !== 'cross-account') return [];
+    const [made, { KmsKeyId }, transferKey] = await allSettledOrThrow([
+      snapshots,
+      source.ec2.send(new GetEbsDefaultKmsKeyIdCommand({})),
       // The transfer key of the restore role, when it has one (a restore with `transferKey`).
-      const transferKey = input.roleArn ? await describeTransferKey(source.kms, input.roleArn) : null;
-      if (transferKey) snapshotKeys.add(transferKey.Arn);
-      for (const keyId of snapshotKeys) {
+      input.roleArn ? describeTransferKey(source.kms, input.roleArn) : Promise.resolve(null),
+    ] as const);
+    const keys = new Set(made.flatMap((s) => (s.KmsKeyId ? [s.KmsKeyId] : [])));
+    if (KmsKeyId) keys.add(KmsKeyId);
+    if (transferKey) keys.add(transferKey.Arn);
+    const perKey = await allSettledOrThrow(
+      [...keys].map(async (keyId) => {
+        const revoked: string[] = [];
         for (const grant of await findGrantsByName(source.kms, keyId, grantNameFor(restoreId))) {
-          if (await revokeGrant(source.kms, grant)) grants.push(grant.grantId);
+          if (await revokeGrant(source.kms, grant)) revoked.push(grant.grantId);
         }
-      }
-    }
+        return revoked;
+      }),
+    );
+    return perKey.flat();
+  };
+  const inSource = async () => {
+    const [removals, volumes, grants] = await allSettledOrThrow([
+      (async () =>
+        allSettledOrThrow((await snapshots).map((s) => removeSnapshot(source.ec2, s.SnapshotId ?? ''))))(),
+      removeVolumesOf(source.ec2, [JobName.Snapshot]),
+      revokeGrants(),
+    ]);
     return { removals, volumes, grants };
   };
 
-  const [fromTarget, fromSource] = await allSettledOrThrow([inTarget(), inSource()]);
+  const [fromTarget, fromSource] = await allSettledOrThrow([inTarget(), inSource(), launched]);
   result.deregisteredImages.push(...fromTarget.images);
   result.deletedSnapshots.push(...fromTarget.copies);
   for (const removal of fromSource.removals) {

@@ -1,5 +1,10 @@
-import { ModifySnapshotAttributeCommand, type Snapshot } from '@aws-sdk/client-ec2';
-import { CreateGrantCommand, DescribeKeyCommand, type GrantOperation } from '@aws-sdk/client-kms';
+import { type EC2Client, ModifySnapshotAttributeCommand, type Snapshot } from '@aws-sdk/client-ec2';
+import {
+  CreateGrantCommand,
+  DescribeKeyCommand,
+  type GrantOperation,
+  type KMSClient,
+} from '@aws-sdk/client-kms';
 import { classifyAwsError } from '@ec2-restore/aws-clients';
 import { findGrantsByName, findStepSnapshots } from '@ec2-restore/aws-resources';
 import {
@@ -14,6 +19,7 @@ import { allSettledOrThrow } from '../aws/instance-state.ts';
 import { pollUntil } from '../aws/poll.ts';
 import { sourceDefaultKey } from '../aws/source-default-key.ts';
 import { transferKeyToShare } from '../aws/transfer-key.ts';
+import { snapshotFailure, waitForSnapshotCompleted } from '../aws/wait-for-snapshot.ts';
 import { PermanentStepError } from '../errors/permanent-step-error.ts';
 import { StepPendingError } from '../errors/step-pending-error.ts';
 import type { StepContext } from './step-context.ts';
@@ -82,10 +88,52 @@ export function assertShareOfThisRestore(
 }
 
 /**
+ * Whether EC2 refused a change to a snapshot because of the snapshot's state: `IncorrectState`, "The
+ * resource is in an incorrect state for the request"
+ * (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/errors-overview.html).
+ */
+export function refusedForItsState(error: unknown): boolean {
+  return classifyAwsError(error).code === 'IncorrectState';
+}
+
+/**
+ * Shares one snapshot with the target account, `pending` (still sealing) or `completed`. AWS lists no
+ * rule against sharing a snapshot that is still pending
+ * (https://docs.aws.amazon.com/ebs/latest/userguide/ebs-modifying-snapshot-permissions.html#share-snapshot-considerations),
+ * and sharing it at once lets the share reach the target account while EBS seals it. Should EC2 refuse
+ * a pending one for its state, the share waits for `completed` (bounded, as the step's wait) and is made then.
+ */
+export async function shareWithTarget(
+  clients: { ec2: EC2Client; kms: KMSClient },
+  snapshot: Snapshot,
+  accountId: string,
+): Promise<void> {
+  const snapshotId = snapshot.SnapshotId ?? '';
+  const share = () =>
+    clients.ec2.send(
+      new ModifySnapshotAttributeCommand({
+        SnapshotId: snapshotId,
+        Attribute: 'createVolumePermission',
+        CreateVolumePermission: { Add: [{ UserId: accountId }] },
+      }),
+    );
+  try {
+    await share();
+  } catch (error) {
+    if (snapshot.State === 'completed' || !refusedForItsState(error)) throw error;
+    await waitForSnapshotCompleted(clients, snapshotId);
+    await share();
+  }
+}
+
+/**
  * The share step (docs/architecture.md#the-two-flows, step 2), in the source account: shares each snapshot
  * with the target account (createVolumePermission) and, with `kmsGrant: auto`, grants the restore
  * role the use of the key the snapshots are encrypted with (the transfer key with `transferKey`, else
- * the source default key) until cleanup retires the grant. Both are idempotent.
+ * the source default key) until cleanup retires the grant. Both are idempotent. The snapshots may
+ * still be sealing (sealEndsInShareStep in snapshot.ts): they are shared at once and the step ends
+ * when every one is `completed` (a wait of more than 30 s goes back to the queue; `error` fails the
+ * restore, naming the key when it is the cause).
  */
 export async function shareSnapshots(
   input: ShareJobInput,
@@ -102,42 +150,49 @@ export async function shareSnapshots(
     findStepSnapshots(ec2, { restoreId: input.restoreId }),
   ] as const);
   assertShareOfThisRestore(input, snapshots, key.Arn, restoreSnapshots);
+  // As the restore's snapshots listing shows them now (the assertion above found every one).
+  const seen = snapshots.map(
+    (s) => restoreSnapshots.find((r) => r.SnapshotId === s.snapshotId) ?? { SnapshotId: s.snapshotId },
+  );
+  const failed = seen.find((s) => s.State === 'error');
+  if (failed) throw await snapshotFailure(kms, failed);
 
   await allSettledOrThrow(
-    snapshots.map((snapshot) =>
-      ec2.send(
-        new ModifySnapshotAttributeCommand({
-          SnapshotId: snapshot.snapshotId,
-          Attribute: 'createVolumePermission',
-          CreateVolumePermission: { Add: [{ UserId: input.targetAccountId }] },
-        }),
-      ),
-    ),
+    seen.map((snapshot) => shareWithTarget({ ec2, kms }, snapshot, input.targetAccountId)),
   );
-
-  let grant: KmsGrantRef | null = null;
-  if (input.kmsGrant === 'auto') {
-    // Every snapshot is encrypted with this key (checked above): the grant is on it alone.
-    const name = grantNameFor(input.restoreId);
-    for (const keyId of [key.Arn]) {
-      let [made] = await findGrantsByName(kms, keyId, name);
-      if (!made) {
-        const created = await kms.send(
-          new CreateGrantCommand({
-            KeyId: keyId,
-            GranteePrincipal: input.roleArn,
-            RetiringPrincipal: input.roleArn,
-            Operations: SOURCE_KEY_GRANT_OPERATIONS,
-            Name: name,
-          }),
-        );
-        made = { keyId, grantId: created.GrantId ?? '', createdAt: new Date() };
-      }
-      grant ??= { keyId: made.keyId, grantId: made.grantId };
-      await waitUntilRestoreRoleMayUse(ctx, input, keyId, made.createdAt ?? new Date());
-    }
-  }
+  // The grant and the seal of the snapshots not completed yet, at once.
+  const [grant] = await allSettledOrThrow([
+    input.kmsGrant === 'auto' ? grantRestoreRole(ctx, input, key.Arn) : Promise.resolve(null),
+    ...seen
+      .filter((s) => s.State !== 'completed')
+      .map((s) => waitForSnapshotCompleted({ ec2, kms }, s.SnapshotId ?? '')),
+  ] as const);
   return { snapshots, grant };
+}
+
+/**
+ * `kmsGrant: auto`: grants the restore role the use of `keyId` (every snapshot is encrypted with it,
+ * see assertShareOfThisRestore) under the restore's grant name, unless made already, and waits until
+ * it works.
+ */
+async function grantRestoreRole(ctx: StepContext, input: ShareJobInput, keyId: string): Promise<KmsGrantRef> {
+  const { kms } = ctx.clients.source(input.region);
+  const name = grantNameFor(input.restoreId);
+  let [made] = await findGrantsByName(kms, keyId, name);
+  if (!made) {
+    const created = await kms.send(
+      new CreateGrantCommand({
+        KeyId: keyId,
+        GranteePrincipal: input.roleArn,
+        RetiringPrincipal: input.roleArn,
+        Operations: SOURCE_KEY_GRANT_OPERATIONS,
+        Name: name,
+      }),
+    );
+    made = { keyId, grantId: created.GrantId ?? '', createdAt: new Date() };
+  }
+  await waitUntilRestoreRoleMayUse(ctx, input, keyId, made.createdAt ?? new Date());
+  return { keyId: made.keyId, grantId: made.grantId };
 }
 
 /**

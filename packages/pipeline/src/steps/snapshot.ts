@@ -7,7 +7,7 @@ import { allSettledOrThrow } from '../aws/instance-state.ts';
 import { findStepSnapshots, stepSnapshotDescription } from '../aws/restore-tags.ts';
 import { sourceDefaultKey } from '../aws/source-default-key.ts';
 import { ensureTransferKey } from '../aws/transfer-key.ts';
-import { waitForSnapshotCompleted } from '../aws/wait-for-snapshot.ts';
+import { waitForSnapshot } from '../aws/wait-for-snapshot.ts';
 import { PermanentStepError } from '../errors/permanent-step-error.ts';
 import { assertSnapshotMatchesRestorePoint } from './read-back.ts';
 import { readBackSubject, type SnapshotStepContext, throttledProgress } from './snapshot-step-context.ts';
@@ -57,6 +57,16 @@ function resultOf(input: SnapshotJobInput, snapshot: Snapshot, kmsKeyArn: string
     ...(volume.throughput ? { throughput: volume.throughput } : {}),
     bytesWritten: volume.sizeGiB * GIB,
   };
+}
+
+/**
+ * Whether the share step, not this one, waits for the snapshot to complete: another account's restore
+ * writing with EBS direct and not reading the blocks back (EBS direct reads only completed snapshots).
+ * The share is then made while EBS seals the snapshot, and reaches the target account meanwhile
+ * (see share.ts). worker-volume keeps its wait: it removes its volume once the snapshot completed.
+ */
+export function sealEndsInShareStep(input: SnapshotJobInput): boolean {
+  return input.mode === 'cross-account' && input.dataPath === 'ebs-direct' && !input.verify;
 }
 
 /** The key (see snapshotKeyArn) and what an earlier attempt wrote, looked up at once. */
@@ -115,7 +125,9 @@ async function ebsDirect(
     // CompleteSnapshot again on a snapshot EBS already took as complete may be refused: it only needs waiting for.
     if (!sealed || classifyAwsError(error).retryable) throw error;
   }
-  return waitForSnapshotCompleted({ ec2, kms }, snapshotId, ctx.completionWaitMs);
+  // Sealing (`pending`) is enough when the share step waits for `completed`; an `error` fails here either way.
+  const until = sealEndsInShareStep(input) ? 'sealing' : 'completed';
+  return waitForSnapshot({ ec2, kms }, snapshotId, until, ctx.completionWaitMs);
 }
 
 /**
@@ -123,8 +135,9 @@ async function ebsDirect(
  * of the source account: re-checks the key, writes the volume's data into an encrypted snapshot
  * (`ebs-direct`, or `worker-volume` through a volume attached to this worker) and reports progress
  * in bytes. With `verify`, reads every block back and fails the restore, naming the blocks, when one
- * differs from the restore point. Re-runnable: a completed snapshot of this restore and device is
- * found by tag and kept (and read back again when verifying).
+ * differs from the restore point. Ends once the snapshot is `completed`, or for another account's
+ * EBS direct restore without `verify` once it is sealing (sealEndsInShareStep). Re-runnable: a
+ * snapshot of this restore and device is found by tag and kept (and read back again when verifying).
  */
 export async function writeVolumeSnapshot(
   input: SnapshotJobInput,
