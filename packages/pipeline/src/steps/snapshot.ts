@@ -1,7 +1,13 @@
-import { CreateTagsCommand, type Snapshot } from '@aws-sdk/client-ec2';
+import { CreateTagsCommand, type EC2Client, type Snapshot } from '@aws-sdk/client-ec2';
 import { DescribeKeyCommand } from '@aws-sdk/client-kms';
 import { classifyAwsError } from '@ec2-restore/aws-clients';
-import { GIB, JobName, type SnapshotJobInput, type SnapshotJobResult } from '@ec2-restore/contracts';
+import {
+  GIB,
+  JobName,
+  parseRoleArn,
+  type SnapshotJobInput,
+  type SnapshotJobResult,
+} from '@ec2-restore/contracts';
 import { EbsDirectWriter } from '@ec2-restore/snapshot-writers';
 import { allSettledOrThrow } from '../aws/instance-state.ts';
 import { findStepSnapshots, stepSnapshotDescription } from '../aws/restore-tags.ts';
@@ -10,6 +16,7 @@ import { ensureTransferKey } from '../aws/transfer-key.ts';
 import { waitForSnapshot } from '../aws/wait-for-snapshot.ts';
 import { PermanentStepError } from '../errors/permanent-step-error.ts';
 import { assertSnapshotMatchesRestorePoint } from './read-back.ts';
+import { addCreateVolumePermission, refusedForItsState } from './share.ts';
 import { readBackSubject, type SnapshotStepContext, throttledProgress } from './snapshot-step-context.ts';
 import { workerVolume } from './snapshot-worker-volume.ts';
 
@@ -69,6 +76,24 @@ export function sealEndsInShareStep(input: SnapshotJobInput): boolean {
   return input.mode === 'cross-account' && input.dataPath === 'ebs-direct' && !input.verify;
 }
 
+/**
+ * When the share step waits for the seal (sealEndsInShareStep), the snapshot is shared with the target
+ * account as soon as every block is written, before CompleteSnapshot: the share then reaches the target
+ * account while EBS seals the snapshot, instead of after the next step starts. The share step still
+ * checks the restore's snapshots, shares them again (a no-op here) and does the rest. A refusal for the
+ * snapshot's state (AWS documents none, see share.ts) leaves the share to the share step; a role
+ * outside the target account too (the share step refuses it, naming it).
+ */
+async function shareBeforeSeal(input: SnapshotJobInput, ec2: EC2Client, snapshotId: string): Promise<void> {
+  const role = parseRoleArn(input.roleArn ?? '');
+  if (!sealEndsInShareStep(input) || !role.ok || role.arn.accountId !== input.targetAccountId) return;
+  try {
+    await addCreateVolumePermission(ec2, snapshotId, input.targetAccountId);
+  } catch (error) {
+    if (!refusedForItsState(error)) throw error;
+  }
+}
+
 /** The key (see snapshotKeyArn) and what an earlier attempt wrote, looked up at once. */
 async function keyAndEarlierSnapshots(input: SnapshotJobInput, ctx: SnapshotStepContext) {
   const { ec2 } = ctx.clients.source(input.region);
@@ -113,9 +138,12 @@ async function ebsDirect(
         description: stepSnapshotDescription(input.restoreId, input.volume.deviceName),
         ...(sealed ? { blocksWritten: true } : {}),
         onBlocksWritten: async (id) => {
-          await ec2.send(
-            new CreateTagsCommand({ Resources: [id], Tags: [{ Key: BLOCKS_WRITTEN_TAG, Value: 'true' }] }),
-          );
+          await allSettledOrThrow([
+            ec2.send(
+              new CreateTagsCommand({ Resources: [id], Tags: [{ Key: BLOCKS_WRITTEN_TAG, Value: 'true' }] }),
+            ),
+            shareBeforeSeal(input, ec2, id),
+          ]);
         },
       },
       onProgress: throttledProgress(ctx, input.volume.sizeGiB * GIB),
