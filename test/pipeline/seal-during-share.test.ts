@@ -5,9 +5,9 @@ import { describeInstance, snapshotsOf, worldPerTest } from '../support/index.ts
 import { startEmulatorWith } from '../support/own-emulator.ts';
 
 /*
- * Another account's restore shares its snapshots while EBS still seals them (`pending` after
- * CompleteSnapshot), so the share reaches the target account during the seal instead of after it
- * (packages/pipeline/src/steps/share.ts). On an emulator of this file's own whose seal lasts 4 s, long
+ * Another account's restore shares its snapshots once every block is written, before CompleteSnapshot,
+ * so the share reaches the target account while EBS seals them (`pending` after CompleteSnapshot)
+ * instead of after the seal (packages/pipeline/src/steps/snapshot.ts, share.ts). On an emulator of this file's own whose seal lasts 4 s, long
  * enough that the steps' order shows whatever the machine's load: the emulator's log of the delays it
  * modelled (GET /ec2restore-test-only/delays) says when each seal ended and when each share began.
  */
@@ -70,6 +70,10 @@ describe('another account: the snapshots are shared while EBS seals them', { tim
       // The snapshot step ended while its snapshot was sealing, and the share was made before the seal ended.
       expect(epochMs(step(`snapshot:${snapshot.deviceName}`)?.finishedAt)).toBeLessThan(seal.untilMs);
       expect(share.fromMs, `shared at ${share.fromMs}, sealed at ${seal.untilMs}`).toBeLessThan(seal.untilMs);
+      // Shared by the snapshot step once every block was written, before CompleteSnapshot began the seal.
+      expect(share.fromMs, `shared at ${share.fromMs}, sealing from ${seal.fromMs}`).toBeLessThanOrEqual(
+        seal.fromMs,
+      );
     }
     // The share step ended once every snapshot was completed (the instance step copies and mounts
     // completed snapshots only); the emulator's clock and the workers' are this machine's.

@@ -81,12 +81,14 @@ export function sealEndsInShareStep(input: SnapshotJobInput): boolean {
  * account as soon as every block is written, before CompleteSnapshot: the share then reaches the target
  * account while EBS seals the snapshot, instead of after the next step starts. The share step still
  * checks the restore's snapshots, shares them again (a no-op here) and does the rest. A refusal for the
- * snapshot's state (AWS documents none, see share.ts) leaves the share to the share step; a role
- * outside the target account too (the share step refuses it, naming it).
+ * snapshot's state (AWS documents none, see share.ts) leaves the share to the share step; so do a role
+ * outside the target account (the share step refuses it, naming it) and the transfer key, whose key
+ * policy the share step checks before anything is shared (transferKeyToShare).
  */
 async function shareBeforeSeal(input: SnapshotJobInput, ec2: EC2Client, snapshotId: string): Promise<void> {
   const role = parseRoleArn(input.roleArn ?? '');
-  if (!sealEndsInShareStep(input) || !role.ok || role.arn.accountId !== input.targetAccountId) return;
+  const roleInTarget = role.ok && role.arn.accountId === input.targetAccountId;
+  if (!sealEndsInShareStep(input) || input.transferKey || !roleInTarget) return;
   try {
     await addCreateVolumePermission(ec2, snapshotId, input.targetAccountId);
   } catch (error) {
