@@ -238,6 +238,50 @@ describe.each(backends)('$name backend', (backend) => {
       expect(manifestReads.slice(readsOfFirstList)).toEqual([`restore-points/${created.id}/manifest.json`]);
     });
 
+    it('a restore point created while the catalogue is being listed is listed at the next call', async () => {
+      // The listing is taken, then held until the restore point is committed through the same object.
+      let release = (): void => undefined;
+      let hold: Promise<void> | undefined;
+      const held = new Proxy(store, {
+        get(target, property, receiver) {
+          if (property === 'listChildren') {
+            return async (prefix: string) => {
+              const listed = await target.listChildren(prefix);
+              if (hold) await hold;
+              return listed;
+            };
+          }
+          const value = Reflect.get(target, property, receiver);
+          return typeof value === 'function' ? value.bind(target) : value;
+        },
+      });
+      const backup = new BackupRepository(held);
+      backup.catalogueMaxAgeMs = 60_000;
+      await backup.listRestorePoints();
+      const newRestorePoint = async () => {
+        const builder = backup.createRestorePoint({ source: { kind: 'raw-images' }, instance: INSTANCE });
+        await builder.addVolume(
+          { deviceName: '/dev/xvda', sizeGiB: 1, volumeType: 'gp3' },
+          readRawImage(imagePath),
+        );
+        return (await builder.commit()).id;
+      };
+      await newRestorePoint(); // the catalogue is stale now
+      hold = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      const listing = backup.listRestorePoints();
+      const created = await newRestorePoint();
+      release();
+      hold = undefined;
+      expect(
+        (await listing).map((p) => p.id),
+        'taken before the commit',
+      ).not.toContain(created);
+      expect((await backup.listRestorePoints()).map((p) => p.id)).toContain(created);
+      expect((await backup.getSummary(created)).id).toBe(created);
+    });
+
     it('streams every block: data blocks verified and equal to the image, the rest marked zero', async () => {
       const reader = await repository.openVolume(restorePointId, '/dev/xvda');
       const buffer = Buffer.alloc(BLOCK_SIZE);

@@ -199,6 +199,35 @@ describe('EBS direct reads need a completed snapshot', () => {
     );
     expect(changed.ChangedBlocks).toEqual([]);
   });
+
+  it('a snapshot CreateSnapshot or CopySnapshot makes is pending, unreadable, then completed', async () => {
+    // "the status of the snapshot is pending until the snapshot is complete"
+    // (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CreateSnapshot.html); "Encrypted Amazon EBS
+    // snapshots are copied asynchronously" (StateMessage, https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_Snapshot.html).
+    const owner = account();
+    const { VolumeId } = await owner.aws.ec2.send(
+      new CreateVolumeCommand({ AvailabilityZone: ZONE, Size: 1 }),
+    );
+    await volumeInState(owner, VolumeId!);
+    const completedBy = Date.now() + COMPLETING_MS;
+    const taken = await owner.aws.ec2.send(new CreateSnapshotCommand({ VolumeId }));
+    expect(taken.State, 'CreateSnapshot answers pending').toBe('pending');
+    expect((await onceVisible(() => snapshotState(owner, taken.SnapshotId!))).State).toBe('pending');
+    await expectNotReadable(owner.aws.ebs, taken.SnapshotId!, 'pending');
+    expect(Date.now(), 'the checks above ran inside the pending window').toBeLessThan(completedBy);
+    await onceVisible(() => untilSnapshotCompleted(owner.aws.ec2, taken.SnapshotId!));
+
+    const { SnapshotId: copy } = await owner.aws.ec2.send(
+      new CopySnapshotCommand({ SourceSnapshotId: taken.SnapshotId, SourceRegion: REGION }),
+    );
+    expect((await onceVisible(() => snapshotState(owner, copy!))).State).toBe('pending');
+    await expectNotReadable(owner.aws.ebs, copy!, 'pending');
+    await onceVisible(() => untilSnapshotCompleted(owner.aws.ec2, copy!));
+    expect(await owner.aws.ebs.send(new ListSnapshotBlocksCommand({ SnapshotId: copy }))).toMatchObject({
+      Blocks: [],
+      VolumeSize: 1,
+    });
+  });
 });
 
 describe('EBS direct reads snapshots EC2 took', () => {

@@ -26,6 +26,7 @@ import {
   createAwsClients,
 } from '@ec2-restore/aws-clients';
 import { credentialsForAccount, onceVisible, randomAccountId } from '@ec2-restore/local-aws';
+import { untilSnapshotCompleted } from './ebs-direct.ts';
 
 /** Every test works in this region. */
 export const REGION = 'eu-west-1';
@@ -197,8 +198,8 @@ export async function volumeInState(
 }
 
 /**
- * A snapshot of a new 2 GiB volume of the account in ZONE (encrypted with `kmsKeyArn` when given), taken
- * once the volume is available.
+ * A completed snapshot of a new 2 GiB volume of the account in ZONE (encrypted with `kmsKeyArn` when
+ * given), taken once the volume is available.
  */
 export async function newVolumeSnapshot(account: Account, kmsKeyArn?: string): Promise<string> {
   const encryption = kmsKeyArn ? { Encrypted: true, KmsKeyId: kmsKeyArn } : {};
@@ -207,5 +208,7 @@ export async function newVolumeSnapshot(account: Account, kmsKeyArn?: string): P
   );
   await volumeInState(account, VolumeId!);
   const { SnapshotId } = await account.aws.ec2.send(new CreateSnapshotCommand({ VolumeId }));
+  // Pending for a while, as on AWS; its id may answer NotFound at first.
+  await onceVisible(() => untilSnapshotCompleted(account.aws.ec2, SnapshotId!));
   return SnapshotId!;
 }

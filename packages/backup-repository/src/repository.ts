@@ -23,6 +23,8 @@ export class BackupRepository {
   private readonly catalogue = new Map<string, RestorePointSummary | null>();
   private sortedCatalogue: RestorePointSummary[] = [];
   private listedAt = Number.NEGATIVE_INFINITY;
+  /** Counts the restore points created through this object: a listing older than one is stale. */
+  private created = 0;
   private refreshing: Promise<void> | undefined;
 
   constructor(readonly store: ObjectStore) {}
@@ -52,6 +54,7 @@ export class BackupRepository {
     this.refreshing ??= (async () => {
       try {
         const startedAt = performance.now();
+        const createdBefore = this.created;
         const ids = await this.store.listChildren(RESTORE_POINTS);
         const listed = new Set(ids);
         let changed = false;
@@ -79,7 +82,9 @@ export class BackupRepository {
             .filter((summary): summary is RestorePointSummary => summary !== null)
             .sort((a, b) => b.createdAt.localeCompare(a.createdAt));
         }
-        this.listedAt = startedAt;
+        // A restore point created here while the store was being listed may be missing from the
+        // listing: the catalogue then stays stale, and the next call lists again.
+        if (this.created === createdBefore) this.listedAt = startedAt;
       } finally {
         this.refreshing = undefined;
       }
@@ -140,6 +145,7 @@ export class BackupRepository {
   createRestorePoint(draft: RestorePointDraft): RestorePointBuilder {
     // A restore point created here is listed at the next call, without waiting for catalogueMaxAgeMs.
     return new RestorePointBuilder(this.store, draft, () => {
+      this.created += 1;
       // Stale rather than never built: getSummary keeps using the catalogue.
       if (this.listedAt !== Number.NEGATIVE_INFINITY)
         this.listedAt = performance.now() - this.catalogueMaxAgeMs;

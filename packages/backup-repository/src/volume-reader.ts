@@ -47,6 +47,14 @@ export class VolumeReader {
   }
 
   /**
+   * Gets the store ready for reading blocks into shared memory (a folder repository starts its reader
+   * thread): call it while something else is in flight, so the first block does not wait for the set-up.
+   */
+  prepareReads(): void {
+    this.store.prepareReads?.();
+  }
+
+  /**
    * Reads a non-zero block into `into` (at least BLOCK_SIZE bytes) and verifies its SHA-256 against the
    * block list. Returns the block's bytes (a view of `into`). Throws BlockIntegrityError naming the restore
    * point, volume, block index and expected hash when the block is missing or corrupt.

@@ -3,9 +3,10 @@ export interface ModelledDelay {
   /**
    * `new-id`: a new instance, volume, snapshot or image id answers NotFound (EC2 eventual consistency);
    * `share`: a snapshot just shared is not yet visible to the grantee; `seal`: a snapshot stays
-   * `pending` after CompleteSnapshot.
+   * `pending` after CompleteSnapshot; `pending`: a snapshot EC2 makes (CreateSnapshot, CopySnapshot)
+   * stays `pending` before it is `completed`.
    */
-  kind: 'new-id' | 'share' | 'seal';
+  kind: 'new-id' | 'share' | 'seal' | 'pending';
   /** The id the delay is about (the shared snapshot for `share`). */
   id: string;
   /** The account (or `all`) a share is for; empty for the other kinds. */

@@ -187,6 +187,11 @@ export class EbsDirectWriter implements SnapshotWriter<EbsDirectTarget, EbsDirec
     const step = target.step ?? 'snapshot';
     const reader = await repository.openVolume(request.restorePointId, request.deviceName);
     const volume = reader.volume;
+    const writesBlocks = !target.blocksWritten;
+    // The block path is set up while the block list is checked and StartSnapshot is in flight, not
+    // after StartSnapshot's answer: the repository's reader (a folder repository's reader thread takes
+    // tens of milliseconds to start), the block buffers and the sender (endpoint, signer, credentials).
+    if (writesBlocks) reader.prepareReads();
 
     // First pass over the block list: checks it end to end (so a corrupt list fails before anything is
     // created) and yields the aggregated checksum. Every block is written, so every block counts.
@@ -200,6 +205,22 @@ export class EbsDirectWriter implements SnapshotWriter<EbsDirectTarget, EbsDirec
       { Key: RestoreTag.Device, Value: request.deviceName },
       ...Object.entries(target.tags ?? {}).map(([Key, Value]) => ({ Key, Value })),
     ];
+    // A buffer is held while its block is read, checked and handed to the socket, not while EBS
+    // answers: a few buffers keep many calls in flight, and memory stays small at 128 in flight.
+    // One byte over a block: a folder repository then reads a block, and sees that it ends, in one call.
+    const buffers = new BufferPool(Math.min(this.inFlight, this.blockBuffers), BLOCK_SIZE + 1);
+    const senderReady = SnapshotBlockSender.forClient(ebs, {
+      sockets: this.inFlight,
+      ...(this.options.requestTimeoutMs ? { requestTimeoutMs: this.options.requestTimeoutMs } : {}),
+    });
+    // Awaited below; a failure while StartSnapshot is still running is not an unhandled rejection.
+    senderReady.catch(() => {});
+    const closeSender = (): void => {
+      senderReady.then(
+        (sender) => sender.close(),
+        () => {},
+      );
+    };
     const started = await withRetries(
       () =>
         ebs.send(
@@ -218,11 +239,15 @@ export class EbsDirectWriter implements SnapshotWriter<EbsDirectTarget, EbsDirec
           { abortSignal: signal },
         ),
       { policy: this.policy, ...(signal ? { signal } : {}) },
-    );
+    ).catch((error: unknown) => {
+      closeSender();
+      throw error;
+    });
     const snapshotId = started.SnapshotId!;
     const startedAt = Date.now();
     const totalBytes = volume.blockCount * BLOCK_SIZE;
 
+    if (started.Status === 'completed' || started.Status === 'error') closeSender();
     if (started.Status === 'completed') {
       // A previous attempt with this ClientToken already finished the snapshot.
       request.onProgress?.(totalBytes);
@@ -235,15 +260,8 @@ export class EbsDirectWriter implements SnapshotWriter<EbsDirectTarget, EbsDirec
       );
     }
 
-    // A buffer is held while its block is read, checked and handed to the socket, not while EBS
-    // answers: a few buffers keep many calls in flight, and memory stays small at 128 in flight.
-    // One byte over a block: a folder repository then reads a block, and sees that it ends, in one call.
-    const buffers = new BufferPool(Math.min(this.inFlight, this.blockBuffers), BLOCK_SIZE + 1);
-    let bytesDone = target.blocksWritten ? totalBytes : 0;
-    const sender = await SnapshotBlockSender.forClient(ebs, {
-      sockets: this.inFlight,
-      ...(this.options.requestTimeoutMs ? { requestTimeoutMs: this.options.requestTimeoutMs } : {}),
-    });
+    let bytesDone = writesBlocks ? 0 : totalBytes;
+    const sender = await senderReady;
     const putBlock = (ref: BlockRef): Promise<void> => {
       const block = { snapshotId, blockIndex: ref.index };
       if (ref.sha256 === null) {

@@ -147,7 +147,10 @@ export class SnapshotBlockSender {
         : {}),
     });
     const signer = new BlockRequestSigner(await config.region(), config.signingName ?? 'ebs');
-    return new SnapshotBlockSender(ebs as DirectCallReporting, config, signer, url, options);
+    const sender = new SnapshotBlockSender(ebs as DirectCallReporting, config, signer, url, options);
+    // Asked for now, not by the first calls at once (each would ask the client, all at the same time).
+    await sender.refreshCredentials();
+    return sender;
   }
 
   /**
@@ -220,12 +223,15 @@ export class SnapshotBlockSender {
       req.setTimeout(this.timeoutMs, () => req.destroy(new TimeoutError(this.timeoutMs)));
       req.on('error', settle);
       if (onBodySent) {
-        const sent = (): void => {
-          req.off('finish', sent).off('close', sent);
+        // `close` covers a call that failed before its body went out. Plain listeners and a flag, not
+        // `once` (a wrapper per listener and two removals per call): the request is dropped after `close`.
+        let sent = false;
+        const bodySent = (): void => {
+          if (sent) return;
+          sent = true;
           onBodySent();
         };
-        // `close` covers a call that failed before its body went out.
-        req.once('finish', sent).once('close', sent);
+        req.on('finish', bodySent).on('close', bodySent);
       }
       req.end(block.data);
     });

@@ -1,7 +1,10 @@
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FileReaderThread } from './file-reader-thread.ts';
 
@@ -30,5 +33,24 @@ describe('FileReaderThread', () => {
     expect(await thread.readInto(join(dir, 'one'), into.subarray(0, 10))).toBe(11);
     await expect(thread.readInto(join(dir, 'missing'), into)).rejects.toMatchObject({ code: 'ENOENT' });
     expect(() => thread.readInto(join(dir, 'one'), Buffer.alloc(10))).toThrow(TypeError);
+  });
+
+  it('starts ahead of the first read without keeping a process alive, and reads once prepared', async () => {
+    // A process that prepares a thread and never reads still exits on its own (the CLI and the workers
+    // prepare the thread before a write that may fail before its first block).
+    const module = fileURLToPath(new URL('./file-reader-thread.ts', import.meta.url));
+    const script = join(dir, 'prepare-only.mts');
+    await writeFile(
+      script,
+      `import { FileReaderThread } from ${JSON.stringify(module)}; new FileReaderThread().prepare();`,
+    );
+    await promisify(execFile)(process.execPath, ['--import', 'tsx', script], { timeout: 20_000 });
+    const prepared = new FileReaderThread();
+    prepared.prepare();
+    prepared.prepare();
+    await writeFile(join(dir, 'two'), 'two');
+    const into = Buffer.from(new SharedArrayBuffer(8));
+    expect(await prepared.readInto(join(dir, 'two'), into)).toBe(3);
+    expect(into.subarray(0, 3).toString()).toBe('two');
   });
 });

@@ -91,6 +91,15 @@ export class FileReaderThread {
     });
   }
 
+  /**
+   * Starts the thread now, so the first read does not wait for it to boot. While no read is out the
+   * thread does not keep the process alive.
+   */
+  prepare(): void {
+    const worker = this.start();
+    if (!this.out) worker.unref();
+  }
+
   private send(): void {
     const worker = this.start();
     if (this.queued.length === 0) {

@@ -18,6 +18,12 @@ export interface ObjectStore {
    * read that asked for more, instead of asking again to see the object end there.
    */
   readInto(key: string, into: Buffer, expectedLength?: number): Promise<number | undefined>;
+  /**
+   * Gets ready for many `readInto` calls into shared memory, so the first of them does not wait for the
+   * set-up (a folder store starts its reader thread). Optional; it never fails and holds nothing that
+   * keeps the process alive.
+   */
+  prepareReads?(): void;
   /** Writes an object atomically: a reader sees the whole new object or none (or the previous one). */
   put(key: string, body: Buffer): Promise<void>;
   /** Like put, with the body taken from a local file (streamed, for large objects). */

@@ -12,7 +12,7 @@ from typing import Any
 
 from moto.ec2.exceptions import EC2ClientError
 
-from . import ebs_keys, snapshot_sharing
+from . import ebs_keys, snapshot_completion, snapshot_sharing
 from .ebs_keys import SNAPSHOT_KEY_ACTIONS, VOLUME_KEY_ACTIONS, default_key_arn, key_problem
 from .identity import current_caller
 from .kms_rules import find_key
@@ -129,8 +129,9 @@ def install_volume_rules() -> None:
     original_create_snapshot = EBSBackend.create_snapshot
 
     def create_snapshot(self: Any, volume_id: str, description: str, *args: Any, **kwargs: Any) -> Any:
-        """A snapshot carries its volume's encryption key (moto drops it); when the caller may no
-        longer use that key, the snapshot ends in state `error`
+        """A snapshot carries its volume's encryption key (moto drops it) and is `pending` for a while
+        (snapshot_completion.finish_later); when the caller may no longer use that key, the snapshot
+        ends in state `error`
         (https://docs.aws.amazon.com/ebs/latest/userguide/ebs-describing-snapshots.html): a disabled
         or pending-deletion key fails every use of it at once, a volume's data key included
         (https://docs.aws.amazon.com/kms/latest/developerguide/unusable-kms-keys.html)."""
@@ -142,6 +143,8 @@ def install_volume_rules() -> None:
             current_caller(), snapshot.kms_key_id, self.account_id, self.region_name, SNAPSHOT_KEY_ACTIONS[:3]
         ):
             snapshot.status = "error"
+        else:
+            snapshot_completion.finish_later(snapshot)  # `pending` first, as on AWS
         return snapshot
 
     EBSBackend.create_snapshot = create_snapshot
@@ -182,6 +185,8 @@ def install_volume_rules() -> None:
             )
         if any(problems):
             copy.status = "error"
+        else:
+            snapshot_completion.finish_later(copy)  # copied asynchronously: `pending` first
         self.snapshots[copy.id] = copy
         return copy
 

@@ -96,15 +96,17 @@ def identity_decision(caller: Principal, action: str, resources: list[str], cont
     return evaluate_identity(documents, action, resources, full_context)
 
 
-def denial_message(caller: Principal, action: str, resource: str, decision: Decision) -> str:
+def denial_message(caller: Principal, action: str, resource: str, decision: Decision, quoted: bool = False) -> str:
     """AWS's access denied text for an identity policy
-    (https://docs.aws.amazon.com/IAM/latest/UserGuide/troubleshoot_access-denied.html)."""
+    (https://docs.aws.amazon.com/IAM/latest/UserGuide/troubleshoot_access-denied.html); S3 puts the
+    resource in double quotes (`quoted`)."""
     reason = (
         "with an explicit deny in an identity-based policy"
         if decision.explicit_deny
         else f"because no identity-based policy allows the {action} action"
     )
-    return f"User: {caller.arn} is not authorized to perform: {action} on resource: {resource} {reason}"
+    shown = f'"{resource}"' if quoted else resource
+    return f"User: {caller.arn} is not authorized to perform: {action} on resource: {shown} {reason}"
 
 
 def _first_refused(caller: Principal, action: str, resources: list[str], context: dict[str, Any]) -> tuple[str, Decision] | None:

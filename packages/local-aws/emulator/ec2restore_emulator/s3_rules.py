@@ -36,6 +36,7 @@ from typing import Any
 
 from moto.s3.exceptions import S3ClientError
 
+from .iam_rules import denial_message
 from .identity import Principal, principal_for_access_key
 from .policy import Decision, evaluate
 
@@ -56,12 +57,7 @@ class S3AccessDenied(S3ClientError):
 
 
 def s3_denial_message(caller: Principal, action: str, resource: str, decision: Decision) -> str:
-    reason = (
-        "with an explicit deny in an identity-based policy"
-        if decision.explicit_deny
-        else f"because no identity-based policy allows the {action} action"
-    )
-    return f'User: {caller.arn} is not authorized to perform: {action} on resource: "{resource}" {reason}'
+    return denial_message(caller, action, resource, decision, quoted=True)
 
 
 def s3_resource(bucket: str | None, key: str | None) -> str:

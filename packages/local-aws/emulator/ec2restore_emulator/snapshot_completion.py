@@ -12,6 +12,14 @@ DescribeSnapshots to say `completed`.
 how long the EC2 snapshot stays `pending` after the first CompleteSnapshot. A snapshot whose blocks do
 not match (ChangedBlocksCount, checksum) is `error` at once. A repeated CompleteSnapshot changes nothing.
 
+Snapshots EC2 makes stay `pending` for the same time (`finish_later`): CreateSnapshot and CreateSnapshots
+("Snapshots occur asynchronously; the point-in-time snapshot is created immediately, but the status of
+the snapshot is pending until the snapshot is complete",
+https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CreateSnapshot.html) and CopySnapshot
+("Encrypted Amazon EBS snapshots are copied asynchronously", the StateMessage field of
+https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_Snapshot.html). Plain moto reports them
+`completed` at once, so code that used one before DescribeSnapshots said `completed` went unseen.
+
 Reads (ListSnapshotBlocks, ListChangedBlocks, GetSnapshotBlock) need the snapshot `completed`, as
 DescribeSnapshots reports it: "Can a snapshot be accessed using the EBS direct APIs if it has a pending
 status? No. The snapshot can be accessed only if it has a completed status."
@@ -54,15 +62,23 @@ def seal(ebs_snapshot: Any, status: str) -> None:
     ebs_snapshot.ec2restore_sealed = True
     ebs_snapshot.status = status
     ec2_snapshot = getattr(ebs_snapshot, "ec2_snapshot", None)
-    if ec2_snapshot is None:
-        return
+    if ec2_snapshot is not None:
+        finish_later(ec2_snapshot, status, "seal")
+
+
+def finish_later(ec2_snapshot: Any, status: str = "completed", kind: str = "pending") -> None:
+    """The EC2 snapshot reports `pending` for `completing_s()`, then `status` (an `error` shows at once).
+    `kind` names the delay for the test-only delays log: `seal` after CompleteSnapshot, `pending` for a
+    snapshot EC2 makes (CreateSnapshot, CreateSnapshots, CopySnapshot)."""
     delay = completing_s()
     if status != "completed" or delay == 0:
         ec2_snapshot.status = status
         return
+    ec2_snapshot.status = "pending"
 
     def complete() -> None:
-        ec2_snapshot.status = status
+        if ec2_snapshot.status == "pending":
+            ec2_snapshot.status = status
 
     timer = threading.Timer(delay, complete)
     timer.daemon = True

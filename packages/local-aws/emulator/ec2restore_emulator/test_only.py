@@ -17,7 +17,8 @@ the path says it is the emulator's test-only API.
 
 `GET /ec2restore-test-only/delays?sinceMs=<epoch ms>` lists the delays the emulator modelled on AWS's
 behalf since then (record_delays below): each new id's eventual-consistency window, each share's, each
-snapshot's seal after CompleteSnapshot, and whether a request was answered as if it still ran. A
+snapshot's seal after CompleteSnapshot, each `pending` time of a snapshot EC2 made (CreateSnapshot,
+CopySnapshot), and whether a request was answered as if it still ran. A
 benchmark reads it to tell the time AWS would have taken from the product's own. The log keeps the
 last few thousand delays only.
 """
@@ -174,15 +175,14 @@ def record_delays() -> None:
                 _note_delay("share", snapshot_id, grantee, visible_from)
 
     EBSBackend.add_create_volume_permission = logged_add_permission
-    seal = snapshot_completion.seal
+    finish_later = snapshot_completion.finish_later
 
-    def logged_seal(ebs_snapshot: Any, status: str) -> None:
-        seal(ebs_snapshot, status)
-        ec2_snapshot = getattr(ebs_snapshot, "ec2_snapshot", None)
-        if ec2_snapshot is not None and ec2_snapshot.status == "pending":
-            _note_delay("seal", ec2_snapshot.id, "", time.monotonic() + snapshot_completion.completing_s())
+    def logged_finish_later(ec2_snapshot: Any, status: str = "completed", kind: str = "pending") -> None:
+        finish_later(ec2_snapshot, status, kind)
+        if ec2_snapshot.status == "pending":
+            _note_delay(kind, ec2_snapshot.id, "", time.monotonic() + snapshot_completion.completing_s())
 
-    snapshot_completion.seal = logged_seal
+    snapshot_completion.finish_later = logged_finish_later
     describe_snapshots = EBSBackend.describe_snapshots
 
     def logged_describe_snapshots(self: Any, snapshot_ids: Any = None, filters: Any = None) -> list[Any]:
@@ -190,6 +190,7 @@ def record_delays() -> None:
         for snapshot in found if snapshot_ids else []:
             if snapshot.status == "pending":
                 _note_waited("seal", snapshot.id)
+                _note_waited("pending", snapshot.id)
         return found
 
     EBSBackend.describe_snapshots = logged_describe_snapshots

@@ -30,6 +30,10 @@ class VolumeDataTest(unittest.TestCase):
                 Checksum=checksum, ChecksumAlgorithm="SHA256",
             )
         self.ebs.complete_snapshot(SnapshotId=snapshot_id, ChangedBlocksCount=len(blocks))
+        return self.completed(snapshot_id)
+
+    def completed(self, snapshot_id: str) -> str:
+        """Waits until EC2 reports the snapshot `completed` (EBS direct reads only completed ones)."""
         deadline = time.monotonic() + 10
         while self.ec2.describe_snapshots(SnapshotIds=[snapshot_id])["Snapshots"][0]["State"] != "completed":
             self.assertLess(time.monotonic(), deadline, "the snapshot did not complete")
@@ -56,11 +60,15 @@ class VolumeDataTest(unittest.TestCase):
         source = self.written_snapshot(blocks)
         volume = self.ec2.create_volume(AvailabilityZone=ZONE, SnapshotId=source, Size=2)["VolumeId"]
         taken = self.ec2.create_snapshot(VolumeId=volume)["SnapshotId"]
+        self.assertEqual(self.ec2.describe_snapshots(SnapshotIds=[taken])["Snapshots"][0]["State"], "pending")
+        self.completed(taken)
         self.ec2.delete_snapshot(SnapshotId=source)
         self.ec2.delete_volume(VolumeId=volume)
         self.assertEqual(self.read_all(taken), blocks)
         self.assertEqual(self.ebs.list_snapshot_blocks(SnapshotId=taken)["VolumeSize"], 2)
-        copy = self.ec2.copy_snapshot(SourceSnapshotId=taken, SourceRegion=emulator_server.REGION)["SnapshotId"]
+        copy = self.completed(
+            self.ec2.copy_snapshot(SourceSnapshotId=taken, SourceRegion=emulator_server.REGION)["SnapshotId"]
+        )
         self.ec2.delete_snapshot(SnapshotId=taken)
         self.assertEqual(self.read_all(copy), blocks)
         self.ec2.delete_snapshot(SnapshotId=copy)
@@ -68,7 +76,7 @@ class VolumeDataTest(unittest.TestCase):
 
     def test_a_snapshot_of_a_new_volume_has_no_blocks(self) -> None:
         volume = self.ec2.create_volume(AvailabilityZone=ZONE, Size=1)["VolumeId"]
-        taken = self.ec2.create_snapshot(VolumeId=volume)["SnapshotId"]
+        taken = self.completed(self.ec2.create_snapshot(VolumeId=volume)["SnapshotId"])
         listed = self.ebs.list_snapshot_blocks(SnapshotId=taken)
         self.assertEqual((listed["Blocks"], listed["VolumeSize"], listed["BlockSize"]), ([], 1, BLOCK))
 
