@@ -78,14 +78,18 @@ export function sealEndsInShareStep(input: SnapshotJobInput): boolean {
 
 /**
  * When the share step waits for the seal (sealEndsInShareStep), the snapshot is shared with the target
- * account as soon as every block is written, before CompleteSnapshot: the share then reaches the target
- * account while EBS seals the snapshot, instead of after the next step starts. The share step still
- * checks the restore's snapshots, shares them again (a no-op here) and does the rest. A refusal for the
- * snapshot's state (AWS documents none, see share.ts) leaves the share to the share step; so do a role
- * outside the target account (the share step refuses it, naming it) and the transfer key, whose key
- * policy the share step checks before anything is shared (transferKeyToShare).
+ * account as soon as StartSnapshot made it, while its blocks are written: the share reaches the target
+ * account during the write (a snapshot `pending` cannot be used there before it is `completed`) and
+ * is off the restore's path, instead of being made after the seal. The key is the one checked
+ * shareable above (a customer managed source default key); the target account is the job's, which
+ * the worker checked against what the API accepted. The share step still checks the restore's
+ * snapshots, shares them again (a no-op here) and does the rest; cleanup (and the sweeper) withdraw
+ * the share before deleting the snapshot, whatever its state. A refusal for the snapshot's state (AWS
+ * documents none, see share.ts) leaves the share to the share step; so do a role outside the target
+ * account (the share step refuses it, naming it) and the transfer key, whose key policy the share
+ * step checks before anything is shared (transferKeyToShare).
  */
-async function shareBeforeSeal(input: SnapshotJobInput, ec2: EC2Client, snapshotId: string): Promise<void> {
+async function shareWhileWriting(input: SnapshotJobInput, ec2: EC2Client, snapshotId: string): Promise<void> {
   const role = parseRoleArn(input.roleArn ?? '');
   const roleInTarget = role.ok && role.arn.accountId === input.targetAccountId;
   if (!sealEndsInShareStep(input) || input.transferKey || !roleInTarget) return;
@@ -139,13 +143,11 @@ async function ebsDirect(
         kmsKeyArn,
         description: stepSnapshotDescription(input.restoreId, input.volume.deviceName),
         ...(sealed ? { blocksWritten: true } : {}),
+        onStarted: (id) => shareWhileWriting(input, ec2, id),
         onBlocksWritten: async (id) => {
-          await allSettledOrThrow([
-            ec2.send(
-              new CreateTagsCommand({ Resources: [id], Tags: [{ Key: BLOCKS_WRITTEN_TAG, Value: 'true' }] }),
-            ),
-            shareBeforeSeal(input, ec2, id),
-          ]);
+          await ec2.send(
+            new CreateTagsCommand({ Resources: [id], Tags: [{ Key: BLOCKS_WRITTEN_TAG, Value: 'true' }] }),
+          );
         },
       },
       onProgress: throttledProgress(ctx, input.volume.sizeGiB * GIB),
