@@ -49,7 +49,7 @@ async function cancel(world: World, id: string): Promise<void> {
 }
 
 describe('another account: the snapshots are shared while EBS seals them', { timeout: 300_000 }, () => {
-  it('each share begins before its seal ends; the share step ends once every snapshot is completed; the instance is in the target account and nothing is left', async () => {
+  it('each snapshot is shared while its blocks are written, before its seal; the share step ends once every snapshot is completed; the instance is in the target account and nothing is left', async () => {
     const world = await openWorld({ accounts: 'cross', devices: DEVICES });
     world.startWorkers(['snapshot-worker', 'share-worker', 'instance-worker']);
     const sinceMs = Date.now();

@@ -31,6 +31,7 @@ import {
   launchInstance,
   newAccount,
   REGION,
+  startVisibleSnapshot,
   volumeInState,
 } from '../support/index.ts';
 
@@ -147,6 +148,7 @@ describe('sweepLeftovers', () => {
     | 'sourceWorkerVolume'
     | 'sourceAttachedWorkerVolume'
     | 'sharedSnapshot'
+    | 'sharedWhileWriting'
     | 'targetLaunchRoot'
     | 'targetImage'
     | 'targetRootCopy'
@@ -164,6 +166,7 @@ describe('sweepLeftovers', () => {
       ids.sourceWorkerVolume,
       ids.sourceAttachedWorkerVolume,
       ids.sharedSnapshot,
+      ids.sharedWhileWriting,
       ids.targetLaunchRoot,
       ids.targetImage,
       ids.targetRootCopy,
@@ -216,6 +219,21 @@ describe('sweepLeftovers', () => {
       source.aws.ec2.send(
         new ModifySnapshotAttributeCommand({
           SnapshotId: ids.sharedSnapshot,
+          Attribute: 'createVolumePermission',
+          CreateVolumePermission: { Add: [{ UserId: target.id }] },
+        }),
+      ),
+    );
+    // An EBS direct snapshot still being written (`pending`, never completed) that the snapshot step
+    // already shared with the target account, as it does while it writes the blocks.
+    ids.sharedWhileWriting = await startVisibleSnapshot(source.aws.ebs, {
+      VolumeSize: 1,
+      Tags: [...restoreTags(failedId, 'snapshot'), { Key: RestoreTag.Device, Value: '/dev/xvdb' }],
+    });
+    await onceVisible(() =>
+      source.aws.ec2.send(
+        new ModifySnapshotAttributeCommand({
+          SnapshotId: ids.sharedWhileWriting,
           Attribute: 'createVolumePermission',
           CreateVolumePermission: { Add: [{ UserId: target.id }] },
         }),
@@ -282,6 +300,7 @@ describe('sweepLeftovers', () => {
     const removed = new Map(report.removed.map((r) => [r.resource.id, r]));
     expect([...removed.keys()].sort()).toEqual(temporaryOfTheFinishedRestore());
     expect(removed.get(ids.sharedSnapshot)?.unsharedFrom).toEqual([target.id]);
+    expect(removed.get(ids.sharedWhileWriting)?.unsharedFrom).toEqual([target.id]);
     expect(removed.get(ids.sourceAttachedWorkerVolume)?.detached).toBe('normal');
     expect(removed.get(ids.targetLaunchRoot)?.resource.accountId).toBe(target.id);
 
@@ -289,6 +308,8 @@ describe('sweepLeftovers', () => {
     expect(await volumeExists(source, ids.sourceAttachedWorkerVolume)).toBe(false);
     expect(await snapshotExists(source, ids.sharedSnapshot)).toBe(false);
     expect(await snapshotsVisibleTo(target, ids.sharedSnapshot, 'self')).toEqual([]);
+    expect(await snapshotExists(source, ids.sharedWhileWriting)).toBe(false);
+    expect(await snapshotsVisibleTo(target, ids.sharedWhileWriting, 'self')).toEqual([]);
     expect(await volumeExists(target, ids.targetLaunchRoot)).toBe(false);
     expect(await imageExists(target, ids.targetImage)).toBe(false);
     expect(await snapshotExists(target, ids.targetRootCopy)).toBe(false);
