@@ -229,6 +229,8 @@ describe('sweepLeftovers', () => {
     ids.sharedWhileWriting = await startVisibleSnapshot(source.aws.ebs, {
       VolumeSize: 1,
       Tags: [...restoreTags(failedId, 'snapshot'), { Key: RestoreTag.Device, Value: '/dev/xvdb' }],
+      // The snapshot step's description (isStepSnapshot: a copy by another tool lacks it).
+      Description: `ec2-restore ${failedId} /dev/xvdb`,
     });
     await onceVisible(() =>
       source.aws.ec2.send(
