@@ -31,6 +31,7 @@ import {
   launchInstance,
   newAccount,
   REGION,
+  shareSnapshot,
   startVisibleSnapshot,
   volumeInState,
 } from '../support/index.ts';
@@ -232,15 +233,7 @@ describe('sweepLeftovers', () => {
       // The snapshot step's description (isStepSnapshot: a copy by another tool lacks it).
       Description: `ec2-restore ${failedId} /dev/xvdb`,
     });
-    await onceVisible(() =>
-      source.aws.ec2.send(
-        new ModifySnapshotAttributeCommand({
-          SnapshotId: ids.sharedWhileWriting,
-          Attribute: 'createVolumePermission',
-          CreateVolumePermission: { Add: [{ UserId: target.id }] },
-        }),
-      ),
-    );
+    await shareSnapshot(source, ids.sharedWhileWriting, target.id);
     // Target account: the launch root volume (temporary) and a restored volume (what the user gets).
     ids.targetLaunchRoot = await createVolume(target, restoreTags(failedId, 'instance-launch-root'));
     ids.targetRestoredVolume = await createVolume(target, restoreTags(failedId, 'instance'));
