@@ -70,6 +70,30 @@ describe('PreflightSession', () => {
     expect(calls().slice(firstCalls)).toEqual([]);
   });
 
+  it('warm() reads who the worker role is before the first plan, which then does not ask STS again', async () => {
+    const { request, session: preflight, calls } = await sameAccountPlan('rp-session-warm');
+    await preflight.warm(REGION);
+    expect(calls()).toContain('STS.GetCallerIdentity');
+    const warmed = calls().length;
+
+    const plan = await preflight.plan(request, restorePoint);
+    expect(plan.result.ok).toBe(true);
+    expect(plan.facts.worker.principal?.identity.accountId).toBe(request.target.accountId);
+    expect(calls().slice(warmed)).not.toContain('STS.GetCallerIdentity');
+  });
+
+  it('warm() rejects with what failed, and the plan then reports it as a failed check', async () => {
+    const { request } = await sameAccountPlan('rp-session-warm-fails');
+    const { session: preflight } = session({
+      endpoint: 'http://127.0.0.1:9',
+      sourceCredentials: credentialsForAccount(request.target.accountId),
+    });
+    await expect(preflight.warm(REGION)).rejects.toThrow(/ECONNREFUSED/);
+    const plan = await preflight.plan(request, restorePoint);
+    expect(plan.result.ok).toBe(false);
+    expect(plan.result.checks.find((c) => c.id === 'worker-identity')?.status).toBe('fail');
+  });
+
   it("a plan's DryRun probes, all at once on one deadline signal, raise no listener-leak warning", async () => {
     const { request, session: preflight, calls } = await sameAccountPlan('rp-session-listeners');
     const warnings: Error[] = [];

@@ -4,7 +4,7 @@ import { gatherSourceDefaultKey, keyFacts } from './gather-key-facts.ts';
 import { probeWithDryRun, probeZone } from './gather-permissions.ts';
 import { callerIdentity, roleDetails } from './gather-principal-facts.ts';
 import { gatherTarget } from './gather-target-facts.ts';
-import type { Gathering } from './gathering.ts';
+import type { Gathering, Scope } from './gathering.ts';
 import { type StepPrincipal, stepActions } from './step-actions.ts';
 
 export { gatherKeyFacts } from './gather-key-facts.ts';
@@ -35,6 +35,34 @@ async function atMost<T>(ms: number, value: Promise<T>): Promise<T | undefined> 
   }
 }
 
+/** Whose facts the worker role's are, in a region (PreflightSession.warm reads them too). */
+export function workerScope(region: string): Scope {
+  return { key: `worker@${region}`, name: 'worker role' };
+}
+
+/** What the steps will be, as far as the EC2 actions of each principal go (step-actions.ts). */
+function stepShape(request: RestoreRequest, workerIdentity: Awaited<ReturnType<typeof callerIdentity>>) {
+  const crossAccount =
+    workerIdentity.ok && workerIdentity.principal.identity.accountId !== request.target.accountId;
+  return {
+    crossAccount,
+    steps: {
+      mode: crossAccount ? ('cross-account' as const) : ('same-account' as const),
+      dataPath: request.dataPath,
+      kmsGrant: request.kmsGrant,
+      hasRestoreRole: request.target.roleArn !== undefined,
+      ...(request.verify ? { verify: true } : {}),
+    },
+  };
+}
+type StepShape = ReturnType<typeof stepShape>['steps'];
+
+/** A read started before it is known to be wanted: its failure is the caller's only if it uses it. */
+function unlessUsed<T>(read: Promise<T>): Promise<T> {
+  read.catch(() => {});
+  return read;
+}
+
 /**
  * Collects the facts of the pre-flight checks within one gathering (a PreflightSession plan): the
  * worker role (the session's source credentials) for identity and the source default key, the
@@ -48,7 +76,7 @@ export async function gatherFactsWith(
 ): Promise<PreflightFacts> {
   const region = request.target.region;
   const worker = {
-    scope: { key: `worker@${region}`, name: 'worker role' },
+    scope: workerScope(region),
     clients: g.workerClients(region),
     inRegion: (other: string) => g.workerClients(other),
   };
@@ -57,50 +85,48 @@ export async function gatherFactsWith(
   const restore = roleArn
     ? {
         // The ExternalId is part of the key (another one may be refused) but never of a message.
+        roleArn,
         scope: { key: `${roleArn}|${externalId ?? ''}@${region}`, name: roleArn },
         clients: g.restoreRoleClients(region, roleArn, externalId),
         inRegion: (other: string) => g.restoreRoleClients(other, roleArn, externalId),
       }
     : undefined;
 
-  // Who each side is: the two identities (and the AssumeRole behind the second) at once.
-  const [workerIdentity, restoreIdentity] = await Promise.all([
-    callerIdentity(g, worker.scope, worker.clients),
-    restore ? callerIdentity(g, restore.scope, restore.clients) : undefined,
-  ]);
-  const crossAccount =
-    workerIdentity.ok && workerIdentity.principal.identity.accountId !== request.target.accountId;
-  const target = restore && restoreIdentity?.ok ? restore : crossAccount ? undefined : worker;
-
-  // Every EC2 action each principal's steps will call, tried with DryRun as that principal.
-  const shape = {
-    mode: crossAccount ? ('cross-account' as const) : ('same-account' as const),
-    dataPath: request.dataPath,
-    kmsGrant: request.kmsGrant,
-    hasRestoreRole: roleArn !== undefined,
-    ...(request.verify ? { verify: true } : {}),
-  };
-  const dryRunActionsOf = (s: typeof shape, who: StepPrincipal) =>
-    stepActions(s)
-      .filter((a) => a.principal === who && a.dryRun)
-      .map((a) => a.action);
-  const dryRun = (side: typeof worker, who: StepPrincipal) =>
-    g.fact(
-      `DryRun of the ${side.scope.name}'s EC2 actions`,
-      `dry-run|${side.scope.key}|${shape.mode}|${shape.dataPath}|${shape.kmsGrant}|${shape.hasRestoreRole}`,
-      'changing',
-      async (http) =>
-        probeWithDryRun(
-          side.clients.ec2,
-          dryRunActionsOf(shape, who),
-          await probeZone(side.clients.ec2, region, http),
-          http,
-        ),
+  // Who each side is: the two identities at once. Every read as the restore role needs only its
+  // credentials (the one AssumeRole its clients share), not GetCallerIdentity's answer, so those
+  // reads start with it and count only when the role was assumed; a failed AssumeRole sends none.
+  const workerIdentity = callerIdentity(g, worker.scope, worker.clients);
+  const restoreIdentity = restore ? callerIdentity(g, restore.scope, restore.clients) : undefined;
+  const shape = workerIdentity.then((identity) => stepShape(request, identity));
+  const dryRun = (side: typeof worker, who: StepPrincipal, steps: StepShape) =>
+    atMost(
+      DRY_RUN_BUDGET_MS,
+      g.fact(
+        `DryRun of the ${side.scope.name}'s EC2 actions`,
+        `dry-run|${side.scope.key}|${steps.mode}|${steps.dataPath}|${steps.kmsGrant}|${steps.hasRestoreRole}`,
+        'changing',
+        (http) =>
+          probeWithDryRun(
+            side.clients.ec2,
+            stepActions(steps)
+              .filter((a) => a.principal === who && a.dryRun)
+              .map((a) => a.action),
+            // Only a probe that names a zone waits for one.
+            { region, zone: () => probeZone(side.clients.ec2, region, http) },
+            http,
+          ),
+      ),
     );
+  const asRestoreRole = restore && {
+    // The role the request names (GetCallerIdentity tells its session, not its policies).
+    details: roleDetails(g, restore.scope, restore.clients, {
+      identity: { arn: restore.roleArn, accountId: restore.roleArn.split(':')[4] ?? '' },
+    }),
+    target: unlessUsed(gatherTarget(g, request, restorePoint, restore)),
+    dryRun: unlessUsed(shape.then(({ steps }) => dryRun(restore, 'restore-role', steps))),
+  };
 
   // Then everything else at once: the roles' policies, the target's facts, the source default key.
-  const transferKeyAlias =
-    crossAccount && request.transferKey && roleArn ? transferKeyAliasFor(roleArn) : undefined;
   const [
     workerPrincipal,
     restorePrincipal,
@@ -110,25 +136,42 @@ export async function gatherFactsWith(
     restoreDryRun,
     transferKey,
   ] = await Promise.all([
-    workerIdentity.ok ? roleDetails(g, worker.scope, worker.clients, workerIdentity.principal) : undefined,
-    restore && restoreIdentity?.ok
-      ? roleDetails(g, restore.scope, restore.clients, restoreIdentity.principal)
-      : undefined,
-    target ? gatherTarget(g, request, restorePoint, target) : undefined,
-    crossAccount ? gatherSourceDefaultKey(g, worker.scope, worker.clients, region) : undefined,
-    workerIdentity.ok ? atMost(DRY_RUN_BUDGET_MS, dryRun(worker, 'worker-role')) : undefined,
-    restore && restoreIdentity?.ok ? atMost(DRY_RUN_BUDGET_MS, dryRun(restore, 'restore-role')) : undefined,
+    workerIdentity.then((identity) =>
+      identity.ok ? roleDetails(g, worker.scope, worker.clients, identity.principal) : undefined,
+    ),
+    Promise.all([restoreIdentity, asRestoreRole?.details]).then(([identity, details]) =>
+      identity?.ok && details ? { ...details, identity: identity.principal.identity } : undefined,
+    ),
+    Promise.all([restoreIdentity, shape]).then(([identity, { crossAccount }]) =>
+      identity?.ok
+        ? asRestoreRole?.target
+        : crossAccount
+          ? undefined
+          : gatherTarget(g, request, restorePoint, worker),
+    ),
+    shape.then(({ crossAccount }) =>
+      crossAccount ? gatherSourceDefaultKey(g, worker.scope, worker.clients, region) : undefined,
+    ),
+    Promise.all([workerIdentity, shape]).then(([identity, { steps }]) =>
+      identity.ok ? dryRun(worker, 'worker-role', steps) : undefined,
+    ),
+    restoreIdentity?.then((identity) => (identity.ok ? asRestoreRole?.dryRun : undefined)),
     // The transfer key by its alias (NotFoundException: it is created on first use).
-    transferKeyAlias ? keyFacts(g, worker.scope, worker.clients, transferKeyAlias) : undefined,
+    shape.then(({ crossAccount }) =>
+      crossAccount && request.transferKey && roleArn
+        ? keyFacts(g, worker.scope, worker.clients, transferKeyAliasFor(roleArn))
+        : undefined,
+    ),
   ]);
   if (workerPrincipal && workerDryRun) workerPrincipal.dryRun = workerDryRun;
   if (restorePrincipal && restoreDryRun) restorePrincipal.dryRun = restoreDryRun;
+  const [workerAnswer, restoreAnswer] = await Promise.all([workerIdentity, restoreIdentity]);
 
   const facts: PreflightFacts = {
     request,
     worker: workerPrincipal
       ? { principal: workerPrincipal }
-      : { identityError: (workerIdentity as { error: AwsErrorFact }).error },
+      : { identityError: (workerAnswer as { error: AwsErrorFact }).error },
     targetKey: { requested: request.target.kmsKeyId },
     restorePoint,
   };
@@ -139,8 +182,8 @@ export async function gatherFactsWith(
     };
     if (restorePrincipal) {
       role.principal = { ...restorePrincipal, roleArn: restorePrincipal.roleArn ?? roleArn };
-    } else if (restoreIdentity && !restoreIdentity.ok) {
-      role.assumeError = restoreIdentity.error;
+    } else if (restoreAnswer && !restoreAnswer.ok) {
+      role.assumeError = restoreAnswer.error;
     }
     facts.restoreRole = role;
   }

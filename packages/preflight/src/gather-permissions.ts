@@ -50,9 +50,12 @@ const NOTHING = {
 
 /** Options of each call (the plan's deadline aborts it). */
 type Http = { abortSignal?: AbortSignal };
-/** The DryRun command of an action, in a zone of the region (its answer's type does not matter here). */
-type Probe = (zone: string) => { input: unknown };
+/** The DryRun command of an action in a region, or in a zone of it (its answer's type does not matter here). */
+type Probe = (place: { region: string; zone: string }) => { input: unknown };
 type AnyEc2Command = Parameters<EC2Client['send']>[0];
+
+/** The probes that name a zone: only they wait for one (probeZone). */
+const zonal = new Set(['ec2:CreateVolume']);
 
 // One probe per EC2 action the steps call (step-actions.ts), each with DryRun set.
 const probes: Record<string, Probe> = {
@@ -63,11 +66,11 @@ const probes: Record<string, Probe> = {
       InstanceId: NOTHING.instance,
       Device: '/dev/sdf',
     }),
-  'ec2:CopySnapshot': (zone) =>
+  'ec2:CopySnapshot': ({ region }) =>
     new CopySnapshotCommand({
       DryRun: true,
       SourceSnapshotId: NOTHING.snapshot,
-      SourceRegion: zone.replace(/[a-z]$/, ''),
+      SourceRegion: region,
       Encrypted: true,
     }),
   'ec2:CreateSnapshot': () => new CreateSnapshotCommand({ DryRun: true, VolumeId: NOTHING.volume }),
@@ -77,7 +80,7 @@ const probes: Record<string, Probe> = {
       Resources: [NOTHING.volume],
       Tags: [{ Key: 'ec2-restore:preflight', Value: 'dry-run' }],
     }),
-  'ec2:CreateVolume': (zone) =>
+  'ec2:CreateVolume': ({ zone }) =>
     new CreateVolumeCommand({ DryRun: true, AvailabilityZone: zone, Size: 1, VolumeType: 'gp3' }),
   'ec2:DeleteSnapshot': () => new DeleteSnapshotCommand({ DryRun: true, SnapshotId: NOTHING.snapshot }),
   'ec2:DeleteVolume': () => new DeleteVolumeCommand({ DryRun: true, VolumeId: NOTHING.volume }),
@@ -159,13 +162,14 @@ export function dryRunOutcome(error: unknown): DryRunFact {
 const LISTENERS_PER_CALL = 3;
 
 /**
- * Tries each EC2 action with DryRun as the clients' principal, all at once (each is one request).
- * `zone` is a zone of the region for CreateVolume.
+ * Tries each EC2 action with DryRun as the clients' principal, all at once (each is one request) in
+ * `place.region`. `place.zone` is asked (once) for a zone of the region only by a probe that names
+ * one (CreateVolume), so the others do not wait for it.
  */
 export async function probeWithDryRun(
   ec2: EC2Client,
   actions: readonly string[],
-  zone: string,
+  place: { region: string; zone: () => Promise<string> },
   http: Http = {},
 ): Promise<Record<string, DryRunFact>> {
   const wanted = [...new Set(actions)].filter((action) => probes[action] !== undefined);
@@ -176,10 +180,16 @@ export async function probeWithDryRun(
     // Node's leak warning keeps meaning a leak.
     setMaxListeners(Math.max(getMaxListeners(signal), wanted.length * LISTENERS_PER_CALL + 10), signal);
   }
+  let zone: Promise<string> | undefined;
+  const zoneOnce = () => {
+    zone ??= place.zone();
+    return zone;
+  };
   const answers = await Promise.all(
     wanted.map(async (action): Promise<[string, DryRunFact]> => {
       try {
-        await ec2.send(probes[action]!(zone) as AnyEc2Command, http);
+        const where = { region: place.region, zone: zonal.has(action) ? await zoneOnce() : '' };
+        await ec2.send(probes[action]!(where) as AnyEc2Command, http);
         // A call that succeeded although DryRun was set: the permission is there.
         return [action, { outcome: 'allowed', code: 'Succeeded' }];
       } catch (error) {

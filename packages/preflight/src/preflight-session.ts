@@ -9,7 +9,8 @@ import {
 import type { PlanResult, RestoreRequest } from '@ec2-restore/contracts';
 import { FactCache } from './fact-cache.ts';
 import type { PreflightFacts, RestorePointFacts } from './facts.ts';
-import { type Gathering, gatherFactsWith, type Http } from './gather-facts.ts';
+import { type Gathering, gatherFactsWith, type Http, workerScope } from './gather-facts.ts';
+import { callerIdentity } from './gather-principal-facts.ts';
 import { planFromFacts } from './plan-steps.ts';
 
 export interface PreflightSessionOptions {
@@ -121,10 +122,29 @@ export class PreflightSession {
     this.clients.clear();
   }
 
-  private async gather(
-    request: RestoreRequest,
-    restorePoint: RestorePointFacts,
-  ): Promise<{ facts: PreflightFacts; cacheKeys: Set<string> }> {
+  /**
+   * Readies the worker role's side before the first plan, so that plan does not pay it: builds the
+   * worker role's clients for `region`, looks up the account its EC2 call budget is kept for, and
+   * reads the worker role's identity (STS GetCallerIdentity, which needs no permission:
+   * https://docs.aws.amazon.com/STS/latest/APIReference/API_GetCallerIdentity.html), kept like any
+   * other fact. The restore role's side cannot be readied: which role is a request's choice.
+   * Rejects with the first failure (the plans then ask again, and report it).
+   */
+  async warm(region: string): Promise<void> {
+    const { gathering } = this.gathering();
+    const clients = gathering.workerClients(region);
+    // Each client is built, and its SDK package loaded, at its first use.
+    void [clients.ec2, clients.kms, clients.iam];
+    await Promise.all([
+      callerAccountOf(clients)(),
+      callerIdentity(gathering, workerScope(region), clients).then((identity) => {
+        if (!identity.ok) throw new Error(`${identity.error.code}: ${identity.error.message}`);
+      }),
+    ]);
+  }
+
+  /** One plan's view of the session: its clients and cached facts, and what it is waiting for. */
+  private gathering(): { gathering: Gathering; outstanding: Set<string>; cacheKeys: Set<string> } {
     const outstanding = new Set<string>();
     const cacheKeys = new Set<string>();
     const gathering: Gathering = {
@@ -140,6 +160,14 @@ export class PreflightSession {
         return value.finally(() => outstanding.delete(label));
       },
     };
+    return { gathering, outstanding, cacheKeys };
+  }
+
+  private async gather(
+    request: RestoreRequest,
+    restorePoint: RestorePointFacts,
+  ): Promise<{ facts: PreflightFacts; cacheKeys: Set<string> }> {
+    const { gathering, outstanding, cacheKeys } = this.gathering();
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<never>((_, reject) => {
       timer = setTimeout(

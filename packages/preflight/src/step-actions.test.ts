@@ -179,3 +179,23 @@ describe('generated policies cover every AWS call of the restore', () => {
     expect([...ec2].filter((a) => !dryRunnableActions().includes(a))).toEqual([]);
   });
 });
+
+describe('stepActions order', () => {
+  it('is the order localeCompare gives (the policy generator writes the actions in it)', () => {
+    for (const config of configs)
+      for (const hasRestoreRole of [true, false])
+        for (const verify of [true, false])
+          for (const launch of ['register-image', 'launch-and-swap', null, undefined] as const) {
+            const actions = stepActions({
+              ...config,
+              hasRestoreRole,
+              verify,
+              ...(launch !== undefined ? { launch } : {}),
+            });
+            const byLocale = [...actions].sort(
+              (a, b) => a.principal.localeCompare(b.principal) || a.action.localeCompare(b.action),
+            );
+            expect(actions).toEqual(byLocale);
+          }
+  });
+});

@@ -164,9 +164,16 @@ export function stepActions(shape: StepShape): StepAction[] {
   const actions = new Map<string, StepAction>();
   collect(workerNeeds(shape), 'worker-role', actions);
   collect(targetNeeds(shape), shape.hasRestoreRole ? 'restore-role' : 'worker-role', actions);
-  return [...actions.values()].sort(
-    (a, b) => a.principal.localeCompare(b.principal) || a.action.localeCompare(b.action),
-  );
+  return [...actions.values()].sort((a, b) => byName(a.principal, b.principal) || byName(a.action, b.action));
+}
+
+/**
+ * Alphabetical order of ASCII names, letter case aside: the order `localeCompare` gives them, without
+ * the cost of its first call in a process (ICU's collation data, 10-20 ms: the first plan paid it).
+ */
+function byName(a: string, b: string): number {
+  const [x, y] = [a.toLowerCase(), b.toLowerCase()];
+  return x < y ? -1 : x > y ? 1 : 0;
 }
 
 /** The actions one principal needs, sorted. */

@@ -266,7 +266,9 @@ export class EbsDirectWriter implements SnapshotWriter<EbsDirectTarget, EbsDirec
       );
     }
 
-    let bytesDone = writesBlocks ? 0 : totalBytes;
+    // -0, not 0: a double from the start. The count passes V8's small integers (2^30) at 1 GiB, where
+    // the JIT would otherwise drop the pool's compiled code mid-write and compile it again.
+    let bytesDone = writesBlocks ? -0 : totalBytes;
     // Runs alongside the writes; awaited after them (a write that fails first leaves it unobserved).
     const startedHook = target.onStarted?.(snapshotId);
     startedHook?.catch(() => {});

@@ -2,7 +2,6 @@
  * The API service: `node --import tsx services/api/src/main.ts`. Configuration from the environment
  * (see README.md); a wrong value stops the service with a message naming the variable.
  */
-import { callerAccountOf, createAwsClients } from '@ec2-restore/aws-clients';
 import { openBackupRepository, RepositoryLocationError } from '@ec2-restore/backup-repository';
 import { exitOnConfigError } from '@ec2-restore/config';
 import { QueueName, queueNames } from '@ec2-restore/contracts';
@@ -22,31 +21,6 @@ import { createApiRedis } from './redis-connection.ts';
  * `cancelling` this long after its cancel with every step pending has no worker to end it.
  */
 const STRANDED_AFTER_MS = 60_000;
-
-/**
- * The first restore's pre-flight would otherwise load the SDK packages and credential providers it
- * uses and run the clients' code for the first time (about 0.1 s of the first POST). This pays that
- * at start: it builds the pre-flight's kinds of clients and makes one STS GetCallerIdentity as the
- * worker role, which needs no IAM permission
- * (https://docs.aws.amazon.com/STS/latest/APIReference/API_GetCallerIdentity.html). The answer is not
- * kept; a failure is only logged (the first plan then pays as before and reports any real problem).
- */
-async function warmAwsClients(config: ApiConfig, logger: ReturnType<typeof createLogger>): Promise<void> {
-  const clients = createAwsClients({
-    region: config.awsRegion,
-    ...(config.awsEndpointUrl ? { endpoint: config.awsEndpointUrl } : {}),
-    maxAttempts: 1,
-  });
-  try {
-    // Each client is built, and its SDK package loaded, at its first use.
-    void [clients.ec2, clients.kms, clients.iam];
-    await callerAccountOf(clients)();
-  } catch (err) {
-    logger.debug({ err: (err as Error).message }, 'warming the AWS clients at start failed');
-  } finally {
-    clients.destroy();
-  }
-}
 
 function readConfig(): ApiConfig {
   try {
@@ -120,7 +94,12 @@ async function main(): Promise<void> {
       `ec2-restore api listening on http://localhost:${port}`,
     );
   });
-  void warmAwsClients(config, logger);
+  // The first restore's pre-flight would otherwise build the worker role's clients, load their SDK
+  // packages and ask STS who the worker role is. Paid here instead; a failure is only logged (the
+  // first plan then asks again and reports any real problem).
+  planner.warm().catch((err: unknown) => {
+    logger.debug({ err: (err as Error).message }, 'readying the pre-flight at start failed');
+  });
   server.on('error', (err) => {
     logger.fatal({ err }, `cannot listen on port ${config.port} (PORT)`);
     process.exit(1);

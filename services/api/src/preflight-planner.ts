@@ -94,6 +94,14 @@ export class PreflightPlanner implements RestorePlanner {
     }
   }
 
+  /**
+   * Readies the worker role's clients and identity in the workers' region before the first request
+   * (PreflightSession.warm). Rejects with what failed; the first plan then asks again and reports it.
+   */
+  warm(): Promise<void> {
+    return this.session.warm(this.options.region);
+  }
+
   /** Closes the AWS clients' sockets. */
   close(): void {
     this.session.close();
