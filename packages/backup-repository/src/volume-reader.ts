@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
+import type { Readable } from 'node:stream';
 import { BLOCK_SIZE } from './block.ts';
-import { BlockListFormatError, type BlockRef, readBlockList } from './block-list.ts';
+import { BlockListFormatError, type BlockRef, forEachBlockListed, readBlockList } from './block-list.ts';
 import { BlockIntegrityError, BlockListCorruptError } from './errors.ts';
 import type { VolumeManifest } from './manifest.ts';
 import { blockKey } from './repository-layout.ts';
@@ -23,6 +24,25 @@ export class VolumeReader {
    * when the iteration ends; call `checkBlockList()` first where acting on a bad list would do harm.
    */
   async *blocks(): AsyncGenerator<BlockRef> {
+    const stream = await this.openBlockList();
+    try {
+      yield* readBlockList(stream, this.volume.blockCount, this.volume.blockList.sha256);
+    } catch (err) {
+      throw this.corruptListError(err);
+    }
+  }
+
+  /** Reads the whole block list once (streamed) and checks it; calls `onBlock` for each block. */
+  async checkBlockList(onBlock: (ref: BlockRef) => void = () => {}): Promise<void> {
+    const stream = await this.openBlockList();
+    try {
+      await forEachBlockListed(stream, this.volume.blockCount, this.volume.blockList.sha256, onBlock);
+    } catch (err) {
+      throw this.corruptListError(err);
+    }
+  }
+
+  private async openBlockList(): Promise<Readable> {
     const stream = await this.store.getStream(this.volume.blockList.key);
     if (stream === undefined) {
       throw new BlockListCorruptError(
@@ -31,19 +51,12 @@ export class VolumeReader {
         'the block list is missing',
       );
     }
-    try {
-      yield* readBlockList(stream, this.volume.blockCount, this.volume.blockList.sha256);
-    } catch (err) {
-      if (err instanceof BlockListFormatError) {
-        throw new BlockListCorruptError(this.restorePointId, this.volume.deviceName, err.message);
-      }
-      throw err;
-    }
+    return stream;
   }
 
-  /** Reads the whole block list once (streamed) and checks it; calls `onBlock` for each block. */
-  async checkBlockList(onBlock?: (ref: BlockRef) => void): Promise<void> {
-    for await (const ref of this.blocks()) onBlock?.(ref);
+  private corruptListError(err: unknown): unknown {
+    if (!(err instanceof BlockListFormatError)) return err;
+    return new BlockListCorruptError(this.restorePointId, this.volume.deviceName, err.message);
   }
 
   /**

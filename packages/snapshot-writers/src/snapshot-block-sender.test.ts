@@ -2,7 +2,7 @@ import { createHash, createHmac } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { classifyAwsError, createAwsClients } from '@ec2-restore/aws-clients';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { decideRetry, isSnapshotNotFound } from './retry-policy.ts';
 import { SnapshotBlockSender } from './snapshot-block-sender.ts';
 
@@ -123,6 +123,53 @@ describe('SnapshotBlockSender', () => {
     expect(r.headers.authorization).toMatch(/SignedHeaders=[^,]*host[^,]*x-amz-checksum[^,]*x-amz-date/);
     const { given, expected } = expectedSignature(r, credentials.secretAccessKey);
     expect(given).toBe(expected);
+  });
+
+  it("signs with the client's credentials as they change, and fails calls while the client cannot give any", async () => {
+    const sink = await server(() => ({ status: 201 }));
+    cleanup.push(() => sink.server.close());
+    // Expiring at once: the client asks its provider again each time the sender asks it.
+    let current: { accessKeyId: string; secretAccessKey: string } | Error = credentials;
+    const provider = async () => {
+      if (current instanceof Error) throw current;
+      return { ...current, expiration: new Date() };
+    };
+    vi.useFakeTimers({ toFake: ['setInterval'] });
+    cleanup.push(() => vi.useRealTimers());
+    const clients = createAwsClients({ region: 'eu-west-1', endpoint: sink.endpoint, credentials: provider });
+    const sender = await SnapshotBlockSender.forClient(clients.ebs, { sockets: 1 });
+    cleanup.push(() => {
+      sender.close();
+      clients.destroy();
+    });
+    const data = Buffer.alloc(16, 1);
+    const put = (blockIndex: number) =>
+      sender.put({ snapshotId: 'snap-0123456789abcdef0', blockIndex, data, checksumBase64: 'x' });
+    // The sender asks again once a second; the refresh is done once the provider's promise settles.
+    const refresh = async () => {
+      await vi.advanceTimersByTimeAsync(1_000);
+      await new Promise((resolve) => setImmediate(resolve));
+    };
+
+    await put(0);
+    current = { accessKeyId: 'AKIDROTATED', secretAccessKey: 'rotated-secret' };
+    await refresh();
+    await put(1);
+    current = new Error('the instance metadata service did not answer');
+    await refresh();
+    await expect(put(2)).rejects.toThrow('the instance metadata service did not answer');
+    current = credentials;
+    await refresh();
+    await put(3);
+
+    expect(sink.received.map((r) => String(r.headers.authorization))).toEqual([
+      expect.stringContaining('Credential=AKIDEXAMPLE/'),
+      expect.stringContaining('Credential=AKIDROTATED/'),
+      expect.stringContaining('Credential=AKIDEXAMPLE/'),
+    ]);
+    expect(expectedSignature(sink.received[1]!, 'rotated-secret').given).toBe(
+      expectedSignature(sink.received[1]!, 'rotated-secret').expected,
+    );
   });
 
   it("turns EBS's restJson1 errors into errors the retry policy reads like the SDK's", async () => {

@@ -104,8 +104,15 @@ export class SnapshotBlockSender {
    * listener per call (the writer passes the same signal to every call of a volume).
    */
   private readonly watched = new Map<AbortSignal, { calls: Set<ClientRequest>; onAbort: () => void }>();
+  /**
+   * The client's credentials, asked for again every second on a timer (the client refreshes them
+   * before they expire): a call never waits for them, and the per-call code has no branch that runs
+   * once a second (the JIT would drop and recompile the hot path the first time it ran).
+   */
   private credentials: SigningCredentials | undefined;
-  private credentialsUntil = 0;
+  /** Why the last refresh failed; calls fail with it until a refresh succeeds. */
+  private credentialsError: unknown;
+  private refreshTimer: ReturnType<typeof setInterval> | undefined;
 
   private constructor(
     client: DirectCallReporting,
@@ -148,8 +155,7 @@ export class SnapshotBlockSender {
     });
     const signer = new BlockRequestSigner(await config.region(), config.signingName ?? 'ebs');
     const sender = new SnapshotBlockSender(ebs as DirectCallReporting, config, signer, url, options);
-    // Asked for now, not by the first calls at once (each would ask the client, all at the same time).
-    await sender.refreshCredentials();
+    await sender.startRefreshingCredentials();
     return sender;
   }
 
@@ -159,13 +165,10 @@ export class SnapshotBlockSender {
    */
   async put(block: SnapshotBlock, signal?: AbortSignal, onBodySent?: () => void): Promise<void> {
     try {
-      // The client's credentials, refreshed as the client refreshes them (asked for once a second).
-      const credentials =
-        this.credentials && performance.now() < this.credentialsUntil
-          ? this.credentials
-          : await this.refreshCredentials();
+      if (this.credentialsError !== undefined) throw this.credentialsError;
       if (signal?.aborted) throw abortError(signal);
-      await this.exchange(block, credentials, signal, onBodySent);
+      // Set before forClient returns the sender.
+      await this.exchange(block, this.credentials!, signal, onBodySent);
       this.record();
     } catch (error) {
       this.record(error);
@@ -173,10 +176,22 @@ export class SnapshotBlockSender {
     }
   }
 
-  private async refreshCredentials(): Promise<SigningCredentials> {
+  /** Asks for the credentials now (a failure fails the sender's creation), then once a second. */
+  private async startRefreshingCredentials(): Promise<void> {
     this.credentials = await this.config.credentials();
-    this.credentialsUntil = performance.now() + 1_000;
-    return this.credentials;
+    this.refreshTimer = setInterval(() => {
+      this.config.credentials().then(
+        (credentials) => {
+          this.credentials = credentials;
+          this.credentialsError = undefined;
+        },
+        (error: unknown) => {
+          this.credentialsError = error;
+        },
+      );
+    }, 1_000);
+    // A sender left open does not keep the process alive.
+    this.refreshTimer.unref();
   }
 
   /** One PutSnapshotBlock call: settles once EBS's answer is read to its end. */
@@ -251,8 +266,9 @@ export class SnapshotBlockSender {
     return entry.calls;
   }
 
-  /** Closes the sockets and stops listening on the calls' signals. */
+  /** Closes the sockets, stops listening on the calls' signals and stops refreshing the credentials. */
   close(): void {
+    clearInterval(this.refreshTimer);
     for (const [signal, { onAbort }] of this.watched) signal.removeEventListener('abort', onAbort);
     this.watched.clear();
     this.agent.destroy();
