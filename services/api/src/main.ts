@@ -15,13 +15,16 @@ import { createLogger } from './logger.ts';
 import { ApiMetrics } from './metrics.ts';
 import { PreflightPlanner } from './preflight-planner.ts';
 import { createApiRedis } from './redis-connection.ts';
-import { warmRequestParsing } from './warm-up.ts';
+import { warmRequestParsing, warmUp } from './warm-up.ts';
 
 /**
  * A restore still `queued` with every step pending this long after its POST has lost its flow; one
  * `cancelling` this long after its cancel with every step pending has no worker to end it.
  */
 const STRANDED_AFTER_MS = 60_000;
+
+/** Longest the start waits for its warm-ups (warmUp) before listening anyway. */
+const WARM_UP_WAIT_MS = 3_000;
 
 function readConfig(): ApiConfig {
   try {
@@ -87,6 +90,20 @@ async function main(): Promise<void> {
     limits: config.limits,
   });
 
+  // What the first requests would otherwise pay, paid before the API says it listens (bounded):
+  // - the pre-flight: the worker role's clients, their SDK packages, who the worker role is (STS);
+  // - the JSON body parser's decoders and the request schema's compiled parser;
+  // - the catalogue's index (GET /v1/restore-points, and a POST's restore point): every manifest
+  //   read once, and the manifest schema's compiled parser (~10 ms of the first POST's profile).
+  await warmUp(
+    {
+      'the pre-flight': () => planner.warm(),
+      'the request parsing': warmRequestParsing,
+      'the restore-point catalogue': () => repository.listRestorePoints(),
+    },
+    WARM_UP_WAIT_MS,
+    (name, err) => logger.debug({ err: (err as Error).message }, `readying ${name} at start failed`),
+  );
   const server = app.listen(config.port, () => {
     const address = server.address();
     const port = typeof address === 'object' && address !== null ? address.port : config.port;
@@ -94,21 +111,6 @@ async function main(): Promise<void> {
       { port, bullBoard: `http://localhost:${port}/admin/queues`, repository: repository.location },
       `ec2-restore api listening on http://localhost:${port}`,
     );
-  });
-  // The first restore's pre-flight would otherwise build the worker role's clients, load their SDK
-  // packages and ask STS who the worker role is. Paid here instead; a failure is only logged (the
-  // first plan then asks again and reports any real problem).
-  planner.warm().catch((err: unknown) => {
-    logger.debug({ err: (err as Error).message }, 'readying the pre-flight at start failed');
-  });
-  warmRequestParsing().catch((err: unknown) => {
-    logger.debug({ err: (err as Error).message }, 'readying the request parsing at start failed');
-  });
-  // The catalogue's index (GET /v1/restore-points, and the restore point of a POST) is built at its
-  // first use: reading every manifest, and zod compiling the manifest's parser (~10 ms in the first
-  // POST's profile). Built here instead; a failure is logged and the first request tries again.
-  repository.listRestorePoints().catch((err: unknown) => {
-    logger.debug({ err: (err as Error).message }, 'reading the restore-point catalogue at start failed');
   });
   server.on('error', (err) => {
     logger.fatal({ err }, `cannot listen on port ${config.port} (PORT)`);

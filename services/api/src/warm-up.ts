@@ -42,3 +42,34 @@ export async function warmRequestParsing(): Promise<void> {
   const parsed = restoreRequestSchema.safeParse((request as unknown as { body: unknown }).body);
   if (!parsed.success) throw new Error(`the warm-up request no longer parses: ${parsed.error.message}`);
 }
+
+/**
+ * Starts every warm-up at once and waits for them at most `waitMs` (they go on afterwards), so the
+ * API says it is listening only once its first requests would not pay them, unless AWS or the
+ * repository is slow or unreachable. A warm-up that fails is reported by name, never thrown: the
+ * first request then does the work itself and reports any real problem.
+ */
+export async function warmUp(
+  warmUps: Record<string, () => Promise<unknown>>,
+  waitMs: number,
+  onFailure: (name: string, err: unknown) => void,
+): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const bound = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, waitMs);
+  });
+  const all = Promise.all(
+    Object.entries(warmUps).map(async ([name, run]) => {
+      try {
+        await run();
+      } catch (err) {
+        onFailure(name, err);
+      }
+    }),
+  );
+  try {
+    await Promise.race([all, bound]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
