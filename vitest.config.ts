@@ -4,7 +4,9 @@ import LongFilesFirst from './test/reporters/long-files-first.ts';
 // Two projects: `unit` is pure code beside the sources (no Redis, no emulator);
 // `integration` is everything under test/ and talks to a real redis-server and the
 // local AWS emulator started by @ec2-restore/local-aws. At the end of a run the slowest test files are
-// listed (test/reporters/slowest-files.ts) and the global teardown prints the emulator's peak memory.
+// listed, with how many of the machine's cores were busy meanwhile (test/reporters/slowest-files.ts: in
+// CI on 2 cores it is near 2, so the run is bound by CPU, not by what its tests wait for), and the global
+// teardown prints the emulator's peak memory.
 // Integration test files mostly wait (on the emulator, Redis, worker processes), and each isolates
 // itself (fresh random accounts, its own queue and state prefixes, ephemeral ports), so several run at
 // once even on a 2-core machine, where vitest's default is one at a time (cores - 1). In CI: 4 at

@@ -1,15 +1,26 @@
+import { DescribeSnapshotsCommand } from '@aws-sdk/client-ec2';
 import { jobIdFor, QueueName, type ShareJobResult } from '@ec2-restore/contracts';
 import { type ModelledDelay, modelledDelaysSince, type RunningEmulator } from '@ec2-restore/local-aws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { describeInstance, snapshotsOf, worldPerTest } from '../support/index.ts';
+import {
+  describeInstance,
+  EMPTY_CENSUS,
+  eventually,
+  snapshotsOf,
+  stepStatus,
+  type World,
+  worldPerTest,
+} from '../support/index.ts';
 import { startEmulatorWith } from '../support/own-emulator.ts';
 
 /*
- * Another account's restore shares its snapshots while EBS still seals them (`pending` after
- * CompleteSnapshot), so the share reaches the target account during the seal instead of after it
- * (packages/pipeline/src/steps/share.ts). On an emulator of this file's own whose seal lasts 4 s, long
- * enough that the steps' order shows whatever the machine's load: the emulator's log of the delays it
- * modelled (GET /ec2restore-test-only/delays) says when each seal ended and when each share began.
+ * Another account's restore shares each snapshot as soon as StartSnapshot made it, while its blocks
+ * are written, so the share reaches the target account long before EBS has sealed the snapshot
+ * (`pending` after CompleteSnapshot), and the share step ends once every snapshot is completed
+ * (packages/pipeline/src/steps/snapshot.ts, share.ts). On an emulator of this file's own whose seal
+ * lasts 4 s, long enough that the steps' order shows whatever the machine's load: the emulator's log
+ * of the delays it modelled (GET /ec2restore-test-only/delays) says when each seal began and ended and
+ * when each share was made.
  */
 
 const SEAL_MS = 4000;
@@ -32,8 +43,13 @@ const openWorld = worldPerTest();
 
 const epochMs = (iso: string | null | undefined) => (iso ? Date.parse(iso) : Number.NaN);
 
+async function cancel(world: World, id: string): Promise<void> {
+  const response = await world.api.call(`/v1/restores/${id}/cancel`, { method: 'POST' });
+  expect(response.status, await response.text()).toBe(202);
+}
+
 describe('another account: the snapshots are shared while EBS seals them', { timeout: 300_000 }, () => {
-  it('each share begins before its seal ends; the share step ends once every snapshot is completed; the instance is in the target account and nothing is left', async () => {
+  it('each snapshot is shared while its blocks are written, before its seal; the share step ends once every snapshot is completed; the instance is in the target account and nothing is left', async () => {
     const world = await openWorld({ accounts: 'cross', devices: DEVICES });
     world.startWorkers(['snapshot-worker', 'share-worker', 'instance-worker']);
     const sinceMs = Date.now();
@@ -70,7 +86,11 @@ describe('another account: the snapshots are shared while EBS seals them', { tim
       // The snapshot step ended while its snapshot was sealing, and the share was made before the seal ended.
       expect(epochMs(step(`snapshot:${snapshot.deviceName}`)?.finishedAt)).toBeLessThan(seal.untilMs);
       expect(share.fromMs, `shared at ${share.fromMs}, sealed at ${seal.untilMs}`).toBeLessThan(seal.untilMs);
-      expect(share.fromMs).toBeGreaterThanOrEqual(seal.fromMs);
+      // Shared by the snapshot step while it wrote the blocks (1 GiB: seconds here), long before
+      // CompleteSnapshot began the seal.
+      expect(share.fromMs, `shared at ${share.fromMs}, sealing from ${seal.fromMs}`).toBeLessThan(
+        seal.fromMs - 500,
+      );
     }
     // The share step ended once every snapshot was completed (the instance step copies and mounts
     // completed snapshots only); the emulator's clock and the workers' are this machine's.
@@ -84,5 +104,35 @@ describe('another account: the snapshots are shared while EBS seals them', { tim
     // Cleanup withdrew the shares and deleted the snapshots.
     expect(await snapshotsOf(world.source.aws.ec2, [id])).toEqual([]);
     expect((await world.census([id])).sharedWithTarget).toEqual([]);
+  });
+  it('cancelled while the blocks are written, after the snapshot was shared: the target account no longer sees it, nothing is left in either account', async () => {
+    const world = await openWorld({ accounts: 'cross', devices: ['/dev/xvda'], api: true });
+    world.startWorkers(['snapshot-worker', 'share-worker', 'instance-worker']);
+    const id = await world.startRestore(world.request({ instance: { subnetId: world.targetSubnetId } }));
+    const restorableByTarget = async () => {
+      const { Snapshots = [] } = await world.target.aws.ec2.send(
+        new DescribeSnapshotsCommand({ RestorableByUserIds: ['self'], OwnerIds: [world.source.id] }),
+      );
+      return Snapshots;
+    };
+    // The target account sees the snapshot, `pending`, while the snapshot step still writes it.
+    const seen = await eventually(
+      async () => {
+        const [snapshot] = await restorableByTarget();
+        return snapshot;
+      },
+      60_000,
+      50,
+    );
+    expect(seen.State).toBe('pending');
+    expect(stepStatus(await world.pipeline.store.get(id), 'snapshot:/dev/xvda')).toBe('running');
+
+    await cancel(world, id);
+    const restore = await world.waitForEnd(id, 120_000);
+    expect(restore.status, world.output()).toBe('cancelled');
+    expect(stepStatus(restore, 'cleanup')).toBe('succeeded');
+    // Cleanup withdrew the share and deleted the snapshot still being written: nothing in either account.
+    expect(await world.census([id])).toEqual(EMPTY_CENSUS);
+    expect(await restorableByTarget()).toEqual([]);
   });
 });

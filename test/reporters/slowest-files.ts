@@ -1,20 +1,26 @@
 import { writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import type { Reporter, TestModule } from 'vitest/node';
+import { busyCores, type MachineCpuTimes, machineCpuTimes } from './machine-cpu.ts';
 
 const SHOWN = 10;
 
 /**
  * Prints, at the end of a run of more than one test file, the slowest files: the time each spent importing
- * (collect), in setup files, and in its tests and hooks, so a slow CI points at its cause; and the sum
- * of all files' times beside the run's wall time (how much running files at once saved).
+ * (collect), in setup files, and in its tests and hooks, so a slow CI points at its cause; the sum
+ * of all files' times beside the run's wall time (how much running files at once saved); and how busy
+ * the machine's cores were meanwhile (Linux): near all of them, the run waited for CPU, not for its tests,
+ * and only less CPU makes it shorter.
  * With EC2_RESTORE_FILE_TIMES=<path>, every file's seconds also go to that JSON file
  * ({ "test/x.test.ts": 12.3 }), the figures test/reporters/long-files-first.ts orders files by.
  */
 export default class SlowestFilesReporter implements Reporter {
   private startedAt = Date.now();
+  private cpuAtStart: MachineCpuTimes | undefined;
 
   onTestRunStart(): void {
     this.startedAt = Date.now();
+    this.cpuAtStart = machineCpuTimes();
   }
 
   onTestRunEnd(testModules: ReadonlyArray<TestModule>): void {
@@ -50,7 +56,15 @@ export default class SlowestFilesReporter implements Reporter {
     process.stdout.write(
       `\nSlowest ${Math.min(SHOWN, rows.length)} of ${rows.length} test files:\n${lines.join('\n')}\n` +
         `Sum of the ${rows.length} files' times ${seconds(sum)}; wall time of the run ${seconds(wall)}` +
-        ` (${(sum / Math.max(wall, 1)).toFixed(1)} files at once on average)\n`,
+        ` (${(sum / Math.max(wall, 1)).toFixed(1)} files at once on average)\n` +
+        this.machineLine(),
     );
+  }
+
+  private machineLine(): string {
+    const end = machineCpuTimes();
+    if (!this.cpuAtStart || !end) return '';
+    const cores = availableParallelism();
+    return `Machine CPU meanwhile: ${busyCores(this.cpuAtStart, end, cores).toFixed(2)} of ${cores} cores busy on average (every process on the machine)\n`;
   }
 }

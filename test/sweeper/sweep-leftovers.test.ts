@@ -31,6 +31,8 @@ import {
   launchInstance,
   newAccount,
   REGION,
+  shareSnapshot,
+  startVisibleSnapshot,
   volumeInState,
 } from '../support/index.ts';
 
@@ -147,6 +149,7 @@ describe('sweepLeftovers', () => {
     | 'sourceWorkerVolume'
     | 'sourceAttachedWorkerVolume'
     | 'sharedSnapshot'
+    | 'sharedWhileWriting'
     | 'targetLaunchRoot'
     | 'targetImage'
     | 'targetRootCopy'
@@ -164,6 +167,7 @@ describe('sweepLeftovers', () => {
       ids.sourceWorkerVolume,
       ids.sourceAttachedWorkerVolume,
       ids.sharedSnapshot,
+      ids.sharedWhileWriting,
       ids.targetLaunchRoot,
       ids.targetImage,
       ids.targetRootCopy,
@@ -221,6 +225,15 @@ describe('sweepLeftovers', () => {
         }),
       ),
     );
+    // An EBS direct snapshot still being written (`pending`, never completed) that the snapshot step
+    // already shared with the target account, as it does while it writes the blocks.
+    ids.sharedWhileWriting = await startVisibleSnapshot(source.aws.ebs, {
+      VolumeSize: 1,
+      Tags: [...restoreTags(failedId, 'snapshot'), { Key: RestoreTag.Device, Value: '/dev/xvdb' }],
+      // The snapshot step's description (isStepSnapshot: a copy by another tool lacks it).
+      Description: `ec2-restore ${failedId} /dev/xvdb`,
+    });
+    await shareSnapshot(source, ids.sharedWhileWriting, target.id);
     // Target account: the launch root volume (temporary) and a restored volume (what the user gets).
     ids.targetLaunchRoot = await createVolume(target, restoreTags(failedId, 'instance-launch-root'));
     ids.targetRestoredVolume = await createVolume(target, restoreTags(failedId, 'instance'));
@@ -282,6 +295,7 @@ describe('sweepLeftovers', () => {
     const removed = new Map(report.removed.map((r) => [r.resource.id, r]));
     expect([...removed.keys()].sort()).toEqual(temporaryOfTheFinishedRestore());
     expect(removed.get(ids.sharedSnapshot)?.unsharedFrom).toEqual([target.id]);
+    expect(removed.get(ids.sharedWhileWriting)?.unsharedFrom).toEqual([target.id]);
     expect(removed.get(ids.sourceAttachedWorkerVolume)?.detached).toBe('normal');
     expect(removed.get(ids.targetLaunchRoot)?.resource.accountId).toBe(target.id);
 
@@ -289,6 +303,8 @@ describe('sweepLeftovers', () => {
     expect(await volumeExists(source, ids.sourceAttachedWorkerVolume)).toBe(false);
     expect(await snapshotExists(source, ids.sharedSnapshot)).toBe(false);
     expect(await snapshotsVisibleTo(target, ids.sharedSnapshot, 'self')).toEqual([]);
+    expect(await snapshotExists(source, ids.sharedWhileWriting)).toBe(false);
+    expect(await snapshotsVisibleTo(target, ids.sharedWhileWriting, 'self')).toEqual([]);
     expect(await volumeExists(target, ids.targetLaunchRoot)).toBe(false);
     expect(await imageExists(target, ids.targetImage)).toBe(false);
     expect(await snapshotExists(target, ids.targetRootCopy)).toBe(false);

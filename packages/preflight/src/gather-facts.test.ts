@@ -126,4 +126,28 @@ describe('gatherFactsWith: what waits for what', () => {
     );
     expect(probes.map((s) => s.command).sort()).toEqual(['CopySnapshot', 'RegisterImage', 'RunInstances']);
   });
+
+  it("the source default key's reads start once EC2 names it, not after GetEbsEncryptionByDefault answers too", async () => {
+    const sent: Sent[] = [];
+    const worker = scriptedClients(
+      'worker',
+      sent,
+      Promise.resolve({ Account: '111111111111', Arn: WORKER_SESSION }),
+    );
+    const ec2Send = worker.ec2.send.bind(worker.ec2);
+    // GetEbsEncryptionByDefault never answers.
+    (worker.ec2 as unknown as { send: (command: object) => Promise<unknown> }).send = (command) =>
+      command.constructor.name === 'GetEbsEncryptionByDefaultCommand'
+        ? new Promise(() => {})
+        : ec2Send(command as never);
+    const identity = Promise.resolve({ Account: TARGET, Arn: RESTORE_SESSION });
+    void gatherFactsWith(
+      gatheringOf(worker, scriptedClients('restore', [], identity)),
+      request,
+      restorePoint,
+    );
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const asWorker = sent.filter((s) => s.principal === 'worker').map((s) => s.command);
+    expect(asWorker).toEqual(expect.arrayContaining(['GetEbsDefaultKmsKeyId', 'DescribeKey']));
+  });
 });

@@ -74,25 +74,32 @@ export async function gatherSourceDefaultKey(
   clients: AwsClients,
   region: string,
 ): Promise<EbsDefaultKeyFacts> {
-  const settings = await g.fact(
-    `EC2 EBS encryption defaults (${scope.name})`,
-    `ebs-defaults|${scope.key}`,
-    'changing',
-    async (http) => {
-      const [byDefault, defaultKey] = await Promise.all([
-        attempt(() => clients.ec2.send(new GetEbsEncryptionByDefaultCommand({}), http)),
-        attempt(() => clients.ec2.send(new GetEbsDefaultKmsKeyIdCommand({}), http)),
-      ]);
-      return { byDefault, defaultKey };
-    },
-    (s) => s.byDefault.ok && s.defaultKey.ok,
-  );
+  // Two facts, so the default key's own reads start as soon as EC2 names it.
+  const setting = <T>(label: string, key: string, read: (http: Http) => Promise<T>) =>
+    g.fact(
+      `EC2 ${label} (${scope.name})`,
+      `${key}|${scope.key}`,
+      'changing',
+      (http) => attempt(() => read(http)),
+      (answer) => answer.ok,
+    );
+  const [byDefault, defaultKey] = await Promise.all([
+    setting('EBS encryption by default', 'ebs-encryption-by-default', (http) =>
+      clients.ec2.send(new GetEbsEncryptionByDefaultCommand({}), http),
+    ),
+    setting('EBS default KMS key', 'ebs-default-key', (http) =>
+      clients.ec2.send(new GetEbsDefaultKmsKeyIdCommand({}), http),
+    ).then(async (answer) => {
+      if (!answer.ok) return answer;
+      // GetEbsDefaultKmsKeyId answers alias/aws/ebs or a key ARN: https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_GetEbsDefaultKmsKeyId.html
+      const keyId = answer.value.KmsKeyId ?? 'alias/aws/ebs';
+      return { ok: true as const, keyId, key: await keyFacts(g, scope, clients, keyId) };
+    }),
+  ]);
   const facts: EbsDefaultKeyFacts = { region };
-  if (settings.byDefault.ok)
-    facts.encryptionByDefault = settings.byDefault.value.EbsEncryptionByDefault ?? false;
-  if (!settings.defaultKey.ok) return { ...facts, error: settings.defaultKey.error };
-  // GetEbsDefaultKmsKeyId answers alias/aws/ebs or a key ARN: https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_GetEbsDefaultKmsKeyId.html
-  facts.defaultKmsKeyId = settings.defaultKey.value.KmsKeyId ?? 'alias/aws/ebs';
-  facts.key = await keyFacts(g, scope, clients, facts.defaultKmsKeyId);
+  if (byDefault.ok) facts.encryptionByDefault = byDefault.value.EbsEncryptionByDefault ?? false;
+  if (!defaultKey.ok) return { ...facts, error: defaultKey.error };
+  facts.defaultKmsKeyId = defaultKey.keyId;
+  facts.key = defaultKey.key;
   return facts;
 }

@@ -39,6 +39,12 @@ export interface EbsDirectTarget {
    * marks the snapshot here, so that a later attempt does not rewrite a snapshot that may be sealed.
    */
   onBlocksWritten?: (snapshotId: string) => Promise<void>;
+  /**
+   * Called once StartSnapshot answered a snapshot to write, while its blocks are written (not awaited
+   * before the first block). Its failure fails the write once the blocks are written, before
+   * onBlocksWritten and CompleteSnapshot; a write that fails first ignores it.
+   */
+  onStarted?: (snapshotId: string) => Promise<void>;
   /** Every block was written by an earlier attempt (see onBlocksWritten): only CompleteSnapshot is sent. */
   blocksWritten?: boolean;
   /**
@@ -263,6 +269,9 @@ export class EbsDirectWriter implements SnapshotWriter<EbsDirectTarget, EbsDirec
     // -0, not 0: a double from the start. The count passes V8's small integers (2^30) at 1 GiB, where
     // the JIT would otherwise drop the pool's compiled code mid-write and compile it again.
     let bytesDone = writesBlocks ? -0 : totalBytes;
+    // Runs alongside the writes; awaited after them (a write that fails first leaves it unobserved).
+    const startedHook = target.onStarted?.(snapshotId);
+    startedHook?.catch(() => {});
     const sender = await senderReady;
     const putBlock = (ref: BlockRef): Promise<void> => {
       const block = { snapshotId, blockIndex: ref.index };
@@ -315,6 +324,7 @@ export class EbsDirectWriter implements SnapshotWriter<EbsDirectTarget, EbsDirec
     } finally {
       sender.close();
     }
+    await startedHook;
     if (!target.blocksWritten) await target.onBlocksWritten?.(snapshotId);
 
     await withRetries(

@@ -168,8 +168,13 @@ def record_delays() -> None:
     add_permission = EBSBackend.add_create_volume_permission
 
     def logged_add_permission(self: Any, snapshot_id: str, user_ids: Any = None, groups: Any = None) -> None:
+        snapshot = self.get_snapshot(snapshot_id)
+        # Adding a grantee again starts no new window (snapshot_sharing): its delay stays as first noted.
+        already = set(snapshot.create_volume_permission_userids) | set(snapshot.create_volume_permission_groups)
         add_permission(self, snapshot_id, user_ids=user_ids, groups=groups)
         for grantee in list(user_ids or []) + list(groups or []):
+            if grantee in already:
+                continue
             visible_from = snapshot_sharing._share_visible_from.get((snapshot_id, grantee))
             if visible_from is not None:
                 _note_delay("share", snapshot_id, grantee, visible_from)

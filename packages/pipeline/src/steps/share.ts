@@ -97,6 +97,24 @@ export function refusedForItsState(error: unknown): boolean {
 }
 
 /**
+ * Lets `accountId` create volumes from the snapshot (createVolumePermission). Adding a permission the
+ * snapshot already has changes nothing, so a retried step may add it again.
+ */
+export async function addCreateVolumePermission(
+  ec2: EC2Client,
+  snapshotId: string,
+  accountId: string,
+): Promise<void> {
+  await ec2.send(
+    new ModifySnapshotAttributeCommand({
+      SnapshotId: snapshotId,
+      Attribute: 'createVolumePermission',
+      CreateVolumePermission: { Add: [{ UserId: accountId }] },
+    }),
+  );
+}
+
+/**
  * Shares one snapshot with the target account, `pending` (still sealing) or `completed`. AWS lists no
  * rule against sharing a snapshot that is still pending
  * (https://docs.aws.amazon.com/ebs/latest/userguide/ebs-modifying-snapshot-permissions.html#share-snapshot-considerations),
@@ -109,14 +127,7 @@ export async function shareWithTarget(
   accountId: string,
 ): Promise<void> {
   const snapshotId = snapshot.SnapshotId ?? '';
-  const share = () =>
-    clients.ec2.send(
-      new ModifySnapshotAttributeCommand({
-        SnapshotId: snapshotId,
-        Attribute: 'createVolumePermission',
-        CreateVolumePermission: { Add: [{ UserId: accountId }] },
-      }),
-    );
+  const share = () => addCreateVolumePermission(clients.ec2, snapshotId, accountId);
   try {
     await share();
   } catch (error) {

@@ -1,7 +1,13 @@
-import { CreateTagsCommand, type Snapshot } from '@aws-sdk/client-ec2';
+import { CreateTagsCommand, type EC2Client, type Snapshot } from '@aws-sdk/client-ec2';
 import { DescribeKeyCommand } from '@aws-sdk/client-kms';
 import { classifyAwsError } from '@ec2-restore/aws-clients';
-import { GIB, JobName, type SnapshotJobInput, type SnapshotJobResult } from '@ec2-restore/contracts';
+import {
+  GIB,
+  JobName,
+  parseRoleArn,
+  type SnapshotJobInput,
+  type SnapshotJobResult,
+} from '@ec2-restore/contracts';
 import { EbsDirectWriter } from '@ec2-restore/snapshot-writers';
 import { allSettledOrThrow } from '../aws/instance-state.ts';
 import { findStepSnapshots, stepSnapshotDescription } from '../aws/restore-tags.ts';
@@ -10,6 +16,7 @@ import { ensureTransferKey } from '../aws/transfer-key.ts';
 import { waitForSnapshot } from '../aws/wait-for-snapshot.ts';
 import { PermanentStepError } from '../errors/permanent-step-error.ts';
 import { assertSnapshotMatchesRestorePoint } from './read-back.ts';
+import { addCreateVolumePermission, refusedForItsState } from './share.ts';
 import { readBackSubject, type SnapshotStepContext, throttledProgress } from './snapshot-step-context.ts';
 import { workerVolume } from './snapshot-worker-volume.ts';
 
@@ -69,6 +76,30 @@ export function sealEndsInShareStep(input: SnapshotJobInput): boolean {
   return input.mode === 'cross-account' && input.dataPath === 'ebs-direct' && !input.verify;
 }
 
+/**
+ * When the share step waits for the seal (sealEndsInShareStep), the snapshot is shared with the target
+ * account as soon as StartSnapshot made it, while its blocks are written: the share reaches the target
+ * account during the write (a snapshot `pending` cannot be used there before it is `completed`) and
+ * is off the restore's path, instead of being made after the seal. The key is the one checked
+ * shareable above (a customer managed source default key); the target account is the job's, which
+ * the worker checked against what the API accepted. The share step still checks the restore's
+ * snapshots, shares them again (a no-op here) and does the rest; cleanup (and the sweeper) withdraw
+ * the share before deleting the snapshot, whatever its state. A refusal for the snapshot's state (AWS
+ * documents none, see share.ts) leaves the share to the share step; so do a role outside the target
+ * account (the share step refuses it, naming it) and the transfer key, whose key policy the share
+ * step checks before anything is shared (transferKeyToShare).
+ */
+async function shareWhileWriting(input: SnapshotJobInput, ec2: EC2Client, snapshotId: string): Promise<void> {
+  const role = parseRoleArn(input.roleArn ?? '');
+  const roleInTarget = role.ok && role.arn.accountId === input.targetAccountId;
+  if (!sealEndsInShareStep(input) || input.transferKey || !roleInTarget) return;
+  try {
+    await addCreateVolumePermission(ec2, snapshotId, input.targetAccountId);
+  } catch (error) {
+    if (!refusedForItsState(error)) throw error;
+  }
+}
+
 /** The key (see snapshotKeyArn) and what an earlier attempt wrote, looked up at once. */
 async function keyAndEarlierSnapshots(input: SnapshotJobInput, ctx: SnapshotStepContext) {
   const { ec2 } = ctx.clients.source(input.region);
@@ -112,6 +143,7 @@ async function ebsDirect(
         kmsKeyArn,
         description: stepSnapshotDescription(input.restoreId, input.volume.deviceName),
         ...(sealed ? { blocksWritten: true } : {}),
+        onStarted: (id) => shareWhileWriting(input, ec2, id),
         onBlocksWritten: async (id) => {
           await ec2.send(
             new CreateTagsCommand({ Resources: [id], Tags: [{ Key: BLOCKS_WRITTEN_TAG, Value: 'true' }] }),
