@@ -366,6 +366,9 @@ export async function restoreGeneratedCase(
         : {}),
     });
     const preflight = await plan(request, {
+      // Nine pre-flights at once beside three other test files on a CI bound by CPU: this test checks
+      // the policies, not the product's 10 s deadline (a run past it failed with PreflightDeadlineError).
+      deadlineMs: 60_000,
       sourceCredentials: world.workerCredentials(),
       restorePoint: {
         ...backup.restorePoint,
