@@ -73,7 +73,7 @@ describe('PreflightSession', () => {
   it('warm() reads who the worker role is before the first plan, which then does not ask STS again', async () => {
     const { request, session: preflight, calls } = await sameAccountPlan('rp-session-warm');
     await preflight.warm(REGION);
-    expect(calls()).toContain('STS.GetCallerIdentity');
+    expect(calls()).toEqual(expect.arrayContaining(['STS.GetCallerIdentity', 'EC2.DescribeSnapshots']));
     const warmed = calls().length;
 
     const plan = await preflight.plan(request, restorePoint);

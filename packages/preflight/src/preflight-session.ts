@@ -10,6 +10,7 @@ import type { PlanResult, RestoreRequest } from '@ec2-restore/contracts';
 import { FactCache } from './fact-cache.ts';
 import type { PreflightFacts, RestorePointFacts } from './facts.ts';
 import { type Gathering, gatherFactsWith, type Http, workerScope } from './gather-facts.ts';
+import { probeWithDryRun } from './gather-permissions.ts';
 import { callerIdentity } from './gather-principal-facts.ts';
 import { planFromFacts } from './plan-steps.ts';
 
@@ -124,8 +125,9 @@ export class PreflightSession {
 
   /**
    * Readies the worker role's side before the first plan, so that plan does not pay it: builds the
-   * worker role's clients for `region`, looks up the account its EC2 call budget is kept for, and
-   * reads the worker role's identity (STS GetCallerIdentity, which needs no permission:
+   * worker role's clients for `region`, looks up the account its EC2 call budget is kept for, makes
+   * one EC2 call (DescribeSnapshots with DryRun, which every worker role may make), and reads the
+   * worker role's identity (STS GetCallerIdentity, which needs no permission:
    * https://docs.aws.amazon.com/STS/latest/APIReference/API_GetCallerIdentity.html), kept like any
    * other fact. The restore role's side cannot be readied: which role is a request's choice.
    * Rejects with the first failure (the plans then ask again, and report it).
@@ -139,6 +141,13 @@ export class PreflightSession {
       callerAccountOf(clients)(),
       callerIdentity(gathering, workerScope(region), clients).then((identity) => {
         if (!identity.ok) throw new Error(`${identity.error.code}: ${identity.error.message}`);
+      }),
+      // The first EC2 call of a process sets up the SDK's EC2 code (its protocol, endpoint rules,
+      // the call budget's script): ~30-50 ms of the first plan's DryRun probes. A DryRun of a read
+      // every worker role may make changes nothing (its answer is not kept).
+      probeWithDryRun(clients.ec2, ['ec2:DescribeSnapshots'], {
+        region,
+        zone: () => Promise.resolve(`${region}a`),
       }),
     ]);
   }
