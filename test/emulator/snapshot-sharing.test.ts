@@ -8,6 +8,7 @@ import {
 } from '@aws-sdk/client-ec2';
 import { onceVisible } from '@ec2-restore/local-aws';
 import { describe, expect, it } from 'vitest';
+import { untilSnapshotCompleted } from '../support/ebs-direct.ts';
 import {
   type Account,
   createKey,
@@ -110,8 +111,10 @@ describe('a snapshot shared with another account', () => {
         KmsKeyId: targetKey.Arn!,
       }),
     );
-    const copied = await onceVisible(() =>
-      target.aws.ec2.send(new DescribeSnapshotsCommand({ SnapshotIds: [copy.SnapshotId!] })),
+    // A copy is `pending` for a while (copied asynchronously), then `completed`.
+    await onceVisible(() => untilSnapshotCompleted(target.aws.ec2, copy.SnapshotId!));
+    const copied = await target.aws.ec2.send(
+      new DescribeSnapshotsCommand({ SnapshotIds: [copy.SnapshotId!] }),
     );
     expect(copied.Snapshots![0]).toMatchObject({
       OwnerId: target.id,
