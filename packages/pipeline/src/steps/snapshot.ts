@@ -85,7 +85,7 @@ export function sealEndsInShareStep(input: SnapshotJobInput): boolean {
  * the worker checked against what the API accepted. The share step still checks the restore's
  * snapshots, shares them again (a no-op here) and does the rest; cleanup (and the sweeper) withdraw
  * the share before deleting the snapshot, whatever its state. A refusal for the snapshot's state (AWS
- * documents none, see share.ts) leaves the share to the share step; so do a role outside the target
+ * documents none, see share.ts) or an id EC2 does not know yet leaves the share to the share step; so do a role outside the target
  * account (the share step refuses it, naming it) and the transfer key, whose key policy the share
  * step checks before anything is shared (transferKeyToShare).
  */
@@ -96,7 +96,10 @@ async function shareWhileWriting(input: SnapshotJobInput, ec2: EC2Client, snapsh
   try {
     await addCreateVolumePermission(ec2, snapshotId, input.targetAccountId);
   } catch (error) {
-    if (!refusedForItsState(error)) throw error;
+    // EC2 may not know the id StartSnapshot just made yet (eventual consistency,
+    // https://docs.aws.amazon.com/ec2/latest/devguide/eventual-consistency.html): the share step shares then.
+    if (!refusedForItsState(error) && classifyAwsError(error).code !== 'InvalidSnapshot.NotFound')
+      throw error;
   }
 }
 
