@@ -27,6 +27,15 @@ describe('attempt: an AWS refusal becomes a fact, an AWS outage ends the plan', 
     }
   });
 
+  it("throws the call budget's Redis being away: the call was never sent (it is not a fact of the account)", async () => {
+    const gaveUp = Object.assign(new Error('Reached the max retries per request limit (which is 1).'), {
+      name: 'MaxRetriesPerRequestError',
+    });
+    await expect(attempt(() => Promise.reject(gaveUp))).rejects.toBe(gaveUp);
+    const closed = new Error('Connection is closed.');
+    await expect(attempt(() => Promise.reject(closed))).rejects.toBe(closed);
+  });
+
   it('keeps an endpoint that does not answer as a fact (a setting to fix, named by the checks)', async () => {
     const error = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:9'), { code: 'ECONNREFUSED' });
     expect(isAwsOutage(error)).toBe(false);

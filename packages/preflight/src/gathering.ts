@@ -57,9 +57,20 @@ export function isAwsOutage(error: unknown): boolean {
 }
 
 /**
+ * ioredis gave up on a command of the EC2 call budget (its buckets live in Redis): Redis is away, and
+ * the AWS call was never sent. Narrower than the API's test for Redis errors: an AWS endpoint that
+ * refuses connections (ECONNREFUSED) stays a fact, see isAwsOutage.
+ */
+function isBudgetRedisAway(error: unknown): boolean {
+  const e = error as { name?: string; message?: string } | null;
+  return e?.name === 'MaxRetriesPerRequestError' || e?.message === 'Connection is closed.';
+}
+
+/**
  * Errors that end the whole plan instead of becoming a fact: the deadline (the call was aborted),
- * the EC2 call budget refusing to wait that long (too many calls queued for the account), and an AWS
- * outage ({@link isAwsOutage}).
+ * the EC2 call budget refusing to wait that long (too many calls queued for the account) or unable to
+ * reach its Redis (the call was never sent: it says nothing about the account), and an AWS outage
+ * ({@link isAwsOutage}).
  */
 function endsThePlan(error: unknown): boolean {
   const name = (error as { name?: string } | null)?.name;
@@ -67,6 +78,7 @@ function endsThePlan(error: unknown): boolean {
     name === 'AbortError' ||
     name === 'TimeoutError' ||
     name === 'Ec2CallBudgetTimeoutError' ||
+    isBudgetRedisAway(error) ||
     isAwsOutage(error)
   );
 }
