@@ -41,6 +41,8 @@ const { values } = parseArgs({
     // Writer only: write the volume once before the measured write, as a long-lived worker process has
     // (its code compiled by the JIT); the measured write is the process's second.
     'warm-up': { type: 'boolean', default: false },
+    // Writer only: its PutSnapshotBlock requests per second per snapshot (unset: the writer's default).
+    'puts-per-second': { type: 'string' },
   },
 });
 
@@ -64,6 +66,7 @@ function writerOf(repository: BackupRepository): EbsDirectWriter {
     ec2: clients.ec2,
     inFlight,
     completionPollMs: 200,
+    ...(values['puts-per-second'] !== undefined ? { putsPerSecond: Number(values['puts-per-second']) } : {}),
   });
 }
 function writeVolume(writer: EbsDirectWriter, onProgress?: (bytes: number) => void) {

@@ -85,7 +85,7 @@ export async function untilSnapshotVisible(ebs: EBSClient, snapshotId: string): 
 export function ebsDirectWriter(
   rp: { repository: BackupRepository },
   aws: AwsClients,
-  options: { inFlight: number; completionPollMs?: number; retryPolicy?: RetryPolicy },
+  options: { inFlight: number; completionPollMs?: number; retryPolicy?: RetryPolicy; putsPerSecond?: number },
 ): EbsDirectWriter {
   return new EbsDirectWriter({ repository: rp.repository, ebs: aws.ebs, ec2: aws.ec2, ...options });
 }

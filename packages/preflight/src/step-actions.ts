@@ -85,7 +85,9 @@ function workerNeeds(shape: StepShape): Need[] {
     needs.push(
       [ec2('GetEbsDefaultKmsKeyId'), ['snapshot', 'share', 'cleanup', 'preflight']],
       [ec2('GetEbsEncryptionByDefault'), ['preflight']],
-      [ec2('ModifySnapshotAttribute'), ['share']],
+      // An ebs-direct snapshot step shares its snapshot while the blocks are written (snapshot.ts
+      // shareWhileWriting); the share step shares whatever is not shared yet.
+      [ec2('ModifySnapshotAttribute'), shape.dataPath === 'ebs-direct' ? ['snapshot', 'share'] : ['share']],
     );
   }
   if (shape.hasRestoreRole) needs.push(['sts:AssumeRole', ['instance', 'cleanup', 'share', 'preflight']]);

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { BLOCK_SIZE, ZERO_BLOCK } from '@ec2-restore/backup-repository';
 import { describe, expect, it } from 'vitest';
 import { ebsNvmeDevicePath, resolveDevicePath } from './device-path.ts';
-import { LinearChecksum } from './ebs-direct-writer.ts';
+import { LinearChecksum } from './linear-checksum.ts';
 
 describe('LinearChecksum', () => {
   it('is SHA-256 over the raw per-block digests in block order, base64', () => {

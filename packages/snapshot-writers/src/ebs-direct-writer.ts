@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
   CompleteSnapshotCommand,
   type EBSClient,
@@ -14,12 +14,13 @@ import {
   type BlockRef,
   runPool,
   ZERO_BLOCK,
-  ZERO_BLOCK_SHA256_HEX,
 } from '@ec2-restore/backup-repository';
 import { clientTokenFor, RestoreTag } from '@ec2-restore/contracts';
 import { withAbortScope } from './abort-scope.ts';
 import { BlockWriteError, type BlockWriteLocation } from './block-write-error.ts';
 import { BufferPool } from './buffer-pool.ts';
+import { CallSpacing, DEFAULT_PUTS_PER_SECOND } from './call-spacing.ts';
+import { LinearChecksum, ZERO_BLOCK_SHA256 } from './linear-checksum.ts';
 import { DEFAULT_RETRY_POLICY, type RetryPolicy, withRetries } from './retry-policy.ts';
 import { SnapshotBlockSender } from './snapshot-block-sender.ts';
 import type { SnapshotWriter, WriteVolumeRequest } from './snapshot-writer.ts';
@@ -83,6 +84,11 @@ export interface EbsDirectWriterOptions {
    * @defaultValue 8 (at most `inFlight`)
    */
   blockBuffers?: number;
+  /**
+   * PutSnapshotBlock requests per second for one snapshot, retries included (see call-spacing.ts); 0: as
+   * fast as the calls in flight allow. @defaultValue 950 (AWS's quota is 1,000)
+   */
+  putsPerSecond?: number;
   retryPolicy?: RetryPolicy;
   /** How long to wait for EC2 to report the snapshot `completed`. @defaultValue 1800000 (30 min) */
   completionTimeoutMs?: number;
@@ -101,31 +107,8 @@ export interface EbsDirectWriterOptions {
   requestTimeoutMs?: number;
 }
 
-const ZERO_BLOCK_SHA256 = Buffer.from(ZERO_BLOCK_SHA256_HEX, 'hex');
 const ZERO_BLOCK_CHECKSUM = ZERO_BLOCK_SHA256.toString('base64');
 
-/**
- * The LINEAR aggregated checksum of CompleteSnapshot: SHA-256 over the blocks' SHA-256 digests concatenated
- * in ascending block index order, base64.
- * https://docs.aws.amazon.com/ebs/latest/APIReference/API_CompleteSnapshot.html
- */
-export class LinearChecksum {
-  private readonly hash = createHash('sha256');
-  add(blockSha256Hex: string | null): void {
-    this.hash.update(blockSha256Hex === null ? ZERO_BLOCK_SHA256 : Buffer.from(blockSha256Hex, 'hex'));
-  }
-  digestBase64(): string {
-    return this.hash.digest('base64');
-  }
-}
-
-/**
- * EBS does not sign PutSnapshotBlock's body (its integrity is the x-amz-Checksum header):
- * https://docs.aws.amazon.com/ebs/latest/userguide/ebsapis-using-checksums.html, and the service model
- * marks the operation `v4-unsigned-body`, as the AWS CLI honours. The JavaScript SDK's model lacks that
- * trait, so its SigV4 signer would SHA-256 every 512 KiB body a second time; declaring the payload
- * unsigned before signing removes that hash (a third of the writer's CPU).
- */
 export function withUnsignedPayload(command: PutSnapshotBlockCommand): PutSnapshotBlockCommand {
   command.middlewareStack.add(
     (next) => async (args) => {
@@ -297,6 +280,7 @@ export class EbsDirectWriter implements SnapshotWriter<EbsDirectTarget, EbsDirec
           throw error;
         });
     };
+    const spacing = new CallSpacing(this.options.putsPerSecond ?? DEFAULT_PUTS_PER_SECOND);
     // One options object for every block's retries (not one per block).
     const blockRetries = { policy: this.policy, snapshotStartedAt: startedAt, ...(signal ? { signal } : {}) };
     try {
@@ -306,8 +290,10 @@ export class EbsDirectWriter implements SnapshotWriter<EbsDirectTarget, EbsDirec
         this.inFlight,
         async (ref: BlockRef) => {
           let attempts = 0;
-          await withRetries(() => {
+          await withRetries(async () => {
             attempts += 1;
+            const wait = spacing.reserve();
+            if (wait > 0) await sleep(wait, undefined, signal ? { signal } : undefined);
             return putBlock(ref);
           }, blockRetries).catch((error: unknown) => {
             throw namedBlockError(

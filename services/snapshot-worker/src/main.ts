@@ -26,6 +26,11 @@ const envSchema = baseWorkerEnvSchema.extend({
     1,
     1000,
   ).optional(),
+  EBS_DIRECT_PUTS_PER_SECOND: wholeNumberField(
+    'a whole number of PutSnapshotBlock requests per second per snapshot, e.g. 950 (0: no spacing)',
+    0,
+    100_000,
+  ).optional(),
 });
 
 serveQueue(QueueName.Snapshot, envSchema, (env) => ({
@@ -35,5 +40,8 @@ serveQueue(QueueName.Snapshot, envSchema, (env) => ({
     ...(env.WORKER_INSTANCE_ID ? { workerInstanceId: env.WORKER_INSTANCE_ID } : {}),
     ...(env.WORKER_DEVICE_DIR ? { deviceFolder: env.WORKER_DEVICE_DIR } : {}),
     ...(env.EBS_DIRECT_IN_FLIGHT ? { inFlight: env.EBS_DIRECT_IN_FLIGHT } : {}),
+    ...(env.EBS_DIRECT_PUTS_PER_SECOND !== undefined
+      ? { putsPerSecond: env.EBS_DIRECT_PUTS_PER_SECOND }
+      : {}),
   }),
 }));

@@ -10,7 +10,7 @@ from typing import Any
 def create_app(vanilla: bool) -> Any:
     from .identity import install_account_keys
     from .routing import create_dispatcher
-    from . import moto_memory
+    from . import moto_memory, moto_speed
     from .test_only import TestOnlyRoutes
 
     # werkzeug logs one line per request on stderr; the launcher keeps only a tail of stderr.
@@ -19,6 +19,7 @@ def create_app(vanilla: bool) -> Any:
     # Harness, not AWS behaviour (vanilla has them too): tests forget their accounts when done, and moto
     # must not keep those accounts' objects alive meanwhile.
     moto_memory.install()
+    moto_speed.install()  # work moto does up front, done when first needed (same answers)
     # The cached router answers exactly as moto's (it only skips repeated work), so vanilla has it too.
     dispatcher = create_dispatcher()
     if vanilla:

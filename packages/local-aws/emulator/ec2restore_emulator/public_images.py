@@ -36,6 +36,8 @@ from typing import Any
 
 from moto.core.utils import utcnow
 
+from . import snapshot_completion
+
 WINDOWS_PARAMETER_PATH = "/aws/service/ami-windows-latest"
 _SQL_BILLING = {
     "Standard": ("Windows with SQL Server Standard", "RunInstances:0006"),
@@ -152,7 +154,8 @@ def install() -> None:
     original_load = AmiBackend._load_amis
 
     def load_amis(self: Any) -> None:
-        original_load(self)
+        with snapshot_completion.catalogue_loading():  # the catalogue's snapshots are long completed
+            original_load(self)
         _describe_catalogue(self)
 
     AmiBackend._load_amis = load_amis

@@ -34,17 +34,36 @@ https://docs.aws.amazon.com/ebs/latest/APIReference/API_ListSnapshotBlocks.html#
 with Reason INVALID_SNAPSHOT_ID (the documented reason that names the snapshot argument,
 https://docs.aws.amazon.com/ebs/latest/APIReference/API_ValidationException.html) and a message of
 its own naming the snapshot and its status.
+
+The snapshots behind the public image catalogue moto loads into every new account are `completed` from
+the start (`catalogue_loading`): those images are `available` ("The AMI is ready to be used",
+State of https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_Image.html), long since made.
+Giving each of them a `pending` window cost a timer thread per catalogue snapshot (~1,165 per account
+and region).
 """
 
 from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from .errors import RestJsonError
 
 DEFAULT_COMPLETING_MS = 300.0
+_catalogue = threading.local()
+
+
+@contextmanager
+def catalogue_loading() -> Iterator[None]:
+    """While this thread loads an account's public image catalogue, its snapshots are completed at once."""
+    _catalogue.loading = True
+    try:
+        yield
+    finally:
+        _catalogue.loading = False
 
 
 def completing_s() -> float:
@@ -71,7 +90,7 @@ def finish_later(ec2_snapshot: Any, status: str = "completed", kind: str = "pend
     `kind` names the delay for the test-only delays log: `seal` after CompleteSnapshot, `pending` for a
     snapshot EC2 makes (CreateSnapshot, CreateSnapshots, CopySnapshot)."""
     delay = completing_s()
-    if status != "completed" or delay == 0:
+    if status != "completed" or delay == 0 or getattr(_catalogue, "loading", False):
         ec2_snapshot.status = status
         return
     ec2_snapshot.status = "pending"

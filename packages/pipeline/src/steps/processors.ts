@@ -21,6 +21,8 @@ export interface SnapshotWorkerDeps {
   workerInstanceId?: string;
   deviceFolder?: string;
   inFlight?: number;
+  /** PutSnapshotBlock requests per second per snapshot (`ebs-direct`). @defaultValue the writer's (950) */
+  putsPerSecond?: number;
   /**
    * How long a snapshot step waits in the job for its snapshot to complete before the wait goes back
    * to the queue as a delayed job. @defaultValue the step's (30000)
@@ -38,6 +40,7 @@ export function snapshotProcessors(deps: SnapshotWorkerDeps): Record<typeof JobN
         ...(deps.workerInstanceId ? { workerInstanceId: deps.workerInstanceId } : {}),
         ...(deps.deviceFolder ? { deviceFolder: deps.deviceFolder } : {}),
         ...(deps.inFlight ? { inFlight: deps.inFlight } : {}),
+        ...(deps.putsPerSecond !== undefined ? { putsPerSecond: deps.putsPerSecond } : {}),
         ...(deps.completionWaitMs !== undefined ? { completionWaitMs: deps.completionWaitMs } : {}),
       }),
   };

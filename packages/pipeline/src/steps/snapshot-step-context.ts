@@ -9,6 +9,11 @@ export interface SnapshotStepContext extends StepContext {
   progress: ProgressSink;
   /** PutSnapshotBlock calls in flight per volume (`ebs-direct`). @defaultValue the writer's (64) */
   inFlight?: number;
+  /**
+   * PutSnapshotBlock requests per second per snapshot (`ebs-direct`; 0: no spacing).
+   * @defaultValue the writer's (950, under AWS's quota of 1,000)
+   */
+  putsPerSecond?: number;
   /** The EC2 instance this worker runs on (`worker-volume` only). */
   workerInstanceId?: string;
   /**

@@ -132,6 +132,7 @@ async function ebsDirect(
     ebs,
     ec2,
     ...(ctx.inFlight ? { inFlight: ctx.inFlight } : {}),
+    ...(ctx.putsPerSecond !== undefined ? { putsPerSecond: ctx.putsPerSecond } : {}),
     // The completion wait goes back to the queue (StepPendingError), not into this job.
     awaitCompletion: false,
   });
