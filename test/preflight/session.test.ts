@@ -32,6 +32,12 @@ function session(options: ConstructorParameters<typeof PreflightSession>[0]): {
 } {
   const seen: string[] = [];
   const made = new PreflightSession({
+    // These tests check what plans find and keep, not how long a plan waits: on a loaded machine a
+    // fresh emulator account's first plan can pass the product's 10 s deadline, and DryRun answers
+    // after its 4 s would reach only the next plan (from the cache) and be counted after this one.
+    // The deadline tests below set their own.
+    deadlineMs: 60_000,
+    dryRunWaitMs: 60_000,
     ...options,
     onClientsCreated: (clients) => {
       const recorder = { recordAwsCall: async (operation: string) => void seen.push(operation) };
