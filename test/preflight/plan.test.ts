@@ -11,7 +11,7 @@ import {
 import { assumeRoleCredentials, createAwsClients } from '@ec2-restore/aws-clients';
 import { type Check, type CheckId, type PlanResult, restoreRequestSchema } from '@ec2-restore/contracts';
 import { credentialsForAccount, randomAccountId } from '@ec2-restore/local-aws';
-import { generatePolicies, plan } from '@ec2-restore/preflight';
+import { generatePolicies, plan as planOnce } from '@ec2-restore/preflight';
 import { describe, expect, it } from 'vitest';
 // The restore point of the preflight unit tests (two volumes, one of them gp2).
 import { restorePoint } from '../../packages/preflight/src/test-facts.ts';
@@ -31,6 +31,13 @@ import {
  * plan() against the local AWS emulator: real SDK calls, real STS AssumeRole with ExternalId, real
  * key policies enforced by the emulator. Each test uses fresh random accounts.
  */
+
+/**
+ * plan() with a deadline that holds on a loaded machine: these tests check what a plan finds, and
+ * the first plan of fresh emulator accounts on a CI bound by CPU can pass the product's 10 s
+ * (test/preflight/session.test.ts tests the deadline).
+ */
+const plan: typeof planOnce = (request, context) => planOnce(request, { deadlineMs: 60_000, ...context });
 
 /**
  * A role policy without KMS use: only what pre-flight reads of keys (the emulator enforces identity
