@@ -54,6 +54,7 @@ async function crossAccount(options: {
   sourceDefaultKey: 'aws/ebs' | 'customer';
   targetKeyAllowsRole: boolean;
   roleTrustsSource: boolean;
+  preflightDeadlineMs?: number;
 }) {
   const source = newAccount();
   const target = newAccount();
@@ -74,12 +75,29 @@ async function crossAccount(options: {
     );
     await setEbsDefaultKey(source, sourceKeyArn);
   }
-  api = await startApi({ workerCredentials: credentialsForAccount(source.id) });
+  api = await startApi({
+    workerCredentials: credentialsForAccount(source.id),
+    ...(options.preflightDeadlineMs ? { preflightDeadlineMs: options.preflightDeadlineMs } : {}),
+  });
   const request = {
     restorePointId: api.restorePointId,
     target: { accountId: target.id, region: REGION, roleArn, kmsKeyId: targetKeyArn },
   };
   return { source, target, roleArn, targetKeyArn, request, api };
+}
+
+interface PlanBody {
+  ok: boolean;
+  mode: string;
+  checks: Check[];
+}
+
+/** POST /v1/restores/plan: 200 with the checks (any other answer fails the test with its body). */
+async function planOf(harness: ApiHarness, request: unknown): Promise<PlanBody> {
+  const res = await harness.post('/v1/restores/plan', request);
+  const text = await res.text();
+  expect(res.status, text).toBe(200);
+  return JSON.parse(text) as PlanBody;
 }
 
 async function expectNothingCreated(harness: ApiHarness, ...accounts: Account[]) {
@@ -94,8 +112,9 @@ async function expectNothingCreated(harness: ApiHarness, ...accounts: Account[])
 async function refused(options: Parameters<typeof crossAccount>[0]) {
   const setup = await crossAccount(options);
   const res = await setup.api.post('/v1/restores', setup.request);
-  expect(res.status).toBe(422);
-  return { ...setup, body: (await res.json()) as ErrorBody };
+  const text = await res.text();
+  expect(res.status, text).toBe(422);
+  return { ...setup, body: JSON.parse(text) as ErrorBody };
 }
 
 describe('pre-flight checks refuse a restore that cannot work, before anything is created', () => {
@@ -119,9 +138,7 @@ describe('pre-flight checks refuse a restore that cannot work, before anything i
       'ec2restore_preflight_failures_total{check="source-default-key.customer-managed"} 1',
     );
 
-    const plan = await api.post('/v1/restores/plan', request);
-    expect(plan.status).toBe(200);
-    const result = (await plan.json()) as { ok: boolean; mode: string; checks: Check[] };
+    const result = await planOf(api, request);
     expect(result.ok).toBe(false);
     expect(result.mode).toBe('cross-account');
     expect(result.checks.find((c) => c.id === 'source-default-key.customer-managed')?.status).toBe('fail');
@@ -165,10 +182,7 @@ describe('pre-flight checks refuse a restore that cannot work, before anything i
       targetKeyAllowsRole: true,
       roleTrustsSource: true,
     });
-    const plan = (await (await api.post('/v1/restores/plan', request)).json()) as {
-      ok: boolean;
-      checks: Check[];
-    };
+    const plan = await planOf(api, request);
     expect(plan.checks.filter((c) => c.status === 'fail')).toEqual([]);
     expect(plan.ok).toBe(true);
     const res = await api.post('/v1/restores', request);
@@ -195,5 +209,26 @@ describe('pre-flight checks refuse a restore that cannot work, before anything i
     expect(metrics).toMatch(
       /ec2restore_aws_calls_total\{operation="STS.GetCallerIdentity",account="\d{12}",region="eu-west-1"\} [1-9]/,
     );
+  });
+  it('a plan that runs out of time answers 504 preflight_timeout naming what AWS had not answered, never a pass', async () => {
+    // A deadline no plan can meet (each fact is at least one HTTP round trip to AWS).
+    const { source, target, request, api } = await crossAccount({
+      sourceDefaultKey: 'customer',
+      targetKeyAllowsRole: true,
+      roleTrustsSource: true,
+      preflightDeadlineMs: 1,
+    });
+    for (const path of ['/v1/restores/plan', '/v1/restores']) {
+      const res = await api.post(path, request);
+      const body = (await res.json()) as ErrorBody & { ok?: boolean; checks?: unknown };
+      expect(res.status, path).toBe(504);
+      expect(body.ok).toBeUndefined();
+      expect(body.checks).toBeUndefined();
+      expect(body.error.code).toBe('preflight_timeout');
+      expect(body.error.message).toMatch(/did not finish within 1 ms; still waiting for AWS: .*STS/);
+      expect(body.error.message).toMatch(/try again/);
+      expect(body.error.details).toMatchObject({ deadlineMs: 1, outstanding: expect.any(Array) });
+    }
+    await expectNothingCreated(api, source, target);
   });
 });

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { copyFile, open, rm } from 'node:fs/promises';
+import { open, rm } from 'node:fs/promises';
 import { DescribeInstancesCommand } from '@aws-sdk/client-ec2';
 import {
   type BackupRepository,
@@ -13,7 +13,15 @@ import { credentialsForAccount } from '@ec2-restore/local-aws';
 import { createStepClients, PermanentStepError, writeVolumeSnapshot } from '@ec2-restore/pipeline';
 import { EbsDirectWriter } from '@ec2-restore/snapshot-writers';
 import { describe, expect, it } from 'vitest';
-import { type Backup, GIB, openWorldOf, REGION, snapshotsOf, type World } from '../support/index.ts';
+import {
+  type Backup,
+  GIB,
+  openWorldOf,
+  REGION,
+  snapshotsOf,
+  sparseCopy,
+  type World,
+} from '../support/index.ts';
 
 const DEVICES = ['/dev/xvda', '/dev/xvdb'];
 /** Blocks of /dev/xvdb changed after its data was written, deliberately not in ascending order. */
@@ -32,7 +40,7 @@ async function changeRestorePointBlocks(
   const repository = openBackupRepository(backup.repositoryPath);
   const image = backup.images.find((i) => i.deviceName === deviceName)!;
   const changedImage = `${image.path}.changed`;
-  await copyFile(image.path, changedImage);
+  await sparseCopy(image, changedImage);
   const hashes = new Map<number, string>();
   const file = await open(changedImage, 'r+');
   try {

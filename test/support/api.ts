@@ -52,6 +52,13 @@ export interface ApiOptions {
   workerCredentials?: AwsCredentials;
   /** @defaultValue the real pre-flight planner with the worker credentials */
   planner?: RestorePlanner;
+  /**
+   * The real planner's deadline. API tests check what a plan says, not how fast: on a CI bound by
+   * CPU the first plan of fresh emulator accounts can pass the product's 10 s (the API then answers
+   * 504 preflight_timeout). The deadline itself is tested in test/preflight/session.test.ts.
+   * @defaultValue 60000
+   */
+  preflightDeadlineMs?: number;
   /** API_TOKENS entries (`call` sends TOKEN: list it). @defaultValue [TOKEN] (an operator token) */
   apiTokens?: ApiDeps['apiTokens'];
   /** @defaultValue the product's defaults */
@@ -92,6 +99,7 @@ export async function startApi(options: ApiOptions = {}): Promise<ApiHarness> {
         region: REGION,
         credentials: options.workerCredentials ?? credentialsForAccount(randomAccountId()),
         awsCallRecorder: store,
+        deadlineMs: options.preflightDeadlineMs ?? 60_000,
       }),
     launcher: new FlowRestoreLauncher(flowProducer, { backoffMs: TEST_BACKOFF_MS }),
     repository,

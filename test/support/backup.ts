@@ -111,6 +111,18 @@ export interface VolumeImage {
   sizeGiB: number;
   /** Raw image file (sparse): a few random data blocks, the rest zeros. */
   path: string;
+  /** The indexes of its data blocks (every other block is zeros, a hole in the file). */
+  dataBlocks: number[];
+}
+
+/**
+ * A copy of `image` at `path` that stays sparse: its data blocks written, holes elsewhere. (copyFile
+ * writes every zero of a 1 GiB image on ext4: seconds of CPU per copy, none of it under test.)
+ */
+export async function sparseCopy(image: VolumeImage, path: string): Promise<string> {
+  const blocks = [];
+  for (const index of image.dataBlocks) blocks.push({ index, data: await blockOfFile(image.path, index) });
+  return sparseImage(path, image.sizeGiB * GIB, blocks);
 }
 
 export interface Backup {
@@ -153,14 +165,15 @@ export async function createBackup(
   const images: VolumeImage[] = [];
   for (const [n, deviceName] of devices.entries()) {
     const path = join(folder, `${deviceName.replace('/dev/', '')}.img`);
-    await sparseImage(path, GIB, spreadBlocks(GIB / BLOCK_SIZE, 6 + n * 3));
+    const dataBlocks = spreadBlocks(GIB / BLOCK_SIZE, 6 + n * 3);
+    await sparseImage(path, GIB, dataBlocks);
     const keep = recorded.deleteOnTermination?.[deviceName];
     const spec = { deviceName, sizeGiB: 1, volumeType: 'gp3' as const };
     await builder.addVolume(
       keep === undefined ? spec : { ...spec, deleteOnTermination: keep },
       readRawImage(path),
     );
-    images.push({ deviceName, sizeGiB: 1, path });
+    images.push({ deviceName, sizeGiB: 1, path, dataBlocks: dataBlocks.map((b) => b.index) });
   }
   const manifest = await builder.commit();
   return { folder, repositoryPath, restorePoint: await repository.getSummary(manifest.id), images };

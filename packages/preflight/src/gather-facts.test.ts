@@ -1,6 +1,6 @@
 import type { AwsClients } from '@ec2-restore/aws-clients';
 import { restoreRequestSchema } from '@ec2-restore/contracts';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { gatherFactsWith } from './gather-facts.ts';
 import type { Gathering } from './gathering.ts';
 import {
@@ -149,5 +149,35 @@ describe('gatherFactsWith: what waits for what', () => {
     await new Promise((resolve) => setTimeout(resolve, 50));
     const asWorker = sent.filter((s) => s.principal === 'worker').map((s) => s.command);
     expect(asWorker).toEqual(expect.arrayContaining(['GetEbsDefaultKmsKeyId', 'DescribeKey']));
+  });
+
+  it("a DryRun that does not answer within the session's dryRunWaitMs leaves the plan to the IAM policies", async () => {
+    const identity = Promise.resolve({ Account: TARGET, Arn: RESTORE_SESSION });
+    const restore = scriptedClients('restore', [], identity);
+    const ec2Send = restore.ec2.send.bind(restore.ec2);
+    // RunInstances with DryRun never answers; the other probes do.
+    (restore.ec2 as unknown as { send: (command: object) => Promise<unknown> }).send = (command) =>
+      command.constructor.name === 'RunInstancesCommand' ? new Promise(() => {}) : ec2Send(command as never);
+    const worker = scriptedClients(
+      'worker',
+      [],
+      Promise.resolve({ Account: '111111111111', Arn: WORKER_SESSION }),
+    );
+    vi.useFakeTimers();
+    try {
+      let facts: Awaited<ReturnType<typeof gatherFactsWith>> | undefined;
+      void gatherFactsWith({ ...gatheringOf(worker, restore), dryRunWaitMs: 20 }, request, restorePoint).then(
+        (gathered) => {
+          facts = gathered;
+        },
+      );
+      // 20 ms on the clock: the gathering is done (the product's default would still wait 4 s).
+      await vi.advanceTimersByTimeAsync(20);
+      expect(facts?.restoreRole?.principal?.identity.arn).toBe(RESTORE_SESSION);
+      expect(facts?.restoreRole?.principal?.dryRun).toBeUndefined();
+      expect(Object.keys(facts?.worker.principal?.dryRun ?? {})).not.toEqual([]);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });

@@ -17,10 +17,11 @@ export type { Gathering, Http } from './gathering.ts';
  */
 
 /**
- * How long the plan waits for the DryRun answers. Without them the checks decide from the IAM
- * policies (and warn where those cannot tell), so a slow DryRun never holds up a plan.
+ * How long the plan waits for the DryRun answers unless its session says otherwise. Without them the
+ * checks decide from the IAM policies (and warn where those cannot tell), so a slow DryRun never
+ * holds up a plan.
  */
-const DRY_RUN_BUDGET_MS = 4_000;
+const DRY_RUN_WAIT_MS = 4_000;
 
 /** The value, or undefined when it takes longer than `ms` (a failure also gives undefined). */
 async function atMost<T>(ms: number, value: Promise<T>): Promise<T | undefined> {
@@ -100,7 +101,7 @@ export async function gatherFactsWith(
   const shape = workerIdentity.then((identity) => stepShape(request, identity));
   const dryRun = (side: typeof worker, who: StepPrincipal, steps: StepShape) =>
     atMost(
-      DRY_RUN_BUDGET_MS,
+      g.dryRunWaitMs ?? DRY_RUN_WAIT_MS,
       g.fact(
         `DryRun of the ${side.scope.name}'s EC2 actions`,
         `dry-run|${side.scope.key}|${steps.mode}|${steps.dataPath}|${steps.kmsGrant}|${steps.hasRestoreRole}`,

@@ -19,6 +19,8 @@ export interface Gathering {
   workerClients(region: string): AwsClients;
   /** The restore role's clients in a region (STS AssumeRole with the ExternalId when given). */
   restoreRoleClients(region: string, roleArn: string, externalId?: string): AwsClients;
+  /** How long the plan waits for the DryRun answers (PreflightSessionOptions.dryRunWaitMs). */
+  dryRunWaitMs?: number;
   /**
    * Runs `load` (its calls abort at the deadline), naming it `label` while it is outstanding. With a
    * `cacheKey`, plans share the answer for a short while (`stable`: longer) when `keep` accepts it.

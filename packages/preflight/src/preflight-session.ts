@@ -34,6 +34,12 @@ export interface PreflightSessionOptions {
    */
   deadlineMs?: number;
   /**
+   * How long a plan waits for the DryRun probes' answers; later ones are kept for the next plan, and
+   * this one decides from the IAM policies (and warns where those cannot tell). At most the deadline.
+   * @defaultValue 4000
+   */
+  dryRunWaitMs?: number;
+  /**
    * How long facts that can change (identities, role policies, keys, network) are shared between
    * plans. Only facts that would pass are kept, and a plan that fails a check drops the facts it used,
    * so a fix is seen at the next plan. 0 turns the cache off.
@@ -95,6 +101,8 @@ export class PreflightSession {
     this.deadlineMs = options.deadlineMs ?? 10_000;
     if (!(this.deadlineMs > 0))
       throw new Error(`deadlineMs must be a positive number, got ${this.deadlineMs}`);
+    if (options.dryRunWaitMs !== undefined && !(options.dryRunWaitMs >= 0))
+      throw new Error(`dryRunWaitMs must be 0 or more, got ${options.dryRunWaitMs}`);
     this.ttl = { changing: options.cacheTtlMs ?? 30_000, stable: options.stableCacheTtlMs ?? 600_000 };
   }
 
@@ -157,6 +165,7 @@ export class PreflightSession {
     const outstanding = new Set<string>();
     const cacheKeys = new Set<string>();
     const gathering: Gathering = {
+      ...(this.options.dryRunWaitMs !== undefined ? { dryRunWaitMs: this.options.dryRunWaitMs } : {}),
       workerClients: (region) => this.workerClients(region),
       restoreRoleClients: (region, roleArn, externalId) =>
         this.restoreRoleClients(region, roleArn, externalId),

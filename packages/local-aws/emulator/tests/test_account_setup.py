@@ -1,12 +1,19 @@
 """A new account as AWS shows it, without the set-up work moto does per account that nobody reads:
-the public image catalogue's snapshots are completed from the start (snapshot_completion.py), and KMS
-keys work whether or not moto's unused private key was made (moto_speed.py)
+the public image catalogue is the same in every account (built once per region, public_images.py), its
+snapshots are completed from the start (snapshot_completion.py), and KMS keys work whether or not
+moto's unused private key was made (moto_speed.py)
 (python3 -m unittest discover -s tests -t ., from emulator/)."""
 
 import base64
+import gc
+import json
 import os
 import threading
 import unittest
+import urllib.request
+import weakref
+
+import boto3
 
 from tests import emulator_server
 
@@ -28,6 +35,31 @@ class AccountSetupTest(unittest.TestCase):
         self.assertEqual({s["State"] for s in snapshots}, {"completed"})
         # The account's ~1,165 catalogue snapshots start no timer of their own (a `pending` window each).
         self.assertLess(threading.active_count() - threads_before, 50)
+
+    def test_every_account_sees_the_same_catalogue_and_the_first_one_can_be_forgotten(self) -> None:
+        from moto.ec2.models import ec2_backends
+
+        region = "ap-southeast-2"  # used by no other test here: its catalogue is built from `first`
+        first, second = "712345678913", "712345678914"
+        seen = []
+        for account in (first, second):
+            ec2 = boto3.client(
+                "ec2", endpoint_url=emulator_server.endpoint(), region_name=region,
+                aws_access_key_id=f"AKIAEMU0{account}", aws_secret_access_key="unused",
+            )
+            images = ec2.describe_images(Owners=["amazon"])["Images"]
+            seen.append(sorted((i["ImageId"], i["BlockDeviceMappings"][0]["Ebs"]["SnapshotId"], i["PlatformDetails"], i["BootMode"]) for i in images))
+        self.assertGreater(len(seen[0]), 100)
+        self.assertEqual(seen[0], seen[1])
+        backend = weakref.ref(ec2_backends[first][region])
+        request = urllib.request.Request(
+            f"{emulator_server.endpoint()}/ec2restore-test-only/forget-accounts",
+            data=json.dumps({"accountIds": [first]}).encode(), method="POST",
+        )
+        with urllib.request.urlopen(request) as response:
+            self.assertEqual(response.status, 200)
+        gc.collect()
+        self.assertIsNone(backend(), "the catalogue copies keep the first account's EC2 backend alive")
 
     def test_symmetric_and_asymmetric_keys_work(self) -> None:
         kms = emulator_server.client("kms", "712345678912")
