@@ -1,7 +1,6 @@
-import { execFile } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import {
   attachEc2CallBudget,
@@ -15,7 +14,6 @@ import fc from 'fast-check';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 
-const run = promisify(execFile);
 const CALLER = fileURLToPath(new URL('./fixtures/budget-caller.ts', import.meta.url));
 
 let redis: Redis;
@@ -78,6 +76,37 @@ describe('the Lua bucket in Redis', () => {
   });
 });
 
+/** A budget-caller process: `ready` once it is loaded, `go()` starts its calls, `sentAt` their times. */
+function startCaller(env: NodeJS.ProcessEnv) {
+  const child = spawn(process.execPath, ['--import', 'tsx', CALLER], {
+    env,
+    stdio: ['pipe', 'pipe', 'inherit'],
+    timeout: 60_000,
+  });
+  let out = '';
+  child.stdout.setEncoding('utf8');
+  const lines = new Promise<string[]>((resolve, reject) => {
+    child.once('error', reject);
+    child.once('exit', (code) =>
+      code === 0
+        ? resolve(out.trim().split('\n'))
+        : reject(new Error(`budget-caller exited ${code}: ${out}`)),
+    );
+  });
+  const ready = new Promise<void>((resolve, reject) => {
+    child.stdout.on('data', (chunk: string) => {
+      out += chunk;
+      if (out.startsWith('ready\n')) resolve();
+    });
+    lines.catch(reject);
+  });
+  return {
+    ready,
+    go: () => child.stdin.end('go\n'),
+    sentAt: lines.then((all) => JSON.parse(all.at(-1) ?? '') as number[]),
+  };
+}
+
 describe('one budget shared by two processes', () => {
   it('keeps the combined call rate within the bucket', async () => {
     const burst = 5;
@@ -91,14 +120,12 @@ describe('one budget shared by two processes', () => {
       BUDGET_BURST: String(burst),
       BUDGET_PER_SECOND: String(perSecond),
       BUDGET_CALLS: String(callsEach),
-      // Both processes need about a second to load TypeScript; they start calling at the same instant.
-      BUDGET_START_AT: String(Date.now() + 3_000),
     };
-    const startProcess = () =>
-      run(process.execPath, ['--import', 'tsx', CALLER], { env, timeout: 60_000 }).then(
-        ({ stdout }) => JSON.parse(stdout.trim()) as number[],
-      );
-    const [first, second] = await Promise.all([startProcess(), startProcess()]);
+    // Both processes load, then start calling at the same moment (when told, once both are ready).
+    const callers = [startCaller(env), startCaller(env)];
+    await Promise.all(callers.map((caller) => caller.ready));
+    for (const caller of callers) caller.go();
+    const [first, second] = await Promise.all(callers.map((caller) => caller.sentAt));
     expect(first).toHaveLength(callsEach);
     expect(second).toHaveLength(callsEach);
 

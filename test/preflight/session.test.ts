@@ -219,17 +219,21 @@ describe('PreflightSession', () => {
         restorePointId: 'rp-session',
         target: { accountId: account.id, region: REGION, kmsKeyId: keyArn },
       });
-      // One token, then one every 1000 s: the plan's second EC2 read cannot be served within 2 s.
+      // One token, then one every 1000 s: the plan's second EC2 read cannot be served within the
+      // deadline. The deadline is far longer than a plan's reads take even on a loaded machine (a fresh
+      // emulator account's first calls can take seconds), so only the budget can end this plan early.
+      const deadlineMs = 30_000;
       const { session: preflight } = session({
         sourceCredentials: credentialsForAccount(account.id),
         ec2Budget: { redis, limits: { nonMutating: { burst: 1, perSecond: 0.001 } } },
-        deadlineMs: 2_000,
+        deadlineMs,
       });
       const started = Date.now();
       const error = await preflight.plan(request, restorePoint).catch((err: unknown) => err);
+      // Not PreflightDeadlineError: the budget refused at once instead of waiting for a token.
       expect((error as Error).name).toBe('Ec2CallBudgetTimeoutError');
       expect((error as Error).message).toContain('call budget');
-      expect(Date.now() - started).toBeLessThan(2_000);
+      expect(Date.now() - started).toBeLessThan(deadlineMs);
     } finally {
       redis.disconnect();
     }
