@@ -5,7 +5,6 @@ import {
   type BackupRepository,
   BLOCK_SIZE,
   openBackupRepository,
-  readRawImage,
   sha256Hex,
 } from '@ec2-restore/backup-repository';
 import { RestoreTag, type SnapshotJobInput } from '@ec2-restore/contracts';
@@ -16,6 +15,7 @@ import { describe, expect, it } from 'vitest';
 import {
   type Backup,
   GIB,
+  knownBlocksOf,
   openWorldOf,
   REGION,
   snapshotsOf,
@@ -61,7 +61,7 @@ async function changeRestorePointBlocks(
   const volume = manifest.volumes.find((v) => v.deviceName === deviceName)!;
   await builder.addVolume(
     { deviceName, sizeGiB: volume.sizeGiB, volumeType: volume.volumeType },
-    readRawImage(changedImage),
+    knownBlocksOf(changedImage, [...image.dataBlocks, ...blocks]),
   );
   const changed = await builder.commit();
   const rewritten = {

@@ -35,7 +35,11 @@ describe('FileReaderThread', () => {
     expect(() => thread.readInto(join(dir, 'one'), Buffer.alloc(10))).toThrow(TypeError);
   });
 
-  it('starts ahead of the first read without keeping a process alive, and reads once prepared', async () => {
+  // Its own timeout: it starts a node process with tsx, which takes seconds on a loaded machine (CI runs
+  // the type-check beside the unit tests); the unit project's default of 5 s failed it under load.
+  it('starts ahead of the first read without keeping a process alive, and reads once prepared', {
+    timeout: 30_000,
+  }, async () => {
     // A process that prepares a thread and never reads still exits on its own (the CLI and the workers
     // prepare the thread before a write that may fail before its first block).
     const module = fileURLToPath(new URL('./file-reader-thread.ts', import.meta.url));

@@ -3,6 +3,7 @@ import { restoreStatusSchema } from '@ec2-restore/contracts';
 import type { RequestHandler } from 'express';
 import { z } from 'zod';
 import type { ApiDeps } from '../deps.ts';
+import { sendJsonText } from '../http/send-json.ts';
 import { validated } from '../http/validated.ts';
 
 const listQuery = z.object({
@@ -17,6 +18,6 @@ export function listRestores(deps: ApiDeps): RequestHandler {
       limit: query.limit,
       ...(query.status ? { status: query.status } : {}),
     });
-    res.json({ restores });
+    sendJsonText(res, JSON.stringify({ restores }));
   });
 }

@@ -3,6 +3,7 @@ import type { RequestHandler } from 'express';
 import { z } from 'zod';
 import type { ApiDeps } from '../deps.ts';
 import { HttpError } from '../http/api-error.ts';
+import { sendJsonText } from '../http/send-json.ts';
 import { validated } from '../http/validated.ts';
 import { repositoryReadError, restorePointMissing } from '../preflight-planner.ts';
 
@@ -20,7 +21,7 @@ export function listRestorePoints(deps: ApiDeps): RequestHandler {
       throw repositoryReadError(err);
     }
     if (served?.list !== list) served = { list, body: JSON.stringify({ restorePoints: list }) };
-    res.type('json').send(served.body);
+    sendJsonText(res, served.body);
   };
 }
 
