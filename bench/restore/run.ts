@@ -91,7 +91,6 @@ async function main(): Promise<void> {
       ...workerEnv,
       REDIS_URL: stack.redisUrl,
       AWS_ENDPOINT_URL: proxy.endpoint,
-      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
       BACKUP_REPOSITORY: folder,
       API_TOKENS: TOKEN,
       API_POST_RATE_PER_MINUTE: '1000000',
