@@ -279,7 +279,11 @@ async function main(): Promise<void> {
       const blockTime = union(blocks).reduce((sum, i) => sum + i.end - i.start, 0);
       const throttled = calls.filter((c) => c.status === 503 || c.status === 429).length;
       const failures = [...new Set(finals.filter((r) => r.error).map((r) => r.error!.code))];
-      const limits = limitsOf(calls, blocks.length / (blockTime / 1000));
+      const accountNames = new Map([
+        [scenario.source.accountId, 'the source account'],
+        [scenario.target.accountId, 'the target account'],
+      ]);
+      const limits = limitsOf(calls, blocks.length / (blockTime / 1000), accountNames);
       lines.push(
         `${n} restores at once: ${succeeded}/${n} succeeded${failures.length ? ` (failed: ${failures.join(', ')})` : ''}; ` +
           `all done in ${seconds(Date.now() - started)}; wall p50 ${seconds(percentile(walls, 0.5))}, ` +
@@ -312,21 +316,36 @@ async function main(): Promise<void> {
 /**
  * What bounds N restores at once from below: the EC2 calls of each class against the call budget the
  * workers keep per account and region (AWS's default EC2 request buckets: burst, then so many per
- * second), and the blocks against the rate the emulator took them at while writing.
+ * second), for the account that spent the most of it, and the blocks against the rate the emulator
+ * took them at while writing.
  */
-function limitsOf(calls: readonly AwsCallRecord[], blocksPerSecond: number): string[] {
-  const byClass = new Map<Ec2OperationClass, number>();
+function limitsOf(
+  calls: readonly AwsCallRecord[],
+  blocksPerSecond: number,
+  accountNames: ReadonlyMap<string, string>,
+): string[] {
+  // class -> account -> calls (one region here)
+  const byClass = new Map<Ec2OperationClass, Map<string, number>>();
   for (const c of calls) {
     if (!c.operation.startsWith('EC2.')) continue;
     const cls = classifyEc2Operation(c.operation.slice(4));
-    byClass.set(cls, (byClass.get(cls) ?? 0) + 1);
+    const byAccount = byClass.get(cls) ?? new Map<string, number>();
+    const account =
+      (c.account && accountNames.get(c.account)) ?? c.account ?? 'an account the proxy could not tell';
+    byAccount.set(account, (byAccount.get(account) ?? 0) + 1);
+    byClass.set(cls, byAccount);
   }
   const limits = ec2CallLimitsFromEnv();
   const lines = ec2OperationClasses.map((cls) => {
-    const count = byClass.get(cls) ?? 0;
     const { burst, perSecond } = limits[cls];
+    const perAccount = [...(byClass.get(cls) ?? new Map<string, number>())].sort((a, b) => b[1] - a[1]);
+    const [busiest, count] = perAccount[0] ?? ['no account', 0];
     const floor = Math.max(0, count - burst) / perSecond;
-    return `EC2 ${cls}: ${count} calls; the budget (${burst} burst, ${perSecond}/s) needs at least ${seconds(floor * 1000)}`;
+    const all = perAccount.map(([account, n]) => `${n} in ${account}`).join(', ');
+    return (
+      `EC2 ${cls}: ${all || 'no calls'}; the budget (${burst} burst, ${perSecond}/s per account) needs at ` +
+      `least ${seconds(floor * 1000)} for ${busiest}`
+    );
   });
   const blocks = calls.filter((c) => c.operation === 'EBS.PutSnapshotBlock').length;
   lines.push(

@@ -7,6 +7,7 @@
  */
 import { Agent, createServer, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { EMULATOR_ROOT_ACCESS_KEY_PREFIX } from '@ec2-restore/local-aws';
 
 export interface AwsCallRecord {
   operation: string;
@@ -15,6 +16,8 @@ export interface AwsCallRecord {
   status: number;
   /** AWS's error code of a call that failed (`InvalidSnapshot.NotFound`). */
   code?: string;
+  /** The account the call was made in (see TimingProxy.calls), when the proxy could tell. */
+  account?: string;
 }
 
 /** The error code in an AWS error body: query/EC2 XML `<Code>`, JSON `__type` or `code`. */
@@ -28,6 +31,10 @@ function errorCodeOf(body: string): string | undefined {
 
 export interface TimingProxy {
   endpoint: string;
+  /**
+   * Every call, with its account: an emulator account's root key names it, and an assumed role's
+   * session key is the one an `STS.AssumeRole` answer through this proxy gave for that account.
+   */
   calls: AwsCallRecord[];
   close(): Promise<void>;
 }
@@ -35,6 +42,18 @@ export interface TimingProxy {
 /** The service of a SigV4-signed request, from its credential scope (`.../eu-west-1/ec2/aws4_request`). */
 function serviceOf(authorization: string | undefined): string {
   return /\/[^/]+\/([^/]+)\/aws4_request/.exec(authorization ?? '')?.[1]?.toUpperCase() ?? 'AWS';
+}
+
+/** The access key id a SigV4-signed request was signed with (`Credential=AKID/...`). */
+function accessKeyOf(authorization: string | undefined): string | undefined {
+  return /Credential=([^/]+)\//.exec(authorization ?? '')?.[1];
+}
+
+/** The session key and its account in an AssumeRole answer (`arn:aws:sts::ACCOUNT:assumed-role/...`). */
+function assumedRoleKey(body: string): { accessKeyId: string; account: string } | undefined {
+  const accessKeyId = /<AccessKeyId>([^<]+)<\/AccessKeyId>/.exec(body)?.[1];
+  const account = /<Arn>arn:aws:sts::(\d{12}):assumed-role\//.exec(body)?.[1];
+  return accessKeyId && account ? { accessKeyId, account } : undefined;
 }
 
 function restOperation(method: string, path: string): string | undefined {
@@ -50,8 +69,15 @@ export async function startTimingProxy(target: string): Promise<TimingProxy> {
   const upstream = new URL(target);
   const agent = new Agent({ keepAlive: true, maxSockets: 512 });
   const calls: AwsCallRecord[] = [];
+  const accounts = new Map<string, string>();
+  const accountOf = (accessKey: string | undefined): string | undefined => {
+    if (accessKey?.startsWith(EMULATOR_ROOT_ACCESS_KEY_PREFIX))
+      return accessKey.slice(EMULATOR_ROOT_ACCESS_KEY_PREFIX.length);
+    return accessKey ? accounts.get(accessKey) : undefined;
+  };
   const server = createServer((req, res) => {
     const start = Date.now();
+    const accessKey = accessKeyOf(req.headers.authorization);
     const path = req.url ?? '/';
     const known = restOperation(req.method ?? '', path);
     const target = req.headers['x-amz-target'];
@@ -68,13 +94,26 @@ export async function startTimingProxy(target: string): Promise<TimingProxy> {
         (answer) => {
           const status = answer.statusCode ?? 0;
           res.writeHead(status || 502, answer.headers);
-          // An error's body is small: kept to name its code.
-          const errorBody: Buffer[] = [];
-          if (status >= 400) answer.on('data', (chunk: Buffer) => errorBody.push(chunk));
+          // An error's body and an AssumeRole answer are small: kept to name the code, or the session
+          // key's account.
+          const kept: Buffer[] = [];
+          if (status >= 400 || operation === 'STS.AssumeRole')
+            answer.on('data', (chunk: Buffer) => kept.push(chunk));
           answer.pipe(res);
           answer.on('end', () => {
-            const code = status >= 400 ? errorCodeOf(Buffer.concat(errorBody).toString('utf8')) : undefined;
-            calls.push({ operation, start, end: Date.now(), status, ...(code ? { code } : {}) });
+            const body = Buffer.concat(kept).toString('utf8');
+            const code = status >= 400 ? errorCodeOf(body) : undefined;
+            const session = status < 400 && operation === 'STS.AssumeRole' ? assumedRoleKey(body) : undefined;
+            if (session) accounts.set(session.accessKeyId, session.account);
+            const account = accountOf(accessKey);
+            calls.push({
+              operation,
+              start,
+              end: Date.now(),
+              status,
+              ...(code ? { code } : {}),
+              ...(account ? { account } : {}),
+            });
           });
         },
       );
