@@ -34,7 +34,7 @@ import {
 // might not be immediately visible to all subsequent commands you run"
 // (https://docs.aws.amazon.com/ec2/latest/devguide/eventual-consistency.html): a new id may answer
 // Invalid*.NotFound for a moment; EBS direct answers "snapshot does not exist" right after
-// StartSnapshot. A new KMS grant is usable at once only with its grant token
+// StartSnapshot, and EC2 does not know that snapshot for a moment either. A new KMS grant is usable at once only with its grant token
 // (https://docs.aws.amazon.com/kms/latest/developerguide/grant-tokens.html). Plain moto 5.2.1
 // answers every new id, grant and share at once.
 //
@@ -182,6 +182,28 @@ describe('eventual consistency of new ids', () => {
     const block = Buffer.alloc(524288, 5);
     const put = () => putBlock(aws.ebs, SnapshotId!, 0, block);
     await notFoundThenFound(put, 'ResourceNotFoundException', `The snapshot '${SnapshotId}' does not exist.`);
+  });
+
+  it('EBS direct: EC2 does not know a snapshot StartSnapshot made for a moment either', async () => {
+    const { aws } = await account();
+    const { SnapshotId } = await aws.ebs.send(new StartSnapshotCommand({ VolumeSize: 1 }));
+    const notFound = `The snapshot '${SnapshotId}' does not exist.`;
+    const share = () =>
+      aws.ec2.send(
+        new ModifySnapshotAttributeCommand({
+          SnapshotId,
+          Attribute: 'createVolumePermission',
+          OperationType: 'add',
+          UserIds: [randomAccountId()],
+        }),
+      );
+    await expectAwsError(share(), 'InvalidSnapshot.NotFound', notFound);
+    await notFoundThenFound(
+      () => aws.ec2.send(new DescribeSnapshotsCommand({ SnapshotIds: [SnapshotId!] })),
+      'InvalidSnapshot.NotFound',
+      notFound,
+    );
+    await succeedsWithinWindow(share);
   });
 
   it('a new grant works at once with its grant token, without it only after a moment', async () => {

@@ -299,8 +299,12 @@ def install() -> None:
         ebs_snapshot.block_size = BLOCK_SIZE
         ebs_snapshot.ec2_snapshot = snapshot
         backend.snapshots[snapshot.id] = ebs_snapshot
-        # Eventual consistency (off unless EC2RESTORE_EMULATOR_CONSISTENCY_MS is set).
+        # Eventual consistency (consistency.py, on by default): EBS direct and EC2 each learn of the new
+        # snapshot after a moment, independently; EC2 answers InvalidSnapshot.NotFound meanwhile, as for
+        # any new id ("the results of an API command you run might not be immediately visible to all
+        # subsequent commands you run": https://docs.aws.amazon.com/ec2/latest/devguide/eventual-consistency.html).
         ebs_snapshot.ec2restore_visible_from = time.monotonic() + consistency.delay_s()
+        consistency.remember_new(snapshot.id)
         body = ebs_snapshot.to_json()
         if encrypted:
             body["KmsKeyArn"] = kms_key_arn

@@ -10,6 +10,7 @@ import {
 } from '@ec2-restore/contracts';
 import { EbsDirectWriter } from '@ec2-restore/snapshot-writers';
 import { allSettledOrThrow } from '../aws/instance-state.ts';
+import { pollUntil } from '../aws/poll.ts';
 import { findStepSnapshots, stepSnapshotDescription } from '../aws/restore-tags.ts';
 import { sourceDefaultKey } from '../aws/source-default-key.ts';
 import { ensureTransferKey } from '../aws/transfer-key.ts';
@@ -21,6 +22,12 @@ import { readBackSubject, type SnapshotStepContext, throttledProgress } from './
 import { workerVolume } from './snapshot-worker-volume.ts';
 
 const STEP = JobName.Snapshot;
+
+/**
+ * How long the share made while the blocks are written tries again while EC2 does not know the new
+ * snapshot yet (the emulator models 200-400 ms; AWS documents no bound): past it the share step shares.
+ */
+const EARLY_SHARE_WAIT_MS = 2_000;
 
 export { SOURCE_VOLUME_TAG } from '../aws/restore-tags.ts';
 export type { SnapshotStepContext } from './snapshot-step-context.ts';
@@ -85,22 +92,35 @@ export function sealEndsInShareStep(input: SnapshotJobInput): boolean {
  * the worker checked against what the API accepted. The share step still checks the restore's
  * snapshots, shares them again (a no-op here) and does the rest; cleanup (and the sweeper) withdraw
  * the share before deleting the snapshot, whatever its state. A refusal for the snapshot's state (AWS
- * documents none, see share.ts) or an id EC2 does not know yet leaves the share to the share step; so do a role outside the target
+ * documents none, see share.ts), or an id EC2 still does not know after EARLY_SHARE_WAIT_MS, leaves
+ * the share to the share step; so do a role outside the target
  * account (the share step refuses it, naming it) and the transfer key, whose key policy the share
  * step checks before anything is shared (transferKeyToShare).
  */
-async function shareWhileWriting(input: SnapshotJobInput, ec2: EC2Client, snapshotId: string): Promise<void> {
+async function shareWhileWriting(
+  input: SnapshotJobInput,
+  ec2: EC2Client,
+  snapshotId: string,
+  signal: AbortSignal | undefined,
+): Promise<void> {
   const role = parseRoleArn(input.roleArn ?? '');
   const roleInTarget = role.ok && role.arn.accountId === input.targetAccountId;
   if (!sealEndsInShareStep(input) || input.transferKey || !roleInTarget) return;
-  try {
-    await addCreateVolumePermission(ec2, snapshotId, input.targetAccountId);
-  } catch (error) {
-    // EC2 may not know the id StartSnapshot just made yet (eventual consistency,
-    // https://docs.aws.amazon.com/ec2/latest/devguide/eventual-consistency.html): the share step shares then.
-    if (!refusedForItsState(error) && classifyAwsError(error).code !== 'InvalidSnapshot.NotFound')
-      throw error;
-  }
+  // EC2 may not know the id StartSnapshot just made for a moment (InvalidSnapshot.NotFound, eventual
+  // consistency: https://docs.aws.amazon.com/ec2/latest/devguide/eventual-consistency.html): pollUntil
+  // counts that as not yet and tries again, off the restore's path (the blocks are being written), for
+  // EARLY_SHARE_WAIT_MS at most; still unknown then, the share step shares it.
+  await pollUntil(
+    async () => {
+      try {
+        await addCreateVolumePermission(ec2, snapshotId, input.targetAccountId);
+      } catch (error) {
+        if (!refusedForItsState(error)) throw error;
+      }
+      return true;
+    },
+    { timeoutMs: EARLY_SHARE_WAIT_MS, ...(signal ? { signal } : {}) },
+  );
 }
 
 /** The key (see snapshotKeyArn) and what an earlier attempt wrote, looked up at once. */
@@ -147,7 +167,7 @@ async function ebsDirect(
         kmsKeyArn,
         description: stepSnapshotDescription(input.restoreId, input.volume.deviceName),
         ...(sealed ? { blocksWritten: true } : {}),
-        onStarted: (id) => shareWhileWriting(input, ec2, id),
+        onStarted: (id) => shareWhileWriting(input, ec2, id, ctx.signal),
         onBlocksWritten: async (id) => {
           await ec2.send(
             new CreateTagsCommand({ Resources: [id], Tags: [{ Key: BLOCKS_WRITTEN_TAG, Value: 'true' }] }),
