@@ -66,8 +66,11 @@ async function expectNotReadable(ebs: EBSClient, snapshotId: string, state: stri
   }
 }
 
+/** EC2's view of a snapshot (once EC2 knows its id: a new one answers InvalidSnapshot.NotFound for a moment). */
 async function snapshotState(account: Account, snapshotId: string) {
-  const out = await account.aws.ec2.send(new DescribeSnapshotsCommand({ SnapshotIds: [snapshotId] }));
+  const out = await onceVisible(() =>
+    account.aws.ec2.send(new DescribeSnapshotsCommand({ SnapshotIds: [snapshotId] })),
+  );
   return out.Snapshots![0]!;
 }
 
@@ -212,7 +215,7 @@ describe('EBS direct reads need a completed snapshot', () => {
     const completedBy = Date.now() + COMPLETING_MS;
     const taken = await owner.aws.ec2.send(new CreateSnapshotCommand({ VolumeId }));
     expect(taken.State, 'CreateSnapshot answers pending').toBe('pending');
-    expect((await onceVisible(() => snapshotState(owner, taken.SnapshotId!))).State).toBe('pending');
+    expect((await snapshotState(owner, taken.SnapshotId!)).State).toBe('pending');
     await expectNotReadable(owner.aws.ebs, taken.SnapshotId!, 'pending');
     expect(Date.now(), 'the checks above ran inside the pending window').toBeLessThan(completedBy);
     await onceVisible(() => untilSnapshotCompleted(owner.aws.ec2, taken.SnapshotId!));
@@ -220,7 +223,7 @@ describe('EBS direct reads need a completed snapshot', () => {
     const { SnapshotId: copy } = await owner.aws.ec2.send(
       new CopySnapshotCommand({ SourceSnapshotId: taken.SnapshotId, SourceRegion: REGION }),
     );
-    expect((await onceVisible(() => snapshotState(owner, copy!))).State).toBe('pending');
+    expect((await snapshotState(owner, copy!)).State).toBe('pending');
     await expectNotReadable(owner.aws.ebs, copy!, 'pending');
     await onceVisible(() => untilSnapshotCompleted(owner.aws.ec2, copy!));
     expect(await owner.aws.ebs.send(new ListSnapshotBlocksCommand({ SnapshotId: copy }))).toMatchObject({

@@ -9,7 +9,12 @@ import {
 } from '@aws-sdk/client-ec2';
 import { openBackupRepository } from '@ec2-restore/backup-repository';
 import { JobName, jobIdFor, QueueName, RestoreTag } from '@ec2-restore/contracts';
-import { credentialsForAccount, type RunningEmulator, randomAccountId } from '@ec2-restore/local-aws';
+import {
+  credentialsForAccount,
+  onceVisible,
+  type RunningEmulator,
+  randomAccountId,
+} from '@ec2-restore/local-aws';
 import {
   BLOCKS_WRITTEN_TAG,
   createStepClients,
@@ -197,8 +202,9 @@ describe('waits and zones of a real account', { timeout: 180_000 }, () => {
       'ResourceNotFoundException',
     );
     expect((await complete()).Status).toBe('pending');
-    const { Snapshots = [] } = await zoned.aws.ec2.send(
-      new DescribeSnapshotsCommand({ SnapshotIds: [snapshotId] }),
+    // EC2 may not know the id StartSnapshot made yet (InvalidSnapshot.NotFound for a moment).
+    const { Snapshots = [] } = await onceVisible(() =>
+      zoned.aws.ec2.send(new DescribeSnapshotsCommand({ SnapshotIds: [snapshotId] })),
     );
     expect(Snapshots[0]?.State).toBe('pending');
     // Every other account keeps the Region's zones.

@@ -138,7 +138,10 @@ export async function completeSnapshot(
 /** Waits (bounded) until EC2 reports the snapshot `completed` (it is `pending` a while after CompleteSnapshot). */
 export async function untilSnapshotCompleted(ec2: EC2Client, snapshotId: string): Promise<void> {
   await eventually(async () => {
-    const { Snapshots = [] } = await ec2.send(new DescribeSnapshotsCommand({ SnapshotIds: [snapshotId] }));
+    // EC2 may not know a snapshot StartSnapshot made yet (InvalidSnapshot.NotFound for a moment).
+    const { Snapshots = [] } = await onceVisible(() =>
+      ec2.send(new DescribeSnapshotsCommand({ SnapshotIds: [snapshotId] })),
+    );
     return Snapshots[0]?.State === 'completed' ? true : undefined;
   });
 }

@@ -29,6 +29,9 @@ const STEP = JobName.Snapshot;
  */
 const EARLY_SHARE_WAIT_MS = 2_000;
 
+/** How long the snapshot step waits for EC2 to know a snapshot StartSnapshot made before it tags it. */
+const NEW_SNAPSHOT_WAIT_MS = 30_000;
+
 export { SOURCE_VOLUME_TAG } from '../aws/restore-tags.ts';
 export type { SnapshotStepContext } from './snapshot-step-context.ts';
 
@@ -93,9 +96,9 @@ export function sealEndsInShareStep(input: SnapshotJobInput): boolean {
  * snapshots, shares them again (a no-op here) and does the rest; cleanup (and the sweeper) withdraw
  * the share before deleting the snapshot, whatever its state. A refusal for the snapshot's state (AWS
  * documents none, see share.ts), or an id EC2 still does not know after EARLY_SHARE_WAIT_MS, leaves
- * the share to the share step; so do a role outside the target
- * account (the share step refuses it, naming it) and the transfer key, whose key policy the share
- * step checks before anything is shared (transferKeyToShare).
+ * the share to the share step; so do a role outside the target account (the share step refuses it,
+ * naming it) and the transfer key, whose key policy the share step checks before anything is shared
+ * (transferKeyToShare).
  */
 async function shareWhileWriting(
   input: SnapshotJobInput,
@@ -121,6 +124,37 @@ async function shareWhileWriting(
     },
     { timeoutMs: EARLY_SHARE_WAIT_MS, ...(signal ? { signal } : {}) },
   );
+}
+
+/**
+ * Tags the snapshot BLOCKS_WRITTEN_TAG. A volume of few blocks is written before EC2 knows the id
+ * StartSnapshot made (InvalidSnapshot.NotFound for a moment, eventual consistency:
+ * https://docs.aws.amazon.com/ec2/latest/devguide/eventual-consistency.html): pollUntil counts that as
+ * not yet, for NEW_SNAPSHOT_WAIT_MS at most; past it the attempt fails (retryable) and the next one
+ * writes the blocks again into the same snapshot.
+ */
+async function markBlocksWritten(
+  ec2: EC2Client,
+  snapshotId: string,
+  signal: AbortSignal | undefined,
+): Promise<void> {
+  const tagged = await pollUntil(
+    async () => {
+      await ec2.send(
+        new CreateTagsCommand({
+          Resources: [snapshotId],
+          Tags: [{ Key: BLOCKS_WRITTEN_TAG, Value: 'true' }],
+        }),
+      );
+      return true;
+    },
+    { timeoutMs: NEW_SNAPSHOT_WAIT_MS, ...(signal ? { signal } : {}) },
+  );
+  signal?.throwIfAborted();
+  if (!tagged)
+    throw new Error(
+      `EC2 still does not know snapshot ${snapshotId} ${NEW_SNAPSHOT_WAIT_MS / 1000} s after its blocks were written; the step will try again`,
+    );
 }
 
 /** The key (see snapshotKeyArn) and what an earlier attempt wrote, looked up at once. */
@@ -168,11 +202,7 @@ async function ebsDirect(
         description: stepSnapshotDescription(input.restoreId, input.volume.deviceName),
         ...(sealed ? { blocksWritten: true } : {}),
         onStarted: (id) => shareWhileWriting(input, ec2, id, ctx.signal),
-        onBlocksWritten: async (id) => {
-          await ec2.send(
-            new CreateTagsCommand({ Resources: [id], Tags: [{ Key: BLOCKS_WRITTEN_TAG, Value: 'true' }] }),
-          );
-        },
+        onBlocksWritten: (id) => markBlocksWritten(ec2, id, ctx.signal),
       },
       onProgress: throttledProgress(ctx, input.volume.sizeGiB * GIB),
       ...(ctx.signal ? { signal: ctx.signal } : {}),
