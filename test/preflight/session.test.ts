@@ -210,6 +210,41 @@ describe('PreflightSession', () => {
     }
   });
 
+  it('a plan that shares a load with an earlier plan answers PreflightDeadlineError when that load is aborted at the earlier deadline', async () => {
+    // The worker role's identity is one fact for every plan of the session (the fact cache): the second
+    // plan, started 250 ms later, waits on the first plan's STS call, which is aborted at the first
+    // plan's deadline, 250 ms before the second's. That abort is the deadline, not an internal error
+    // (the API answered 500 internal_error to it).
+    const sockets: Socket[] = [];
+    const silent: Server = createServer((socket) => void sockets.push(socket));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const { port } = silent.address() as { port: number };
+    try {
+      const account = randomAccountId();
+      const { session: preflight } = session({
+        sourceCredentials: credentialsForAccount(account),
+        endpoint: `http://127.0.0.1:${port}`,
+        deadlineMs: 500,
+      });
+      const request = restoreRequestSchema.parse({
+        restorePointId: 'rp-session',
+        target: { accountId: account, region: REGION, kmsKeyId: 'alias/restore' },
+      });
+      const first = preflight.plan(request, restorePoint).catch((err: unknown) => err);
+      await new Promise((resolve) => setTimeout(resolve, 250));
+      const second = preflight.plan(request, restorePoint).catch((err: unknown) => err);
+      for (const error of [await first, await second]) {
+        expect(error).toBeInstanceOf(PreflightDeadlineError);
+        expect((error as PreflightDeadlineError).outstanding).toEqual([
+          'STS GetCallerIdentity (worker role)',
+        ]);
+      }
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => silent.close(() => resolve()));
+    }
+  });
+
   it('spends EC2 reads from the call budget, and fails fast when the budget cannot serve it in time', async () => {
     const account = newAccount();
     const keyArn = await iamDelegatedKey(account);

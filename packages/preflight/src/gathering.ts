@@ -74,11 +74,16 @@ function isBudgetRedisAway(error: unknown): boolean {
  * reach its Redis (the call was never sent: it says nothing about the account), and an AWS outage
  * ({@link isAwsOutage}).
  */
+/** A call aborted by its deadline's signal (the SDK's AbortError, or the signal's TimeoutError). */
+export function wasAborted(error: unknown): boolean {
+  const name = (error as { name?: string } | null)?.name;
+  return name === 'AbortError' || name === 'TimeoutError';
+}
+
 function endsThePlan(error: unknown): boolean {
   const name = (error as { name?: string } | null)?.name;
   return (
-    name === 'AbortError' ||
-    name === 'TimeoutError' ||
+    wasAborted(error) ||
     name === 'Ec2CallBudgetTimeoutError' ||
     isBudgetRedisAway(error) ||
     isAwsOutage(error)

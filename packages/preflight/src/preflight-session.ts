@@ -12,6 +12,7 @@ import type { PreflightFacts, RestorePointFacts } from './facts.ts';
 import { type Gathering, gatherFactsWith, type Http, workerScope } from './gather-facts.ts';
 import { probeWithDryRun } from './gather-permissions.ts';
 import { callerIdentity } from './gather-principal-facts.ts';
+import { wasAborted } from './gathering.ts';
 import { planFromFacts } from './plan-steps.ts';
 
 export interface PreflightSessionOptions {
@@ -175,7 +176,17 @@ export class PreflightSession {
         const run = () => load({ abortSignal: AbortSignal.timeout(this.deadlineMs) } satisfies Http);
         if (cacheKey) cacheKeys.add(cacheKey);
         const value = cacheKey ? this.cache.get(cacheKey, this.ttl[kind], run, keep) : run();
-        return value.finally(() => outstanding.delete(label));
+        // A load aborted at its deadline stays outstanding: AWS never answered it (see gather).
+        return value.then(
+          (result) => {
+            outstanding.delete(label);
+            return result;
+          },
+          (error: unknown) => {
+            if (!wasAborted(error)) outstanding.delete(label);
+            throw error;
+          },
+        );
       },
     };
     return { gathering, outstanding, cacheKeys };
@@ -196,6 +207,12 @@ export class PreflightSession {
     try {
       const facts = await Promise.race([gatherFactsWith(gathering, request, restorePoint), deadline]);
       return { facts, cacheKeys };
+    } catch (error) {
+      // A load this plan shares with an earlier plan (the fact cache) is aborted at that plan's
+      // deadline, before this one's: AWS did not answer it in the deadline's time either. Answered as
+      // the deadline (the API's 504 preflight_timeout), not as the abort (a 500).
+      if (wasAborted(error)) throw new PreflightDeadlineError(this.deadlineMs, [...outstanding]);
+      throw error;
     } finally {
       clearTimeout(timer);
     }
