@@ -60,6 +60,36 @@ async function sameAccountPlan(restorePointId: string) {
   return { request, ...session({ sourceCredentials: credentialsForAccount(account.id) }) };
 }
 
+/**
+ * A session whose AWS endpoint accepts connections and never answers, with `deadlineMs`, and a request
+ * for it; the endpoint is closed after `use`.
+ */
+async function withSilentAws(
+  deadlineMs: number,
+  use: (preflight: PreflightSession, request: ReturnType<typeof restoreRequestSchema.parse>) => Promise<void>,
+): Promise<void> {
+  const sockets: Socket[] = [];
+  const silent: Server = createServer((socket) => void sockets.push(socket));
+  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+  const { port } = silent.address() as { port: number };
+  try {
+    const account = randomAccountId();
+    const { session: preflight } = session({
+      sourceCredentials: credentialsForAccount(account),
+      endpoint: `http://127.0.0.1:${port}`,
+      deadlineMs,
+    });
+    const request = restoreRequestSchema.parse({
+      restorePointId: 'rp-session',
+      target: { accountId: account, region: REGION, kmsKeyId: 'alias/restore' },
+    });
+    await use(preflight, request);
+  } finally {
+    for (const socket of sockets) socket.destroy();
+    await new Promise<void>((resolve) => silent.close(() => resolve()));
+  }
+}
+
 describe('PreflightSession', () => {
   it('a second plan of the same restore gives the same checks without asking AWS again', async () => {
     const { request, session: preflight, calls } = await sameAccountPlan('rp-session');
@@ -182,32 +212,14 @@ describe('PreflightSession', () => {
   });
 
   it('answers PreflightDeadlineError naming what is outstanding when AWS does not answer, instead of hanging', async () => {
-    // An endpoint that accepts connections and never answers.
-    const sockets: Socket[] = [];
-    const silent: Server = createServer((socket) => void sockets.push(socket));
-    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
-    const { port } = silent.address() as { port: number };
-    try {
-      const account = randomAccountId();
-      const { session: preflight } = session({
-        sourceCredentials: credentialsForAccount(account),
-        endpoint: `http://127.0.0.1:${port}`,
-        deadlineMs: 500,
-      });
-      const request = restoreRequestSchema.parse({
-        restorePointId: 'rp-session',
-        target: { accountId: account, region: REGION, kmsKeyId: 'alias/restore' },
-      });
+    await withSilentAws(500, async (preflight, request) => {
       const started = Date.now();
       const error = await preflight.plan(request, restorePoint).catch((err: unknown) => err);
       expect(error).toBeInstanceOf(PreflightDeadlineError);
       expect((error as PreflightDeadlineError).outstanding).toEqual(['STS GetCallerIdentity (worker role)']);
       expect((error as Error).message).toContain('did not finish within 500 ms');
       expect(Date.now() - started).toBeLessThan(5_000);
-    } finally {
-      for (const socket of sockets) socket.destroy();
-      await new Promise<void>((resolve) => silent.close(() => resolve()));
-    }
+    });
   });
 
   it('a plan that shares a load with an earlier plan answers PreflightDeadlineError when that load is aborted at the earlier deadline', async () => {
@@ -215,21 +227,7 @@ describe('PreflightSession', () => {
     // plan, started 250 ms later, waits on the first plan's STS call, which is aborted at the first
     // plan's deadline, 250 ms before the second's. That abort is the deadline, not an internal error
     // (the API answered 500 internal_error to it).
-    const sockets: Socket[] = [];
-    const silent: Server = createServer((socket) => void sockets.push(socket));
-    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
-    const { port } = silent.address() as { port: number };
-    try {
-      const account = randomAccountId();
-      const { session: preflight } = session({
-        sourceCredentials: credentialsForAccount(account),
-        endpoint: `http://127.0.0.1:${port}`,
-        deadlineMs: 500,
-      });
-      const request = restoreRequestSchema.parse({
-        restorePointId: 'rp-session',
-        target: { accountId: account, region: REGION, kmsKeyId: 'alias/restore' },
-      });
+    await withSilentAws(500, async (preflight, request) => {
       const first = preflight.plan(request, restorePoint).catch((err: unknown) => err);
       await new Promise((resolve) => setTimeout(resolve, 250));
       const second = preflight.plan(request, restorePoint).catch((err: unknown) => err);
@@ -239,10 +237,7 @@ describe('PreflightSession', () => {
           'STS GetCallerIdentity (worker role)',
         ]);
       }
-    } finally {
-      for (const socket of sockets) socket.destroy();
-      await new Promise<void>((resolve) => silent.close(() => resolve()));
-    }
+    });
   });
 
   it('spends EC2 reads from the call budget, and fails fast when the budget cannot serve it in time', async () => {
