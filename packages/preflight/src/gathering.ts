@@ -68,18 +68,18 @@ function isBudgetRedisAway(error: unknown): boolean {
   return e?.name === 'MaxRetriesPerRequestError' || e?.message === 'Connection is closed.';
 }
 
-/**
- * Errors that end the whole plan instead of becoming a fact: the deadline (the call was aborted),
- * the EC2 call budget refusing to wait that long (too many calls queued for the account) or unable to
- * reach its Redis (the call was never sent: it says nothing about the account), and an AWS outage
- * ({@link isAwsOutage}).
- */
 /** A call aborted by its deadline's signal (the SDK's AbortError, or the signal's TimeoutError). */
 export function wasAborted(error: unknown): boolean {
   const name = (error as { name?: string } | null)?.name;
   return name === 'AbortError' || name === 'TimeoutError';
 }
 
+/**
+ * Errors that end the whole plan instead of becoming a fact: the deadline (the call was aborted),
+ * the EC2 call budget refusing to wait that long (too many calls queued for the account) or unable to
+ * reach its Redis (the call was never sent: it says nothing about the account), and an AWS outage
+ * ({@link isAwsOutage}).
+ */
 function endsThePlan(error: unknown): boolean {
   const name = (error as { name?: string } | null)?.name;
   return (
