@@ -130,13 +130,14 @@ async function shareWhileWriting(
  * Tags the snapshot BLOCKS_WRITTEN_TAG. A volume of few blocks is written before EC2 knows the id
  * StartSnapshot made (InvalidSnapshot.NotFound for a moment, eventual consistency:
  * https://docs.aws.amazon.com/ec2/latest/devguide/eventual-consistency.html): pollUntil counts that as
- * not yet, for NEW_SNAPSHOT_WAIT_MS at most; past it the attempt fails (retryable) and the next one
- * writes the blocks again into the same snapshot.
+ * not yet, for `waitMs` (NEW_SNAPSHOT_WAIT_MS) at most; past it the attempt fails (retryable) and the
+ * next one writes the blocks again into the same snapshot.
  */
-async function markBlocksWritten(
+export async function markBlocksWritten(
   ec2: EC2Client,
   snapshotId: string,
   signal: AbortSignal | undefined,
+  waitMs = NEW_SNAPSHOT_WAIT_MS,
 ): Promise<void> {
   const tagged = await pollUntil(
     async () => {
@@ -148,12 +149,12 @@ async function markBlocksWritten(
       );
       return true;
     },
-    { timeoutMs: NEW_SNAPSHOT_WAIT_MS, ...(signal ? { signal } : {}) },
+    { timeoutMs: waitMs, ...(signal ? { signal } : {}) },
   );
   signal?.throwIfAborted();
   if (!tagged)
     throw new Error(
-      `EC2 still does not know snapshot ${snapshotId} ${NEW_SNAPSHOT_WAIT_MS / 1000} s after its blocks were written; the step will try again`,
+      `EC2 still does not know snapshot ${snapshotId} ${waitMs / 1000} s after its blocks were written; the step will try again`,
     );
 }
 
