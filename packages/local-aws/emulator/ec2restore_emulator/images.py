@@ -115,6 +115,20 @@ def _root_key_problem(caller: Any, backend: Any, instance: Any, image: Any) -> s
     return None
 
 
+def _keep_state_reason(instance: Any, reason: Any) -> None:
+    """From now on the instance's StateReason is `reason`, whatever moto sets: moto's terminate() sets
+    `terminated` and then its own "Client.UserInitiatedShutdown" reason, and a DescribeInstances served
+    on another thread between that and a later assignment saw a launch that failed for its key as shut
+    down by its user (a restore failed with category aws instead of kms, under load). A property of a
+    subclass is read before the instance's own attribute, and ignores moto's assignment."""
+    base = type(instance)
+
+    class LaunchFailed(base):  # type: ignore[misc, valid-type]
+        state_reason = property(lambda self: reason, lambda self, value: None)
+
+    instance.__class__ = LaunchFailed
+
+
 def _terminate_later(instance: Any) -> None:
     from moto.ec2.models.instances import StateReason
 
@@ -129,12 +143,15 @@ def _terminate_later(instance: Any) -> None:
         for device, mapping in list(instance.block_device_mapping.items()):
             if mapping.volume_id not in volumes:
                 del instance.block_device_mapping[device]
+        _keep_state_reason(
+            instance,
+            StateReason(
+                "Client.InvalidKMSKey.InvalidState: The KMS key provided is in an incorrect state",
+                "Client.InvalidKMSKey.InvalidState",
+            ),
+        )
         instance.terminate()
         instance._reason = "Server.InternalError"
-        instance.state_reason = StateReason(
-            "Client.InvalidKMSKey.InvalidState: The KMS key provided is in an incorrect state",
-            "Client.InvalidKMSKey.InvalidState",
-        )
 
     timer = threading.Timer(KMS_FAILURE_DELAY_S, terminate)
     timer.daemon = True
