@@ -218,14 +218,14 @@ describe('EBS direct reads need a completed snapshot', () => {
     expect((await snapshotState(owner, taken.SnapshotId!)).State).toBe('pending');
     await expectNotReadable(owner.aws.ebs, taken.SnapshotId!, 'pending');
     expect(Date.now(), 'the checks above ran inside the pending window').toBeLessThan(completedBy);
-    await onceVisible(() => untilSnapshotCompleted(owner.aws.ec2, taken.SnapshotId!));
+    await untilSnapshotCompleted(owner.aws.ec2, taken.SnapshotId!);
 
     const { SnapshotId: copy } = await owner.aws.ec2.send(
       new CopySnapshotCommand({ SourceSnapshotId: taken.SnapshotId, SourceRegion: REGION }),
     );
     expect((await snapshotState(owner, copy!)).State).toBe('pending');
     await expectNotReadable(owner.aws.ebs, copy!, 'pending');
-    await onceVisible(() => untilSnapshotCompleted(owner.aws.ec2, copy!));
+    await untilSnapshotCompleted(owner.aws.ec2, copy!);
     expect(await owner.aws.ebs.send(new ListSnapshotBlocksCommand({ SnapshotId: copy }))).toMatchObject({
       Blocks: [],
       VolumeSize: 1,
@@ -254,7 +254,7 @@ describe('EBS direct reads snapshots EC2 took', () => {
   /** CreateSnapshot of a volume, once EC2 reports the snapshot completed. */
   async function takeSnapshot(account: Account, volumeId: string): Promise<string> {
     const { SnapshotId } = await account.aws.ec2.send(new CreateSnapshotCommand({ VolumeId: volumeId }));
-    await onceVisible(() => untilSnapshotCompleted(account.aws.ec2, SnapshotId!));
+    await untilSnapshotCompleted(account.aws.ec2, SnapshotId!);
     return SnapshotId!;
   }
 
@@ -300,7 +300,7 @@ describe('EBS direct reads snapshots EC2 took', () => {
     const { SnapshotId: copy } = await account.aws.ec2.send(
       new CopySnapshotCommand({ SourceSnapshotId: taken, SourceRegion: REGION }),
     );
-    await onceVisible(() => untilSnapshotCompleted(account.aws.ec2, copy!));
+    await untilSnapshotCompleted(account.aws.ec2, copy!);
     await account.aws.ec2.send(new DeleteSnapshotCommand({ SnapshotId: taken }));
     expect(await readAll(account, copy!)).toEqual(data);
   });

@@ -112,7 +112,7 @@ describe('a snapshot shared with another account', () => {
       }),
     );
     // A copy is `pending` for a while (copied asynchronously), then `completed`.
-    await onceVisible(() => untilSnapshotCompleted(target.aws.ec2, copy.SnapshotId!));
+    await untilSnapshotCompleted(target.aws.ec2, copy.SnapshotId!);
     const copied = await target.aws.ec2.send(
       new DescribeSnapshotsCommand({ SnapshotIds: [copy.SnapshotId!] }),
     );

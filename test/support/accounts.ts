@@ -209,6 +209,6 @@ export async function newVolumeSnapshot(account: Account, kmsKeyArn?: string): P
   await volumeInState(account, VolumeId!);
   const { SnapshotId } = await account.aws.ec2.send(new CreateSnapshotCommand({ VolumeId }));
   // Pending for a while, as on AWS; its id may answer NotFound at first.
-  await onceVisible(() => untilSnapshotCompleted(account.aws.ec2, SnapshotId!));
+  await untilSnapshotCompleted(account.aws.ec2, SnapshotId!);
   return SnapshotId!;
 }
