@@ -20,6 +20,9 @@ describe.concurrent('cancel a running cross-account restore (issue 6, docs/archi
     const id = restore.id;
     await w.waitUntil(id, (r) => stepStatus(r, step) === 'running', 150_000, 20);
 
+    // The answer is the record as the API reads it back after marking the restore `cancelling`: the
+    // step's worker may already have seen the cancel (at a checkpoint, or its poll) and recorded the
+    // step `cancelled` in between (the clean-clone CI saw it once under load).
     const response = await w.api.call(`/v1/restores/${id}/cancel`, { method: 'POST' });
     const cancelAnswer = (await response.json()) as Restore;
     expect(response.status, JSON.stringify(cancelAnswer)).toBe(202);
@@ -29,7 +32,7 @@ describe.concurrent('cancel a running cross-account restore (issue 6, docs/archi
 
   it('during the snapshot step: cancelling, then cancelled; no instance step; nothing left in either account', async (context) => {
     const { w, id, cancelAnswer } = await cancelDuring(context, 'snapshot:/dev/xvda');
-    expect(stepStatus(cancelAnswer, 'snapshot:/dev/xvda')).toBe('running');
+    expect(['running', 'cancelled']).toContain(stepStatus(cancelAnswer, 'snapshot:/dev/xvda'));
 
     const restore = await w.waitForEnd(id, 120_000);
     expect(restore.status, w.output()).toBe('cancelled');
@@ -41,7 +44,7 @@ describe.concurrent('cancel a running cross-account restore (issue 6, docs/archi
 
   it('during the instance step: cancelling, then cancelled; the instance and its volumes are gone; nothing left', async (context) => {
     const { w, id, cancelAnswer } = await cancelDuring(context, 'instance');
-    expect(stepStatus(cancelAnswer, 'instance')).toBe('running');
+    expect(['running', 'cancelled']).toContain(stepStatus(cancelAnswer, 'instance'));
 
     const restore = await w.waitForEnd(id, 120_000);
     expect(restore.status, w.output()).toBe('cancelled');
