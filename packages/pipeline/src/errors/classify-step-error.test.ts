@@ -1,12 +1,9 @@
 import { BlockIntegrityError, BlockListCorruptError } from '@ec2-restore/backup-repository';
 import { describe, expect, it } from 'vitest';
+import { awsError } from '../test-aws-error.ts';
 import { classifyStepError, restoreErrorOf } from './classify-step-error.ts';
 import { PermanentStepError } from './permanent-step-error.ts';
 import { StepPendingError } from './step-pending-error.ts';
-
-function awsError(name: string, message: string, httpStatusCode: number, requestId = 'req-1') {
-  return Object.assign(new Error(message), { name, $metadata: { httpStatusCode, requestId } });
-}
 
 describe('classifyStepError', () => {
   it('throttling and 5xx stay plain errors, so BullMQ retries them with backoff', () => {

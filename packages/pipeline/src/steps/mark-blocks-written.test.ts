@@ -1,5 +1,6 @@
 import type { EC2Client } from '@aws-sdk/client-ec2';
 import { describe, expect, it } from 'vitest';
+import { awsError } from '../test-aws-error.ts';
 import { BLOCKS_WRITTEN_TAG, markBlocksWritten } from './snapshot.ts';
 
 // The blocks-written tag of a snapshot EC2 does not know yet, against EC2 answers given here: a narrow
@@ -9,10 +10,7 @@ import { BLOCKS_WRITTEN_TAG, markBlocksWritten } from './snapshot.ts';
 const SNAPSHOT_ID = 'snap-0abc';
 
 const notFound = () =>
-  Object.assign(new Error(`The snapshot '${SNAPSHOT_ID}' does not exist.`), {
-    name: 'InvalidSnapshot.NotFound',
-    $metadata: { httpStatusCode: 400 },
-  });
+  awsError('InvalidSnapshot.NotFound', `The snapshot '${SNAPSHOT_ID}' does not exist.`, 400);
 
 /** An EC2 client answering each CreateTags with `answer(n)` (n from 1), logging what it was asked. */
 function ec2Answering(answer: (n: number) => unknown) {
@@ -52,10 +50,11 @@ describe('markBlocksWritten', () => {
   });
 
   it('any other refusal is thrown at once, not waited out', async () => {
-    const denied = Object.assign(new Error('You are not authorized to perform this operation.'), {
-      name: 'UnauthorizedOperation',
-      $metadata: { httpStatusCode: 403 },
-    });
+    const denied = awsError(
+      'UnauthorizedOperation',
+      'You are not authorized to perform this operation.',
+      403,
+    );
     const { ec2, tags } = ec2Answering(() => {
       throw denied;
     });

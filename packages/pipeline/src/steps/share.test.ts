@@ -1,6 +1,7 @@
 import type { EC2Client, Snapshot } from '@aws-sdk/client-ec2';
 import type { KMSClient } from '@aws-sdk/client-kms';
 import { describe, expect, it } from 'vitest';
+import { awsError } from '../test-aws-error.ts';
 import { refusedForItsState, shareWithTarget } from './share.ts';
 
 // The share of a snapshot still sealing, against EC2 answers given here: a narrow unit test of the
@@ -25,10 +26,7 @@ function ec2Answering(answer: (operation: string, n: number) => unknown) {
 
 const kms = {} as KMSClient;
 const incorrectState = () =>
-  Object.assign(new Error('The snapshot is in an incorrect state for the request.'), {
-    name: 'IncorrectState',
-    $metadata: { httpStatusCode: 400 },
-  });
+  awsError('IncorrectState', 'The snapshot is in an incorrect state for the request.', 400);
 const describing = (State: string) => ({ Snapshots: [{ SnapshotId: SNAPSHOT_ID, State }] });
 
 describe('shareWithTarget: a snapshot still sealing', () => {
@@ -66,10 +64,7 @@ describe('shareWithTarget: a snapshot still sealing', () => {
   });
 
   it('another refusal (not the state) is thrown as it is, nothing waited for', async () => {
-    const denied = Object.assign(new Error('not authorized'), {
-      name: 'UnauthorizedOperation',
-      $metadata: { httpStatusCode: 403 },
-    });
+    const denied = awsError('UnauthorizedOperation', 'not authorized', 403);
     const { ec2, calls } = ec2Answering(() => {
       throw denied;
     });
